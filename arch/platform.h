@@ -1,0 +1,42 @@
+// The nestbed platform's device map (DESIGN.md §3). Shared by l0's device
+// layer, the workloads' runtime and l1-vmm, and identical to what QEMU's
+// pc machine offers with `-device isa-debug-exit,iobase=0xf4,iosize=4`.
+#pragma once
+#include <stdint.h>
+
+namespace arch::platform {
+// COM1, a 16550 UART.
+inline constexpr uint16_t COM1 = 0x3f8;
+inline constexpr uint16_t UART_RBR_THR = 0;  // DLAB=0: receive / transmit; DLAB=1: divisor low
+inline constexpr uint16_t UART_IER = 1;      // DLAB=1: divisor high
+inline constexpr uint16_t UART_IIR_FCR = 2;
+inline constexpr uint16_t UART_LCR = 3;
+inline constexpr uint16_t UART_MCR = 4;
+inline constexpr uint16_t UART_LSR = 5;
+inline constexpr uint16_t UART_MSR = 6;
+inline constexpr uint16_t UART_SCR = 7;
+inline constexpr uint8_t UART_LCR_DLAB = 0x80;
+inline constexpr uint8_t UART_LSR_DR = 0x01;    // data ready
+inline constexpr uint8_t UART_LSR_THRE = 0x20;  // transmit holding register empty
+inline constexpr uint8_t UART_LSR_TEMT = 0x40;  // transmitter empty
+
+// isa-debug-exit: a write of c ends the run with status (c << 1) | 1.
+inline constexpr uint16_t DEBUG_EXIT = 0xf4;
+
+// QEMU fw_cfg, legacy I/O interface (selector 16-bit at 0x510, data 8-bit at 0x511).
+inline constexpr uint16_t FW_CFG_SELECTOR = 0x510;
+inline constexpr uint16_t FW_CFG_DATA = 0x511;
+inline constexpr uint16_t FW_CFG_SIGNATURE = 0x00;  // "QEMU"
+inline constexpr uint16_t FW_CFG_ID = 0x01;
+inline constexpr uint16_t FW_CFG_RAM_SIZE = 0x03;  // 64-bit little-endian bytes
+inline constexpr uint16_t FW_CFG_NB_CPUS = 0x05;   // 16-bit little-endian
+
+// 8259A PICs: mask writes are accepted; nothing is delivered through them.
+inline constexpr uint16_t PIC1_COMMAND = 0x20;
+inline constexpr uint16_t PIC1_DATA = 0x21;
+inline constexpr uint16_t PIC2_COMMAND = 0xa0;
+inline constexpr uint16_t PIC2_DATA = 0xa1;
+
+// POST-code port, used by pio-loop: writes are ignored.
+inline constexpr uint16_t POST_CODE = 0x80;
+}  // namespace arch::platform
