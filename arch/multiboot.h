@@ -47,7 +47,13 @@ struct Info {
   uint32_t config_table;
   uint32_t boot_loader_name;
   uint32_t apm_table;
-  uint32_t vbe[6];
+  // VBE fields (Multiboot 3.3, offsets 72..87): two pointers and four 16-bit words.
+  uint32_t vbe_control_info;
+  uint32_t vbe_mode_info;
+  uint16_t vbe_mode;
+  uint16_t vbe_interface_seg;
+  uint16_t vbe_interface_off;
+  uint16_t vbe_interface_len;
 };
 static_assert(sizeof(Info) == 88);
 
