@@ -1,0 +1,47 @@
+# End-to-end tests of the workload images: e2e.<engine>.<case> for every case
+# in workloads/expected.txt (the one table of expected result lines), run by
+# tests/e2e/run_workload.py. The qemu tests check the images and the table
+# against an independent implementation; the sim tests check the sim against
+# the same lines. A missing qemu-system-x86_64 or nestbed CLI is a failure
+# with a message saying so, not a skip.
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+
+set(NESTBED_E2E_DRIVER ${CMAKE_CURRENT_LIST_DIR}/e2e/run_workload.py)
+set(NESTBED_E2E_TABLE ${PROJECT_SOURCE_DIR}/workloads/expected.txt)
+set(NESTBED_E2E_TIMEOUT 120)  # seconds per test; the driver gives up 20 s earlier to report it
+
+# The driver parses the table, so the case list comes from it: one parser.
+execute_process(
+  COMMAND ${Python3_EXECUTABLE} ${NESTBED_E2E_DRIVER} --table ${NESTBED_E2E_TABLE} --list
+  OUTPUT_VARIABLE NESTBED_E2E_CASES
+  OUTPUT_STRIP_TRAILING_WHITESPACE
+  COMMAND_ERROR_IS_FATAL ANY)
+string(REPLACE "\n" ";" NESTBED_E2E_CASES "${NESTBED_E2E_CASES}")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${NESTBED_E2E_TABLE} ${NESTBED_E2E_DRIVER})
+
+# nestbed_e2e_tests(<engine> [driver options...]): registers e2e.<engine>.<case>
+# for every case. A kvm suite is nestbed_e2e_tests(kvm --nestbed ...): the
+# driver exits 77 (skip) where /dev/kvm is missing.
+function(nestbed_e2e_tests engine)
+  foreach(case ${NESTBED_E2E_CASES})
+    set(test e2e.${engine}.${case})
+    add_test(NAME ${test}
+      COMMAND Python3::Interpreter ${NESTBED_E2E_DRIVER} --engine ${engine}
+        --table ${NESTBED_E2E_TABLE} --images ${NESTBED_IMAGE_DIR}
+        --timeout ${NESTBED_E2E_TIMEOUT_DRIVER} ${ARGN} ${case})
+    set_tests_properties(${test} PROPERTIES
+      TIMEOUT ${NESTBED_E2E_TIMEOUT}
+      SKIP_RETURN_CODE 77
+      LABELS "e2e;${engine}")
+  endforeach()
+endfunction()
+math(EXPR NESTBED_E2E_TIMEOUT_DRIVER "${NESTBED_E2E_TIMEOUT} - 20")
+
+nestbed_e2e_tests(qemu)
+# The CLI may not exist yet while l0 is being written; point at where it
+# will be so the tests fail saying it is missing rather than break configuring.
+if(TARGET nestbed)
+  nestbed_e2e_tests(sim --nestbed $<TARGET_FILE:nestbed>)
+else()
+  nestbed_e2e_tests(sim --nestbed ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/nestbed)
+endif()
