@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "arch/platform.h"
+#include "runtime/libc.h"
 #include "runtime/x86.h"
 
 namespace rt {
@@ -43,25 +44,43 @@ void console_write(const char* s) {
 
 namespace {
 
+enum class Length { Int, Long, LongLong, Size };
+
+// One conversion: %[0][width][z|l|ll]conversion.
 struct Spec {
   bool zero_pad = false;
   unsigned width = 0;
+  Length length = Length::Int;
+  char conversion = '\0';
 };
 
-// Prints `digits` right-aligned in spec.width. Returns the characters written.
-int emit_padded(const char* digits, size_t len, bool negative, Spec spec) {
-  int written = 0;
-  size_t total = len + (negative ? 1 : 0);
-  size_t pad = spec.width > total ? spec.width - total : 0;
-  if (negative && spec.zero_pad) console_putc('-'), written++;
-  for (; pad > 0; pad--, written++) console_putc(spec.zero_pad ? '0' : ' ');
-  if (negative && !spec.zero_pad) console_putc('-'), written++;
-  for (size_t i = 0; i < len; i++, written++) console_putc(digits[i]);
-  return written;
+// Parses the conversion after a '%'; returns where the format continues.
+const char* parse_spec(const char* f, Spec& spec) {
+  if (*f == '0') spec.zero_pad = true, f++;
+  while (*f >= '0' && *f <= '9') spec.width = spec.width * 10 + unsigned(*f++ - '0');
+  if (*f == 'z') {
+    spec.length = Length::Size, f++;
+  } else if (*f == 'l') {
+    spec.length = Length::Long, f++;
+    if (*f == 'l') spec.length = Length::LongLong, f++;
+  }
+  if (*f) spec.conversion = *f++;
+  return f;
 }
 
-int emit_unsigned(uint64_t value, unsigned base, bool upper, bool negative, Spec spec) {
-  const char* alphabet = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+// A '-' goes before zero padding ("-0042") but after space padding ("  -42").
+int emit_padded(const char* digits, size_t len, bool negative, const Spec& spec) {
+  size_t total = len + (negative ? 1 : 0);
+  size_t pad = spec.width > total ? spec.width - total : 0;
+  if (negative && spec.zero_pad) console_putc('-');
+  for (size_t i = 0; i < pad; i++) console_putc(spec.zero_pad ? '0' : ' ');
+  if (negative && !spec.zero_pad) console_putc('-');
+  for (size_t i = 0; i < len; i++) console_putc(digits[i]);
+  return int(total + pad);
+}
+
+int emit_unsigned(uint64_t value, unsigned base, bool negative, const Spec& spec) {
+  const char* alphabet = spec.conversion == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
   char buf[20];  // 2^64 - 1 has 20 decimal digits
   size_t pos = sizeof(buf);
   do {
@@ -73,13 +92,9 @@ int emit_unsigned(uint64_t value, unsigned base, bool upper, bool negative, Spec
 
 int emit_string(const char* s, Spec spec) {
   if (!s) s = "(null)";
-  size_t len = 0;
-  while (s[len]) len++;
   spec.zero_pad = false;
-  return emit_padded(s, len, false, spec);
+  return emit_padded(s, strlen(s), false, spec);
 }
-
-enum class Length { Int, Long, LongLong, Size };
 
 uint64_t take_unsigned(va_list& args, Length length) {
   switch (length) {
@@ -101,6 +116,29 @@ int64_t take_signed(va_list& args, Length length) {
   return 0;
 }
 
+// Prints one conversion, taking its argument; returns the characters written.
+int emit_conversion(const Spec& spec, va_list& args) {
+  switch (spec.conversion) {
+    case 'd':
+    case 'i': {
+      int64_t v = take_signed(args, spec.length);
+      uint64_t magnitude = v < 0 ? 0 - uint64_t(v) : uint64_t(v);
+      return emit_unsigned(magnitude, 10, v < 0, spec);
+    }
+    case 'u': return emit_unsigned(take_unsigned(args, spec.length), 10, false, spec);
+    case 'x':
+    case 'X': return emit_unsigned(take_unsigned(args, spec.length), 16, false, spec);
+    case 'p': return emit_string("0x", {}) + emit_unsigned(uintptr_t(va_arg(args, void*)), 16, false, spec);
+    case 's': return emit_string(va_arg(args, const char*), spec);
+    case 'c': console_putc(char(va_arg(args, int))); return 1;
+    case '%': console_putc('%'); return 1;
+    default:  // unsupported: show it rather than guess at an argument
+      console_putc('%');
+      console_putc(spec.conversion ? spec.conversion : '?');
+      return 2;
+  }
+}
+
 }  // namespace
 
 int vprintf(const char* f, va_list caller_args) {
@@ -115,39 +153,9 @@ int vprintf(const char* f, va_list caller_args) {
       written++;
       continue;
     }
-    f++;
     Spec spec;
-    if (*f == '0') spec.zero_pad = true, f++;
-    while (*f >= '0' && *f <= '9') spec.width = spec.width * 10 + unsigned(*f++ - '0');
-    Length length = Length::Int;
-    if (*f == 'z') {
-      length = Length::Size, f++;
-    } else if (*f == 'l') {
-      length = Length::Long, f++;
-      if (*f == 'l') length = Length::LongLong, f++;
-    }
-    switch (char conv = *f ? *f++ : '\0') {
-      case 'd':
-      case 'i': {
-        int64_t v = take_signed(args, length);
-        uint64_t magnitude = v < 0 ? 0 - uint64_t(v) : uint64_t(v);
-        written += emit_unsigned(magnitude, 10, false, v < 0, spec);
-        break;
-      }
-      case 'u': written += emit_unsigned(take_unsigned(args, length), 10, false, false, spec); break;
-      case 'x':
-      case 'X': written += emit_unsigned(take_unsigned(args, length), 16, conv == 'X', false, spec); break;
-      case 'p':
-        written += emit_string("0x", {});
-        written += emit_unsigned(uintptr_t(va_arg(args, void*)), 16, false, false, spec);
-        break;
-      case 's': written += emit_string(va_arg(args, const char*), spec); break;
-      case 'c': console_putc(char(va_arg(args, int))), written++; break;
-      case '%': console_putc('%'), written++; break;
-      default:  // unknown conversion: show it rather than guess
-        console_putc('%'), console_putc(conv ? conv : '?'), written += 2;
-        break;
-    }
+    f = parse_spec(f + 1, spec);
+    written += emit_conversion(spec, args);
   }
   va_end(args);
   return written;
