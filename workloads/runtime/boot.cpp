@@ -10,7 +10,7 @@
 #include "arch/x86/paging.h"
 #include "arch/x86/segment.h"
 #include "runtime/runtime.h"
-#include "runtime/segments.h"
+#include "runtime/boot_layout.h"
 
 namespace mb = arch::multiboot;
 namespace pte = arch::pte;
@@ -52,19 +52,19 @@ static_assert(arch::seg::descriptor_limit(flat_descriptor(DATA_RIGHTS)) == 0xfff
 }  // namespace
 
 extern "C" const uint64_t rt_gdt[3] = {0, flat_descriptor(CODE64_RIGHTS), flat_descriptor(DATA_RIGHTS)};
-static_assert(rt::KERNEL_CS == 1 * 8 && rt::KERNEL_DS == 2 * 8, "segments.h must match rt_gdt");
+static_assert(rt::KERNEL_CS == 1 * 8 && rt::KERNEL_DS == 2 * 8, "boot_layout.h must match rt_gdt");
 
 // ---- Boot page tables and stack (in .bss, which the ELF loader zeroes) ----
-// PML4[0] → PDPT, PDPT[0..3] → PD[0..3]: 2048 2 MiB pages identity-map 4 GiB.
+// PML4[0] → PDPT, PDPT[i] → PD[i]: one PD of 512 2 MiB pages per GiB.
 namespace {
-constexpr unsigned IDENTITY_GIB = 4;
-constexpr unsigned ENTRIES = 512;
+using rt::IDENTITY_MAP_GIB;
+constexpr unsigned ENTRIES = 512;  // per paging structure
 constexpr uint32_t STACK_SIZE = 16 * 1024;
 }  // namespace
 extern "C" {
 alignas(4096) uint64_t rt_boot_pml4[ENTRIES];
 alignas(4096) uint64_t rt_boot_pdpt[ENTRIES];
-alignas(4096) uint64_t rt_boot_pd[IDENTITY_GIB][ENTRIES];
+alignas(4096) uint64_t rt_boot_pd[IDENTITY_MAP_GIB][ENTRIES];
 alignas(16) uint8_t rt_boot_stack[STACK_SIZE];
 [[noreturn]] void rt_start(uint32_t multiboot_info);
 }
@@ -157,7 +157,7 @@ rt_gdtr:
   )"
                :
                : [boot_magic] "i"(mb::BOOTLOADER_MAGIC), [table_flags] "i"(pte::P | pte::RW),
-                 [identity_gib] "i"(IDENTITY_GIB), [pd_entries] "i"(IDENTITY_GIB * ENTRIES),
+                 [identity_gib] "i"(IDENTITY_MAP_GIB), [pd_entries] "i"(IDENTITY_MAP_GIB * ENTRIES),
                  [large_page_flags] "i"(pte::P | pte::RW | pte::PS), [uncached] "i"(pte::PCD | pte::PWT),
                  [apic_pd_offset] "i"(arch::apic::DEFAULT_BASE / pte::LARGE_PAGE_SIZE * 8),
                  [data_selector] "i"(rt::KERNEL_DS), [code_selector] "i"(rt::KERNEL_CS),

@@ -3,6 +3,7 @@
 #include "runtime/libc.h"
 
 #include "arch/x86/paging.h"
+#include "runtime/boot_layout.h"
 
 extern "C" char __image_end[];  // from linker.ld
 
@@ -12,7 +13,6 @@ namespace {
 namespace mb = arch::multiboot;
 
 constexpr uint64_t ONE_MIB = 1ull << 20;
-constexpr uint64_t IDENTITY_MAP_END = 4ull << 30;  // what boot.cpp maps
 
 uint64_t max(uint64_t a, uint64_t b) { return a > b ? a : b; }
 uint64_t min(uint64_t a, uint64_t b) { return a < b ? a : b; }

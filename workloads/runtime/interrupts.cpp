@@ -3,7 +3,7 @@
 #include "arch/x86/exceptions.h"
 #include "arch/x86/segment.h"
 #include "runtime/runtime.h"
-#include "runtime/segments.h"
+#include "runtime/boot_layout.h"
 
 namespace rt {
 namespace {
