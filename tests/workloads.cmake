@@ -8,7 +8,9 @@ find_package(Python3 REQUIRED COMPONENTS Interpreter)
 
 set(NESTBED_E2E_DRIVER ${CMAKE_CURRENT_LIST_DIR}/e2e/run_workload.py)
 set(NESTBED_E2E_TABLE ${PROJECT_SOURCE_DIR}/workloads/expected.txt)
-set(NESTBED_E2E_TIMEOUT 120)  # seconds per test; the driver gives up 20 s earlier to report it
+set(NESTBED_E2E_TIMEOUT 120)  # seconds per test
+# The driver gives up 20 s earlier, so a hung run is reported with its output.
+math(EXPR NESTBED_E2E_TIMEOUT_DRIVER "${NESTBED_E2E_TIMEOUT} - 20")
 
 # The driver parses the table, so the case list comes from it: one parser.
 execute_process(
@@ -35,7 +37,6 @@ function(nestbed_e2e_tests engine)
       LABELS "e2e;${engine}")
   endforeach()
 endfunction()
-math(EXPR NESTBED_E2E_TIMEOUT_DRIVER "${NESTBED_E2E_TIMEOUT} - 20")
 
 nestbed_e2e_tests(qemu)
 # The CLI may not exist yet while l0 is being written; point at where it

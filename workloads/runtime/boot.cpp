@@ -9,8 +9,8 @@
 #include "arch/x86/msr.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/segment.h"
-#include "runtime/runtime.h"
 #include "runtime/boot_layout.h"
+#include "runtime/runtime.h"
 
 namespace mb = arch::multiboot;
 namespace pte = arch::pte;

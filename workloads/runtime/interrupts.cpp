@@ -2,8 +2,8 @@
 
 #include "arch/x86/exceptions.h"
 #include "arch/x86/segment.h"
-#include "runtime/runtime.h"
 #include "runtime/boot_layout.h"
+#include "runtime/runtime.h"
 
 namespace rt {
 namespace {
