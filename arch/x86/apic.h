@@ -45,6 +45,47 @@ inline constexpr uint32_t LVT_TIMER_PERIODIC = 1u << 17;
 inline constexpr uint32_t LVT_TIMER_TSC_DEADLINE = 2u << 17;
 // SVR bits.
 inline constexpr uint32_t SVR_ENABLE = 1u << 8;
+inline constexpr uint32_t SVR_FOCUS_DISABLE = 1u << 9;
+
+// Version register (SDM 11.4.8): version 0x14, an integrated xAPIC, with
+// max LVT entry 5 (timer, thermal, perf, LINT0, LINT1, error; no CMCI).
+inline constexpr uint32_t VERSION_VALUE = 0x00050014;
+
+// Destination format register: model in bits 31:28 (SDM 11.6.2.2).
+inline constexpr uint32_t DFR_MODEL_FLAT = 0xf;
+inline constexpr uint32_t DFR_MODEL_CLUSTER = 0x0;
+
+// Interrupt command register, low half (SDM 11.6.1, figure 11-12).
+inline constexpr uint32_t ICR_VECTOR_MASK = 0xff;
+inline constexpr unsigned ICR_DELIVERY_MODE_SHIFT = 8;
+inline constexpr uint32_t DELIVERY_FIXED = 0;
+inline constexpr uint32_t DELIVERY_LOWEST_PRIORITY = 1;
+inline constexpr uint32_t DELIVERY_SMI = 2;
+inline constexpr uint32_t DELIVERY_NMI = 4;
+inline constexpr uint32_t DELIVERY_INIT = 5;
+inline constexpr uint32_t DELIVERY_STARTUP = 6;
+inline constexpr uint32_t ICR_DEST_LOGICAL = 1u << 11;
+inline constexpr uint32_t ICR_DELIVERY_STATUS = 1u << 12;
+inline constexpr uint32_t ICR_LEVEL_ASSERT = 1u << 14;
+inline constexpr uint32_t ICR_TRIGGER_LEVEL = 1u << 15;
+inline constexpr unsigned ICR_SHORTHAND_SHIFT = 18;
+inline constexpr uint32_t SHORTHAND_NONE = 0;
+inline constexpr uint32_t SHORTHAND_SELF = 1;
+inline constexpr uint32_t SHORTHAND_ALL_INCLUDING_SELF = 2;
+inline constexpr uint32_t SHORTHAND_ALL_EXCLUDING_SELF = 3;
+
+// Error status register bits (SDM 11.5.3, figure 11-9).
+inline constexpr uint32_t ESR_SEND_CHECKSUM = 1u << 0;
+inline constexpr uint32_t ESR_RECEIVE_CHECKSUM = 1u << 1;
+inline constexpr uint32_t ESR_SEND_ACCEPT = 1u << 2;
+inline constexpr uint32_t ESR_RECEIVE_ACCEPT = 1u << 3;
+inline constexpr uint32_t ESR_REDIRECTABLE_IPI = 1u << 4;
+inline constexpr uint32_t ESR_SEND_ILLEGAL_VECTOR = 1u << 5;
+inline constexpr uint32_t ESR_RECEIVE_ILLEGAL_VECTOR = 1u << 6;
+inline constexpr uint32_t ESR_ILLEGAL_REGISTER = 1u << 7;
+
+// Vectors 0..15 are reserved: an APIC never delivers them (SDM 11.5.2).
+inline constexpr uint32_t FIRST_LEGAL_VECTOR = 16;
 
 // Divide configuration register encodes the divisor in bits 0,1,3 (SDM figure 11-10).
 constexpr uint32_t timer_divisor(uint32_t dcr) {

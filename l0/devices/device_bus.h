@@ -27,12 +27,15 @@ class DeviceBus {
  public:
   void map_ports(uint16_t first, uint16_t count, PortDevice* dev);
   void map_mmio(uint64_t base, uint64_t size, MmioDevice* dev);
+  // Moves `dev`'s MMIO range to `new_base` (the local APIC is relocatable through
+  // IA32_APIC_BASE, SDM 11.4.4). False if `dev` is not mapped or would overlap another range.
+  bool move_mmio(MmioDevice* dev, uint64_t new_base);
 
   // Unassigned ports read as all-ones and ignore writes (DESIGN.md §3).
   uint32_t io_read(uint16_t port, unsigned size);
   void io_write(uint16_t port, unsigned size, uint32_t value);
 
-  // The MMIO device covering [pa, pa+size), or nullptr.
+  // The MMIO device covering `pa`, or nullptr; *offset (if given) is pa - base.
   MmioDevice* find_mmio(uint64_t pa, uint64_t* offset);
   // Unassigned MMIO reads as all-ones and ignores writes.
   uint64_t mmio_read(uint64_t pa, unsigned size);

@@ -21,6 +21,9 @@ class Clock {
   virtual uint64_t now() const = 0;
 };
 
+// COM1, transmit side only: bytes written to THR go to `out`; nothing is ever
+// received except in loopback mode (MCR bit 4), which drivers use to probe
+// for the chip. No interrupts are raised (IIR always reads "none pending").
 class Uart16550 : public PortDevice {
  public:
   explicit Uart16550(std::FILE* out) : out_(out) {}
@@ -29,8 +32,16 @@ class Uart16550 : public PortDevice {
   uint64_t bytes_written() const { return bytes_written_; }
 
  private:
+  uint8_t read_register(unsigned reg);
+  void write_register(unsigned reg, uint8_t value);
+  bool dlab() const;
+  bool loopback() const;
+  uint8_t modem_status() const;
+
   std::FILE* out_;
   uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0, scr_ = 0, dll_ = 1, dlm_ = 0, fcr_ = 0;
+  uint8_t rbr_ = 0;          // last byte looped back
+  bool data_ready_ = false;  // LSR.DR: rbr_ holds an unread byte
   uint64_t bytes_written_ = 0;
 };
 
@@ -56,35 +67,67 @@ class FwCfg : public PortDevice {
   uint32_t offset_ = 0;
 };
 
+// The master/slave 8259A pair. Guests program it only to mask it before using
+// the APIC: the ICW sequence and mask (OCW1) writes are accepted and the masks
+// read back; no interrupt is ever delivered through it, so IRR/ISR read 0.
 class Pic8259 : public PortDevice {
  public:
   uint32_t io_read(uint16_t port, unsigned size) override;
   void io_write(uint16_t port, unsigned size, uint32_t value) override;
   uint8_t mask[2] = {0xff, 0xff};
+
+ private:
+  void write_command(unsigned chip, uint8_t value);
+  void write_data(unsigned chip, uint8_t value);
+  // Initialization Command Words still expected after ICW1 (8259A data sheet).
+  struct InitSequence {
+    bool icw2 = false, icw3 = false, icw4 = false;
+  } init_[2];
 };
 
 // Local APIC (SDM vol. 3, chapter 11): xAPIC MMIO at the APIC base, x2APIC
 // MSRs, fixed interrupts through IRR/ISR/PPR, EOI, and the timer in one-shot
 // and periodic modes. Delivery to the CPU is polled by the engine:
 // next_event() says when to look again, pending_vector()/acknowledge() do INTA.
+//
+// The timer's input is Clock::now(): the current-count register decrements by
+// one every `divisor` clock ticks after a write to the initial-count register
+// (SDM 11.5.4), so an initial count n with divide-by-d expires exactly n*d
+// ticks after the write. Periodic reloads are scheduled from the previous
+// deadline, never from when the engine noticed it, so the period never drifts.
+// TSC-deadline mode is not advertised (LVT timer bit 18 is reserved).
+//
+// The engine calls update() before pending_vector(), and whenever now()
+// reaches next_event(); every register access brings the timer up to date
+// itself, so a state change (a mask, a new count) never applies retroactively.
 class LocalApic : public MmioDevice {
  public:
   explicit LocalApic(const Clock* clock = nullptr) : clock_(clock) {}
   void set_clock(const Clock* clock) { clock_ = clock; }
+  // Lets IA32_APIC_BASE relocate the xAPIC page on `bus` (PlatformDevices does this).
+  void attach_bus(DeviceBus* bus) { bus_ = bus; }
+  // Whether CPUID advertises x2APIC; if not, setting IA32_APIC_BASE.EXTD raises #GP.
+  void set_x2apic_supported(bool supported) { x2apic_supported_ = supported; }
 
   uint64_t mmio_read(uint64_t offset, unsigned size) override;
   void mmio_write(uint64_t offset, unsigned size, uint64_t value) override;
 
   // IA32_APIC_BASE and the x2APIC MSRs. Return false where the SDM raises #GP.
+  // rdmsr/wrmsr accept IA32_APIC_BASE (0x1b) and 0x800..0x8ff; any other MSR is false.
   uint64_t apic_base() const { return apic_base_; }
   bool set_apic_base(uint64_t value);
   bool x2apic_enabled() const;
   bool rdmsr(uint32_t msr, uint64_t& value);
   bool wrmsr(uint32_t msr, uint64_t value);
 
+  // CR8 is TPR[7:4] in 64-bit mode (SDM 11.8.6.1); writing it clears TPR[3:0].
+  uint64_t cr8() const { return tpr_ >> 4; }
+  void set_cr8(uint64_t value) { tpr_ = uint32_t(value & 0xf) << 4; }
+
   // Moves time forward: a timer that has expired sets its vector in IRR.
   void update();
   // Clock value at which update() next has something to do (UINT64_MAX: never).
+  // A masked or stopped timer has nothing to deliver, so it reports never.
   uint64_t next_event() const;
   // Highest-priority vector in IRR that PPR lets through, or -1.
   int pending_vector() const;
@@ -93,23 +136,55 @@ class LocalApic : public MmioDevice {
   // Raises a fixed interrupt (self-IPI, tests).
   void raise(uint8_t vector);
 
+  // Timer expiries that set their vector in IRR (expiries missed while the
+  // guest did not look coalesce into one, as the IRR bit does).
   uint64_t timer_interrupts = 0;
 
  private:
-  uint32_t read_reg(uint32_t offset);
-  void write_reg(uint32_t offset, uint32_t value);
+  enum Lvt { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR, LVT_COUNT };
+  enum class Access { Reserved, ReadOnly, WriteOnly, ReadWrite };
+  static Access xapic_access(uint32_t reg);
+  static Access x2apic_access(uint32_t reg);
+  static int lvt_index(uint32_t reg);
+
+  uint32_t read_reg(uint32_t reg) const;
+  void write_reg(uint32_t reg, uint32_t value);
+  bool write_x2apic_msr(uint32_t reg, uint64_t value);
   uint64_t now() const;
+  bool globally_enabled() const;
+  bool software_enabled() const;
+  uint32_t x2apic_ldr() const;
   uint32_t ppr() const;
+
+  void reset_registers();
+  void write_svr(uint32_t value);
+  void write_lvt(int index, uint32_t value);
+  void write_divide_config(uint32_t value);
+  uint32_t divisor() const;
   void arm_timer(uint64_t start);
+  bool timer_periodic() const;
+  uint64_t deadline_after(uint64_t t) const;
   uint32_t current_count() const;
+  void timer_expired();
+
+  void send_ipi();
+  void send_fixed_ipi(uint8_t vector, bool to_self);
+  bool ipi_targets_self(uint32_t shorthand) const;
+  bool accept_fixed(uint8_t vector);
+  void record_error(uint32_t esr_bits);
+  void eoi();
 
   const Clock* clock_;
+  DeviceBus* bus_ = nullptr;
+  bool x2apic_supported_ = true;
   uint64_t apic_base_ = 0xfee00000ull | (1ull << 11) | (1ull << 8);  // enabled, BSP
-  uint32_t id_ = 0, tpr_ = 0, ldr_ = 0, dfr_ = 0xffffffff, svr_ = 0xff, esr_ = 0;
-  uint32_t icr_lo_ = 0, icr_hi_ = 0;
-  uint32_t lvt_[7] = {0x10000, 0x10000, 0x10000, 0x10000, 0x10000, 0x10000, 0x10000};
+  uint32_t id_ = 0, tpr_ = 0, ldr_ = 0, dfr_ = 0xffffffff, svr_ = 0xff;
+  uint32_t esr_ = 0;          // what ESR reads: errors latched by the last ESR write
+  uint32_t esr_pending_ = 0;  // errors detected since (SDM 11.5.3)
+  uint32_t icr_lo_ = 0, icr_hi_ = 0;  // icr_hi_: xAPIC ICR[63:32] or the x2APIC destination
+  uint32_t lvt_[LVT_COUNT] = {0x10000, 0x10000, 0x10000, 0x10000, 0x10000, 0x10000};
   uint32_t initial_count_ = 0, divide_config_ = 0;
-  uint64_t timer_start_ = 0;      // clock at the last (re)load
+  uint64_t timer_period_ = 0;        // clock ticks per timer period: initial count * divisor
   uint64_t timer_deadline_ = ~0ull;  // clock at the next expiry, or never
   uint32_t irr_[8] = {}, isr_[8] = {}, tmr_[8] = {};
 };

@@ -26,6 +26,13 @@ class Machine {
   BootState boot;
 };
 
+// RAM is one range from physical 0 (DESIGN.md §3). It must hold the Multiboot
+// info below 1 MiB and something above it, and must end below the 32-bit MMIO
+// hole where the local APIC lives (0xFEE00000): 3584 MiB is where QEMU's pc
+// machine ends low memory, and Multiboot v1 addresses are 32-bit anyway.
+inline constexpr uint64_t MIN_MEMORY_MIB = 2;
+inline constexpr uint64_t MAX_MEMORY_MIB = 3584;
+
 // Validates the configuration, creates the machine and loads the image and
 // its modules. Throws InputError with a one-line message on bad input.
 std::unique_ptr<Machine> create_machine(const RunConfig& config, std::FILE* console);
