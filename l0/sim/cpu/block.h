@@ -1,0 +1,22 @@
+// A block: straight-line decoded instructions starting at one physical
+// address, ending at a control transfer, a state-changing system
+// instruction, a page boundary, or a size cap. Cached by (physical address,
+// decode mode) and dropped when guest code writes to a page it came from.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "l0/sim/cpu/cpu.h"
+#include "l0/sim/cpu/decoded_insn.h"
+
+namespace nestbed::sim {
+
+struct Block {
+  uint64_t pa = 0;
+  CpuMode mode = CpuMode::Bits64;
+  uint64_t pages[2] = {~0ull, ~0ull};  // physical pages the block's bytes came from
+  bool dead = false;
+  std::vector<DecodedInsn> insns;
+};
+
+}  // namespace nestbed::sim

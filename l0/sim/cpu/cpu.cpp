@@ -1,0 +1,298 @@
+// The run loop, the block cache and guest-memory slow paths.
+#include "l0/sim/cpu/cpu.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "arch/x86/control_regs.h"
+#include "arch/x86/exceptions.h"
+#include "arch/x86/msr.h"
+#include "arch/x86/rflags.h"
+#include "l0/sim/cpu/block.h"
+#include "l0/sim/cpu/decoder.h"
+
+namespace nestbed::sim {
+
+using namespace arch;
+
+void raise_fault(uint8_t vector) { throw GuestFault{vector, false, 0}; }
+void raise_fault(uint8_t vector, uint32_t error_code) { throw GuestFault{vector, true, error_code}; }
+
+Cpu::Cpu(GuestMemory& memory, PlatformDevices& devices, const CostModel& costs)
+    : mem_(memory), dev_(devices), costs_(costs), decoder_(std::make_unique<Decoder>(costs)) {
+  code_page_.assign((mem_.size() + 0xfff) >> 12, 0);
+  dev_.apic.set_clock(this);
+}
+
+Cpu::~Cpu() {
+  for (auto& [key, b] : blocks_) delete b;
+  for (Block* b : dead_blocks_) delete b;
+  dev_.apic.set_clock(nullptr);
+}
+
+// Multiboot spec 3.2 "Machine state": CS a 32-bit read/execute code segment
+// with offset 0 and limit 0xFFFFFFFF, the data segments likewise read/write,
+// A20 enabled, CR0.PG = 0, CR0.PE = 1, EFLAGS.VM = 0, EFLAGS.IF = 0.
+void Cpu::reset_to_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx) {
+  s_ = CpuState{};
+  const uint32_t code_ar = seg::ar::P | seg::ar::S | seg::ar::DB | seg::ar::G | 0xb;  // exec/read, accessed
+  const uint32_t data_ar = seg::ar::P | seg::ar::S | seg::ar::DB | seg::ar::G | 0x3;  // read/write, accessed
+  for (unsigned i = 0; i < 6; ++i) s_.seg[i] = Segment{0x10, 0, 0xffffffff, data_ar};
+  s_.seg[seg::CS] = Segment{0x08, 0, 0xffffffff, code_ar};
+  s_.seg[SEG_NONE] = Segment{0, 0, 0xffffffff, data_ar};
+  s_.ldtr = Segment{0, 0, 0xffff, 0x82};
+  s_.tr = Segment{0, 0, 0xffff, 0x8b};
+  s_.cr0 = cr0::PE | cr0::ET;
+  s_.rflags = rflags::FIXED1;
+  s_.r[RAX] = eax;
+  s_.r[RBX] = ebx;
+  s_.rip() = entry;
+  s_.cpl = 0;
+  halted_ = false;
+  recompute_mode();
+  flush_tlb(true);
+}
+
+void Cpu::enter_long_mode_flat(uint64_t cr3) {
+  const uint32_t code_ar = seg::ar::P | seg::ar::S | seg::ar::L | seg::ar::G | 0xb;
+  const uint32_t data_ar = seg::ar::P | seg::ar::S | seg::ar::DB | seg::ar::G | 0x3;
+  s_.seg[seg::CS] = Segment{0x08, 0, 0xffffffff, code_ar};
+  for (unsigned i : {seg::DS, seg::ES, seg::SS, seg::FS, seg::GS}) s_.seg[i] = Segment{0x10, 0, 0xffffffff, data_ar};
+  s_.cr0 = cr0::PE | cr0::ET | cr0::PG | cr0::WP | cr0::NE;
+  s_.cr4 = cr4::PAE;
+  s_.cr3 = cr3;
+  s_.efer = efer::LME | efer::LMA | efer::NXE | efer::SCE;
+  s_.cpl = 0;
+  recompute_mode();
+  flush_tlb(true);
+}
+
+void Cpu::recompute_mode() {
+  CpuMode m;
+  const uint32_t cs_ar = s_.seg[seg::CS].ar;
+  if ((s_.efer & efer::LMA) && (cs_ar & seg::ar::L))
+    m = CpuMode::Bits64;
+  else
+    m = (cs_ar & seg::ar::DB) ? CpuMode::Bits32 : CpuMode::Bits16;
+  if (m != mode_) ++code_generation_;
+  mode_ = m;
+  exit_block_ = true;
+}
+
+void Cpu::stop(CpuStop why, std::string message) {
+  if (stop_ != CpuStop::None) return;
+  stop_ = why;
+  stop_message_ = std::move(message);
+  exit_block_ = true;
+}
+
+// ---------------------------------------------------------------- run loop
+
+CpuStop Cpu::run(uint64_t max_instructions) {
+  stop_ = CpuStop::None;
+  stop_message_.clear();
+  const uint64_t limit = max_instructions ? max_instructions : ~0ull;
+  check_events_soon();
+  while (stop_ == CpuStop::None) {
+    if (NB_UNLIKELY(cycles_ >= next_event_ || halted_)) {
+      service_events();
+      if (stop_ != CpuStop::None) break;
+      if (halted_) continue;
+    }
+    if (counters_.instructions >= limit) {
+      char msg[96];
+      std::snprintf(msg, sizeof msg, "instruction limit reached (%" PRIu64 " instructions)", limit);
+      stop(CpuStop::InstructionLimit, msg);
+      break;
+    }
+    if (NB_UNLIKELY(!dead_blocks_.empty())) free_dead_blocks();
+    const bool in_shadow = shadow_;
+    uint64_t budget = in_shadow ? 1 : limit - counters_.instructions;
+    fault_rip_ = s_.rip();
+    try {
+      Block* b = lookup_block();
+      execute_block(b, budget);
+    } catch (const GuestFault& f) {
+      s_.rip() = fault_rip_;
+      ++counters_.exceptions;
+      deliver_event(f.vector, f.has_error_code, f.error_code, false, false, 0);
+    }
+    if (in_shadow) {
+      shadow_ = false;
+      check_events_soon();
+    }
+  }
+  return stop_;
+}
+
+void Cpu::execute_block(Block* b, uint64_t budget) {
+  const DecodedInsn* i = b->insns.data();
+  const DecodedInsn* end = i + (budget < b->insns.size() ? budget : b->insns.size());
+  exit_block_ = false;
+  for (; i != end; ++i) {
+    const uint64_t rip = s_.r[REG_RIP];
+    fault_rip_ = rip;
+    s_.r[REG_RIP] = rip + i->len;
+    i->fn(*this, *i);
+    cycles_ += i->cost;
+    ++counters_.instructions;
+    if (NB_UNLIKELY(exit_block_)) break;
+  }
+}
+
+// ------------------------------------------------------------- block cache
+
+Block* Cpu::lookup_block() {
+  uint64_t la = s_.rip();
+  if (mode_ != CpuMode::Bits64) {
+    const Segment& cs = s_.seg[seg::CS];
+    if (la > cs.limit) raise_gp(0);  // SDM 5.3: fetch beyond the CS limit
+    la = uint32_t(cs.base + la);
+  }
+  JumpCacheEntry& jc = jump_cache_[(la ^ (la >> 10)) & (JC_SIZE - 1)];
+  if (NB_LIKELY(jc.la == la && jc.generation == code_generation_)) return jc.block;
+
+  const uint64_t pa = translate(la, Access::Exec);
+  Block* b;
+  auto it = blocks_.find((pa << 2) | uint64_t(mode_));
+  if (it != blocks_.end()) {
+    b = it->second;
+  } else {
+    b = decode_block(la, pa);
+  }
+  jc = JumpCacheEntry{la, code_generation_, b};
+  return b;
+}
+
+Block* Cpu::decode_block(uint64_t la, uint64_t pa) {
+  if (!mem_.contains(pa)) {
+    // Fetching from outside RAM reads all-ones bytes: 0xFF 0xFF is an
+    // invalid encoding, so the architectural result is #UD.
+    std::fprintf(stderr, "nestbed: guest fetched code from non-RAM physical address 0x%" PRIx64 " (rip 0x%" PRIx64 ")\n", pa, s_.rip());
+    raise_ud();
+  }
+  auto* b = new Block;
+  b->pa = pa;
+  b->mode = mode_;
+  decoder_->decode_block(*this, la, pa, *b);
+  ++counters_.blocks_decoded;
+  blocks_[(pa << 2) | uint64_t(mode_)] = b;
+  for (uint64_t page : b->pages)
+    if (page != ~0ull) mark_code_page(page, b);
+  return b;
+}
+
+void Cpu::mark_code_page(uint64_t page, Block* b) {
+  page_blocks_[page].push_back(b);
+  if (code_page_[page]) return;
+  code_page_[page] = 1;
+  // Writes to this page must now take the slow path, which invalidates.
+  for (TlbEntry& e : tlb_)
+    if (e.pa_page == (page << 12)) e.tag_w = TAG_INVALID;
+}
+
+// A guest write hit a page holding decoded code: drop every block decoded
+// from it (self-modifying code, or a page reused for data).
+void Cpu::invalidate_code_page(uint64_t page) {
+  auto it = page_blocks_.find(page);
+  if (it != page_blocks_.end()) {
+    for (Block* b : it->second) {
+      if (b->dead) continue;
+      b->dead = true;
+      blocks_.erase((b->pa << 2) | uint64_t(b->mode));
+      dead_blocks_.push_back(b);
+    }
+    page_blocks_.erase(it);
+  }
+  code_page_[page] = 0;
+  ++code_generation_;
+  ++counters_.code_invalidations;
+  exit_block_ = true;  // the running block may be one of them
+}
+
+void Cpu::free_dead_blocks() {
+  for (Block* b : dead_blocks_) {
+    // A dead block may still be listed under its other page.
+    for (uint64_t page : b->pages) {
+      auto it = page_blocks_.find(page);
+      if (it == page_blocks_.end()) continue;
+      auto& v = it->second;
+      for (size_t k = 0; k < v.size();)
+        if (v[k] == b) v[k] = v.back(), v.pop_back();
+        else ++k;
+      if (v.empty()) {
+        page_blocks_.erase(it);
+        if (page < code_page_.size()) code_page_[page] = 0;
+      }
+    }
+    delete b;
+  }
+  dead_blocks_.clear();
+}
+
+void Cpu::note_code_write(uint64_t pa, unsigned size) {
+  uint64_t first = pa >> 12, last = (pa + size - 1) >> 12;
+  for (uint64_t p = first; p <= last; ++p)
+    if (p < code_page_.size() && code_page_[p]) invalidate_code_page(p);
+}
+
+// ------------------------------------------------------ memory slow paths
+
+uint64_t Cpu::phys_read(uint64_t pa, unsigned size) {
+  if (mem_.contains(pa, size)) {
+    uint64_t v = 0;
+    std::memcpy(&v, mem_.ptr(pa), size);
+    return v;
+  }
+  uint64_t v = dev_.bus.mmio_read(pa, size);
+  check_events_soon();
+  return v;
+}
+
+void Cpu::phys_write(uint64_t pa, unsigned size, uint64_t value) {
+  if (mem_.contains(pa, size)) {
+    note_code_write(pa, size);
+    std::memcpy(mem_.ptr(pa), &value, size);
+    return;
+  }
+  dev_.bus.mmio_write(pa, size, value);
+  check_events_soon();  // e.g. an APIC EOI or timer write
+}
+
+uint64_t Cpu::read_slow(uint64_t la, unsigned size, Access a) {
+  if ((la & 0xfff) + size > 0x1000) {  // split across two pages
+    uint64_t v = 0;
+    for (unsigned k = 0; k < size; ++k) v |= read_slow(la + k, 1, a) << (8 * k);
+    return v;
+  }
+  return phys_read(translate(la, a), size);
+}
+
+void Cpu::write_slow(uint64_t la, uint64_t size, uint64_t value) {
+  if ((la & 0xfff) + size > 0x1000) {
+    // Both pages must be writable before any byte is written.
+    const unsigned first = unsigned(0x1000 - (la & 0xfff));
+    const uint64_t pa0 = translate(la, Access::Write);
+    const uint64_t pa1 = translate(la + first, Access::Write);
+    for (unsigned k = 0; k < size; ++k)
+      phys_write(k < first ? pa0 + k : pa1 + (k - first), 1, (value >> (8 * k)) & 0xff);
+    return;
+  }
+  phys_write(translate(la, Access::Write), unsigned(size), value);
+}
+
+uint64_t Cpu::rmw_read(uint64_t la, unsigned size) {
+  translate(la, Access::Write);
+  if ((la & 0xfff) + size > 0x1000) translate(la + size - 1, Access::Write);
+  return read_slow(la, size, Access::Read);
+}
+
+uint8_t* Cpu::host_span(uint64_t la, uint64_t len, Access a) {
+  if (len == 0 || (la & 0xfff) + len > 0x1000) return nullptr;
+  const uint64_t pa = translate(la, a);
+  if (!mem_.contains(pa, len)) return nullptr;
+  if (a == Access::Write && code_page_[pa >> 12]) return nullptr;
+  return mem_.ptr(pa);
+}
+
+}  // namespace nestbed::sim

@@ -1,0 +1,275 @@
+// The sim engine's CPU: an interpreter for x86-64 (32-bit protected mode,
+// compatibility mode and 64-bit mode) over blocks of pre-decoded
+// instructions, with a software TLB giving host pointers for guest RAM.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "l0/devices/platform_devices.h"
+#include "l0/machine/guest_memory.h"
+#include "l0/sim/cost_model.h"
+#include "l0/sim/cpu/cpu_state.h"
+#include "l0/sim/cpu/decoded_insn.h"
+#include "l0/sim/cpu/guest_fault.h"
+
+#define NB_LIKELY(x) __builtin_expect(!!(x), 1)
+#define NB_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+namespace nestbed::sim {
+
+class Decoder;
+struct Block;
+
+enum class Access : uint8_t { Read = 0, Write = 1, Exec = 2 };
+
+// Why run() returned.
+enum class CpuStop : uint8_t { None, DebugExit, Halted, TripleFault, InstructionLimit };
+
+// Decode mode: what Capstone is asked to decode.
+enum class CpuMode : uint8_t { Bits16 = 0, Bits32 = 1, Bits64 = 2 };
+
+struct CpuCounters {
+  uint64_t instructions = 0;
+  uint64_t exceptions = 0;
+  uint64_t interrupts = 0;
+  uint64_t blocks_decoded = 0;
+  uint64_t code_invalidations = 0;
+};
+
+class Cpu : public Clock {
+ public:
+  Cpu(GuestMemory& memory, PlatformDevices& devices, const CostModel& costs);
+  ~Cpu() override;
+  Cpu(const Cpu&) = delete;
+  Cpu& operator=(const Cpu&) = delete;
+
+  // Multiboot entry state (Multiboot spec 3.2).
+  void reset_to_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx);
+  // Puts the CPU in 64-bit mode at CPL 0 with flat segments and the given
+  // CR3 (tests and tools; real guests get there by their own boot code).
+  void enter_long_mode_flat(uint64_t cr3);
+
+  // Runs until a stop condition; `max_instructions` = 0 means no limit.
+  CpuStop run(uint64_t max_instructions);
+  std::string stop_message() const { return stop_message_; }
+
+  CpuState& state() { return s_; }
+  const CpuState& state() const { return s_; }
+  const CpuCounters& counters() const { return counters_; }
+  uint64_t cycles() const { return cycles_; }
+  uint64_t now() const override { return cycles_; }  // the APIC timer's clock
+
+  // ---- used by the instruction handlers ----
+  uint64_t& reg(unsigned i) { return s_.r[i]; }
+  CpuMode mode() const { return mode_; }
+  bool long_mode_64() const { return mode_ == CpuMode::Bits64; }
+
+  // Effective address of the instruction's memory operand, then its linear
+  // address (segment base and, outside 64-bit mode, limit checks).
+  uint64_t effective_address(const DecodedInsn& i) const {
+    uint64_t ea = s_.r[i.mem_base] + (s_.r[i.mem_index] << i.mem_scale) + uint64_t(i.disp);
+    return i.addrsize == 8 ? ea : (i.addrsize == 4 ? uint32_t(ea) : uint16_t(ea));
+  }
+  uint64_t linear(const DecodedInsn& i, unsigned size, Access a) {
+    uint64_t ea = effective_address(i);
+    if (NB_LIKELY(mode_ == CpuMode::Bits64)) return ea + s_.seg[i.mem_seg].base;
+    return segment_linear(i.mem_seg, ea, size, a);
+  }
+  uint64_t segment_linear(unsigned seg, uint64_t ea, unsigned size, Access a);
+
+  template <typename T>
+  T read(uint64_t la) {
+    const TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
+    if (NB_LIKELY(e.tag_r == ((la + sizeof(T) - 1) & ~0xfffull))) {
+      T v;
+      std::memcpy(&v, reinterpret_cast<const uint8_t*>(e.addend + la), sizeof(T));
+      return v;
+    }
+    return T(read_slow(la, sizeof(T), Access::Read));
+  }
+  template <typename T>
+  void write(uint64_t la, T v) {
+    const TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
+    if (NB_LIKELY(e.tag_w == ((la + sizeof(T) - 1) & ~0xfffull))) {
+      std::memcpy(reinterpret_cast<uint8_t*>(e.addend + la), &v, sizeof(T));
+      return;
+    }
+    write_slow(la, sizeof(T), uint64_t(v));
+  }
+  // Host pointer for a read-modify-write of sizeof(T) bytes at la, or nullptr
+  // (then use rmw_read/rmw_write): checks write permission first, as the
+  // SDM reports a locked/RMW access to a read-only page as a write fault.
+  template <typename T>
+  T* rmw_ptr(uint64_t la) {
+    const TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
+    if (NB_LIKELY(e.tag_w == ((la + sizeof(T) - 1) & ~0xfffull) && e.tag_r == e.tag_w))
+      return reinterpret_cast<T*>(e.addend + la);
+    return nullptr;
+  }
+  uint64_t rmw_read(uint64_t la, unsigned size);  // translates for write, then reads
+  // Host pointer to `len` bytes at la when they lie within one RAM page with
+  // the given access allowed (string fast paths), else nullptr.
+  uint8_t* host_span(uint64_t la, uint64_t len, Access a);
+
+  // Stack (SS-relative, stack-address-size aware).
+  template <typename T>
+  void push(T v) {
+    uint64_t rsp = s_.r[RSP] - sizeof(T);
+    if (NB_LIKELY(mode_ == CpuMode::Bits64)) {
+      write<T>(rsp, v);
+      s_.r[RSP] = rsp;
+    } else {
+      push_legacy(uint64_t(v), sizeof(T));
+    }
+  }
+  template <typename T>
+  T pop() {
+    if (NB_LIKELY(mode_ == CpuMode::Bits64)) {
+      T v = read<T>(s_.r[RSP]);
+      s_.r[RSP] += sizeof(T);
+      return v;
+    }
+    return T(pop_legacy(sizeof(T)));
+  }
+  void push_legacy(uint64_t v, unsigned size);
+  uint64_t pop_legacy(unsigned size);
+  uint64_t stack_pointer_mask() const;
+
+  // Ends the current block after this instruction (state that decoding or
+  // translation depends on has changed).
+  void end_block() { exit_block_ = true; }
+  // Everything cached from the current translation regime is stale.
+  void flush_tlb(bool include_global);
+  void invlpg(uint64_t la);
+  void recompute_mode();
+  // Forces an event check (interrupts, APIC timer) before the next block.
+  void check_events_soon() { next_event_ = 0; }
+
+  // Loads a segment register from a selector with the checks of MOV/POP
+  // Sreg (SDM vol. 2, MOV) or of a far transfer for CS.
+  void load_segment(unsigned seg, uint16_t selector);
+  void load_cs_for_far_transfer(uint16_t selector, bool is_call);
+  uint64_t read_descriptor(uint16_t selector, uint32_t error_code);
+  // Loads CS for a return to `new_cpl` (IRET, RETF) after the checks of SDM vol. 2 IRET/RET.
+  void load_cs_checked(uint16_t selector, unsigned new_cpl);
+  // Implicit supervisor-mode accesses (descriptor tables, TSS, event frames; SDM 4.6).
+  uint64_t read_system(uint64_t la, unsigned size);
+  void write_system(uint64_t la, unsigned size, uint64_t value, bool supervisor);
+  // Reads at SS:sp honouring the stack-address size (IRET, RETF).
+  uint64_t read_stack(uint64_t sp, unsigned size);
+  void set_cpl(uint8_t cpl);
+
+  // Control registers and MSRs with their architectural checks.
+  void write_cr0(uint64_t v);
+  void write_cr3(uint64_t v);
+  void write_cr4(uint64_t v);
+  void write_cr8(uint64_t v);
+  uint64_t read_cr8() const;
+  uint64_t read_msr(uint32_t index);  // #GP for unknown MSRs
+  void write_msr(uint32_t index, uint64_t value);
+  uint64_t read_tsc() const { return cycles_ + s_.tsc_offset; }
+
+  // Port I/O through the shared device layer, with the I/O permission check.
+  uint32_t io_in(uint16_t port, unsigned size);
+  void io_out(uint16_t port, unsigned size, uint32_t value);
+  void check_io_permission(uint16_t port, unsigned size);
+
+  void halt();                      // HLT
+  void interrupt_shadow();          // STI / MOV SS: block interrupts for one instruction
+  void software_interrupt(uint8_t vector, unsigned insn_len);  // INT n, INT3, INTO
+  void iret(unsigned opsize);
+  void far_return(unsigned opsize, uint16_t pop_bytes);
+
+  // Reports an instruction the CPU does not implement and raises #UD.
+  [[noreturn]] void unimplemented(const DecodedInsn& i);
+
+  GuestMemory& memory() { return mem_; }
+  PlatformDevices& devices() { return dev_; }
+  const CostModel& costs() const { return costs_; }
+
+  // Charges extra modeled cycles (per-iteration string costs, I/O, delivery).
+  void charge(uint64_t cycles) { cycles_ += cycles; }
+
+  // Physical-memory helpers for page walks and descriptor tables.
+  uint64_t phys_read(uint64_t pa, unsigned size);
+  void phys_write(uint64_t pa, unsigned size, uint64_t value);
+
+  // Translates a linear address for an access at the current CPL or as a
+  // supervisor access (descriptor tables), filling the TLB. Throws #PF.
+  uint64_t translate(uint64_t la, Access a, bool supervisor_override = false);
+
+ private:
+  friend class Decoder;
+  static constexpr unsigned TLB_SIZE = 1024;
+  static constexpr unsigned TLB_MASK = TLB_SIZE - 1;
+  static constexpr uint64_t TAG_INVALID = 1;  // odd: never equals a page address
+
+  struct TlbEntry {
+    uint64_t tag_r = TAG_INVALID, tag_w = TAG_INVALID, tag_x = TAG_INVALID;
+    intptr_t addend = 0;  // host pointer = addend + linear address
+    uint64_t pa_page = 0;
+    bool global = false;
+  };
+
+  struct JumpCacheEntry {
+    uint64_t la = ~0ull;
+    uint64_t generation = 0;
+    Block* block = nullptr;
+  };
+
+  uint64_t read_slow(uint64_t la, unsigned size, Access a);
+  void write_slow(uint64_t la, uint64_t size, uint64_t value);
+  uint64_t walk(uint64_t la, Access a, bool user, bool* global, bool* writable_now, bool* large);
+  void fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, bool writable);
+  void note_code_write(uint64_t pa, unsigned size);
+
+  Block* lookup_block();
+  Block* decode_block(uint64_t la, uint64_t pa);
+  void invalidate_code_page(uint64_t page);
+  void mark_code_page(uint64_t page, Block* b);
+  void free_dead_blocks();
+  void execute_block(Block* b, uint64_t budget);
+
+  void service_events();
+  bool deliver_pending_interrupt();
+  // Delivers an exception or interrupt through the IDT (SDM 6.12), with the
+  // double-fault and triple-fault rules of SDM 6.15 (table 6-5).
+  void deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external,
+                     unsigned insn_len);
+  void deliver_event_long(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external);
+  void deliver_event_legacy(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external);
+  void stop(CpuStop why, std::string message);
+
+  CpuState s_;
+  GuestMemory& mem_;
+  PlatformDevices& dev_;
+  const CostModel& costs_;
+  std::unique_ptr<Decoder> decoder_;
+
+  CpuMode mode_ = CpuMode::Bits32;
+  uint64_t cycles_ = 0;
+  CpuCounters counters_;
+  uint64_t next_event_ = 0;  // cycle count at which to service events
+  bool exit_block_ = false;
+  uint64_t fault_rip_ = 0;  // RIP of the instruction being executed
+  bool halted_ = false;
+  bool shadow_ = false;  // interrupt shadow for the next instruction
+  CpuStop stop_ = CpuStop::None;
+  std::string stop_message_;
+
+  TlbEntry tlb_[TLB_SIZE];
+  bool tlb_has_large_ = false;
+  uint64_t code_generation_ = 1;  // bumped whenever cached fetch translations may be stale
+  static constexpr unsigned JC_SIZE = 4096;
+  JumpCacheEntry jump_cache_[JC_SIZE];
+  std::unordered_map<uint64_t, Block*> blocks_;  // key: pa << 2 | mode
+  std::unordered_map<uint64_t, std::vector<Block*>> page_blocks_;
+  std::vector<uint8_t> code_page_;  // per RAM page: holds decoded code
+  std::vector<Block*> dead_blocks_;
+};
+
+}  // namespace nestbed::sim

@@ -1,0 +1,67 @@
+// Architectural state of the simulated CPU (SDM vol. 3, chapter 2).
+#pragma once
+#include <cstdint>
+
+#include "arch/x86/rflags.h"
+#include "arch/x86/segment.h"
+
+namespace nestbed::sim {
+
+// General-purpose register numbers (the encoding order), plus two slots that
+// let an effective-address computation run without branches: RIP (so
+// RIP-relative operands are `base = REG_RIP`) and a register that always reads
+// zero (an absent base or index).
+enum Reg : uint8_t {
+  RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15,
+  REG_RIP = 16,
+  REG_ZERO = 17,
+  REG_COUNT = 18,
+};
+
+// A segment register with its hidden descriptor cache. Access rights use the
+// VMX layout (arch::seg::ar), so the VMCS guest-state area maps onto it 1:1.
+struct Segment {
+  uint16_t selector = 0;
+  uint64_t base = 0;
+  uint32_t limit = 0xffff;
+  uint32_t ar = 0;
+};
+
+struct TableRegister {
+  uint64_t base = 0;
+  uint16_t limit = 0xffff;
+};
+
+// The segment slots: ES, CS, SS, DS, FS, GS (arch::seg order), then a slot
+// whose base is always 0, used for memory operands that have no segment base
+// in 64-bit mode.
+inline constexpr uint8_t SEG_NONE = 6;
+
+struct CpuState {
+  uint64_t r[REG_COUNT] = {};  // r[REG_RIP] is RIP, r[REG_ZERO] stays 0
+  uint64_t rflags = arch::rflags::FIXED1;
+  Segment seg[7];
+  Segment ldtr, tr;
+  TableRegister gdtr, idtr;
+  uint64_t cr0 = 0x60000010, cr2 = 0, cr3 = 0, cr4 = 0;
+  uint64_t dr[8] = {0, 0, 0, 0, 0xffff0ff0, 0x400, 0xffff0ff0, 0x400};
+  uint64_t efer = 0;
+  uint8_t cpl = 0;
+
+  // MSRs that live in the core.
+  uint64_t star = 0, lstar = 0, cstar = 0, fmask = 0;
+  uint64_t kernel_gs_base = 0;
+  uint64_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
+  uint64_t pat = 0x0007040600070406ull;
+  uint64_t tsc_aux = 0;
+  uint64_t tsc_offset = 0;  // IA32_TSC writes set TSC = cycles + offset
+  uint64_t feature_control = 0;
+  uint64_t misc_enable = 1;  // fast strings
+  uint64_t debugctl = 0;
+  uint64_t mtrr_def_type = 0;
+
+  uint64_t& rip() { return r[REG_RIP]; }
+  uint64_t rip() const { return r[REG_RIP]; }
+};
+
+}  // namespace nestbed::sim

@@ -1,0 +1,55 @@
+#include "l0/sim/cpu/cpuid.h"
+
+#include <cstring>
+
+#include "arch/x86/cpuid.h"
+
+namespace nestbed::sim {
+
+using namespace arch::cpuid;
+
+namespace {
+constexpr uint32_t kMaxBasicLeaf = 0x7;
+constexpr uint32_t kMaxExtendedLeaf = 0x80000008;
+// Family 6, model 0x55, stepping 4 (a Skylake-SP signature), like the
+// machines the published exit costs in shared/reference were measured on.
+constexpr uint32_t kSignature = 0x00050654;
+constexpr char kVendor[13] = "GenuineIntel";
+constexpr char kBrand[49] = "nestbed sim x86-64 processor                   ";
+
+uint32_t chars(const char* s) {
+  uint32_t v;
+  std::memcpy(&v, s, 4);
+  return v;
+}
+}  // namespace
+
+// Leaves above the maximum return zeros (deterministic; real Intel parts
+// return the highest basic leaf's data instead).
+CpuidResult cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id) {
+  (void)subleaf;
+  switch (leaf) {
+    case 0: return {kMaxBasicLeaf, chars(kVendor), chars(kVendor + 8), chars(kVendor + 4)};
+    case 1: {
+      // EBX: CLFLUSH line size 8 qwords, one logical processor, APIC ID.
+      const uint32_t ebx = (8u << 8) | (1u << 16) | (apic_id << 24);
+      const uint32_t ecx = L1_ECX_X2APIC;
+      const uint32_t edx = L1_EDX_DE | L1_EDX_PSE | L1_EDX_TSC | L1_EDX_MSR | L1_EDX_PAE | L1_EDX_CX8 |
+                           L1_EDX_APIC | L1_EDX_PGE | L1_EDX_CMOV | L1_EDX_PAT | (1u << 19) /* CLFSH */;
+      return {kSignature, ebx, ecx, edx};
+    }
+    case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
+    case 0x80000001:
+      return {0, 0, X1_ECX_LAHF_LM, X1_EDX_SYSCALL | X1_EDX_NX | X1_EDX_PDPE1GB | X1_EDX_RDTSCP | X1_EDX_LM};
+    case 0x80000002:
+    case 0x80000003:
+    case 0x80000004: {
+      const char* p = kBrand + 16 * (leaf - 0x80000002);
+      return {chars(p), chars(p + 4), chars(p + 8), chars(p + 12)};
+    }
+    case 0x80000008: return {0x3000 | 46, 0, 0, 0};  // 48-bit linear, 46-bit physical addresses
+    default: return {0, 0, 0, 0};
+  }
+}
+
+}  // namespace nestbed::sim

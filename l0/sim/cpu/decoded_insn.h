@@ -1,0 +1,53 @@
+// The project's own compact form of a decoded instruction. Capstone decodes
+// once; the result is turned into this and cached with its block, so the
+// hot path never calls Capstone (DESIGN.md §4).
+#pragma once
+#include <cstdint>
+
+namespace nestbed::sim {
+
+class Cpu;
+struct DecodedInsn;
+using Handler = void (*)(Cpu&, const DecodedInsn&);
+
+enum class OpKind : uint8_t { None, Reg, Mem, Imm, SegReg, CtrlReg, DebugReg };
+
+struct Operand {
+  OpKind kind = OpKind::None;
+  uint8_t size = 0;    // bytes
+  uint8_t reg = 0;     // Reg index, segment number, CR/DR number
+  bool high8 = false;  // AH, CH, DH, BH
+};
+
+// Instruction flags.
+namespace insn_flag {
+inline constexpr uint8_t ENDS_BLOCK = 1 << 0;  // control transfer or state change
+inline constexpr uint8_t REP = 1 << 1;         // F3 prefix
+inline constexpr uint8_t REPNE = 1 << 2;       // F2 prefix
+inline constexpr uint8_t LOCK = 1 << 3;
+inline constexpr uint8_t SEG_OVERRIDE = 1 << 4;
+}  // namespace insn_flag
+
+struct DecodedInsn {
+  Handler fn = nullptr;
+  uint8_t len = 0;
+  uint8_t opsize = 0;    // operand size in bytes
+  uint8_t addrsize = 0;  // address size in bytes
+  uint8_t flags = 0;
+  uint8_t cond = 0;  // condition code for Jcc/SETcc/CMOVcc; string element size; misc
+  uint8_t nops = 0;
+  // Memory operand (at most one per instruction): linear = seg_base[seg] +
+  // (r[base] + (r[index] << scale) + disp) masked to the address size.
+  uint8_t mem_seg = 0;
+  uint8_t mem_base = 17;   // REG_ZERO
+  uint8_t mem_index = 17;  // REG_ZERO
+  uint8_t mem_scale = 0;   // shift count 0..3
+  uint16_t cost = 1;       // modeled cycles
+  uint16_t id = 0;         // Capstone instruction id (diagnostics only)
+  int64_t disp = 0;
+  uint64_t imm = 0;   // first immediate, truncated to its operand's size
+  uint64_t imm2 = 0;  // second immediate (ENTER, far pointer selector)
+  Operand op[3];
+};
+
+}  // namespace nestbed::sim

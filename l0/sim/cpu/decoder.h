@@ -1,0 +1,46 @@
+// Capstone → DecodedInsn. Only the decoder talks to Capstone, and only when
+// a block is first seen (DESIGN.md §4: the hot path never calls Capstone).
+#pragma once
+#include <capstone/capstone.h>
+
+#include <cstdint>
+#include <string>
+
+#include "l0/sim/cost_model.h"
+#include "l0/sim/cpu/cpu.h"
+#include "l0/sim/cpu/decoded_insn.h"
+
+namespace nestbed::sim {
+
+struct Block;
+
+class Decoder {
+ public:
+  explicit Decoder(const CostModel& costs);
+  ~Decoder();
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+
+  // Decodes the block at linear `la` / physical `pa` for the CPU's mode.
+  void decode_block(Cpu& cpu, uint64_t la, uint64_t pa, Block& b);
+  // Decodes one instruction from `bytes`; false if the bytes are no valid
+  // instruction (or are cut short).
+  bool decode_one(CpuMode mode, const uint8_t* bytes, size_t n, uint64_t address, DecodedInsn& d);
+  // "<bytes> <mnemonic operands>" of the instruction at `rip`, for messages.
+  std::string describe(Cpu& cpu, uint64_t rip, const DecodedInsn& d);
+  // Disassembly of raw bytes.
+  std::string disassemble(CpuMode mode, const uint8_t* bytes, size_t n, uint64_t address);
+
+  static constexpr unsigned kMaxBlockInsns = 64;
+
+ private:
+  void build(const cs_insn& ci, CpuMode mode, DecodedInsn& d);
+  bool convert_operand(const cs_x86_op& o, const cs_x86& x, CpuMode mode, DecodedInsn& d, unsigned n,
+                       unsigned* imm_count);
+
+  const CostModel& costs_;
+  csh handle_[3] = {0, 0, 0};
+  cs_insn* insn_ = nullptr;
+};
+
+}  // namespace nestbed::sim

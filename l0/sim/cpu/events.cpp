@@ -1,0 +1,333 @@
+// Events: external interrupts from the APIC, exception and interrupt
+// delivery through the IDT in IA-32e and protected mode (SDM vol. 3,
+// 6.12-6.14), the double-fault and triple-fault rules (SDM 6.15), HLT,
+// interrupt shadows, IRET and far returns.
+#include <cinttypes>
+#include <cstdio>
+#include <vector>
+
+#include "arch/x86/control_regs.h"
+#include "arch/x86/exceptions.h"
+#include "arch/x86/rflags.h"
+#include "arch/x86/segment.h"
+#include "l0/sim/cpu/cpu.h"
+
+namespace nestbed::sim {
+
+using namespace arch;
+
+namespace {
+// SDM table 6-5: does a fault `second` raised while delivering `first`
+// become a double fault?
+bool is_double_fault(uint8_t first, uint8_t second) {
+  const bool first_contributory = exception_is_contributory(first);
+  const bool second_contributory = exception_is_contributory(second);
+  if (first_contributory && second_contributory) return true;
+  if (first == uint8_t(Vector::PF) && (second_contributory || second == uint8_t(Vector::PF))) return true;
+  return false;
+}
+}  // namespace
+
+void Cpu::service_events() {
+  dev_.apic.update();
+  next_event_ = dev_.apic.next_event();
+  if (shadow_) {
+    // Interrupts are blocked for one instruction after STI / MOV SS.
+    next_event_ = 0;
+    return;
+  }
+  if ((s_.rflags & rflags::IF) && deliver_pending_interrupt()) {
+    halted_ = false;
+    return;
+  }
+  if (!halted_) return;
+  if (!(s_.rflags & rflags::IF)) {
+    char msg[128];
+    std::snprintf(msg, sizeof msg, "HLT with interrupts disabled and nothing pending (rip 0x%" PRIx64 ")", s_.rip());
+    stop(CpuStop::Halted, msg);
+    return;
+  }
+  const uint64_t wake = dev_.apic.next_event();
+  if (wake == ~0ull) {
+    char msg[128];
+    std::snprintf(msg, sizeof msg, "HLT with no interrupt source armed (rip 0x%" PRIx64 ")", s_.rip());
+    stop(CpuStop::Halted, msg);
+    return;
+  }
+  // Asleep until the timer fires: modeled time jumps to the deadline.
+  if (wake > cycles_) cycles_ = wake;
+  next_event_ = 0;
+}
+
+bool Cpu::deliver_pending_interrupt() {
+  const int vector = dev_.apic.pending_vector();
+  if (vector < 0) return false;
+  dev_.apic.acknowledge(vector);
+  ++counters_.interrupts;
+  deliver_event(uint8_t(vector), false, 0, false, true, 0);
+  next_event_ = dev_.apic.next_event();
+  return true;
+}
+
+void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external,
+                        unsigned insn_len) {
+  (void)insn_len;
+  cycles_ += costs_[CostClass::interrupt_delivery];
+  for (;;) {
+    try {
+      if (s_.efer & efer::LMA)
+        deliver_event_long(vector, has_error, error, is_software, is_external);
+      else
+        deliver_event_legacy(vector, has_error, error, is_software, is_external);
+      halted_ = false;
+      end_block();
+      return;
+    } catch (const GuestFault& f) {
+      // A fault while delivering `vector`. A software interrupt's faults
+      // report the INT instruction itself (they are faults, not traps).
+      if (is_software) s_.rip() = fault_rip_;
+      if (vector == uint8_t(Vector::DF)) {
+        char msg[160];
+        std::snprintf(msg, sizeof msg, "triple fault: %s (error 0x%x) while delivering #DF at rip 0x%" PRIx64,
+                      exception_name(f.vector), f.error_code, s_.rip());
+        stop(CpuStop::TripleFault, msg);
+        return;
+      }
+      ++counters_.exceptions;
+      if (!is_software && !is_external && is_double_fault(vector, f.vector)) {
+        vector = uint8_t(Vector::DF), has_error = true, error = 0;
+      } else {
+        vector = f.vector, has_error = f.has_error_code, error = f.error_code;
+      }
+      is_software = false;
+      is_external = false;
+    }
+  }
+}
+
+// SDM 6.14: 64-bit IDT gates, RSP from the TSS on a privilege change or
+// from an IST slot, a 16-byte aligned frame of SS, RSP, RFLAGS, CS, RIP.
+void Cpu::deliver_event_long(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external) {
+  const uint32_t ext = is_external ? selector_error::EXT : 0;
+  const uint32_t idt_error = uint32_t(vector) * 8 + selector_error::IDT + ext;
+  if (uint32_t(vector) * 16 + 15 > s_.idtr.limit) raise_gp(idt_error);
+  const uint64_t lo = read_system(s_.idtr.base + vector * 16ull, 8);
+  const uint64_t hi = read_system(s_.idtr.base + vector * 16ull + 8, 8);
+  const uint32_t type = (lo >> 40) & 0xf;
+  if (type != seg::sys_type::INTERRUPT_GATE && type != seg::sys_type::TRAP_GATE) raise_gp(idt_error);
+  const unsigned gate_dpl = (lo >> 45) & 3;
+  if (is_software && gate_dpl < s_.cpl) raise_gp(idt_error);
+  if (!((lo >> 47) & 1)) raise_fault(uint8_t(Vector::NP), idt_error);
+  const uint16_t selector = uint16_t(lo >> 16);
+  const uint64_t offset = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ull) | (hi << 32);
+  const unsigned ist = (lo >> 32) & 7;
+
+  if ((selector & 0xfffc) == 0) raise_gp(ext);
+  const uint64_t cs_desc = read_descriptor(selector, (selector & 0xfffc) | ext);
+  const uint32_t cs_ar = seg::descriptor_access_rights(cs_desc);
+  if (!(cs_ar & seg::ar::S) || !(cs_ar & seg::ar::TYPE_CODE) || !(cs_ar & seg::ar::L) || (cs_ar & seg::ar::DB))
+    raise_gp((selector & 0xfffc) | ext);
+  const unsigned dpl = (cs_ar & seg::ar::DPL_MASK) >> seg::ar::DPL_SHIFT;
+  if (dpl > s_.cpl) raise_gp((selector & 0xfffc) | ext);
+  if (!(cs_ar & seg::ar::P)) raise_fault(uint8_t(Vector::NP), (selector & 0xfffc) | ext);
+  const unsigned new_cpl = (cs_ar & seg::ar::TYPE_CONFORMING) ? s_.cpl : dpl;
+
+  uint64_t rsp = s_.r[RSP];
+  uint16_t ss_sel = s_.seg[seg::SS].selector;
+  if (ist) {
+    rsp = read_system(s_.tr.base + 0x24 + 8 * (ist - 1), 8);
+  } else if (new_cpl < s_.cpl) {
+    rsp = read_system(s_.tr.base + 4 + 8 * new_cpl, 8);
+  }
+  if (new_cpl < s_.cpl) ss_sel = uint16_t(new_cpl);  // a null SS with RPL = new CPL
+  rsp &= ~0xfull;
+  const uint64_t frame[6] = {error, s_.rip(), s_.seg[seg::CS].selector, s_.rflags, s_.r[RSP],
+                             s_.seg[seg::SS].selector};
+  const uint8_t saved_cpl = s_.cpl;
+  // Write the frame as the new privilege level would (supervisor for CPL < 3).
+  const int first = has_error ? 0 : 1;
+  uint64_t sp = rsp;
+  for (int k = 5; k >= first; --k) {
+    sp -= 8;
+    write_system(sp, 8, frame[k], new_cpl < 3);
+  }
+  // Commit.
+  set_cpl(uint8_t(new_cpl));
+  s_.r[RSP] = sp;
+  if (new_cpl < saved_cpl) {
+    s_.seg[seg::SS] = Segment{ss_sel, 0, 0, seg::ar::UNUSABLE | (uint32_t(new_cpl) << seg::ar::DPL_SHIFT)};
+  }
+  s_.seg[seg::CS] = Segment{uint16_t((selector & 0xfffc) | new_cpl), 0, seg::descriptor_limit(cs_desc), cs_ar};
+  s_.rflags &= ~(rflags::TF | rflags::NT | rflags::RF | rflags::VM);
+  if (type == seg::sys_type::INTERRUPT_GATE) s_.rflags &= ~rflags::IF;
+  s_.rip() = offset;
+  recompute_mode();
+}
+
+// SDM 6.12.1: 32-bit interrupt and trap gates in protected mode.
+void Cpu::deliver_event_legacy(uint8_t vector, bool has_error, uint32_t error, bool is_software,
+                               bool is_external) {
+  const uint32_t ext = is_external ? selector_error::EXT : 0;
+  const uint32_t idt_error = uint32_t(vector) * 8 + selector_error::IDT + ext;
+  if (!(s_.cr0 & 1)) {
+    char msg[128];
+    std::snprintf(msg, sizeof msg, "real-mode event delivery (vector %u) is not modeled; treating as shutdown", vector);
+    stop(CpuStop::TripleFault, msg);
+    return;
+  }
+  if (uint32_t(vector) * 8 + 7 > s_.idtr.limit) raise_gp(idt_error);
+  const uint64_t gate = read_system(s_.idtr.base + vector * 8ull, 8);
+  const uint32_t type = (gate >> 40) & 0x1f;  // S bit included: must be 0
+  const bool is32 = type == 0xe || type == 0xf;
+  if (!is32 && type != 0x6 && type != 0x7) raise_gp(idt_error);  // task gates are not modeled
+  const bool interrupt_gate = (type & 1) == 0;
+  const unsigned gate_dpl = (gate >> 45) & 3;
+  if (is_software && gate_dpl < s_.cpl) raise_gp(idt_error);
+  if (!((gate >> 47) & 1)) raise_fault(uint8_t(Vector::NP), idt_error);
+  const uint16_t selector = uint16_t(gate >> 16);
+  uint64_t offset = (gate & 0xffff) | ((gate >> 32) & 0xffff0000ull);
+  if (!is32) offset &= 0xffff;
+
+  if ((selector & 0xfffc) == 0) raise_gp(ext);
+  const uint64_t cs_desc = read_descriptor(selector, (selector & 0xfffc) | ext);
+  const uint32_t cs_ar = seg::descriptor_access_rights(cs_desc);
+  if (!(cs_ar & seg::ar::S) || !(cs_ar & seg::ar::TYPE_CODE)) raise_gp((selector & 0xfffc) | ext);
+  const unsigned dpl = (cs_ar & seg::ar::DPL_MASK) >> seg::ar::DPL_SHIFT;
+  if (dpl > s_.cpl) raise_gp((selector & 0xfffc) | ext);
+  if (!(cs_ar & seg::ar::P)) raise_fault(uint8_t(Vector::NP), (selector & 0xfffc) | ext);
+  const unsigned new_cpl = (cs_ar & seg::ar::TYPE_CONFORMING) ? s_.cpl : dpl;
+  const unsigned word = is32 ? 4 : 2;
+
+  // Build the frame, switching stacks through the TSS on a privilege change.
+  Segment new_ss = s_.seg[seg::SS];
+  uint64_t esp = s_.r[RSP];
+  std::vector<uint32_t> frame;
+  if (new_cpl < s_.cpl) {
+    const uint64_t ss0 = read_system(s_.tr.base + 8 + 8 * new_cpl, 2);
+    esp = read_system(s_.tr.base + 4 + 8 * new_cpl, 4);
+    const uint64_t ss_desc = read_descriptor(uint16_t(ss0), uint32_t(ss0 & 0xfffc) | ext);
+    new_ss = Segment{uint16_t(ss0), seg::descriptor_base(ss_desc), seg::descriptor_limit(ss_desc),
+                     seg::descriptor_access_rights(ss_desc)};
+    frame.push_back(s_.seg[seg::SS].selector);
+    frame.push_back(uint32_t(s_.r[RSP]));
+  }
+  frame.push_back(uint32_t(s_.rflags));
+  frame.push_back(s_.seg[seg::CS].selector);
+  frame.push_back(uint32_t(s_.rip()));
+  if (has_error) frame.push_back(error);
+  const bool big_stack = new_ss.ar & seg::ar::DB;
+  uint64_t sp = esp;
+  for (uint32_t v : frame) {
+    sp = big_stack ? uint32_t(sp - word) : ((sp & ~0xffffull) | uint16_t(sp - word));
+    write_system(uint32_t(new_ss.base + (big_stack ? uint32_t(sp) : uint16_t(sp))), word, v, new_cpl < 3);
+  }
+  set_cpl(uint8_t(new_cpl));
+  s_.seg[seg::SS] = new_ss;
+  s_.r[RSP] = sp;
+  s_.seg[seg::CS] = Segment{uint16_t((selector & 0xfffc) | new_cpl), seg::descriptor_base(cs_desc),
+                            seg::descriptor_limit(cs_desc), cs_ar};
+  s_.rflags &= ~(rflags::TF | rflags::NT | rflags::RF | rflags::VM);
+  if (interrupt_gate) s_.rflags &= ~rflags::IF;
+  s_.rip() = offset;
+  recompute_mode();
+}
+
+void Cpu::software_interrupt(uint8_t vector, unsigned insn_len) {
+  ++counters_.exceptions;
+  deliver_event(vector, false, 0, true, false, insn_len);
+}
+
+void Cpu::halt() {
+  if (s_.cpl != 0) raise_gp(0);
+  halted_ = true;
+  next_event_ = 0;
+  end_block();
+}
+
+void Cpu::interrupt_shadow() {
+  shadow_ = true;
+  end_block();
+}
+
+// IRET (SDM vol. 2, IRET): in IA-32e mode it pops RIP, CS, RFLAGS, RSP and
+// SS; in protected mode EIP, CS, EFLAGS, and ESP/SS on a return to an outer
+// level. Task returns (NT = 1) and returns to virtual-8086 mode are not
+// modeled and raise #GP.
+void Cpu::iret(unsigned opsize) {
+  const bool ia32e = s_.efer & efer::LMA;
+  if (s_.rflags & rflags::NT) raise_gp(0);
+  const uint64_t mask = stack_pointer_mask();
+  uint64_t sp = s_.r[RSP];
+  auto pop_word = [&]() {
+    const uint64_t v = read_stack(sp, opsize);
+    sp = (sp & ~mask) | ((sp + opsize) & mask);
+    return v;
+  };
+  const uint64_t new_rip = pop_word();
+  const uint16_t new_cs = uint16_t(pop_word());
+  const uint64_t new_flags = pop_word();
+  const unsigned new_cpl = new_cs & 3;
+  if (new_cpl < s_.cpl) raise_gp(new_cs & 0xfffc);
+  if ((new_flags & rflags::VM) && !ia32e && s_.cpl == 0) raise_gp(0);
+  const bool pop_stack = (ia32e && mode_ == CpuMode::Bits64) || new_cpl > s_.cpl;
+  uint64_t new_rsp = 0;
+  uint16_t new_ss = 0;
+  if (pop_stack) {
+    new_rsp = pop_word();
+    new_ss = uint16_t(pop_word());
+  }
+  // Validate and load CS (SDM IRET "RETURN-TO-SAME/OUTER-PRIVILEGE-LEVEL").
+  const uint8_t old_cpl = s_.cpl;
+  load_cs_checked(new_cs, new_cpl);
+  // RFLAGS: IOPL changes only at CPL 0, IF only when CPL <= IOPL.
+  uint64_t writable = rflags::STATUS | rflags::TF | rflags::DF | rflags::NT | rflags::RF | rflags::AC | rflags::ID;
+  if (old_cpl == 0) writable |= rflags::IOPL;
+  if (old_cpl <= ((s_.rflags & rflags::IOPL) >> rflags::IOPL_SHIFT)) writable |= rflags::IF;
+  if (opsize == 2) writable &= 0xffff;
+  s_.rflags = (s_.rflags & ~writable) | (new_flags & writable) | rflags::FIXED1;
+  if (pop_stack) {
+    s_.r[RSP] = opsize == 8 ? new_rsp : uint32_t(new_rsp);
+    if ((new_ss & 0xfffc) == 0 && ia32e && new_cpl < 3) {
+      s_.seg[seg::SS] = Segment{new_ss, 0, 0, seg::ar::UNUSABLE | (uint32_t(new_cpl) << seg::ar::DPL_SHIFT)};
+    } else {
+      load_segment(seg::SS, new_ss);
+    }
+  } else {
+    s_.r[RSP] = sp;
+  }
+  s_.rip() = mode_ == CpuMode::Bits64 ? new_rip : uint32_t(new_rip);
+  check_events_soon();  // IF may have been set
+  end_block();
+}
+
+void Cpu::far_return(unsigned opsize, uint16_t pop_bytes) {
+  const uint64_t mask = stack_pointer_mask();
+  uint64_t sp = s_.r[RSP];
+  auto pop_word = [&]() {
+    const uint64_t v = read_stack(sp, opsize);
+    sp = (sp & ~mask) | ((sp + opsize) & mask);
+    return v;
+  };
+  const uint64_t new_rip = pop_word();
+  const uint16_t new_cs = uint16_t(pop_word());
+  const unsigned new_cpl = new_cs & 3;
+  if (new_cpl < s_.cpl) raise_gp(new_cs & 0xfffc);
+  sp = (sp & ~mask) | ((sp + pop_bytes) & mask);
+  uint64_t new_rsp = sp;
+  uint16_t new_ss = 0;
+  const bool outer = new_cpl > s_.cpl;
+  if (outer) {
+    new_rsp = pop_word();
+    new_ss = uint16_t(pop_word());
+  }
+  load_cs_checked(new_cs, new_cpl);
+  if (outer) {
+    load_segment(seg::SS, new_ss);
+    new_rsp += pop_bytes;
+  }
+  s_.r[RSP] = new_rsp;
+  s_.rip() = mode_ == CpuMode::Bits64 ? new_rip : uint32_t(new_rip);
+  end_block();
+}
+
+}  // namespace nestbed::sim

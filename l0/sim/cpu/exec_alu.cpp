@@ -1,0 +1,384 @@
+// Integer arithmetic and logic: ADD..CMP, TEST, INC/DEC/NEG/NOT, shifts
+// and rotates, SHLD/SHRD, MUL/IMUL/DIV/IDIV, BT*, BSF/BSR (SDM vol. 2).
+#include <capstone/capstone.h>
+
+#include "arch/x86/exceptions.h"
+#include "l0/sim/cpu/exec_common.h"
+#include "l0/sim/cpu/exec_select.h"
+
+namespace nestbed::sim {
+
+namespace {
+
+enum class Alu { Add, Or, Adc, Sbb, And, Sub, Xor, Cmp, Test };
+
+template <Alu OP, typename T>
+inline T alu(T a, T b, uint64_t& f) {
+  if constexpr (OP == Alu::Add) return host_add(a, b, f);
+  if constexpr (OP == Alu::Or) return host_or(a, b, f);
+  if constexpr (OP == Alu::Adc) return host_adc(a, b, f);
+  if constexpr (OP == Alu::Sbb) return host_sbb(a, b, f);
+  if constexpr (OP == Alu::And || OP == Alu::Test) {
+    T r = host_and(a, b, f);
+    f &= ~fl::AF;  // AF is undefined after logic instructions
+    return r;
+  }
+  if constexpr (OP == Alu::Sub || OP == Alu::Cmp) return host_sub(a, b, f);
+  if constexpr (OP == Alu::Xor) {
+    T r = host_xor(a, b, f);
+    f &= ~fl::AF;
+    return r;
+  }
+  if constexpr (OP == Alu::Or) f &= ~fl::AF;
+}
+
+template <Alu OP, typename T>
+void h_alu_reg(Cpu& c, const DecodedInsn& i) {
+  const T b = read_op<T>(c, i, 1);
+  uint64_t& f = c.state().rflags;
+  const T r = alu<OP, T>(get_reg<T>(c, i.op[0]), b, f);
+  if constexpr (OP == Alu::Or) f &= ~fl::AF;
+  if constexpr (OP != Alu::Cmp && OP != Alu::Test) set_reg<T>(c, i.op[0], r);
+}
+
+template <Alu OP, typename T>
+void h_alu_mem(Cpu& c, const DecodedInsn& i) {
+  const T b = read_op<T>(c, i, 1);
+  uint64_t f = c.state().rflags;
+  if constexpr (OP == Alu::Cmp || OP == Alu::Test) {
+    alu<OP, T>(c.read<T>(c.linear(i, sizeof(T), Access::Read)), b, f);
+  } else {
+    modify_op0<T>(c, i, [&](T a) { return alu<OP, T>(a, b, f); });
+  }
+  if constexpr (OP == Alu::Or) f &= ~fl::AF;
+  c.state().rflags = f;
+}
+
+template <Alu OP>
+bool select_binop(DecodedInsn& d, const CostModel& costs) {
+  const unsigned size = d.op[0].size;
+  Handler h;
+  if (d.op[0].kind == OpKind::Reg) {
+    h = NB_BY_SIZE_P(h_alu_reg, OP, size);
+  } else {
+    h = NB_BY_SIZE_P(h_alu_mem, OP, size);
+  }
+  set_handler(d, h, costs, d.op[0].kind == OpKind::Mem ? CostClass::load_store : CostClass::simple);
+  return true;
+}
+
+// ----------------------------------------------------------- unary
+
+template <typename T>
+void h_inc(Cpu& c, const DecodedInsn& i) {
+  uint64_t f = c.state().rflags;
+  modify_op0<T>(c, i, [&](T a) { return host_inc(a, f); });
+  c.state().rflags = f;
+}
+template <typename T>
+void h_dec(Cpu& c, const DecodedInsn& i) {
+  uint64_t f = c.state().rflags;
+  modify_op0<T>(c, i, [&](T a) { return host_dec(a, f); });
+  c.state().rflags = f;
+}
+template <typename T>
+void h_neg(Cpu& c, const DecodedInsn& i) {
+  uint64_t f = c.state().rflags;
+  modify_op0<T>(c, i, [&](T a) { return host_neg(a, f); });
+  c.state().rflags = f;
+}
+template <typename T>
+void h_not(Cpu& c, const DecodedInsn& i) {
+  modify_op0<T>(c, i, [](T a) { return T(~a); });
+}
+
+// ------------------------------------------------- shifts and rotates
+
+enum class Shift { Shl, Shr, Sar, Rol, Ror, Rcl, Rcr };
+
+template <typename T>
+inline uint8_t shift_count(Cpu& c, const DecodedInsn& i) {
+  const uint8_t raw = i.op[1].kind == OpKind::Reg ? uint8_t(c.reg(RCX)) : uint8_t(i.imm);
+  return raw & (sizeof(T) == 8 ? 0x3f : 0x1f);  // SDM SAL/SAR/SHL/SHR: count masked to 5 or 6 bits
+}
+
+// Flags per SDM SAL/SHR/ROL/RCL "Flags Affected". A masked count of 0
+// changes nothing. Undefined flags (AF for shifts; OF unless the count is
+// 1; CF of SHL/SHR when the count is at least the operand width) become 0.
+template <Shift OP, typename T>
+void h_shift(Cpu& c, const DecodedInsn& i) {
+  const uint8_t count = shift_count<T>(c, i);
+  if (count == 0) {
+    if (i.op[0].kind == OpKind::Mem) (void)c.rmw_read(c.linear(i, sizeof(T), Access::Write), sizeof(T));
+    return;
+  }
+  uint64_t f = c.state().rflags;
+  modify_op0<T>(c, i, [&](T a) {
+    uint64_t st;
+    T r;
+    uint64_t affected, defined;
+    const bool one = count == 1;
+    switch (OP) {
+      case Shift::Shl: r = host_shl(a, count, st); break;
+      case Shift::Shr: r = host_shr(a, count, st); break;
+      case Shift::Sar: r = host_sar(a, count, st); break;
+      case Shift::Rol: r = host_rol(a, count, st); break;
+      case Shift::Ror: r = host_ror(a, count, st); break;
+      case Shift::Rcl: r = host_rcl(a, count, f, st); break;
+      default: r = host_rcr(a, count, f, st); break;
+    }
+    if (OP == Shift::Shl || OP == Shift::Shr || OP == Shift::Sar) {
+      affected = fl::STATUS;
+      defined = fl::CF | fl::ZF | fl::SF | fl::PF | (one ? fl::OF : 0);
+      if (OP != Shift::Sar && count >= 8 * sizeof(T)) defined &= ~fl::CF;
+    } else {
+      affected = fl::CF | fl::OF;
+      defined = fl::CF | (one ? fl::OF : 0);
+    }
+    f = (f & ~affected) | (st & defined);
+    return r;
+  });
+  c.state().rflags = f;
+}
+
+template <bool LEFT, typename T>
+void h_double_shift(Cpu& c, const DecodedInsn& i) {
+  if constexpr (sizeof(T) == 1) {
+    raise_ud();  // no byte form exists; never selected
+  } else {
+  const uint8_t raw = i.op[2].kind == OpKind::Reg ? uint8_t(c.reg(RCX)) : uint8_t(i.imm);
+  const uint8_t count = raw & (sizeof(T) == 8 ? 0x3f : 0x1f);
+  if (count == 0) return;
+  const T src = get_reg<T>(c, i.op[1]);
+  uint64_t f = c.state().rflags;
+  modify_op0<T>(c, i, [&](T a) {
+    uint64_t st;
+    const T r = LEFT ? host_shld(a, src, count, st) : host_shrd(a, src, count, st);
+    // SDM SHLD: AF undefined; OF defined for a count of 1 only; a count
+    // above the operand size (16-bit forms) leaves result and flags
+    // undefined — we keep the host's result and its SF/ZF/PF/CF.
+    uint64_t defined = fl::CF | fl::ZF | fl::SF | fl::PF | (count == 1 ? fl::OF : 0);
+    f = (f & ~fl::STATUS) | (st & defined);
+    return r;
+  });
+  c.state().rflags = f;
+  }
+}
+
+// ------------------------------------------------- multiply and divide
+
+template <typename T>
+using Wide = std::conditional_t<sizeof(T) == 8, unsigned __int128, std::conditional_t<sizeof(T) == 4, uint64_t, uint32_t>>;
+template <typename T>
+using SWide = std::conditional_t<sizeof(T) == 8, __int128, std::conditional_t<sizeof(T) == 4, int64_t, int32_t>>;
+template <typename T>
+using Signed = std::make_signed_t<T>;
+
+// Writes the double-width result of one-operand MUL/IMUL/DIV: AL/AH for
+// bytes, else rDX:rAX.
+template <typename T>
+inline void set_acc_pair(Cpu& c, T lo, T hi) {
+  if constexpr (sizeof(T) == 1) {
+    set_reg<uint16_t>(c, RAX, uint16_t(lo | (uint16_t(hi) << 8)));
+  } else {
+    set_reg<T>(c, RAX, lo);
+    set_reg<T>(c, RDX, hi);
+  }
+}
+
+// MUL/IMUL: CF = OF = "the upper half is significant"; SF, ZF, AF, PF are
+// undefined and written as 0.
+template <typename T>
+void h_mul(Cpu& c, const DecodedInsn& i) {
+  const T src = read_op<T>(c, i, 0);
+  const Wide<T> r = Wide<T>(T(c.reg(RAX))) * Wide<T>(src);
+  const T lo = T(r), hi = T(r >> (8 * sizeof(T)));
+  set_acc_pair<T>(c, lo, hi);
+  uint64_t& f = c.state().rflags;
+  f &= ~fl::STATUS;
+  if (hi) f |= fl::CF | fl::OF;
+}
+
+template <typename T>
+void h_imul1(Cpu& c, const DecodedInsn& i) {
+  const Signed<T> src = Signed<T>(read_op<T>(c, i, 0));
+  const SWide<T> r = SWide<T>(Signed<T>(T(c.reg(RAX)))) * SWide<T>(src);
+  const T lo = T(r), hi = T(r >> (8 * sizeof(T)));
+  set_acc_pair<T>(c, lo, hi);
+  uint64_t& f = c.state().rflags;
+  f &= ~fl::STATUS;
+  if (SWide<T>(Signed<T>(lo)) != r) f |= fl::CF | fl::OF;
+}
+
+// IMUL r, r/m and IMUL r, r/m, imm: truncated product.
+template <typename T>
+void h_imul_n(Cpu& c, const DecodedInsn& i) {
+  const unsigned src_index = i.nops == 3 ? 1 : 1;
+  const Signed<T> a = Signed<T>(read_op<T>(c, i, src_index));
+  const Signed<T> b = i.nops == 3 ? Signed<T>(T(i.imm)) : Signed<T>(get_reg<T>(c, i.op[0]));
+  const SWide<T> r = SWide<T>(a) * SWide<T>(b);
+  set_reg<T>(c, i.op[0], T(r));
+  uint64_t& f = c.state().rflags;
+  f &= ~fl::STATUS;
+  if (SWide<T>(Signed<T>(T(r))) != r) f |= fl::CF | fl::OF;
+}
+
+// DIV/IDIV: #DE on a zero divisor or a quotient that does not fit (SDM
+// DIV "Operation"); all six status flags are undefined and left unchanged.
+template <typename T>
+void h_div(Cpu& c, const DecodedInsn& i) {
+  const T divisor = read_op<T>(c, i, 0);
+  if (divisor == 0) raise_fault(uint8_t(arch::Vector::DE));
+  Wide<T> dividend;
+  if constexpr (sizeof(T) == 1)
+    dividend = uint16_t(c.reg(RAX));
+  else
+    dividend = (Wide<T>(T(c.reg(RDX))) << (8 * sizeof(T))) | T(c.reg(RAX));
+  const Wide<T> q = dividend / divisor, r = dividend % divisor;
+  if (q > Wide<T>(T(~T(0)))) raise_fault(uint8_t(arch::Vector::DE));
+  set_acc_pair<T>(c, T(q), T(r));
+}
+
+template <typename T>
+void h_idiv(Cpu& c, const DecodedInsn& i) {
+  const Signed<T> divisor = Signed<T>(read_op<T>(c, i, 0));
+  if (divisor == 0) raise_fault(uint8_t(arch::Vector::DE));
+  SWide<T> dividend;
+  if constexpr (sizeof(T) == 1)
+    dividend = int16_t(uint16_t(c.reg(RAX)));
+  else
+    dividend = SWide<T>((Wide<T>(T(c.reg(RDX))) << (8 * sizeof(T))) | T(c.reg(RAX)));
+  // The most negative dividend divided by -1 overflows the wide type too.
+  const SWide<T> min_wide = SWide<T>(Wide<T>(1) << (16 * sizeof(T) - 1));
+  if (divisor == -1 && dividend == min_wide) raise_fault(uint8_t(arch::Vector::DE));
+  const SWide<T> q = dividend / divisor, r = dividend % divisor;
+  if (q != SWide<T>(Signed<T>(T(q)))) raise_fault(uint8_t(arch::Vector::DE));
+  set_acc_pair<T>(c, T(q), T(r));
+}
+
+// ----------------------------------------------------------- bit tests
+
+enum class BitOp { Test, Set, Reset, Complement };
+
+// BT/BTS/BTR/BTC: CF = the selected bit; OF, SF, AF, PF undefined (→ 0);
+// ZF unchanged. A register bit offset with a memory operand addresses a bit
+// string relative to the operand (SDM BT "Operation").
+template <BitOp OP, typename T>
+void h_bit(Cpu& c, const DecodedInsn& i) {
+  constexpr unsigned bits = 8 * sizeof(T);
+  uint64_t& f = c.state().rflags;
+  auto apply = [&](T v, unsigned bit, T* out) {
+    const bool set = (v >> bit) & 1;
+    T nv = v;
+    if (OP == BitOp::Set) nv = T(v | (T(1) << bit));
+    if (OP == BitOp::Reset) nv = T(v & ~(T(1) << bit));
+    if (OP == BitOp::Complement) nv = T(v ^ (T(1) << bit));
+    *out = nv;
+    f = (f & ~(fl::CF | fl::OF | fl::SF | fl::AF | fl::PF)) | (set ? fl::CF : 0);
+  };
+  if (i.op[0].kind == OpKind::Reg) {
+    const unsigned bit = unsigned(read_op<T>(c, i, 1)) & (bits - 1);
+    T out;
+    apply(get_reg<T>(c, i.op[0]), bit, &out);
+    if (OP != BitOp::Test) set_reg<T>(c, i.op[0], out);
+    return;
+  }
+  uint64_t la = c.linear(i, sizeof(T), OP == BitOp::Test ? Access::Read : Access::Write);
+  unsigned bit;
+  if (i.op[1].kind == OpKind::Imm) {
+    bit = unsigned(i.imm) & (bits - 1);
+  } else {
+    using S = std::make_signed_t<T>;
+    const int64_t offset = int64_t(S(get_reg<T>(c, i.op[1])));
+    la += uint64_t((offset >> (sizeof(T) == 8 ? 6 : sizeof(T) == 4 ? 5 : 4)) * int64_t(sizeof(T)));
+    if (c.mode() != CpuMode::Bits64) la = uint32_t(la);
+    bit = unsigned(offset) & (bits - 1);
+  }
+  if (OP == BitOp::Test) {
+    T out;
+    apply(c.read<T>(la), bit, &out);
+    return;
+  }
+  const T old = T(c.rmw_read(la, sizeof(T)));
+  const uint64_t saved = f;
+  T out;
+  apply(old, bit, &out);
+  const uint64_t nf = f;
+  f = saved;
+  c.write<T>(la, out);
+  f = nf;
+}
+
+// BSF/BSR: ZF = (source == 0) and the destination is unchanged then
+// (as Intel and AMD processors do); CF, OF, SF, AF, PF undefined (→ 0).
+// TZCNT/LZCNT encodings execute as BSF/BSR: this CPU does not report
+// BMI1/LZCNT (SDM TZCNT: "on processors that do not support TZCNT, the
+// instruction byte encoding is executed as BSF").
+template <bool REVERSE, typename T>
+void h_bitscan(Cpu& c, const DecodedInsn& i) {
+  const T src = read_op<T>(c, i, 1);
+  uint64_t& f = c.state().rflags;
+  f &= ~fl::STATUS;
+  if (src == 0) {
+    f |= fl::ZF;
+    return;
+  }
+  const unsigned idx = REVERSE ? unsigned(63 - __builtin_clzll(uint64_t(src))) : unsigned(__builtin_ctzll(uint64_t(src)));
+  set_reg<T>(c, i.op[0], T(idx));
+}
+
+}  // namespace
+
+bool select_alu(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs) {
+  (void)mode;
+  const unsigned size = d.op[0].size;
+  switch (id) {
+    case X86_INS_ADD: return select_binop<Alu::Add>(d, costs);
+    case X86_INS_OR: return select_binop<Alu::Or>(d, costs);
+    case X86_INS_ADC: return select_binop<Alu::Adc>(d, costs);
+    case X86_INS_SBB: return select_binop<Alu::Sbb>(d, costs);
+    case X86_INS_AND: return select_binop<Alu::And>(d, costs);
+    case X86_INS_SUB: return select_binop<Alu::Sub>(d, costs);
+    case X86_INS_XOR: return select_binop<Alu::Xor>(d, costs);
+    case X86_INS_CMP: return select_binop<Alu::Cmp>(d, costs);
+    case X86_INS_TEST: return select_binop<Alu::Test>(d, costs);
+    case X86_INS_INC: set_handler(d, NB_BY_SIZE(h_inc, size), costs, CostClass::simple); return true;
+    case X86_INS_DEC: set_handler(d, NB_BY_SIZE(h_dec, size), costs, CostClass::simple); return true;
+    case X86_INS_NEG: set_handler(d, NB_BY_SIZE(h_neg, size), costs, CostClass::simple); return true;
+    case X86_INS_NOT: set_handler(d, NB_BY_SIZE(h_not, size), costs, CostClass::simple); return true;
+    case X86_INS_SAL:
+    case X86_INS_SHL: set_handler(d, NB_BY_SIZE_P(h_shift, Shift::Shl, size), costs, CostClass::simple); return true;
+    case X86_INS_SHR: set_handler(d, NB_BY_SIZE_P(h_shift, Shift::Shr, size), costs, CostClass::simple); return true;
+    case X86_INS_SAR: set_handler(d, NB_BY_SIZE_P(h_shift, Shift::Sar, size), costs, CostClass::simple); return true;
+    case X86_INS_ROL: set_handler(d, NB_BY_SIZE_P(h_shift, Shift::Rol, size), costs, CostClass::simple); return true;
+    case X86_INS_ROR: set_handler(d, NB_BY_SIZE_P(h_shift, Shift::Ror, size), costs, CostClass::simple); return true;
+    case X86_INS_RCL: set_handler(d, NB_BY_SIZE_P(h_shift, Shift::Rcl, size), costs, CostClass::simple); return true;
+    case X86_INS_RCR: set_handler(d, NB_BY_SIZE_P(h_shift, Shift::Rcr, size), costs, CostClass::simple); return true;
+    case X86_INS_SHLD: set_handler(d, NB_BY_SIZE_P(h_double_shift, true, size), costs, CostClass::simple); return true;
+    case X86_INS_SHRD: set_handler(d, NB_BY_SIZE_P(h_double_shift, false, size), costs, CostClass::simple); return true;
+    case X86_INS_MUL: set_handler(d, NB_BY_SIZE(h_mul, size), costs, CostClass::multiply); return true;
+    case X86_INS_IMUL:
+      if (d.nops == 1)
+        set_handler(d, NB_BY_SIZE(h_imul1, size), costs, CostClass::multiply);
+      else
+        set_handler(d, NB_BY_SIZE(h_imul_n, size), costs, CostClass::multiply);
+      return true;
+    case X86_INS_DIV:
+      set_handler(d, NB_BY_SIZE(h_div, size), costs, size == 8 ? CostClass::divide64 : CostClass::divide);
+      return true;
+    case X86_INS_IDIV:
+      set_handler(d, NB_BY_SIZE(h_idiv, size), costs, size == 8 ? CostClass::divide64 : CostClass::divide);
+      return true;
+    case X86_INS_BT: set_handler(d, NB_BY_SIZE_P(h_bit, BitOp::Test, size), costs, CostClass::simple); return true;
+    case X86_INS_BTS: set_handler(d, NB_BY_SIZE_P(h_bit, BitOp::Set, size), costs, CostClass::simple); return true;
+    case X86_INS_BTR: set_handler(d, NB_BY_SIZE_P(h_bit, BitOp::Reset, size), costs, CostClass::simple); return true;
+    case X86_INS_BTC: set_handler(d, NB_BY_SIZE_P(h_bit, BitOp::Complement, size), costs, CostClass::simple); return true;
+    case X86_INS_TZCNT:
+    case X86_INS_BSF: set_handler(d, NB_BY_SIZE_P(h_bitscan, false, size), costs, CostClass::simple); return true;
+    case X86_INS_LZCNT:
+    case X86_INS_BSR: set_handler(d, NB_BY_SIZE_P(h_bitscan, true, size), costs, CostClass::simple); return true;
+    default: return false;
+  }
+}
+
+}  // namespace nestbed::sim

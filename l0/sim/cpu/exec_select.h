@@ -1,0 +1,21 @@
+// Each instruction family picks the handler for a decoded instruction by
+// its Capstone id and operands. A family returns false for ids it does not
+// own; the decoder tries them in turn and falls back to "unimplemented".
+#pragma once
+#include "l0/sim/cost_model.h"
+#include "l0/sim/cpu/cpu.h"
+#include "l0/sim/cpu/decoded_insn.h"
+
+namespace nestbed::sim {
+
+bool select_alu(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+bool select_data(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+bool select_control(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+bool select_string(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+bool select_system(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+
+// Handlers the decoder uses directly.
+void h_unimplemented(Cpu& c, const DecodedInsn& i);
+void h_invalid_opcode(Cpu& c, const DecodedInsn& i);
+
+}  // namespace nestbed::sim

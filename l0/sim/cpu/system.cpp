@@ -1,0 +1,386 @@
+// System state: segment loads, control registers, MSRs, port I/O with the
+// I/O permission bitmap, stack helpers outside 64-bit mode.
+#include <cinttypes>
+#include <cstdio>
+
+#include "arch/x86/apic.h"
+#include "arch/x86/control_regs.h"
+#include "arch/x86/exceptions.h"
+#include "arch/x86/msr.h"
+#include "arch/x86/paging.h"
+#include "arch/x86/rflags.h"
+#include "arch/x86/segment.h"
+#include "l0/sim/cpu/cpu.h"
+#include "l0/sim/cpu/decoder.h"
+
+namespace nestbed::sim {
+
+using namespace arch;
+
+namespace {
+bool is_canonical(uint64_t la) { return uint64_t(int64_t(la << 16) >> 16) == la; }
+}  // namespace
+
+// ------------------------------------------------------- implicit accesses
+
+uint64_t Cpu::read_system(uint64_t la, unsigned size) {
+  uint64_t v = 0;
+  for (unsigned k = 0; k < size;) {
+    const uint64_t a = la + k;
+    const unsigned chunk = std::min<unsigned>(size - k, unsigned(0x1000 - (a & 0xfff)));
+    v |= phys_read(translate(a, Access::Read, true), chunk) << (8 * k);
+    k += chunk;
+  }
+  return v;
+}
+
+void Cpu::write_system(uint64_t la, unsigned size, uint64_t value, bool supervisor) {
+  // Translate every page first so a fault leaves memory untouched.
+  const unsigned first = std::min<unsigned>(size, unsigned(0x1000 - (la & 0xfff)));
+  const uint64_t pa0 = translate(la, Access::Write, supervisor);
+  const uint64_t pa1 = first < size ? translate(la + first, Access::Write, supervisor) : 0;
+  phys_write(pa0, first, value & (first == 8 ? ~0ull : ((1ull << (8 * first)) - 1)));
+  if (first < size) phys_write(pa1, size - first, value >> (8 * first));
+}
+
+uint64_t Cpu::stack_pointer_mask() const {
+  if (mode_ == CpuMode::Bits64) return ~0ull;
+  return (s_.seg[seg::SS].ar & seg::ar::DB) ? 0xffffffffull : 0xffffull;
+}
+
+uint64_t Cpu::read_stack(uint64_t sp, unsigned size) {
+  if (mode_ == CpuMode::Bits64) return read_slow(sp, size, Access::Read);
+  const uint64_t mask = stack_pointer_mask();
+  return read_slow(segment_linear(seg::SS, sp & mask, size, Access::Read), size, Access::Read);
+}
+
+void Cpu::push_legacy(uint64_t v, unsigned size) {
+  const uint64_t mask = stack_pointer_mask();
+  const uint64_t sp = (s_.r[RSP] - size) & mask;
+  const uint64_t la = segment_linear(seg::SS, sp, size, Access::Write);
+  write_slow(la, size, v);
+  s_.r[RSP] = (s_.r[RSP] & ~mask) | sp;
+}
+
+uint64_t Cpu::pop_legacy(unsigned size) {
+  const uint64_t mask = stack_pointer_mask();
+  const uint64_t sp = s_.r[RSP] & mask;
+  const uint64_t v = read_slow(segment_linear(seg::SS, sp, size, Access::Read), size, Access::Read);
+  s_.r[RSP] = (s_.r[RSP] & ~mask) | ((sp + size) & mask);
+  return v;
+}
+
+// Protected-mode segment checks for a data access (SDM 5.3, 5.4): the
+// segment is usable, the access fits the limit (expand-up or expand-down)
+// and the type permits it. Faults are #SS(0) for SS and #GP(0) otherwise.
+uint64_t Cpu::segment_linear(unsigned seg_index, uint64_t ea, unsigned size, Access a) {
+  const Segment& sg = s_.seg[seg_index];
+  if (mode_ == CpuMode::Bits64) return ea + sg.base;
+  auto fail = [&]() {
+    if (seg_index == seg::SS) raise_fault(uint8_t(Vector::SS), 0);
+    raise_gp(0);
+  };
+  if (sg.ar & seg::ar::UNUSABLE) fail();
+  const uint64_t last = ea + size - 1;
+  if ((sg.ar & seg::ar::TYPE_CODE) == 0 && (sg.ar & seg::ar::TYPE_CONFORMING)) {  // expand-down data
+    const uint64_t upper = (sg.ar & seg::ar::DB) ? 0xffffffffull : 0xffffull;
+    if (ea <= sg.limit || last > upper) fail();
+  } else if (last > sg.limit) {
+    fail();
+  }
+  if (a == Access::Write && ((sg.ar & seg::ar::TYPE_CODE) || !(sg.ar & seg::ar::TYPE_WRITABLE))) fail();
+  if (a == Access::Read && (sg.ar & seg::ar::TYPE_CODE) && !(sg.ar & seg::ar::TYPE_WRITABLE)) fail();
+  return uint32_t(sg.base + ea);
+}
+
+// ------------------------------------------------------------ segmentation
+
+uint64_t Cpu::read_descriptor(uint16_t selector, uint32_t error_code) {
+  const bool ldt = seg::selector_ti(selector);
+  const uint64_t base = ldt ? s_.ldtr.base : s_.gdtr.base;
+  const uint32_t limit = ldt ? s_.ldtr.limit : s_.gdtr.limit;
+  if (ldt && (s_.ldtr.ar & seg::ar::UNUSABLE)) raise_gp(error_code);
+  const uint32_t offset = seg::selector_index(selector) * 8u;
+  if (offset + 7 > limit) raise_gp(error_code);
+  return read_system(base + offset, 8);
+}
+
+void Cpu::set_cpl(uint8_t cpl) {
+  // TLB entries carry permissions for user or supervisor accesses.
+  if ((cpl == 3) != (s_.cpl == 3)) flush_tlb(true);
+  s_.cpl = cpl;
+}
+
+// MOV/POP to DS, ES, FS, GS, SS (SDM vol. 2, MOV "Operation").
+void Cpu::load_segment(unsigned seg_index, uint16_t selector) {
+  const uint32_t err = selector & 0xfffc;
+  Segment& dst = s_.seg[seg_index];
+  if ((selector & 0xfffc) == 0) {
+    if (seg_index == seg::SS && !(mode_ == CpuMode::Bits64 && s_.cpl != 3 && (selector & 3) == s_.cpl))
+      raise_gp(0);
+    dst = Segment{selector, 0, 0, seg::ar::UNUSABLE};
+    if (seg_index == seg::SS) dst.ar |= uint32_t(s_.cpl) << seg::ar::DPL_SHIFT;
+    return;
+  }
+  uint64_t d = read_descriptor(selector, err);
+  uint32_t ar = seg::descriptor_access_rights(d);
+  const unsigned dpl = (ar & seg::ar::DPL_MASK) >> seg::ar::DPL_SHIFT;
+  const unsigned rpl = selector & 3;
+  if (!(ar & seg::ar::S)) raise_gp(err);
+  const bool code = ar & seg::ar::TYPE_CODE;
+  if (seg_index == seg::SS) {
+    if (code || !(ar & seg::ar::TYPE_WRITABLE) || rpl != s_.cpl || dpl != s_.cpl) raise_gp(err);
+    if (!(ar & seg::ar::P)) raise_fault(uint8_t(Vector::SS), err);
+  } else {
+    if (code && !(ar & seg::ar::TYPE_WRITABLE)) raise_gp(err);  // execute-only code
+    const bool conforming_code = code && (ar & seg::ar::TYPE_CONFORMING);
+    if (!conforming_code && dpl < std::max<unsigned>(s_.cpl, rpl)) raise_gp(err);
+    if (!(ar & seg::ar::P)) raise_fault(uint8_t(Vector::NP), err);
+  }
+  // Set the accessed bit in the descriptor, as the processor does.
+  if (!(ar & seg::ar::TYPE_ACCESSED)) {
+    const uint64_t base = seg::selector_ti(selector) ? s_.ldtr.base : s_.gdtr.base;
+    write_system(base + seg::selector_index(selector) * 8u + 5, 1, ((d >> 40) & 0xff) | 1, true);
+    ar |= seg::ar::TYPE_ACCESSED;
+  }
+  dst = Segment{selector, seg::descriptor_base(d), seg::descriptor_limit(d), ar};
+}
+
+// CS for a far JMP/CALL to a code segment (call gates are not modeled):
+// non-conforming needs DPL = CPL and RPL <= CPL, conforming DPL <= CPL.
+void Cpu::load_cs_for_far_transfer(uint16_t selector, bool is_call) {
+  (void)is_call;
+  const uint32_t err = selector & 0xfffc;
+  if (err == 0) raise_gp(0);
+  const uint64_t d = read_descriptor(selector, err);
+  const uint32_t ar = seg::descriptor_access_rights(d);
+  if (!(ar & seg::ar::S) || !(ar & seg::ar::TYPE_CODE)) raise_gp(err);  // gates and TSSs
+  const unsigned dpl = (ar & seg::ar::DPL_MASK) >> seg::ar::DPL_SHIFT;
+  if (ar & seg::ar::TYPE_CONFORMING) {
+    if (dpl > s_.cpl) raise_gp(err);
+  } else if (dpl != s_.cpl || (selector & 3) > s_.cpl) {
+    raise_gp(err);
+  }
+  if (!(ar & seg::ar::P)) raise_fault(uint8_t(Vector::NP), err);
+  if ((s_.efer & efer::LMA) && (ar & seg::ar::L) && (ar & seg::ar::DB)) raise_gp(err);
+  s_.seg[seg::CS] = Segment{uint16_t((selector & 0xfffc) | s_.cpl), seg::descriptor_base(d),
+                            seg::descriptor_limit(d), ar};
+  recompute_mode();
+}
+
+void Cpu::load_cs_checked(uint16_t selector, unsigned new_cpl) {
+  const uint32_t err = selector & 0xfffc;
+  if (err == 0) raise_gp(0);
+  const uint64_t d = read_descriptor(selector, err);
+  const uint32_t ar = seg::descriptor_access_rights(d);
+  if (!(ar & seg::ar::S) || !(ar & seg::ar::TYPE_CODE)) raise_gp(err);
+  const unsigned dpl = (ar & seg::ar::DPL_MASK) >> seg::ar::DPL_SHIFT;
+  if ((ar & seg::ar::TYPE_CONFORMING) ? dpl > new_cpl : dpl != new_cpl) raise_gp(err);
+  if (!(ar & seg::ar::P)) raise_fault(uint8_t(Vector::NP), err);
+  if ((s_.efer & efer::LMA) && (ar & seg::ar::L) && (ar & seg::ar::DB)) raise_gp(err);
+  set_cpl(uint8_t(new_cpl));
+  s_.seg[seg::CS] = Segment{selector, seg::descriptor_base(d), seg::descriptor_limit(d), ar};
+  recompute_mode();
+}
+
+// ------------------------------------------------------ control registers
+
+// MOV to CR0 (SDM vol. 2 MOV CR; vol. 3, 2.5 and 9.8.5 for IA-32e activation).
+void Cpu::write_cr0(uint64_t v) {
+  if (v >> 32) raise_gp(0);
+  v |= cr0::ET;
+  if ((v & cr0::PG) && !(v & cr0::PE)) raise_gp(0);
+  if ((v & cr0::NW) && !(v & cr0::CD)) raise_gp(0);
+  const uint64_t old = s_.cr0;
+  const bool enabling_paging = (v & cr0::PG) && !(old & cr0::PG);
+  const bool disabling_paging = !(v & cr0::PG) && (old & cr0::PG);
+  if (enabling_paging && (s_.efer & efer::LME)) {
+    if (!(s_.cr4 & cr4::PAE)) raise_gp(0);
+    if (s_.seg[seg::CS].ar & seg::ar::L) raise_gp(0);
+    s_.efer |= efer::LMA;
+  }
+  if (disabling_paging && (s_.efer & efer::LMA)) {
+    if (mode_ == CpuMode::Bits64) raise_gp(0);
+    s_.efer &= ~efer::LMA;
+  }
+  s_.cr0 = v;
+  if ((old ^ v) & (cr0::PG | cr0::WP | cr0::PE)) flush_tlb(true);
+  recompute_mode();
+}
+
+void Cpu::write_cr3(uint64_t v) {
+  if ((s_.efer & efer::LMA) && (v & ~((1ull << pte::MAXPHYADDR) - 1))) raise_gp(0);
+  s_.cr3 = v;
+  flush_tlb(false);  // SDM 4.10.4.1: MOV to CR3 keeps global translations
+  end_block();
+}
+
+// CR4 bits this CPU implements; setting any other raises #GP (SDM 2.5).
+static constexpr uint64_t kCr4Supported = cr4::DE | cr4::PSE | cr4::PAE | cr4::MCE | cr4::PGE | cr4::PCE |
+                                          cr4::OSFXSR | cr4::OSXMMEXCPT | cr4::TSD;
+
+void Cpu::write_cr4(uint64_t v) {
+  if (v & ~kCr4Supported) raise_gp(0);
+  if ((s_.efer & efer::LMA) && !(v & cr4::PAE)) raise_gp(0);
+  const uint64_t old = s_.cr4;
+  s_.cr4 = v;
+  if ((old ^ v) & (cr4::PGE | cr4::PAE | cr4::PSE)) flush_tlb(true);
+  end_block();
+}
+
+// CR8 is the APIC's TPR bits 7:4 (SDM 10.8.6.1).
+void Cpu::write_cr8(uint64_t v) {
+  if (v & ~0xfull) raise_gp(0);
+  uint64_t tpr = 0;
+  dev_.apic.rdmsr(msr::IA32_X2APIC_TPR, tpr);
+  dev_.apic.mmio_write(apic::TPR, 4, v << 4);
+  check_events_soon();
+}
+
+uint64_t Cpu::read_cr8() const { return (dev_.apic.mmio_read(apic::TPR, 4) >> 4) & 0xf; }
+
+// ------------------------------------------------------------------- MSRs
+
+uint64_t Cpu::read_msr(uint32_t index) {
+  switch (index) {
+    case msr::IA32_TIME_STAMP_COUNTER: return read_tsc();
+    case msr::IA32_PLATFORM_ID: return 0;
+    case msr::IA32_APIC_BASE: return dev_.apic.apic_base();
+    case msr::IA32_FEATURE_CONTROL: return s_.feature_control;
+    case msr::IA32_BIOS_SIGN_ID: return 0;
+    case msr::IA32_MTRRCAP: return 0;
+    case msr::IA32_SYSENTER_CS: return s_.sysenter_cs;
+    case msr::IA32_SYSENTER_ESP: return s_.sysenter_esp;
+    case msr::IA32_SYSENTER_EIP: return s_.sysenter_eip;
+    case msr::IA32_MCG_CAP: return 0;
+    case msr::IA32_MCG_STATUS: return 0;
+    case msr::IA32_MISC_ENABLE: return s_.misc_enable;
+    case msr::IA32_DEBUGCTL: return s_.debugctl;
+    case msr::IA32_PAT: return s_.pat;
+    case msr::IA32_MTRR_DEF_TYPE: return s_.mtrr_def_type;
+    case msr::IA32_EFER: return s_.efer;
+    case msr::IA32_STAR: return s_.star;
+    case msr::IA32_LSTAR: return s_.lstar;
+    case msr::IA32_CSTAR: return s_.cstar;
+    case msr::IA32_FMASK: return s_.fmask;
+    case msr::IA32_FS_BASE: return s_.seg[seg::FS].base;
+    case msr::IA32_GS_BASE: return s_.seg[seg::GS].base;
+    case msr::IA32_KERNEL_GS_BASE: return s_.kernel_gs_base;
+    case msr::IA32_TSC_AUX: return s_.tsc_aux;
+    default: break;
+  }
+  if (index >= msr::X2APIC_FIRST && index <= msr::X2APIC_LAST) {
+    uint64_t v;
+    if (dev_.apic.rdmsr(index, v)) return v;
+  }
+  raise_gp(0);
+}
+
+void Cpu::write_msr(uint32_t index, uint64_t v) {
+  auto canonical = [&](uint64_t a) {
+    if (!is_canonical(a)) raise_gp(0);
+    return a;
+  };
+  switch (index) {
+    case msr::IA32_TIME_STAMP_COUNTER: s_.tsc_offset = v - cycles_; return;
+    case msr::IA32_APIC_BASE:
+      if (!dev_.apic.set_apic_base(v)) raise_gp(0);
+      flush_tlb(true);  // the APIC page may have moved
+      check_events_soon();
+      return;
+    case msr::IA32_FEATURE_CONTROL:
+      if (s_.feature_control & msr::FEATURE_CONTROL_LOCK) raise_gp(0);  // SDM 23.7
+      if (v & ~(msr::FEATURE_CONTROL_LOCK | msr::FEATURE_CONTROL_VMX_IN_SMX | msr::FEATURE_CONTROL_VMX_OUTSIDE_SMX))
+        raise_gp(0);
+      s_.feature_control = v;
+      return;
+    case msr::IA32_BIOS_SIGN_ID: return;
+    case msr::IA32_SYSENTER_CS: s_.sysenter_cs = v & 0xffff; return;
+    case msr::IA32_SYSENTER_ESP: s_.sysenter_esp = canonical(v); return;
+    case msr::IA32_SYSENTER_EIP: s_.sysenter_eip = canonical(v); return;
+    case msr::IA32_MCG_STATUS:
+      if (v) raise_gp(0);
+      return;
+    case msr::IA32_MISC_ENABLE: s_.misc_enable = v & 1; return;
+    case msr::IA32_DEBUGCTL:
+      if (v) raise_gp(0);  // no branch tracing is modeled
+      return;
+    case msr::IA32_PAT:
+      // Each byte must be a valid memory type: 0, 1, 4, 5, 6, 7 (SDM 11.12.2).
+      for (int k = 0; k < 8; ++k) {
+        const unsigned t = (v >> (8 * k)) & 0xff;
+        if (t == 2 || t == 3 || t > 7) raise_gp(0);
+      }
+      s_.pat = v;
+      return;
+    case msr::IA32_MTRR_DEF_TYPE:
+      if (v & ~0xcffull) raise_gp(0);
+      s_.mtrr_def_type = v;
+      return;
+    case msr::IA32_EFER: {
+      if (v & ~(efer::SCE | efer::LME | efer::LMA | efer::NXE)) raise_gp(0);
+      if (((v ^ s_.efer) & efer::LME) && (s_.cr0 & cr0::PG)) raise_gp(0);  // SDM 9.8.5
+      const uint64_t nv = (v & ~efer::LMA) | (s_.efer & efer::LMA);     // LMA is read-only
+      if ((nv ^ s_.efer) & efer::NXE) flush_tlb(true);
+      s_.efer = nv;
+      return;
+    }
+    case msr::IA32_STAR: s_.star = v; return;
+    case msr::IA32_LSTAR: s_.lstar = canonical(v); return;
+    case msr::IA32_CSTAR: s_.cstar = canonical(v); return;
+    case msr::IA32_FMASK: s_.fmask = v & 0xffffffff; return;
+    case msr::IA32_FS_BASE: s_.seg[seg::FS].base = canonical(v); return;
+    case msr::IA32_GS_BASE: s_.seg[seg::GS].base = canonical(v); return;
+    case msr::IA32_KERNEL_GS_BASE: s_.kernel_gs_base = canonical(v); return;
+    case msr::IA32_TSC_AUX: s_.tsc_aux = v & 0xffffffff; return;
+    default: break;
+  }
+  if (index >= msr::X2APIC_FIRST && index <= msr::X2APIC_LAST && dev_.apic.wrmsr(index, v)) {
+    check_events_soon();
+    return;
+  }
+  raise_gp(0);
+}
+
+// -------------------------------------------------------------------- I/O
+
+// SDM 19.5: at CPL > IOPL every byte of the access must be allowed by the
+// TSS's I/O permission bitmap.
+void Cpu::check_io_permission(uint16_t port, unsigned size) {
+  const unsigned iopl = (s_.rflags & rflags::IOPL) >> rflags::IOPL_SHIFT;
+  if (!(s_.cr0 & cr0::PE) || s_.cpl <= iopl) return;
+  const uint32_t tss_type = s_.tr.ar & seg::ar::TYPE_MASK;
+  if ((s_.tr.ar & seg::ar::UNUSABLE) || (tss_type != seg::sys_type::TSS_AVAILABLE && tss_type != seg::sys_type::TSS_BUSY) ||
+      s_.tr.limit < 0x67)
+    raise_gp(0);
+  const uint32_t bitmap = uint32_t(read_system(s_.tr.base + 0x66, 2));
+  const uint32_t byte = bitmap + port / 8;
+  if (byte + 1 > s_.tr.limit) raise_gp(0);
+  const uint32_t bits = uint32_t(read_system(s_.tr.base + byte, 2));
+  const uint32_t mask = ((1u << size) - 1) << (port & 7);
+  if (bits & mask) raise_gp(0);
+}
+
+uint32_t Cpu::io_in(uint16_t port, unsigned size) {
+  check_io_permission(port, size);
+  return dev_.bus.io_read(port, size);
+}
+
+void Cpu::io_out(uint16_t port, unsigned size, uint32_t value) {
+  check_io_permission(port, size);
+  dev_.bus.io_write(port, size, value);
+  if (NB_UNLIKELY(dev_.debug_exit.code.has_value())) {
+    stop(CpuStop::DebugExit, "");
+  }
+}
+
+// -------------------------------------------------------------- diagnostics
+
+void Cpu::unimplemented(const DecodedInsn& i) {
+  std::string text = decoder_->describe(*this, fault_rip_, i);
+  std::fprintf(stderr, "nestbed: unimplemented instruction at rip 0x%" PRIx64 ": %s (raising #UD)\n", fault_rip_,
+               text.c_str());
+  raise_ud();
+}
+
+}  // namespace nestbed::sim

@@ -1,0 +1,189 @@
+// Linear-to-physical translation: the software TLB and the page walks of
+// 32-bit, PAE and 4-level paging (SDM vol. 3, chapter 4), with accessed and
+// dirty flags, WP, NX and reserved-bit checks.
+#include <cinttypes>
+
+#include "arch/x86/control_regs.h"
+#include "arch/x86/exceptions.h"
+#include "arch/x86/paging.h"
+#include "arch/x86/segment.h"
+#include "l0/sim/cpu/cpu.h"
+
+namespace nestbed::sim {
+
+using namespace arch;
+
+namespace {
+bool is_canonical(uint64_t la) { return uint64_t(int64_t(la << 16) >> 16) == la; }
+}  // namespace
+
+uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override) {
+  const bool user = s_.cpl == 3 && !supervisor_override;
+  if (!supervisor_override) {
+    const TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
+    const uint64_t page = la & ~0xfffull;
+    const uint64_t tag = a == Access::Read ? e.tag_r : a == Access::Write ? e.tag_w : e.tag_x;
+    if (tag == page) return e.pa_page | (la & 0xfff);
+  }
+  if (!(s_.cr0 & cr0::PG)) {
+    const uint64_t pa = uint32_t(la);
+    if (!supervisor_override) fill_tlb(la, pa, a, user, false, true);
+    return pa;
+  }
+  if ((s_.efer & efer::LMA) && !is_canonical(la)) raise_gp(0);  // SDM 3.3.7.1
+  bool global = false, writable = false, large = false;
+  const uint64_t pa = walk(la, a, user, &global, &writable, &large);
+  if (large) tlb_has_large_ = true;
+  if (!(supervisor_override && s_.cpl == 3)) fill_tlb(la, pa, a, user, global, writable);
+  return pa;
+}
+
+// Caches a completed walk. Read and execute permissions were checked by the
+// walk for `a` only, so an entry is filled for the access just made plus any
+// access the walk proved allowed; writes get a fast-path tag only once the
+// dirty flag is set, so the first write still walks and sets D.
+void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, bool writable) {
+  TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
+  const uint64_t page = la & ~0xfffull, pa_page = pa & ~0xfffull;
+  if (e.tag_r != page && e.tag_w != page && e.tag_x != page) e = TlbEntry{};
+  e.pa_page = pa_page;
+  e.global = global;
+  const bool ram = mem_.contains(pa_page, 0x1000);
+  e.addend = ram ? intptr_t(mem_.ptr(pa_page)) - intptr_t(page) : 0;
+  // The fast path serves reads and writes of RAM only; MMIO always walks.
+  if (a == Access::Read && ram) e.tag_r = page;
+  if (a == Access::Write && ram) e.tag_r = page;
+  if (a != Access::Exec && ram && writable && !code_page_[pa_page >> 12]) e.tag_w = page;
+  if (a == Access::Exec) e.tag_x = page;
+  (void)user;
+}
+
+void Cpu::flush_tlb(bool include_global) {
+  for (TlbEntry& e : tlb_)
+    if (include_global || !e.global) e = TlbEntry{};
+  if (include_global) tlb_has_large_ = false;
+  ++code_generation_;
+}
+
+void Cpu::invlpg(uint64_t la) {
+  if (tlb_has_large_) {
+    // A 2 MiB/1 GiB page is cached as many 4 KiB entries: drop them all.
+    flush_tlb(true);
+    return;
+  }
+  TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
+  const uint64_t page = la & ~0xfffull;
+  if (e.tag_r == page || e.tag_w == page || e.tag_x == page) e = TlbEntry{};
+  ++code_generation_;
+}
+
+// The page walk. Sets A in every entry used and D in the final one for
+// writes (SDM 4.8), and raises #PF with the error code of SDM 4.7.
+uint64_t Cpu::walk(uint64_t la, Access a, bool user, bool* global, bool* writable_now, bool* large) {
+  const bool write = a == Access::Write, fetch = a == Access::Exec;
+  const bool nxe = s_.efer & efer::NXE;
+  const bool wp = s_.cr0 & cr0::WP;
+  // SDM 4.7: the I flag is reported only where XD exists (PAE with NXE).
+  const bool report_fetch = fetch && nxe && (s_.cr4 & cr4::PAE);
+  const uint32_t err = (write ? pf_error::W : 0) | (user ? pf_error::U : 0) | (report_fetch ? pf_error::I : 0);
+  auto fault = [&](uint32_t extra) {
+    s_.cr2 = la;
+    raise_fault(uint8_t(Vector::PF), err | extra);
+  };
+
+  // Accumulated permissions (SDM 4.6): writable only if every level is, user
+  // only if every level is, executable unless some level sets XD.
+  bool rw = true, us = true, xd = false;
+  struct Touched {
+    uint64_t pa;
+    unsigned size;
+    uint64_t entry;
+  } touched[5];
+  unsigned ntouched = 0;
+  uint64_t pa = 0;
+  uint64_t page_mask = 0xfff;
+  const uint64_t rsvd_nx = nxe ? 0 : pte::NX;
+
+  if (s_.cr4 & cr4::PAE) {
+    int level;
+    uint64_t table;
+    if (s_.efer & efer::LMA) {
+      level = 4;
+      table = s_.cr3 & pte::ADDR_MASK;
+    } else {
+      // PAE paging: the PDPTE comes from the 32-byte aligned table at CR3.
+      // (Real CPUs load the four PDPTEs at MOV CR3; we read them at walk time.)
+      const uint64_t pdpte_pa = (s_.cr3 & 0xffffffe0) + ((la >> 30) & 3) * 8;
+      const uint64_t pdpte = phys_read(pdpte_pa, 8);
+      if (!(pdpte & pte::P)) fault(0);
+      if (pdpte & (pte::RSVD_HIGH | 0x1e6 | pte::NX)) fault(pf_error::P | pf_error::RSVD);
+      level = 2;
+      table = pdpte & pte::ADDR_MASK;
+    }
+    for (;; --level) {
+      const uint64_t epa = table + pte::index(la, level) * 8;
+      uint64_t e = phys_read(epa, 8);
+      if (!(e & pte::P)) fault(0);
+      uint64_t rsvd = pte::RSVD_HIGH | rsvd_nx;
+      const bool leaf = level == 1 || ((level == 2 || level == 3) && (e & pte::PS));
+      if (level == 4) rsvd |= pte::PS;  // PML4E.PS is reserved
+      if (leaf && level > 1) rsvd |= ((1ull << (12 + 9 * (level - 1))) - 1) & ~0x1fffull;  // large-page address bits
+      if (e & rsvd) fault(pf_error::P | pf_error::RSVD);
+      rw &= bool(e & pte::RW);
+      us &= bool(e & pte::US);
+      xd |= nxe && (e & pte::NX);
+      touched[ntouched++] = {epa, 8, e};
+      if (leaf) {
+        page_mask = (1ull << (12 + 9 * (level - 1))) - 1;
+        pa = (e & pte::ADDR_MASK & ~page_mask) | (la & page_mask);
+        *global = e & pte::G;
+        *large = level > 1;
+        break;
+      }
+      table = e & pte::ADDR_MASK;
+    }
+  } else {
+    // 32-bit paging (SDM 4.3), 4 MiB pages with CR4.PSE.
+    const uint64_t pde_pa = (s_.cr3 & 0xfffff000) + ((la >> 22) & 0x3ff) * 4;
+    const uint64_t pde = phys_read(pde_pa, 4);
+    if (!(pde & pte::P)) fault(0);
+    rw &= bool(pde & pte::RW);
+    us &= bool(pde & pte::US);
+    touched[ntouched++] = {pde_pa, 4, pde};
+    if ((pde & pte::PS) && (s_.cr4 & cr4::PSE)) {
+      if (pde & (1u << 21)) fault(pf_error::P | pf_error::RSVD);
+      page_mask = 0x3fffff;
+      pa = (pde & 0xffc00000) | ((pde >> 13) & 0xff) << 32 | (la & page_mask);
+      *global = pde & pte::G;
+      *large = true;
+    } else {
+      const uint64_t pte_pa = (pde & 0xfffff000) + ((la >> 12) & 0x3ff) * 4;
+      const uint64_t e = phys_read(pte_pa, 4);
+      if (!(e & pte::P)) fault(0);
+      rw &= bool(e & pte::RW);
+      us &= bool(e & pte::US);
+      touched[ntouched++] = {pte_pa, 4, e};
+      pa = (e & 0xfffff000) | (la & 0xfff);
+      *global = e & pte::G;
+    }
+  }
+
+  // Permission checks (SDM 4.6): user accesses need US at every level and
+  // RW for writes; supervisor writes need RW when CR0.WP = 1.
+  if (user && !us) fault(pf_error::P);
+  if (write && !rw && (user || wp)) fault(pf_error::P);
+  if (fetch && xd) fault(pf_error::P);
+  if (!(s_.cr4 & cr4::PGE)) *global = false;
+
+  // Accessed flags on every entry, dirty on the leaf for a write (SDM 4.8).
+  for (unsigned k = 0; k < ntouched; ++k) {
+    uint64_t e = touched[k].entry | pte::A;
+    if (write && k == ntouched - 1) e |= pte::D;
+    if (e != touched[k].entry) phys_write(touched[k].pa, touched[k].size, e);
+  }
+  const bool dirty = write || (touched[ntouched - 1].entry & pte::D);
+  *writable_now = dirty && (user ? rw : (rw || !wp));
+  return pa;
+}
+
+}  // namespace nestbed::sim
