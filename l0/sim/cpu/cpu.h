@@ -168,7 +168,7 @@ class Cpu : public Clock {
   void write_cr3(uint64_t v);
   void write_cr4(uint64_t v);
   void write_cr8(uint64_t v);
-  uint64_t read_cr8() const;
+  uint64_t read_cr8();
   uint64_t read_msr(uint32_t index);  // #GP for unknown MSRs
   void write_msr(uint32_t index, uint64_t value);
   uint64_t read_tsc() const { return cycles_ + s_.tsc_offset; }

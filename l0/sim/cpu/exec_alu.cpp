@@ -15,7 +15,11 @@ enum class Alu { Add, Or, Adc, Sbb, And, Sub, Xor, Cmp, Test };
 template <Alu OP, typename T>
 inline T alu(T a, T b, uint64_t& f) {
   if constexpr (OP == Alu::Add) return host_add(a, b, f);
-  if constexpr (OP == Alu::Or) return host_or(a, b, f);
+  if constexpr (OP == Alu::Or) {
+    T r = host_or(a, b, f);
+    f &= ~fl::AF;  // AF is undefined after logic instructions
+    return r;
+  }
   if constexpr (OP == Alu::Adc) return host_adc(a, b, f);
   if constexpr (OP == Alu::Sbb) return host_sbb(a, b, f);
   if constexpr (OP == Alu::And || OP == Alu::Test) {
@@ -29,7 +33,6 @@ inline T alu(T a, T b, uint64_t& f) {
     f &= ~fl::AF;
     return r;
   }
-  if constexpr (OP == Alu::Or) f &= ~fl::AF;
 }
 
 template <Alu OP, typename T>
@@ -37,7 +40,6 @@ void h_alu_reg(Cpu& c, const DecodedInsn& i) {
   const T b = read_op<T>(c, i, 1);
   uint64_t& f = c.state().rflags;
   const T r = alu<OP, T>(get_reg<T>(c, i.op[0]), b, f);
-  if constexpr (OP == Alu::Or) f &= ~fl::AF;
   if constexpr (OP != Alu::Cmp && OP != Alu::Test) set_reg<T>(c, i.op[0], r);
 }
 
@@ -50,7 +52,6 @@ void h_alu_mem(Cpu& c, const DecodedInsn& i) {
   } else {
     modify_op0<T>(c, i, [&](T a) { return alu<OP, T>(a, b, f); });
   }
-  if constexpr (OP == Alu::Or) f &= ~fl::AF;
   c.state().rflags = f;
 }
 
@@ -213,8 +214,7 @@ void h_imul1(Cpu& c, const DecodedInsn& i) {
 // IMUL r, r/m and IMUL r, r/m, imm: truncated product.
 template <typename T>
 void h_imul_n(Cpu& c, const DecodedInsn& i) {
-  const unsigned src_index = i.nops == 3 ? 1 : 1;
-  const Signed<T> a = Signed<T>(read_op<T>(c, i, src_index));
+  const Signed<T> a = Signed<T>(read_op<T>(c, i, 1));
   const Signed<T> b = i.nops == 3 ? Signed<T>(T(i.imm)) : Signed<T>(get_reg<T>(c, i.op[0]));
   const SWide<T> r = SWide<T>(a) * SWide<T>(b);
   set_reg<T>(c, i.op[0], T(r));

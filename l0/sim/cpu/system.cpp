@@ -231,13 +231,11 @@ void Cpu::write_cr4(uint64_t v) {
 // CR8 is the APIC's TPR bits 7:4 (SDM 10.8.6.1).
 void Cpu::write_cr8(uint64_t v) {
   if (v & ~0xfull) raise_gp(0);
-  uint64_t tpr = 0;
-  dev_.apic.rdmsr(msr::IA32_X2APIC_TPR, tpr);
   dev_.apic.mmio_write(apic::TPR, 4, v << 4);
   check_events_soon();
 }
 
-uint64_t Cpu::read_cr8() const { return (dev_.apic.mmio_read(apic::TPR, 4) >> 4) & 0xf; }
+uint64_t Cpu::read_cr8() { return (dev_.apic.mmio_read(apic::TPR, 4) >> 4) & 0xf; }
 
 // ------------------------------------------------------------------- MSRs
 

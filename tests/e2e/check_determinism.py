@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Determinism (DESIGN.md §4): the same image, options and cost table give
+the same run. Runs `nestbed run --stats FILE` twice and requires identical
+guest output, exit status, instruction count, modeled cycles, exceptions
+and interrupts."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+COMPARED = ("instructions", "cycles", "exceptions", "interrupts", "io_accesses", "exit_status")
+
+
+def run_once(nestbed, image, args, timeout):
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_path = os.path.join(tmp, "stats.json")
+        proc = subprocess.run([nestbed, "run", "--cmdline", args, "--stats", stats_path, image],
+                              capture_output=True, text=True, timeout=timeout)
+        with open(stats_path) as f:
+            stats = json.load(f)
+    return proc.returncode, proc.stdout, stats
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--nestbed", required=True)
+    ap.add_argument("--timeout", type=int, default=100)
+    ap.add_argument("image")
+    ap.add_argument("args", nargs="?", default="")
+    opts = ap.parse_args()
+
+    first = run_once(opts.nestbed, opts.image, opts.args, opts.timeout)
+    second = run_once(opts.nestbed, opts.image, opts.args, opts.timeout)
+    failures = []
+    if first[0] != second[0]:
+        failures.append(f"exit status {first[0]} vs {second[0]}")
+    if first[1] != second[1]:
+        failures.append("guest output differs")
+    for key in COMPARED:
+        if first[2].get(key) != second[2].get(key):
+            failures.append(f"{key}: {first[2].get(key)} vs {second[2].get(key)}")
+    if first[2].get("instructions", 0) == 0:
+        failures.append("no instructions were counted")
+    print(f"{os.path.basename(opts.image)} {opts.args}: instructions={first[2].get('instructions')} "
+          f"cycles={first[2].get('cycles')} interrupts={first[2].get('interrupts')}")
+    for f in failures:
+        print("NOT DETERMINISTIC:", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
