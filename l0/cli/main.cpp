@@ -1,0 +1,49 @@
+// The `nestbed` command line. Exit statuses are those of l0/engine.h.
+#include <cstdio>
+#include <new>
+
+#include <CLI/CLI.hpp>
+
+#include "l0/cli/run_command.h"
+#include "l0/engine.h"
+
+namespace {
+
+const char* const DESCRIPTION =
+    "nestbed: a nested-virtualization research testbed. Boots Multiboot v1 images on a software x86-64 "
+    "machine with VMX (sim) or on KVM, records every VM exit, and measures what each level of nesting costs.";
+
+int report(const char* prefix, const char* message, int status) {
+  std::fflush(stdout);  // whatever the guest printed comes first
+  std::fprintf(stderr, "nestbed: %s%s\n", prefix, message);
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace status = nestbed::exit_status;
+  CLI::App app(DESCRIPTION, "nestbed");
+  // At most one subcommand; "none" is reported below, so that an unknown
+  // word is named as such by CLI11 instead of "a subcommand is required".
+  app.require_subcommand(0, 1);
+  nestbed::cli::RunCommand run(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : status::USAGE;  // --help exits 0
+  }
+
+  try {
+    if (run.selected()) return run.execute();
+    std::fprintf(stderr, "nestbed: a subcommand is required (nestbed run ... IMAGE)\nRun with --help for more information.\n");
+    return status::USAGE;
+  } catch (const nestbed::InputError& e) {
+    return report("", e.what(), status::BAD_INPUT);
+  } catch (const std::bad_alloc&) {
+    return report("", "out of host memory", status::INTERNAL_ERROR);
+  } catch (const std::exception& e) {
+    return report("internal error: ", e.what(), status::INTERNAL_ERROR);
+  }
+}

@@ -1,0 +1,42 @@
+#!/bin/bash
+# Runs a command and checks how it ended, for the CLI tests (tests/cli.cmake):
+#   expect.sh --status N [--stderr REGEX]... [--stdout REGEX]... [--one-line] -- COMMAND [ARGS...]
+# Passes when the exit status is exactly N (so never a crash by a signal),
+# every --stderr/--stdout extended regex matches some line of that stream,
+# and, with --one-line, stderr is exactly one line.
+set -u
+status="" one_line=0
+stderr_patterns=() stdout_patterns=()
+while [[ $# -gt 0 && $1 != -- ]]; do
+  case $1 in
+    --status) status=$2; shift 2 ;;
+    --stderr) stderr_patterns+=("$2"); shift 2 ;;
+    --stdout) stdout_patterns+=("$2"); shift 2 ;;
+    --one-line) one_line=1; shift ;;
+    *) echo "expect.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+shift  # --
+[[ -n $status && $# -gt 0 ]] || { echo "expect.sh: need --status N -- COMMAND" >&2; exit 2; }
+
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+"$@" >"$out" 2>"$err"
+actual=$?
+
+fail=0
+report() { echo "FAIL: $*"; fail=1; }
+[[ $actual == "$status" ]] || report "exit status $actual, expected $status"
+for p in "${stderr_patterns[@]+"${stderr_patterns[@]}"}"; do
+  grep -Eq -- "$p" "$err" || report "stderr does not match: $p"
+done
+for p in "${stdout_patterns[@]+"${stdout_patterns[@]}"}"; do
+  grep -Eq -- "$p" "$out" || report "stdout does not match: $p"
+done
+if [[ $one_line == 1 && $(wc -l <"$err") != 1 ]]; then report "stderr is not exactly one line"; fi
+
+echo "command: $*"
+echo "exit status: $actual"
+echo "--- stdout"; cat "$out"
+echo "--- stderr"; cat "$err"
+exit $fail
