@@ -111,6 +111,9 @@ void h_shift(Cpu& c, const DecodedInsn& i) {
   const uint8_t count = shift_count<T>(c, i);
   if (count == 0) {
     if (i.op[0].kind == OpKind::Mem) (void)c.rmw_read(c.linear(i, sizeof(T), Access::Write), sizeof(T));
+    // No flag changes, but the destination is still written: a 32-bit
+    // register is zero-extended (SDM vol. 1, 3.4.1.1), as hardware does.
+    else if constexpr (sizeof(T) == 4) set_reg<T>(c, i.op[0], get_reg<T>(c, i.op[0]));
     return;
   }
   uint64_t f = c.state().rflags;
@@ -149,7 +152,12 @@ void h_double_shift(Cpu& c, const DecodedInsn& i) {
   } else {
   const uint8_t raw = i.op[2].kind == OpKind::Reg ? uint8_t(c.reg(RCX)) : uint8_t(i.imm);
   const uint8_t count = raw & (sizeof(T) == 8 ? 0x3f : 0x1f);
-  if (count == 0) return;
+  if (count == 0) {
+    if constexpr (sizeof(T) == 4) {  // as for shifts: the 32-bit register is written, zero-extended
+      if (i.op[0].kind == OpKind::Reg) set_reg<T>(c, i.op[0], get_reg<T>(c, i.op[0]));
+    }
+    return;
+  }
   const T src = get_reg<T>(c, i.op[1]);
   uint64_t f = c.state().rflags;
   modify_op0<T>(c, i, [&](T a) {
