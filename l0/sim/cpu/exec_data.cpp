@@ -366,9 +366,18 @@ bool select_data(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
       set_handler(d, movx_handler(size, d.op[1].size, false), costs, simple);
       return d.fn != nullptr;
     case X86_INS_MOVSX:
-    case X86_INS_MOVSXD:
       set_handler(d, movx_handler(size, d.op[1].size, true), costs, simple);
       return d.fn != nullptr;
+    case X86_INS_MOVSXD: {
+      // Capstone 4 reports a 64-bit destination for 63 /r even without
+      // REX.W; the operand size decides (SDM MOVSXD): r64 <- r/m32 with
+      // REX.W, else r32 <- r/m32 (r16 <- r/m16 with 66h), i.e. a plain move.
+      const unsigned dst = d.opsize, src = dst == 8 ? 4 : dst;
+      d.op[0].size = uint8_t(dst);
+      d.op[1].size = uint8_t(src);
+      set_handler(d, movx_handler(dst, src, true), costs, simple);
+      return d.fn != nullptr;
+    }
     case X86_INS_LEA: set_handler(d, NB_BY_SIZE(h_lea, size), costs, CostClass::simple); return true;
     case X86_INS_XCHG: set_handler(d, NB_BY_SIZE(h_xchg, size), costs, simple); return true;
     case X86_INS_CMPXCHG: set_handler(d, NB_BY_SIZE(h_cmpxchg, size), costs, CostClass::load_store); return true;
