@@ -2,6 +2,8 @@
 
 #include <elf.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <optional>
 

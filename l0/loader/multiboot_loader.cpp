@@ -45,16 +45,19 @@ std::string range(uint64_t begin, uint64_t end) {
   return s + ")";
 }
 
+// What to tell a user whose image or modules reach `needed_end`.
 std::string more_memory_hint(uint64_t needed_end) {
+  if (needed_end > (MAX_MEMORY_MIB << 20))
+    return "that is beyond the " + std::to_string(MAX_MEMORY_MIB) + " MiB a guest can have";
   return "it needs " + mib(needed_end) + " of RAM (use --memory)";
 }
 
 void check_segment(const GuestMemory& memory, const LoadSegment& s, const std::string& path) {
   uint64_t end = s.paddr + s.memsz;
   if (s.paddr >= memory.size() || s.memsz > memory.size() - s.paddr) {
-    std::string where = path + ": segment " + range(s.paddr, end) + " lies outside the " + mib(memory.size()) + " of RAM";
-    if (s.paddr < (4ull << 30) && s.memsz <= (4ull << 30) - s.paddr) where += "; " + more_memory_hint(end);
-    throw InputError(where);
+    bool wraps = s.memsz > ~0ull - s.paddr;
+    throw InputError(path + ": segment " + (wraps ? "at " + hex(s.paddr) : range(s.paddr, end)) + " lies outside the " +
+                     mib(memory.size()) + " of RAM; " + more_memory_hint(wraps ? ~0ull : end));
   }
   if (s.paddr < HIGH_MEMORY && end > INFO_AREA_BASE)
     throw InputError(path + ": segment " + range(s.paddr, end) +

@@ -97,8 +97,8 @@ inline std::vector<uint8_t> build_elf(const ElfSpec& spec) {
 inline std::vector<uint8_t> build_aout_kludge(uint32_t load_addr, const std::vector<uint8_t>& code, uint32_t bss_size,
                                               uint32_t entry_offset) {
   namespace mb = arch::multiboot;
-  std::vector<uint8_t> file(sizeof(mb::Header));
-  file.insert(file.end(), code.begin(), code.end());
+  std::vector<uint8_t> file(sizeof(mb::Header) + code.size());
+  std::memcpy(file.data() + sizeof(mb::Header), code.data(), code.size());
   mb::Header h{};
   h.magic = mb::HEADER_MAGIC;
   h.flags = mb::HF_AOUT_KLUDGE;

@@ -232,6 +232,15 @@ TEST_F(LoaderTest, SegmentOutsideRam) {
   expect_error(image(spec), "lies outside the 16 MiB of RAM; it needs 33 MiB");
 }
 
+TEST_F(LoaderTest, SegmentBeyondAnyRam) {
+  ElfSpec spec = simple_kernel(true);
+  spec.segments = {{0xf0000000, 0, bytes("X"), 0}, {0x100000, 0, bytes("Y"), 0}};
+  spec.entry = 0x100000;
+  expect_error(image(spec), "beyond the 3584 MiB a guest can have");
+  spec.segments[0] = {~0ull - 0xfff, 0, bytes("Z"), 0x2000};  // wraps around
+  expect_error(image(spec), "lies outside the 16 MiB of RAM");
+}
+
 TEST_F(LoaderTest, SegmentOverlappingTheInfoArea) {
   ElfSpec spec = simple_kernel(false);
   spec.segments = {{0x8000, 0, bytes("X"), 0x2000}};
