@@ -26,6 +26,22 @@ bool is_double_fault(uint8_t first, uint8_t second) {
   if (first == uint8_t(Vector::PF) && (second_contributory || second == uint8_t(Vector::PF))) return true;
   return false;
 }
+
+// IRET and far RET to an outer privilege level (SDM vol. 2, IRET/RET
+// "RETURN-TO-OUTER-PRIVILEGE-LEVEL"): ES, FS, GS and DS holding a data or
+// non-conforming code segment more privileged than the new CPL are made
+// null, so the outer level cannot keep using them.
+void invalidate_inner_segments(CpuState& s) {
+  for (unsigned i : {seg::ES, seg::FS, seg::GS, seg::DS}) {
+    Segment& sg = s.seg[i];
+    const unsigned dpl = (sg.ar & seg::ar::DPL_MASK) >> seg::ar::DPL_SHIFT;
+    const bool conforming_code = (sg.ar & seg::ar::TYPE_CODE) && (sg.ar & seg::ar::TYPE_CONFORMING);
+    if (!conforming_code && dpl < s.cpl) {
+      sg.selector = 0;
+      sg.ar |= seg::ar::UNUSABLE;  // the base stays: FS/GS bases in 64-bit mode are not the selector's
+    }
+  }
+}
 }  // namespace
 
 void Cpu::service_events() {
@@ -276,25 +292,37 @@ void Cpu::iret(unsigned opsize) {
     new_rsp = pop_word();
     new_ss = uint16_t(pop_word());
   }
-  // Validate and load CS (SDM IRET "RETURN-TO-SAME/OUTER-PRIVILEGE-LEVEL").
+  // Validate and load CS, then SS (SDM IRET "RETURN-TO-SAME/OUTER-PRIVILEGE-
+  // LEVEL"). Both are checked before anything else is committed: a fault
+  // on SS undoes the CS load, so the exception is raised at the IRET, at
+  // the old CPL, on the old stack.
   const uint8_t old_cpl = s_.cpl;
+  const Segment old_cs = s_.seg[seg::CS];
   load_cs_checked(new_cs, new_cpl);
+  if (pop_stack) {
+    try {
+      if ((new_ss & 0xfffc) == 0 && ia32e && new_cpl < 3) {
+        s_.seg[seg::SS] = Segment{new_ss, 0, 0, seg::ar::UNUSABLE | (uint32_t(new_cpl) << seg::ar::DPL_SHIFT)};
+      } else {
+        load_segment(seg::SS, new_ss);
+      }
+    } catch (const GuestFault&) {
+      s_.seg[seg::CS] = old_cs;
+      set_cpl(old_cpl);
+      recompute_mode();
+      throw;
+    }
+    s_.r[RSP] = opsize == 8 ? new_rsp : uint32_t(new_rsp);
+  } else {
+    s_.r[RSP] = sp;
+  }
   // RFLAGS: IOPL changes only at CPL 0, IF only when CPL <= IOPL.
   uint64_t writable = rflags::STATUS | rflags::TF | rflags::DF | rflags::NT | rflags::RF | rflags::AC | rflags::ID;
   if (old_cpl == 0) writable |= rflags::IOPL;
   if (old_cpl <= ((s_.rflags & rflags::IOPL) >> rflags::IOPL_SHIFT)) writable |= rflags::IF;
   if (opsize == 2) writable &= 0xffff;
   s_.rflags = (s_.rflags & ~writable) | (new_flags & writable) | rflags::FIXED1;
-  if (pop_stack) {
-    s_.r[RSP] = opsize == 8 ? new_rsp : uint32_t(new_rsp);
-    if ((new_ss & 0xfffc) == 0 && ia32e && new_cpl < 3) {
-      s_.seg[seg::SS] = Segment{new_ss, 0, 0, seg::ar::UNUSABLE | (uint32_t(new_cpl) << seg::ar::DPL_SHIFT)};
-    } else {
-      load_segment(seg::SS, new_ss);
-    }
-  } else {
-    s_.r[RSP] = sp;
-  }
+  if (new_cpl > old_cpl) invalidate_inner_segments(s_);
   s_.rip() = mode_ == CpuMode::Bits64 ? new_rip : uint32_t(new_rip);
   check_events_soon();  // IF may have been set
   end_block();
@@ -320,10 +348,20 @@ void Cpu::far_return(unsigned opsize, uint16_t pop_bytes) {
     new_rsp = pop_word();
     new_ss = uint16_t(pop_word());
   }
+  const uint8_t old_cpl = s_.cpl;
+  const Segment old_cs = s_.seg[seg::CS];
   load_cs_checked(new_cs, new_cpl);
   if (outer) {
-    load_segment(seg::SS, new_ss);
+    try {  // as in IRET: a bad SS faults at the RET, before anything is committed
+      load_segment(seg::SS, new_ss);
+    } catch (const GuestFault&) {
+      s_.seg[seg::CS] = old_cs;
+      set_cpl(old_cpl);
+      recompute_mode();
+      throw;
+    }
     new_rsp += pop_bytes;
+    invalidate_inner_segments(s_);
   }
   s_.r[RSP] = new_rsp;
   s_.rip() = mode_ == CpuMode::Bits64 ? new_rip : uint32_t(new_rip);
