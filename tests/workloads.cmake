@@ -43,6 +43,8 @@ nestbed_e2e_tests(qemu)
 # will be so the tests fail saying it is missing rather than break configuring.
 if(TARGET nestbed)
   nestbed_e2e_tests(sim --nestbed $<TARGET_FILE:nestbed>)
+  nestbed_e2e_tests(kvm --nestbed $<TARGET_FILE:nestbed>)
 else()
   nestbed_e2e_tests(sim --nestbed ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/nestbed)
+  nestbed_e2e_tests(kvm --nestbed ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/nestbed)
 endif()

@@ -4,7 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "l0/cli/engines_command.h"
 #include "l0/cli/run_command.h"
+#include "l0/cli/trace_command.h"
 #include "l0/engine.h"
 
 namespace {
@@ -28,6 +30,8 @@ int main(int argc, char** argv) {
   // word is named as such by CLI11 instead of "a subcommand is required".
   app.require_subcommand(0, 1);
   nestbed::cli::RunCommand run(app);
+  nestbed::cli::EnginesCommand engines(app);
+  nestbed::cli::TraceCommand trace(app);
 
   try {
     app.parse(argc, argv);
@@ -37,6 +41,8 @@ int main(int argc, char** argv) {
 
   try {
     if (run.selected()) return run.execute();
+    if (engines.selected()) return engines.execute();
+    if (trace.selected()) return trace.execute();
     std::fprintf(stderr, "nestbed: a subcommand is required (nestbed run ... IMAGE)\nRun with --help for more information.\n");
     return status::USAGE;
   } catch (const nestbed::InputError& e) {

@@ -88,8 +88,8 @@ def nestbed_command(engine):
         nestbed = Path(opts.nestbed)
         if not nestbed.is_file():
             raise Failure(f"nestbed CLI not found at {nestbed}: build it (cmake --build build --target nestbed)")
-        if engine == "kvm" and not os.path.exists("/dev/kvm"):
-            raise Skip("/dev/kvm is missing on this machine")
+        if engine == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
+            raise Skip("/dev/kvm is missing on this machine or not accessible to this user")
         return [str(nestbed), "run", "--engine", engine, "--cmdline", args, str(image)]
     return command
 

@@ -1,0 +1,57 @@
+#include "l0/cli/engines_command.h"
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "l0/kvm/kvm_capabilities.h"
+
+namespace nestbed::cli {
+namespace {
+
+const char* const DESCRIPTION =
+    "Tell which engines can run on this host: the sim always; kvm where /dev/kvm is usable, at depth 0, and at "
+    "depth >= 1 (l1-vmm) only where KVM offers VMX to its guests.";
+
+nlohmann::ordered_json kvm_json(const kvm::KvmCapabilities& caps) {
+  nlohmann::ordered_json j;
+  j["usable"] = caps.usable;
+  j["problem"] = caps.usable ? nullptr : nlohmann::ordered_json(caps.problem);
+  j["api_version"] = caps.api_version;
+  j["module"] = caps.module;
+  j["vmx_offered"] = caps.vmx_offered;
+  j["nested_parameter"] = caps.nested_parameter.empty() ? nullptr : nlohmann::ordered_json(caps.nested_parameter);
+  // The deepest stack the engine runs here: none, 0, or as deep as l1-vmm nests.
+  if (!caps.usable)
+    j["max_depth"] = nullptr;
+  else if (caps.vmx_offered)
+    j["max_depth"] = "unbounded";
+  else
+    j["max_depth"] = 0;
+  j["tracefs"] = caps.tracefs.empty() ? nullptr : nlohmann::ordered_json(caps.tracefs);
+  j["tracefs_kvm_events"] = caps.tracefs_has_kvm_events;
+  return j;
+}
+
+}  // namespace
+
+EnginesCommand::EnginesCommand(CLI::App& app) {
+  command_ = app.add_subcommand("engines", DESCRIPTION);
+  command_->add_flag("--json", json_, "Print the report as one JSON object");
+}
+
+int EnginesCommand::execute() {
+  const kvm::KvmCapabilities caps = kvm::probe_kvm_capabilities();
+  if (json_) {
+    nlohmann::ordered_json j;
+    j["sim"] = {{"usable", true}};
+    j["kvm"] = kvm_json(caps);
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("sim: usable (software x86-64, built in)\n");
+  std::printf("kvm: %s\n%s", caps.usable ? "usable" : "not usable", kvm::format_kvm_report(caps).c_str());
+  return 0;
+}
+
+}  // namespace nestbed::cli
