@@ -20,7 +20,9 @@
 #include <gtest/gtest.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <asm/prctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cinttypes>
@@ -35,6 +37,7 @@
 
 #include "arch/x86/paging.h"
 #include "arch/x86/rflags.h"
+#include "arch/x86/segment.h"
 #include "tests/support/sim_harness.h"
 #include "tests/support/x86_encoder.h"
 
@@ -230,6 +233,7 @@ struct Case {
   Regs in{};
   uint64_t undefined = 0;       // RFLAGS bits not compared
   uint16_t undefined_regs = 0;  // GPRs not compared (bit per register)
+  uint16_t low32_regs = 0;      // GPRs compared in bits 31:0 only
   bool memory = false;          // reads or writes the data/stack bytes
   std::vector<MemPatch> patches;
 };
@@ -253,14 +257,36 @@ void on_native_signal(int sig, siginfo_t*, void*) {
 class NativeRunner {
  public:
   NativeRunner() {
-    void* p = mmap(nullptr, kRegionSize, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // Below 2 GiB if possible, so 32-bit address-size forms (67h) and
+    // absolute [disp32] operands reach the region too; never under the
+    // sim harness's 16 MiB identity map.
+    void* p = MAP_FAILED;
+    for (uint64_t hint : {0x5e000000ull, 0x6d000000ull, 0x3c000000ull}) {
+      for (int prot : {PROT_READ | PROT_WRITE | PROT_EXEC, PROT_READ | PROT_WRITE}) {
+        p = mmap(reinterpret_cast<void*>(hint), kRegionSize, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p != MAP_FAILED && p != reinterpret_cast<void*>(hint)) {  // kernels before 4.17 treat it as a hint
+          munmap(p, kRegionSize);
+          p = MAP_FAILED;
+        }
+        if (p != MAP_FAILED) {
+          toggle_ = !(prot & PROT_EXEC);
+          break;
+        }
+      }
+      if (p != MAP_FAILED) break;
+    }
     if (p == MAP_FAILED) {
-      // No RWX mappings here: write the code page, then flip it to R+X.
-      p = mmap(nullptr, kRegionSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      toggle_ = true;
+      p = mmap(nullptr, kRegionSize, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) {
+        // No RWX mappings here: write the code page, then flip it to R+X.
+        p = mmap(nullptr, kRegionSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        toggle_ = true;
+      }
     }
     if (p == MAP_FAILED) throw std::runtime_error("differential: mmap failed");
     base_ = static_cast<uint8_t*>(p);
+    syscall(SYS_arch_prctl, ARCH_GET_FS, &fs_base_);
+    syscall(SYS_arch_prctl, ARCH_GET_GS, &gs_base_);
     // A fault in a snippet is reported as a failed case, not a crash.
     alt_stack_.resize(1 << 16);
     stack_t ss{};
@@ -279,6 +305,10 @@ class NativeRunner {
     munmap(base_, kRegionSize);
   }
   uint8_t* base() const { return base_; }
+  // The region lies below 2 GiB: 32-bit addresses reach it.
+  bool low() const { return reinterpret_cast<uint64_t>(base_) + kRegionSize < (1ull << 31); }
+  uint64_t fs_base() const { return fs_base_; }
+  uint64_t gs_base() const { return gs_base_; }
 
   // Runs `code` with `regs`; returns 0, or the signal the snippet raised.
   int run(const std::vector<uint8_t>& code, Regs& regs) {
@@ -310,6 +340,7 @@ class NativeRunner {
   static constexpr int kSignalList[kSignals] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
   uint8_t* base_ = nullptr;
   bool toggle_ = false;
+  uint64_t fs_base_ = 0, gs_base_ = 0;
   std::vector<uint8_t> alt_stack_;
   stack_t old_alt_{};
   struct sigaction old_[kSignals] {};
@@ -319,7 +350,7 @@ class NativeRunner {
 
 class SimRunner {
  public:
-  explicit SimRunner(uint64_t base) : base_(base) {
+  SimRunner(uint64_t base, uint64_t fs_base, uint64_t gs_base) : base_(base), fs_base_(fs_base), gs_base_(gs_base) {
     m_.setup_long_mode();
     for (uint64_t off = 0; off < kRegionSize; off += kPage) m_.map(base + off, kSimPhys + off, pte::P | pte::RW | pte::US);
   }
@@ -333,6 +364,9 @@ class SimRunner {
     for (unsigned k = 0; k < 16; ++k) s.r[k] = regs.r[k];
     s.rflags = fl::FIXED1 | (regs.rflags & kCompared);
     s.rip() = base_ + kCodeOff;
+    // FS and GS bases as the host's, so FS:/GS: operands agree.
+    s.seg[arch::seg::FS].base = fs_base_;
+    s.seg[arch::seg::GS].base = gs_base_;
     const sim::CpuStop stop = m_.run(100000);
     for (unsigned k = 0; k < 16; ++k) regs.r[k] = s.r[k];
     regs.rflags = s.rflags;
@@ -349,7 +383,7 @@ class SimRunner {
   void read_memory(uint8_t* out) { m_.mem.read(kSimPhys + kMemOff, out, kMemSize); }
 
  private:
-  uint64_t base_;
+  uint64_t base_, fs_base_, gs_base_;
   SimMachine m_;
 };
 
@@ -370,7 +404,7 @@ class Differential : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     native_ = new NativeRunner;
-    sim_ = new SimRunner(reinterpret_cast<uint64_t>(native_->base()));
+    sim_ = new SimRunner(reinterpret_cast<uint64_t>(native_->base()), native_->fs_base(), native_->gs_base());
     pristine_.resize(kMemSize);
     std::mt19937_64 rng(0x6e657374626564);  // "nestbed"
     for (size_t k = 0; k < kMemSize; k += 8) {
@@ -419,7 +453,8 @@ class Differential : public ::testing::Test {
       if (!sig && sim_error.empty()) {
         for (unsigned k = 0; k < 16; ++k) {
           if ((c.undefined_regs >> k) & 1) continue;
-          if (host.r[k] != sim.r[k]) {
+          const uint64_t mask = (c.low32_regs >> k) & 1 ? 0xffffffffull : ~0ull;
+          if ((host.r[k] ^ sim.r[k]) & mask) {
             std::snprintf(line, sizeof line, "  %-4s in 0x%016" PRIx64 "  host 0x%016" PRIx64 "  sim 0x%016" PRIx64 "\n",
                           kRegNames[k], c.in.r[k], host.r[k], sim.r[k]);
             diff += line;
@@ -509,9 +544,10 @@ std::vector<uint64_t> edges(unsigned size) {
 
 class Gen {
  public:
-  Gen(uint64_t seed, uint64_t base) : rng(seed), base(base) {}
+  Gen(uint64_t seed, uint64_t base) : rng(seed), base(base), low(base + kRegionSize < (1ull << 31)) {}
   std::mt19937_64 rng;
   uint64_t base;
+  bool low;  // 32-bit addresses reach the region
 
   uint64_t r64() { return rng(); }
   unsigned below(unsigned n) { return unsigned(rng() % n); }
@@ -589,6 +625,8 @@ class Gen {
 
   // A data-area offset for an access of `size` bytes (sometimes unaligned).
   uint64_t data_off(unsigned size) {
+    if (size > 1 && below(8) == 0)  // straddling a page boundary
+      return kDataOff + kPage * (1 + below(3)) - 1 - below(size - 1);
     uint64_t off = kDataOff + 64 + below(unsigned(kDataSize - 128 - size));
     if (below(4)) off &= ~uint64_t(size - 1);
     return off;
@@ -617,8 +655,32 @@ class Gen {
         if (ok) return r;
       }
     };
-    const unsigned form = below(trailing_imm >= 0 ? 7 : 6);
+    std::vector<unsigned> forms = {0, 1, 2, 3, 4, 5};
+    if (trailing_imm >= 0) forms.push_back(6);
+    if (low) forms.insert(forms.end(), {7, 8, 9});
+    const unsigned form = forms[below(unsigned(forms.size()))];
     switch (form) {
+      case 7: {  // 67h [base32 + disp]: the upper half of the base is ignored
+        const int b = free_reg({});
+        const int32_t d = coin() ? int32_t(below(256)) - 128 : int32_t(r64() % 2000000) - 1000000;
+        c.in.r[b] = (r64() << 32) | uint32_t(target - uint64_t(int64_t(d)));
+        Rm m = mem_op(b, d);
+        m.addr32 = true;
+        return m;
+      }
+      case 8:  // [disp32], no base or index
+        return mem_op(NO_REG, int32_t(target));
+      case 9: {  // 67h [base32 + index32*scale + disp8]
+        const int b = free_reg({}), x = free_reg({b});
+        const unsigned scale = 1u << below(4);
+        const uint32_t idx = uint32_t(r64());
+        const int32_t d = int32_t(below(256)) - 128;
+        c.in.r[x] = (r64() << 32) | idx;
+        c.in.r[b] = (r64() << 32) | uint32_t(target - uint64_t(int64_t(d)) - uint64_t(idx) * scale);
+        Rm m = mem_op(b, d, x, scale);
+        m.addr32 = true;
+        return m;
+      }
       case 0: {  // [base]
         const int b = free_reg({});
         c.in.r[b] = target;
@@ -1780,7 +1842,56 @@ TEST_F(Differential, Branches) {
   check(cases);
 }
 
-// MOVS STOS LODS CMPS SCAS (A4-A7, AA-AF), all element sizes, with no
+// Segment overrides in 64-bit mode (SDM vol. 1, 3.7.4.1): FS and GS add
+// their bases (the sim is given the host's), ES/CS/SS/DS overrides are
+// ignored. Loads, read-modify-writes and a string source.
+TEST_F(Differential, SegmentOverrides) {
+  Gen g(16, base());
+  std::vector<Case> cases;
+  const uint64_t fs = native_->fs_base(), gs = native_->gs_base();
+  for (unsigned k = 0; k < 400; ++k) {
+    Case c = g.start("");
+    const uint64_t off = g.data_off(8);
+    g.patch(c, off, g.r64(), 8);
+    const uint8_t prefixes[] = {0x64, 0x65, 0x26, 0x2e, 0x36, 0x3e};
+    const uint8_t prefix = prefixes[k % 6];
+    const uint64_t seg_base = prefix == 0x64 ? fs : prefix == 0x65 ? gs : 0;
+    Encoder e;
+    switch ((k / 6) % 4) {
+      case 0:  // mov rax, seg:[rbx]
+        c.in.r[rBX] = base() + off - seg_base;
+        e.db({prefix}).modrm({0x8b}, 8, rAX, mem_op(rBX));
+        c.name = "mov rax,seg:[rbx]";
+        break;
+      case 1:  // add seg:[rbx + 8], ecx
+        c.in.r[rBX] = base() + off - 8 - seg_base;
+        e.db({prefix}).modrm({0x01}, 4, rCX, mem_op(rBX, 8));
+        c.name = "add seg:[rbx+8],ecx";
+        break;
+      case 2:  // xchg seg:[rbx + rsi*2], dx
+        c.in.r[rSI] = g.r64() % 1000;
+        c.in.r[rBX] = base() + off - 2 * c.in.r[rSI] - seg_base;
+        e.db({prefix}).modrm({0x87}, 2, rDX, mem_op(rBX, 0, rSI, 2));
+        c.name = "xchg seg:[rbx+rsi*2],dx";
+        break;
+      default:  // rep movsb with a seg: source
+        c.in.r[rSI] = base() + off - seg_base;
+        c.in.r[rDI] = base() + kDataOff + 3 * kPage + g.below(512);
+        c.in.r[rCX] = 1 + g.below(40);
+        e.db({0xf3, prefix, 0xa4});
+        c.name = "rep movsb seg:[rsi]";
+        break;
+    }
+    char p[8];
+    std::snprintf(p, sizeof p, " (%02x)", prefix);
+    c.name += p;
+    c.code = e.bytes;
+    cases.push_back(std::move(c));
+  }
+  check(cases);
+}
+
+// MOVS STOS LODS CMPS SCAS (A4-A7, AA-AF)// MOVS STOS LODS CMPS SCAS (A4-A7, AA-AF), all element sizes, with no
 // prefix, REP/REPE (F3) and REPNE (F2), DF = 0 and 1, counts from 0 to
 // several pages, overlapping MOVS, and CMPS/SCAS stopping at a (mis)match.
 TEST_F(Differential, StringOperations) {
@@ -1802,7 +1913,10 @@ TEST_F(Differential, StringOperations) {
           for (uint64_t count : counts) {
             if (count * size > 2 * kPage) continue;
             if (!prefix && count > 2) continue;
-            for (unsigned variant = 0; variant < 3; ++variant) {
+            for (unsigned variant = 0; variant < 4; ++variant) {
+              // Variant 3: 32-bit address size (67h): ESI, EDI, ECX.
+              const bool a32 = variant == 3;
+              if (a32 && !g.low) continue;
               Encoder e;
               Case c = g.start("");
               c.memory = true;
@@ -1817,6 +1931,16 @@ TEST_F(Differential, StringOperations) {
               c.in.r[rSI] = base() + src;
               c.in.r[rDI] = base() + dst;
               c.in.r[rCX] = count;
+              if (a32) {  // garbage above bit 31: ignored as addresses, cleared by the updates
+                c.in.r[rSI] |= g.r64() << 32;
+                c.in.r[rDI] |= g.r64() << 32;
+                c.in.r[rCX] |= g.r64() << 32;
+                // With ECX = 0 no iteration runs, and the SDM's REP loop
+                // writes no register. Intel hosts zero-extend RCX anyway
+                // (and RSI/RDI for MOVS/STOS), a model-specific detail;
+                // the sim follows the SDM. Upper halves not compared.
+                if (prefix && count == 0) c.low32_regs = (1u << rCX) | (1u << rSI) | (1u << rDI);
+              }
               if (op.compares) {
                 // Equal elements up to a chosen position, then one that differs.
                 const uint64_t stop = count ? g.below(unsigned(count) + 1) : 0;
@@ -1844,11 +1968,13 @@ TEST_F(Differential, StringOperations) {
                 }
               }
               if (prefix) e.db({prefix});
+              if (a32) e.db({0x67});
               if (size == 2) e.db({0x66});
               if (size == 8) e.db({0x48});
               e.db({uint8_t(op.op + (size == 1 ? 0 : 1))});
               c.name = std::string(prefix == 0xf3 ? "rep " : prefix == 0xf2 ? "repne " : "") + op.name + size_name(size) +
-                       (down ? " DF=1" : " DF=0") + " count=" + std::to_string(count) + " variant=" + std::to_string(variant);
+                       (down ? " DF=1" : " DF=0") + " count=" + std::to_string(count) + " variant=" + std::to_string(variant) +
+                       (a32 ? " (67h)" : "");
               c.code = e.bytes;
               cases.push_back(std::move(c));
             }
@@ -1856,6 +1982,134 @@ TEST_F(Differential, StringOperations) {
         }
       }
     }
+  }
+  check(cases);
+}
+
+// Random straight-line sequences mixing the forms above (register
+// operands, any size), so flags and partial-register results flow from one
+// instruction into the next inside one decoded block: ADC/SBB and RCL/RCR
+// chains, CMOVcc/SETcc after arithmetic, flags kept across MOV, LEA, NOT,
+// INC/DEC (CF), LAHF/SAHF. An instruction that would read a flag an
+// earlier one left undefined is not generated, so every register stays
+// comparable; flags still undefined at the end are masked.
+TEST_F(Differential, Sequences) {
+  Gen g(17, base());
+  std::vector<Case> cases;
+  // Flags read by condition code cc (SDM vol. 1, table B-1).
+  auto cc_reads = [](unsigned cc) -> uint64_t {
+    static const uint64_t r[8] = {fl::OF, fl::CF, fl::ZF, fl::CF | fl::ZF, fl::SF, fl::PF, fl::SF | fl::OF,
+                                  fl::ZF | fl::SF | fl::OF};
+    return r[cc >> 1];
+  };
+  constexpr uint64_t kLahfFlags = fl::SF | fl::ZF | fl::AF | fl::PF | fl::CF;
+  for (unsigned k = 0; k < 1500; ++k) {
+    Case c = g.start("");
+    Encoder e;
+    uint64_t undefined = 0;
+    const unsigned n = 2 + g.below(12);
+    std::string name;
+    for (unsigned i = 0; i < n;) {
+      const unsigned size = 1u << g.below(4);
+      const bool byte = size == 1;
+      auto [d, s2] = g.pick_pair(size);
+      Encoder one;
+      uint64_t reads = 0, affected = 0, u = 0;
+      std::string what;
+      switch (g.below(12)) {
+        case 0: case 1: {  // ALU r/m, r or r/m, imm8
+          const unsigned ext = g.below(8);
+          if (g.coin())
+            one.modrm({uint8_t(ext * 8 + (byte ? 0 : 1))}, size, s2.reg, reg_op(d.reg, d.high8), {byte, s2.high8});
+          else
+            one.modrm({uint8_t(byte ? 0x80 : 0x83)}, size, ext, reg_op(d.reg, d.high8)).imm(g.r64(), 1);
+          affected = fl::STATUS;
+          if (ext == 1 || ext == 4 || ext == 6) u = undefined_flags::kLogic;
+          if (ext == 2 || ext == 3) reads = fl::CF;
+          what = "alu";
+          break;
+        }
+        case 2: {  // shift/rotate by imm8
+          static const unsigned exts[] = {0, 1, 2, 3, 4, 5, 7};
+          const unsigned ext = exts[g.below(7)], count = g.below(40);
+          one.modrm({uint8_t(byte ? 0xc0 : 0xc1)}, size, ext, reg_op(d.reg, d.high8)).imm(count, 1);
+          const bool rotate = ext < 4;
+          if (count & (size == 8 ? 63 : 31)) {
+            affected = rotate ? fl::CF | fl::OF : fl::STATUS;
+            u = undefined_flags::shift(rotate, ext == 7, size, count);
+          }
+          if (ext == 2 || ext == 3) reads = fl::CF;  // RCL/RCR rotate CF in
+          what = "shift";
+          break;
+        }
+        case 3:  // INC/DEC: CF kept
+          one.modrm({uint8_t(byte ? 0xfe : 0xff)}, size, g.below(2), reg_op(d.reg, d.high8));
+          affected = fl::STATUS & ~fl::CF;
+          what = "incdec";
+          break;
+        case 4:  // NOT
+          one.modrm({uint8_t(byte ? 0xf6 : 0xf7)}, size, 2, reg_op(d.reg, d.high8));
+          what = "not";
+          break;
+        case 5:  // MOV r/m, r
+          one.modrm({uint8_t(byte ? 0x88 : 0x89)}, size, s2.reg, reg_op(d.reg, d.high8), {byte, s2.high8});
+          what = "mov";
+          break;
+        case 6: {  // SETcc
+          const unsigned cc = g.below(16);
+          const Op b = g.pick_reg(1);
+          one.modrm({0x0f, uint8_t(0x90 + cc)}, 1, 0, reg_op(b.reg, b.high8));
+          reads = cc_reads(cc);
+          what = "setcc";
+          break;
+        }
+        case 7: {  // CMOVcc
+          const unsigned cc = g.below(16);
+          one.modrm({0x0f, uint8_t(0x40 + cc)}, byte ? 4 : size, d.reg, reg_op(s2.reg));
+          reads = cc_reads(cc);
+          what = "cmov";
+          break;
+        }
+        case 8:  // LEA
+          one.modrm({0x8d}, byte ? 4 : size, d.reg, mem_op(s2.reg, int32_t(g.r64() % 1000), d.reg, 1u << g.below(4)));
+          what = "lea";
+          break;
+        case 9:  // IMUL r, r/m
+          one.modrm({0x0f, 0xaf}, byte ? 4 : size, d.reg, reg_op(s2.reg));
+          affected = fl::STATUS;
+          u = undefined_flags::kMul;
+          what = "imul";
+          break;
+        case 10: {  // CLC / STC / CMC
+          const uint8_t op = std::initializer_list<uint8_t>{0xf8, 0xf9, 0xf5}.begin()[g.below(3)];
+          one.db({op});
+          if (op == 0xf5) reads = fl::CF;
+          affected = fl::CF;
+          what = "clc/stc/cmc";
+          break;
+        }
+        default:  // LAHF / SAHF
+          if (g.coin()) {
+            one.db({0x9f});
+            reads = kLahfFlags;
+            what = "lahf";
+          } else {
+            one.db({0x9e});
+            affected = kLahfFlags;
+            what = "sahf";
+          }
+          break;
+      }
+      if (reads & undefined) continue;  // would consume an undefined flag: pick another
+      undefined = (undefined & ~affected) | u;
+      e.bytes.insert(e.bytes.end(), one.bytes.begin(), one.bytes.end());
+      name += what + " ";
+      ++i;
+    }
+    c.undefined = undefined;
+    c.name = name;
+    c.code = e.bytes;
+    cases.push_back(std::move(c));
   }
   check(cases);
 }

@@ -973,7 +973,88 @@ TEST_F(SimSystem, ProtectedModeSegmentLimitIsChecked) {
   EXPECT_EQ(m.peek<uint32_t>(L::DATA + 0x800 - 12), insn2);
 }
 
-// ============================================================ determinism// ============================================================ determinism
+// An instruction whose bytes straddle two pages decodes from both (SDM
+// 4.6: each byte fetched is translated); when the second page is not
+// present the fetch faults with CR2 = that page's first byte, I = 1, and
+// RIP = the instruction's start. A store into the second page's bytes
+// changes the instruction too (SMC across the boundary).
+TEST_F(SimSystem, InstructionStraddlingPagesDecodesAndFaultsOnTheSecondPage) {
+  const uint64_t la = 0x40010000;  // 4 KiB code page; the page after it is mapped or not
+  m.map(la, L::SCRATCH, pte::P | pte::RW);
+  const uint64_t start = la + 0x1000 - 4;  // a 10-byte MOVABS: 4 bytes here, 6 on the next page
+  Asm insn(start);
+  insn.mov_imm64(rAX, 0x1122334455667788);
+  insn.hlt();
+  m.load_code(L::SCRATCH + 0xffc, {insn.bytes.begin(), insn.bytes.begin() + 4});
+  m.load_code(L::SCRATCH + 0x1000, {insn.bytes.begin() + 4, insn.bytes.end()});  // phys next page
+  Asm a(L::CODE);
+  a.mov_imm64(rBX, start);
+  a.raw({0xff, 0xe3});  // jmp rbx
+  expect_stub(run(a), PF);
+  EXPECT_EQ(m.stack64(0), pf::I) << "not present, fetch";
+  EXPECT_EQ(m.stack64(1), start);
+  EXPECT_EQ(m.s().cr2, la + 0x1000);
+  // Map the second page: the same instruction now runs.
+  m.map(la + 0x1000, L::SCRATCH + 0x1000, pte::P | pte::RW);
+  m.enter_long_mode();
+  expect_halt_in_code(run(a));
+  EXPECT_EQ(m.reg(rAX), 0x1122334455667788u);
+  // Rewrite the immediate's top byte (on the second page) from the guest and run it again.
+  m.enter_long_mode();
+  Asm b(L::CODE);
+  b.mov_imm64(rBX, start);
+  b.raw({0xc6, 0x04, 0x25});  // mov byte [disp32], imm8
+  b.imm(la + 0x1000 + 5, 4).imm(0x99, 1);
+  b.raw({0xff, 0xe3});  // jmp rbx
+  expect_halt_in_code(run(b));
+  EXPECT_EQ(m.reg(rAX), 0x9922334455667788u);
+}
+
+// A REP string instruction that faults part-way leaves RCX/RDI at the
+// faulting element, so the handler can fix the fault and IRETQ to resume
+// it (SDM vol. 1, 7.3.9.3 / vol. 2 REP: "the instruction can be restarted").
+TEST_F(SimSystem, RepStringFaultsPartWayAndResumes) {
+  const uint64_t la = 0x40020000, pa = L::SCRATCH;
+  m.map(la, pa, pte::P | pte::RW);  // la + 0x1000 is not mapped yet
+  const uint64_t second_pte = m.entry_pa(la, 1) + 8;
+  // #PF handler: map the second page, drop the error code, return.
+  Asm h(L::HANDLERS);
+  h.mov_rr(r13, rCX);  // progress at the fault
+  h.mov_rr(r14, rDI);
+  h.mov_imm64(r11, (pa + 0x1000) | pte::P | pte::RW);
+  h.store64(Asm::abs(second_pte), r11);
+  h.add_imm8(rSP, 8);
+  h.iretq();
+  m.load_code(h);
+  m.set_gate64(PF, L::HANDLERS);
+  Asm a(L::CODE);
+  a.mov_imm64(rDI, la + 0xff0);
+  a.mov_imm32(rCX, 32);
+  a.mov_imm32(rAX, 0xab);
+  a.raw({0xf3, 0xaa});  // rep stosb
+  a.hlt();
+  expect_halt_in_code(run(a));
+  EXPECT_EQ(m.reg(r13), 16u) << "RCX at the fault: 16 bytes left";
+  EXPECT_EQ(m.reg(r14), la + 0x1000) << "RDI at the fault: the first byte of the missing page";
+  EXPECT_EQ(m.s().cr2, la + 0x1000);
+  EXPECT_EQ(m.reg(rCX), 0u);
+  EXPECT_EQ(m.reg(rDI), la + 0x1010);
+  for (uint64_t k = 0; k < 32; ++k) EXPECT_EQ(m.peek<uint8_t>(pa + 0xff0 + k), 0xab) << k;
+  EXPECT_EQ(m.peek<uint8_t>(pa + 0x1010), 0) << "not one byte more";
+}
+
+// CMPXCHG16B needs a 16-byte aligned operand: #GP(0) otherwise (SDM).
+TEST_F(SimSystem, Cmpxchg16bNeedsAlignment) {
+  Asm a(L::CODE);
+  a.mov_imm64(rSI, L::DATA + 8);
+  a.raw({0xf0, 0x48, 0x0f, 0xc7, 0x0e});  // lock cmpxchg16b [rsi]
+  a.hlt();
+  expect_stub(run(a), GP);
+  EXPECT_EQ(m.stack64(0), 0u);
+  EXPECT_EQ(m.stack64(1), L::CODE + 10);
+}
+
+// ============================================================ determinism
 
 // DESIGN.md §4: the same machine and program give the same run, bit for
 // bit: instructions, modeled cycles, interrupts and the final state.
