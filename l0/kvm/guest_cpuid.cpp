@@ -44,10 +44,10 @@ bool offers_vmx(const CpuidEntries& supported) {
 
 // What the engine changes, and why:
 //
-//  1. Leaf 1 ECX.x2APIC is cleared. The local APIC is the shared user-space
-//     model (l0/devices), and KVM never hands x2APIC MSRs (0x800-0x8ff) to user
-//     space: its MSR filter does not apply to them, and without an in-kernel
-//     APIC it answers them with #GP. So the guest gets the xAPIC only.
+//  1. Leaf 1 ECX.x2APIC is set: the local APIC is the shared user-space
+//     LocalApic, which implements x2APIC (DESIGN.md §3) as on the sim. KVM,
+//     having no in-kernel APIC, refuses the x2APIC MSRs and hands them to
+//     user space (KvmVm::route_msrs_to_user_space).
 //  2. Leaf 1 ECX.TSC_DEADLINE is cleared: the shared LocalApic has no
 //     TSC-deadline mode (it does one-shot and periodic).
 //  3. Leaf 1 EBX says APIC ID 0 and one logical processor, and the x2APIC ID
@@ -60,11 +60,13 @@ bool offers_vmx(const CpuidEntries& supported) {
 //     CPUID.1:ECX.HYPERVISOR stays set: it is true.
 //
 // Everything else, VMX included when the host offers it, is what KVM supports.
+// (The sim's CPUID is its own, smaller set: the guest-visible CPUs differ,
+// the platform does not.)
 CpuidEntries guest_cpuid(CpuidEntries entries) {
   using namespace arch::cpuid;
   entries.erase(std::remove_if(entries.begin(), entries.end(), is_hypervisor_leaf), entries.end());
   if (kvm_cpuid_entry2* leaf1 = find_cpuid(entries, 1)) {
-    leaf1->ecx &= ~(L1_ECX_X2APIC | L1_ECX_TSC_DEADLINE);
+    leaf1->ecx = (leaf1->ecx | L1_ECX_X2APIC) & ~L1_ECX_TSC_DEADLINE;
     leaf1->ebx &= ~(L1_EBX_APIC_ID_MASK | L1_EBX_LOGICAL_COUNT_MASK);
     leaf1->ebx |= L1_EBX_ONE_LOGICAL_PROCESSOR;
   }

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 
 namespace nestbed::kvm {
 namespace {
@@ -132,23 +131,25 @@ void KvmVm::map_memory(uint32_t slot, uint64_t gpa, void* host, uint64_t size) {
   checked_ioctl(fd(), KVM_SET_USER_MEMORY_REGION, "KVM_SET_USER_MEMORY_REGION", &region);
 }
 
-void KvmVm::route_msrs_to_user_space(const std::vector<UserSpaceMsrRange>& ranges) {
-  if (ranges.size() > KVM_MSR_FILTER_MAX_RANGES) throw std::logic_error("too many MSR filter ranges");
+void KvmVm::route_msrs_to_user_space(const std::vector<UserSpaceMsrRange>& filtered) {
+  if (filtered.size() > KVM_MSR_FILTER_MAX_RANGES) throw std::logic_error("too many MSR filter ranges");
   kvm_enable_cap cap{};
   cap.cap = KVM_CAP_X86_USER_SPACE_MSR;
-  cap.args[0] = KVM_MSR_EXIT_REASON_FILTER;  // only the filtered MSRs; unknown ones stay #GP in KVM
+  // Not KVM_MSR_EXIT_REASON_UNKNOWN: MSRs KVM does not know at all stay a #GP it raises itself.
+  cap.args[0] = KVM_MSR_EXIT_REASON_FILTER | KVM_MSR_EXIT_REASON_INVAL;
   checked_ioctl(fd(), KVM_ENABLE_CAP, "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR)", &cap);
 
   // A clear bit denies the MSR to KVM, which then exits to user space.
-  // KVM copies the bitmaps during the ioctl, so they may live on the stack.
+  // KVM copies the bitmaps during the ioctl; they need not outlive it.
   std::vector<std::vector<uint8_t>> bitmaps;
+  bitmaps.reserve(filtered.size());
   kvm_msr_filter filter{};
   filter.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
-  for (size_t i = 0; i < ranges.size(); ++i) {
-    bitmaps.emplace_back((ranges[i].count + 7) / 8, 0);
+  for (size_t i = 0; i < filtered.size(); ++i) {
+    bitmaps.emplace_back((filtered[i].count + 7) / 8, 0);
     filter.ranges[i].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
-    filter.ranges[i].base = ranges[i].first;
-    filter.ranges[i].nmsrs = ranges[i].count;
+    filter.ranges[i].base = filtered[i].first;
+    filter.ranges[i].nmsrs = filtered[i].count;
     filter.ranges[i].bitmap = bitmaps.back().data();
   }
   checked_ioctl(fd(), KVM_X86_SET_MSR_FILTER, "KVM_X86_SET_MSR_FILTER", &filter);

@@ -56,7 +56,7 @@ class KvmSystem {
 };
 
 // One MSR range whose RDMSR/WRMSR KVM must hand to user space
-// (KVM_X86_SET_MSR_FILTER with the range denied, KVM_CAP_X86_USER_SPACE_MSR).
+// (KVM_X86_SET_MSR_FILTER with the range denied).
 struct UserSpaceMsrRange {
   uint32_t first;
   uint32_t count;
@@ -69,8 +69,12 @@ class KvmVm {
   int check_extension(long capability) const;
   // Guest-physical [gpa, gpa+size) is host memory at `host` (KVM_SET_USER_MEMORY_REGION).
   void map_memory(uint32_t slot, uint64_t gpa, void* host, uint64_t size);
-  // RDMSR/WRMSR of these ranges exit to user space as KVM_EXIT_X86_RDMSR/WRMSR.
-  void route_msrs_to_user_space(const std::vector<UserSpaceMsrRange>& ranges);
+  // RDMSR/WRMSR exit to user space as KVM_EXIT_X86_RDMSR/WRMSR for the
+  // MSRs in `filtered`, and for any access KVM itself would refuse
+  // (KVM_CAP_X86_USER_SPACE_MSR with KVM_MSR_EXIT_REASON_FILTER and _INVAL).
+  // The second is how x2APIC MSRs reach user space: KVM's filter never
+  // applies to 0x800-0x8ff, and without an in-kernel APIC it refuses them.
+  void route_msrs_to_user_space(const std::vector<UserSpaceMsrRange>& filtered);
 
  private:
   FileDescriptor fd_;

@@ -103,7 +103,8 @@ struct KvmGuest {
 
   KvmGuest(const KvmSystem& kvm, Machine& machine, const CpuidEntries& supported) : vm(kvm), vcpu(kvm, vm, 0) {
     vm.map_memory(0, 0, machine.memory.data(), machine.memory.size());
-    // APIC relocation and enabling must reach the LocalApic, which moves its page on the bus.
+    // IA32_APIC_BASE (relocation, enabling, x2APIC mode) and the x2APIC
+    // MSRs belong to the LocalApic, which moves its page on the bus.
     vm.route_msrs_to_user_space({{arch::msr::IA32_APIC_BASE, 1}});
     vcpu.set_cpuid(guest_cpuid(supported));
     // As firmware does: VMXON allowed outside SMX and the MSR locked (SDM 23.7).
@@ -220,7 +221,6 @@ RunResult KvmEngine::run(Machine& machine, const RunConfig& config) {
 
   static const HostTscClock host_tsc;  // stateless; outlives the Machine's LocalApic
   machine.devices.apic.set_clock(&host_tsc);
-  machine.devices.apic.set_x2apic_supported(false);  // see guest_cpuid.cpp
 
   trace::ExitTrace trace;
   describe_run(trace, config, session.tsc_hz);

@@ -151,8 +151,9 @@ void VcpuLoop::handle_mmio(UserExit& exit) {
   exit.data = value;
 }
 
-// The MSRs routed to user space (IA32_APIC_BASE) belong to the LocalApic;
-// where it refuses, KVM raises #GP in the guest (msr.error = 1).
+// The MSRs KVM hands to user space: IA32_APIC_BASE and the x2APIC MSRs,
+// which belong to the LocalApic, and any other access KVM refused, which the
+// LocalApic refuses too. A refusal is a #GP that KVM raises (msr.error = 1).
 void VcpuLoop::handle_msr(UserExit& exit) {
   auto& msr = shared_.msr;
   const bool write = shared_.exit_reason == KVM_EXIT_X86_WRMSR;

@@ -121,7 +121,7 @@ TEST(KvmEngine, EntersInTheMultibootState) {
   EXPECT_EQ(debug_exit_code_of("cs", {0x8c, 0xc8}).value_or(0) & 0xffff, 0x08u);  // mov eax, cs
 }
 
-TEST(KvmEngine, GuestCpuidHasNoX2ApicAndApicIdZero) {
+TEST(KvmEngine, GuestCpuidOffersX2ApicWithApicIdZero) {
   SKIP_WITHOUT_KVM();
   const std::vector<uint8_t> leaf1 = {0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0xa2};  // mov eax, 1; cpuid
   std::vector<uint8_t> ecx = leaf1, ebx = leaf1;
@@ -129,7 +129,7 @@ TEST(KvmEngine, GuestCpuidHasNoX2ApicAndApicIdZero) {
   ebx.insert(ebx.end(), {0x89, 0xd8});  // mov eax, ebx
   std::optional<uint32_t> features = debug_exit_code_of("cpuid-ecx", ecx);
   ASSERT_TRUE(features);
-  EXPECT_EQ(*features & arch::cpuid::L1_ECX_X2APIC, 0u);
+  EXPECT_NE(*features & arch::cpuid::L1_ECX_X2APIC, 0u);
   EXPECT_EQ(*features & arch::cpuid::L1_ECX_TSC_DEADLINE, 0u);
   EXPECT_NE(*features & arch::cpuid::L1_ECX_HYPERVISOR, 0u);
   EXPECT_EQ(bool(*features & arch::cpuid::L1_ECX_VMX), host().vmx_offered);
@@ -159,6 +159,23 @@ TEST(KvmEngine, ApicBaseMsrReachesTheSharedLocalApic) {
   SKIP_WITHOUT_KVM();
   // mov ecx, 0x1b; rdmsr: enabled (bit 11), BSP (bit 8), base 0xfee00000.
   EXPECT_EQ(debug_exit_code_of("apic-base", {0xb9, 0x1b, 0x00, 0x00, 0x00, 0x0f, 0x32}), 0xfee00900u);
+}
+
+// KVM refuses x2APIC MSRs without its in-kernel APIC and hands them to user
+// space, where the shared LocalApic answers them.
+TEST(KvmEngine, X2ApicMsrsReachTheSharedLocalApic) {
+  SKIP_WITHOUT_KVM();
+  // mov ecx, 0x1b; rdmsr; or eax, EXTD (bit 10); wrmsr; mov ecx, 0x803; rdmsr (x2APIC version)
+  EXPECT_EQ(debug_exit_code_of("x2apic", {0xb9, 0x1b, 0x00, 0x00, 0x00, 0x0f, 0x32, 0x0d, 0x00, 0x04, 0x00, 0x00, 0x0f,
+                                          0x30, 0xb9, 0x03, 0x08, 0x00, 0x00, 0x0f, 0x32}),
+            0x00050014u);
+}
+
+TEST(KvmEngine, X2ApicMsrsFaultWhileInXApicMode) {
+  SKIP_WITHOUT_KVM();
+  // mov ecx, 0x803; rdmsr with x2APIC off: #GP, and with no IDT a triple fault.
+  KvmRun run = run_on_kvm(config_for(guest_image("x2apic-off", {0xb9, 0x03, 0x08, 0x00, 0x00, 0x0f, 0x32, 0xe7, 0xf4})));
+  EXPECT_EQ(run.result.reason, StopReason::TripleFault) << run.result.message;
 }
 
 // ---- how runs stop ----
