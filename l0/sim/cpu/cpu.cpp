@@ -171,10 +171,13 @@ Block* Cpu::decode_block(uint64_t la, uint64_t pa) {
     std::fprintf(stderr, "nestbed: guest fetched code from non-RAM physical address 0x%" PRIx64 " (rip 0x%" PRIx64 ")\n", pa, s_.rip());
     raise_ud();
   }
-  auto* b = new Block;
-  b->pa = pa;
-  b->mode = mode_;
-  decoder_->decode_block(*this, la, pa, *b);
+  // Owned until it is cached: decoding can raise a guest fault (#PF on the
+  // second page of an instruction that straddles two).
+  auto owned = std::make_unique<Block>();
+  owned->pa = pa;
+  owned->mode = mode_;
+  decoder_->decode_block(*this, la, pa, *owned);
+  Block* b = owned.release();
   ++counters_.blocks_decoded;
   blocks_[(pa << 2) | uint64_t(mode_)] = b;
   for (uint64_t page : b->pages)
