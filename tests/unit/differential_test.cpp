@@ -1962,8 +1962,8 @@ TEST_F(Differential, StringOperations) {
                 if (op.op == 0xa6) c.patches.push_back({lo_src, s_bytes});
                 c.patches.push_back({lo_dst, d_bytes});
                 if (op.op == 0xae) {  // SCAS compares rAX with ES:[rDI]
-                  uint64_t acc;
-                  std::memcpy(&acc, s_bytes.data(), 8);
+                  uint64_t acc = 0;
+                  std::memcpy(&acc, s_bytes.data(), size);
                   g.put(c, {rAX}, size, acc);
                 }
               }
