@@ -1054,6 +1054,113 @@ TEST_F(SimSystem, Cmpxchg16bNeedsAlignment) {
   EXPECT_EQ(m.stack64(1), L::CODE + 10);
 }
 
+// ============================================== paging outside long mode
+
+// 32-bit paging (SDM 4.3): a 4 MiB page (CR4.PSE) maps the low memory, a
+// 4 KiB page at 0x40005000 maps SCRATCH; 4-byte entries get A and D; a
+// not-present PTE faults with CR2.
+TEST_F(SimSystem, ProtectedModeThirtyTwoBitPaging) {
+  m.setup_protected_mode();
+  const uint64_t pd = m.alloc_table(), pt = m.alloc_table(), la = 0x40005000;
+  m.poke<uint32_t>(pd + 0 * 4, 0x0 | 0x83);                   // 4 MiB page: P|RW|PS
+  m.poke<uint32_t>(pd + (la >> 22) * 4, uint32_t(pt) | 0x3);  // P|RW
+  m.poke<uint32_t>(pt + ((la >> 12) & 0x3ff) * 4, uint32_t(L::SCRATCH) | 0x3);
+  m.poke<uint32_t>(L::SCRATCH + 0x10, 0x31337);
+  Asm a(L::CODE);
+  a.mov_imm32(rAX, uint32_t(pd));
+  a.mov_to_cr(3, rAX);
+  a.mov_imm32(rAX, uint32_t(arch::cr4::PSE));
+  a.mov_to_cr(4, rAX);
+  a.mov_from_cr(rAX, 0);
+  a.raw({0x0f, 0xba, 0xe8, 31});  // bts eax, 31 (PG)
+  a.mov_to_cr(0, rAX);
+  a.load32(rBX, Asm::abs(la + 0x10));
+  a.store32(Asm::abs(la + 0x20), rBX);
+  a.load32(rCX, Asm::abs(la + 0x1000));  // next page: PTE not present
+  a.hlt();
+  expect_stub(run(a), PF);
+  EXPECT_EQ(m.reg(rBX), 0x31337u);
+  EXPECT_EQ(m.peek<uint32_t>(L::SCRATCH + 0x20), 0x31337u);
+  EXPECT_EQ(m.peek<uint32_t>(pt + ((la >> 12) & 0x3ff) * 4) & 0x60, 0x60u) << "A and D in the PTE";
+  EXPECT_EQ(m.peek<uint32_t>(pd + (la >> 22) * 4) & 0x20, 0x20u) << "A in the PDE";
+  EXPECT_EQ(m.peek<uint32_t>(pd) & 0x20, 0x20u) << "A in the 4 MiB PDE used for the code";
+  EXPECT_EQ(m.stack32(0), 0u) << "not present, read, supervisor";
+  EXPECT_EQ(m.s().cr2, la + 0x1000);
+}
+
+// PAE paging (SDM 4.4): CR3 points at four PDPTEs; 2 MiB pages for the
+// code, a 4 KiB XD page that faults on fetch with P|I once EFER.NXE = 1.
+TEST_F(SimSystem, ProtectedModePaePagingWithExecuteDisable) {
+  m.setup_protected_mode();
+  const uint64_t pdpt = m.alloc_table(), pd0 = m.alloc_table(), pd1 = m.alloc_table(), pt = m.alloc_table();
+  const uint64_t la = 0x40005000;  // PDPTE 1, PDE 0, PTE 5
+  m.poke<uint64_t>(pdpt + 0, pd0 | pte::P);
+  m.poke<uint64_t>(pdpt + 8, pd1 | pte::P);
+  m.poke<uint64_t>(pd0, 0 | pte::P | pte::RW | pte::PS);
+  m.poke<uint64_t>(pd1, pt | pte::P | pte::RW);
+  m.poke<uint64_t>(pt + 5 * 8, L::SCRATCH | pte::P | pte::RW | pte::NX);
+  m.poke<uint32_t>(L::SCRATCH, 0xfeedface);
+  Asm a(L::CODE);
+  a.mov_imm32(rCX, arch::msr::IA32_EFER);
+  a.rdmsr();
+  a.raw({0x0f, 0xba, 0xe8, 11});  // bts eax, 11 (NXE)
+  a.wrmsr();
+  a.mov_imm32(rAX, uint32_t(pdpt));
+  a.mov_to_cr(3, rAX);
+  a.mov_imm32(rAX, uint32_t(arch::cr4::PAE));
+  a.mov_to_cr(4, rAX);
+  a.mov_from_cr(rAX, 0);
+  a.raw({0x0f, 0xba, 0xe8, 31});  // bts eax, 31 (PG)
+  a.mov_to_cr(0, rAX);
+  a.load32(rBX, Asm::abs(la));  // data reads are fine
+  a.mov_imm32(rAX, uint32_t(la));
+  a.raw({0xff, 0xe0});  // jmp eax: fetch from the XD page
+  expect_stub(run(a), PF);
+  EXPECT_EQ(m.reg(rBX), 0xfeedfaceu);
+  EXPECT_EQ(m.stack32(0), pf::P | pf::I);
+  EXPECT_EQ(m.stack32(1), la);
+  EXPECT_EQ(m.s().cr2, la);
+}
+
+// The Multiboot-to-long-mode path (SDM 9.8.5): from 32-bit protected mode,
+// CR4.PAE, EFER.LME, then CR0.PG activate IA-32e mode (EFER.LMA = 1, still
+// in compatibility mode); a far JMP to a 64-bit code segment enters
+// 64-bit mode.
+TEST_F(SimSystem, ProtectedModeEntersLongModeThroughCompatibilityMode) {
+  namespace ar = arch::seg::ar;
+  m.setup_protected_mode();
+  m.cr3 = m.alloc_table();
+  for (uint64_t a = 0; a < m.mem.size(); a += pte::LARGE_PAGE_SIZE) m.map(a, a, pte::P | pte::RW, 2);
+  m.poke<uint64_t>(L::GDT + 0x28, segment_descriptor(0, 0xfffff, ar::P | ar::S | ar::L | ar::G | 0xb));  // 64-bit code
+  m.s().gdtr.limit = 7 * 8 - 1;
+  Asm a(L::CODE);
+  a.mov_imm32(rAX, uint32_t(arch::cr4::PAE));
+  a.mov_to_cr(4, rAX);
+  a.mov_imm32(rAX, uint32_t(m.cr3));
+  a.mov_to_cr(3, rAX);
+  a.mov_imm32(rCX, arch::msr::IA32_EFER);
+  a.rdmsr();
+  a.raw({0x0f, 0xba, 0xe8, 8});  // bts eax, 8 (LME)
+  a.wrmsr();
+  a.mov_from_cr(rAX, 0);
+  a.raw({0x0f, 0xba, 0xe8, 31});  // bts eax, 31 (PG)
+  a.mov_to_cr(0, rAX);
+  a.rdmsr();  // EFER again: LMA is now set
+  a.raw({0x89, 0xc6});  // mov esi, eax
+  const uint64_t target = a.here() + 7;
+  a.raw({0xea});  // jmp far 0x28:target
+  a.imm(target, 4).imm(0x28, 2);
+  Asm b(target);
+  b.mov_imm64(rDX, 0x123456789abcdef0);  // only encodable in 64-bit mode
+  b.hlt();
+  m.load_code(b);
+  expect_halt_in_code(run(a));
+  EXPECT_TRUE(m.reg(rSI) & arch::efer::LMA) << "EFER.LMA set by CR0.PG with LME";
+  EXPECT_EQ(m.reg(rDX), 0x123456789abcdef0u);
+  EXPECT_EQ(m.cpu.mode(), sim::CpuMode::Bits64);
+  EXPECT_EQ(m.s().seg[arch::seg::CS].selector, 0x28);
+}
+
 // ============================================================ determinism
 
 // DESIGN.md §4: the same machine and program give the same run, bit for
