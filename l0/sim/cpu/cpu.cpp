@@ -63,6 +63,7 @@ void Cpu::enter_long_mode_flat(uint64_t cr3) {
   s_.cr3 = cr3;
   s_.efer = efer::LME | efer::LMA | efer::NXE | efer::SCE;
   s_.cpl = 0;
+  halted_ = false;
   recompute_mode();
   flush_tlb(true);
 }

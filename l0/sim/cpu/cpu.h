@@ -53,7 +53,8 @@ class Cpu : public Clock {
   // CR3 (tests and tools; real guests get there by their own boot code).
   void enter_long_mode_flat(uint64_t cr3);
 
-  // Runs until a stop condition; `max_instructions` = 0 means no limit.
+  // Runs until a stop condition. `max_instructions` caps the CPU's lifetime
+  // count of retired instructions (counters().instructions); 0: no limit.
   CpuStop run(uint64_t max_instructions);
   std::string stop_message() const { return stop_message_; }
 

@@ -4,8 +4,9 @@
 // Status flags come from the host CPU executing the same operation (the
 // project targets x86-64 hosts): `lahf; seto` after the host instruction
 // captures SF, ZF, AF, PF, CF and OF exactly as the SDM defines them. Flags
-// the SDM leaves undefined are then written as 0, so a run is the same on
-// every host (DESIGN.md §4 determinism); the list per instruction is in
+// the SDM leaves undefined are then written as 0 (DIV/IDIV, whose six flags
+// are all undefined, leave them unchanged), so a run is the same on every
+// host (DESIGN.md §4 determinism); the list per instruction is in
 // tests/unit/differential_test.cpp.
 #pragma once
 #include <cstdint>
