@@ -258,7 +258,10 @@ void KernelExitEvents::read_pipe() {
       partial_line_.erase(0, begin);
       continue;
     }
-    if (n < 0 && errno != EAGAIN && errno != EINTR) return;
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      read_error_ = errno;
+      return;
+    }
     if (stop_) return;
     pollfd p{pipe_.get(), POLLIN, 0};
     ::poll(&p, 1, READER_POLL_MS);
@@ -269,6 +272,9 @@ void KernelExitEvents::finish(trace::ExitTrace& trace) {
   enable_events(false);
   stop_ = true;
   if (reader_.joinable()) reader_.join();
+  if (read_error_)
+    trace.add_note("tracefs", std::string("reading trace_pipe failed (") + std::strerror(read_error_) +
+                                  "): kernel events after that are missing");
   trace.kernel_events = std::move(collected_.kernel_events);
   trace.kernel_events_lost += collected_.kernel_events_lost;
   for (const auto& [key, text] : collected_.names()) trace.set_name(key.first, key.second, text);

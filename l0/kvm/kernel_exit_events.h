@@ -50,6 +50,7 @@ class KernelExitEvents {
   FileDescriptor pipe_;
   std::thread reader_;
   std::atomic<bool> stop_{false};
+  int read_error_ = 0;          // reader thread: errno of a failed read, which ended it
   std::string partial_line_;    // reader thread: a line not yet complete
   trace::ExitTrace collected_;  // reader thread: the events parsed so far
 };

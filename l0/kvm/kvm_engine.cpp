@@ -226,7 +226,7 @@ RunResult KvmEngine::run(Machine& machine, const RunConfig& config) {
   describe_run(trace, config, session.tsc_hz);
   std::unique_ptr<KernelExitEvents> kernel_events = trace_output.wanted() ? start_kernel_events(trace) : nullptr;
 
-  VcpuLoop loop(session.guest->vcpu, machine.devices, trace, session.tsc_hz);
+  VcpuLoop loop(session.guest->vcpu, machine.devices, trace, trace_output.wanted(), session.tsc_hz);
   const auto start = std::chrono::steady_clock::now();
   const LoopStop stop = loop.run();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -30,9 +30,9 @@ std::string exit_reason_text(uint32_t reason) {
 
 }  // namespace
 
-VcpuLoop::VcpuLoop(KvmVcpu& vcpu, PlatformDevices& devices, trace::ExitTrace& trace, uint64_t tsc_hz)
-    : vcpu_(vcpu), shared_(vcpu.shared()), devices_(devices), trace_(trace), alarm_(tsc_hz) {
-  trace_.user_exits.reserve(INITIAL_EXIT_CAPACITY);
+VcpuLoop::VcpuLoop(KvmVcpu& vcpu, PlatformDevices& devices, trace::ExitTrace& trace, bool keep_exits, uint64_t tsc_hz)
+    : vcpu_(vcpu), shared_(vcpu.shared()), devices_(devices), trace_(trace), alarm_(tsc_hz), keep_exits_(keep_exits) {
+  trace_.user_exits.reserve(keep_exits ? INITIAL_EXIT_CAPACITY : 1);
 }
 
 LoopStop VcpuLoop::run() {
@@ -45,7 +45,7 @@ LoopStop VcpuLoop::run() {
     const uint64_t exit_tsc = read_tsc();
     if (!exited) alarm_.consume();
     UserExit& exit = record_exit(exit_tsc);
-    // The guest may have written CR8 (= TPR[7:4], SDM 10.8.6.1); KVM reports it in kvm_run.
+    // The guest may have written CR8 (= TPR[7:4], SDM 11.8.6.1); KVM reports it in kvm_run.
     if (shared_.cr8 != devices_.apic.cr8()) devices_.apic.set_cr8(shared_.cr8);
     if (std::optional<LoopStop> stop = handle_exit(exit)) {
       end_tsc_ = exit_tsc;
@@ -79,8 +79,9 @@ void VcpuLoop::inject_pending_interrupt() {
 }
 
 UserExit& VcpuLoop::record_exit(uint64_t tsc) {
+  if (!keep_exits_) trace_.user_exits.clear();  // keeps its capacity: no allocation
   UserExit exit{};
-  exit.seq = trace_.user_exits.size();
+  exit.seq = exits_++;
   exit.tsc_exit = tsc;
   exit.reason = shared_.exit_reason;
   trace_.user_exits.push_back(exit);

@@ -37,8 +37,10 @@ struct LoopStop {
 
 class VcpuLoop {
  public:
-  // Every exit is appended to trace.user_exits. tsc_hz is the host TSC frequency.
-  VcpuLoop(KvmVcpu& vcpu, PlatformDevices& devices, trace::ExitTrace& trace, uint64_t tsc_hz);
+  // Every exit is recorded in trace.user_exits (48 bytes each). With
+  // keep_exits false only the latest is kept: the same work per exit, so
+  // untraced and traced runs cost the same, in bounded memory.
+  VcpuLoop(KvmVcpu& vcpu, PlatformDevices& devices, trace::ExitTrace& trace, bool keep_exits, uint64_t tsc_hz);
 
   // Runs the guest until it stops. Throws KvmError if KVM itself fails.
   LoopStop run();
@@ -63,6 +65,8 @@ class VcpuLoop {
   PlatformDevices& devices_;
   trace::ExitTrace& trace_;
   DeadlineAlarm alarm_;
+  bool keep_exits_;
+  uint64_t exits_ = 0;
   uint64_t start_tsc_ = 0, end_tsc_ = 0;
   uint64_t interrupts_ = 0;
 };
