@@ -31,9 +31,8 @@ std::string loaded_vendor_module() {
   return "";
 }
 
-std::string nested_parameter_path(const std::string& module) {
-  return "/sys/module/" + module + "/parameters/nested";
-}
+// Whether kvm_intel lets its guests use VMX (Y/N, or 1/0 on old kernels).
+constexpr const char* KVM_INTEL_NESTED = "/sys/module/kvm_intel/parameters/nested";
 
 void probe_tracefs(KvmCapabilities& caps) {
   for (const char* place : TRACEFS_PLACES) {
@@ -66,16 +65,14 @@ void probe_device(KvmCapabilities& caps) {
   }
 }
 
+// The two signs of VMX for guests, and the module that decides them.
 std::string vmx_evidence(const KvmCapabilities& caps) {
   std::string text = std::string("KVM_GET_SUPPORTED_CPUID leaf 1 ECX bit 5 ") + (caps.vmx_offered ? "set" : "clear");
-  if (caps.module == "kvm_intel") {
-    const std::string path = nested_parameter_path(caps.module);
-    text += "; " + path + ": " + (caps.nested_parameter.empty() ? "absent" : caps.nested_parameter);
-  } else if (caps.module == "kvm_amd") {
-    text += "; kvm_amd nests SVM, not VMX";
-  } else if (!caps.module.empty()) {
+  text += std::string("; ") + KVM_INTEL_NESTED + ": " + (caps.nested_parameter.empty() ? "absent" : caps.nested_parameter);
+  if (caps.module == "kvm_amd")
+    text += "; KVM module kvm_amd, which nests SVM, not VMX";
+  else if (!caps.module.empty() && caps.module != "kvm_intel")
     text += "; KVM module " + caps.module;
-  }
   return text;
 }
 
@@ -84,8 +81,7 @@ std::string vmx_evidence(const KvmCapabilities& caps) {
 void describe_vmx(KvmCapabilities& caps, const CpuidEntries& supported) {
   caps.vmx_offered = offers_vmx(supported);
   caps.module = loaded_vendor_module();
-  if (caps.module == "kvm_intel" || caps.module == "kvm_amd")
-    caps.nested_parameter = first_line(nested_parameter_path(caps.module));
+  caps.nested_parameter = first_line(KVM_INTEL_NESTED);
 }
 
 std::string KvmCapabilities::why_no_nesting() const {

@@ -18,8 +18,8 @@ struct KvmCapabilities {
   int api_version = 0;
   std::string module;           // the vendor module loaded: kvm_intel, kvm_amd, kvm_pvm, or ""
   bool vmx_offered = false;     // CPUID.1:ECX.VMX[bit 5] in KVM_GET_SUPPORTED_CPUID
-  // /sys/module/<kvm_intel|kvm_amd>/parameters/nested as the file says it
-  // ("Y", "N", "1", "0"); empty when the file is absent.
+  // /sys/module/kvm_intel/parameters/nested as the file says it ("Y", "N",
+  // "1", "0"); empty when the file is absent (kvm_intel not loaded).
   std::string nested_parameter;
   std::string tracefs;          // where tracefs is mounted, or "" (a run with --trace tries to mount it)
   bool tracefs_has_kvm_events = false;

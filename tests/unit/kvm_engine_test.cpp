@@ -3,15 +3,16 @@
 // test that needs KVM skips, saying why, where /dev/kvm is missing or unusable.
 #include <gtest/gtest.h>
 #include <linux/kvm.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,29 @@ const kvm::KvmCapabilities& host() {
     if (!host().usable) GTEST_SKIP() << "kvm engine test skipped: /dev/kvm is not usable here: " << host().problem; \
   } while (0)
 
-std::string temp_path(const std::string& name) { return ::testing::TempDir() + "nestbed-kvm-" + name; }
+// A directory of this test process's own, removed when it exits: test
+// processes run in parallel (and other runs of the suite may too).
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = ::testing::TempDir() + "nestbed-kvm-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string temp_path(const std::string& name) {
+  static const ScratchDir scratch;
+  return scratch.path() + "/" + name;
+}
 
 std::string workload(const std::string& name) { return std::string(NESTBED_KVM_TEST_IMAGES) + "/" + name; }
 
@@ -244,9 +267,7 @@ TEST(KvmEngine, DepthOneOrMoreIsUnsupportedWithoutVmx) {
   if (host().vmx_offered) GTEST_SKIP() << "this host's KVM offers VMX, so depth >= 1 is allowed here";
   RunConfig with_module = config_for(workload("hello"));
   with_module.modules.push_back({workload("cpuid-loop"), "10"});
-  const std::string dir = temp_path("depth");
-  ::mkdir(dir.c_str(), 0700);
-  const std::string l1_vmm = dir + "/l1-vmm";
+  const std::string l1_vmm = temp_path("l1-vmm");
   testing::write_file(l1_vmm, testing::build_aout_kludge(0x100000, testing::print_and_exit_code("x", 0), 0, 0));
   for (const RunConfig& config : {with_module, config_for(l1_vmm)}) {
     KvmRun run = run_on_kvm(config);
