@@ -166,8 +166,14 @@ TEST(KvmTraceFile, RejectsAnEndRecordThatDisagrees) {
   expect_input_error(bytes, "counts do not match");
 }
 
-TEST(KvmTraceFile, ReadingAMissingFileSaysSo) {
+TEST(KvmTraceFile, ReadingAMissingFileOrADirectorySaysSo) {
   EXPECT_THROW(read_trace_file("/nonexistent/x.trace"), InputError);
+  try {
+    read_trace_file("/");
+    FAIL() << "a directory was read as a trace";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "trace file '/' is a directory");
+  }
 }
 
 // ---- tracefs lines ----
