@@ -57,7 +57,7 @@ void probe_device(KvmCapabilities& caps) {
                      std::to_string(KVM_API_VERSION);
       return;
     }
-    KvmVm vm(kvm);
+    KvmVm vm(kvm);  // creating a VM is what fails where virtualization is off in firmware, say
     describe_vmx(caps, kvm.supported_cpuid());
     caps.usable = true;
   } catch (const KvmError& e) {
