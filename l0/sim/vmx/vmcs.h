@@ -1,0 +1,53 @@
+// A VMCS as the sim CPU keeps it (SDM 24.2): field values by dense slot
+// (arch::vmx::vmcs_field_slot), plus the revision identifier, the
+// shadow-VMCS indicator and the launch state. The in-memory layout of a
+// VMCS region is implementation-specific (software must use VMREAD/VMWRITE);
+// ours is documented at serialize().
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "arch/vmx/vmcs_fields.h"
+
+namespace nestbed::sim::vmx {
+
+using arch::vmx::VmcsField;
+
+class Vmcs {
+ public:
+  static constexpr uint32_t kShadowIndicator = 1u << 31;  // SDM 24.2, bit 31 of the first dword
+
+  uint64_t read(VmcsField f) const { return values_[slot_of(uint32_t(f))]; }
+  void write(VmcsField f, uint64_t v) {
+    const uint32_t enc = uint32_t(f);
+    values_[slot_of(enc)] = v & arch::vmx::width_mask(arch::vmx::vmcs_encoding_width(enc));
+  }
+
+  // VMREAD/VMWRITE by encoding, including the HIGH halves of 64-bit fields
+  // (SDM 24.11.2). False: not a supported component (VM-instruction error 12).
+  bool read_encoding(uint64_t enc, uint64_t& value) const;
+  bool write_encoding(uint64_t enc, uint64_t value);
+
+  // The region in guest-physical memory:
+  //   +0  revision identifier (bits 30:0) | shadow-VMCS indicator (bit 31)
+  //   +4  VMX-abort indicator
+  //   +8  launch state (0 clear, 1 launched)
+  //   +16 every field as 8 bytes, in arch::vmx::kVmcsFields order
+  static constexpr unsigned kFieldsOffset = 16;
+  static constexpr unsigned kRegionBytes = kFieldsOffset + 8 * arch::vmx::kVmcsFieldCount;
+  void serialize(uint8_t* region) const;
+  void deserialize(const uint8_t* region);
+
+  uint32_t revision = 0;
+  bool shadow = false;
+  bool launched = false;
+  uint32_t abort_indicator = 0;
+
+ private:
+  static unsigned slot_of(uint32_t enc) { return unsigned(arch::vmx::vmcs_field_slot(enc)); }
+  uint64_t values_[arch::vmx::kVmcsFieldCount] = {};
+};
+
+static_assert(Vmcs::kRegionBytes <= 4096, "a VMCS region is one 4 KiB page");
+
+}  // namespace nestbed::sim::vmx
