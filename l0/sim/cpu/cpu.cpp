@@ -10,6 +10,8 @@
 #include "arch/x86/rflags.h"
 #include "l0/sim/cpu/block.h"
 #include "l0/sim/cpu/decoder.h"
+#include "arch/vmx/vmx.h"
+#include "l0/sim/vmx/vmx.h"
 
 namespace nestbed::sim {
 
@@ -21,6 +23,8 @@ void raise_fault(uint8_t vector, uint32_t error_code) { throw GuestFault{vector,
 Cpu::Cpu(GuestMemory& memory, PlatformDevices& devices, const CostModel& costs)
     : mem_(memory), dev_(devices), costs_(costs), decoder_(std::make_unique<Decoder>(costs)) {
   code_page_.assign((mem_.size() + 0xfff) >> 12, 0);
+  switch_tlb_context(0, true);
+  vmx_ = std::make_unique<vmx::Vmx>(*this);
   dev_.apic.set_clock(this);
 }
 
@@ -108,7 +112,9 @@ CpuStop Cpu::run(uint64_t max_instructions) {
     }
     if (NB_UNLIKELY(!dead_blocks_.empty())) free_dead_blocks();
     const bool in_shadow = shadow_;
-    uint64_t budget = in_shadow ? 1 : limit - counters_.instructions;
+    // Monitor trap flag: one guest instruction, then an exit (SDM 25.5.2).
+    const bool mtf = non_root_ && vmx_->mtf_pending();
+    uint64_t budget = (in_shadow || mtf) ? 1 : limit - counters_.instructions;
     fault_rip_ = s_.rip();
     try {
       Block* b = lookup_block();
@@ -117,10 +123,17 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       s_.rip() = fault_rip_;
       ++counters_.exceptions;
       deliver_event(f.vector, f.has_error_code, f.error_code, false, false, 0);
+    } catch (const vmx::VmExitRequest& r) {
+      s_.rip() = fault_rip_;
+      deliver_vm_exit(r);
     }
     if (in_shadow) {
       shadow_ = false;
       check_events_soon();
+    }
+    if (mtf && non_root_ && vmx_->mtf_pending() && stop_ == CpuStop::None) {
+      vmx_->clear_mtf();
+      deliver_vm_exit(vmx::VmExitRequest{uint32_t(arch::vmx::ExitReason::MONITOR_TRAP_FLAG)});
     }
   }
   return stop_;
@@ -191,8 +204,9 @@ void Cpu::mark_code_page(uint64_t page, Block* b) {
   if (code_page_[page]) return;
   code_page_[page] = 1;
   // Writes to this page must now take the slow path, which invalidates.
-  for (TlbEntry& e : tlb_)
-    if (e.pa_page == (page << 12)) e.tag_w = TAG_INVALID;
+  for (auto& [key, entries] : tlb_contexts_)
+    for (unsigned k = 0; k < TLB_SIZE; ++k)
+      if (entries[k].pa_page == (page << 12)) entries[k].tag_w = TAG_INVALID;
 }
 
 // A guest write hit a page holding decoded code: drop every block decoded
@@ -238,6 +252,54 @@ void Cpu::note_code_write(uint64_t pa, unsigned size) {
   uint64_t first = pa >> 12, last = (pa + size - 1) >> 12;
   for (uint64_t p = first; p <= last; ++p)
     if (p < code_page_.size() && code_page_[p]) invalidate_code_page(p);
+}
+
+// ------------------------------------------------------------ VMX glue
+
+void Cpu::deliver_vm_exit(const vmx::VmExitRequest& r) {
+  const uint64_t guest_rip = r.rip_after ? s_.rip() + r.insn_len : s_.rip();
+  vmx_->vm_exit(r, guest_rip);
+}
+
+void Cpu::vm_exit_insn(const DecodedInsn& i, uint32_t reason, uint64_t qualification, uint32_t insn_info) {
+  vmx::VmExitRequest r{reason};
+  r.qualification = qualification;
+  r.insn_len = i.len;
+  r.insn_info = insn_info;
+  throw r;
+}
+
+void Cpu::switch_tlb_context(uint64_t key, bool flush) {
+  auto& entries = tlb_contexts_[key];
+  if (!entries) {
+    entries = std::make_unique<TlbEntry[]>(TLB_SIZE);
+  } else if (flush) {
+    for (unsigned k = 0; k < TLB_SIZE; ++k) entries[k] = TlbEntry{};
+  }
+  tlb_ = entries.get();
+  tlb_key_ = key;
+  ++code_generation_;
+}
+
+void Cpu::invlpg_in_context(uint64_t key, uint64_t la) {
+  auto it = tlb_contexts_.find(key);
+  if (it == tlb_contexts_.end()) return;
+  TlbEntry& e = it->second[(la >> 12) & TLB_MASK];
+  const uint64_t page = la & ~0xfffull;
+  if (e.tag_r == page || e.tag_w == page || e.tag_x == page || tlb_has_large_) e = TlbEntry{};
+  ++code_generation_;
+}
+
+void Cpu::annotate() {
+  if (!trace_) return;
+  AnnotationEvent e{};
+  e.cycles = cycles_;
+  e.instructions = counters_.instructions;
+  e.rip = fault_rip_;
+  for (unsigned k = 0; k < 16; ++k) e.regs[k] = s_.r[k];
+  e.non_root = non_root_;
+  e.vmcs = vmx_->current_vmcs_pointer();
+  trace_->annotation(e);
 }
 
 // ------------------------------------------------------ memory slow paths

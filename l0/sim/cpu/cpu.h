@@ -15,6 +15,7 @@
 #include "l0/sim/cpu/cpu_state.h"
 #include "l0/sim/cpu/decoded_insn.h"
 #include "l0/sim/cpu/guest_fault.h"
+#include "l0/sim/trace_hooks.h"
 
 #define NB_LIKELY(x) __builtin_expect(!!(x), 1)
 #define NB_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -23,6 +24,10 @@ namespace nestbed::sim {
 
 class Decoder;
 struct Block;
+namespace vmx {
+class Vmx;
+struct VmExitRequest;
+}  // namespace vmx
 
 enum class Access : uint8_t { Read = 0, Write = 1, Exec = 2 };
 
@@ -188,6 +193,57 @@ class Cpu : public Clock {
   // Reports an instruction the CPU does not implement and raises #UD.
   [[noreturn]] void unimplemented(const DecodedInsn& i);
 
+  // ---- VMX (l0/sim/vmx) ----
+  vmx::Vmx& vmx() { return *vmx_; }
+  bool non_root() const { return non_root_; }
+  void set_non_root(bool v) { non_root_ = v; }
+  // An instruction-caused VM exit (SDM 25.1.2): nothing of the instruction
+  // is committed; the exit saves its RIP and length.
+  [[noreturn]] void vm_exit_insn(const DecodedInsn& i, uint32_t reason, uint64_t qualification = 0,
+                                 uint32_t insn_info = 0);
+  // Translates a guest-physical address through EPT in non-root operation
+  // (SDM 28.2), raising EPT-violation / misconfiguration exits. `la` is the
+  // guest-linear address when `la_valid`; `paging_structure` marks accesses
+  // to the guest's own page tables.
+  uint64_t ept_translate(uint64_t gpa, Access a, uint64_t la, bool la_valid, bool paging_structure);
+  bool ept_active() const { return ept_active_; }
+  void set_ept_active(bool v) { ept_active_ = v; }
+  // Selects the TLB for a (VPID, EPT) context; `flush` empties it first.
+  void switch_tlb_context(uint64_t key, bool flush);
+  // Empties every TLB context whose key satisfies `match` (INVEPT/INVVPID).
+  template <typename Match>
+  void flush_tlb_contexts(Match match, bool include_global = true) {
+    for (auto& [key, entries] : tlb_contexts_)
+      if (match(key))
+        for (unsigned k = 0; k < TLB_SIZE; ++k)
+          if (include_global || !entries[k].global) entries[k] = TlbEntry{};
+    ++code_generation_;
+  }
+  void invlpg_in_context(uint64_t key, uint64_t la);
+  bool halted() const { return halted_; }
+  void set_halted(bool v) { halted_ = v; }
+  bool in_interrupt_shadow() const { return shadow_; }
+  void set_interrupt_shadow(bool v) { shadow_ = v; }
+  uint64_t fault_rip() const { return fault_rip_; }
+  // VM-entry event injection (SDM 26.6); `report_rip` is the RIP a fault
+  // during delivery reports.
+  void inject(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external,
+              uint64_t report_rip, unsigned insn_len);
+  // The event whose delivery a VM exit interrupted (SDM 27.2.4), then cleared.
+  uint32_t take_idt_vectoring_info();
+  uint32_t idt_vectoring_error() const { return idt_vectoring_error_; }
+  std::vector<uint64_t> tlb_context_keys() const {
+    std::vector<uint64_t> keys;
+    for (const auto& [key, entries] : tlb_contexts_) keys.push_back(key);
+    return keys;
+  }
+
+  // ---- exit recording ----
+  void set_trace_sink(CpuTraceSink* sink) { trace_ = sink; }
+  CpuTraceSink* trace_sink() const { return trace_; }
+  // The magic-NOP annotation (trace_hooks.h): a record, no architectural effect.
+  void annotate();
+
   GuestMemory& memory() { return mem_; }
   PlatformDevices& devices() { return dev_; }
   const CostModel& costs() const { return costs_; }
@@ -262,7 +318,19 @@ class Cpu : public Clock {
   CpuStop stop_ = CpuStop::None;
   std::string stop_message_;
 
-  TlbEntry tlb_[TLB_SIZE];
+  // The TLB of the current (VPID, EPT) context; root operation is key 0.
+  TlbEntry* tlb_ = nullptr;
+  uint64_t tlb_key_ = 0;
+  std::unordered_map<uint64_t, std::unique_ptr<TlbEntry[]>> tlb_contexts_;
+  std::unique_ptr<vmx::Vmx> vmx_;
+  bool non_root_ = false;
+  bool ept_active_ = false;
+  bool injecting_ = false;
+  uint64_t pf_linear_ = 0;  // the faulting linear address of the last #PF raised
+  uint32_t idt_vectoring_info_ = 0, idt_vectoring_error_ = 0;
+  CpuTraceSink* trace_ = nullptr;
+  void deliver_vm_exit(const vmx::VmExitRequest& r);
+  bool vmx_events();
   bool tlb_has_large_ = false;
   uint64_t code_generation_ = 1;  // bumped whenever cached fetch translations may be stale
   static constexpr unsigned JC_SIZE = 4096;

@@ -42,6 +42,7 @@ struct DecodedInsn {
   uint8_t mem_base = 17;   // REG_ZERO
   uint8_t mem_index = 17;  // REG_ZERO
   uint8_t mem_scale = 0;   // shift count 0..3
+  uint8_t mem_seg_arch = 3;  // the operand's architectural segment (DS default), for VM-exit instruction information
   uint16_t cost = 1;       // modeled cycles
   uint16_t id = 0;         // Capstone instruction id (diagnostics only)
   int64_t disp = 0;

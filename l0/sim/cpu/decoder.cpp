@@ -151,6 +151,7 @@ bool Decoder::convert_operand(const cs_x86_op& o, const cs_x86& x, CpuMode mode,
       uint8_t seg = segment_from_prefix(x.prefix[1]);
       if (seg == 0xff) seg = (d.mem_base == RSP || d.mem_base == RBP) ? arch::seg::SS : arch::seg::DS;
       else d.flags |= insn_flag::SEG_OVERRIDE;
+      d.mem_seg_arch = seg;
       if (mode == CpuMode::Bits64 && seg != arch::seg::FS && seg != arch::seg::GS) seg = SEG_NONE;
       d.mem_seg = seg;
       return true;
@@ -195,7 +196,7 @@ void Decoder::build(const cs_insn& ci, CpuMode mode, DecodedInsn& d) {
   if (ok) {
     ok = select_alu(ci.id, d, mode, costs_) || select_data(ci.id, d, mode, costs_) ||
          select_control(ci.id, d, mode, costs_) || select_string(ci.id, d, mode, costs_) ||
-         select_system(ci.id, d, mode, costs_);
+         select_system(ci.id, d, mode, costs_) || select_vmx(ci.id, d, mode, costs_);
   }
   if (!ok) {
     d.fn = &h_unimplemented;

@@ -3,6 +3,7 @@
 // 6.12-6.14), the double-fault and triple-fault rules (SDM 6.15), HLT,
 // interrupt shadows, IRET and far returns.
 #include <cinttypes>
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -10,7 +11,9 @@
 #include "arch/x86/exceptions.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
+#include "arch/vmx/vmx.h"
 #include "l0/sim/cpu/cpu.h"
+#include "l0/sim/vmx/vmx.h"
 
 namespace nestbed::sim {
 
@@ -47,6 +50,7 @@ void invalidate_inner_segments(CpuState& s) {
 void Cpu::service_events() {
   dev_.apic.update();
   next_event_ = dev_.apic.next_event();
+  if (non_root_ && vmx_events()) return;
   if (shadow_) {
     // Interrupts are blocked for one instruction after STI / MOV SS.
     next_event_ = 0;
@@ -57,13 +61,15 @@ void Cpu::service_events() {
     return;
   }
   if (!halted_) return;
-  if (!(s_.rflags & rflags::IF)) {
+  const bool external_exits = non_root_ && (vmx_->controls().pin & arch::vmx::pin_ctl::EXTERNAL_INTERRUPT_EXITING);
+  if (!(s_.rflags & rflags::IF) && !external_exits && !(non_root_ && vmx_->preemption_deadline() != ~0ull)) {
     char msg[128];
     std::snprintf(msg, sizeof msg, "HLT with interrupts disabled and nothing pending (rip 0x%" PRIx64 ")", s_.rip());
     stop(CpuStop::Halted, msg);
     return;
   }
-  const uint64_t wake = dev_.apic.next_event();
+  uint64_t wake = dev_.apic.next_event();
+  if (non_root_) wake = std::min(wake, vmx_->preemption_deadline());
   if (wake == ~0ull) {
     char msg[128];
     std::snprintf(msg, sizeof msg, "HLT with no interrupt source armed (rip 0x%" PRIx64 ")", s_.rip());
@@ -73,6 +79,50 @@ void Cpu::service_events() {
   // Asleep until the timer fires: modeled time jumps to the deadline.
   if (wake > cycles_) cycles_ = wake;
   next_event_ = 0;
+}
+
+// Events of VMX non-root operation at an instruction boundary, in the
+// priority order of SDM 26.7.x/25.2: VMX-preemption timer, NMI window,
+// external interrupts (with "external-interrupt exiting"), interrupt
+// window. Returns true if a VM exit happened.
+bool Cpu::vmx_events() {
+  namespace v = arch::vmx;
+  const vmx::GuestControls& ctl = vmx_->controls();
+  const uint64_t deadline = vmx_->preemption_deadline();
+  if (deadline != ~0ull) {
+    if (cycles_ >= deadline) {
+      deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::PREEMPTION_TIMER)});
+      return true;
+    }
+    next_event_ = std::min(next_event_, deadline);
+  }
+  if (ctl.proc & v::proc_ctl::NMI_WINDOW_EXITING) {
+    // No NMI is ever blocked by an NMI here (virtual NMIs are never injected
+    // blocked), so the window is open unless MOV SS blocks it.
+    deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::NMI_WINDOW)});
+    return true;
+  }
+  if ((ctl.pin & v::pin_ctl::EXTERNAL_INTERRUPT_EXITING) && dev_.apic.pending_vector() >= 0) {
+    // RFLAGS.IF and STI/MOV-SS blocking do not hold the exit back (SDM 25.2).
+    vmx::VmExitRequest r{uint32_t(v::ExitReason::EXTERNAL_INTERRUPT)};
+    if (ctl.exit & v::exit_ctl::ACK_INTERRUPT_ON_EXIT) {
+      const int vector = dev_.apic.pending_vector();
+      dev_.apic.acknowledge(vector);
+      ++counters_.interrupts;
+      r.intr_info = uint32_t(v::intr_info::VECTOR.make(uint64_t(vector)) |
+                             v::intr_info::TYPE.make(v::intr_info::TYPE_EXTERNAL_INTERRUPT) | v::intr_info::VALID.mask);
+    }
+    halted_ = false;
+    deliver_vm_exit(r);
+    return true;
+  }
+  if ((ctl.proc & v::proc_ctl::INTERRUPT_WINDOW_EXITING) && (s_.rflags & rflags::IF) && !shadow_) {
+    halted_ = false;
+    deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::INTERRUPT_WINDOW)});
+    return true;
+  }
+  if (ctl.proc & v::proc_ctl::INTERRUPT_WINDOW_EXITING) next_event_ = 0;  // look again after each block
+  return false;
 }
 
 bool Cpu::deliver_pending_interrupt() {
@@ -85,12 +135,42 @@ bool Cpu::deliver_pending_interrupt() {
   return true;
 }
 
+// The interruption information of an event (SDM 24.9.2/24.9.3 format).
+static uint32_t event_info(uint8_t vector, bool has_error, bool is_software, bool is_external) {
+  namespace v = arch::vmx;
+  uint64_t type = v::intr_info::TYPE_HARDWARE_EXCEPTION;
+  if (is_external) type = v::intr_info::TYPE_EXTERNAL_INTERRUPT;
+  else if (is_software) type = (vector == 3 || vector == 4) ? v::intr_info::TYPE_SOFTWARE_EXCEPTION
+                                                            : v::intr_info::TYPE_SOFTWARE_INTERRUPT;
+  return uint32_t(v::intr_info::VECTOR.make(vector) | v::intr_info::TYPE.make(type) |
+                  v::intr_info::ERROR_CODE_VALID.make(has_error) | v::intr_info::VALID.mask);
+}
+
 void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external,
                         unsigned insn_len) {
-  (void)insn_len;
+  namespace v = arch::vmx;
   cycles_ += costs_[CostClass::interrupt_delivery];
+  bool check_bitmap = !injecting_;
+  injecting_ = false;
   for (;;) {
+    // In non-root operation exceptions (and INT3/INTO) may exit instead of
+    // being delivered (SDM 25.2); INT n and external interrupts never do.
+    const bool is_int_n = is_software && vector != 3 && vector != 4;
+    if (non_root_ && check_bitmap && !is_external && !is_int_n && vmx_->exception_exits(vector, has_error, error)) {
+      vmx::VmExitRequest r{uint32_t(v::ExitReason::EXCEPTION_NMI)};
+      r.intr_info = event_info(vector, has_error, is_software, false);
+      r.intr_error = has_error ? error : 0;
+      if (vector == uint8_t(Vector::PF)) r.qualification = pf_linear_;  // CR2 is not loaded (SDM 27.1)
+      if (is_software) {
+        r.insn_len = insn_len;
+        s_.rip() = fault_rip_;
+      }
+      deliver_vm_exit(r);
+      return;
+    }
+    check_bitmap = true;
     try {
+      if (vector == uint8_t(Vector::PF) && !is_software) s_.cr2 = pf_linear_;
       if (s_.efer & efer::LMA)
         deliver_event_long(vector, has_error, error, is_software, is_external);
       else
@@ -98,11 +178,27 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
       halted_ = false;
       end_block();
       return;
+    } catch (const vmx::VmExitRequest& exit) {
+      // An exit (EPT violation, ...) while delivering: report the event in
+      // the IDT-vectoring information (SDM 27.2.4).
+      idt_vectoring_info_ = event_info(vector, has_error, is_software, is_external);
+      idt_vectoring_error_ = has_error ? error : 0;
+      vmx::VmExitRequest r = exit;
+      if (is_software) {
+        s_.rip() = fault_rip_;
+        r.insn_len = insn_len;
+      }
+      deliver_vm_exit(r);
+      return;
     } catch (const GuestFault& f) {
       // A fault while delivering `vector`. A software interrupt's faults
       // report the INT instruction itself (they are faults, not traps).
       if (is_software) s_.rip() = fault_rip_;
       if (vector == uint8_t(Vector::DF)) {
+        if (non_root_) {  // a triple fault in non-root operation exits (SDM 25.2)
+          deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::TRIPLE_FAULT)});
+          return;
+        }
         char msg[160];
         std::snprintf(msg, sizeof msg, "triple fault: %s (error 0x%x) while delivering #DF at rip 0x%" PRIx64,
                       exception_name(f.vector), f.error_code, s_.rip());
@@ -119,6 +215,23 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
       is_external = false;
     }
   }
+}
+
+// VM-entry event injection (SDM 26.6): delivered as if it had just occurred,
+// without consulting the exception bitmap for the injected event itself.
+void Cpu::inject(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external,
+                 uint64_t report_rip, unsigned insn_len) {
+  fault_rip_ = report_rip;
+  injecting_ = true;
+  if (is_external) ++counters_.interrupts;
+  else ++counters_.exceptions;
+  deliver_event(vector, has_error, error, is_software, is_external, insn_len);
+}
+
+uint32_t Cpu::take_idt_vectoring_info() {
+  const uint32_t v = idt_vectoring_info_;
+  idt_vectoring_info_ = 0;
+  return v;
 }
 
 // SDM 6.14: 64-bit IDT gates, RSP from the TSS on a privilege change or

@@ -7,6 +7,8 @@
 #include "arch/x86/segment.h"
 #include "l0/sim/cpu/exec_common.h"
 #include "l0/sim/cpu/exec_select.h"
+#include "l0/sim/vmx/vmx.h"
+#include "arch/vmx/vmx.h"
 
 namespace nestbed::sim {
 
@@ -235,6 +237,20 @@ void h_flag(Cpu& c, const DecodedInsn&) {
 
 void h_nop(Cpu&, const DecodedInsn&) {}
 
+// PAUSE exits with "PAUSE exiting" (SDM 25.1.3; PAUSE-loop exiting is not offered).
+void h_pause(Cpu& c, const DecodedInsn& i) {
+  if (c.non_root() && (c.vmx().controls().proc & arch::vmx::proc_ctl::PAUSE_EXITING))
+    c.vm_exit_insn(i, uint32_t(arch::vmx::ExitReason::PAUSE));
+}
+
+// `nopl 0x4e455354(%rax,%rax,1)`: a VMM's trace annotation (trace_hooks.h).
+void h_annotation(Cpu& c, const DecodedInsn&) { c.annotate(); }
+
+bool is_annotation(const DecodedInsn& d) {
+  return d.op[0].kind == OpKind::Mem && d.mem_base == RAX && d.mem_index == RAX && d.mem_scale == 0 &&
+         uint32_t(d.disp) == kAnnotationMagic;
+}
+
 // LEAVE: rSP = rBP, then pop rBP (operand size = stack width in 64-bit mode).
 template <typename T>
 void h_leave(Cpu& c, const DecodedInsn&) {
@@ -427,6 +443,12 @@ bool select_data(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
     case X86_INS_CLD: set_handler(d, &h_flag<fl::DF, 0, 0>, costs, CostClass::simple); return true;
     case X86_INS_STD: set_handler(d, &h_flag<0, fl::DF, 0>, costs, CostClass::simple); return true;
     case X86_INS_NOP:
+      if (is_annotation(d)) {
+        set_handler(d, &h_annotation, costs, CostClass::simple);
+        d.cost = 0;  // a zero-cost record under the sim
+        return true;
+      }
+      [[fallthrough]];
     case X86_INS_ENDBR64:
     case X86_INS_ENDBR32:
     case X86_INS_PREFETCH:
@@ -442,7 +464,7 @@ bool select_data(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
                                          ? CostClass::simple
                                          : CostClass::serializing);
       return true;
-    case X86_INS_PAUSE: set_handler(d, &h_nop, costs, CostClass::pause); return true;
+    case X86_INS_PAUSE: set_handler(d, &h_pause, costs, CostClass::pause); return true;
     case X86_INS_LEAVE:
       set_handler(d, b64 ? (d.opsize == 2 ? &h_leave<uint16_t> : &h_leave<uint64_t>)
                          : (d.opsize == 2 ? &h_leave<uint16_t> : &h_leave<uint32_t>),

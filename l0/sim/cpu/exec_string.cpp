@@ -11,6 +11,8 @@
 #include "arch/x86/segment.h"
 #include "l0/sim/cpu/exec_common.h"
 #include "l0/sim/cpu/exec_select.h"
+#include "arch/vmx/vmx.h"
+#include "l0/sim/vmx/vmx.h"
 
 namespace nestbed::sim {
 
@@ -79,10 +81,29 @@ bool bulk_step(Cpu& c, const DecodedInsn& i, const StringRegs& sr, uint64_t& cou
   return true;
 }
 
+// INS/OUTS in non-root operation: the I/O exit comes before any element
+// moves (SDM 25.1.3; qualification table 27-5, information table 27-8).
+template <Str OP, typename T>
+void string_io_intercept(Cpu& c, const DecodedInsn& i, bool rep) {
+  const uint16_t port = uint16_t(c.reg(RDX));
+  c.check_io_permission(port, sizeof(T));
+  if (!c.vmx().io_exits(port, sizeof(T))) return;
+  namespace q = arch::vmx::qual_io;
+  const uint64_t qual = q::SIZE.make(sizeof(T) - 1) | q::DIRECTION.make(OP == Str::Ins ? q::IN : q::OUT) |
+                        q::STRING.mask | q::REP.make(rep) | q::PORT.make(port);
+  namespace f = arch::vmx::insn_info_ins_outs;
+  const uint64_t info = f::ADDRESS_SIZE.make(i.addrsize == 2 ? 0 : i.addrsize == 4 ? 1 : 2) |
+                        f::SEGMENT.make(OP == Str::Outs ? i.mem_seg_arch : arch::seg::ES);
+  c.vm_exit_insn(i, uint32_t(arch::vmx::ExitReason::IO_INSTRUCTION), qual, uint32_t(info));
+}
+
 template <Str OP, typename T>
 void h_string(Cpu& c, const DecodedInsn& i) {
   const StringRegs sr(i.addrsize);
   const bool rep = i.flags & (insn_flag::REP | insn_flag::REPNE);
+  if constexpr (OP == Str::Ins || OP == Str::Outs) {
+    if (c.non_root()) string_io_intercept<OP, T>(c, i, rep);
+  }
   uint64_t count = rep ? sr.get(c, RCX) : 1;
   const int64_t step = (c.state().rflags & fl::DF) ? -int64_t(sizeof(T)) : int64_t(sizeof(T));
   const uint64_t per_element = c.costs()[CostClass::string_iteration];

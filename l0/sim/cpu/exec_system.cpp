@@ -9,17 +9,26 @@
 #include "l0/sim/cpu/cpuid.h"
 #include "l0/sim/cpu/exec_common.h"
 #include "l0/sim/cpu/exec_select.h"
+#include "l0/sim/cpu/exec_vmx.h"
 
 namespace nestbed::sim {
 
 namespace {
+
+using arch::vmx::ExitReason;
+namespace pc = arch::vmx::proc_ctl;
+namespace pc2 = arch::vmx::proc_ctl2;
 
 inline void require_cpl0(Cpu& c) {
   if (c.state().cpl != 0) raise_gp(0);
 }
 inline unsigned iopl(const Cpu& c) { return (c.state().rflags & fl::IOPL) >> fl::IOPL_SHIFT; }
 
-void h_hlt(Cpu& c, const DecodedInsn&) { c.halt(); }
+void h_hlt(Cpu& c, const DecodedInsn& i) {
+  require_cpl0(c);
+  if (proc_exiting(c, pc::HLT_EXITING)) c.vm_exit_insn(i, uint32_t(ExitReason::HLT));
+  c.halt();
+}
 
 void h_cli(Cpu& c, const DecodedInsn&) {
   if (c.state().cpl > iopl(c)) raise_gp(0);
@@ -35,15 +44,30 @@ void h_sti(Cpu& c, const DecodedInsn&) {
   c.check_events_soon();
 }
 
+// The I/O-permission checks come first, then the VMX I/O exit (SDM 25.1.1).
+void io_intercept(Cpu& c, const DecodedInsn& i, uint16_t port, unsigned size, bool in, bool immediate) {
+  if (!c.non_root()) return;
+  c.check_io_permission(port, size);
+  if (!c.vmx().io_exits(port, size)) return;
+  namespace q = arch::vmx::qual_io;
+  const uint64_t qual = q::SIZE.make(size - 1) | q::DIRECTION.make(in ? q::IN : q::OUT) |
+                        q::OPERAND_ENCODING.make(immediate ? q::PORT_IMMEDIATE : q::PORT_IN_DX) | q::PORT.make(port);
+  c.vm_exit_insn(i, uint32_t(ExitReason::IO_INSTRUCTION), qual);
+}
+
 template <typename T>
 void h_in(Cpu& c, const DecodedInsn& i) {
-  const uint16_t port = i.op[1].kind == OpKind::Imm ? uint16_t(i.imm & 0xff) : uint16_t(c.reg(RDX));
+  const bool immediate = i.op[1].kind == OpKind::Imm;
+  const uint16_t port = immediate ? uint16_t(i.imm & 0xff) : uint16_t(c.reg(RDX));
+  io_intercept(c, i, port, sizeof(T), true, immediate);
   set_reg<T>(c, RAX, T(c.io_in(port, sizeof(T))));
 }
 
 template <typename T>
 void h_out(Cpu& c, const DecodedInsn& i) {
-  const uint16_t port = i.op[0].kind == OpKind::Imm ? uint16_t(i.imm & 0xff) : uint16_t(c.reg(RDX));
+  const bool immediate = i.op[0].kind == OpKind::Imm;
+  const uint16_t port = immediate ? uint16_t(i.imm & 0xff) : uint16_t(c.reg(RDX));
+  io_intercept(c, i, port, sizeof(T), false, immediate);
   c.io_out(port, sizeof(T), uint32_t(T(c.reg(RAX))));
 }
 
@@ -68,10 +92,42 @@ void h_mov_from_sreg(Cpu& c, const DecodedInsn& i) {
 
 // MOV CRn (SDM MOV-Move to/from Control Registers): CPL 0; CR1, CR5-7 and
 // CR9-15 are #UD; CR8 exists in 64-bit mode.
+// Exit qualification of a control-register access (SDM 27.2.1, table 27-3).
+uint64_t cr_qualification(unsigned cr, uint64_t type, unsigned gpr) {
+  namespace q = arch::vmx::qual_cr_access;
+  return q::CR.make(cr) | q::ACCESS_TYPE.make(type) | q::GPR.make(gpr);
+}
+
+// MOV to CR in non-root operation (SDM 25.1.3): exits when a host-owned
+// bit (mask = 1) would differ from the read shadow, or a CR3 value is not a
+// CR3-target; otherwise the host-owned bits keep their value (SDM 25.3).
+uint64_t cr_write_intercept(Cpu& c, const DecodedInsn& i, unsigned cr, uint64_t v) {
+  if (!c.non_root()) return v;
+  const vmx::GuestControls& ctl = c.vmx().controls();
+  namespace q = arch::vmx::qual_cr_access;
+  auto exit = [&]() { c.vm_exit_insn(i, uint32_t(ExitReason::CR_ACCESS), cr_qualification(cr, q::MOV_TO_CR, i.op[1].reg)); };
+  if (cr == 0 || cr == 4) {
+    const uint64_t mask = cr == 0 ? ctl.cr0_mask : ctl.cr4_mask;
+    const uint64_t shadow = cr == 0 ? ctl.cr0_shadow : ctl.cr4_shadow;
+    if ((v ^ shadow) & mask) exit();
+    const uint64_t current = cr == 0 ? c.state().cr0 : c.state().cr4;
+    return (v & ~mask) | (current & mask);
+  }
+  if (cr == 3 && (ctl.proc & pc::CR3_LOAD_EXITING)) {
+    bool target = false;
+    for (unsigned k = 0; k < ctl.cr3_target_count && k < 4; ++k) target |= ctl.cr3_targets[k] == v;
+    if (!target) exit();
+  }
+  if (cr == 8 && (ctl.proc & pc::CR8_LOAD_EXITING)) exit();
+  return v;
+}
+
 void h_mov_to_cr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
   uint64_t v = c.reg(i.op[1].reg);
   if (c.mode() != CpuMode::Bits64) v = uint32_t(v);
+  if (i.op[0].reg == 8 && c.mode() != CpuMode::Bits64) raise_ud();
+  v = cr_write_intercept(c, i, i.op[0].reg, v);
   switch (i.op[0].reg) {
     case 0: c.write_cr0(v); break;
     case 2: c.state().cr2 = v; break;
@@ -90,11 +146,21 @@ void h_mov_from_cr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
   uint64_t v;
   const CpuState& s = c.state();
-  switch (i.op[1].reg) {
-    case 0: v = s.cr0; break;
+  const unsigned cr = i.op[1].reg;
+  if (c.non_root()) {
+    const vmx::GuestControls& ctl = c.vmx().controls();
+    namespace q = arch::vmx::qual_cr_access;
+    if ((cr == 3 && (ctl.proc & pc::CR3_STORE_EXITING)) || (cr == 8 && (ctl.proc & pc::CR8_STORE_EXITING)))
+      c.vm_exit_insn(i, uint32_t(ExitReason::CR_ACCESS), cr_qualification(cr, q::MOV_FROM_CR, i.op[0].reg));
+  }
+  // Host-owned bits read from the read shadow (SDM 25.3).
+  const bool shadowing = c.non_root();
+  const vmx::GuestControls& ctl = c.vmx().controls();
+  switch (cr) {
+    case 0: v = shadowing ? (s.cr0 & ~ctl.cr0_mask) | (ctl.cr0_shadow & ctl.cr0_mask) : s.cr0; break;
     case 2: v = s.cr2; break;
     case 3: v = s.cr3; break;
-    case 4: v = s.cr4; break;
+    case 4: v = shadowing ? (s.cr4 & ~ctl.cr4_mask) | (ctl.cr4_shadow & ctl.cr4_mask) : s.cr4; break;
     case 8:
       if (c.mode() != CpuMode::Bits64) raise_ud();
       v = c.read_cr8();
@@ -115,8 +181,16 @@ unsigned debug_register(Cpu& c, unsigned n) {
   return n;
 }
 
+void dr_intercept(Cpu& c, const DecodedInsn& i, unsigned dr, bool to_dr, unsigned gpr) {
+  if (!proc_exiting(c, pc::MOV_DR_EXITING)) return;
+  namespace q = arch::vmx::qual_mov_dr;
+  c.vm_exit_insn(i, uint32_t(ExitReason::DR_ACCESS),
+                 q::DR.make(dr) | q::DIRECTION.make(to_dr ? q::MOV_TO_DR : q::MOV_FROM_DR) | q::GPR.make(gpr));
+}
+
 void h_mov_to_dr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
+  dr_intercept(c, i, i.op[0].reg, true, i.op[1].reg);
   const unsigned n = debug_register(c, i.op[0].reg);
   uint64_t v = c.reg(i.op[1].reg);
   if (c.mode() != CpuMode::Bits64) v = uint32_t(v);
@@ -128,15 +202,36 @@ void h_mov_to_dr(Cpu& c, const DecodedInsn& i) {
 
 void h_mov_from_dr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
+  dr_intercept(c, i, i.op[1].reg, false, i.op[0].reg);
   const unsigned n = debug_register(c, i.op[1].reg);
   const uint64_t v = c.state().dr[n];
   c.reg(i.op[0].reg) = c.mode() == CpuMode::Bits64 ? v : uint32_t(v);
 }
 
 // LGDT/LIDT m16&32 or m16&64 (SDM LGDT): a 16-bit operand size keeps 24 bits of base.
+// Descriptor-table exiting (SDM 25.1.3; information: tables 27-10, 27-11).
+void dtable_intercept(Cpu& c, const DecodedInsn& i, bool gdtr_idtr, unsigned identity) {
+  if (!proc2_exiting(c, pc2::DESCRIPTOR_TABLE_EXITING)) return;
+  uint64_t info;
+  if (gdtr_idtr) {
+    namespace f = arch::vmx::insn_info_dtable;
+    info = memory_operand_info(i) | f::OPERAND_SIZE.make(i.opsize != 2) | f::IDENTITY.make(identity);
+  } else {
+    namespace f = arch::vmx::insn_info_ldt_tr;
+    info = f::IDENTITY.make(identity);
+    if (i.op[0].kind == OpKind::Mem)
+      info |= memory_operand_info(i);
+    else
+      info |= f::MEM_REG.mask | f::REG1.make(i.op[0].reg);
+  }
+  c.vm_exit_insn(i, uint32_t(gdtr_idtr ? ExitReason::GDTR_IDTR : ExitReason::LDTR_TR),
+                 i.op[0].kind == OpKind::Mem ? displacement_qualification(i) : 0, uint32_t(info));
+}
+
 template <bool IDT>
 void h_load_table(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
+  dtable_intercept(c, i, true, IDT ? 3 : 2);
   const unsigned base_size = c.mode() == CpuMode::Bits64 ? 8 : 4;
   const uint64_t la = c.linear(i, 2 + base_size, Access::Read);
   const uint16_t limit = c.read<uint16_t>(la);
@@ -150,6 +245,7 @@ void h_load_table(Cpu& c, const DecodedInsn& i) {
 
 template <bool IDT>
 void h_store_table(Cpu& c, const DecodedInsn& i) {
+  dtable_intercept(c, i, true, IDT ? 1 : 0);
   const unsigned base_size = c.mode() == CpuMode::Bits64 ? 8 : 4;
   const uint64_t la = c.linear(i, 2 + base_size, Access::Write);
   const TableRegister& t = IDT ? c.state().idtr : c.state().gdtr;
@@ -173,6 +269,7 @@ uint64_t system_descriptor_base(Cpu& c, uint16_t sel, uint64_t lo) {
 
 void h_lldt(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
+  dtable_intercept(c, i, false, 2);
   const uint16_t sel = read_op<uint16_t>(c, i, 0);
   if ((sel & 0xfffc) == 0) {
     c.state().ldtr = Segment{sel, 0, 0, arch::seg::ar::UNUSABLE};
@@ -189,6 +286,7 @@ void h_lldt(Cpu& c, const DecodedInsn& i) {
 // LTR: an available TSS, marked busy in the GDT (SDM LTR).
 void h_ltr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
+  dtable_intercept(c, i, false, 3);
   const uint16_t sel = read_op<uint16_t>(c, i, 0);
   if ((sel & 0xfffc) == 0 || arch::seg::selector_ti(sel)) raise_gp(sel & 0xfffc);
   const uint64_t d = c.read_descriptor(sel, sel & 0xfffc);
@@ -204,6 +302,7 @@ void h_ltr(Cpu& c, const DecodedInsn& i) {
 
 template <bool TR>
 void h_store_selector(Cpu& c, const DecodedInsn& i) {
+  dtable_intercept(c, i, false, TR ? 1 : 0);
   const uint16_t sel = TR ? c.state().tr.selector : c.state().ldtr.selector;
   if (i.op[0].kind == OpKind::Mem)
     c.write<uint16_t>(c.linear(i, 2, Access::Write), sel);
@@ -216,7 +315,23 @@ void h_lmsw(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
   const uint16_t v = read_op<uint16_t>(c, i, 0);
   const uint64_t cr0 = c.state().cr0;
-  c.write_cr0((cr0 & ~0xeull) | (v & 0xf) | (cr0 & 1));
+  uint64_t keep = 0;  // host-owned bits LMSW may not change in non-root operation
+  if (c.non_root()) {
+    // SDM 25.1.3: LMSW exits if it would set a host-owned PE the shadow
+    // clears, or change a host-owned MP/EM/TS from the shadow.
+    const vmx::GuestControls& ctl = c.vmx().controls();
+    const bool pe = (ctl.cr0_mask & 1) && (v & 1) && !(ctl.cr0_shadow & 1);
+    const bool others = ((v ^ ctl.cr0_shadow) & ctl.cr0_mask & 0xe) != 0;
+    if (pe || others) {
+      namespace q = arch::vmx::qual_cr_access;
+      const uint64_t qual = q::ACCESS_TYPE.make(q::LMSW) | q::LMSW_SOURCE.make(v) |
+                            q::LMSW_OPERAND.make(i.op[0].kind == OpKind::Mem ? q::LMSW_MEMORY : q::LMSW_REGISTER);
+      c.vm_exit_insn(i, uint32_t(ExitReason::CR_ACCESS), qual, 0);
+    }
+    keep = ctl.cr0_mask & 0xf;
+  }
+  const uint64_t lmsw = (cr0 & ~0xeull) | (v & 0xf) | (cr0 & 1);
+  c.write_cr0((lmsw & ~keep) | (cr0 & keep));
   c.end_block();
 }
 
@@ -230,50 +345,73 @@ void h_smsw(Cpu& c, const DecodedInsn& i) {
     c.reg(i.op[0].reg) = i.op[0].size == 4 ? uint32_t(cr0) : cr0;
 }
 
-void h_clts(Cpu& c, const DecodedInsn&) {
+void h_clts(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
+  if (c.non_root() && (c.vmx().controls().cr0_mask & arch::cr0::TS)) {
+    // SDM 25.1.3: a host-owned TS exits if the shadow's TS is 1, else stays.
+    if (c.vmx().controls().cr0_shadow & arch::cr0::TS)
+      c.vm_exit_insn(i, uint32_t(ExitReason::CR_ACCESS),
+                     arch::vmx::qual_cr_access::ACCESS_TYPE.make(arch::vmx::qual_cr_access::CLTS));
+    return;
+  }
   c.state().cr0 &= ~arch::cr0::TS;
 }
 
 void h_invlpg(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
-  c.invlpg(c.linear(i, 1, Access::Read));
+  const uint64_t la = c.linear(i, 1, Access::Read);
+  if (proc_exiting(c, pc::INVLPG_EXITING)) c.vm_exit_insn(i, uint32_t(ExitReason::INVLPG), la);
+  c.invlpg(la);
   c.end_block();
 }
 
-void h_rdmsr(Cpu& c, const DecodedInsn&) {
+void h_rdmsr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
+  if (c.non_root() && c.vmx().msr_exits(uint32_t(c.reg(RCX)), false)) c.vm_exit_insn(i, uint32_t(ExitReason::MSR_READ));
   const uint64_t v = c.read_msr(uint32_t(c.reg(RCX)));
   c.reg(RAX) = uint32_t(v);
   c.reg(RDX) = v >> 32;
 }
 
-void h_wrmsr(Cpu& c, const DecodedInsn&) {
+void h_wrmsr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
+  if (c.non_root() && c.vmx().msr_exits(uint32_t(c.reg(RCX)), true)) c.vm_exit_insn(i, uint32_t(ExitReason::MSR_WRITE));
   c.write_msr(uint32_t(c.reg(RCX)), (c.reg(RDX) << 32) | uint32_t(c.reg(RAX)));
   c.end_block();
 }
 
-void h_rdtsc(Cpu& c, const DecodedInsn&) {
+// The TSC as the running software sees it: plus the VMCS TSC offset in
+// non-root operation (SDM 25.3).
+uint64_t guest_tsc(Cpu& c) { return c.read_tsc() + (c.non_root() ? c.vmx().controls().tsc_offset : 0); }
+
+void h_rdtsc(Cpu& c, const DecodedInsn& i) {
   if ((c.state().cr4 & arch::cr4::TSD) && c.state().cpl != 0) raise_gp(0);
-  const uint64_t tsc = c.read_tsc();
+  if (proc_exiting(c, pc::RDTSC_EXITING)) c.vm_exit_insn(i, uint32_t(ExitReason::RDTSC));
+  const uint64_t tsc = guest_tsc(c);
   c.reg(RAX) = uint32_t(tsc);
   c.reg(RDX) = tsc >> 32;
 }
 
 void h_rdtscp(Cpu& c, const DecodedInsn& i) {
-  h_rdtsc(c, i);
+  if (c.non_root() && !(c.vmx().controls().proc2 & pc2::ENABLE_RDTSCP)) raise_ud();  // SDM 25.3
+  if ((c.state().cr4 & arch::cr4::TSD) && c.state().cpl != 0) raise_gp(0);
+  if (proc_exiting(c, pc::RDTSC_EXITING)) c.vm_exit_insn(i, uint32_t(ExitReason::RDTSCP));
+  const uint64_t tsc = guest_tsc(c);
+  c.reg(RAX) = uint32_t(tsc);
+  c.reg(RDX) = tsc >> 32;
   c.reg(RCX) = uint32_t(c.state().tsc_aux);
 }
 
 // No performance counters are advertised (CPUID leaf 0xA is absent), so
 // every counter index is invalid: #GP(0) (SDM RDPMC).
-void h_rdpmc(Cpu& c, const DecodedInsn&) {
+void h_rdpmc(Cpu& c, const DecodedInsn& i) {
   if (c.state().cpl != 0 && !(c.state().cr4 & arch::cr4::PCE)) raise_gp(0);
+  if (proc_exiting(c, pc::RDPMC_EXITING)) c.vm_exit_insn(i, uint32_t(ExitReason::RDPMC));
   raise_gp(0);
 }
 
-void h_cpuid(Cpu& c, const DecodedInsn&) {
+void h_cpuid(Cpu& c, const DecodedInsn& i) {
+  if (c.non_root()) c.vm_exit_insn(i, uint32_t(ExitReason::CPUID));  // unconditional (SDM 25.1.2)
   const CpuidResult r = cpuid(uint32_t(c.reg(RAX)), uint32_t(c.reg(RCX)), 0);
   c.reg(RAX) = r.eax;
   c.reg(RBX) = r.ebx;
@@ -287,7 +425,15 @@ void h_swapgs(Cpu& c, const DecodedInsn&) {
   std::swap(c.state().seg[arch::seg::GS].base, c.state().kernel_gs_base);
 }
 
-void h_cache_control(Cpu& c, const DecodedInsn&) { require_cpl0(c); }
+void h_wbinvd(Cpu& c, const DecodedInsn& i) {
+  require_cpl0(c);
+  if (proc2_exiting(c, pc2::WBINVD_EXITING)) c.vm_exit_insn(i, uint32_t(ExitReason::WBINVD));
+}
+
+void h_invd(Cpu& c, const DecodedInsn& i) {
+  require_cpl0(c);
+  if (c.non_root()) c.vm_exit_insn(i, uint32_t(ExitReason::INVD));  // unconditional (SDM 25.1.2)
+}
 
 void h_clflush(Cpu& c, const DecodedInsn& i) { c.translate(c.linear(i, 1, Access::Read), Access::Read); }
 
@@ -338,8 +484,8 @@ bool select_system(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& c
     case X86_INS_RDPMC: set_handler(d, &h_rdpmc, costs, CostClass::msr); return true;
     case X86_INS_CPUID: set_handler(d, &h_cpuid, costs, CostClass::cpuid); return true;
     case X86_INS_SWAPGS: set_handler(d, &h_swapgs, costs, CostClass::segment_load); return true;
-    case X86_INS_WBINVD:
-    case X86_INS_INVD: set_handler(d, &h_cache_control, costs, CostClass::serializing); return true;
+    case X86_INS_WBINVD: set_handler(d, &h_wbinvd, costs, CostClass::serializing); return true;
+    case X86_INS_INVD: set_handler(d, &h_invd, costs, CostClass::serializing); return true;
     case X86_INS_CLFLUSH: set_handler(d, &h_clflush, costs, CostClass::serializing); return true;
     default: return false;
   }

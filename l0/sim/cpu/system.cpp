@@ -12,6 +12,8 @@
 #include "arch/x86/segment.h"
 #include "l0/sim/cpu/cpu.h"
 #include "l0/sim/cpu/decoder.h"
+#include "l0/sim/vmx/capabilities.h"
+#include "l0/sim/vmx/vmx.h"
 
 namespace nestbed::sim {
 
@@ -189,6 +191,8 @@ void Cpu::load_cs_checked(uint16_t selector, unsigned new_cpl) {
 void Cpu::write_cr0(uint64_t v) {
   if (v >> 32) raise_gp(0);
   v |= cr0::ET;
+  // In VMX root operation the bits fixed by IA32_VMX_CR0_FIXED0 stay 1 (SDM 23.8).
+  if (vmx_->in_vmx_operation() && !non_root_ && (~v & vmx::sim_vmx_capabilities().cr0_fixed0)) raise_gp(0);
   if ((v & cr0::PG) && !(v & cr0::PE)) raise_gp(0);
   if ((v & cr0::NW) && !(v & cr0::CD)) raise_gp(0);
   const uint64_t old = s_.cr0;
@@ -217,10 +221,12 @@ void Cpu::write_cr3(uint64_t v) {
 
 // CR4 bits this CPU implements; setting any other raises #GP (SDM 2.5).
 static constexpr uint64_t kCr4Supported = cr4::DE | cr4::PSE | cr4::PAE | cr4::MCE | cr4::PGE | cr4::PCE |
-                                          cr4::OSFXSR | cr4::OSXMMEXCPT | cr4::TSD;
+                                          cr4::OSFXSR | cr4::OSXMMEXCPT | cr4::TSD | cr4::VMXE;
 
 void Cpu::write_cr4(uint64_t v) {
   if (v & ~kCr4Supported) raise_gp(0);
+  // CR4.VMXE cannot be cleared in VMX operation (SDM 23.8).
+  if (!(v & cr4::VMXE) && vmx_->in_vmx_operation() && !non_root_) raise_gp(0);
   if ((s_.efer & efer::LMA) && !(v & cr4::PAE)) raise_gp(0);
   const uint64_t old = s_.cr4;
   s_.cr4 = v;
@@ -241,7 +247,7 @@ uint64_t Cpu::read_cr8() { return (dev_.apic.mmio_read(apic::TPR, 4) >> 4) & 0xf
 
 uint64_t Cpu::read_msr(uint32_t index) {
   switch (index) {
-    case msr::IA32_TIME_STAMP_COUNTER: return read_tsc();
+    case msr::IA32_TIME_STAMP_COUNTER: return read_tsc() + (non_root_ ? vmx_->controls().tsc_offset : 0);
     case msr::IA32_PLATFORM_ID: return 0;
     case msr::IA32_APIC_BASE: return dev_.apic.apic_base();
     case msr::IA32_FEATURE_CONTROL: return s_.feature_control;
@@ -271,6 +277,8 @@ uint64_t Cpu::read_msr(uint32_t index) {
     uint64_t v;
     if (dev_.apic.rdmsr(index, v)) return v;
   }
+  uint64_t cap;
+  if (vmx::read_vmx_capability_msr(index, cap)) return cap;
   raise_gp(0);
 }
 

@@ -26,13 +26,17 @@ uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override) {
     if (tag == page) return e.pa_page | (la & 0xfff);
   }
   if (!(s_.cr0 & cr0::PG)) {
-    const uint64_t pa = uint32_t(la);
+    uint64_t pa = uint32_t(la);
+    // Paging off in non-root operation (unrestricted guest): the linear
+    // address is guest-physical (SDM 28.2.1).
+    if (ept_active_) pa = ept_translate(pa, a, la, true, false);
     if (!supervisor_override) fill_tlb(la, pa, a, user, false, true);
     return pa;
   }
   if ((s_.efer & efer::LMA) && !is_canonical(la)) raise_gp(0);  // SDM 3.3.7.1
   bool global = false, writable = false, large = false;
-  const uint64_t pa = walk(la, a, user, &global, &writable, &large);
+  uint64_t pa = walk(la, a, user, &global, &writable, &large);
+  if (ept_active_) pa = ept_translate(pa, a, la, true, false);
   if (large) tlb_has_large_ = true;
   if (!(supervisor_override && s_.cpl == 3)) fill_tlb(la, pa, a, user, global, writable);
   return pa;
@@ -59,8 +63,8 @@ void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, b
 }
 
 void Cpu::flush_tlb(bool include_global) {
-  for (TlbEntry& e : tlb_)
-    if (include_global || !e.global) e = TlbEntry{};
+  for (unsigned k = 0; k < TLB_SIZE; ++k)
+    if (include_global || !tlb_[k].global) tlb_[k] = TlbEntry{};
   if (include_global) tlb_has_large_ = false;
   ++code_generation_;
 }
@@ -87,7 +91,7 @@ uint64_t Cpu::walk(uint64_t la, Access a, bool user, bool* global, bool* writabl
   const bool report_fetch = fetch && nxe && (s_.cr4 & cr4::PAE);
   const uint32_t err = (write ? pf_error::W : 0) | (user ? pf_error::U : 0) | (report_fetch ? pf_error::I : 0);
   auto fault = [&](uint32_t extra) {
-    s_.cr2 = la;
+    pf_linear_ = la;  // CR2 is loaded when the #PF is delivered (not on a VM exit)
     raise_fault(uint8_t(Vector::PF), err | extra);
   };
 
@@ -103,6 +107,11 @@ uint64_t Cpu::walk(uint64_t la, Access a, bool user, bool* global, bool* writabl
   uint64_t pa = 0;
   uint64_t page_mask = 0xfff;
   const uint64_t rsvd_nx = nxe ? 0 : pte::NX;
+  // In non-root operation with EPT the guest's paging structures live at
+  // guest-physical addresses (SDM 28.2.1): reads need EPT read access.
+  auto read_entry = [&](uint64_t gpa, unsigned size) {
+    return phys_read(ept_active_ ? ept_translate(gpa, Access::Read, la, true, true) : gpa, size);
+  };
 
   if (s_.cr4 & cr4::PAE) {
     int level;
@@ -114,7 +123,7 @@ uint64_t Cpu::walk(uint64_t la, Access a, bool user, bool* global, bool* writabl
       // PAE paging: the PDPTE comes from the 32-byte aligned table at CR3.
       // (Real CPUs load the four PDPTEs at MOV CR3; we read them at walk time.)
       const uint64_t pdpte_pa = (s_.cr3 & 0xffffffe0) + ((la >> 30) & 3) * 8;
-      const uint64_t pdpte = phys_read(pdpte_pa, 8);
+      const uint64_t pdpte = read_entry(pdpte_pa, 8);
       if (!(pdpte & pte::P)) fault(0);
       if (pdpte & (pte::RSVD_HIGH | 0x1e6 | pte::NX)) fault(pf_error::P | pf_error::RSVD);
       level = 2;
@@ -122,7 +131,7 @@ uint64_t Cpu::walk(uint64_t la, Access a, bool user, bool* global, bool* writabl
     }
     for (;; --level) {
       const uint64_t epa = table + pte::index(la, level) * 8;
-      uint64_t e = phys_read(epa, 8);
+      uint64_t e = read_entry(epa, 8);
       if (!(e & pte::P)) fault(0);
       uint64_t rsvd = pte::RSVD_HIGH | rsvd_nx;
       const bool leaf = level == 1 || ((level == 2 || level == 3) && (e & pte::PS));
@@ -145,7 +154,7 @@ uint64_t Cpu::walk(uint64_t la, Access a, bool user, bool* global, bool* writabl
   } else {
     // 32-bit paging (SDM 4.3), 4 MiB pages with CR4.PSE.
     const uint64_t pde_pa = (s_.cr3 & 0xfffff000) + ((la >> 22) & 0x3ff) * 4;
-    const uint64_t pde = phys_read(pde_pa, 4);
+    const uint64_t pde = read_entry(pde_pa, 4);
     if (!(pde & pte::P)) fault(0);
     rw &= bool(pde & pte::RW);
     us &= bool(pde & pte::US);
@@ -158,7 +167,7 @@ uint64_t Cpu::walk(uint64_t la, Access a, bool user, bool* global, bool* writabl
       *large = true;
     } else {
       const uint64_t pte_pa = (pde & 0xfffff000) + ((la >> 12) & 0x3ff) * 4;
-      const uint64_t e = phys_read(pte_pa, 4);
+      const uint64_t e = read_entry(pte_pa, 4);
       if (!(e & pte::P)) fault(0);
       rw &= bool(e & pte::RW);
       us &= bool(e & pte::US);
@@ -179,7 +188,10 @@ uint64_t Cpu::walk(uint64_t la, Access a, bool user, bool* global, bool* writabl
   for (unsigned k = 0; k < ntouched; ++k) {
     uint64_t e = touched[k].entry | pte::A;
     if (write && k == ntouched - 1) e |= pte::D;
-    if (e != touched[k].entry) phys_write(touched[k].pa, touched[k].size, e);
+    if (e == touched[k].entry) continue;
+    // Setting A/D is a write to the paging structure (SDM 28.2.3.2).
+    const uint64_t hpa = ept_active_ ? ept_translate(touched[k].pa, Access::Write, la, true, true) : touched[k].pa;
+    phys_write(hpa, touched[k].size, e);
   }
   const bool dirty = write || (touched[ntouched - 1].entry & pte::D);
   *writable_now = dirty && (user ? rw : (rw || !wp));

@@ -22,13 +22,16 @@ VmxCapabilities make_capabilities() {
                         pin_ctl::VIRTUAL_NMIS | pin_ctl::PREEMPTION_TIMER;
   c.pinbased = ctls_make(0, pin1);
 
+  // MONITOR/MWAIT exiting are not offered: the CPU does not implement those
+  // instructions (CPUID.1:ECX.MONITOR = 0), so they raise #UD, which has
+  // priority over VM exits (SDM 25.1.1).
   const uint32_t proc1 =
       proc_ctl::DEFAULT1 | proc_ctl::INTERRUPT_WINDOW_EXITING | proc_ctl::USE_TSC_OFFSETTING | proc_ctl::HLT_EXITING |
-      proc_ctl::INVLPG_EXITING | proc_ctl::MWAIT_EXITING | proc_ctl::RDPMC_EXITING | proc_ctl::RDTSC_EXITING |
+      proc_ctl::INVLPG_EXITING | proc_ctl::RDPMC_EXITING | proc_ctl::RDTSC_EXITING |
       proc_ctl::CR3_LOAD_EXITING | proc_ctl::CR3_STORE_EXITING | proc_ctl::CR8_LOAD_EXITING |
       proc_ctl::CR8_STORE_EXITING | proc_ctl::NMI_WINDOW_EXITING | proc_ctl::MOV_DR_EXITING |
       proc_ctl::UNCONDITIONAL_IO_EXITING | proc_ctl::USE_IO_BITMAPS | proc_ctl::MONITOR_TRAP_FLAG |
-      proc_ctl::USE_MSR_BITMAPS | proc_ctl::MONITOR_EXITING | proc_ctl::PAUSE_EXITING |
+      proc_ctl::USE_MSR_BITMAPS | proc_ctl::PAUSE_EXITING |
       proc_ctl::ACTIVATE_SECONDARY_CONTROLS;
   // True controls: CR3-load/store exiting may be 0 (SDM A.3.2).
   c.procbased = ctls_make(proc_ctl::DEFAULT1 & ~(proc_ctl::CR3_LOAD_EXITING | proc_ctl::CR3_STORE_EXITING), proc1);

@@ -1,0 +1,637 @@
+// VMX operation: the VMX instructions' core semantics (SDM 30.3), VM entry
+// (SDM 26) and VM exit (SDM 27) for the sim CPU.
+#include "l0/sim/vmx/vmx.h"
+
+#include <cstring>
+
+#include "arch/vmx/vmx.h"
+#include "arch/x86/control_regs.h"
+#include "arch/x86/msr.h"
+#include "arch/x86/paging.h"
+#include "arch/x86/rflags.h"
+#include "arch/x86/segment.h"
+#include "l0/sim/cpu/cpu.h"
+#include "l0/sim/vmx/entry_checks.h"
+
+namespace nestbed::sim::vmx {
+
+using namespace arch::vmx;
+using F = VmcsField;
+namespace fl = arch::rflags;
+namespace ar = arch::seg::ar;
+
+Vmx::Vmx(Cpu& cpu) : cpu_(cpu) {}
+
+// ------------------------------------------------------ VMsucceed/VMfail
+
+// SDM 30.2: the six status flags report the outcome.
+void Vmx::vm_succeed() { cpu_.state().rflags &= ~fl::STATUS; }
+
+void Vmx::vm_fail_invalid() {
+  uint64_t& f = cpu_.state().rflags;
+  f = (f & ~fl::STATUS) | fl::CF;
+}
+
+void Vmx::vm_fail_valid(uint32_t error) {
+  uint64_t& f = cpu_.state().rflags;
+  f = (f & ~fl::STATUS) | fl::ZF;
+  current_->write(F::VM_INSTRUCTION_ERROR, error);
+}
+
+void Vmx::vm_fail(uint32_t error) {
+  if (current_)
+    vm_fail_valid(error);
+  else
+    vm_fail_invalid();
+}
+
+// A VMXON/VMCS region address: 4 KiB aligned, within MAXPHYADDR (SDM 30.3).
+bool Vmx::valid_region_address(uint64_t pa) const {
+  return (pa & 0xfff) == 0 && (pa >> arch::pte::MAXPHYADDR) == 0;
+}
+
+Vmcs* Vmx::cached_vmcs(uint64_t region) {
+  auto it = cache_.find(region);
+  if (it != cache_.end()) return it->second.get();
+  auto v = std::make_unique<Vmcs>();
+  uint8_t buf[Vmcs::kRegionBytes];
+  for (unsigned k = 0; k < Vmcs::kRegionBytes; k += 8) {
+    const uint64_t q = cpu_.phys_read(region + k, 8);
+    std::memcpy(buf + k, &q, 8);
+  }
+  v->deserialize(buf);
+  Vmcs* raw = v.get();
+  cache_[region] = std::move(v);
+  return raw;
+}
+
+// ------------------------------------------------------------ instructions
+
+// VMXON (SDM 30.3): the caller checked #UD/#GP conditions and CPL.
+void Vmx::vmxon(uint64_t region) {
+  if (vmxon_) {
+    vm_fail(uint32_t(VmInstructionError::VMXON_IN_VMX_ROOT));
+    return;
+  }
+  if (!valid_region_address(region) || (uint32_t(cpu_.phys_read(region, 4)) & 0x7fffffff) != kVmcsRevision ||
+      (cpu_.phys_read(region, 4) & Vmcs::kShadowIndicator)) {
+    vm_fail_invalid();
+    return;
+  }
+  vmxon_ = true;
+  vmxon_region_ = region;
+  current_pa_ = ~0ull;
+  current_ = nullptr;
+  vm_succeed();
+}
+
+void Vmx::vmxoff() {
+  // Write back every cached VMCS so software may VMPTRLD it again later.
+  for (auto& [pa, v] : cache_) {
+    uint8_t buf[Vmcs::kRegionBytes];
+    v->serialize(buf);
+    for (unsigned k = 0; k < Vmcs::kRegionBytes; k += 8) {
+      uint64_t q;
+      std::memcpy(&q, buf + k, 8);
+      cpu_.phys_write(pa + k, 8, q);
+    }
+  }
+  cache_.clear();
+  vmxon_ = false;
+  current_ = nullptr;
+  current_pa_ = ~0ull;
+  vm_succeed();
+}
+
+// VMCLEAR: write the VMCS back to its region and make its launch state
+// clear (SDM 30.3 VMCLEAR).
+void Vmx::vmclear(uint64_t region) {
+  if (!valid_region_address(region)) return vm_fail(uint32_t(VmInstructionError::VMCLEAR_INVALID_ADDRESS));
+  if (region == vmxon_region_) return vm_fail(uint32_t(VmInstructionError::VMCLEAR_VMXON_POINTER));
+  auto it = cache_.find(region);
+  if (it != cache_.end()) {
+    Vmcs& v = *it->second;
+    v.launched = false;
+    uint8_t buf[Vmcs::kRegionBytes];
+    v.serialize(buf);
+    for (unsigned k = 0; k < Vmcs::kRegionBytes; k += 8) {
+      uint64_t q;
+      std::memcpy(&q, buf + k, 8);
+      cpu_.phys_write(region + k, 8, q);
+    }
+    if (current_ == &v) {
+      current_ = nullptr;
+      current_pa_ = ~0ull;
+    }
+    cache_.erase(it);
+  } else {
+    cpu_.phys_write(region + 8, 4, 0);  // launch state: clear
+  }
+  vm_succeed();
+}
+
+void Vmx::vmptrld(uint64_t region) {
+  if (!valid_region_address(region)) return vm_fail(uint32_t(VmInstructionError::VMPTRLD_INVALID_ADDRESS));
+  if (region == vmxon_region_) return vm_fail(uint32_t(VmInstructionError::VMPTRLD_VMXON_POINTER));
+  const uint32_t first = uint32_t(cpu_.phys_read(region, 4));
+  // A shadow VMCS may be made current only where VMCS shadowing is
+  // supported, which it is here (SDM 30.3 VMPTRLD).
+  if ((first & 0x7fffffff) != kVmcsRevision)
+    return vm_fail(uint32_t(VmInstructionError::VMPTRLD_INCORRECT_REVISION_ID));
+  current_ = cached_vmcs(region);
+  current_pa_ = region;
+  vm_succeed();
+}
+
+// VMREAD/VMWRITE reach the shadow VMCS in non-root operation (SDM 30.3).
+bool Vmx::vmread(uint64_t encoding, uint64_t& value) {
+  Vmcs* v = current_;
+  if (non_root_) {
+    v = ctl_.link_pointer == ~0ull ? nullptr : cached_vmcs(ctl_.link_pointer);
+    if (!v) {
+      vm_fail_invalid();
+      return false;
+    }
+  } else if (!v) {
+    vm_fail_invalid();
+    return false;
+  }
+  if (!v->read_encoding(encoding, value)) {
+    vm_fail(uint32_t(VmInstructionError::UNSUPPORTED_VMCS_COMPONENT));
+    return false;
+  }
+  vm_succeed();
+  return true;
+}
+
+void Vmx::vmwrite(uint64_t encoding, uint64_t value) {
+  Vmcs* v = current_;
+  if (non_root_) v = ctl_.link_pointer == ~0ull ? nullptr : cached_vmcs(ctl_.link_pointer);
+  if (!v) return vm_fail_invalid();
+  // IA32_VMX_MISC bit 29 is reported: every supported field is writable,
+  // the read-only exit-information fields included (SDM 30.3 VMWRITE).
+  if (!v->write_encoding(encoding, value)) return vm_fail(uint32_t(VmInstructionError::UNSUPPORTED_VMCS_COMPONENT));
+  vm_succeed();
+}
+
+bool Vmx::shadowed(uint64_t encoding, bool write) {
+  if (!(ctl_.proc2 & proc_ctl2::VMCS_SHADOWING) || !(ctl_.proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS)) return false;
+  // SDM 25.1.3: bits 63:15 of the encoding nonzero → exit; else the bit
+  // numbered by bits 14:0 in the 4 KiB bitmap decides.
+  if (encoding >> 15) return false;
+  const uint64_t bitmap = write ? ctl_.vmwrite_bitmap : ctl_.vmread_bitmap;
+  const uint64_t byte = cpu_.phys_read(bitmap + (encoding >> 3), 1);
+  return ((byte >> (encoding & 7)) & 1) == 0;
+}
+
+// ---------------------------------------------------------- exit predicates
+
+// SDM 25.1.3: unconditional I/O exiting, else the I/O bitmaps (a port
+// range wrapping past 0xffff exits).
+bool Vmx::io_exits(uint16_t port, unsigned size) {
+  if (ctl_.proc & proc_ctl::USE_IO_BITMAPS) {
+    for (unsigned k = 0; k < size; ++k) {
+      const uint32_t p = uint32_t(port) + k;
+      if (p > 0xffff) return true;
+      const uint64_t bitmap = ctl_.io_bitmap[p >> 15];
+      if ((cpu_.phys_read(bitmap + ((p & 0x7fff) >> 3), 1) >> (p & 7)) & 1) return true;
+    }
+    return false;
+  }
+  return ctl_.proc & proc_ctl::UNCONDITIONAL_IO_EXITING;
+}
+
+// SDM 25.1.3 and 24.6.9: MSRs outside the two bitmap ranges always exit.
+bool Vmx::msr_exits(uint32_t index, bool write) {
+  if (!(ctl_.proc & proc_ctl::USE_MSR_BITMAPS)) return true;
+  unsigned base;
+  if (index <= msr_bitmap::LOW_LAST)
+    base = write ? msr_bitmap::WRITE_LOW : msr_bitmap::READ_LOW;
+  else if (index >= msr_bitmap::HIGH_FIRST && index <= msr_bitmap::HIGH_LAST)
+    base = write ? msr_bitmap::WRITE_HIGH : msr_bitmap::READ_HIGH;
+  else
+    return true;
+  const uint32_t bit = index & 0x1fff;
+  return (cpu_.phys_read(ctl_.msr_bitmap + base + (bit >> 3), 1) >> (bit & 7)) & 1;
+}
+
+// SDM 25.2: the exception bitmap, and for #PF the error-code mask/match.
+bool Vmx::exception_exits(uint8_t vector, bool has_error, uint32_t error) {
+  if (!((ctl_.exception_bitmap >> vector) & 1)) {
+    if (vector != 14) return false;
+    return (error & ctl_.pf_mask) != ctl_.pf_match;
+  }
+  if (vector == 14 && has_error) return (error & ctl_.pf_mask) == ctl_.pf_match;
+  return true;
+}
+
+// --------------------------------------------------------------- VM entry
+
+void Vmx::decode_controls(const Vmcs& v) {
+  ctl_ = GuestControls{};
+  ctl_.pin = uint32_t(v.read(F::PIN_BASED_VM_EXEC_CONTROL));
+  ctl_.proc = uint32_t(v.read(F::CPU_BASED_VM_EXEC_CONTROL));
+  ctl_.proc2 = (ctl_.proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) ? uint32_t(v.read(F::SECONDARY_VM_EXEC_CONTROL)) : 0;
+  ctl_.exit = uint32_t(v.read(F::VM_EXIT_CONTROLS));
+  ctl_.entry = uint32_t(v.read(F::VM_ENTRY_CONTROLS));
+  ctl_.exception_bitmap = uint32_t(v.read(F::EXCEPTION_BITMAP));
+  ctl_.pf_mask = uint32_t(v.read(F::PAGE_FAULT_ERROR_CODE_MASK));
+  ctl_.pf_match = uint32_t(v.read(F::PAGE_FAULT_ERROR_CODE_MATCH));
+  ctl_.cr0_mask = v.read(F::CR0_GUEST_HOST_MASK);
+  ctl_.cr0_shadow = v.read(F::CR0_READ_SHADOW);
+  ctl_.cr4_mask = v.read(F::CR4_GUEST_HOST_MASK);
+  ctl_.cr4_shadow = v.read(F::CR4_READ_SHADOW);
+  ctl_.cr3_target_count = uint32_t(v.read(F::CR3_TARGET_COUNT));
+  ctl_.cr3_targets[0] = v.read(F::CR3_TARGET_VALUE0);
+  ctl_.cr3_targets[1] = v.read(F::CR3_TARGET_VALUE1);
+  ctl_.cr3_targets[2] = v.read(F::CR3_TARGET_VALUE2);
+  ctl_.cr3_targets[3] = v.read(F::CR3_TARGET_VALUE3);
+  ctl_.io_bitmap[0] = v.read(F::IO_BITMAP_A);
+  ctl_.io_bitmap[1] = v.read(F::IO_BITMAP_B);
+  ctl_.msr_bitmap = v.read(F::MSR_BITMAP);
+  ctl_.tsc_offset = (ctl_.proc & proc_ctl::USE_TSC_OFFSETTING) ? v.read(F::TSC_OFFSET) : 0;
+  ctl_.eptp = (ctl_.proc2 & proc_ctl2::ENABLE_EPT) ? v.read(F::EPT_POINTER) : 0;
+  ctl_.vpid = (ctl_.proc2 & proc_ctl2::ENABLE_VPID) ? uint16_t(v.read(F::VIRTUAL_PROCESSOR_ID)) : 0;
+  ctl_.vmread_bitmap = v.read(F::VMREAD_BITMAP);
+  ctl_.vmwrite_bitmap = v.read(F::VMWRITE_BITMAP);
+  ctl_.link_pointer = v.read(F::VMCS_LINK_POINTER);
+}
+
+namespace {
+
+Segment segment_from(const Vmcs& v, F sel, F base, F limit, F access) {
+  return Segment{uint16_t(v.read(sel)), v.read(base), uint32_t(v.read(limit)), uint32_t(v.read(access))};
+}
+void segment_to(Vmcs& v, const Segment& s, F sel, F base, F limit, F access) {
+  v.write(sel, s.selector);
+  v.write(base, s.base);
+  v.write(limit, s.limit);
+  v.write(access, (s.ar & ar::UNUSABLE) ? ar::UNUSABLE : s.ar);
+}
+
+struct SegmentFields {
+  F sel, base, limit, access;
+};
+constexpr SegmentFields kGuestSegments[8] = {
+    {F::GUEST_ES_SELECTOR, F::GUEST_ES_BASE, F::GUEST_ES_LIMIT, F::GUEST_ES_AR_BYTES},
+    {F::GUEST_CS_SELECTOR, F::GUEST_CS_BASE, F::GUEST_CS_LIMIT, F::GUEST_CS_AR_BYTES},
+    {F::GUEST_SS_SELECTOR, F::GUEST_SS_BASE, F::GUEST_SS_LIMIT, F::GUEST_SS_AR_BYTES},
+    {F::GUEST_DS_SELECTOR, F::GUEST_DS_BASE, F::GUEST_DS_LIMIT, F::GUEST_DS_AR_BYTES},
+    {F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT, F::GUEST_FS_AR_BYTES},
+    {F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_AR_BYTES},
+    {F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES},
+    {F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES},
+};
+
+}  // namespace
+
+// SDM 26.3.2: loading guest state.
+void Vmx::load_guest_state(Vmcs& v) {
+  CpuState& s = cpu_.state();
+  s.cr0 = v.read(F::GUEST_CR0);
+  s.cr3 = v.read(F::GUEST_CR3);
+  s.cr4 = v.read(F::GUEST_CR4);
+  if (ctl_.entry & entry_ctl::LOAD_DEBUG_CONTROLS) {
+    s.dr[7] = v.read(F::GUEST_DR7);
+    s.debugctl = v.read(F::GUEST_IA32_DEBUGCTL);
+  }
+  s.sysenter_cs = v.read(F::GUEST_SYSENTER_CS);
+  s.sysenter_esp = v.read(F::GUEST_SYSENTER_ESP);
+  s.sysenter_eip = v.read(F::GUEST_SYSENTER_EIP);
+  if (ctl_.entry & entry_ctl::LOAD_PAT) s.pat = v.read(F::GUEST_IA32_PAT);
+  const bool ia32e = ctl_.entry & entry_ctl::IA32E_MODE_GUEST;
+  if (ctl_.entry & entry_ctl::LOAD_EFER) {
+    s.efer = v.read(F::GUEST_IA32_EFER);
+  } else {
+    // LMA takes the "IA-32e mode guest" control; LME too when CR0.PG is 1.
+    s.efer = (s.efer & ~(arch::efer::LMA | arch::efer::LME)) | (ia32e ? arch::efer::LMA : 0) |
+             ((ia32e && (s.cr0 & arch::cr0::PG)) ? arch::efer::LME : 0);
+  }
+  for (unsigned k = 0; k < 6; ++k) {
+    const SegmentFields& f = kGuestSegments[k];
+    s.seg[k] = segment_from(v, f.sel, f.base, f.limit, f.access);
+  }
+  s.ldtr = segment_from(v, F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES);
+  s.tr = segment_from(v, F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES);
+  s.gdtr = TableRegister{v.read(F::GUEST_GDTR_BASE), uint16_t(v.read(F::GUEST_GDTR_LIMIT))};
+  s.idtr = TableRegister{v.read(F::GUEST_IDTR_BASE), uint16_t(v.read(F::GUEST_IDTR_LIMIT))};
+  s.r[RSP] = v.read(F::GUEST_RSP);
+  s.rip() = v.read(F::GUEST_RIP);
+  s.rflags = v.read(F::GUEST_RFLAGS) | fl::FIXED1;
+  // CPL is SS.DPL after VM entry (SDM 26.3.2.2 / 27.3.1).
+  cpu_.set_cpl(uint8_t((s.seg[arch::seg::SS].ar & ar::DPL_MASK) >> ar::DPL_SHIFT));
+  const uint64_t intr = v.read(F::GUEST_INTERRUPTIBILITY_INFO);
+  cpu_.set_interrupt_shadow(interruptibility::BLOCKING_BY_STI.test(intr) ||
+                            interruptibility::BLOCKING_BY_MOV_SS.test(intr));
+  cpu_.set_halted(v.read(F::GUEST_ACTIVITY_STATE) == activity_state::HLT);
+  cpu_.recompute_mode();
+}
+
+bool Vmx::load_msr_list(uint64_t address, uint32_t count, uint32_t* failed_index) {
+  for (uint32_t k = 0; k < count; ++k) {
+    const uint64_t entry = address + 16ull * k;
+    const uint32_t index = uint32_t(cpu_.phys_read(entry, 4));
+    const uint64_t value = cpu_.phys_read(entry + 8, 8);
+    // SDM 26.4: FS/GS base, the x2APIC range and SMM MSRs may not be loaded
+    // this way; any MSR write that would #GP fails the load.
+    const bool forbidden = index == arch::msr::IA32_FS_BASE || index == arch::msr::IA32_GS_BASE ||
+                           (index >> 8) == (arch::msr::X2APIC_FIRST >> 8) || (cpu_.phys_read(entry + 4, 4) != 0);
+    try {
+      if (forbidden) throw GuestFault{13, true, 0};
+      cpu_.write_msr(index, value);
+    } catch (const GuestFault&) {
+      *failed_index = k + 1;  // SDM 26.8: the qualification numbers entries from 1
+      return false;
+    }
+  }
+  return true;
+}
+
+void Vmx::store_msr_list(uint64_t address, uint32_t count) {
+  for (uint32_t k = 0; k < count; ++k) {
+    const uint64_t entry = address + 16ull * k;
+    const uint32_t index = uint32_t(cpu_.phys_read(entry, 4));
+    uint64_t value = 0;
+    try {
+      value = cpu_.read_msr(index);
+    } catch (const GuestFault&) {
+      // SDM 27.4: a failure here is a VMX abort; the sim stores 0 and goes on.
+    }
+    cpu_.phys_write(entry + 8, 8, value);
+  }
+}
+
+// A VM-entry failure after the checks of 26.2 (SDM 26.8): host state is
+// loaded as on a VM exit, with bit 31 of the exit reason set.
+void Vmx::entry_failure(Vmcs& v, uint32_t reason, uint64_t qualification) {
+  v.write(F::VM_EXIT_REASON, reason | exit_reason_field::ENTRY_FAILURE.mask);
+  v.write(F::EXIT_QUALIFICATION, qualification);
+  v.write(F::VM_ENTRY_INTR_INFO_FIELD, v.read(F::VM_ENTRY_INTR_INFO_FIELD) & ~intr_info::VALID.mask);
+  load_host_state(v);
+  uint32_t ignored;
+  load_msr_list(v.read(F::VM_EXIT_MSR_LOAD_ADDR), uint32_t(v.read(F::VM_EXIT_MSR_LOAD_COUNT)), &ignored);
+  if (CpuTraceSink* t = cpu_.trace_sink()) {
+    HwExitEvent e{};
+    e.cycles = cpu_.cycles();
+    e.instructions = cpu_.counters().instructions;
+    e.exit_reason = reason | uint32_t(exit_reason_field::ENTRY_FAILURE.mask);
+    e.qualification = qualification;
+    e.guest_rip = v.read(F::GUEST_RIP);
+    e.vmcs = current_pa_;
+    t->hw_exit(e);
+  }
+}
+
+// VMLAUNCH/VMRESUME after the instruction's own checks (SDM 26.1): the
+// caller established VMX root operation at CPL 0.
+void Vmx::vmlaunch(bool resume) {
+  if (!current_ || current_->shadow) return vm_fail_invalid();
+  if (cpu_.in_interrupt_shadow()) return vm_fail_valid(uint32_t(VmInstructionError::ENTRY_EVENTS_BLOCKED_BY_MOV_SS));
+  if (!resume && current_->launched) return vm_fail_valid(uint32_t(VmInstructionError::VMLAUNCH_NONCLEAR_VMCS));
+  if (resume && !current_->launched) return vm_fail_valid(uint32_t(VmInstructionError::VMRESUME_NONLAUNCHED_VMCS));
+
+  Vmcs& v = *current_;
+  EntryCheckContext ctx{sim_vmx_capabilities(), [this](uint64_t pa, unsigned size) { return cpu_.phys_read(pa, size); },
+                        vmxon_region_, current_pa_};
+  const EntryCheckResult check = check_vm_entry(v, ctx);
+  if (check.failure == EntryFailure::Control)
+    return vm_fail_valid(uint32_t(VmInstructionError::ENTRY_INVALID_CONTROL_FIELD));
+  if (check.failure == EntryFailure::HostState)
+    return vm_fail_valid(uint32_t(VmInstructionError::ENTRY_INVALID_HOST_STATE_FIELD));
+  cpu_.charge(cpu_.costs()[CostClass::vm_entry]);
+  if (check.failure == EntryFailure::GuestState)
+    return entry_failure(v, uint32_t(ExitReason::INVALID_GUEST_STATE), check.qualification);
+
+  decode_controls(v);
+  load_guest_state(v);
+  uint32_t failed;
+  if (!load_msr_list(v.read(F::VM_ENTRY_MSR_LOAD_ADDR), uint32_t(v.read(F::VM_ENTRY_MSR_LOAD_COUNT)), &failed))
+    return entry_failure(v, uint32_t(ExitReason::MSR_LOAD_FAIL), failed);
+
+  v.launched = true;
+  non_root_ = true;
+  cpu_.set_non_root(true);
+  cpu_.set_ept_active(ctl_.proc2 & proc_ctl2::ENABLE_EPT);
+  // TLB context (SDM 28.3.3): without VPID, entries and exits flush VPID 0.
+  const uint64_t ept_tag = ctl_.eptp ? ((ctl_.eptp & arch::pte::ADDR_MASK) << 4) : 0;
+  cpu_.switch_tlb_context(ctl_.vpid | ept_tag, ctl_.vpid == 0);
+
+  if (CpuTraceSink* t = cpu_.trace_sink()) {
+    HwEntryEvent e{};
+    e.cycles = cpu_.cycles();
+    e.instructions = cpu_.counters().instructions;
+    e.vmcs = current_pa_;
+    e.guest_rip = cpu_.state().rip();
+    e.launch = !resume;
+    t->hw_entry(e);
+  }
+  preemption_deadline_ = ~0ull;
+  if (ctl_.pin & pin_ctl::PREEMPTION_TIMER) {
+    // The timer counts down each time TSC bit X changes (SDM 25.5.1).
+    const uint64_t value = uint32_t(v.read(F::VMX_PREEMPTION_TIMER_VALUE));
+    const uint64_t tsc = cpu_.read_tsc();
+    preemption_deadline_ = cpu_.cycles() + ((((tsc >> kPreemptionTimerRate) + value) << kPreemptionTimerRate) - tsc);
+  }
+  mtf_pending_ = ctl_.proc & proc_ctl::MONITOR_TRAP_FLAG;
+  cpu_.check_events_soon();
+  cpu_.end_block();
+  inject_event(v);
+}
+
+// SDM 26.6: event injection through the guest's IDT.
+void Vmx::inject_event(Vmcs& v) {
+  const uint64_t info = v.read(F::VM_ENTRY_INTR_INFO_FIELD);
+  if (!intr_info::VALID.test(info)) return;
+  v.write(F::VM_ENTRY_INTR_INFO_FIELD, info & ~intr_info::VALID.mask);
+  const uint8_t vector = uint8_t(intr_info::VECTOR.get(info));
+  const uint64_t type = intr_info::TYPE.get(info);
+  const bool has_error = intr_info::ERROR_CODE_VALID.test(info);
+  const uint32_t error = uint32_t(v.read(F::VM_ENTRY_EXCEPTION_ERROR_CODE));
+  const bool software = type == intr_info::TYPE_SOFTWARE_INTERRUPT || type == intr_info::TYPE_SOFTWARE_EXCEPTION ||
+                        type == intr_info::TYPE_PRIVILEGED_SOFTWARE_EXCEPTION;
+  // Software events push RIP + the VM-entry instruction length.
+  const uint64_t rip = cpu_.state().rip();
+  const unsigned len = software ? unsigned(v.read(F::VM_ENTRY_INSTRUCTION_LEN)) : 0;
+  cpu_.state().rip() = rip + len;
+  cpu_.inject(vector, has_error, error, software, type == intr_info::TYPE_EXTERNAL_INTERRUPT, rip, len);
+}
+
+// ---------------------------------------------------------------- VM exit
+
+// SDM 27.3: saving guest state.
+void Vmx::save_guest_state(Vmcs& v, uint64_t guest_rip) {
+  const CpuState& s = cpu_.state();
+  v.write(F::GUEST_CR0, s.cr0);
+  v.write(F::GUEST_CR3, s.cr3);
+  v.write(F::GUEST_CR4, s.cr4);
+  if (ctl_.exit & exit_ctl::SAVE_DEBUG_CONTROLS) {
+    v.write(F::GUEST_DR7, s.dr[7]);
+    v.write(F::GUEST_IA32_DEBUGCTL, s.debugctl);
+  }
+  v.write(F::GUEST_RSP, s.r[RSP]);
+  v.write(F::GUEST_RIP, guest_rip);
+  v.write(F::GUEST_RFLAGS, s.rflags);
+  for (unsigned k = 0; k < 6; ++k) {
+    const SegmentFields& f = kGuestSegments[k];
+    segment_to(v, s.seg[k], f.sel, f.base, f.limit, f.access);
+  }
+  segment_to(v, s.ldtr, F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES);
+  segment_to(v, s.tr, F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES);
+  v.write(F::GUEST_GDTR_BASE, s.gdtr.base);
+  v.write(F::GUEST_GDTR_LIMIT, s.gdtr.limit);
+  v.write(F::GUEST_IDTR_BASE, s.idtr.base);
+  v.write(F::GUEST_IDTR_LIMIT, s.idtr.limit);
+  v.write(F::GUEST_SYSENTER_CS, s.sysenter_cs);
+  v.write(F::GUEST_SYSENTER_ESP, s.sysenter_esp);
+  v.write(F::GUEST_SYSENTER_EIP, s.sysenter_eip);
+  if (ctl_.exit & exit_ctl::SAVE_PAT) v.write(F::GUEST_IA32_PAT, s.pat);
+  if (ctl_.exit & exit_ctl::SAVE_EFER) v.write(F::GUEST_IA32_EFER, s.efer);
+  v.write(F::GUEST_INTERRUPTIBILITY_INFO,
+          cpu_.in_interrupt_shadow() ? interruptibility::BLOCKING_BY_STI.mask : 0);
+  v.write(F::GUEST_ACTIVITY_STATE, cpu_.halted() ? activity_state::HLT : activity_state::ACTIVE);
+  if (ctl_.exit & exit_ctl::SAVE_PREEMPTION_TIMER) {
+    uint64_t left = 0;
+    if (preemption_deadline_ != ~0ull && preemption_deadline_ > cpu_.cycles())
+      left = (preemption_deadline_ - cpu_.cycles()) >> kPreemptionTimerRate;
+    v.write(F::VMX_PREEMPTION_TIMER_VALUE, left);
+  }
+  // IA32_VMX_MISC bit 5: the "IA-32e mode guest" entry control gets EFER.LMA.
+  const uint64_t entry = v.read(F::VM_ENTRY_CONTROLS);
+  v.write(F::VM_ENTRY_CONTROLS,
+          (s.efer & arch::efer::LMA) ? (entry | entry_ctl::IA32E_MODE_GUEST) : (entry & ~uint64_t(entry_ctl::IA32E_MODE_GUEST)));
+}
+
+// SDM 27.5: loading host state.
+void Vmx::load_host_state(Vmcs& v) {
+  CpuState& s = cpu_.state();
+  const bool host64 = v.read(F::VM_EXIT_CONTROLS) & exit_ctl::HOST_ADDRESS_SPACE_SIZE;
+  s.cr0 = v.read(F::HOST_CR0) | arch::cr0::ET;
+  s.cr3 = v.read(F::HOST_CR3);
+  s.cr4 = v.read(F::HOST_CR4);
+  s.dr[7] = 0x400;
+  s.debugctl = 0;
+  s.sysenter_cs = v.read(F::HOST_IA32_SYSENTER_CS);
+  s.sysenter_esp = v.read(F::HOST_IA32_SYSENTER_ESP);
+  s.sysenter_eip = v.read(F::HOST_IA32_SYSENTER_EIP);
+  const uint32_t exit = uint32_t(v.read(F::VM_EXIT_CONTROLS));
+  if (exit & exit_ctl::LOAD_PAT) s.pat = v.read(F::HOST_IA32_PAT);
+  if (exit & exit_ctl::LOAD_EFER) s.efer = v.read(F::HOST_IA32_EFER);
+  // LMA and LME follow the host address-space size (SDM 27.5.1).
+  s.efer = host64 ? (s.efer | arch::efer::LMA | arch::efer::LME) : (s.efer & ~(arch::efer::LMA | arch::efer::LME));
+
+  const uint32_t data_ar = ar::P | ar::S | ar::DB | ar::G | 0x3;
+  auto data_segment = [&](F sel_field, uint64_t base) {
+    const uint16_t sel = uint16_t(v.read(sel_field));
+    return sel == 0 ? Segment{0, base, 0, ar::UNUSABLE} : Segment{sel, base, 0xffffffff, data_ar};
+  };
+  s.seg[arch::seg::CS] = Segment{uint16_t(v.read(F::HOST_CS_SELECTOR)), 0, 0xffffffff,
+                                 ar::P | ar::S | ar::G | 0xb | (host64 ? ar::L : ar::DB)};
+  s.seg[arch::seg::SS] = data_segment(F::HOST_SS_SELECTOR, 0);
+  s.seg[arch::seg::DS] = data_segment(F::HOST_DS_SELECTOR, 0);
+  s.seg[arch::seg::ES] = data_segment(F::HOST_ES_SELECTOR, 0);
+  s.seg[arch::seg::FS] = data_segment(F::HOST_FS_SELECTOR, v.read(F::HOST_FS_BASE));
+  s.seg[arch::seg::GS] = data_segment(F::HOST_GS_SELECTOR, v.read(F::HOST_GS_BASE));
+  // An unusable FS/GS still keeps its base from the host-state area.
+  s.tr = Segment{uint16_t(v.read(F::HOST_TR_SELECTOR)), v.read(F::HOST_TR_BASE), 0x67, ar::P | 0xb};
+  s.ldtr = Segment{0, 0, 0, ar::UNUSABLE};
+  s.gdtr = TableRegister{v.read(F::HOST_GDTR_BASE), 0xffff};
+  s.idtr = TableRegister{v.read(F::HOST_IDTR_BASE), 0xffff};
+  s.r[RSP] = v.read(F::HOST_RSP);
+  s.rip() = v.read(F::HOST_RIP);
+  s.rflags = fl::FIXED1;
+  non_root_ = false;
+  cpu_.set_non_root(false);
+  cpu_.set_ept_active(false);
+  cpu_.set_cpl(0);
+  cpu_.set_halted(false);
+  cpu_.set_interrupt_shadow(false);
+  cpu_.switch_tlb_context(0, ctl_.vpid == 0);
+  cpu_.recompute_mode();
+  preemption_deadline_ = ~0ull;
+  mtf_pending_ = false;
+}
+
+void Vmx::vm_exit(const VmExitRequest& r, uint64_t guest_rip) {
+  Vmcs& v = *current_;
+  cpu_.charge(cpu_.costs()[CostClass::vm_exit]);
+  // Exit-information fields (SDM 27.2).
+  v.write(F::VM_EXIT_REASON, r.reason);
+  v.write(F::EXIT_QUALIFICATION, r.qualification);
+  v.write(F::GUEST_LINEAR_ADDRESS, r.guest_linear);
+  v.write(F::GUEST_PHYSICAL_ADDRESS, r.guest_physical);
+  v.write(F::VM_EXIT_INTR_INFO, r.intr_info);
+  v.write(F::VM_EXIT_INTR_ERROR_CODE, r.intr_error);
+  v.write(F::IDT_VECTORING_INFO_FIELD, cpu_.take_idt_vectoring_info());
+  v.write(F::IDT_VECTORING_ERROR_CODE, cpu_.idt_vectoring_error());
+  v.write(F::VM_EXIT_INSTRUCTION_LEN, r.insn_len);
+  v.write(F::VMX_INSTRUCTION_INFO, r.insn_info);
+  // SDM 27.2.5: VM exits clear the valid bit of the entry-interruption field.
+  v.write(F::VM_ENTRY_INTR_INFO_FIELD, v.read(F::VM_ENTRY_INTR_INFO_FIELD) & ~intr_info::VALID.mask);
+
+  if (CpuTraceSink* t = cpu_.trace_sink()) {
+    HwExitEvent e{};
+    e.cycles = cpu_.cycles();
+    e.instructions = cpu_.counters().instructions;
+    e.exit_reason = r.reason;
+    e.qualification = r.qualification;
+    e.guest_rip = guest_rip;
+    e.guest_linear_address = r.guest_linear;
+    e.guest_physical_address = r.guest_physical;
+    e.intr_info = r.intr_info;
+    e.insn_len = uint8_t(r.insn_len > 15 ? 15 : r.insn_len);
+    for (unsigned k = 0; k < e.insn_len; ++k) {
+      try {
+        e.insn_bytes[k] = uint8_t(cpu_.read_system(cpu_.state().seg[arch::seg::CS].base + guest_rip + k, 1));
+      } catch (...) {
+        break;
+      }
+    }
+    e.vmcs = current_pa_;
+    t->hw_exit(e);
+  }
+
+  save_guest_state(v, guest_rip);
+  store_msr_list(v.read(F::VM_EXIT_MSR_STORE_ADDR), uint32_t(v.read(F::VM_EXIT_MSR_STORE_COUNT)));
+  load_host_state(v);
+  uint32_t ignored;
+  load_msr_list(v.read(F::VM_EXIT_MSR_LOAD_ADDR), uint32_t(v.read(F::VM_EXIT_MSR_LOAD_COUNT)), &ignored);
+  cpu_.check_events_soon();
+  cpu_.end_block();
+}
+
+// ------------------------------------------------------- INVEPT / INVVPID
+
+void Vmx::invept(uint64_t type, uint64_t eptp) {
+  if (type == invept_type::SINGLE_CONTEXT) {
+    const uint64_t tag = (eptp & arch::pte::ADDR_MASK) << 4;
+    cpu_.flush_tlb_contexts([tag](uint64_t key) { return (key & ~0xffffull) == tag; });
+  } else if (type == invept_type::ALL_CONTEXT) {
+    cpu_.flush_tlb_contexts([](uint64_t key) { return (key & ~0xffffull) != 0; });
+  } else {
+    return vm_fail(uint32_t(VmInstructionError::INVALID_INVEPT_INVVPID_OPERAND));
+  }
+  vm_succeed();
+}
+
+void Vmx::invvpid(uint64_t type, uint16_t vpid, uint64_t linear) {
+  switch (type) {
+    case invvpid_type::INDIVIDUAL_ADDRESS:
+      for (uint64_t key : cpu_.tlb_context_keys())
+        if ((key & 0xffff) == vpid) cpu_.invlpg_in_context(key, linear);
+      break;
+    case invvpid_type::SINGLE_CONTEXT:
+      cpu_.flush_tlb_contexts([vpid](uint64_t key) { return (key & 0xffff) == vpid; });
+      break;
+    case invvpid_type::ALL_CONTEXT:
+      cpu_.flush_tlb_contexts([](uint64_t key) { return (key & 0xffff) != 0; });
+      break;
+    case invvpid_type::SINGLE_CONTEXT_RETAINING_GLOBALS:
+      cpu_.flush_tlb_contexts([vpid](uint64_t key) { return (key & 0xffff) == vpid; }, false);
+      break;
+    default:
+      return vm_fail(uint32_t(VmInstructionError::INVALID_INVEPT_INVVPID_OPERAND));
+  }
+  vm_succeed();
+}
+
+}  // namespace nestbed::sim::vmx

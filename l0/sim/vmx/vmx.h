@@ -1,0 +1,117 @@
+// VMX operation of the sim CPU (SDM vol. 3, chapters 23-30): VMXON state,
+// the current-VMCS pointer and the VMCS cache, VM entry and VM exit, and
+// the state that non-root operation consults on every exit predicate.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include "l0/sim/cpu/decoded_insn.h"
+#include "l0/sim/vmx/capabilities.h"
+#include "l0/sim/vmx/vmcs.h"
+
+namespace nestbed::sim {
+class Cpu;
+}
+
+namespace nestbed::sim::vmx {
+
+// A VM exit requested while executing a guest instruction or delivering an
+// event. Thrown like a fault (nothing is committed), caught by the run loop.
+struct VmExitRequest {
+  uint32_t reason;               // basic exit reason
+  uint64_t qualification = 0;
+  uint64_t guest_linear = 0;
+  uint64_t guest_physical = 0;
+  uint32_t intr_info = 0;        // VM-exit interruption information
+  uint32_t intr_error = 0;
+  uint32_t insn_len = 0;         // VM-exit instruction length (instruction-caused exits)
+  uint32_t insn_info = 0;        // VM-exit instruction information
+  bool rip_after = false;        // save RIP after the instruction (trap-like exits)
+};
+
+// Non-root controls, decoded at VM entry for cheap exit predicates.
+struct GuestControls {
+  uint32_t pin = 0, proc = 0, proc2 = 0, exit = 0, entry = 0;
+  uint32_t exception_bitmap = 0, pf_mask = 0, pf_match = 0;
+  uint64_t cr0_mask = 0, cr0_shadow = 0, cr4_mask = 0, cr4_shadow = 0;
+  uint32_t cr3_target_count = 0;
+  uint64_t cr3_targets[4] = {};
+  uint64_t io_bitmap[2] = {}, msr_bitmap = 0;
+  uint64_t tsc_offset = 0;
+  uint64_t eptp = 0;
+  uint16_t vpid = 0;
+  uint64_t vmread_bitmap = 0, vmwrite_bitmap = 0, link_pointer = ~0ull;
+};
+
+class Vmx {
+ public:
+  explicit Vmx(Cpu& cpu);
+
+  bool in_vmx_operation() const { return vmxon_; }
+  bool non_root() const { return non_root_; }
+  const GuestControls& controls() const { return ctl_; }
+  uint64_t current_vmcs_pointer() const { return current_pa_; }
+
+  // ---- VMX instructions (SDM 30.3), operands already fetched ----
+  void vmxon(uint64_t region);
+  void vmxoff();
+  void vmclear(uint64_t region);
+  void vmptrld(uint64_t region);
+  uint64_t vmptrst() const { return current_pa_; }
+  // VMREAD/VMWRITE of the current VMCS (or, in non-root operation, of the
+  // shadow VMCS when the bitmaps let the access through).
+  bool vmread(uint64_t encoding, uint64_t& value);
+  void vmwrite(uint64_t encoding, uint64_t value);
+  void vmlaunch(bool resume);
+  void invept(uint64_t type, uint64_t eptp);
+  void invvpid(uint64_t type, uint16_t vpid, uint64_t linear);
+
+  // VMfailInvalid / VMfailValid / VMsucceed (SDM 30.2).
+  void vm_succeed();
+  void vm_fail_invalid();
+  void vm_fail_valid(uint32_t error);
+  void vm_fail(uint32_t error);  // Valid if there is a current VMCS, else Invalid
+
+  // ---- exits ----
+  // Performs a VM exit: saves guest state, loads host state (SDM 27).
+  void vm_exit(const VmExitRequest& r, uint64_t guest_rip);
+  // Does the VMREAD/VMWRITE in non-root operation go to the shadow VMCS
+  // (SDM 25.1.3)? False: it exits.
+  bool shadowed(uint64_t encoding, bool write);
+  // Exit predicates used by instruction handlers (SDM 25.1.3).
+  bool io_exits(uint16_t port, unsigned size);
+  bool msr_exits(uint32_t index, bool write);
+  bool exception_exits(uint8_t vector, bool has_error, uint32_t error);
+  // VMX-preemption timer: the cycle count at which it expires (~0 = off).
+  uint64_t preemption_deadline() const { return preemption_deadline_; }
+  bool mtf_pending() const { return mtf_pending_; }
+  void clear_mtf() { mtf_pending_ = false; }
+
+  Vmcs* current() { return current_; }
+  Vmcs* cached_vmcs(uint64_t region);  // the VMCS at `region`, loaded into the cache if needed
+
+ private:
+  void load_guest_state(Vmcs& v);
+  void save_guest_state(Vmcs& v, uint64_t guest_rip);
+  void load_host_state(Vmcs& v);
+  bool load_msr_list(uint64_t address, uint32_t count, uint32_t* failed_index);
+  void store_msr_list(uint64_t address, uint32_t count);
+  void inject_event(Vmcs& v);
+  void entry_failure(Vmcs& v, uint32_t reason, uint64_t qualification);
+  void decode_controls(const Vmcs& v);
+  bool valid_region_address(uint64_t pa) const;
+
+  Cpu& cpu_;
+  bool vmxon_ = false;
+  bool non_root_ = false;
+  uint64_t vmxon_region_ = ~0ull;
+  uint64_t current_pa_ = ~0ull;
+  Vmcs* current_ = nullptr;
+  std::unordered_map<uint64_t, std::unique_ptr<Vmcs>> cache_;
+  GuestControls ctl_;
+  uint64_t preemption_deadline_ = ~0ull;
+  bool mtf_pending_ = false;
+};
+
+}  // namespace nestbed::sim::vmx

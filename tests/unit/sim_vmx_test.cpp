@@ -1,0 +1,289 @@
+// VMX in the sim CPU, end to end at the instruction level: a host at CPL 0
+// in 64-bit mode launches a 64-bit guest and handles its exits. Each test
+// checks the architectural outcome against the SDM (chapters 25-30):
+// exit reasons, qualifications, exit-information fields, VMfail codes.
+#include <gtest/gtest.h>
+
+#include "arch/vmx/vmx.h"
+#include "arch/x86/control_regs.h"
+#include "arch/x86/cpuid.h"
+#include "arch/x86/msr.h"
+#include "l0/sim/vmx/vmx.h"
+#include "tests/support/sim_harness.h"
+
+namespace nestbed {
+namespace {
+
+using namespace nestbed::testing;
+
+using arch::vmx::ExitReason;
+using arch::vmx::VmcsField;
+using F = VmcsField;
+namespace ar = arch::seg::ar;
+
+constexpr uint64_t VMXON_REGION = 0x500000;
+constexpr uint64_t VMCS_REGION = 0x501000;
+constexpr uint64_t GUEST_CODE = 0x300000;
+constexpr uint64_t GUEST_STACK = 0x310000;
+constexpr uint64_t HOST_EXIT = 0x180000;  // sim_layout::HANDLERS: the host's VM-exit entry: HLT
+constexpr uint64_t EPT_ROOT = 0x600000;
+
+class SimVmxTest : public ::testing::Test {
+ protected:
+  SimMachine m;
+  sim::Cpu& cpu() { return m.cpu; }
+  sim::vmx::Vmx& vmx() { return m.cpu.vmx(); }
+
+  void SetUp() override {
+    m.setup_long_mode();
+    m.s().cr4 |= arch::cr4::VMXE;
+    m.s().cr0 |= arch::cr0::NE;
+    m.s().feature_control = arch::msr::FEATURE_CONTROL_LOCK | arch::msr::FEATURE_CONTROL_VMX_OUTSIDE_SMX;
+    m.poke<uint32_t>(VMXON_REGION, sim::vmx::kVmcsRevision);
+    m.poke<uint32_t>(VMCS_REGION, sim::vmx::kVmcsRevision);
+    m.load_code(HOST_EXIT, {0xf4});  // the host handles each exit by halting
+  }
+
+  uint64_t flags_status() const { return m.cpu.state().rflags & arch::rflags::STATUS; }
+
+  // VMXON + VMCLEAR + VMPTRLD, then a VMCS whose host is this CPU's state and
+  // whose guest is a 64-bit CPL-0 guest on the same page tables.
+  sim::vmx::Vmcs& prepare() {
+    vmx().vmxon(VMXON_REGION);
+    vmx().vmclear(VMCS_REGION);
+    vmx().vmptrld(VMCS_REGION);
+    sim::vmx::Vmcs& v = *vmx().current();
+    const sim::vmx::VmxCapabilities& caps = sim::vmx::sim_vmx_capabilities();
+    v.write(F::PIN_BASED_VM_EXEC_CONTROL, arch::vmx::ctls_allowed0(caps.pinbased));
+    v.write(F::CPU_BASED_VM_EXEC_CONTROL, arch::vmx::ctls_allowed0(caps.procbased));
+    v.write(F::VM_EXIT_CONTROLS, arch::vmx::ctls_allowed0(caps.exit) | arch::vmx::exit_ctl::HOST_ADDRESS_SPACE_SIZE);
+    v.write(F::VM_ENTRY_CONTROLS, arch::vmx::ctls_allowed0(caps.entry) | arch::vmx::entry_ctl::IA32E_MODE_GUEST);
+    v.write(F::VMCS_LINK_POINTER, ~0ull);
+    const sim::CpuState& s = m.cpu.state();
+    v.write(F::HOST_CR0, s.cr0);
+    v.write(F::HOST_CR3, s.cr3);
+    v.write(F::HOST_CR4, s.cr4);
+    v.write(F::HOST_CS_SELECTOR, sel::KCODE);
+    v.write(F::HOST_SS_SELECTOR, sel::KDATA);
+    v.write(F::HOST_DS_SELECTOR, sel::KDATA);
+    v.write(F::HOST_ES_SELECTOR, sel::KDATA);
+    v.write(F::HOST_FS_SELECTOR, 0);
+    v.write(F::HOST_GS_SELECTOR, 0);
+    v.write(F::HOST_TR_SELECTOR, sel::TSS);
+    v.write(F::HOST_TR_BASE, sim_layout::TSS);
+    v.write(F::HOST_GDTR_BASE, sim_layout::GDT);
+    v.write(F::HOST_IDTR_BASE, sim_layout::IDT);
+    v.write(F::HOST_RIP, HOST_EXIT);
+    v.write(F::HOST_RSP, sim_layout::STACK_TOP);
+
+    v.write(F::GUEST_CR0, s.cr0);
+    v.write(F::GUEST_CR3, s.cr3);
+    v.write(F::GUEST_CR4, s.cr4);
+    const struct {
+      F sel, base, limit, access;
+      uint16_t selector;
+      uint32_t ar;
+    } segs[] = {
+        {F::GUEST_CS_SELECTOR, F::GUEST_CS_BASE, F::GUEST_CS_LIMIT, F::GUEST_CS_AR_BYTES, sel::KCODE, ar::P | ar::S | ar::L | ar::G | 0xb},
+        {F::GUEST_SS_SELECTOR, F::GUEST_SS_BASE, F::GUEST_SS_LIMIT, F::GUEST_SS_AR_BYTES, sel::KDATA, ar::P | ar::S | ar::DB | ar::G | 0x3},
+        {F::GUEST_DS_SELECTOR, F::GUEST_DS_BASE, F::GUEST_DS_LIMIT, F::GUEST_DS_AR_BYTES, sel::KDATA, ar::P | ar::S | ar::DB | ar::G | 0x3},
+        {F::GUEST_ES_SELECTOR, F::GUEST_ES_BASE, F::GUEST_ES_LIMIT, F::GUEST_ES_AR_BYTES, sel::KDATA, ar::P | ar::S | ar::DB | ar::G | 0x3},
+        {F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT, F::GUEST_FS_AR_BYTES, 0, ar::UNUSABLE},
+        {F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_AR_BYTES, 0, ar::UNUSABLE},
+        {F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES, 0, ar::UNUSABLE},
+        {F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES, sel::TSS, ar::P | 0xb},
+    };
+    for (const auto& g : segs) {
+      v.write(g.sel, g.selector);
+      v.write(g.base, g.sel == F::GUEST_TR_SELECTOR ? sim_layout::TSS : 0);
+      v.write(g.limit, g.sel == F::GUEST_TR_SELECTOR ? 0x67 : 0xffffffff);
+      v.write(g.access, g.ar);
+    }
+    v.write(F::GUEST_GDTR_BASE, sim_layout::GDT);
+    v.write(F::GUEST_GDTR_LIMIT, 63);
+    v.write(F::GUEST_IDTR_BASE, sim_layout::IDT);
+    v.write(F::GUEST_IDTR_LIMIT, 0xfff);
+    v.write(F::GUEST_IA32_EFER, s.efer);
+    v.write(F::GUEST_RIP, GUEST_CODE);
+    v.write(F::GUEST_RSP, GUEST_STACK);
+    v.write(F::GUEST_RFLAGS, 2);
+    return v;
+  }
+
+  // Runs `vmlaunch` (or vmresume) at CODE until the host halts.
+  void launch(bool resume = false) {
+    m.load_code(sim_layout::CODE, {0x0f, 0x01, uint8_t(resume ? 0xc3 : 0xc2), 0xf4});
+    run_at(sim_layout::CODE);
+  }
+  // Runs from `rip` until the CPU halts (a halted CPU is woken first).
+  void run_at(uint64_t rip) {
+    m.rip() = rip;
+    m.cpu.set_halted(false);
+    m.run(100000);
+  }
+  uint64_t field(F f) { return vmx().current()->read(f); }
+};
+
+TEST_F(SimVmxTest, CpuidReportsVmx) {
+  m.load_code(sim_layout::CODE, {0xb8, 1, 0, 0, 0, 0x0f, 0xa2, 0xf4});  // mov eax,1; cpuid; hlt
+  m.run();
+  EXPECT_TRUE(m.reg(sim::RCX) & arch::cpuid::L1_ECX_VMX);
+}
+
+TEST_F(SimVmxTest, VmxonNeedsCr4Vmxe) {
+  m.s().cr4 &= ~arch::cr4::VMXE;
+  m.reg(sim::RAX) = VMXON_REGION;
+  m.load_code(sim_layout::CODE, {0xf3, 0x0f, 0xc7, 0x30, 0xf4});  // vmxon [rax]; hlt
+  m.run();
+  EXPECT_EQ(m.stub_vector(), 6);  // #UD (SDM 30.3 VMXON)
+}
+
+TEST_F(SimVmxTest, VmxonInstructionSucceedsThenFailsInvalidTwice) {
+  // VMXON m64: the operand holds the region's physical address.
+  m.poke<uint64_t>(sim_layout::DATA, VMXON_REGION);
+  m.reg(sim::RAX) = sim_layout::DATA;
+  m.load_code(sim_layout::CODE, {0xf3, 0x0f, 0xc7, 0x30, 0xf4});
+  m.run();
+  EXPECT_EQ(m.stub_vector(), -1);
+  EXPECT_TRUE(vmx().in_vmx_operation());
+  EXPECT_EQ(flags_status(), 0u);  // VMsucceed
+  run_at(sim_layout::CODE);
+  EXPECT_EQ(flags_status(), arch::rflags::CF);  // no current VMCS: VMfailInvalid (error 15 needs one)
+}
+
+TEST_F(SimVmxTest, VmptrldRejectsVmxonPointerAndBadRevision) {
+  vmx().vmxon(VMXON_REGION);
+  vmx().vmptrld(VMCS_REGION);
+  EXPECT_EQ(flags_status(), 0u);
+  vmx().vmptrld(VMXON_REGION);
+  EXPECT_EQ(flags_status(), arch::rflags::ZF);
+  EXPECT_EQ(field(F::VM_INSTRUCTION_ERROR), 10u);
+  m.poke<uint32_t>(0x502000, 0x1234);
+  vmx().vmptrld(0x502000);
+  EXPECT_EQ(field(F::VM_INSTRUCTION_ERROR), 11u);
+}
+
+TEST_F(SimVmxTest, VmreadVmwriteRoundTripAndUnsupportedField) {
+  prepare();
+  // vmwrite rdx(field), rcx(value); vmread rbx(dest), rdx(field); hlt
+  m.reg(sim::RDX) = uint64_t(F::GUEST_RSP);
+  m.reg(sim::RCX) = 0x123456789abcdef0ull;
+  m.load_code(sim_layout::CODE, {0x0f, 0x79, 0xd1, 0x0f, 0x78, 0xd3, 0xf4});
+  run_at(sim_layout::CODE);
+  EXPECT_EQ(m.reg(sim::RBX), 0x123456789abcdef0ull);
+  EXPECT_EQ(flags_status(), 0u);
+  m.reg(sim::RDX) = 0x7ffe;  // no such field
+  run_at(sim_layout::CODE + 3);
+  EXPECT_EQ(flags_status(), arch::rflags::ZF);
+  EXPECT_EQ(field(F::VM_INSTRUCTION_ERROR), 12u);
+}
+
+TEST_F(SimVmxTest, LaunchRunsGuestAndCpuidExits) {
+  prepare();
+  m.load_code(GUEST_CODE, {0x0f, 0xa2, 0xf4});  // cpuid; hlt
+  launch();
+  ASSERT_EQ(m.rip(), HOST_EXIT + 1) << "host did not get the exit";
+  EXPECT_FALSE(cpu().non_root());
+  EXPECT_EQ(field(F::VM_EXIT_REASON), uint32_t(ExitReason::CPUID));
+  EXPECT_EQ(field(F::VM_EXIT_INSTRUCTION_LEN), 2u);
+  EXPECT_EQ(field(F::GUEST_RIP), GUEST_CODE);
+  EXPECT_EQ(m.reg(sim::RSP), sim_layout::STACK_TOP);
+  // VMLAUNCH again on a launched VMCS: VMfailValid(4).
+  launch();
+  EXPECT_EQ(field(F::VM_INSTRUCTION_ERROR), 4u);
+}
+
+TEST_F(SimVmxTest, ResumeContinuesAfterHandledExit) {
+  sim::vmx::Vmcs& v = prepare();
+  v.write(F::CPU_BASED_VM_EXEC_CONTROL, v.read(F::CPU_BASED_VM_EXEC_CONTROL) | arch::vmx::proc_ctl::HLT_EXITING);
+  m.load_code(GUEST_CODE, {0x0f, 0xa2, 0xf4});  // cpuid; hlt
+  launch();
+  ASSERT_EQ(field(F::VM_EXIT_REASON), uint32_t(ExitReason::CPUID));
+  v.write(F::GUEST_RIP, field(F::GUEST_RIP) + field(F::VM_EXIT_INSTRUCTION_LEN));  // skip CPUID, as a VMM does
+  launch(true);
+  EXPECT_EQ(field(F::VM_EXIT_REASON), uint32_t(ExitReason::HLT));
+  EXPECT_EQ(field(F::GUEST_RIP), GUEST_CODE + 2);
+}
+
+TEST_F(SimVmxTest, InvalidHostStateFailsWithError8) {
+  sim::vmx::Vmcs& v = prepare();
+  v.write(F::HOST_CR4, v.read(F::HOST_CR4) & ~arch::cr4::VMXE);  // CR4.VMXE is fixed to 1
+  launch();
+  EXPECT_EQ(flags_status(), arch::rflags::ZF);
+  EXPECT_EQ(field(F::VM_INSTRUCTION_ERROR), 8u);
+  EXPECT_FALSE(cpu().non_root());
+}
+
+TEST_F(SimVmxTest, InvalidGuestStateIsAnEntryFailureExit) {
+  sim::vmx::Vmcs& v = prepare();
+  v.write(F::GUEST_RFLAGS, 0);  // bit 1 must be 1 (SDM 26.3.1.4)
+  launch();
+  EXPECT_EQ(field(F::VM_EXIT_REASON), uint32_t(ExitReason::INVALID_GUEST_STATE) | (1u << 31));
+  EXPECT_EQ(m.rip(), HOST_EXIT + 1);
+}
+
+TEST_F(SimVmxTest, IoExitByBitmapReportsPortAndSize) {
+  sim::vmx::Vmcs& v = prepare();
+  constexpr uint64_t bitmap_a = 0x510000, bitmap_b = 0x511000;
+  v.write(F::CPU_BASED_VM_EXEC_CONTROL, v.read(F::CPU_BASED_VM_EXEC_CONTROL) | arch::vmx::proc_ctl::USE_IO_BITMAPS);
+  v.write(F::IO_BITMAP_A, bitmap_a);
+  v.write(F::IO_BITMAP_B, bitmap_b);
+  m.poke<uint8_t>(bitmap_a + 0x80 / 8, 1);  // port 0x80 exits
+  m.load_code(GUEST_CODE, {0xe6, 0x81, 0xe6, 0x80, 0xf4});  // out 0x81,al (passes); out 0x80,al (exits)
+  launch();
+  EXPECT_EQ(field(F::VM_EXIT_REASON), uint32_t(ExitReason::IO_INSTRUCTION));
+  EXPECT_EQ(field(F::GUEST_RIP), GUEST_CODE + 2);
+  namespace q = arch::vmx::qual_io;
+  const uint64_t qual = field(F::EXIT_QUALIFICATION);
+  EXPECT_EQ(q::PORT.get(qual), 0x80u);
+  EXPECT_EQ(q::SIZE.get(qual), 0u);
+  EXPECT_EQ(q::DIRECTION.get(qual), q::OUT);
+  EXPECT_EQ(q::OPERAND_ENCODING.get(qual), q::PORT_IMMEDIATE);
+}
+
+TEST_F(SimVmxTest, ExceptionBitmapTurnsUd2IntoExit) {
+  sim::vmx::Vmcs& v = prepare();
+  v.write(F::EXCEPTION_BITMAP, 1u << 6);
+  m.load_code(GUEST_CODE, {0x0f, 0x0b});  // ud2
+  launch();
+  EXPECT_EQ(field(F::VM_EXIT_REASON), uint32_t(ExitReason::EXCEPTION_NMI));
+  namespace ii = arch::vmx::intr_info;
+  const uint64_t info = field(F::VM_EXIT_INTR_INFO);
+  EXPECT_EQ(ii::VECTOR.get(info), 6u);
+  EXPECT_EQ(ii::TYPE.get(info), ii::TYPE_HARDWARE_EXCEPTION);
+  EXPECT_TRUE(ii::VALID.test(info));
+  EXPECT_EQ(field(F::GUEST_RIP), GUEST_CODE);
+}
+
+TEST_F(SimVmxTest, EptViolationReportsAccessAndAddress) {
+  sim::vmx::Vmcs& v = prepare();
+  // EPT: identity-map the first 4 MiB with 2 MiB pages (RWX), nothing else.
+  m.poke<uint64_t>(EPT_ROOT, (EPT_ROOT + 0x1000) | 7);
+  m.poke<uint64_t>(EPT_ROOT + 0x1000, (EPT_ROOT + 0x2000) | 7);
+  m.poke<uint64_t>(EPT_ROOT + 0x2000, 0x000000 | 7 | (6 << 3) | (1 << 7));
+  m.poke<uint64_t>(EPT_ROOT + 0x2008, 0x200000 | 7 | (6 << 3) | (1 << 7));
+  v.write(F::CPU_BASED_VM_EXEC_CONTROL,
+          v.read(F::CPU_BASED_VM_EXEC_CONTROL) | arch::vmx::proc_ctl::ACTIVATE_SECONDARY_CONTROLS);
+  v.write(F::SECONDARY_VM_EXEC_CONTROL, arch::vmx::proc_ctl2::ENABLE_EPT);
+  v.write(F::EPT_POINTER, EPT_ROOT | 6 | (3 << 3));
+  // The guest writes to 8 MiB, which EPT does not map. VM entry does not
+  // load RAX, so the host's RAX is the guest's.
+  m.load_code(GUEST_CODE, {0xc6, 0x00, 0x42});  // mov byte [rax], 0x42
+  m.reg(sim::RAX) = 0x800000;
+  launch();
+  EXPECT_EQ(field(F::VM_EXIT_REASON), uint32_t(ExitReason::EPT_VIOLATION));
+  namespace q = arch::vmx::qual_ept_violation;
+  const uint64_t qual = field(F::EXIT_QUALIFICATION);
+  EXPECT_TRUE(q::WRITE.test(qual));
+  EXPECT_FALSE(q::READ.test(qual));
+  EXPECT_FALSE(q::READABLE.test(qual) || q::WRITABLE.test(qual) || q::EXECUTABLE.test(qual));
+  EXPECT_TRUE(q::GLA_VALID.test(qual));
+  EXPECT_TRUE(q::GLA_TRANSLATED.test(qual));
+  EXPECT_EQ(field(F::GUEST_PHYSICAL_ADDRESS), 0x800000u);
+  EXPECT_EQ(field(F::GUEST_LINEAR_ADDRESS), 0x800000u);
+  EXPECT_EQ(field(F::GUEST_RIP), GUEST_CODE);
+  EXPECT_EQ(m.peek<uint8_t>(0x800000), 0u);  // nothing was written
+}
+
+}  // namespace
+}  // namespace nestbed
