@@ -54,6 +54,8 @@ struct RunStats {
   uint64_t interrupts = 0;   // external interrupts delivered
   uint64_t io_exits = 0;     // port accesses reaching the device layer
   uint64_t mmio_exits = 0;   // MMIO accesses reaching the device layer
+  uint64_t vm_exits = 0;     // hardware VM exits of the platform's VMX (sim)
+  uint64_t vm_entries = 0;   // successful VM entries (sim)
 };
 
 struct RunResult {

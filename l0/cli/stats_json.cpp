@@ -33,6 +33,8 @@ nlohmann::ordered_json stats_json(const Engine& engine, const RunConfig& config,
   j["mips"] = s.wall_seconds > 0 ? double(s.instructions) / s.wall_seconds / 1e6 : 0.0;
   j["exceptions"] = s.exceptions;
   j["interrupts"] = s.interrupts;
+  j["vm_exits"] = s.vm_exits;
+  j["vm_entries"] = s.vm_entries;
   j["io_accesses"] = devices.bus.io_accesses;
   j["mmio_accesses"] = devices.bus.mmio_accesses;
   j["apic_timer_interrupts"] = devices.apic.timer_interrupts;

@@ -43,6 +43,8 @@ struct CpuCounters {
   uint64_t interrupts = 0;
   uint64_t blocks_decoded = 0;
   uint64_t code_invalidations = 0;
+  uint64_t vm_exits = 0;    // VM exits and VM-entry failures
+  uint64_t vm_entries = 0;  // successful VM entries
 };
 
 class Cpu : public Clock {
@@ -66,6 +68,7 @@ class Cpu : public Clock {
   CpuState& state() { return s_; }
   const CpuState& state() const { return s_; }
   const CpuCounters& counters() const { return counters_; }
+  CpuCounters& counters() { return counters_; }
   uint64_t cycles() const { return cycles_; }
   uint64_t now() const override { return cycles_; }  // the APIC timer's clock
 

@@ -96,9 +96,8 @@ bool Cpu::vmx_events() {
     }
     next_event_ = std::min(next_event_, deadline);
   }
-  if (ctl.proc & v::proc_ctl::NMI_WINDOW_EXITING) {
-    // No NMI is ever blocked by an NMI here (virtual NMIs are never injected
-    // blocked), so the window is open unless MOV SS blocks it.
+  if ((ctl.proc & v::proc_ctl::NMI_WINDOW_EXITING) && !vmx_->virtual_nmi_blocked()) {
+    // The NMI window is open when there is no virtual-NMI blocking (SDM 25.2).
     deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::NMI_WINDOW)});
     return true;
   }
@@ -384,6 +383,7 @@ void Cpu::interrupt_shadow() {
 // modeled and raise #GP.
 void Cpu::iret(unsigned opsize) {
   const bool ia32e = s_.efer & efer::LMA;
+  if (non_root_) vmx_->guest_iret();
   if (s_.rflags & rflags::NT) raise_gp(0);
   const uint64_t mask = stack_pointer_mask();
   uint64_t sp = s_.r[RSP];

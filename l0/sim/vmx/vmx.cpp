@@ -324,6 +324,7 @@ void Vmx::load_guest_state(Vmcs& v) {
   cpu_.set_interrupt_shadow(interruptibility::BLOCKING_BY_STI.test(intr) ||
                             interruptibility::BLOCKING_BY_MOV_SS.test(intr));
   cpu_.set_halted(v.read(F::GUEST_ACTIVITY_STATE) == activity_state::HLT);
+  virtual_nmi_blocked_ = (ctl_.pin & pin_ctl::VIRTUAL_NMIS) && interruptibility::BLOCKING_BY_NMI.test(intr);
   cpu_.recompute_mode();
 }
 
@@ -364,6 +365,7 @@ void Vmx::store_msr_list(uint64_t address, uint32_t count) {
 // A VM-entry failure after the checks of 26.2 (SDM 26.8): host state is
 // loaded as on a VM exit, with bit 31 of the exit reason set.
 void Vmx::entry_failure(Vmcs& v, uint32_t reason, uint64_t qualification) {
+  ++cpu_.counters().vm_exits;
   v.write(F::VM_EXIT_REASON, reason | exit_reason_field::ENTRY_FAILURE.mask);
   v.write(F::EXIT_QUALIFICATION, qualification);
   v.write(F::VM_ENTRY_INTR_INFO_FIELD, v.read(F::VM_ENTRY_INTR_INFO_FIELD) & ~intr_info::VALID.mask);
@@ -409,6 +411,7 @@ void Vmx::vmlaunch(bool resume) {
     return entry_failure(v, uint32_t(ExitReason::MSR_LOAD_FAIL), failed);
 
   v.launched = true;
+  ++cpu_.counters().vm_entries;
   non_root_ = true;
   cpu_.set_non_root(true);
   cpu_.set_ept_active(ctl_.proc2 & proc_ctl2::ENABLE_EPT);
@@ -486,8 +489,8 @@ void Vmx::save_guest_state(Vmcs& v, uint64_t guest_rip) {
   v.write(F::GUEST_SYSENTER_EIP, s.sysenter_eip);
   if (ctl_.exit & exit_ctl::SAVE_PAT) v.write(F::GUEST_IA32_PAT, s.pat);
   if (ctl_.exit & exit_ctl::SAVE_EFER) v.write(F::GUEST_IA32_EFER, s.efer);
-  v.write(F::GUEST_INTERRUPTIBILITY_INFO,
-          cpu_.in_interrupt_shadow() ? interruptibility::BLOCKING_BY_STI.mask : 0);
+  v.write(F::GUEST_INTERRUPTIBILITY_INFO, (cpu_.in_interrupt_shadow() ? interruptibility::BLOCKING_BY_STI.mask : 0) |
+                                              (virtual_nmi_blocked_ ? interruptibility::BLOCKING_BY_NMI.mask : 0));
   v.write(F::GUEST_ACTIVITY_STATE, cpu_.halted() ? activity_state::HLT : activity_state::ACTIVE);
   if (ctl_.exit & exit_ctl::SAVE_PREEMPTION_TIMER) {
     uint64_t left = 0;
@@ -553,6 +556,7 @@ void Vmx::load_host_state(Vmcs& v) {
 
 void Vmx::vm_exit(const VmExitRequest& r, uint64_t guest_rip) {
   Vmcs& v = *current_;
+  ++cpu_.counters().vm_exits;
   cpu_.charge(cpu_.costs()[CostClass::vm_exit]);
   // Exit-information fields (SDM 27.2).
   v.write(F::VM_EXIT_REASON, r.reason);

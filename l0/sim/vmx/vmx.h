@@ -86,6 +86,10 @@ class Vmx {
   // VMX-preemption timer: the cycle count at which it expires (~0 = off).
   uint64_t preemption_deadline() const { return preemption_deadline_; }
   bool mtf_pending() const { return mtf_pending_; }
+  // Virtual-NMI blocking (SDM 24.4.2, 25.3): set from the guest's
+  // interruptibility state at entry, removed by IRET in the guest.
+  bool virtual_nmi_blocked() const { return virtual_nmi_blocked_; }
+  void guest_iret() { virtual_nmi_blocked_ = false; }
   void clear_mtf() { mtf_pending_ = false; }
 
   Vmcs* current() { return current_; }
@@ -112,6 +116,7 @@ class Vmx {
   GuestControls ctl_;
   uint64_t preemption_deadline_ = ~0ull;
   bool mtf_pending_ = false;
+  bool virtual_nmi_blocked_ = false;
 };
 
 }  // namespace nestbed::sim::vmx
