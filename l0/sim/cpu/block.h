@@ -17,6 +17,16 @@ struct Block {
   uint64_t pages[2] = {~0ull, ~0ull};  // physical pages the block's bytes came from
   bool dead = false;
   std::vector<DecodedInsn> insns;
+  // The blocks that followed this one last time, by linear RIP; valid while
+  // the CPU's code generation is unchanged (no TLB flush, mode change or
+  // code invalidation since).
+  struct Successor {
+    uint64_t la = ~0ull;
+    uint64_t generation = 0;
+    Block* block = nullptr;
+  };
+  Successor successors[2];
+  unsigned next_successor = 0;
 };
 
 }  // namespace nestbed::sim

@@ -139,19 +139,40 @@ CpuStop Cpu::run(uint64_t max_instructions) {
   return stop_;
 }
 
+// Runs `b` and, while nothing needs the run loop (no event due, no state
+// change, budget left), the blocks that follow it: a successor is found
+// through the block's own successor cache or the jump cache, never by a
+// page walk or a decode.
 void Cpu::execute_block(Block* b, uint64_t budget) {
-  const DecodedInsn* i = b->insns.data();
-  const DecodedInsn* end = i + (budget < b->insns.size() ? budget : b->insns.size());
-  exit_block_ = false;
-  for (; i != end; ++i) {
-    const uint64_t rip = s_.r[REG_RIP];
-    fault_rip_ = rip;
-    s_.r[REG_RIP] = rip + i->len;
-    i->fn(*this, *i);
-    cycles_ += i->cost;
-    ++counters_.instructions;
-    if (NB_UNLIKELY(exit_block_)) break;
+  for (;;) {
+    const size_t n = b->insns.size();
+    const DecodedInsn* i = b->insns.data();
+    const DecodedInsn* end = i + (budget < n ? budget : n);
+    exit_block_ = false;
+    for (; i != end; ++i) {
+      const uint64_t rip = s_.r[REG_RIP];
+      fault_rip_ = rip;
+      s_.r[REG_RIP] = rip + i->len;
+      i->fn(*this, *i);
+      cycles_ += i->cost;
+      ++counters_.instructions;
+      if (NB_UNLIKELY(exit_block_)) return;
+    }
+    budget -= (end - b->insns.data());
+    if (budget == 0 || cycles_ >= next_event_ || mode_ != CpuMode::Bits64) return;
+    b = chained_successor(b, s_.r[REG_RIP]);
+    if (!b) return;
   }
+}
+
+Block* Cpu::chained_successor(Block* b, uint64_t la) {
+  for (const Block::Successor& s : b->successors)
+    if (s.la == la && s.generation == code_generation_) return s.block;
+  const JumpCacheEntry& jc = jump_cache_[(la ^ (la >> 10)) & (JC_SIZE - 1)];
+  if (jc.la != la || jc.generation != code_generation_) return nullptr;
+  b->successors[b->next_successor] = Block::Successor{la, code_generation_, jc.block};
+  b->next_successor ^= 1;
+  return jc.block;
 }
 
 // ------------------------------------------------------------- block cache
