@@ -19,6 +19,7 @@
 
 #define NB_LIKELY(x) __builtin_expect(!!(x), 1)
 #define NB_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NB_INLINE inline __attribute__((always_inline))
 
 namespace nestbed::sim {
 
@@ -83,15 +84,15 @@ class Cpu : public Clock {
     uint64_t ea = s_.r[i.mem_base] + (s_.r[i.mem_index] << i.mem_scale) + uint64_t(i.disp);
     return i.addrsize == 8 ? ea : (i.addrsize == 4 ? uint32_t(ea) : uint16_t(ea));
   }
-  uint64_t linear(const DecodedInsn& i, unsigned size, Access a) {
+  NB_INLINE uint64_t linear(const DecodedInsn& i, unsigned size, Access a) {
     uint64_t ea = effective_address(i);
     if (NB_LIKELY(mode_ == CpuMode::Bits64)) return ea + s_.seg[i.mem_seg].base;
     return segment_linear(i.mem_seg, ea, size, a);
   }
-  uint64_t segment_linear(unsigned seg, uint64_t ea, unsigned size, Access a);
+  __attribute__((noinline)) uint64_t segment_linear(unsigned seg, uint64_t ea, unsigned size, Access a);
 
   template <typename T>
-  T read(uint64_t la) {
+  NB_INLINE T read(uint64_t la) {
     const TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
     if (NB_LIKELY(e.tag_r == ((la + sizeof(T) - 1) & ~0xfffull))) {
       T v;
@@ -101,7 +102,7 @@ class Cpu : public Clock {
     return T(read_slow(la, sizeof(T), Access::Read));
   }
   template <typename T>
-  void write(uint64_t la, T v) {
+  NB_INLINE void write(uint64_t la, T v) {
     const TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
     if (NB_LIKELY(e.tag_w == ((la + sizeof(T) - 1) & ~0xfffull))) {
       std::memcpy(reinterpret_cast<uint8_t*>(e.addend + la), &v, sizeof(T));

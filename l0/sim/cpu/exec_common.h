@@ -53,7 +53,7 @@ inline void set_reg(Cpu& c, const Operand& o, T v) {
 }
 
 template <typename T>
-inline T read_op(Cpu& c, const DecodedInsn& i, unsigned n) {
+NB_INLINE T read_op(Cpu& c, const DecodedInsn& i, unsigned n) {
   const Operand& o = i.op[n];
   if (o.kind == OpKind::Reg) return get_reg<T>(c, o);
   if (o.kind == OpKind::Mem) return c.read<T>(c.linear(i, sizeof(T), Access::Read));
@@ -61,7 +61,7 @@ inline T read_op(Cpu& c, const DecodedInsn& i, unsigned n) {
 }
 
 template <typename T>
-inline void write_op(Cpu& c, const DecodedInsn& i, unsigned n, T v) {
+NB_INLINE void write_op(Cpu& c, const DecodedInsn& i, unsigned n, T v) {
   const Operand& o = i.op[n];
   if (o.kind == OpKind::Reg)
     set_reg<T>(c, o, v);
