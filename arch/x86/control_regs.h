@@ -44,6 +44,8 @@ inline constexpr uint64_t SCE = 1ull << 0;   // SYSCALL enable
 inline constexpr uint64_t LME = 1ull << 8;   // long mode enable
 inline constexpr uint64_t LMA = 1ull << 10;  // long mode active (read-only to WRMSR)
 inline constexpr uint64_t NXE = 1ull << 11;  // execute-disable enable
+// Every other bit of IA32_EFER is reserved (SDM vol. 4, table 2-2).
+inline constexpr uint64_t RESERVED = ~(SCE | LME | LMA | NXE);
 }  // namespace arch::efer
 
 namespace arch::cr8 {

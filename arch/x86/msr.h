@@ -23,6 +23,16 @@ constexpr const char* name(uint32_t index) {
 inline constexpr uint64_t APIC_BASE_BSP = 1ull << 8;
 inline constexpr uint64_t APIC_BASE_EXTD = 1ull << 10;  // x2APIC mode
 inline constexpr uint64_t APIC_BASE_EN = 1ull << 11;
+// IA32_DEBUGCTL bits (SDM vol. 3, 17.4.1).
+inline constexpr uint64_t DEBUGCTL_BTF = 1ull << 1;  // single-step on branches
+// IA32_PAT (SDM 11.12.2): eight one-byte entries, each a memory type other
+// than the reserved 2, 3 and 8..255.
+constexpr bool pat_memory_type_valid(uint64_t type) { return type <= 7 && type != 2 && type != 3; }
+constexpr bool pat_valid(uint64_t pat) {
+  for (int k = 0; k < 8; ++k)
+    if (!pat_memory_type_valid((pat >> (8 * k)) & 0xff)) return false;
+  return true;
+}
 // IA32_FEATURE_CONTROL bits (SDM 23.7).
 inline constexpr uint64_t FEATURE_CONTROL_LOCK = 1ull << 0;
 inline constexpr uint64_t FEATURE_CONTROL_VMX_IN_SMX = 1ull << 1;

@@ -22,6 +22,11 @@ inline constexpr uint64_t ADDR_MASK = ((1ull << MAXPHYADDR) - 1) & ~0xfffull;
 // Bits 51:MAXPHYADDR are reserved in every entry (bits 62:52 are ignored).
 inline constexpr uint64_t RSVD_HIGH = ((1ull << 52) - 1) & ~((1ull << MAXPHYADDR) - 1);
 
+// PAE paging (SDM 4.4.1): CR3 bits 31:5 locate the 32-byte aligned PDPT;
+// a present PDPTE has bits 2:1, 8:5 and 63:MAXPHYADDR reserved (table 4-8).
+inline constexpr uint64_t PAE_PDPT_ADDR_MASK = 0xffffffe0ull;
+inline constexpr uint64_t PAE_PDPTE_RSVD = ~((1ull << MAXPHYADDR) - 1) | 0x1e6;
+
 inline constexpr uint64_t PAGE_SIZE = 4096;
 inline constexpr uint64_t LARGE_PAGE_SIZE = 2ull << 20;
 inline constexpr uint64_t HUGE_PAGE_SIZE = 1ull << 30;
@@ -30,3 +35,12 @@ inline constexpr uint64_t HUGE_PAGE_SIZE = 1ull << 30;
 // (4 = PML4, 3 = PDPT, 2 = PD, 1 = PT).
 constexpr unsigned index(uint64_t la, int level) { return (la >> (12 + 9 * (level - 1))) & 0x1ff; }
 }  // namespace arch::pte
+
+namespace arch {
+// Linear-address width without 5-level paging (CR4.LA57 is not offered):
+// an address is canonical when bits 63:47 are all equal (SDM vol. 1, 3.3.7.1).
+inline constexpr unsigned LINEAR_ADDRESS_BITS = 48;
+constexpr bool is_canonical(uint64_t la) {
+  return uint64_t(int64_t(la << (64 - LINEAR_ADDRESS_BITS)) >> (64 - LINEAR_ADDRESS_BITS)) == la;
+}
+}  // namespace arch

@@ -23,6 +23,8 @@ inline constexpr uint32_t L = 1u << 13;
 inline constexpr uint32_t DB = 1u << 14;
 inline constexpr uint32_t G = 1u << 15;
 inline constexpr uint32_t UNUSABLE = 1u << 16;
+inline constexpr uint32_t RESERVED_11_8 = 0xfu << 8;      // reserved, must be 0 (SDM 26.3.1.2)
+inline constexpr uint32_t RESERVED_31_17 = 0x7fffu << 17;  // reserved, must be 0 (SDM 26.3.1.2)
 }  // namespace ar
 
 // System-descriptor types (S = 0) in IA-32e mode (SDM table 3-2).

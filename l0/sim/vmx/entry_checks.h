@@ -32,8 +32,13 @@ struct EntryCheckContext {
   // Reads guest/host-physical memory (the VMCS link pointer's revision
   // identifier, PAE PDPTEs). Returns all-ones outside RAM.
   std::function<uint64_t(uint64_t pa, unsigned size)> read_phys;
-  uint64_t vmxon_pointer = ~0ull;  // the link pointer may not equal it (SDM 26.3.1.5)
-  uint64_t current_vmcs_pointer = ~0ull;
+  // Only VM entries that return from SMM compare pointers with the VMXON
+  // pointer (SDM 34.15.4); the sim has no SMM, so no check reads it.
+  uint64_t vmxon_pointer = ~0ull;
+  uint64_t current_vmcs_pointer = ~0ull;  // the VMCS link pointer may not equal it (SDM 26.3.1.5)
+  // IA32_EFER.LMA of the CPU executing VMLAUNCH/VMRESUME: the host
+  // address-space size must match it (SDM 26.2.4).
+  bool cpu_in_ia32e_mode = true;
 };
 
 EntryCheckResult check_vm_execution_controls(const Vmcs& vmcs, const EntryCheckContext& ctx);  // 26.2.1.1
