@@ -1,0 +1,170 @@
+// VMX helpers for workloads that act as a VMM (SDM vol. 3, chapters 23-30):
+// the VMX instructions with their outcome, the capability MSRs, a host TSS,
+// the host-state fields, the VM-entry/VM-exit trampoline and an EPT builder.
+// The architectural constants are arch/vmx (never redefined here).
+//
+//   rt::vmx::Capabilities caps = rt::vmx::read_capabilities();
+//   rt::vmx::install_host_tss();
+//   ... VMXON, VMCLEAR/VMPTRLD a VMCS, write the controls and guest state ...
+//   rt::vmx::write_host_state();
+//   rt::vmx::GuestRegs regs{};
+//   if (rt::vmx::enter(regs, false) == rt::vmx::EnterResult::VmExit) ...
+#pragma once
+#include <stdint.h>
+
+#include "arch/vmx/vmx.h"
+
+namespace rt::vmx {
+
+using arch::vmx::VmcsField;
+
+// ---- Control and segment registers the VMX code needs --------------------
+inline uint64_t read_cr0() {
+  uint64_t v;
+  asm volatile("mov %%cr0, %0" : "=r"(v));
+  return v;
+}
+inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
+inline uint64_t read_cr4() {
+  uint64_t v;
+  asm volatile("mov %%cr4, %0" : "=r"(v));
+  return v;
+}
+inline void write_cr4(uint64_t v) { asm volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+inline uint64_t rdtsc() {
+  uint32_t lo, hi;
+  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (uint64_t(hi) << 32) | lo;
+}
+
+struct [[gnu::packed]] DescriptorTableRegister {
+  uint16_t limit;
+  uint64_t base;
+};
+inline DescriptorTableRegister sgdt() {
+  DescriptorTableRegister r;
+  asm volatile("sgdt %0" : "=m"(r));
+  return r;
+}
+inline DescriptorTableRegister sidt() {
+  DescriptorTableRegister r;
+  asm volatile("sidt %0" : "=m"(r));
+  return r;
+}
+
+// ---- VMX instructions -------------------------------------------------------
+// How a VMX instruction ended (SDM 30.2): VMsucceed (CF = ZF = 0),
+// VMfailInvalid (CF = 1: no current VMCS to hold an error number) or
+// VMfailValid (ZF = 1: the error number is in VM_INSTRUCTION_ERROR).
+enum class Status : uint8_t { Ok, FailInvalid, FailValid };
+const char* status_name(Status s);
+
+// Each runs the instruction once. Outside VMX operation (or with CR4.VMXE =
+// 0, CPL > 0, ...) they fault as the SDM says; catching that is the caller's.
+Status vmxon(uint64_t region);
+Status vmxoff();
+Status vmclear(uint64_t vmcs);
+Status vmptrld(uint64_t vmcs);
+Status vmptrst(uint64_t& vmcs);
+Status vmread(uint64_t encoding, uint64_t& value);
+Status vmwrite(uint64_t encoding, uint64_t value);
+inline Status vmread(VmcsField f, uint64_t& value) { return vmread(uint64_t(f), value); }
+inline Status vmwrite(VmcsField f, uint64_t value) { return vmwrite(uint64_t(f), value); }
+// INVEPT with descriptor {eptp, 0}; INVVPID with descriptor {vpid, linear} (SDM 30.3).
+Status invept(uint64_t type, uint64_t eptp);
+Status invvpid(uint64_t type, uint64_t vpid, uint64_t linear);
+
+// VMREAD of a field the current VMCS has; 0 when the VMREAD fails.
+uint64_t read(VmcsField f);
+// VM_INSTRUCTION_ERROR of the current VMCS (SDM 30.4).
+inline uint32_t instruction_error() { return uint32_t(read(VmcsField::VM_INSTRUCTION_ERROR)); }
+
+// ---- Capability MSRs (SDM appendix A) ----------------------------------------
+struct Capabilities {
+  uint64_t basic;
+  // The control capabilities software must follow: the IA32_VMX_TRUE_* MSRs
+  // when IA32_VMX_BASIC bit 55 says they exist, the legacy ones otherwise
+  // (SDM A.2). procbased2 is 0 when secondary controls cannot be activated,
+  // ept_vpid_cap 0 when neither EPT nor VPID can be enabled, vmfunc 0
+  // without VM functions: those MSRs do not exist then (A.3.3, A.10, A.11).
+  uint64_t pinbased, procbased, procbased2, exit, entry;
+  bool true_controls;
+  uint64_t misc;
+  uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+  uint64_t vmcs_enum;
+  uint64_t ept_vpid_cap;
+  uint64_t vmfunc;
+
+  uint32_t revision() const { return uint32_t(arch::vmx::vmx_basic::REVISION_ID.get(basic)); }
+};
+// Reads the MSRs (only those that exist, per the rules above).
+Capabilities read_capabilities();
+
+// ---- Host state -------------------------------------------------------------
+// The host's TR selector after install_host_tss(): VM exits load TR and the
+// host-state checks require a nonzero selector (SDM 26.2.3).
+inline constexpr uint16_t HOST_TR_SELECTOR = 0x18;
+// Replaces the boot GDT with a copy that adds a 64-bit TSS at
+// HOST_TR_SELECTOR and loads TR with it. Idempotent.
+void install_host_tss();
+uint64_t host_tss_base();
+
+// Writes every host-state field but HOST_RSP and HOST_RIP (enter() writes
+// those) from the running CPU: CR0/CR3/CR4, the runtime's flat selectors,
+// the TSS, GDTR/IDTR, FS/GS bases and the SYSENTER, EFER and PAT MSRs.
+void write_host_state();
+
+// ---- VM entry and VM exit ---------------------------------------------------
+// Register numbers as in exit qualifications and instruction information
+// (SDM table 27-3 and following).
+enum Gpr : uint8_t { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+// The guest's general-purpose registers, loaded before VM entry and stored
+// at VM exit. gpr[RSP] is unused: the guest's RSP is GUEST_RSP.
+struct GuestRegs {
+  uint64_t gpr[16];
+};
+
+enum class EnterResult : uint8_t {
+  VmExit,       // the guest ran and exited, or VM entry failed on guest state (exit reason bit 31)
+  FailInvalid,  // VMLAUNCH/VMRESUME VMfailInvalid
+  FailValid,    // VMLAUNCH/VMRESUME VMfailValid: see instruction_error()
+  NoEntry,      // the instruction neither entered nor failed (not an architectural outcome)
+};
+// VMLAUNCH (resume = false) or VMRESUME the current VMCS with the guest's
+// GPRs from `regs`. Writes HOST_RSP and HOST_RIP first: the VM exit lands
+// in a stub that stores the guest's GPRs into `regs` and returns from here
+// with the host's callee-saved registers restored.
+EnterResult enter(GuestRegs& regs, bool resume);
+const char* enter_result_name(EnterResult r);
+
+// ---- EPT (SDM 28.2) -----------------------------------------------------------
+// Leaf permissions and memory type for Ept::map.
+inline constexpr uint64_t EPT_R = arch::vmx::ept_entry::READ.mask;
+inline constexpr uint64_t EPT_W = arch::vmx::ept_entry::WRITE.mask;
+inline constexpr uint64_t EPT_X = arch::vmx::ept_entry::EXECUTE.mask;
+inline constexpr uint64_t EPT_RWX = arch::vmx::ept_entry::RWX;
+inline constexpr uint64_t EPT_WB =
+    arch::vmx::ept_entry::MEMORY_TYPE.make(arch::vmx::ept_memory_type::WB);
+
+// A 4-level EPT whose tables come from alloc_pages (never freed).
+class Ept {
+ public:
+  // Allocates and clears the PML4 table; false when out of memory.
+  bool init();
+  // EPTP: 4-level walk, write-back paging structures, A/D flags off.
+  uint64_t eptp() const;
+  // Maps the page of `page_size` (4 KiB, 2 MiB or 1 GiB) at `gpa` to `hpa`,
+  // with `leaf` as the leaf entry's low bits (permissions, memory type),
+  // creating missing tables (RWX). False: out of memory, or a larger page
+  // is in the way.
+  bool map(uint64_t gpa, uint64_t hpa, uint64_t page_size, uint64_t leaf);
+  // Identity-maps [0, end) with 2 MiB pages, RWX and write-back.
+  bool identity_map(uint64_t end);
+  // The leaf entry mapping `gpa`, or nullptr when there is none.
+  uint64_t* leaf(uint64_t gpa) const;
+
+ private:
+  uint64_t pml4_ = 0;
+};
+
+}  // namespace rt::vmx
