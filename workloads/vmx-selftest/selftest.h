@@ -224,6 +224,8 @@ inline constexpr uint16_t GUEST_IDT_LIMIT = 256 * 16 - 1;
   X(entry_invalid_host_state, "entry-invalid-host-state")      \
   X(entry_invalid_guest_state, "entry-invalid-guest-state")    \
   X(entry_bad_link_pointer, "entry-bad-link-pointer")          \
+  X(entry_invalid_injection, "entry-invalid-injection")        \
+  X(entry_invalid_guest_fields, "entry-invalid-guest-fields")  \
   X(host_state_loaded, "host-state-loaded")                    \
   X(guest_state_saved, "guest-state-saved")                    \
   X(msr_load_store, "msr-load-store")                          \

@@ -174,6 +174,83 @@ void test_entry_bad_link_pointer() {
   CHECK_VMCALL_AT(run(), guest_vmcall, 0);
 }
 
+void test_entry_invalid_injection() {
+  // The VM-entry interruption-information field is a control: a malformed
+  // one fails VMLAUNCH with VMfailValid(7) (SDM 26.2.1.3).
+  REQUIRE(setup_guest(addr(guest_vmcall)));
+  namespace ii = intr_info;
+  const bool zero_length = vmx_misc::ZERO_LENGTH_INJECTION.test(caps.misc);
+  struct Case {
+    const char* what;
+    uint32_t info;
+    uint32_t length;
+  } cases[] = {
+      {"interruption type 1 (reserved)", uint32_t(ii::VALID.mask | ii::TYPE.make(1) | 0x20), 0},
+      {"NMI with vector 3", uint32_t(ii::VALID.mask | ii::TYPE.make(ii::TYPE_NMI) | 3), 0},
+      {"hardware exception with vector 32", make_intr_info(32, ii::TYPE_HARDWARE_EXCEPTION, false), 0},
+      {"#UD with an error code", make_intr_info(6, ii::TYPE_HARDWARE_EXCEPTION, true), 0},
+      {"#GP without an error code", make_intr_info(13, ii::TYPE_HARDWARE_EXCEPTION, false), 0},
+      {"reserved bit 12", uint32_t(make_intr_info(6, ii::TYPE_HARDWARE_EXCEPTION, false) | (1u << 12)), 0},
+      {"software interrupt with instruction length 16", make_intr_info(0x41, ii::TYPE_SOFTWARE_INTERRUPT, false), 16},
+      {"software interrupt with instruction length 0", zero_length ? 0 : make_intr_info(0x41, ii::TYPE_SOFTWARE_INTERRUPT, false),
+       0},
+  };
+  for (const Case& c : cases) {
+    if (!c.info) continue;
+    vwrite(VmcsField::VM_ENTRY_INTR_INFO_FIELD, c.info);
+    vwrite(VmcsField::VM_ENTRY_INSTRUCTION_LEN, c.length);
+    const Exit e = run();
+    if (e.result != vmx::EnterResult::FailValid || e.error != uint32_t(VmInstructionError::ENTRY_INVALID_CONTROL_FIELD))
+      return fail("injecting %s (0x%x): expected VMfailValid error 7, got %s (error %u, exit reason 0x%x)", c.what,
+                  c.info, vmx::enter_result_name(e.result), e.error, e.reason);
+  }
+  vwrite(VmcsField::VM_ENTRY_INTR_INFO_FIELD, 0);
+  CHECK_VMCALL_AT(run(), guest_vmcall, 0);
+}
+
+void test_entry_invalid_guest_fields() {
+  // Guest-state fields each of which fails VM entry with exit reason 33
+  // (SDM 26.3.1.2 segments, 26.3.1.4 RIP, 26.3.1.5 non-register state).
+  REQUIRE(setup_guest(addr(guest_vmcall)));
+  namespace ar = arch::seg::ar;
+  namespace is = interruptibility;
+  const uint64_t data = ar::TYPE_WRITABLE | ar::TYPE_ACCESSED | ar::S | ar::P | ar::DB | ar::G;
+  struct Case {
+    const char* what;
+    VmcsField field;
+    uint64_t value;
+    bool interrupts_on;  // RFLAGS.IF = 1 for the case
+  } cases[] = {
+      {"activity state 4", VmcsField::GUEST_ACTIVITY_STATE, 4, false},
+      {"an activity state IA32_VMX_MISC does not offer",
+       VmcsField::GUEST_ACTIVITY_STATE,
+       vmx_misc::ACTIVITY_SHUTDOWN.test(caps.misc) ? 4 : activity_state::SHUTDOWN, false},
+      {"blocking by STI and by MOV SS", VmcsField::GUEST_INTERRUPTIBILITY_INFO,
+       is::BLOCKING_BY_STI.mask | is::BLOCKING_BY_MOV_SS.mask, true},
+      {"blocking by STI with RFLAGS.IF = 0", VmcsField::GUEST_INTERRUPTIBILITY_INFO, is::BLOCKING_BY_STI.mask, false},
+      {"interruptibility reserved bit 5", VmcsField::GUEST_INTERRUPTIBILITY_INFO, 1u << 5, false},
+      {"pending debug exceptions reserved bit 4", VmcsField::GUEST_PENDING_DBG_EXCEPTIONS, 1u << 4, false},
+      {"non-canonical RIP in 64-bit mode", VmcsField::GUEST_RIP, 0x0000800000000000ull, false},
+      {"unusable TR", VmcsField::GUEST_TR_AR_BYTES, ar::UNUSABLE, false},
+      {"a data segment in CS", VmcsField::GUEST_CS_AR_BYTES, data, false},
+      {"SS with a code type", VmcsField::GUEST_SS_AR_BYTES, data | ar::TYPE_CODE, false},
+  };
+  for (const Case& c : cases) {
+    const uint64_t good = vread(c.field);
+    vwrite(c.field, c.value);
+    vwrite(VmcsField::GUEST_RFLAGS, arch::rflags::FIXED1 | (c.interrupts_on ? arch::rflags::IF : 0));
+    const Exit e = run();
+    if (e.result != vmx::EnterResult::VmExit || e.reason != entry_failure_reason(ExitReason::INVALID_GUEST_STATE))
+      return fail("%s (0x%lx): expected exit reason 0x%x, got %s, exit reason 0x%x (error %u)", c.what, c.value,
+                  entry_failure_reason(ExitReason::INVALID_GUEST_STATE), vmx::enter_result_name(e.result), e.reason,
+                  e.error);
+    REQUIRE(reload_vmcs());
+    vwrite(c.field, good);
+  }
+  vwrite(VmcsField::GUEST_RFLAGS, arch::rflags::FIXED1);
+  CHECK_VMCALL_AT(run(), guest_vmcall, 0);
+}
+
 void test_host_state_loaded() {
   // A VM exit loads the host's selectors and FS/GS bases from the host-state
   // fields, sets the GDTR and IDTR limits to FFFFH and DR7 to 400H, and

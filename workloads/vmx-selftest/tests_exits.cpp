@@ -58,6 +58,11 @@ void test_cpuid_exit() {
 void test_hlt_exit() {
   REQUIRE(setup_guest(addr(guest_hlt)));
   REQUIRE(set_proc(proc_ctl::HLT_EXITING));
+  // A watchdog: were HLT not to exit, the guest would halt with IF = 0 for good.
+  if (allowed1(caps.pinbased, pin_ctl::PREEMPTION_TIMER)) {
+    vset_bits(VmcsField::PIN_BASED_VM_EXEC_CONTROL, pin_ctl::PREEMPTION_TIMER);
+    vwrite(VmcsField::VMX_PREEMPTION_TIMER_VALUE, 1u << 20);
+  }
   const Exit e = run();
   CHECK_EXIT_AT(e, ExitReason::HLT, guest_hlt, 1);
   CHECK_EQ(vread(VmcsField::GUEST_ACTIVITY_STATE), activity_state::ACTIVE, "guest activity state after the HLT exit");
