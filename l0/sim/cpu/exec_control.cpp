@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "arch/x86/paging.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/segment.h"
@@ -166,7 +167,7 @@ void h_sysret(Cpu& c, const DecodedInsn& i) {
   if (!(s.efer & arch::efer::SCE) || c.mode() != CpuMode::Bits64) raise_ud();
   if (s.cpl != 0) raise_gp(0);
   const bool to64 = i.opsize == 8;
-  if (to64 && uint64_t(int64_t(s.r[RCX] << 16) >> 16) != s.r[RCX]) raise_gp(0);
+  if (to64 && !arch::is_canonical(s.r[RCX])) raise_gp(0);
   const uint16_t base = uint16_t(s.star >> 48);
   namespace ar = arch::seg::ar;
   const uint32_t dpl3 = 3u << ar::DPL_SHIFT;

@@ -3,6 +3,7 @@
 // cache control (SDM vol. 2; vol. 3 chapters 2-5).
 #include <capstone/capstone.h>
 
+#include "arch/x86/paging.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/segment.h"
@@ -237,7 +238,7 @@ void h_load_table(Cpu& c, const DecodedInsn& i) {
   const uint16_t limit = c.read<uint16_t>(la);
   uint64_t base = base_size == 8 ? c.read<uint64_t>(la + 2) : c.read<uint32_t>(la + 2);
   if (c.mode() != CpuMode::Bits64 && i.opsize == 2) base &= 0xffffff;
-  if (c.mode() == CpuMode::Bits64 && uint64_t(int64_t(base << 16) >> 16) != base) raise_gp(0);
+  if (c.mode() == CpuMode::Bits64 && !arch::is_canonical(base)) raise_gp(0);
   TableRegister& t = IDT ? c.state().idtr : c.state().gdtr;
   t.base = base;
   t.limit = limit;

@@ -2,6 +2,7 @@
 // shares, operand fetch, and the call into vmx::Vmx for the semantics.
 #include <capstone/capstone.h>
 
+#include "arch/x86/paging.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/segment.h"
@@ -150,7 +151,7 @@ void h_invvpid(Cpu& c, const DecodedInsn& i) {
   const uint64_t lo = c.read<uint64_t>(la), linear = c.read<uint64_t>(la + 8);
   // SDM 30.3 INVVPID: bits 63:16 of the descriptor are reserved; VPID 0
   // is invalid except for all-context; the address must be canonical.
-  const bool canonical = uint64_t(int64_t(linear << 16) >> 16) == linear;
+  const bool canonical = arch::is_canonical(linear);
   if ((lo >> 16) || (type != 2 && (lo & 0xffff) == 0) || (type == 0 && !canonical))
     return c.vmx().vm_fail(uint32_t(arch::vmx::VmInstructionError::INVALID_INVEPT_INVVPID_OPERAND));
   c.vmx().invvpid(type, uint16_t(lo), linear);

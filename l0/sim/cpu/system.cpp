@@ -19,10 +19,6 @@ namespace nestbed::sim {
 
 using namespace arch;
 
-namespace {
-bool is_canonical(uint64_t la) { return uint64_t(int64_t(la << 16) >> 16) == la; }
-}  // namespace
-
 // ------------------------------------------------------- implicit accesses
 
 uint64_t Cpu::read_system(uint64_t la, unsigned size) {
@@ -284,7 +280,7 @@ uint64_t Cpu::read_msr(uint32_t index) {
 
 void Cpu::write_msr(uint32_t index, uint64_t v) {
   auto canonical = [&](uint64_t a) {
-    if (!is_canonical(a)) raise_gp(0);
+    if (!arch::is_canonical(a)) raise_gp(0);
     return a;
   };
   switch (index) {
@@ -312,11 +308,8 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
       if (v) raise_gp(0);  // no branch tracing is modeled
       return;
     case msr::IA32_PAT:
-      // Each byte must be a valid memory type: 0, 1, 4, 5, 6, 7 (SDM 11.12.2).
-      for (int k = 0; k < 8; ++k) {
-        const unsigned t = (v >> (8 * k)) & 0xff;
-        if (t == 2 || t == 3 || t > 7) raise_gp(0);
-      }
+      // Each byte must be a valid memory type (SDM 11.12.2).
+      if (!msr::pat_valid(v)) raise_gp(0);
       s_.pat = v;
       return;
     case msr::IA32_MTRR_DEF_TYPE:
@@ -324,7 +317,7 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
       s_.mtrr_def_type = v;
       return;
     case msr::IA32_EFER: {
-      if (v & ~(efer::SCE | efer::LME | efer::LMA | efer::NXE)) raise_gp(0);
+      if (v & efer::RESERVED) raise_gp(0);
       if (((v ^ s_.efer) & efer::LME) && (s_.cr0 & cr0::PG)) raise_gp(0);  // SDM 9.8.5
       const uint64_t nv = (v & ~efer::LMA) | (s_.efer & efer::LMA);     // LMA is read-only
       if ((nv ^ s_.efer) & efer::NXE) flush_tlb(true);

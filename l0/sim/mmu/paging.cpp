@@ -13,10 +13,6 @@ namespace nestbed::sim {
 
 using namespace arch;
 
-namespace {
-bool is_canonical(uint64_t la) { return uint64_t(int64_t(la << 16) >> 16) == la; }
-}  // namespace
-
 uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override) {
   const bool user = s_.cpl == 3 && !supervisor_override;
   if (!supervisor_override) {
@@ -33,7 +29,7 @@ uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override) {
     if (!supervisor_override) fill_tlb(la, pa, a, user, false, true);
     return pa;
   }
-  if ((s_.efer & efer::LMA) && !is_canonical(la)) raise_gp(0);  // SDM 3.3.7.1
+  if ((s_.efer & efer::LMA) && !arch::is_canonical(la)) raise_gp(0);  // SDM 3.3.7.1
   bool global = false, writable = false, large = false;
   uint64_t pa = walk(la, a, user, &global, &writable, &large);
   if (ept_active_) pa = ept_translate(pa, a, la, true, false);
@@ -125,7 +121,7 @@ uint64_t Cpu::walk(uint64_t la, Access a, bool user, bool* global, bool* writabl
       const uint64_t pdpte_pa = (s_.cr3 & 0xffffffe0) + ((la >> 30) & 3) * 8;
       const uint64_t pdpte = read_entry(pdpte_pa, 8);
       if (!(pdpte & pte::P)) fault(0);
-      if (pdpte & (pte::RSVD_HIGH | 0x1e6 | pte::NX)) fault(pf_error::P | pf_error::RSVD);
+      if (pdpte & pte::PAE_PDPTE_RSVD) fault(pf_error::P | pf_error::RSVD);
       level = 2;
       table = pdpte & pte::ADDR_MASK;
     }

@@ -395,6 +395,7 @@ void Vmx::vmlaunch(bool resume) {
   Vmcs& v = *current_;
   EntryCheckContext ctx{sim_vmx_capabilities(), [this](uint64_t pa, unsigned size) { return cpu_.phys_read(pa, size); },
                         vmxon_region_, current_pa_};
+  ctx.cpu_in_ia32e_mode = cpu_.state().efer & arch::efer::LMA;
   const EntryCheckResult check = check_vm_entry(v, ctx);
   if (check.failure == EntryFailure::Control)
     return vm_fail_valid(uint32_t(VmInstructionError::ENTRY_INVALID_CONTROL_FIELD));
