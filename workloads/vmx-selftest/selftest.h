@@ -266,6 +266,7 @@ inline constexpr uint16_t GUEST_IDT_LIMIT = 256 * 16 - 1;
   X(ept_violation, "ept-violation")                            \
   X(ept_misconfig, "ept-misconfig")                            \
   X(ept_accessed_dirty, "ept-accessed-dirty")                  \
+  X(ept_paging_structures, "ept-paging-structures")            \
   X(idt_vectoring_info, "idt-vectoring-info")                  \
   X(invept, "invept")                                          \
   X(vpid_invvpid, "vpid-invvpid")                              \

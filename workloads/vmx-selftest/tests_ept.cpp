@@ -7,6 +7,7 @@
 #include "arch/x86/paging.h"
 #include "arch/x86/segment.h"
 #include "runtime/boot_layout.h"
+#include "runtime/libc.h"
 #include "vmx-selftest/selftest.h"
 
 namespace selftest {
@@ -477,6 +478,75 @@ void test_ept_accessed_dirty() {
   regs.gpr[vmx::RDI] = TEST_GPA + 0x18;
   CHECK_VMCALL_AT(resume(), guest_write, 3);
   CHECK(ept_entry::DIRTY.test(*leaf), "EPT leaf 0x%lx: dirty flag clear after a write", *leaf);
+}
+
+void test_ept_paging_structures() {
+  // The guest's own paging structures live in guest-physical pages EPT maps
+  // one by one. Reads of a read-only page-table page are fine; with EPT A/D
+  // enabled, the processor's accesses to guest paging structures count as
+  // writes: a violation with qualification bits 0 and 1 set and "linear
+  // address translated" clear (SDM 28.2.3.2, 27.2.1 table 27-7), and the
+  // dirty flag of the page table's EPT leaf (SDM 28.2.4).
+  if (!cap::ACCESSED_DIRTY.test(caps.ept_vpid_cap)) return skip("EPT accessed and dirty flags are not supported");
+  // Host pages: a copy of the host's PML4, the guest's PDPT, PD and PT, the data page.
+  const uint64_t host = rt::alloc_pages(5);
+  CHECK(host, "out of memory for the guest's page tables");
+  const uint64_t pml4 = host, pdpt = host + PAGE, pd = host + 2 * PAGE, pt = host + 3 * PAGE, data = host + 4 * PAGE;
+  const uint64_t g_pdpt = TEST_GPA + PAGE, g_pd = TEST_GPA + 2 * PAGE, g_pt = TEST_GPA + 3 * PAGE,
+                 g_data = TEST_GPA + 4 * PAGE;
+  constexpr uint64_t LINEAR = 2ull << 39;  // PML4 slot 2: the guest's own tables
+  namespace pte = arch::pte;
+  memcpy(reinterpret_cast<void*>(pml4), reinterpret_cast<const void*>(rt::read_cr3() & pte::ADDR_MASK), PAGE);
+  const uint64_t tables[] = {pdpt, pd, pt, data};
+  for (uint64_t page : tables) clear_page(page);
+  // A and D preset, so the walk itself never needs to write.
+  const uint64_t flags = pte::P | pte::RW | pte::A;
+  reinterpret_cast<uint64_t*>(pml4)[pte::index(LINEAR, 4)] = g_pdpt | flags;
+  reinterpret_cast<uint64_t*>(pdpt)[0] = g_pd | flags;
+  reinterpret_cast<uint64_t*>(pd)[0] = g_pt | flags;
+  reinterpret_cast<uint64_t*>(pt)[0] = g_data | flags | pte::D;
+  qword(data, 0x10) = MAGIC1;
+
+  REQUIRE(setup_guest(addr(guest_read)));
+  vmx::Ept ept;
+  REQUIRE(setup_ept(ept, pdpt, vmx::EPT_RWX | vmx::EPT_WB));  // TEST_GPA itself is not used
+  const struct {
+    uint64_t gpa, hpa;
+  } maps[] = {{g_pdpt, pdpt}, {g_pd, pd}, {g_pt, pt}, {g_data, data}};
+  for (const auto& m : maps) CHECK(ept.map(m.gpa, m.hpa, PAGE, vmx::EPT_RWX | vmx::EPT_WB), "out of memory for EPT");
+  uint64_t* pt_leaf = ept.leaf(g_pt);
+  vwrite(VmcsField::GUEST_CR3, pml4);
+  regs.gpr[vmx::RDI] = LINEAR + 0x10;
+
+  // EPT A/D off, the page table read-only: the walk only reads it.
+  *pt_leaf = pt | vmx::EPT_R | vmx::EPT_WB;
+  CHECK_VMCALL_AT(run(), guest_read, READ_LENGTH);
+  CHECK_EQ(regs.gpr[vmx::RAX], MAGIC1, "the guest's read through its own page tables");
+
+  // EPT A/D on: the walk's access to the read-only page table is a write.
+  vwrite(VmcsField::EPT_POINTER, ept.eptp() | eptp::ENABLE_AD.mask);
+  CHECK_OK("INVEPT all-context", vmx::invept(invept_type::ALL_CONTEXT, 0));
+  restart_at(guest_read);
+  const Exit e = resume();
+  CHECK_EXIT_AT(e, ExitReason::EPT_VIOLATION, guest_read, 0);
+  namespace q = qual_ept_violation;
+  const uint64_t compared = cap::ADVANCED_EXIT_INFO.test(caps.ept_vpid_cap)
+                                ? ~(q::USER_MODE_LINEAR.mask | q::READ_WRITE_PAGE.mask | q::EXECUTE_DISABLE.mask)
+                                : ~0ull;
+  CHECK_EQ(e.qualification & compared, q::READ.mask | q::WRITE.mask | q::READABLE.mask | q::GLA_VALID.mask,
+           "qualification of the violation on the guest's page table");
+  CHECK_EQ(e.gpa, g_pt + 8 * pte::index(LINEAR, 1), "guest-physical address: the guest's PTE");
+  CHECK_EQ(e.gla, LINEAR + 0x10, "guest-linear address");
+
+  // Writable again: the access goes through and dirties the page table's leaf.
+  *pt_leaf = pt | vmx::EPT_RWX | vmx::EPT_WB;
+  CHECK_OK("INVEPT all-context", vmx::invept(invept_type::ALL_CONTEXT, 0));
+  restart_at(guest_read);
+  CHECK_VMCALL_AT(resume(), guest_read, READ_LENGTH);
+  CHECK(ept_entry::DIRTY.test(*pt_leaf), "EPT leaf of the guest's page table 0x%lx: dirty flag clear", *pt_leaf);
+  const uint64_t* data_leaf = ept.leaf(g_data);
+  CHECK(ept_entry::ACCESSED.test(*data_leaf) && !ept_entry::DIRTY.test(*data_leaf),
+        "EPT leaf of the data page 0x%lx: expected accessed and not dirty after a read", *data_leaf);
 }
 
 void test_idt_vectoring_info() {
