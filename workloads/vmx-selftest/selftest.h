@@ -220,6 +220,7 @@ inline constexpr uint16_t GUEST_IDT_LIMIT = 256 * 16 - 1;
   X(vmlaunch_nonclear, "vmlaunch-nonclear")                    \
   X(vmresume_nonlaunched, "vmresume-nonlaunched")              \
   X(vmclear_relaunch, "vmclear-relaunch")                      \
+  X(vmlaunch_mov_ss, "vmlaunch-mov-ss")                        \
   X(entry_invalid_control, "entry-invalid-control")            \
   X(entry_invalid_host_state, "entry-invalid-host-state")      \
   X(entry_invalid_guest_state, "entry-invalid-guest-state")    \

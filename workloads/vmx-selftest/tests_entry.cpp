@@ -65,6 +65,83 @@ void test_vmclear_relaunch() {
   CHECK_VMCALL_AT(run(), guest_vmcall, 0);
 }
 
+namespace {
+
+// selftest_launch_in_shadow(regs, sti): like rt_vmx_enter's VMLAUNCH, but
+// right after MOV SS (sti = 0) or STI (sti = 1), so VMLAUNCH runs in that
+// instruction's shadow. It shares rt_vmx_enter's stack layout (callee-saved
+// registers, then the GuestRegs pointer at HOST_RSP), so a VM exit lands in
+// rt_vmx_exit_stub and returns from here. Returns an EnterResult.
+extern "C" uint32_t selftest_launch_in_shadow(vmx::GuestRegs* regs, uint32_t sti);
+
+[[gnu::used]] void define_launch_in_shadow() {
+  asm volatile(R"(
+    .pushsection .text.selftest_launch_in_shadow, "ax"
+    .global selftest_launch_in_shadow
+    .type selftest_launch_in_shadow, @function
+selftest_launch_in_shadow:
+    pushq %%rbp
+    pushq %%rbx
+    pushq %%r12
+    pushq %%r13
+    pushq %%r14
+    pushq %%r15
+    pushq %%rdi
+    movl %[host_rsp], %%eax
+    vmwrite %%rsp, %%rax
+    movl %[host_rip], %%eax
+    leaq rt_vmx_exit_stub(%%rip), %%rdx
+    vmwrite %%rdx, %%rax
+    testl %%esi, %%esi
+    jnz 1f
+    movl %%ss, %%eax
+    movl %%eax, %%ss
+    vmlaunch
+    jmp 2f
+1:  sti
+    vmlaunch
+2:  movl %[fail_invalid], %%eax
+    jc 3f
+    movl %[fail_valid], %%eax
+    jz 3f
+    movl %[no_entry], %%eax
+3:  popq %%rdi
+    popq %%r15
+    popq %%r14
+    popq %%r13
+    popq %%r12
+    popq %%rbx
+    popq %%rbp
+    ret
+    .size selftest_launch_in_shadow, . - selftest_launch_in_shadow
+    .popsection
+  )"
+               :
+               : [host_rsp] "i"(uint32_t(VmcsField::HOST_RSP)), [host_rip] "i"(uint32_t(VmcsField::HOST_RIP)),
+                 [fail_invalid] "i"(uint32_t(vmx::EnterResult::FailInvalid)),
+                 [fail_valid] "i"(uint32_t(vmx::EnterResult::FailValid)),
+                 [no_entry] "i"(uint32_t(vmx::EnterResult::NoEntry)));
+}
+
+}  // namespace
+
+void test_vmlaunch_mov_ss() {
+  // VMLAUNCH with events blocked by MOV SS is VMfailValid(26); blocking by
+  // STI does not stop it (SDM 30.3 VMLAUNCH/VMRESUME).
+  REQUIRE(setup_guest(addr(guest_vmcall)));
+  const auto mov_ss = vmx::EnterResult(selftest_launch_in_shadow(&regs, 0));
+  CHECK(mov_ss == vmx::EnterResult::FailValid, "VMLAUNCH after MOV SS: expected VMfailValid, got %s",
+        vmx::enter_result_name(mov_ss));
+  CHECK_EQ(vmx::instruction_error(), VmInstructionError::ENTRY_EVENTS_BLOCKED_BY_MOV_SS,
+           "VM-instruction error of VMLAUNCH after MOV SS");
+  const auto sti = vmx::EnterResult(selftest_launch_in_shadow(&regs, 1));
+  rt::cli();  // STI set IF for the host; a VM exit clears it, a failure would not
+  if (sti != vmx::EnterResult::VmExit)
+    return fail("VMLAUNCH after STI: expected a VM entry, got %s (error %u)", vmx::enter_result_name(sti),
+                sti == vmx::EnterResult::FailValid ? vmx::instruction_error() : 0);
+  CHECK_EQ(vread(VmcsField::VM_EXIT_REASON), ExitReason::VMCALL, "exit reason after VMLAUNCH after STI");
+}
+
 void test_entry_invalid_control() {
   // Controls outside what the capability MSRs allow: VMfailValid(7) (SDM 26.2.1.1).
   REQUIRE(setup_guest(reinterpret_cast<uint64_t>(guest_vmcall)));
