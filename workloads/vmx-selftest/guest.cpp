@@ -89,6 +89,11 @@ guest_clts:
     clts
     vmcall
     ud2
+    .global guest_smsw
+guest_smsw:
+    smsw %%rax
+    vmcall
+    ud2
 
     .global guest_mov_to_cr3, guest_mov_from_cr3
 guest_mov_to_cr3:

@@ -173,7 +173,7 @@ extern char guest_vmcall[], guest_cpuid[], guest_cpuid_vmcall[], guest_hlt[];
 extern char guest_io[], guest_io_inw[], guest_io_outsb[], guest_io_inl[], guest_io_vmcall[];
 extern char guest_io_bitmap[], guest_io_bitmap_80[], guest_io_bitmap_7fff[], guest_io_bitmap_vmcall[];
 extern char guest_rdmsr[], guest_wrmsr[];
-extern char guest_mov_to_cr0[], guest_mov_from_cr0[], guest_mov_to_cr4[], guest_mov_from_cr4[], guest_clts[];
+extern char guest_mov_to_cr0[], guest_mov_from_cr0[], guest_mov_to_cr4[], guest_mov_from_cr4[], guest_clts[], guest_smsw[];
 extern char guest_mov_to_cr3[], guest_mov_from_cr3[];
 extern char guest_ud2[], guest_read[], guest_write[], guest_jmp[], guest_rdtsc[], guest_invlpg[];
 extern char guest_mov_dr[], guest_mov_dr_2[];

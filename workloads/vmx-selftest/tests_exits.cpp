@@ -246,7 +246,7 @@ void test_cr0_guest_host_mask() {
 }
 
 void test_cr_read_shadow() {
-  // MOV from CR0/CR4 returns the read shadow for host-owned bits (SDM 25.3).
+  // MOV from CR0/CR4 and SMSW return the read shadow for host-owned bits (SDM 25.3).
   REQUIRE(setup_guest(addr(guest_mov_from_cr4)));
   const uint64_t guest_cr4 = vread(VmcsField::GUEST_CR4);
   vwrite(VmcsField::CR4_GUEST_HOST_MASK, arch::cr4::VMXE);
@@ -262,6 +262,14 @@ void test_cr_read_shadow() {
   restart_at(guest_mov_from_cr0);
   CHECK_VMCALL_AT(resume(), guest_mov_from_cr0, 3);
   CHECK_EQ(regs.gpr[vmx::RAX], (guest_cr0 & ~mask) | (shadow & mask), "MOV from CR0 with AM and WP owned by the host");
+
+  // SMSW reads the same view of CR0's low bits.
+  vwrite(VmcsField::CR0_GUEST_HOST_MASK, cr0::TS | cr0::MP);
+  vwrite(VmcsField::CR0_READ_SHADOW, (guest_cr0 & ~(cr0::TS | cr0::MP)) | (~guest_cr0 & (cr0::TS | cr0::MP)));
+  restart_at(guest_smsw);
+  CHECK_VMCALL_AT(resume(), guest_smsw, 4);
+  CHECK_EQ(regs.gpr[vmx::RAX] & 0xffff, (guest_cr0 ^ (cr0::TS | cr0::MP)) & 0xffff,
+           "SMSW with TS and MP owned by the host");
 
   // MOV to CR4 setting the host-owned VMXE that the shadow has clear: exit.
   restart_at(guest_mov_to_cr4);
