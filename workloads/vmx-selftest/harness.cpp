@@ -378,30 +378,34 @@ const char* reason_name(uint32_t reason) {
   return n ? n : "?";
 }
 
-// How a run ended when it was not as `expected` said, as the test's FAIL line.
-void describe(const Exit& e, const char* expected, const char* expected_name) {
+// The FAIL line for a run that did not end as expected: "[what: ]expected
+// <expected>: <how it ended>".
+void describe(const Exit& e, const char* what, const char* expected) {
+  const char* sep = what ? ": " : "";
+  if (!what) what = "";
   if (e.result == vmx::EnterResult::FailValid) {
     const char* text = vm_instruction_error_text(e.error);
-    fail("%s%s: VM entry failed with VMfailValid error %u (%s)", expected, expected_name, e.error, text ? text : "?");
+    fail("%s%sexpected %s: VM entry failed with VMfailValid error %u (%s)", what, sep, expected, e.error,
+         text ? text : "?");
   } else if (e.result != vmx::EnterResult::VmExit) {
-    fail("%s%s: VM entry failed with %s", expected, expected_name, vmx::enter_result_name(e.result));
+    fail("%s%sexpected %s: VM entry failed with %s", what, sep, expected, vmx::enter_result_name(e.result));
   } else if (e.reason == uint32_t(ExitReason::VMCALL) && e.rip == reinterpret_cast<uint64_t>(guest_isr_vmcall)) {
     // The guest's IDT stub: RBX = vector, RCX = the frame (error code first if any).
     const uint64_t vector = regs.gpr[vmx::RBX];
     const bool has_error = vector < 32 && arch::exception_has_error_code(uint8_t(vector));
     const uint64_t* frame = reinterpret_cast<const uint64_t*>(regs.gpr[vmx::RCX]);
-    fail("%s%s: the guest took vector %lu (%s), error code 0x%lx, at RIP 0x%lx", expected, expected_name, vector,
-         arch::exception_name(uint8_t(vector)), has_error ? frame[0] : 0, frame[has_error ? 1 : 0]);
+    fail("%s%sexpected %s: the guest took vector %lu (%s), error code 0x%lx, at RIP 0x%lx", what, sep, expected,
+         vector, arch::exception_name(uint8_t(vector)), has_error ? frame[0] : 0, frame[has_error ? 1 : 0]);
   } else {
-    fail("%s%s: got exit reason 0x%x (%s), qualification 0x%lx, guest RIP 0x%lx, interruption info 0x%x", expected,
-         expected_name, e.reason, reason_name(e.reason), e.qualification, e.rip, e.intr_info);
+    fail("%s%sexpected %s: got exit reason 0x%x (%s), qualification 0x%lx, guest RIP 0x%lx, interruption info 0x%x",
+         what, sep, expected, e.reason, reason_name(e.reason), e.qualification, e.rip, e.intr_info);
   }
 }
 }  // namespace
 
 bool expect_exit(const Exit& e, ExitReason reason) {
   if (e.result == vmx::EnterResult::VmExit && e.reason == uint32_t(reason)) return true;
-  describe(e, "expected exit ", reason_name(uint32_t(reason)));
+  describe(e, nullptr, reason_name(uint32_t(reason)));
   return false;
 }
 
@@ -430,17 +434,34 @@ bool expect_qualification(const Exit& e, uint64_t expected) {
   return false;
 }
 
-bool expect_entry_fail(const Exit& e, Status want, VmInstructionError error) {
+bool expect_entry_fail(const Exit& e, Status want, VmInstructionError error, const char* what) {
   const vmx::EnterResult want_result =
       want == Status::FailInvalid ? vmx::EnterResult::FailInvalid : vmx::EnterResult::FailValid;
   if (e.result == want_result && (want != Status::FailValid || e.error == uint32_t(error))) return true;
-  if (e.result == vmx::EnterResult::FailValid && want == Status::FailValid) {
-    fail("expected VMfailValid error %u (%s), got error %u (%s)", uint32_t(error), vm_instruction_error_text(error),
-         e.error, vm_instruction_error_text(e.error) ? vm_instruction_error_text(e.error) : "?");
+  if (want == Status::FailInvalid) {
+    describe(e, what, "VMfailInvalid");
+  } else {
+    const char* name = vm_instruction_error_name(uint32_t(error));
+    describe(e, what, name ? name : "VMfailValid");
+  }
+  return false;
+}
+
+bool expect_entry_failure(const Exit& e, ExitReason reason, uint64_t qualification, const char* what) {
+  if (e.result != vmx::EnterResult::VmExit || e.reason != entry_failure_reason(reason)) {
+    if (e.result == vmx::EnterResult::VmExit && e.reason == uint32_t(reason))
+      fail("%s%sexit reason %u without bit 31 (VM-entry failure) set", what ? what : "", what ? ": " : "",
+           uint32_t(reason));
+    else
+      describe(e, what, reason_name(uint32_t(reason)));
     return false;
   }
-  describe(e, "expected ", want == Status::FailInvalid ? "VMfailInvalid" : "VMfailValid");
-  return false;
+  if (e.qualification != qualification) {
+    fail("%s%sVM-entry failure qualification %lu, expected %lu", what ? what : "", what ? ": " : "", e.qualification,
+         qualification);
+    return false;
+  }
+  return true;
 }
 
 bool expect_guest_vector(const Exit& e, uint8_t vector) {
@@ -452,7 +473,7 @@ bool expect_guest_vector(const Exit& e, uint8_t vector) {
     fail("expected the guest to take vector %u, it took %lu", vector, regs.gpr[vmx::RBX]);
     return false;
   }
-  describe(e, "expected the guest's IDT handler to run", "");
+  describe(e, nullptr, "the guest's IDT handler to run");
   return false;
 }
 

@@ -139,7 +139,6 @@ void restart_at(const char* rip);
 inline uint64_t addr(const char* label) { return reinterpret_cast<uint64_t>(label); }
 
 bool expect_exit(const Exit& e, ExitReason reason);
-bool expect_entry_fail(const Exit& e, Status want, VmInstructionError error = VmInstructionError(0));
 #define CHECK_EXIT(e, reason) REQUIRE(::selftest::expect_exit(e, reason))
 // The exit is `reason` at `rip`, with instruction length `length` (0: not checked).
 bool expect_exit_at(const Exit& e, ExitReason reason, const char* rip, uint32_t length);
@@ -149,7 +148,14 @@ bool expect_vmcall_at(const Exit& e, const char* snippet, uint64_t offset);
 #define CHECK_VMCALL_AT(e, snippet, offset) REQUIRE(::selftest::expect_vmcall_at(e, snippet, offset))
 bool expect_qualification(const Exit& e, uint64_t expected);
 #define CHECK_QUAL(e, expected) REQUIRE(::selftest::expect_qualification(e, expected))
+// VMLAUNCH/VMRESUME failed with `want` (and error); `what` describes the case.
+bool expect_entry_fail(const Exit& e, Status want, VmInstructionError error = VmInstructionError(0),
+                       const char* what = nullptr);
 #define CHECK_ENTRY_FAIL(e, ...) REQUIRE(::selftest::expect_entry_fail(e, __VA_ARGS__))
+// VM entry failed after loading guest state: exit reason `reason` with bit
+// 31 set and `qualification` (SDM 26.8).
+bool expect_entry_failure(const Exit& e, ExitReason reason, uint64_t qualification, const char* what = nullptr);
+#define CHECK_ENTRY_FAILURE(e, ...) REQUIRE(::selftest::expect_entry_failure(e, __VA_ARGS__))
 
 // The exit is VMCALL from the guest's IDT stub: the guest took `vector`.
 bool expect_guest_vector(const Exit& e, uint8_t vector);

@@ -15,25 +15,6 @@ namespace msr = arch::msr;
 
 namespace {
 
-// A VM-entry failure on guest state: exit reason 33 with bit 31 set and
-// the qualification of SDM 26.8.
-bool expect_invalid_guest_state(const Exit& e, uint64_t qualification) {
-  if (e.result != vmx::EnterResult::VmExit || e.reason != entry_failure_reason(ExitReason::INVALID_GUEST_STATE)) {
-    if (e.result == vmx::EnterResult::VmExit)
-      fail("expected exit reason 0x%x (VM-entry failure, invalid guest state), got 0x%x (%s)",
-           entry_failure_reason(ExitReason::INVALID_GUEST_STATE), e.reason,
-           exit_reason_name(e.reason) ? exit_reason_name(e.reason) : "?");
-    else
-      expect_exit(e, ExitReason::INVALID_GUEST_STATE);
-    return false;
-  }
-  if (e.qualification != qualification) {
-    fail("VM-entry failure qualification: expected %lu, got %lu", qualification, e.qualification);
-    return false;
-  }
-  return true;
-}
-
 // VMCLEAR and VMPTRLD the test VMCS again: launch state clear, fields kept.
 bool reload_vmcs() {
   return expect_status("VMCLEAR", vmx::vmclear(pages.vmcs), Status::Ok) &&
@@ -150,10 +131,8 @@ void test_entry_invalid_control() {
   if (forbidden) {
     const uint32_t bit = forbidden & (0 - forbidden);
     vwrite(VmcsField::PIN_BASED_VM_EXEC_CONTROL, pin | bit);
-    const Exit e = run();
-    if (e.result != vmx::EnterResult::FailValid || e.error != uint32_t(VmInstructionError::ENTRY_INVALID_CONTROL_FIELD))
-      return fail("pin-based control bit 0x%x is not allowed-1: expected VMfailValid error 7, got %s (error %u)", bit,
-                  vmx::enter_result_name(e.result), e.error);
+    CHECK_ENTRY_FAIL(run(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD,
+                     "a pin-based control whose allowed-1 bit is 0");
     vwrite(VmcsField::PIN_BASED_VM_EXEC_CONTROL, pin);
   }
   const uint32_t proc = uint32_t(vread(VmcsField::CPU_BASED_VM_EXEC_CONTROL));
@@ -161,10 +140,8 @@ void test_entry_invalid_control() {
   if (required) {
     const uint32_t bit = required & (0 - required);
     vwrite(VmcsField::CPU_BASED_VM_EXEC_CONTROL, proc & ~bit);
-    const Exit e = run();
-    if (e.result != vmx::EnterResult::FailValid || e.error != uint32_t(VmInstructionError::ENTRY_INVALID_CONTROL_FIELD))
-      return fail("processor-based control bit 0x%x is not allowed-0: expected VMfailValid error 7, got %s (error %u)",
-                  bit, vmx::enter_result_name(e.result), e.error);
+    CHECK_ENTRY_FAIL(run(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD,
+                     "a processor-based control whose allowed-0 bit is 1, cleared");
     vwrite(VmcsField::CPU_BASED_VM_EXEC_CONTROL, proc);
   }
   // I/O-bitmap addresses must be 4-KiB aligned (SDM 26.2.1.1).
@@ -172,10 +149,8 @@ void test_entry_invalid_control() {
     vwrite(VmcsField::CPU_BASED_VM_EXEC_CONTROL, proc | proc_ctl::USE_IO_BITMAPS);
     vwrite(VmcsField::IO_BITMAP_A, pages.io_bitmap_a + 0x10);
     vwrite(VmcsField::IO_BITMAP_B, pages.io_bitmap_b);
-    const Exit e = run();
-    if (e.result != vmx::EnterResult::FailValid || e.error != uint32_t(VmInstructionError::ENTRY_INVALID_CONTROL_FIELD))
-      return fail("unaligned I/O bitmap A: expected VMfailValid error 7, got %s (error %u)",
-                  vmx::enter_result_name(e.result), e.error);
+    CHECK_ENTRY_FAIL(run(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD,
+                     "an unaligned I/O bitmap A");
     vwrite(VmcsField::CPU_BASED_VM_EXEC_CONTROL, proc);
   }
   CHECK_VMCALL_AT(run(), guest_vmcall, 0);
@@ -199,11 +174,7 @@ void test_entry_invalid_host_state() {
   for (const Case& c : cases) {
     const uint64_t good = vread(c.field);
     vwrite(c.field, c.value);
-    const Exit e = run();
-    if (e.result != vmx::EnterResult::FailValid ||
-        e.error != uint32_t(VmInstructionError::ENTRY_INVALID_HOST_STATE_FIELD))
-      return fail("%s: expected VMfailValid error 8, got %s (error %u)", c.what, vmx::enter_result_name(e.result),
-                  e.error);
+    CHECK_ENTRY_FAIL(run(), Status::FailValid, VmInstructionError::ENTRY_INVALID_HOST_STATE_FIELD, c.what);
     vwrite(c.field, good);
   }
   CHECK_VMCALL_AT(run(), guest_vmcall, 0);
@@ -214,7 +185,7 @@ void test_entry_invalid_guest_state() {
   // bit 31 set, qualification 0, host state loaded (SDM 26.3.1, 26.8).
   REQUIRE(setup_guest(reinterpret_cast<uint64_t>(guest_vmcall)));
   vwrite(VmcsField::GUEST_RFLAGS, 0);  // bit 1 must be 1 (SDM 26.3.1.4)
-  REQUIRE(expect_invalid_guest_state(run(), qual_entry_failure::ENTRY_FAIL_DEFAULT));
+  CHECK_ENTRY_FAILURE(run(), ExitReason::INVALID_GUEST_STATE, qual_entry_failure::ENTRY_FAIL_DEFAULT);
   CHECK_EQ(vread(VmcsField::GUEST_RIP), reinterpret_cast<uint64_t>(guest_vmcall), "GUEST_RIP after the failed entry");
   CHECK(!intr_info::VALID.test(vread(VmcsField::VM_EXIT_INTR_INFO)), "VM-exit interruption information valid");
 
@@ -222,13 +193,13 @@ void test_entry_invalid_guest_state() {
   vwrite(VmcsField::GUEST_RFLAGS, arch::rflags::FIXED1);
   if (caps.cr0_fixed0 & arch::cr0::NE) {
     vclear_bits(VmcsField::GUEST_CR0, arch::cr0::NE);  // CR0 fixed bits (SDM 26.3.1.1)
-    REQUIRE(expect_invalid_guest_state(run(), qual_entry_failure::ENTRY_FAIL_DEFAULT));
+    CHECK_ENTRY_FAILURE(run(), ExitReason::INVALID_GUEST_STATE, qual_entry_failure::ENTRY_FAIL_DEFAULT);
     REQUIRE(reload_vmcs());
     vset_bits(VmcsField::GUEST_CR0, arch::cr0::NE);
   }
   // IA-32e mode guest requires CR4.PAE (SDM 26.3.1.1).
   vclear_bits(VmcsField::GUEST_CR4, arch::cr4::PAE);
-  REQUIRE(expect_invalid_guest_state(run(), qual_entry_failure::ENTRY_FAIL_DEFAULT));
+  CHECK_ENTRY_FAILURE(run(), ExitReason::INVALID_GUEST_STATE, qual_entry_failure::ENTRY_FAIL_DEFAULT);
   REQUIRE(reload_vmcs());
   vset_bits(VmcsField::GUEST_CR4, arch::cr4::PAE);
   CHECK_VMCALL_AT(run(), guest_vmcall, 0);
@@ -241,11 +212,11 @@ void test_entry_bad_link_pointer() {
   clear_page(pages.vmcs2);
   write_revision(pages.vmcs2, caps.revision() ^ 1);
   vwrite(VmcsField::VMCS_LINK_POINTER, pages.vmcs2);
-  REQUIRE(expect_invalid_guest_state(run(), qual_entry_failure::ENTRY_FAIL_VMCS_LINK_POINTER));
+  CHECK_ENTRY_FAILURE(run(), ExitReason::INVALID_GUEST_STATE, qual_entry_failure::ENTRY_FAIL_VMCS_LINK_POINTER);
   REQUIRE(reload_vmcs());
   write_revision(pages.vmcs2, caps.revision());
   vwrite(VmcsField::VMCS_LINK_POINTER, pages.vmcs2 + 0x800);
-  REQUIRE(expect_invalid_guest_state(run(), qual_entry_failure::ENTRY_FAIL_VMCS_LINK_POINTER));
+  CHECK_ENTRY_FAILURE(run(), ExitReason::INVALID_GUEST_STATE, qual_entry_failure::ENTRY_FAIL_VMCS_LINK_POINTER);
   REQUIRE(reload_vmcs());
   vwrite(VmcsField::VMCS_LINK_POINTER, VMCS_POINTER_NONE);
   CHECK_VMCALL_AT(run(), guest_vmcall, 0);
@@ -276,10 +247,7 @@ void test_entry_invalid_injection() {
     if (!c.info) continue;
     vwrite(VmcsField::VM_ENTRY_INTR_INFO_FIELD, c.info);
     vwrite(VmcsField::VM_ENTRY_INSTRUCTION_LEN, c.length);
-    const Exit e = run();
-    if (e.result != vmx::EnterResult::FailValid || e.error != uint32_t(VmInstructionError::ENTRY_INVALID_CONTROL_FIELD))
-      return fail("injecting %s (0x%x): expected VMfailValid error 7, got %s (error %u, exit reason 0x%x)", c.what,
-                  c.info, vmx::enter_result_name(e.result), e.error, e.reason);
+    CHECK_ENTRY_FAIL(run(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD, c.what);
   }
   vwrite(VmcsField::VM_ENTRY_INTR_INFO_FIELD, 0);
   CHECK_VMCALL_AT(run(), guest_vmcall, 0);
@@ -316,11 +284,7 @@ void test_entry_invalid_guest_fields() {
     const uint64_t good = vread(c.field);
     vwrite(c.field, c.value);
     vwrite(VmcsField::GUEST_RFLAGS, arch::rflags::FIXED1 | (c.interrupts_on ? arch::rflags::IF : 0));
-    const Exit e = run();
-    if (e.result != vmx::EnterResult::VmExit || e.reason != entry_failure_reason(ExitReason::INVALID_GUEST_STATE))
-      return fail("%s (0x%lx): expected exit reason 0x%x, got %s, exit reason 0x%x (error %u)", c.what, c.value,
-                  entry_failure_reason(ExitReason::INVALID_GUEST_STATE), vmx::enter_result_name(e.result), e.reason,
-                  e.error);
+    CHECK_ENTRY_FAILURE(run(), ExitReason::INVALID_GUEST_STATE, qual_entry_failure::ENTRY_FAIL_DEFAULT, c.what);
     REQUIRE(reload_vmcs());
     vwrite(c.field, good);
   }
@@ -426,10 +390,8 @@ void test_msr_load_store() {
   vwrite(VmcsField::VM_ENTRY_MSR_LOAD_COUNT, 2);
   const Exit e = resume();
   rt::wrmsr(LIST_MSR, 0);
-  CHECK(e.result == vmx::EnterResult::VmExit && e.reason == entry_failure_reason(ExitReason::MSR_LOAD_FAIL),
-        "an x2APIC MSR in the entry's MSR-load list: expected exit reason 0x%x, got %s, reason 0x%x",
-        entry_failure_reason(ExitReason::MSR_LOAD_FAIL), vmx::enter_result_name(e.result), e.reason);
-  CHECK_EQ(e.qualification, 2, "the failing MSR-load entry's number");
+  // The qualification numbers the failing entry from 1 (SDM 26.8).
+  CHECK_ENTRY_FAILURE(e, ExitReason::MSR_LOAD_FAIL, 2, "an x2APIC MSR in the entry's MSR-load list");
 }
 
 void test_efer_pat_controls() {

@@ -110,10 +110,7 @@ void test_ept_guest_memory() {
   };
   for (const Bad& b : bad) {
     vwrite(VmcsField::EPT_POINTER, b.eptp);
-    const Exit e = run();
-    if (e.result != vmx::EnterResult::FailValid || e.error != uint32_t(VmInstructionError::ENTRY_INVALID_CONTROL_FIELD))
-      return fail("%s (0x%lx): expected VMfailValid error 7, got %s (error %u)", b.what, b.eptp,
-                  vmx::enter_result_name(e.result), e.error);
+    CHECK_ENTRY_FAIL(run(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD, b.what);
   }
   vwrite(VmcsField::EPT_POINTER, good);
 

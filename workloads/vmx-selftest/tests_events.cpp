@@ -214,10 +214,8 @@ void test_inject_interrupt() {
   restart_at(guest_vmcall);
   vwrite(VmcsField::GUEST_RFLAGS, rflags::FIXED1);
   vwrite(VmcsField::VM_ENTRY_INTR_INFO_FIELD, make_intr_info(TIMER_VECTOR, intr_info::TYPE_EXTERNAL_INTERRUPT, false));
-  const Exit e = resume();
-  CHECK(e.result == vmx::EnterResult::VmExit && e.reason == entry_failure_reason(ExitReason::INVALID_GUEST_STATE),
-        "injecting an external interrupt with IF = 0: expected exit reason 0x%x, got %s, reason 0x%x",
-        entry_failure_reason(ExitReason::INVALID_GUEST_STATE), vmx::enter_result_name(e.result), e.reason);
+  CHECK_ENTRY_FAILURE(resume(), ExitReason::INVALID_GUEST_STATE, qual_entry_failure::ENTRY_FAIL_DEFAULT,
+                      "injecting an external interrupt with RFLAGS.IF = 0");
 }
 
 void test_nmi_window() {
