@@ -245,6 +245,7 @@ inline constexpr uint16_t GUEST_IDT_LIMIT = 256 * 16 - 1;
   X(msr_bitmap, "msr-bitmap")                                  \
   X(cr0_guest_host_mask, "cr0-guest-host-mask")                \
   X(cr_read_shadow, "cr-read-shadow")                          \
+  X(guest_cr_fixed_bits, "guest-cr-fixed-bits")                \
   X(cr3_exiting, "cr3-exiting")                                \
   X(exception_bitmap_ud, "exception-bitmap-ud")                \
   X(exception_bitmap_pf, "exception-bitmap-pf")                \

@@ -279,6 +279,33 @@ void test_cr_read_shadow() {
   CHECK_QUAL(e, cr_qual(4, qual_cr_access::MOV_TO_CR, vmx::RBX));
 }
 
+void test_guest_cr_fixed_bits() {
+  // In VMX non-root operation too, CR0 and CR4 keep the bits VMX fixes:
+  // a MOV to CR that does not exit and would change one is #GP in the
+  // guest; a host-owned bit is left alone instead (SDM 25.3, 23.8).
+  REQUIRE(setup_guest(addr(guest_mov_to_cr4)));
+  const uint64_t guest_cr4 = vread(VmcsField::GUEST_CR4), guest_cr0 = vread(VmcsField::GUEST_CR0);
+  regs.gpr[vmx::RBX] = guest_cr4 & ~arch::cr4::VMXE;
+  CHECK_GUEST_VECTOR(run(), uint8_t(arch::Vector::GP));
+  CHECK_EQ(vread(VmcsField::GUEST_CR4), guest_cr4, "GUEST_CR4 after the faulting MOV to CR4");
+
+  if (caps.cr0_fixed0 & cr0::NE) {
+    restart_at(guest_mov_to_cr0);
+    regs.gpr[vmx::RBX] = guest_cr0 & ~cr0::NE;
+    CHECK_GUEST_VECTOR(resume(), uint8_t(arch::Vector::GP));
+    CHECK_EQ(vread(VmcsField::GUEST_CR0), guest_cr0, "GUEST_CR0 after the faulting MOV to CR0");
+  }
+
+  // VMXE owned by the host with a shadow of 0 (as a VMM hides VMX): the
+  // guest writes 0 there without an exit or a fault, and VMXE stays 1.
+  vwrite(VmcsField::CR4_GUEST_HOST_MASK, arch::cr4::VMXE);
+  vwrite(VmcsField::CR4_READ_SHADOW, guest_cr4 & ~arch::cr4::VMXE);
+  restart_at(guest_mov_to_cr4);
+  regs.gpr[vmx::RBX] = guest_cr4 & ~arch::cr4::VMXE;
+  CHECK_VMCALL_AT(resume(), guest_mov_to_cr4, 3);
+  CHECK_EQ(vread(VmcsField::GUEST_CR4), guest_cr4, "GUEST_CR4 after MOV to CR4 of the shadow's value");
+}
+
 void test_cr3_exiting() {
   // CR3-load exiting spares the CR3-target values; CR3-store exiting
   // traps reads (SDM 25.1.3); more targets than IA32_VMX_MISC reports is
