@@ -487,8 +487,6 @@ void apic_timer_oneshot(uint32_t initial_count) {
   rt::apic::write(apic::TIMER_INITIAL_COUNT, initial_count);
 }
 
-void apic_timer_stop() { rt::apic::timer_stop(); }
-
 namespace {
 bool apic_bit(uint32_t base, uint8_t vector) {
   return (rt::apic::read(base + (vector / 32) * 0x10) >> (vector % 32)) & 1;
@@ -517,7 +515,7 @@ void reset_machine() {
   vmx::write_cr4(baseline_cr4);
   rt::wrmsr(msr::IA32_EFER, baseline_efer);
   rt::wrmsr(msr::IA32_PAT, baseline_pat);
-  apic_timer_stop();
+  rt::apic::timer_stop();
   // Take any interrupt a test left pending, and end any it acknowledged.
   asm volatile("sti; nop; cli" : : : "memory");
   if (apic_isr_bit(TIMER_VECTOR)) rt::apic::eoi();
@@ -535,12 +533,12 @@ bool pages_init() {
   return pages.guest_stack != 0;
 }
 
-}  // namespace
-
 bool vmx_usable() {
   const uint64_t fc = rt::rdmsr(msr::IA32_FEATURE_CONTROL);
   return (fc & msr::FEATURE_CONTROL_LOCK) && (fc & msr::FEATURE_CONTROL_VMX_OUTSIDE_SMX);
 }
+
+}  // namespace
 
 }  // namespace selftest
 

@@ -166,7 +166,6 @@ inline constexpr uint8_t TIMER_VECTOR = 0x40;
 // Interrupts the host took on TIMER_VECTOR.
 extern volatile uint64_t host_timer_interrupts;
 void apic_timer_oneshot(uint32_t initial_count);
-void apic_timer_stop();
 bool apic_isr_bit(uint8_t vector);
 bool apic_irr_bit(uint8_t vector);
 

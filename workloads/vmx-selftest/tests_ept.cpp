@@ -346,7 +346,7 @@ void test_vpid_invvpid() {
 
 namespace {
 
-// Makes pages.shadow a shadow VMCS (SDM 24.10) holding `fields`, then makes
+// Makes pages.shadow a shadow VMCS (SDM 24.10) with `field` = `value`, then makes
 // pages.vmcs current again, as KVM does: VMPTRLD, VMWRITE, VMCLEAR.
 bool prepare_shadow_vmcs(VmcsField field, uint64_t value) {
   clear_page(pages.shadow);
