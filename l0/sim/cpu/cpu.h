@@ -189,7 +189,8 @@ class Cpu : public Clock {
   void check_io_permission(uint16_t port, unsigned size);
 
   void halt();                      // HLT
-  void interrupt_shadow();          // STI / MOV SS: block interrupts for one instruction
+  // STI / MOV SS: block interrupts for one instruction (SDM 6.8.3).
+  void interrupt_shadow(bool by_mov_ss = false);
   void software_interrupt(uint8_t vector, unsigned insn_len);  // INT n, INT3, INTO
   void iret(unsigned opsize);
   void far_return(unsigned opsize, uint16_t pop_bytes);
@@ -227,7 +228,11 @@ class Cpu : public Clock {
   bool halted() const { return halted_; }
   void set_halted(bool v) { halted_ = v; }
   bool in_interrupt_shadow() const { return shadow_; }
-  void set_interrupt_shadow(bool v) { shadow_ = v; }
+  bool shadow_by_mov_ss() const { return shadow_ && shadow_mov_ss_; }
+  void set_interrupt_shadow(bool v, bool by_mov_ss = false) {
+    shadow_ = v;
+    shadow_mov_ss_ = v && by_mov_ss;
+  }
   uint64_t fault_rip() const { return fault_rip_; }
   // VM-entry event injection (SDM 26.6); `report_rip` is the RIP a fault
   // during delivery reports.
@@ -320,6 +325,7 @@ class Cpu : public Clock {
   uint64_t fault_rip_ = 0;  // RIP of the instruction being executed
   bool halted_ = false;
   bool shadow_ = false;  // interrupt shadow for the next instruction
+  bool shadow_mov_ss_ = false;  // ... caused by MOV SS / POP SS (else STI)
   CpuStop stop_ = CpuStop::None;
   std::string stop_message_;
 

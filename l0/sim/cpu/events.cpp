@@ -372,8 +372,9 @@ void Cpu::halt() {
   end_block();
 }
 
-void Cpu::interrupt_shadow() {
+void Cpu::interrupt_shadow(bool by_mov_ss) {
   shadow_ = true;
+  shadow_mov_ss_ = by_mov_ss;
   end_block();
 }
 

@@ -160,7 +160,7 @@ void h_pop_seg(Cpu& c, const DecodedInsn& i) {
     c.reg(RSP) = saved;
     throw;
   }
-  if (i.op[0].reg == arch::seg::SS) c.interrupt_shadow();
+  if (i.op[0].reg == arch::seg::SS) c.interrupt_shadow(true);
 }
 
 void h_pushf(Cpu& c, const DecodedInsn& i) {

@@ -94,7 +94,15 @@ void string_io_intercept(Cpu& c, const DecodedInsn& i, bool rep) {
   namespace f = arch::vmx::insn_info_ins_outs;
   const uint64_t info = f::ADDRESS_SIZE.make(i.addrsize == 2 ? 0 : i.addrsize == 4 ? 1 : 2) |
                         f::SEGMENT.make(OP == Str::Outs ? i.mem_seg_arch : arch::seg::ES);
-  c.vm_exit_insn(i, uint32_t(arch::vmx::ExitReason::IO_INSTRUCTION), qual, uint32_t(info));
+  // The guest-linear address field holds the memory operand's first byte (SDM 27.2.1).
+  vmx::VmExitRequest r{uint32_t(arch::vmx::ExitReason::IO_INSTRUCTION)};
+  r.qualification = qual;
+  r.insn_len = i.len;
+  r.insn_info = uint32_t(info);
+  const StringRegs sr(i.addrsize);
+  r.guest_linear = OP == Str::Outs ? source_linear(c, i, sr.get(c, RSI), sizeof(T))
+                                   : dest_linear(c, sr.get(c, RDI), sizeof(T), Access::Write);
+  throw r;
 }
 
 template <Str OP, typename T>

@@ -78,7 +78,7 @@ void h_mov_to_sreg(Cpu& c, const DecodedInsn& i) {
   if (seg == arch::seg::CS) raise_ud();
   const uint16_t sel = read_op<uint16_t>(c, i, 1);
   c.load_segment(seg, sel);
-  if (seg == arch::seg::SS) c.interrupt_shadow();
+  if (seg == arch::seg::SS) c.interrupt_shadow(true);
 }
 
 void h_mov_from_sreg(Cpu& c, const DecodedInsn& i) {
@@ -112,7 +112,15 @@ uint64_t cr_write_intercept(Cpu& c, const DecodedInsn& i, unsigned cr, uint64_t 
     const uint64_t shadow = cr == 0 ? ctl.cr0_shadow : ctl.cr4_shadow;
     if ((v ^ shadow) & mask) exit();
     const uint64_t current = cr == 0 ? c.state().cr0 : c.state().cr4;
-    return (v & ~mask) | (current & mask);
+    const uint64_t value = (v & ~mask) | (current & mask);
+    // The VMX fixed bits hold in non-root operation too; with unrestricted
+    // guest CR0.PE and CR0.PG may be 0 (SDM 23.8, 25.3).
+    const vmx::VmxCapabilities& caps = vmx::sim_vmx_capabilities();
+    uint64_t fixed0 = cr == 0 ? caps.cr0_fixed0 : caps.cr4_fixed0;
+    const uint64_t fixed1 = cr == 0 ? caps.cr0_fixed1 : caps.cr4_fixed1;
+    if (cr == 0 && (ctl.proc2 & pc2::UNRESTRICTED_GUEST)) fixed0 &= ~(arch::cr0::PE | arch::cr0::PG);
+    if ((value & fixed0) != fixed0 || (cr == 4 && (value & ~fixed1))) raise_gp(0);
+    return value;
   }
   if (cr == 3 && (ctl.proc & pc::CR3_LOAD_EXITING)) {
     bool target = false;
@@ -143,6 +151,21 @@ void h_mov_to_cr(Cpu& c, const DecodedInsn& i) {
   c.end_block();
 }
 
+// CR0/CR4 as software reads them: in non-root operation, host-owned bits
+// (guest/host mask = 1) come from the read shadow (SDM 25.3).
+uint64_t visible_cr0(Cpu& c) {
+  const uint64_t cr0 = c.state().cr0;
+  if (!c.non_root()) return cr0;
+  const vmx::GuestControls& ctl = c.vmx().controls();
+  return (cr0 & ~ctl.cr0_mask) | (ctl.cr0_shadow & ctl.cr0_mask);
+}
+uint64_t visible_cr4(Cpu& c) {
+  const uint64_t cr4 = c.state().cr4;
+  if (!c.non_root()) return cr4;
+  const vmx::GuestControls& ctl = c.vmx().controls();
+  return (cr4 & ~ctl.cr4_mask) | (ctl.cr4_shadow & ctl.cr4_mask);
+}
+
 void h_mov_from_cr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
   uint64_t v;
@@ -154,14 +177,11 @@ void h_mov_from_cr(Cpu& c, const DecodedInsn& i) {
     if ((cr == 3 && (ctl.proc & pc::CR3_STORE_EXITING)) || (cr == 8 && (ctl.proc & pc::CR8_STORE_EXITING)))
       c.vm_exit_insn(i, uint32_t(ExitReason::CR_ACCESS), cr_qualification(cr, q::MOV_FROM_CR, i.op[0].reg));
   }
-  // Host-owned bits read from the read shadow (SDM 25.3).
-  const bool shadowing = c.non_root();
-  const vmx::GuestControls& ctl = c.vmx().controls();
   switch (cr) {
-    case 0: v = shadowing ? (s.cr0 & ~ctl.cr0_mask) | (ctl.cr0_shadow & ctl.cr0_mask) : s.cr0; break;
+    case 0: v = visible_cr0(c); break;
     case 2: v = s.cr2; break;
     case 3: v = s.cr3; break;
-    case 4: v = shadowing ? (s.cr4 & ~ctl.cr4_mask) | (ctl.cr4_shadow & ctl.cr4_mask) : s.cr4; break;
+    case 4: v = visible_cr4(c); break;
     case 8:
       if (c.mode() != CpuMode::Bits64) raise_ud();
       v = c.read_cr8();
@@ -337,7 +357,7 @@ void h_lmsw(Cpu& c, const DecodedInsn& i) {
 }
 
 void h_smsw(Cpu& c, const DecodedInsn& i) {
-  const uint64_t cr0 = c.state().cr0;
+  const uint64_t cr0 = visible_cr0(c);
   if (i.op[0].kind == OpKind::Mem)
     c.write<uint16_t>(c.linear(i, 2, Access::Write), uint16_t(cr0));
   else if (i.op[0].size == 2)

@@ -52,7 +52,10 @@ uint64_t Cpu::ept_translate(uint64_t gpa, Access a, uint64_t la, bool la_valid, 
     throw r;
   };
   auto violation = [&]() {
-    uint64_t q = qual_ept_violation::READ.make(a == Access::Read) | qual_ept_violation::WRITE.make(write) |
+    // With EPT A/D on, a guest paging-structure access is a read treated as
+    // a write: both bits are reported (SDM 28.2.3.2, table 27-7).
+    const bool read = a == Access::Read || (paging_structure && ad);
+    uint64_t q = qual_ept_violation::READ.make(read) | qual_ept_violation::WRITE.make(write) |
                  qual_ept_violation::FETCH.make(a == Access::Exec) | qual_ept_violation::READABLE.make(readable) |
                  qual_ept_violation::WRITABLE.make(writable) | qual_ept_violation::EXECUTABLE.make(executable);
     if (la_valid) q |= qual_ept_violation::GLA_VALID.mask | qual_ept_violation::GLA_TRANSLATED.make(!paging_structure);

@@ -7,7 +7,9 @@
 #include "arch/x86/exceptions.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/segment.h"
+#include "arch/vmx/ept.h"
 #include "l0/sim/cpu/cpu.h"
+#include "l0/sim/vmx/vmx.h"
 
 namespace nestbed::sim {
 
@@ -105,8 +107,12 @@ uint64_t Cpu::walk(uint64_t la, Access a, bool user, bool* global, bool* writabl
   const uint64_t rsvd_nx = nxe ? 0 : pte::NX;
   // In non-root operation with EPT the guest's paging structures live at
   // guest-physical addresses (SDM 28.2.1): reads need EPT read access.
+  // With EPT accessed/dirty flags on, every access to a guest paging
+  // structure counts as a write for EPT (SDM 28.2.3.2).
+  const Access structure_access =
+      ept_active_ && arch::vmx::eptp::ENABLE_AD.test(vmx_->controls().eptp) ? Access::Write : Access::Read;
   auto read_entry = [&](uint64_t gpa, unsigned size) {
-    return phys_read(ept_active_ ? ept_translate(gpa, Access::Read, la, true, true) : gpa, size);
+    return phys_read(ept_active_ ? ept_translate(gpa, structure_access, la, true, true) : gpa, size);
   };
 
   if (s_.cr4 & cr4::PAE) {

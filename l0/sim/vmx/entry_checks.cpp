@@ -317,23 +317,8 @@ EntryCheckResult check_vm_execution_controls(const Vmcs& v, const EntryCheckCont
     return control("SDM 26.2.1.1: VPID is 0000H with \"enable VPID\"");
 
   if (c.proc2 & proc_ctl2::ENABLE_EPT) {
-    const uint64_t eptp_v = v.read(F::EPT_POINTER);
-    const uint64_t cap = caps.ept_vpid_cap;
-    const uint64_t type = eptp::MEMORY_TYPE.get(eptp_v);
-    const bool type_ok = (type == ept_memory_type::UC && vmx_ept_vpid_cap::MEMTYPE_UC.test(cap)) ||
-                         (type == ept_memory_type::WB && vmx_ept_vpid_cap::MEMTYPE_WB.test(cap));
-    if (!type_ok) return control("SDM 26.2.1.1: EPTP memory type is not one IA32_VMX_EPT_VPID_CAP allows");
-    const uint64_t walk = eptp::PAGE_WALK_LENGTH.get(eptp_v);
-    const bool walk_ok = (walk == eptp::WALK_4_LEVELS && vmx_ept_vpid_cap::PAGE_WALK_4.test(cap)) ||
-                         (walk == eptp::WALK_5_LEVELS && vmx_ept_vpid_cap::PAGE_WALK_5.test(cap));
-    if (!walk_ok) return control("SDM 26.2.1.1: EPTP page-walk length is not one IA32_VMX_EPT_VPID_CAP allows");
-    if (eptp::ENABLE_AD.test(eptp_v) && !vmx_ept_vpid_cap::ACCESSED_DIRTY.test(cap))
-      return control("SDM 26.2.1.1: EPTP enables accessed/dirty flags, which IA32_VMX_EPT_VPID_CAP[21] does not offer");
-    if (eptp::ENABLE_SSS.test(eptp_v) && !vmx_ept_vpid_cap::SUPERVISOR_SHADOW_STACK.test(cap))
-      return control("SDM 26.2.1.1: EPTP reserved bit 7 (supervisor shadow stack, not offered) is 1");
-    const uint64_t eptp_defined = eptp::MEMORY_TYPE.mask | eptp::PAGE_WALK_LENGTH.mask | eptp::ENABLE_AD.mask |
-                                  eptp::ENABLE_SSS.mask | arch::pte::ADDR_MASK;
-    if (eptp_v & ~eptp_defined) return control("SDM 26.2.1.1: EPTP reserved bits 11:8 or 63:MAXPHYADDR are not 0");
+    EntryCheckResult r = check_eptp(v.read(F::EPT_POINTER), caps);
+    if (!r.ok()) return r;
   }
 
   if ((c.proc2 & proc_ctl2::UNRESTRICTED_GUEST) && !(c.proc2 & proc_ctl2::ENABLE_EPT))
@@ -658,6 +643,28 @@ EntryCheckResult check_guest_state(const Vmcs& v, const EntryCheckContext& ctx) 
                      qual_entry_failure::ENTRY_FAIL_PDPTE);
     }
   }
+  return {};
+}
+
+// The EPTP checks of SDM 26.2.1.1, also applied by INVEPT (SDM 30.3).
+EntryCheckResult check_eptp(uint64_t eptp_v, const VmxCapabilities& caps) {
+  auto control = [](std::string what) { return EntryCheckResult{EntryFailure::Control, 0, std::move(what)}; };
+  const uint64_t cap = caps.ept_vpid_cap;
+  const uint64_t type = eptp::MEMORY_TYPE.get(eptp_v);
+  const bool type_ok = (type == ept_memory_type::UC && vmx_ept_vpid_cap::MEMTYPE_UC.test(cap)) ||
+                       (type == ept_memory_type::WB && vmx_ept_vpid_cap::MEMTYPE_WB.test(cap));
+  if (!type_ok) return control("SDM 26.2.1.1: EPTP memory type is not one IA32_VMX_EPT_VPID_CAP allows");
+  const uint64_t walk = eptp::PAGE_WALK_LENGTH.get(eptp_v);
+  const bool walk_ok = (walk == eptp::WALK_4_LEVELS && vmx_ept_vpid_cap::PAGE_WALK_4.test(cap)) ||
+                       (walk == eptp::WALK_5_LEVELS && vmx_ept_vpid_cap::PAGE_WALK_5.test(cap));
+  if (!walk_ok) return control("SDM 26.2.1.1: EPTP page-walk length is not one IA32_VMX_EPT_VPID_CAP allows");
+  if (eptp::ENABLE_AD.test(eptp_v) && !vmx_ept_vpid_cap::ACCESSED_DIRTY.test(cap))
+    return control("SDM 26.2.1.1: EPTP enables accessed/dirty flags, which IA32_VMX_EPT_VPID_CAP[21] does not offer");
+  if (eptp::ENABLE_SSS.test(eptp_v) && !vmx_ept_vpid_cap::SUPERVISOR_SHADOW_STACK.test(cap))
+    return control("SDM 26.2.1.1: EPTP reserved bit 7 (supervisor shadow stack, not offered) is 1");
+  const uint64_t eptp_defined = eptp::MEMORY_TYPE.mask | eptp::PAGE_WALK_LENGTH.mask | eptp::ENABLE_AD.mask |
+                                eptp::ENABLE_SSS.mask | arch::pte::ADDR_MASK;
+  if (eptp_v & ~eptp_defined) return control("SDM 26.2.1.1: EPTP reserved bits 11:8 or 63:MAXPHYADDR are not 0");
   return {};
 }
 

@@ -47,6 +47,9 @@ EntryCheckResult check_vm_entry_controls(const Vmcs& vmcs, const EntryCheckConte
 EntryCheckResult check_host_state(const Vmcs& vmcs, const EntryCheckContext& ctx);             // 26.2.2-26.2.4
 EntryCheckResult check_guest_state(const Vmcs& vmcs, const EntryCheckContext& ctx);            // 26.3.1
 
+// The EPTP's own checks (part of 26.2.1.1), shared with INVEPT (SDM 30.3).
+EntryCheckResult check_eptp(uint64_t eptp, const VmxCapabilities& caps);
+
 // All of the above in SDM order; the first failure wins.
 EntryCheckResult check_vm_entry(const Vmcs& vmcs, const EntryCheckContext& ctx);
 

@@ -322,6 +322,7 @@ void Vmx::load_guest_state(Vmcs& v) {
   cpu_.set_cpl(uint8_t((s.seg[arch::seg::SS].ar & ar::DPL_MASK) >> ar::DPL_SHIFT));
   const uint64_t intr = v.read(F::GUEST_INTERRUPTIBILITY_INFO);
   cpu_.set_interrupt_shadow(interruptibility::BLOCKING_BY_STI.test(intr) ||
+                                interruptibility::BLOCKING_BY_MOV_SS.test(intr),
                             interruptibility::BLOCKING_BY_MOV_SS.test(intr));
   cpu_.set_halted(v.read(F::GUEST_ACTIVITY_STATE) == activity_state::HLT);
   virtual_nmi_blocked_ = (ctl_.pin & pin_ctl::VIRTUAL_NMIS) && interruptibility::BLOCKING_BY_NMI.test(intr);
@@ -388,7 +389,7 @@ void Vmx::entry_failure(Vmcs& v, uint32_t reason, uint64_t qualification) {
 // caller established VMX root operation at CPL 0.
 void Vmx::vmlaunch(bool resume) {
   if (!current_ || current_->shadow) return vm_fail_invalid();
-  if (cpu_.in_interrupt_shadow()) return vm_fail_valid(uint32_t(VmInstructionError::ENTRY_EVENTS_BLOCKED_BY_MOV_SS));
+  if (cpu_.shadow_by_mov_ss()) return vm_fail_valid(uint32_t(VmInstructionError::ENTRY_EVENTS_BLOCKED_BY_MOV_SS));
   if (!resume && current_->launched) return vm_fail_valid(uint32_t(VmInstructionError::VMLAUNCH_NONCLEAR_VMCS));
   if (resume && !current_->launched) return vm_fail_valid(uint32_t(VmInstructionError::VMRESUME_NONLAUNCHED_VMCS));
 
@@ -439,7 +440,14 @@ void Vmx::vmlaunch(bool resume) {
   mtf_pending_ = ctl_.proc & proc_ctl::MONITOR_TRAP_FLAG;
   cpu_.check_events_soon();
   cpu_.end_block();
+  const bool injected = intr_info::VALID.test(v.read(F::VM_ENTRY_INTR_INFO_FIELD));
   inject_event(v);
+  // After injecting an event, a pending MTF VM exit happens at once, before
+  // the handler's first instruction (SDM 25.5.2).
+  if (injected && mtf_pending_ && non_root_) {
+    mtf_pending_ = false;
+    vm_exit(VmExitRequest{uint32_t(ExitReason::MONITOR_TRAP_FLAG)}, cpu_.state().rip());
+  }
 }
 
 // SDM 26.6: event injection through the guest's IDT.
@@ -453,6 +461,8 @@ void Vmx::inject_event(Vmcs& v) {
   const uint32_t error = uint32_t(v.read(F::VM_ENTRY_EXCEPTION_ERROR_CODE));
   const bool software = type == intr_info::TYPE_SOFTWARE_INTERRUPT || type == intr_info::TYPE_SOFTWARE_EXCEPTION ||
                         type == intr_info::TYPE_PRIVILEGED_SOFTWARE_EXCEPTION;
+  // Injecting an NMI with virtual NMIs blocks further virtual NMIs (SDM 26.6.1.2).
+  if (type == intr_info::TYPE_NMI && (ctl_.pin & pin_ctl::VIRTUAL_NMIS)) virtual_nmi_blocked_ = true;
   // Software events push RIP + the VM-entry instruction length.
   const uint64_t rip = cpu_.state().rip();
   const unsigned len = software ? unsigned(v.read(F::VM_ENTRY_INSTRUCTION_LEN)) : 0;
@@ -490,7 +500,10 @@ void Vmx::save_guest_state(Vmcs& v, uint64_t guest_rip) {
   v.write(F::GUEST_SYSENTER_EIP, s.sysenter_eip);
   if (ctl_.exit & exit_ctl::SAVE_PAT) v.write(F::GUEST_IA32_PAT, s.pat);
   if (ctl_.exit & exit_ctl::SAVE_EFER) v.write(F::GUEST_IA32_EFER, s.efer);
-  v.write(F::GUEST_INTERRUPTIBILITY_INFO, (cpu_.in_interrupt_shadow() ? interruptibility::BLOCKING_BY_STI.mask : 0) |
+  const uint64_t shadow = !cpu_.in_interrupt_shadow() ? 0
+                          : cpu_.shadow_by_mov_ss()   ? interruptibility::BLOCKING_BY_MOV_SS.mask
+                                                      : interruptibility::BLOCKING_BY_STI.mask;
+  v.write(F::GUEST_INTERRUPTIBILITY_INFO, shadow |
                                               (virtual_nmi_blocked_ ? interruptibility::BLOCKING_BY_NMI.mask : 0));
   v.write(F::GUEST_ACTIVITY_STATE, cpu_.halted() ? activity_state::HLT : activity_state::ACTIVE);
   if (ctl_.exit & exit_ctl::SAVE_PREEMPTION_TIMER) {
@@ -608,6 +621,9 @@ void Vmx::vm_exit(const VmExitRequest& r, uint64_t guest_rip) {
 
 void Vmx::invept(uint64_t type, uint64_t eptp) {
   if (type == invept_type::SINGLE_CONTEXT) {
+    // The EPTP must pass VM entry's EPTP checks (SDM 30.3 INVEPT, 26.2.1.1).
+    if (!check_eptp(eptp, sim_vmx_capabilities()).ok())
+      return vm_fail(uint32_t(VmInstructionError::INVALID_INVEPT_INVVPID_OPERAND));
     const uint64_t tag = (eptp & arch::pte::ADDR_MASK) << 4;
     cpu_.flush_tlb_contexts([tag](uint64_t key) { return (key & ~0xffffull) == tag; });
   } else if (type == invept_type::ALL_CONTEXT) {
