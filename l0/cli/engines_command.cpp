@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "arch/x86/msr.h"
 #include "l0/kvm/kvm_capabilities.h"
+#include "l0/sim/vmx/capabilities.h"
 
 namespace nestbed::cli {
 namespace {
@@ -33,6 +35,19 @@ nlohmann::ordered_json kvm_json(const kvm::KvmCapabilities& caps) {
   return j;
 }
 
+// The VMX capability MSRs the sim reports (SDM appendix A), by MSR name.
+nlohmann::ordered_json sim_vmx_json() {
+  nlohmann::ordered_json j;
+  for (uint32_t index = arch::msr::IA32_VMX_BASIC; index <= arch::msr::IA32_VMX_VMFUNC; ++index) {
+    uint64_t value;
+    if (!sim::vmx::read_vmx_capability_msr(index, value)) continue;
+    char hex[24];
+    std::snprintf(hex, sizeof hex, "0x%016llx", static_cast<unsigned long long>(value));
+    j[arch::msr::name(index)] = hex;
+  }
+  return j;
+}
+
 }  // namespace
 
 EnginesCommand::EnginesCommand(CLI::App& app) {
@@ -44,12 +59,15 @@ int EnginesCommand::execute() {
   const kvm::KvmCapabilities caps = kvm::probe_kvm_capabilities();
   if (json_) {
     nlohmann::ordered_json j;
-    j["sim"] = {{"usable", true}};
+    j["sim"] = {{"usable", true}, {"vmx", true}, {"max_depth", "unbounded"}, {"vmx_capability_msrs", sim_vmx_json()}};
     j["kvm"] = kvm_json(caps);
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("sim: usable (software x86-64, built in)\n");
+  std::printf("sim: usable (software x86-64 with architectural VMX, built in); any depth\n");
+  const nlohmann::ordered_json vmx = sim_vmx_json();
+  for (const auto& [name, value] : vmx.items())
+    std::printf("  %-30s %s\n", name.c_str(), value.get<std::string>().c_str());
   std::printf("kvm: %s\n%s", caps.usable ? "usable" : "not usable", kvm::format_kvm_report(caps).c_str());
   return 0;
 }

@@ -20,7 +20,8 @@ VmxCapabilities make_capabilities() {
   // NMI exiting and virtual NMIs are modeled trivially exact.
   const uint32_t pin1 = pin_ctl::DEFAULT1 | pin_ctl::EXTERNAL_INTERRUPT_EXITING | pin_ctl::NMI_EXITING |
                         pin_ctl::VIRTUAL_NMIS | pin_ctl::PREEMPTION_TIMER;
-  c.pinbased = ctls_make(0, pin1);
+  // As on Intel hardware, the default1 pin-based bits stay 1 even in the true MSR.
+  c.pinbased = ctls_make(pin_ctl::DEFAULT1, pin1);
 
   // MONITOR/MWAIT exiting are not offered: the CPU does not implement those
   // instructions (CPUID.1:ECX.MONITOR = 0), so they raise #UD, which has
