@@ -1,23 +1,82 @@
 #include "l0/cli/trace_command.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 
-#include "l0/kvm/exit_trace.h"
-#include "l0/kvm/trace_summary.h"
+#include "exit-tracer/exit_trace.h"
+#include "exit-tracer/trace_dump.h"
+#include "exit-tracer/trace_export.h"
+#include "exit-tracer/trace_summary.h"
+#include "l0/engine.h"
 
 namespace nestbed::cli {
+namespace {
+
+const char* const FORMAT = "Trace file (format: exit-tracer/TRACE_FORMAT.md)";
+
+// Writes an export to `path` ("-": stdout); the file is whole or reported.
+void write_output(const std::string& path, const char* what, const std::function<void(std::FILE*)>& write) {
+  const bool to_stdout = path == "-";
+  std::FILE* out = to_stdout ? stdout : std::fopen(path.c_str(), "w");
+  if (!out) throw InputError(std::string("cannot write ") + what + " file '" + path + "': " + std::strerror(errno));
+  write(out);
+  const bool failed = std::ferror(out) != 0 || std::fflush(out) != 0;
+  const int error = errno;
+  if (!to_stdout) std::fclose(out);
+  if (failed) throw InputError(std::string("cannot write ") + what + " file '" + path + "': " + std::strerror(error));
+}
+
+}  // namespace
 
 TraceCommand::TraceCommand(CLI::App& app) {
   command_ = app.add_subcommand("trace", "Read exit traces written by `nestbed run --trace FILE`");
   command_->require_subcommand(1);
+
   summary_ = command_->add_subcommand(
-      "summary", "Print a trace's notes and, per exit reason, the count, total and mean cycles (and ns)");
-  summary_->add_option("FILE", path_, "Trace file (format: l0/kvm/TRACE_FORMAT.md)")->required();
+      "summary",
+      "Print a trace's notes and the count, total and mean cycles per exit reason: kvm user-space and kernel exits, "
+      "or the sim's hardware VM exits per level and reason and its logical exits per handler level");
+  summary_->add_option("FILE", path_, FORMAT)->required();
+
+  dump_ = command_->add_subcommand(
+      "dump", "Print every record on one line, with the exiting instruction disassembled and the exit qualification "
+              "decoded");
+  dump_->add_option("TRACE", path_, FORMAT)->required();
+
+  export_ = command_->add_subcommand("export", "Write a trace as CSV (one row per exit) and/or Chrome/Perfetto JSON");
+  export_->add_option("--csv", csv_path_, "Write the CSV to FILE ('-': stdout)")->type_name("FILE");
+  export_->add_option("--perfetto", perfetto_path_,
+                      "Write the Chrome/Perfetto trace-event JSON to FILE ('-': stdout); open it in ui.perfetto.dev")
+      ->type_name("FILE");
+  export_->add_option("--hz", nominal_hz_,
+                      "Nominal cycles per second for the JSON's times (default: the file's TSC rate; for the sim's "
+                      "modeled cycles, 1 cycle = 1 us)")
+      ->type_name("HZ");
+  export_->add_option("TRACE", path_, FORMAT)->required();
+  // At least one output: a usage error (status 64), found while parsing.
+  export_->callback([this] {
+    if (csv_path_.empty() && perfetto_path_.empty()) throw CLI::RequiredError("--csv FILE or --perfetto FILE");
+  });
+}
+
+int TraceCommand::run_export() const {
+  const trace::ExitTrace trace = trace::read_trace_file(path_);
+  if (!csv_path_.empty()) write_output(csv_path_, "CSV", [&](std::FILE* out) { trace::write_csv(trace, out); });
+  if (!perfetto_path_.empty())
+    write_output(perfetto_path_, "Perfetto JSON",
+                 [&](std::FILE* out) { trace::write_perfetto_json(trace, out, nominal_hz_); });
+  return 0;
 }
 
 int TraceCommand::execute() {
+  if (export_->parsed()) return run_export();
   const trace::ExitTrace trace = trace::read_trace_file(path_);
-  trace::print_trace_summary(trace, path_, stdout);
+  if (dump_->parsed())
+    trace::print_trace_dump(trace, stdout);
+  else
+    trace::print_trace_summary(trace, path_, stdout);
   return 0;
 }
 

@@ -1,6 +1,7 @@
-// `nestbed trace summary FILE`: counts and cycles per exit reason in a trace
-// written by `nestbed run --trace FILE`.
+// `nestbed trace summary|dump|export`: reading the exit traces written by
+// `nestbed run --trace FILE` (format: exit-tracer/TRACE_FORMAT.md).
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -11,13 +12,21 @@ class TraceCommand {
  public:
   explicit TraceCommand(CLI::App& app);
   bool selected() const { return command_->parsed(); }
-  // Prints the summary; throws InputError for an unreadable or malformed file.
+  // Runs the chosen subcommand; throws InputError for an unreadable or
+  // malformed trace or an output file that cannot be written.
   int execute();
 
  private:
+  int run_export() const;
+
   std::string path_;
+  std::string csv_path_;
+  std::string perfetto_path_;
+  uint64_t nominal_hz_ = 0;
   CLI::App* command_;
   CLI::App* summary_;
+  CLI::App* dump_;
+  CLI::App* export_;
 };
 
 }  // namespace nestbed::cli

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "l0/kvm/exit_trace.h"
+#include "exit-tracer/exit_trace.h"
 #include "l0/kvm/kvm_api.h"
 
 namespace nestbed::kvm {

@@ -22,10 +22,10 @@
 #include <optional>
 #include <string>
 
+#include "exit-tracer/exit_trace.h"
 #include "l0/devices/platform_devices.h"
 #include "l0/engine.h"
 #include "l0/kvm/deadline_alarm.h"
-#include "l0/kvm/exit_trace.h"
 #include "l0/kvm/kvm_api.h"
 
 namespace nestbed::kvm {

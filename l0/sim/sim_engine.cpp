@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "exit-tracer/sim_trace_recorder.h"
 #include "l0/machine/machine.h"
 #include "l0/sim/cost_model.h"
 #include "l0/sim/cpu/cpu.h"
@@ -17,15 +18,18 @@ class SimEngine final : public Engine {
   RunResult run(Machine& machine, const RunConfig& config) override {
     sim::CostModel costs;
     if (!config.cost_model_path.empty()) costs.load_file(config.cost_model_path);
+    std::unique_ptr<trace::SimTraceRecorder> recorder;
     if (!config.trace_path.empty())
-      throw InputError("--trace: exit recording arrives with the VMX work (issue 3); this build cannot record traces");
+      recorder = std::make_unique<trace::SimTraceRecorder>(config.trace_path, trace::sim_run_notes(config));
 
     sim::Cpu cpu(machine.memory, machine.devices, costs);
+    if (recorder) cpu.set_trace_sink(recorder.get());
     cpu.reset_to_multiboot(machine.boot.entry, machine.boot.eax, machine.boot.ebx);
 
     const auto start = std::chrono::steady_clock::now();
     const sim::CpuStop stop = cpu.run(config.max_instructions);
     const auto end = std::chrono::steady_clock::now();
+    if (recorder) recorder->finish();
 
     RunResult r;
     switch (stop) {

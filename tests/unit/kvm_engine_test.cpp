@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "arch/x86/cpuid.h"
+#include "exit-tracer/exit_trace.h"
 #include "l0/engine.h"
-#include "l0/kvm/exit_trace.h"
 #include "l0/kvm/kvm_capabilities.h"
 #include "l0/machine/machine.h"
 #include "tests/support/multiboot_image_builder.h"

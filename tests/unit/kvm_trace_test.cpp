@@ -1,4 +1,4 @@
-// The exit trace: the file format (l0/kvm/TRACE_FORMAT.md), the tracefs line
+// The exit trace: the file format (exit-tracer/TRACE_FORMAT.md), the tracefs line
 // parser and the summary. None of these needs /dev/kvm.
 #include <gtest/gtest.h>
 #include <linux/kvm.h>
@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "exit-tracer/exit_trace.h"
+#include "exit-tracer/trace_summary.h"
 #include "l0/engine.h"
-#include "l0/kvm/exit_trace.h"
 #include "l0/kvm/kernel_exit_events.h"
-#include "l0/kvm/trace_summary.h"
 
 namespace nestbed::trace {
 namespace {
@@ -88,7 +88,7 @@ TEST(KvmTraceFile, StartsWithTheVersionedHeaderAndRecordsAreEightByteAligned) {
   std::memcpy(&h, bytes.data(), sizeof h);
   EXPECT_EQ(0, std::memcmp(h.magic, "NBTRACE", 8));
   EXPECT_EQ(h.version_major, 1);
-  EXPECT_EQ(h.version_minor, 0);
+  EXPECT_EQ(h.version_minor, VERSION_MINOR);
   EXPECT_EQ(h.header_bytes, sizeof(FileHeader));
   size_t records = 0;
   for (size_t at = h.header_bytes; at < bytes.size(); ++records) {
@@ -145,7 +145,7 @@ TEST(KvmTraceFile, RejectsWhatIsNotATrace) {
 TEST(KvmTraceFile, RejectsAnotherMajorVersion) {
   std::vector<uint8_t> bytes = to_bytes(sample_trace());
   bytes[8] = 2;  // version_major
-  expect_input_error(bytes, "version 2.0 is not supported");
+  expect_input_error(bytes, "version 2.1 is not supported");
 }
 
 TEST(KvmTraceFile, RejectsATruncatedFile) {
@@ -291,7 +291,7 @@ TEST(KvmTraceSummary, PrintsATableRowPerReason) {
   std::fclose(f);
   std::string text(buffer, size);
   std::free(buffer);
-  EXPECT_NE(text.find("x.trace: nestbed trace 1.0, TSC 2.000 GHz"), std::string::npos) << text;
+  EXPECT_NE(text.find("x.trace: nestbed trace 1.1, TSC 2.000 GHz"), std::string::npos) << text;
   EXPECT_NE(text.find("image: build/images/pio-loop"), std::string::npos) << text;
   EXPECT_NE(text.find("  KVM_EXIT_IO                               3              800          400.0        200.0"),
             std::string::npos)

@@ -1,12 +1,14 @@
-#include "l0/kvm/exit_trace.h"
+#include "exit-tracer/exit_trace.h"
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <stdexcept>
 
+#include "arch/trace_annotations.h"
+#include "arch/vmx/exit_reasons.h"
+#include "exit-tracer/trace_writer.h"
 #include "l0/engine.h"
 
 namespace nestbed::trace {
@@ -14,47 +16,24 @@ namespace {
 
 constexpr uint32_t RECORD_ALIGN = 8;
 
-uint32_t padded(size_t bytes) { return uint32_t((bytes + RECORD_ALIGN - 1) / RECORD_ALIGN * RECORD_ALIGN); }
-
 const char* space_label(NameSpace space) {
   switch (space) {
     case NameSpace::KvmExitReason: return "KVM exit";
     case NameSpace::KernelExitReason: return "kernel exit reason";
+    case NameSpace::VmxExitReason: return "VMX exit reason";
+    case NameSpace::AnnotationKind: return "annotation kind";
   }
   return "name";
 }
 
-// Writing: each record is built whole in a buffer, then written once.
-class RecordWriter {
- public:
-  explicit RecordWriter(std::FILE* out) : out_(out) {}
-
-  void write_raw(const void* data, size_t bytes) {
-    if (std::fwrite(data, 1, bytes, out_) != bytes) throw std::runtime_error(std::string("write failed: ") + std::strerror(errno));
+// arch/'s name for a code of the 1.1 spaces (nullptr if it has none).
+const char* arch_name(NameSpace space, uint32_t code) {
+  switch (space) {
+    case NameSpace::VmxExitReason: return code <= 0xffff ? arch::vmx::exit_reason_name(code) : nullptr;
+    case NameSpace::AnnotationKind: return arch::trace::annotation_kind_name(code);
+    default: return nullptr;
   }
-
-  // A record whose payload is `fixed` followed by NUL-terminated strings.
-  void write(RecordType type, const void* fixed, size_t fixed_bytes, std::initializer_list<std::string> strings = {}) {
-    size_t payload = fixed_bytes;
-    for (const std::string& s : strings) payload += s.size() + 1;
-    const uint32_t total = padded(sizeof(RecordHeader) + payload);
-    buffer_.assign(total, 0);
-    RecordHeader header{uint32_t(type), total};
-    std::memcpy(buffer_.data(), &header, sizeof header);
-    size_t at = sizeof header;
-    if (fixed_bytes) std::memcpy(buffer_.data() + at, fixed, fixed_bytes);
-    at += fixed_bytes;
-    for (const std::string& s : strings) {
-      std::memcpy(buffer_.data() + at, s.data(), s.size());
-      at += s.size() + 1;  // the buffer is zeroed: the NUL is there
-    }
-    write_raw(buffer_.data(), buffer_.size());
-  }
-
- private:
-  std::FILE* out_;
-  std::vector<uint8_t> buffer_;
-};
+}
 
 // Reading: a cursor over the file's bytes that checks every length.
 class RecordReader {
@@ -65,9 +44,17 @@ class RecordReader {
 
   template <typename T>
   T fixed_at(size_t offset, size_t record_end, const char* what) const {
-    if (offset + sizeof(T) > record_end) fail(std::string("truncated ") + what + " record");
-    T value;
-    std::memcpy(&value, bytes_.data() + offset, sizeof value);
+    return prefix_at<T>(offset, record_end, sizeof(T), what);
+  }
+
+  // A record that grew in a minor version: at least `min_bytes` of T must
+  // be there; fields past the record's end read as 0.
+  template <typename T>
+  T prefix_at(size_t offset, size_t record_end, size_t min_bytes, const char* what) const {
+    const size_t have = record_end > offset ? record_end - offset : 0;
+    if (have < min_bytes) fail(std::string("truncated ") + what + " record");
+    T value{};
+    std::memcpy(&value, bytes_.data() + offset, have < sizeof value ? have : sizeof value);
     return value;
   }
 
@@ -81,34 +68,47 @@ class RecordReader {
     return s;
   }
 
-  size_t size() const { return bytes_.size(); }
-
  private:
   const std::vector<uint8_t>& bytes_;
   std::string origin_;
 };
 
-void write_notes_and_names(const ExitTrace& trace, RecordWriter& w) {
-  for (const auto& [key, value] : trace.notes) w.write(RecordType::Note, nullptr, 0, {key, value});
-  for (const auto& [key, text] : trace.names()) {
-    NameHeader h{uint32_t(key.first), key.second};
-    w.write(RecordType::Name, &h, sizeof h, {text});
-  }
+void write_notes_and_names(const ExitTrace& trace, TraceWriter& w) {
+  for (const auto& [key, value] : trace.notes) w.note(key, value);
+  for (const auto& [key, text] : trace.names()) w.name(key.first, key.second, text);
 }
 
 // Both lists are in time order already; a kernel event that has the same
 // TSC as a user exit goes first (it happened in the kernel, before KVM_RUN returned).
-void write_merged_records(const ExitTrace& trace, RecordWriter& w) {
+void write_merged_kvm_records(const ExitTrace& trace, TraceWriter& w) {
   auto user = trace.user_exits.begin();
   auto kernel = trace.kernel_events.begin();
   while (user != trace.user_exits.end() || kernel != trace.kernel_events.end()) {
     bool kernel_first = user == trace.user_exits.end() ||
                         (kernel != trace.kernel_events.end() && kernel->tsc <= user->tsc_exit);
     if (kernel_first)
-      w.write(RecordType::KernelEvent, &*kernel++, sizeof(KernelEvent));
+      w.record(*kernel++);
     else
-      w.write(RecordType::UserExit, &*user++, sizeof(UserExit));
+      w.record(*user++);
   }
+}
+
+void write_sim_records(const ExitTrace& trace, TraceWriter& w) {
+  for (const ExitTrace::SimRecord& r : trace.sim_order) {
+    switch (r.type) {
+      case RecordType::HwExit: w.record(trace.hw_exits.at(r.index)); break;
+      case RecordType::HwEntry: w.record(trace.hw_entries.at(r.index)); break;
+      case RecordType::Annotation: w.record(trace.annotations.at(r.index)); break;
+      default: break;
+    }
+  }
+}
+
+void check_end(const RecordReader& r, const End& e, const ExitTrace& trace) {
+  if (e.user_exits != trace.user_exits.size() || e.kernel_events != trace.kernel_events.size() ||
+      e.hw_exits != trace.hw_exits.size() || e.hw_entries != trace.hw_entries.size() ||
+      e.annotations != trace.annotations.size())
+    r.fail("the end record's counts do not match the records before it");
 }
 
 void read_record(const RecordReader& r, RecordType type, size_t payload, size_t end, ExitTrace& trace, bool& ended) {
@@ -129,10 +129,12 @@ void read_record(const RecordReader& r, RecordType type, size_t payload, size_t 
     case RecordType::KernelEvent:
       trace.kernel_events.push_back(r.fixed_at<KernelEvent>(payload, end, "kernel event"));
       return;
+    case RecordType::HwExit: trace.add(r.fixed_at<HwExit>(payload, end, "hardware exit")); return;
+    case RecordType::HwEntry: trace.add(r.fixed_at<HwEntry>(payload, end, "hardware entry")); return;
+    case RecordType::Annotation: trace.add(r.fixed_at<Annotation>(payload, end, "annotation")); return;
     case RecordType::End: {
-      auto e = r.fixed_at<End>(payload, end, "end");
-      if (e.user_exits != trace.user_exits.size() || e.kernel_events != trace.kernel_events.size())
-        r.fail("the end record's counts do not match the records before it");
+      auto e = r.prefix_at<End>(payload, end, END_1_0_BYTES, "end");
+      check_end(r, e, trace);
       trace.kernel_events_lost = e.kernel_events_lost;
       ended = true;
       return;
@@ -149,9 +151,15 @@ const std::string* ExitTrace::note(const std::string& key) const {
   return nullptr;
 }
 
+bool ExitTrace::from_sim() const {
+  const std::string* engine = note("engine");
+  return has_sim_records() || (engine && *engine == "sim");
+}
+
 std::string ExitTrace::name(NameSpace space, uint32_t code) const {
   auto it = names_.find({space, code});
   if (it != names_.end()) return it->second;
+  if (const char* known = arch_name(space, code)) return known;
   return std::string(space_label(space)) + " " + std::to_string(code);
 }
 
@@ -162,19 +170,11 @@ uint32_t ExitTrace::kernel_reason_code(const std::string& text) {
 }
 
 void write_trace(const ExitTrace& trace, std::FILE* out) {
-  RecordWriter w(out);
-  FileHeader header{};
-  std::memcpy(header.magic, MAGIC, sizeof MAGIC);
-  header.version_major = VERSION_MAJOR;
-  header.version_minor = VERSION_MINOR;
-  header.header_bytes = sizeof header;
-  header.tsc_hz = trace.tsc_hz;
-  w.write_raw(&header, sizeof header);
+  TraceWriter w(out, trace.tsc_hz);
   write_notes_and_names(trace, w);
-  write_merged_records(trace, w);
-  End end{trace.user_exits.size(), trace.kernel_events.size(), trace.kernel_events_lost, 0};
-  w.write(RecordType::End, &end, sizeof end);
-  if (std::fflush(out) != 0) throw std::runtime_error(std::string("write failed: ") + std::strerror(errno));
+  write_merged_kvm_records(trace, w);
+  write_sim_records(trace, w);
+  w.end(trace.kernel_events_lost);
 }
 
 ExitTrace parse_trace(const std::vector<uint8_t>& bytes, const std::string& origin) {
@@ -188,6 +188,8 @@ ExitTrace parse_trace(const std::vector<uint8_t>& bytes, const std::string& orig
   if (header.header_bytes < sizeof header || header.header_bytes > bytes.size()) r.fail("bad file header size");
 
   ExitTrace trace;
+  trace.version_major = header.version_major;
+  trace.version_minor = header.version_minor;
   trace.tsc_hz = header.tsc_hz;
   bool ended = false;
   for (size_t at = header.header_bytes; at < bytes.size() && !ended;) {

@@ -1,0 +1,33 @@
+// The exiting instruction's bytes (HwExit::insn_bytes) as text, by
+// Capstone: "out dx, al", "mov cr3, rax". Off the sim's hot path: used by
+// `nestbed trace dump` and the exports, never while recording.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace nestbed::trace {
+
+class Disassembler {
+ public:
+  Disassembler();  // throws std::runtime_error if Capstone cannot start
+  ~Disassembler();
+  Disassembler(const Disassembler&) = delete;
+  Disassembler& operator=(const Disassembler&) = delete;
+
+  // One instruction at `rip`, Intel syntax; "" when there are no bytes,
+  // "(bad)" when none of the modes decodes them. The record does not say
+  // which mode the guest was in, so the VM-exit instruction length picks
+  // it: the first of 64-, 32-, 16-bit code whose decoding is exactly
+  // `length` bytes long (64-bit when several are, as most are).
+  std::string operator()(const uint8_t* bytes, size_t length, uint64_t rip) const;
+
+ private:
+  static constexpr unsigned MODES = 3;
+  size_t handles_[MODES] = {};  // csh
+};
+
+// "0f a2" — the bytes as hex, for exports.
+std::string hex_bytes(const uint8_t* bytes, size_t length);
+
+}  // namespace nestbed::trace

@@ -1,0 +1,79 @@
+// The sim engine's exit recorder (DESIGN.md §4 "Trace"): the CPU reports
+// every hardware VM exit, VM entry and magic-NOP annotation
+// (l0/sim/trace_hooks.h); this sink turns each into a record of the trace
+// file as it happens, through a large stdio buffer.
+//
+// Deterministic: records hold modeled cycles, retired instructions and
+// guest state only, never wall-clock time or host addresses, so the same
+// run gives the same file, bit for bit.
+#pragma once
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "exit-tracer/trace_writer.h"
+#include "l0/sim/trace_hooks.h"
+
+namespace nestbed {
+struct RunConfig;
+}
+
+namespace nestbed::trace {
+
+class SimTraceRecorder final : public sim::CpuTraceSink {
+ public:
+  using Notes = std::vector<std::pair<std::string, std::string>>;
+
+  // Creates (or truncates) the file and writes the header and the notes.
+  // Throws InputError when it cannot.
+  SimTraceRecorder(const std::string& path, const Notes& notes);
+  // Writes to a stream the caller owns (tests).
+  SimTraceRecorder(std::FILE* out, const Notes& notes);
+  // Closes the file; without finish() it has no End record, so readers
+  // call it truncated, which it is.
+  ~SimTraceRecorder() override;
+  SimTraceRecorder(const SimTraceRecorder&) = delete;
+  SimTraceRecorder& operator=(const SimTraceRecorder&) = delete;
+
+  void hw_exit(const sim::HwExitEvent& e) override;
+  void hw_entry(const sim::HwEntryEvent& e) override;
+  void annotation(const sim::AnnotationEvent& e) override;
+
+  // Writes the End record and flushes. Throws InputError naming the file
+  // when any write failed (the CPU's callbacks cannot throw through the
+  // interpreter, so a failure is kept until here).
+  void finish();
+
+  // The level VMCS_LEVEL registered for this VMCS, else DEFAULT_GUEST_LEVEL.
+  uint8_t level_of(uint64_t vmcs) const;
+
+ private:
+  void start(const Notes& notes);
+  // Runs a write unless one failed already; remembers the first failure.
+  template <typename Write>
+  void guarded(Write&& write);
+  void name_exit_reason(uint32_t exit_reason);
+  void name_annotation_kind(uint64_t kind);
+  void register_vmcs_level(const sim::AnnotationEvent& e);
+
+  std::string path_;  // "" when writing to a caller's stream
+  std::FILE* out_ = nullptr;
+  bool owns_file_ = false;
+  std::unique_ptr<char[]> buffer_;
+  std::unique_ptr<TraceWriter> writer_;
+  std::string error_;  // the first write failure
+
+  std::unordered_map<uint64_t, uint8_t> vmcs_levels_;
+  std::vector<bool> named_reasons_;  // per basic exit reason: its Name record is written
+  std::vector<bool> named_kinds_;    // per annotation kind
+  uint64_t exits_ = 0, entries_ = 0, annotations_ = 0;
+};
+
+// The notes a sim run's trace starts with: engine, image, cmdline, modules,
+// cost model, and what the times and levels mean.
+SimTraceRecorder::Notes sim_run_notes(const RunConfig& config);
+
+}  // namespace nestbed::trace

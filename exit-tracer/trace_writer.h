@@ -1,0 +1,45 @@
+// Writing a trace file record by record (TRACE_FORMAT.md): the kvm engine
+// writes its whole trace at the end of a run (write_trace), the sim's
+// SimTraceRecorder streams records as the CPU reports them. Both go through
+// this writer, so there is one encoder.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <string_view>
+
+#include "exit-tracer/trace_format.h"
+
+namespace nestbed::trace {
+
+class TraceWriter {
+ public:
+  // Writes the file header at once. Every member throws std::runtime_error
+  // (with strerror) when the stream cannot be written.
+  TraceWriter(std::FILE* out, uint64_t tsc_hz);
+
+  void note(std::string_view key, std::string_view value);
+  void name(NameSpace space, uint32_t code, std::string_view text);
+  void record(const UserExit& e);
+  void record(const KernelEvent& e);
+  void record(const HwExit& e);
+  void record(const HwEntry& e);
+  void record(const Annotation& e);
+  // The End record with the counts of what was written; then flushes.
+  void end(uint64_t kernel_events_lost);
+
+  // What has been written so far (the End record's counts).
+  const End& counts() const { return counts_; }
+
+ private:
+  // A record of `fixed` bytes followed by NUL-terminated strings, zero-padded.
+  void write(RecordType type, const void* fixed, size_t fixed_bytes, std::initializer_list<std::string_view> strings);
+  // A record that is one fixed-size struct (every one is a multiple of 8 bytes).
+  void write_fixed(RecordType type, const void* fixed, size_t fixed_bytes);
+  void write_raw(const void* data, size_t bytes);
+
+  std::FILE* out_;
+  End counts_{};
+};
+
+}  // namespace nestbed::trace

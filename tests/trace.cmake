@@ -1,0 +1,52 @@
+# Tests of exit-tracer (exit-tracer/, the trace file format and the
+# `nestbed trace` commands). Its unit tests (tests/unit/exit_tracer_*.cpp)
+# are part of nestbed_unit_tests and parse the Perfetto JSON with
+# nlohmann-json; the cli.trace_* cases below run the CLI on a sim run's
+# trace (nestbed_cli_test is tests/cli.cmake's).
+find_package(nlohmann_json REQUIRED)
+if(TARGET nestbed_unit_tests)
+  target_link_libraries(nestbed_unit_tests PRIVATE nlohmann_json::nlohmann_json)
+endif()
+
+set(NESTBED_TRACE_TEST_DIR ${CMAKE_CURRENT_BINARY_DIR}/trace-files)
+file(MAKE_DIRECTORY ${NESTBED_TRACE_TEST_DIR})
+set(trace_file ${NESTBED_TRACE_TEST_DIR}/hello.trace)
+
+# A sim run with --trace, then the three readers on its file.
+nestbed_cli_test(trace_sim_run 33 STDOUT "^ok$" ARGS run --trace ${trace_file} ${NESTBED_CLI_INPUTS}/hello.elf)
+set_tests_properties(cli.trace_sim_run PROPERTIES FIXTURES_SETUP nestbed_sim_trace)
+nestbed_cli_test(trace_summary_of_a_sim_run 0
+  STDOUT "nestbed trace 1.1$" STDOUT "^  engine: sim$" STDOUT "records: 0 hardware exits"
+  ARGS trace summary ${trace_file})
+nestbed_cli_test(trace_dump_of_a_sim_run 0
+  STDOUT "^header      nestbed trace 1.1" STDOUT "^note        engine: sim$" STDOUT "^end "
+  ARGS trace dump ${trace_file})
+nestbed_cli_test(trace_export_of_a_sim_run 0
+  STDOUT "^seq,level,exit_reason,reason," STDOUT "\"traceEvents\":"
+  ARGS trace export --csv - --perfetto - ${trace_file})
+set_tests_properties(cli.trace_summary_of_a_sim_run cli.trace_dump_of_a_sim_run cli.trace_export_of_a_sim_run
+  PROPERTIES FIXTURES_REQUIRED "nestbed_cli_inputs;nestbed_sim_trace")
+
+# Bad input: status 66 and one line; a missing output choice: usage, 64.
+nestbed_cli_test(trace_summary_of_a_missing_file 66 ONE_LINE
+  STDERR "^nestbed: cannot open trace file '/nonexistent/x.trace': No such file or directory$"
+  ARGS trace summary /nonexistent/x.trace)
+nestbed_cli_test(trace_dump_of_an_image 66 ONE_LINE
+  STDERR "^nestbed: .*hello.elf: not a nestbed trace file \\(no NBTRACE header\\)$"
+  ARGS trace dump ${NESTBED_CLI_INPUTS}/hello.elf)
+nestbed_cli_test(trace_export_needs_an_output 64 STDERR "--csv FILE or --perfetto FILE"
+  ARGS trace export ${trace_file})
+nestbed_cli_test(trace_export_to_an_unwritable_file 66 ONE_LINE
+  STDERR "^nestbed: cannot write CSV file '/nonexistent/x.csv': No such file or directory$"
+  ARGS trace export --csv /nonexistent/x.csv ${trace_file})
+set_tests_properties(cli.trace_export_to_an_unwritable_file PROPERTIES FIXTURES_REQUIRED "nestbed_cli_inputs;nestbed_sim_trace")
+nestbed_cli_test(trace_run_to_an_unwritable_file 66 ONE_LINE
+  STDERR "^nestbed: cannot write trace file '/nonexistent/x.trace': No such file or directory$"
+  ARGS run --trace /nonexistent/x.trace ${NESTBED_CLI_INPUTS}/hello.elf)
+
+# Determinism (DESIGN.md §4): two sim runs of the same image and options
+# write the same trace, byte for byte.
+add_test(NAME trace.sim_trace_is_deterministic
+  COMMAND sh -c "\"$0\" run --cmdline 5 --trace \"$1/a.trace\" \"$2\" >/dev/null; \"$0\" run --cmdline 5 --trace \"$1/b.trace\" \"$2\" >/dev/null; cmp \"$1/a.trace\" \"$1/b.trace\""
+    $<TARGET_FILE:nestbed> ${NESTBED_TRACE_TEST_DIR} ${NESTBED_IMAGE_DIR}/timer)
+set_tests_properties(trace.sim_trace_is_deterministic PROPERTIES TIMEOUT 120 LABELS "e2e;sim;determinism")
