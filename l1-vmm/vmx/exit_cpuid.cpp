@@ -1,0 +1,64 @@
+// CPUID (exits unconditionally, SDM 25.1.2): the guest sees the processor's
+// CPUID with l1-vmm's policy applied (README.md, "CPUID"):
+//
+//   leaf 1 ECX.VMX        cleared: l1-vmm does not emulate VMX yet (nested/)
+//   leaf 1 ECX.HYPERVISOR set: the guest runs under a hypervisor
+//   0x40000000            max hypervisor leaf 0x40000001, signature "NestbedL1VMM"
+//   0x40000001            EAX = the guest's level (DESIGN.md §1), EBX = hypercall ABI version
+//   0x40000002-0x400000ff zeros
+//
+// An l1-vmm reads the same leaves at boot to learn its own level: 1 on the
+// platform, k + 1 as the guest of an l1-vmm at level k.
+#include "arch/x86/cpuid.h"
+#include "l1-vmm/hypercall_abi.h"
+#include "l1-vmm/vmx/exit_handlers.h"
+#include "runtime/libc.h"
+#include "runtime/x86.h"
+
+namespace l1 {
+namespace {
+
+constexpr uint32_t HV_LEAF_FIRST = 0x40000000;
+constexpr uint32_t HV_LEAF_LEVEL = 0x40000001;
+constexpr uint32_t HV_LEAF_LAST = 0x400000ff;
+constexpr char HV_SIGNATURE[13] = "NestbedL1VMM";  // EBX, ECX, EDX, as KVM's "KVMKVMKVM\0\0\0"
+
+uint32_t signature_word(unsigned i) {
+  uint32_t w;
+  memcpy(&w, HV_SIGNATURE + 4 * i, 4);
+  return w;
+}
+
+rt::CpuidResult hypervisor_leaf(const Vcpu& v, uint32_t leaf) {
+  if (leaf == HV_LEAF_FIRST) return {HV_LEAF_LEVEL, signature_word(0), signature_word(1), signature_word(2)};
+  if (leaf == HV_LEAF_LEVEL) return {v.level + 1, hypercall::ABI_VERSION, 0, 0};
+  return {0, 0, 0, 0};
+}
+
+rt::CpuidResult guest_cpuid(const Vcpu& v, uint32_t leaf, uint32_t subleaf) {
+  if (leaf >= HV_LEAF_FIRST && leaf <= HV_LEAF_LAST) return hypervisor_leaf(v, leaf);
+  rt::CpuidResult r = rt::cpuid(leaf, subleaf);
+  if (leaf == 1) r.ecx = (r.ecx & ~arch::cpuid::L1_ECX_VMX) | arch::cpuid::L1_ECX_HYPERVISOR;
+  return r;
+}
+
+}  // namespace
+
+void handle_cpuid(Vcpu& v) {
+  const rt::CpuidResult r = guest_cpuid(v, uint32_t(v.regs.gpr[RAX]), uint32_t(v.regs.gpr[RCX]));
+  // CPUID writes 32-bit results; in 64-bit mode that clears bits 63:32.
+  v.regs.gpr[RAX] = r.eax;
+  v.regs.gpr[RBX] = r.ebx;
+  v.regs.gpr[RCX] = r.ecx;
+  v.regs.gpr[RDX] = r.edx;
+  skip_emulated_instruction(v);
+}
+
+unsigned detect_vmm_level() {
+  const rt::CpuidResult r = rt::cpuid(HV_LEAF_FIRST);
+  const bool under_l1vmm = r.ebx == signature_word(0) && r.ecx == signature_word(1) && r.edx == signature_word(2);
+  if (!under_l1vmm) return 1;
+  return rt::cpuid(HV_LEAF_LEVEL).eax;
+}
+
+}  // namespace l1

@@ -1,0 +1,46 @@
+// EPT violations and misconfigurations. EPT01 maps all of the guest's RAM
+// and the APIC page up front, so a violation is the guest touching
+// guest-physical memory it does not have: l1-vmm cannot give it the
+// platform's answer there (reads of all-ones, dropped writes) without
+// emulating the instruction, so it stops the guest and says where. A
+// misconfiguration is l1-vmm's own bug.
+#include "arch/vmx/vmx.h"
+#include "l1-vmm/mm/guest_memory.h"
+#include "l1-vmm/panic.h"
+#include "l1-vmm/vmx/exit_handlers.h"
+
+namespace l1 {
+namespace {
+
+using namespace arch::vmx;
+using F = VmcsField;
+namespace q = qual_ept_violation;
+
+const char* access_name(uint64_t qual) {
+  if (q::FETCH.test(qual)) return "instruction fetch from";
+  if (q::WRITE.test(qual)) return "write to";
+  return "read of";
+}
+
+}  // namespace
+
+void handle_ept_violation(Vcpu& v) {
+  const uint64_t qual = v.exit.qualification;
+  const uint64_t gpa = vmcs_read(F::GUEST_PHYSICAL_ADDRESS);
+  const uint64_t rip = vmcs_read(F::GUEST_RIP);
+  const bool linear = q::GLA_VALID.test(qual);
+  const uint64_t la = linear ? vmcs_read(F::GUEST_LINEAR_ADDRESS) : 0;
+  const char* where = guest_memory.contains(gpa, 1) ? "which EPT01 does not allow there"
+                                                    : "outside its RAM and the devices l1-vmm maps";
+  fatal(L1_GUEST_FAILED, "guest stopped: %s guest-physical 0x%lx (%s; the guest has %lu MiB of RAM): EPT violation, "
+        "qualification 0x%lx, guest rip 0x%lx%s0x%lx", access_name(qual), gpa, where, guest_memory.size >> 20, qual, rip,
+        linear ? ", linear address " : ", no linear address ", la);
+}
+
+void handle_ept_misconfig(Vcpu& v) {
+  (void)v;
+  fatal(L1_PANIC, "EPT misconfiguration at guest-physical 0x%lx (guest rip 0x%lx): EPT01 is malformed, an l1-vmm bug",
+        vmcs_read(F::GUEST_PHYSICAL_ADDRESS), vmcs_read(F::GUEST_RIP));
+}
+
+}  // namespace l1
