@@ -10,10 +10,16 @@ and at every depth.
 
     run_workload.py --engine qemu hello sieve
     run_workload.py --engine sim --nestbed build/bin/nestbed --all
+    run_workload.py --engine sim --depth 1 --all
     run_workload.py --list
 
+--depth d runs the case under d levels of l1-vmm (DESIGN.md §1): the image
+is l1-vmm, d - 1 more l1-vmm modules follow, then the workload as the last
+module, "IMAGE ARGS", whose string l1-vmm passes on as the guest's cmdline.
+
 Exit status: 0 when every case passed, 1 when one failed, 77 when the engine
-is unavailable here and the case is skipped (kvm without /dev/kvm).
+is unavailable here and the case is skipped (kvm without /dev/kvm, or an
+engine that cannot run the depth: nestbed status 72).
 """
 
 import argparse
@@ -29,8 +35,10 @@ SOURCE_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_TABLE = SOURCE_DIR / "workloads" / "expected.txt"
 DEFAULT_IMAGES = SOURCE_DIR / "build" / "images"
 DEFAULT_NESTBED = SOURCE_DIR / "build" / "bin" / "nestbed"
+DEFAULT_L1_VMM = DEFAULT_IMAGES / "l1-vmm"
 
 STATUS_OK = 1  # isa-debug-exit code 0: status (0 << 1) | 1
+STATUS_UNSUPPORTED = 72  # nestbed: the engine cannot run this here (e.g. no VMX under kvm)
 SKIP = 77  # CTest's conventional "skipped" status
 
 
@@ -90,8 +98,22 @@ def nestbed_command(engine):
             raise Failure(f"nestbed CLI not found at {nestbed}: build it (cmake --build build --target nestbed)")
         if engine == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
             raise Skip("/dev/kvm is missing on this machine or not accessible to this user")
-        return [str(nestbed), "run", "--engine", engine, "--cmdline", args, str(image)]
+        run = [str(nestbed), "run", "--engine", engine]
+        if opts.depth == 0:
+            return run + ["--cmdline", args, str(image)]
+        return run + nested_arguments(opts, image, args)
     return command
+
+
+def nested_arguments(opts, image, args):
+    """l1-vmm as the image, depth - 1 more l1-vmm modules, the workload last."""
+    l1_vmm = Path(opts.l1_vmm)
+    if not l1_vmm.is_file():
+        raise Failure(f"l1-vmm image not found at {l1_vmm}: build it (cmake --build build --target l1-vmm)")
+    inner = " ".join(filter(None, [str(l1_vmm), opts.l1_cmdline]))
+    modules = ["--module", inner] * (opts.depth - 1)
+    modules += ["--module", " ".join(filter(None, [str(image), args]))]
+    return ["--cmdline", opts.l1_cmdline] + modules + [str(l1_vmm)]
 
 
 ENGINES = {
@@ -135,6 +157,8 @@ def run_case(opts, case):
     sys.stdout.write(output)
     if output and not output.endswith("\n"):
         print()
+    if status == STATUS_UNSUPPORTED and opts.depth > 0:
+        raise Skip(f"the {opts.engine} engine cannot run depth {opts.depth} here (status {status})")
     problems = []
     try:
         line = result_line(output, case.image)
@@ -160,7 +184,15 @@ def parse_args():
     p.add_argument("--nestbed", default=DEFAULT_NESTBED, help="nestbed CLI for sim/kvm (default: %(default)s)")
     p.add_argument("--qemu", help="QEMU binary (default: qemu-system-x86_64 on PATH)")
     p.add_argument("--timeout", type=float, default=100, help="seconds per run (default: %(default)s)")
-    return p.parse_args()
+    p.add_argument("--depth", type=int, default=0, help="levels of l1-vmm under the workload (default: %(default)s)")
+    p.add_argument("--l1-vmm", default=DEFAULT_L1_VMM, help="l1-vmm image for --depth (default: %(default)s)")
+    p.add_argument("--l1-cmdline", default="", help="options of every l1-vmm level, e.g. 'stats exit_hlt=1'")
+    opts = p.parse_args()
+    if opts.depth < 0:
+        p.error("--depth must be 0 or more")
+    if opts.depth > 0 and opts.engine == "qemu":
+        p.error("--depth needs VMX: use --engine sim (or kvm where the host offers nested VMX)")
+    return opts
 
 
 def main():
@@ -177,16 +209,17 @@ def main():
         raise SystemExit(f"unknown case(s) {', '.join(unknown)}; the table has: {', '.join(table)}")
 
     failed = skipped = 0
+    where = opts.engine + (f" depth {opts.depth}" if opts.depth else "")
     for name in names:
         try:
             line = run_case(opts, table[name])
-            print(f"PASS {opts.engine} {name}: {line}")
+            print(f"PASS {where} {name}: {line}")
         except Skip as e:
             skipped += 1
-            print(f"SKIP {opts.engine} {name}: {e}")
+            print(f"SKIP {where} {name}: {e}")
         except Failure as e:
             failed += 1
-            print(f"FAIL {opts.engine} {name}: {e}")
+            print(f"FAIL {where} {name}: {e}")
     if failed:
         return 1
     return SKIP if skipped == len(names) else 0
