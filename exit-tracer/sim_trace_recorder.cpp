@@ -11,8 +11,6 @@
 namespace nestbed::trace {
 namespace {
 
-static_assert(sim::kAnnotationMagic == arch::trace::kAnnotationDisplacement,
-              "the sim matches the annotation arch/trace_annotations.h defines");
 
 constexpr size_t STREAM_BUFFER_BYTES = 1 << 20;
 constexpr uint8_t ROOT_LEVEL = 1;  // the VMM l0 boots runs in VMX root operation

@@ -48,6 +48,8 @@ class SimEngine final : public Engine {
     r.stats.wall_seconds = std::chrono::duration<double>(end - start).count();
     r.stats.exceptions = cpu.counters().exceptions;
     r.stats.interrupts = cpu.counters().interrupts;
+    r.stats.vm_exits = cpu.counters().vm_exits;
+    r.stats.vm_entries = cpu.counters().vm_entries;
     r.stats.io_exits = machine.devices.bus.io_accesses;
     r.stats.mmio_exits = machine.devices.bus.mmio_accesses;
     return r;

@@ -28,9 +28,9 @@ struct HwEntryEvent {
   bool launch;            // VMLAUNCH (else VMRESUME)
 };
 
-// `nopl 0x4e455354(%rax,%rax,1)`: a plain NOP on hardware; under the sim a
-// zero-cost record of the registers at that point.
-inline constexpr uint32_t kAnnotationMagic = 0x4e455354;  // "TSEN" little-endian: 'N','E','S','T' reversed
+// The magic NOP `nopl 0x4e455354(%rax,%rax,1)` (arch/trace_annotations.h)
+// is a plain NOP on hardware; under the sim a zero-cost record of the
+// registers at that point.
 
 struct AnnotationEvent {
   uint64_t cycles;

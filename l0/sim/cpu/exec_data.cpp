@@ -5,6 +5,7 @@
 
 #include "arch/x86/exceptions.h"
 #include "arch/x86/segment.h"
+#include "arch/trace_annotations.h"
 #include "l0/sim/cpu/exec_common.h"
 #include "l0/sim/cpu/exec_select.h"
 #include "l0/sim/vmx/vmx.h"
@@ -248,7 +249,7 @@ void h_annotation(Cpu& c, const DecodedInsn&) { c.annotate(); }
 
 bool is_annotation(const DecodedInsn& d) {
   return d.op[0].kind == OpKind::Mem && d.mem_base == RAX && d.mem_index == RAX && d.mem_scale == 0 &&
-         uint32_t(d.disp) == kAnnotationMagic;
+         uint32_t(d.disp) == arch::trace::kAnnotationDisplacement;
 }
 
 // LEAVE: rSP = rBP, then pop rBP (operand size = stack width in 64-bit mode).
