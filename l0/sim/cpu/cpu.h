@@ -178,6 +178,13 @@ class Cpu : public Clock {
   void write_cr3(uint64_t v);
   void write_cr4(uint64_t v);
   void write_cr8(uint64_t v);
+  // PAE paging without IA-32e mode (SDM 4.4)?
+  bool pae_paging() const;
+  // Reads the four PDPTEs at `cr3` (guest-physical under EPT); false if a
+  // present one has reserved bits set (then MOV to CRn raises #GP, SDM 4.4.1).
+  bool read_pdptes(uint64_t cr3, uint64_t out[4]);
+  // Loads them into the processor, #GP(0) on reserved bits.
+  void load_pdptes(uint64_t cr3);
   uint64_t read_cr8();
   uint64_t read_msr(uint32_t index);  // #GP for unknown MSRs
   void write_msr(uint32_t index, uint64_t value);

@@ -47,6 +47,9 @@ struct CpuState {
   uint64_t dr[8] = {0, 0, 0, 0, 0xffff0ff0, 0x400, 0xffff0ff0, 0x400};
   uint64_t efer = 0;
   uint8_t cpl = 0;
+  // PAE paging's four page-directory-pointer-table entries, held in the
+  // processor as SDM 4.4.1 describes (loaded by MOV to CR3/CR0/CR4).
+  uint64_t pdpte[4] = {};
 
   // MSRs that live in the core.
   uint64_t star = 0, lstar = 0, cstar = 0, fmask = 0;

@@ -1,5 +1,6 @@
 // System state: segment loads, control registers, MSRs, port I/O with the
 // I/O permission bitmap, stack helpers outside 64-bit mode.
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 
@@ -184,9 +185,33 @@ void Cpu::load_cs_checked(uint16_t selector, unsigned new_cpl) {
 // ------------------------------------------------------ control registers
 
 // MOV to CR0 (SDM vol. 2 MOV CR; vol. 3, 2.5 and 9.8.5 for IA-32e activation).
+bool Cpu::pae_paging() const {
+  return (s_.cr0 & cr0::PG) && (s_.cr4 & cr4::PAE) && !(s_.efer & efer::LMA);
+}
+
+bool Cpu::read_pdptes(uint64_t cr3, uint64_t out[4]) {
+  for (unsigned k = 0; k < 4; ++k) {
+    const uint64_t gpa = (cr3 & 0xffffffe0) + 8 * k;
+    out[k] = phys_read(ept_active_ ? ept_translate(gpa, Access::Read, 0, false, true) : gpa, 8);
+    if ((out[k] & pte::P) && (out[k] & pte::PAE_PDPTE_RSVD)) return false;
+  }
+  return true;
+}
+
+void Cpu::load_pdptes(uint64_t cr3) {
+  uint64_t pdpte[4];
+  if (!read_pdptes(cr3, pdpte)) raise_gp(0);
+  std::copy(pdpte, pdpte + 4, s_.pdpte);
+}
+
+// CR0 bits the architecture defines; writes of the others are ignored, as
+// KVM does (SDM 2.5: software should write reserved bits as previously read).
+static constexpr uint64_t kCr0Defined = cr0::PE | cr0::MP | cr0::EM | cr0::TS | cr0::ET | cr0::NE | cr0::WP |
+                                        cr0::AM | cr0::NW | cr0::CD | cr0::PG;
+
 void Cpu::write_cr0(uint64_t v) {
   if (v >> 32) raise_gp(0);
-  v |= cr0::ET;
+  v = (v & kCr0Defined) | cr0::ET;
   // In VMX root operation the bits fixed by IA32_VMX_CR0_FIXED0 stay 1 (SDM 23.8).
   if (vmx_->in_vmx_operation() && !non_root_ && (~v & vmx::sim_vmx_capabilities().cr0_fixed0)) raise_gp(0);
   if ((v & cr0::PG) && !(v & cr0::PE)) raise_gp(0);
@@ -203,6 +228,16 @@ void Cpu::write_cr0(uint64_t v) {
     if (mode_ == CpuMode::Bits64) raise_gp(0);
     s_.efer &= ~efer::LMA;
   }
+  // Enabling PAE paging (or changing CD/NW under it) loads the PDPTEs (SDM 4.4.1).
+  if ((v & cr0::PG) && (s_.cr4 & cr4::PAE) && !(s_.efer & efer::LMA) &&
+      ((old ^ v) & (cr0::PG | cr0::CD | cr0::NW))) {
+    uint64_t pdpte[4];
+    if (!read_pdptes(s_.cr3, pdpte)) {
+      if (enabling_paging && (s_.efer & efer::LME)) s_.efer &= ~efer::LMA;
+      raise_gp(0);
+    }
+    std::copy(pdpte, pdpte + 4, s_.pdpte);
+  }
   s_.cr0 = v;
   if ((old ^ v) & (cr0::PG | cr0::WP | cr0::PE)) flush_tlb(true);
   recompute_mode();
@@ -210,6 +245,7 @@ void Cpu::write_cr0(uint64_t v) {
 
 void Cpu::write_cr3(uint64_t v) {
   if ((s_.efer & efer::LMA) && (v & ~((1ull << pte::MAXPHYADDR) - 1))) raise_gp(0);
+  if (pae_paging()) load_pdptes(v);
   s_.cr3 = v;
   flush_tlb(false);  // SDM 4.10.4.1: MOV to CR3 keeps global translations
   end_block();
@@ -225,6 +261,9 @@ void Cpu::write_cr4(uint64_t v) {
   if (!(v & cr4::VMXE) && vmx_->in_vmx_operation() && !non_root_) raise_gp(0);
   if ((s_.efer & efer::LMA) && !(v & cr4::PAE)) raise_gp(0);
   const uint64_t old = s_.cr4;
+  // Under PAE paging a change of PAE, PGE or PSE reloads the PDPTEs (SDM 4.4.1).
+  if ((s_.cr0 & cr0::PG) && (v & cr4::PAE) && !(s_.efer & efer::LMA) && ((old ^ v) & (cr4::PGE | cr4::PAE | cr4::PSE)))
+    load_pdptes(s_.cr3);
   s_.cr4 = v;
   if ((old ^ v) & (cr4::PGE | cr4::PAE | cr4::PSE)) flush_tlb(true);
   end_block();

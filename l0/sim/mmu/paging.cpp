@@ -122,12 +122,10 @@ uint64_t Cpu::walk(uint64_t la, Access a, bool user, bool* global, bool* writabl
       level = 4;
       table = s_.cr3 & pte::ADDR_MASK;
     } else {
-      // PAE paging: the PDPTE comes from the 32-byte aligned table at CR3.
-      // (Real CPUs load the four PDPTEs at MOV CR3; we read them at walk time.)
-      const uint64_t pdpte_pa = (s_.cr3 & 0xffffffe0) + ((la >> 30) & 3) * 8;
-      const uint64_t pdpte = read_entry(pdpte_pa, 8);
+      // PAE paging: the PDPTE registers loaded at MOV to CR3/CR0/CR4 or VM
+      // entry (SDM 4.4.1); their reserved bits were checked then.
+      const uint64_t pdpte = s_.pdpte[(la >> 30) & 3];
       if (!(pdpte & pte::P)) fault(0);
-      if (pdpte & pte::PAE_PDPTE_RSVD) fault(pf_error::P | pf_error::RSVD);
       level = 2;
       table = pdpte & pte::ADDR_MASK;
     }

@@ -417,6 +417,16 @@ void Vmx::vmlaunch(bool resume) {
   non_root_ = true;
   cpu_.set_non_root(true);
   cpu_.set_ept_active(ctl_.proc2 & proc_ctl2::ENABLE_EPT);
+  // A PAE-paging guest gets its PDPTEs from the VMCS with EPT, else from
+  // memory at guest CR3 (SDM 26.3.2.4); entry checks vetted both.
+  if (cpu_.pae_paging()) {
+    if (ctl_.proc2 & proc_ctl2::ENABLE_EPT) {
+      const F fields[4] = {F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3};
+      for (unsigned k = 0; k < 4; ++k) cpu_.state().pdpte[k] = v.read(fields[k]);
+    } else {
+      cpu_.read_pdptes(cpu_.state().cr3, cpu_.state().pdpte);
+    }
+  }
   // TLB context (SDM 28.3.3): without VPID, entries and exits flush VPID 0.
   const uint64_t ept_tag = ctl_.eptp ? ((ctl_.eptp & arch::pte::ADDR_MASK) << 4) : 0;
   cpu_.switch_tlb_context(ctl_.vpid | ept_tag, ctl_.vpid == 0);
@@ -499,6 +509,11 @@ void Vmx::save_guest_state(Vmcs& v, uint64_t guest_rip) {
   v.write(F::GUEST_SYSENTER_ESP, s.sysenter_esp);
   v.write(F::GUEST_SYSENTER_EIP, s.sysenter_eip);
   if (ctl_.exit & exit_ctl::SAVE_PAT) v.write(F::GUEST_IA32_PAT, s.pat);
+  // With EPT, a PAE-paging guest's PDPTEs are saved (SDM 27.3.4).
+  if ((ctl_.proc2 & proc_ctl2::ENABLE_EPT) && cpu_.pae_paging()) {
+    const F fields[4] = {F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3};
+    for (unsigned k = 0; k < 4; ++k) v.write(fields[k], s.pdpte[k]);
+  }
   if (ctl_.exit & exit_ctl::SAVE_EFER) v.write(F::GUEST_IA32_EFER, s.efer);
   const uint64_t shadow = !cpu_.in_interrupt_shadow() ? 0
                           : cpu_.shadow_by_mov_ss()   ? interruptibility::BLOCKING_BY_MOV_SS.mask
@@ -564,6 +579,8 @@ void Vmx::load_host_state(Vmcs& v) {
   cpu_.set_interrupt_shadow(false);
   cpu_.switch_tlb_context(0, ctl_.vpid == 0);
   cpu_.recompute_mode();
+  // A PAE-paging host reloads its PDPTEs from memory (SDM 27.5.4).
+  if (cpu_.pae_paging()) cpu_.read_pdptes(s.cr3, s.pdpte);
   preemption_deadline_ = ~0ull;
   mtf_pending_ = false;
 }
