@@ -28,35 +28,9 @@ struct [[gnu::packed]] Tss64 {
 };
 static_assert(sizeof(Tss64) == 104);
 
-struct [[gnu::packed]] DescriptorTableRegister {
-  uint16_t limit;
-  uint64_t base;
-};
-
 constexpr unsigned GDT_ENTRIES = HOST_TR_SELECTOR / 8 + 2;  // a 64-bit system descriptor takes two slots
 alignas(16) uint64_t host_gdt[GDT_ENTRIES];
 alignas(16) Tss64 host_tss;
-
-DescriptorTableRegister sgdt() {
-  DescriptorTableRegister r;
-  asm volatile("sgdt %0" : "=m"(r));
-  return r;
-}
-DescriptorTableRegister sidt() {
-  DescriptorTableRegister r;
-  asm volatile("sidt %0" : "=m"(r));
-  return r;
-}
-uint64_t read_cr0() {
-  uint64_t v;
-  asm volatile("mov %%cr0, %0" : "=r"(v));
-  return v;
-}
-uint64_t read_cr4() {
-  uint64_t v;
-  asm volatile("mov %%cr4, %0" : "=r"(v));
-  return v;
-}
 
 // A 16-byte available 64-bit TSS descriptor (SDM vol. 3, 8.2.3, figure 8-4).
 void set_tss_descriptor(uint64_t* slot, uint64_t base, uint64_t limit) {
@@ -70,21 +44,21 @@ void set_tss_descriptor(uint64_t* slot, uint64_t base, uint64_t limit) {
 
 void install_host_gdt() {
   // Keep the runtime's descriptors (null, KERNEL_CS, KERNEL_DS) below the TSS.
-  const DescriptorTableRegister boot = sgdt();
+  const rt::DescriptorTableRegister boot = rt::sgdt();
   const auto* boot_gdt = reinterpret_cast<const uint64_t*>(boot.base);
   for (unsigned i = 0; i < HOST_TR_SELECTOR / 8 && i * 8 < unsigned(boot.limit) + 1; i++) host_gdt[i] = boot_gdt[i];
   host_tss.io_map_base = sizeof(Tss64);  // beyond the limit: no I/O permission bitmap
   set_tss_descriptor(&host_gdt[HOST_TR_SELECTOR / 8], uint64_t(&host_tss), sizeof(Tss64) - 1);
-  const DescriptorTableRegister gdtr{sizeof(host_gdt) - 1, uint64_t(host_gdt)};
+  const rt::DescriptorTableRegister gdtr{sizeof(host_gdt) - 1, uint64_t(host_gdt)};
   asm volatile("lgdt %0" : : "m"(gdtr) : "memory");
   asm volatile("ltr %w0" : : "r"(HOST_TR_SELECTOR) : "memory");
 }
 
 void vmx_set_constant_host_state(const VmcsConfig& c) {
   namespace msr = arch::msr;
-  vmcs_write(F::HOST_CR0, read_cr0());
+  vmcs_write(F::HOST_CR0, rt::read_cr0());
   vmcs_write(F::HOST_CR3, rt::read_cr3());
-  vmcs_write(F::HOST_CR4, read_cr4());
+  vmcs_write(F::HOST_CR4, rt::read_cr4());
   vmcs_write(F::HOST_CS_SELECTOR, rt::KERNEL_CS);
   vmcs_write(F::HOST_SS_SELECTOR, rt::KERNEL_DS);
   vmcs_write(F::HOST_DS_SELECTOR, rt::KERNEL_DS);
@@ -95,8 +69,8 @@ void vmx_set_constant_host_state(const VmcsConfig& c) {
   vmcs_write(F::HOST_FS_BASE, rt::rdmsr(msr::IA32_FS_BASE));
   vmcs_write(F::HOST_GS_BASE, rt::rdmsr(msr::IA32_GS_BASE));
   vmcs_write(F::HOST_TR_BASE, uint64_t(&host_tss));
-  vmcs_write(F::HOST_GDTR_BASE, sgdt().base);
-  vmcs_write(F::HOST_IDTR_BASE, sidt().base);
+  vmcs_write(F::HOST_GDTR_BASE, rt::sgdt().base);
+  vmcs_write(F::HOST_IDTR_BASE, rt::sidt().base);
   vmcs_write(F::HOST_IA32_SYSENTER_CS, rt::rdmsr(msr::IA32_SYSENTER_CS));
   vmcs_write(F::HOST_IA32_SYSENTER_ESP, rt::rdmsr(msr::IA32_SYSENTER_ESP));
   vmcs_write(F::HOST_IA32_SYSENTER_EIP, rt::rdmsr(msr::IA32_SYSENTER_EIP));

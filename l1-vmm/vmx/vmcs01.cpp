@@ -28,13 +28,6 @@ constexpr uint16_t GUEST_VPID = 1;  // VPID 0 is the host's (SDM 28.1)
 constexpr uint64_t PAT_POWER_ON = 0x0007040600070406ull;
 constexpr uint64_t DR7_INIT = 0x400;
 
-uint64_t read_cr(int n) {
-  uint64_t v = 0;
-  if (n == 0) asm volatile("mov %%cr0, %0" : "=r"(v));
-  else asm volatile("mov %%cr4, %0" : "=r"(v));
-  return v;
-}
-
 void enable_feature_control() {
   namespace msr = arch::msr;
   const uint64_t fc = rt::rdmsr(msr::IA32_FEATURE_CONTROL);
@@ -143,8 +136,8 @@ uint64_t cr4_for_guest(const VmcsConfig& c, uint64_t value) { return cr_fixed_ad
 
 void hardware_enable(const VmcsConfig& c) {
   enable_feature_control();
-  asm volatile("mov %0, %%cr0" : : "r"(cr_fixed_adjust(read_cr(0), c.cr0_fixed0, c.cr0_fixed1)) : "memory");
-  asm volatile("mov %0, %%cr4" : : "r"(cr_fixed_adjust(read_cr(4) | cr4::VMXE, c.cr4_fixed0, c.cr4_fixed1)) : "memory");
+  rt::write_cr0(cr_fixed_adjust(rt::read_cr0(), c.cr0_fixed0, c.cr0_fixed1));
+  rt::write_cr4(cr_fixed_adjust(rt::read_cr4() | cr4::VMXE, c.cr4_fixed0, c.cr4_fixed1));
   const uint64_t region = mm::alloc_page_or_die("the VMXON region");
   *reinterpret_cast<uint32_t*>(region) = c.revision();
   const VmxStatus s = vmxon(region);

@@ -19,6 +19,7 @@
 #include "l1-vmm/stats.h"
 #include "l1-vmm/vmx/exit_handlers.h"
 #include "runtime/console.h"
+#include "runtime/x86.h"
 
 namespace l1 {
 namespace {
@@ -156,7 +157,7 @@ void sync_ia32e_mode_guest() {
 }
 
 void vmx_handle_exit(Vcpu& v) {
-  const uint64_t start = rdtsc();
+  const uint64_t start = rt::rdtsc();
   v.exit.reason = vmcs_read32(F::VM_EXIT_REASON);
   v.exit.basic = exit_reason_basic(v.exit.reason);
   const bool has_qualification = v.exit.basic > kExitReasonMax || kExitFields.qualification[v.exit.basic];
@@ -173,7 +174,7 @@ void vmx_handle_exit(Vcpu& v) {
   if (v.pending.any()) inject_pending_event(v);
 
   in_exit_handler = false;
-  const uint64_t cycles = rdtsc() - start;
+  const uint64_t cycles = rt::rdtsc() - start;
   stats_record(v.exit.basic, cycles);
   nestbed_annotate(AnnotationKind::EXIT_COST, v.level, v.level + 1, v.exit.basic, cycles);
   nestbed_annotate(AnnotationKind::LOGICAL_EXIT_DONE, v.level, v.level + 1, v.exit.basic, 0);

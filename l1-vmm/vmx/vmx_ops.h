@@ -80,10 +80,4 @@ inline VmxStatus invvpid(uint64_t type, uint16_t vpid, uint64_t linear) {
   return vmx_status(cf, zf);
 }
 
-inline uint64_t rdtsc() {
-  uint32_t lo, hi;
-  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return (uint64_t(hi) << 32) | lo;
-}
-
 }  // namespace l1

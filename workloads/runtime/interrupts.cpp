@@ -95,11 +95,6 @@ struct [[gnu::packed]] Gate {
 };
 static_assert(sizeof(Gate) == 16);
 
-struct [[gnu::packed]] DescriptorTableRegister {
-  uint16_t limit;
-  uint64_t base;
-};
-
 alignas(16) Gate idt[VECTORS];
 InterruptHandler handlers[VECTORS];
 

@@ -18,40 +18,6 @@ namespace rt::vmx {
 
 using arch::vmx::VmcsField;
 
-// ---- Control and segment registers the VMX code needs --------------------
-inline uint64_t read_cr0() {
-  uint64_t v;
-  asm volatile("mov %%cr0, %0" : "=r"(v));
-  return v;
-}
-inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
-inline uint64_t read_cr4() {
-  uint64_t v;
-  asm volatile("mov %%cr4, %0" : "=r"(v));
-  return v;
-}
-inline void write_cr4(uint64_t v) { asm volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
-inline uint64_t rdtsc() {
-  uint32_t lo, hi;
-  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return (uint64_t(hi) << 32) | lo;
-}
-
-struct [[gnu::packed]] DescriptorTableRegister {
-  uint16_t limit;
-  uint64_t base;
-};
-inline DescriptorTableRegister sgdt() {
-  DescriptorTableRegister r;
-  asm volatile("sgdt %0" : "=m"(r));
-  return r;
-}
-inline DescriptorTableRegister sidt() {
-  DescriptorTableRegister r;
-  asm volatile("sidt %0" : "=m"(r));
-  return r;
-}
-
 // ---- VMX instructions -------------------------------------------------------
 // How a VMX instruction ended (SDM 30.2): VMsucceed (CF = ZF = 0),
 // VMfailInvalid (CF = 1: no current VMCS to hold an error number) or

@@ -37,17 +37,46 @@ inline CpuidResult cpuid(uint32_t leaf, uint32_t subleaf = 0) {
   return r;
 }
 
-inline uint64_t read_cr2() {
+inline uint64_t rdtsc() {
+  uint32_t lo, hi;
+  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (uint64_t(hi) << 32) | lo;
+}
+
+// MOV from and to control register N (CR0, CR2, CR3, CR4).
+template <unsigned N>
+inline uint64_t read_cr() {
   uint64_t v;
-  asm volatile("mov %%cr2, %0" : "=r"(v));
+  asm volatile("mov %%cr%c[n], %[v]" : [v] "=r"(v) : [n] "i"(N));
   return v;
 }
-inline uint64_t read_cr3() {
-  uint64_t v;
-  asm volatile("mov %%cr3, %0" : "=r"(v));
-  return v;
+template <unsigned N>
+inline void write_cr(uint64_t v) {
+  asm volatile("mov %[v], %%cr%c[n]" : : [v] "r"(v), [n] "i"(N) : "memory");
 }
+inline uint64_t read_cr0() { return read_cr<0>(); }
+inline void write_cr0(uint64_t v) { write_cr<0>(v); }
+inline uint64_t read_cr2() { return read_cr<2>(); }
+inline uint64_t read_cr3() { return read_cr<3>(); }
+inline uint64_t read_cr4() { return read_cr<4>(); }
+inline void write_cr4(uint64_t v) { write_cr<4>(v); }
 inline void invlpg(uint64_t linear) { asm volatile("invlpg (%0)" : : "r"(linear) : "memory"); }
+
+// GDTR and IDTR as SGDT/SIDT store them in 64-bit mode (SDM vol. 3, 2.4.1).
+struct [[gnu::packed]] DescriptorTableRegister {
+  uint16_t limit;
+  uint64_t base;
+};
+inline DescriptorTableRegister sgdt() {
+  DescriptorTableRegister r;
+  asm volatile("sgdt %0" : "=m"(r));
+  return r;
+}
+inline DescriptorTableRegister sidt() {
+  DescriptorTableRegister r;
+  asm volatile("sidt %0" : "=m"(r));
+  return r;
+}
 
 inline void cli() { asm volatile("cli" : : : "memory"); }
 // Enables interrupts and halts until one arrives. STI's interrupt shadow

@@ -183,7 +183,7 @@ void clear_page(uint64_t page) { memset(reinterpret_cast<void*>(page), 0, PAGE);
 void write_revision(uint64_t page, uint32_t revision) { *reinterpret_cast<volatile uint32_t*>(page) = revision; }
 
 bool vmx_on() {
-  vmx::write_cr4(baseline_cr4 | caps.cr4_fixed0);
+  rt::write_cr4(baseline_cr4 | caps.cr4_fixed0);
   clear_page(pages.vmxon);
   write_revision(pages.vmxon, caps.revision());
   Status s = Status::Ok;
@@ -278,16 +278,16 @@ void init_guest_vmcs(uint64_t rip) {
   vwrite(F::TSC_OFFSET, 0);
   vwrite(F::CR0_GUEST_HOST_MASK, 0);
   vwrite(F::CR4_GUEST_HOST_MASK, 0);
-  vwrite(F::CR0_READ_SHADOW, vmx::read_cr0());
-  vwrite(F::CR4_READ_SHADOW, vmx::read_cr4());
+  vwrite(F::CR0_READ_SHADOW, rt::read_cr0());
+  vwrite(F::CR4_READ_SHADOW, rt::read_cr4());
 
   vmx::write_host_state();
 
   // The guest: the host's own 64-bit context (SDM 26.3.1), on its own stack
   // and IDT.
-  vwrite(F::GUEST_CR0, vmx::read_cr0());
+  vwrite(F::GUEST_CR0, rt::read_cr0());
   vwrite(F::GUEST_CR3, rt::read_cr3());
-  vwrite(F::GUEST_CR4, vmx::read_cr4());
+  vwrite(F::GUEST_CR4, rt::read_cr4());
   vwrite(F::GUEST_DR7, 0x400);  // its reset value: no breakpoint enabled
   vwrite(F::GUEST_RSP, guest_stack_top());
   vwrite(F::GUEST_RIP, rip);
@@ -319,7 +319,7 @@ void init_guest_vmcs(uint64_t rip) {
   vwrite(F::GUEST_TR_BASE, vmx::host_tss_base());
   vwrite(F::GUEST_TR_LIMIT, 0x67);
   vwrite(F::GUEST_TR_AR_BYTES, arch::seg::sys_type::TSS_BUSY | ar::P);
-  const vmx::DescriptorTableRegister gdtr = vmx::sgdt();
+  const rt::DescriptorTableRegister gdtr = rt::sgdt();
   vwrite(F::GUEST_GDTR_BASE, gdtr.base);
   vwrite(F::GUEST_GDTR_LIMIT, gdtr.limit);
   vwrite(F::GUEST_IDTR_BASE, pages.guest_idt);
@@ -511,8 +511,8 @@ constexpr Test kTests[] = {SELFTEST_TESTS(SELFTEST_ENTRY)};
 // one starts from the same machine.
 void reset_machine() {
   guarded([] { vmx::vmxoff(); });  // #UD outside VMX operation: fine
-  vmx::write_cr0(baseline_cr0);
-  vmx::write_cr4(baseline_cr4);
+  rt::write_cr0(baseline_cr0);
+  rt::write_cr4(baseline_cr4);
   rt::wrmsr(msr::IA32_EFER, baseline_efer);
   rt::wrmsr(msr::IA32_PAT, baseline_pat);
   rt::apic::timer_stop();
@@ -557,9 +557,9 @@ int kmain(const rt::BootInfo&) {
   }
   caps = vmx::read_capabilities();
   // CR0 as VMX operation wants it (SDM 23.8: typically NE), CR4 without VMXE.
-  baseline_cr0 = arch::vmx::cr_fixed_adjust(vmx::read_cr0(), caps.cr0_fixed0, caps.cr0_fixed1);
-  baseline_cr4 = vmx::read_cr4() & ~arch::cr4::VMXE;
-  vmx::write_cr0(baseline_cr0);
+  baseline_cr0 = arch::vmx::cr_fixed_adjust(rt::read_cr0(), caps.cr0_fixed0, caps.cr0_fixed1);
+  baseline_cr4 = rt::read_cr4() & ~arch::cr4::VMXE;
+  rt::write_cr0(baseline_cr0);
   baseline_efer = rt::rdmsr(msr::IA32_EFER);
   baseline_pat = rt::rdmsr(msr::IA32_PAT);
   vmx::install_host_tss();

@@ -164,8 +164,8 @@ void test_entry_invalid_host_state() {
     VmcsField field;
     uint64_t value;
   } cases[] = {
-      {"HOST_CR4 without VMXE", VmcsField::HOST_CR4, vmx::read_cr4() & ~arch::cr4::VMXE},
-      {"HOST_CR0 without PG", VmcsField::HOST_CR0, vmx::read_cr0() & ~arch::cr0::PG},
+      {"HOST_CR4 without VMXE", VmcsField::HOST_CR4, rt::read_cr4() & ~arch::cr4::VMXE},
+      {"HOST_CR0 without PG", VmcsField::HOST_CR0, rt::read_cr0() & ~arch::cr0::PG},
       {"HOST_CS_SELECTOR 0", VmcsField::HOST_CS_SELECTOR, 0},
       {"HOST_TR_SELECTOR 0", VmcsField::HOST_TR_SELECTOR, 0},
       {"HOST_SS_SELECTOR with RPL 3", VmcsField::HOST_SS_SELECTOR, vread(VmcsField::HOST_SS_SELECTOR) | 3},
@@ -310,8 +310,8 @@ void test_host_state_loaded() {
   CHECK_EQ(fs, rt::KERNEL_DS, "FS selector after the VM exit");
   CHECK_EQ(rt::rdmsr(msr::IA32_FS_BASE), host_fs_base, "FS base after the VM exit");
   CHECK_EQ(tr, vmx::HOST_TR_SELECTOR, "TR after the VM exit");
-  CHECK_EQ(vmx::sgdt().limit, 0xffff, "GDTR limit after the VM exit");
-  CHECK_EQ(vmx::sidt().limit, 0xffff, "IDTR limit after the VM exit");
+  CHECK_EQ(rt::sgdt().limit, 0xffff, "GDTR limit after the VM exit");
+  CHECK_EQ(rt::sidt().limit, 0xffff, "IDTR limit after the VM exit");
   CHECK_EQ(dr7, 0x400, "DR7 after the VM exit");
 }
 

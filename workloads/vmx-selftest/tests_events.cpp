@@ -120,9 +120,9 @@ void test_preemption_timer() {
   const unsigned rate = unsigned(vmx_misc::PREEMPTION_TIMER_RATE.get(caps.misc));
   vwrite(VmcsField::VMX_PREEMPTION_TIMER_VALUE, VALUE);
   regs.gpr[vmx::RCX] = SPIN;
-  const uint64_t before = vmx::rdtsc();
+  const uint64_t before = rt::rdtsc();
   e = resume();
-  const uint64_t elapsed = vmx::rdtsc() - before;
+  const uint64_t elapsed = rt::rdtsc() - before;
   CHECK_EXIT(e, ExitReason::PREEMPTION_TIMER);
   CHECK(rip_in_spin(e.rip), "exit at guest RIP 0x%lx, outside the spin loop", e.rip);
   CHECK(regs.gpr[vmx::RCX] < SPIN && regs.gpr[vmx::RCX] > 0, "guest RCX %lu: the spin should have run, not ended",

@@ -420,14 +420,14 @@ void test_tsc_offsetting() {
   // positive and a negative offset.
   REQUIRE(setup_guest(addr(guest_rdtsc)));
   REQUIRE(set_proc(proc_ctl::USE_TSC_OFFSETTING));
-  const uint64_t offsets[] = {1ull << 40, 0 - (vmx::rdtsc() / 2)};
+  const uint64_t offsets[] = {1ull << 40, 0 - (rt::rdtsc() / 2)};
   bool launched = false;
   for (uint64_t offset : offsets) {
     vwrite(VmcsField::TSC_OFFSET, offset);
     restart_at(guest_rdtsc);
-    const uint64_t before = vmx::rdtsc();
+    const uint64_t before = rt::rdtsc();
     const Exit e = run(launched);
-    const uint64_t after = vmx::rdtsc();
+    const uint64_t after = rt::rdtsc();
     launched = true;
     CHECK_VMCALL_AT(e, guest_rdtsc, 2);
     const uint64_t guest = (regs.gpr[vmx::RDX] << 32) | uint32_t(regs.gpr[vmx::RAX]);

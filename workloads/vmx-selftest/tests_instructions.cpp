@@ -125,7 +125,7 @@ void test_feature_control() {
   }
   // Unlocked (as at reset): VMXON must #GP (SDM 23.7, VMXON's operation);
   // then lock it with VMX enabled outside SMX, which the other tests need.
-  vmx::write_cr4(baseline_cr4 | caps.cr4_fixed0);
+  rt::write_cr4(baseline_cr4 | caps.cr4_fixed0);
   clear_page(pages.vmxon);
   write_revision(pages.vmxon, caps.revision());
   Status s = Status::Ok;
@@ -144,7 +144,7 @@ void test_feature_control() {
 
 void test_vmxon_cr4_vmxe() {
   // CR4.VMXE = 0: VMXON is #UD (SDM 23.7, VMXON's operation).
-  vmx::write_cr4(baseline_cr4 & ~cr4::VMXE);
+  rt::write_cr4(baseline_cr4 & ~cr4::VMXE);
   clear_page(pages.vmxon);
   write_revision(pages.vmxon, caps.revision());
   Status s;
@@ -154,20 +154,20 @@ void test_vmxon_cr4_vmxe() {
 void test_vmxon_cr0_fixed() {
   // CR0 not as IA32_VMX_CR0_FIXED0 requires: VMXON is #GP(0) (SDM 23.8).
   if (!(caps.cr0_fixed0 & cr0::NE)) return skip("CR0.NE is not fixed to 1 in VMX operation");
-  vmx::write_cr4(baseline_cr4 | caps.cr4_fixed0);
-  vmx::write_cr0(baseline_cr0 & ~cr0::NE);
+  rt::write_cr4(baseline_cr4 | caps.cr4_fixed0);
+  rt::write_cr0(baseline_cr0 & ~cr0::NE);
   clear_page(pages.vmxon);
   write_revision(pages.vmxon, caps.revision());
   Status s;
   const Fault f = vmxon_fault(pages.vmxon, s);
-  vmx::write_cr0(baseline_cr0);
+  rt::write_cr0(baseline_cr0);
   CHECK_FAULT("VMXON with CR0.NE = 0", f, GP);
   CHECK_EQ(f.error_code, 0, "#GP error code");
 }
 
 void test_vmxon_bad_revision() {
   // VMXON's pointer checks fail with VMfailInvalid (no current VMCS yet, SDM 30.3).
-  vmx::write_cr4(baseline_cr4 | caps.cr4_fixed0);
+  rt::write_cr4(baseline_cr4 | caps.cr4_fixed0);
   clear_page(pages.vmxon);
   write_revision(pages.vmxon, caps.revision() ^ 1);
   CHECK_STATUS("VMXON, wrong revision identifier", vmx::vmxon(pages.vmxon), Status::FailInvalid);
@@ -194,11 +194,11 @@ void test_cr4_vmxe_locked() {
   // In VMX operation CR0 and CR4 keep their fixed bits: clearing CR4.VMXE
   // or CR0.NE is #GP (SDM 23.8).
   REQUIRE(vmx_on());
-  const uint64_t c4 = vmx::read_cr4(), c0 = vmx::read_cr0();
-  CHECK_FAULT("MOV to CR4 clearing VMXE in VMX operation", guarded([&] { vmx::write_cr4(c4 & ~cr4::VMXE); }), GP);
-  CHECK(vmx::read_cr4() & cr4::VMXE, "CR4.VMXE cleared although the MOV faulted");
+  const uint64_t c4 = rt::read_cr4(), c0 = rt::read_cr0();
+  CHECK_FAULT("MOV to CR4 clearing VMXE in VMX operation", guarded([&] { rt::write_cr4(c4 & ~cr4::VMXE); }), GP);
+  CHECK(rt::read_cr4() & cr4::VMXE, "CR4.VMXE cleared although the MOV faulted");
   if (caps.cr0_fixed0 & cr0::NE)
-    CHECK_FAULT("MOV to CR0 clearing NE in VMX operation", guarded([&] { vmx::write_cr0(c0 & ~cr0::NE); }), GP);
+    CHECK_FAULT("MOV to CR0 clearing NE in VMX operation", guarded([&] { rt::write_cr0(c0 & ~cr0::NE); }), GP);
 }
 
 void test_vmptrld_vmxon_pointer() {
@@ -374,7 +374,7 @@ void test_vmxoff() {
   CHECK_FAULT("VMXOFF after VMXOFF", guarded([] { vmx::vmxoff(); }), UD);
   // CR4.VMXE may be cleared again, and VMX operation entered anew with no
   // current VMCS.
-  CHECK_FAULT("MOV to CR4 clearing VMXE after VMXOFF", guarded([] { vmx::write_cr4(baseline_cr4); }), -1);
+  CHECK_FAULT("MOV to CR4 clearing VMXE after VMXOFF", guarded([] { rt::write_cr4(baseline_cr4); }), -1);
   REQUIRE(vmx_on());
   CHECK_EQ(current_vmcs(), VMCS_POINTER_NONE, "current-VMCS pointer after VMXOFF and VMXON");
 }

@@ -74,17 +74,6 @@ void report(const char* check, int expected_vector) {
     rt::printf("  %s: FAIL: vector %d, expected %d\n", check, fault_vector, expected_vector);
 }
 
-uint64_t read_cr0() {
-  uint64_t v;
-  asm volatile("mov %%cr0, %0" : "=r"(v));
-  return v;
-}
-uint64_t read_cr4() {
-  uint64_t v;
-  asm volatile("mov %%cr4, %0" : "=r"(v));
-  return v;
-}
-
 // ---- native -------------------------------------------------------------------
 
 void probe_exceptions() {
@@ -108,25 +97,25 @@ void probe_exceptions() {
   GUARDED("int3", a, c, d);
   report("int3", int(Vector::BP));
 
-  a = read_cr4() | (1ull << 40);  // reserved: #GP
+  a = rt::read_cr4() | (1ull << 40);  // reserved: #GP
   GUARDED("movq %0, %%cr4", a, c, d);
   report("CR4 reserved bit", int(Vector::GP));
 }
 
 void probe_control_registers() {
-  const uint64_t cr0 = read_cr0();
+  const uint64_t cr0 = rt::read_cr0();
   uint64_t a = cr0 | arch::cr0::NE, c = 0, d = 0;
   GUARDED("movq %0, %%cr0", a, c, d);
-  rt::printf("  CR0.NE set: reads %lu\n", (read_cr0() & arch::cr0::NE) ? 1ul : 0ul);
+  rt::printf("  CR0.NE set: reads %lu\n", (rt::read_cr0() & arch::cr0::NE) ? 1ul : 0ul);
   a = cr0 & ~arch::cr0::NE;
   GUARDED("movq %0, %%cr0", a, c, d);
-  rt::printf("  CR0.NE cleared: reads %lu\n", (read_cr0() & arch::cr0::NE) ? 1ul : 0ul);
+  rt::printf("  CR0.NE cleared: reads %lu\n", (rt::read_cr0() & arch::cr0::NE) ? 1ul : 0ul);
   report("CR0 writes", -1);
 
-  const uint64_t cr4 = read_cr4();
+  const uint64_t cr4 = rt::read_cr4();
   a = cr4 | arch::cr4::PGE;
   GUARDED("movq %0, %%cr4", a, c, d);
-  rt::printf("  CR4.PGE set: reads %lu\n", (read_cr4() & arch::cr4::PGE) ? 1ul : 0ul);
+  rt::printf("  CR4.PGE set: reads %lu\n", (rt::read_cr4() & arch::cr4::PGE) ? 1ul : 0ul);
   a = cr4;
   GUARDED("movq %0, %%cr4", a, c, d);
   report("CR4 writes", -1);
@@ -219,7 +208,7 @@ int probe_hypervisor() {
   for (const char* s = "hi\n"; *s; s++) l1::hypercall::vmcall(l1::hypercall::PUTCHAR, uint8_t(*s));
   rt::printf("  vmcall 12345 returns 0x%lx\n", l1::hypercall::vmcall(12345));
 
-  a = read_cr4() | arch::cr4::VMXE;
+  a = rt::read_cr4() | arch::cr4::VMXE;
   GUARDED("movq %0, %%cr4", a, c, d);
   report("CR4.VMXE", int(Vector::GP));
   rt::printf("  IA32_FEATURE_CONTROL 0x%lx\n", rt::rdmsr(arch::msr::IA32_FEATURE_CONTROL));
