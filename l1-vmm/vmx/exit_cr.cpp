@@ -48,7 +48,7 @@ uint64_t guest_cr4() {
 void flush_guest_tlb(const Vcpu& v) {
   // Without VPID every VM entry flushes the guest's linear mappings (SDM
   // 28.3.3.3); with it, l1-vmm has to.
-  if (v.config.vpid()) invvpid(invvpid_type::SINGLE_CONTEXT, vmcs_read(F::VIRTUAL_PROCESSOR_ID), 0);
+  if (v.config.vpid()) rt::vmx::invvpid(invvpid_type::SINGLE_CONTEXT, vmcs_read(F::VIRTUAL_PROCESSOR_ID), 0);
 }
 
 // PAE paging outside IA-32e mode: with EPT the PDPTEs live in the VMCS and

@@ -140,16 +140,16 @@ void hardware_enable(const VmcsConfig& c) {
   rt::write_cr4(cr_fixed_adjust(rt::read_cr4() | cr4::VMXE, c.cr4_fixed0, c.cr4_fixed1));
   const uint64_t region = mm::alloc_page_or_die("the VMXON region");
   *reinterpret_cast<uint32_t*>(region) = c.revision();
-  const VmxStatus s = vmxon(region);
-  if (s != VmxStatus::Ok) fatal(L1_NO_VMX, "VMXON failed: %s", vmx_status_name(s));
+  const rt::vmx::Status s = rt::vmx::vmxon(region);
+  if (s != rt::vmx::Status::Ok) fatal(L1_NO_VMX, "VMXON failed: %s", rt::vmx::status_name(s));
 }
 
 void init_vmcs01(Vcpu& v, const GuestBoot& boot) {
   v.vmcs01 = mm::alloc_page_or_die("vmcs01");
   *reinterpret_cast<uint32_t*>(v.vmcs01) = v.config.revision();  // SDM 24.2: revision first
-  VmxStatus s = vmclear(v.vmcs01);
-  if (s == VmxStatus::Ok) s = vmptrld(v.vmcs01);
-  if (s != VmxStatus::Ok) fatal(L1_NO_VMX, "VMCLEAR/VMPTRLD of vmcs01 failed: %s", vmx_status_name(s));
+  rt::vmx::Status s = rt::vmx::vmclear(v.vmcs01);
+  if (s == rt::vmx::Status::Ok) s = rt::vmx::vmptrld(v.vmcs01);
+  if (s != rt::vmx::Status::Ok) fatal(L1_NO_VMX, "VMCLEAR/VMPTRLD of vmcs01 failed: %s", rt::vmx::status_name(s));
   const IoBitmaps io = setup_io_bitmaps(v.options);
   write_controls(v, io, setup_msr_bitmap());
   vmx_set_constant_host_state(v.config);

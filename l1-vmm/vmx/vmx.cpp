@@ -19,6 +19,7 @@
 #include "l1-vmm/stats.h"
 #include "l1-vmm/vmx/exit_handlers.h"
 #include "runtime/console.h"
+#include "runtime/vmx.h"
 #include "runtime/x86.h"
 
 namespace l1 {
@@ -99,12 +100,8 @@ static_assert(!kExitFields.qualification[unsigned(ExitReason::CPUID)] &&
 const Vcpu* current_vcpu = nullptr;  // for panic messages
 bool in_exit_handler = false;
 
-// A VMREAD that cannot fail loudly, for messages printed while stopping.
-uint64_t vmcs_peek(F f) {
-  uint64_t value = 0;
-  asm volatile("vmread %1, %0" : "+r"(value) : "r"(uint64_t(f)) : "cc");
-  return value;
-}
+// A VMREAD that cannot fail loudly (0 if it fails), for messages printed while stopping.
+uint64_t vmcs_peek(F f) { return rt::vmx::read(f); }
 
 void print_exit_context() {
   if (!current_vcpu || !in_exit_handler) return;
@@ -182,16 +179,7 @@ void vmx_handle_exit(Vcpu& v) {
 
 }  // namespace
 
-const char* vmx_status_name(VmxStatus s) {
-  switch (s) {
-    case VmxStatus::Ok: return "VMsucceed";
-    case VmxStatus::FailInvalid: return "VMfailInvalid";
-    case VmxStatus::FailValid: return "VMfailValid";
-  }
-  return "?";
-}
-
-void vmx_ops_error(const char* instruction, uint64_t field, VmxStatus) {
+void vmx_ops_error(const char* instruction, uint64_t field) {
   const char* name = vmcs_field_name(field);
   const uint32_t error = uint32_t(vmcs_peek(F::VM_INSTRUCTION_ERROR));
   const char* text = vm_instruction_error_text(error);

@@ -12,12 +12,6 @@ namespace rt::vmx {
 using namespace arch::vmx;
 namespace msr = arch::msr;
 
-// ---- VMX instructions -------------------------------------------------------
-
-namespace {
-Status status_from(bool cf, bool zf) { return cf ? Status::FailInvalid : zf ? Status::FailValid : Status::Ok; }
-}  // namespace
-
 const char* status_name(Status s) {
   switch (s) {
     case Status::Ok: return "VMsucceed";
@@ -25,70 +19,6 @@ const char* status_name(Status s) {
     case Status::FailValid: return "VMfailValid";
   }
   return "?";
-}
-
-Status vmxon(uint64_t region) {
-  bool cf, zf;
-  asm volatile("vmxon %[p]" : "=@ccc"(cf), "=@ccz"(zf) : [p] "m"(region) : "memory");
-  return status_from(cf, zf);
-}
-
-Status vmxoff() {
-  bool cf, zf;
-  asm volatile("vmxoff" : "=@ccc"(cf), "=@ccz"(zf) : : "memory");
-  return status_from(cf, zf);
-}
-
-Status vmclear(uint64_t vmcs) {
-  bool cf, zf;
-  asm volatile("vmclear %[p]" : "=@ccc"(cf), "=@ccz"(zf) : [p] "m"(vmcs) : "memory");
-  return status_from(cf, zf);
-}
-
-Status vmptrld(uint64_t vmcs) {
-  bool cf, zf;
-  asm volatile("vmptrld %[p]" : "=@ccc"(cf), "=@ccz"(zf) : [p] "m"(vmcs) : "memory");
-  return status_from(cf, zf);
-}
-
-Status vmptrst(uint64_t& vmcs) {
-  bool cf, zf;
-  asm volatile("vmptrst %[p]" : "=@ccc"(cf), "=@ccz"(zf), [p] "=m"(vmcs) : : "memory");
-  return status_from(cf, zf);
-}
-
-// AT&T operand order: VMREAD encoding, destination; VMWRITE source, encoding.
-Status vmread(uint64_t encoding, uint64_t& value) {
-  bool cf, zf;
-  uint64_t v = 0;
-  asm volatile("vmread %[enc], %[val]" : "=@ccc"(cf), "=@ccz"(zf), [val] "+r"(v) : [enc] "r"(encoding) : "memory");
-  value = v;
-  return status_from(cf, zf);
-}
-
-Status vmwrite(uint64_t encoding, uint64_t value) {
-  bool cf, zf;
-  asm volatile("vmwrite %[val], %[enc]" : "=@ccc"(cf), "=@ccz"(zf) : [val] "r"(value), [enc] "r"(encoding) : "memory");
-  return status_from(cf, zf);
-}
-
-Status invept(uint64_t type, uint64_t eptp) {
-  const InveptDescriptor d{eptp, 0};
-  bool cf, zf;
-  asm volatile("invept %[d], %[t]" : "=@ccc"(cf), "=@ccz"(zf) : [d] "m"(d), [t] "r"(type) : "memory");
-  return status_from(cf, zf);
-}
-
-Status invvpid(uint64_t type, uint64_t vpid, uint64_t linear) {
-  const InvvpidDescriptor d{vpid, linear};
-  bool cf, zf;
-  asm volatile("invvpid %[d], %[t]" : "=@ccc"(cf), "=@ccz"(zf) : [d] "m"(d), [t] "r"(type) : "memory");
-  return status_from(cf, zf);
-}
-
-uint64_t read(VmcsField f) {
-  uint64_t v = 0;
-  return vmread(f, v) == Status::Ok ? v : 0;
 }
 
 // ---- Capability MSRs ----------------------------------------------------------

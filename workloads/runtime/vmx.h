@@ -24,24 +24,84 @@ using arch::vmx::VmcsField;
 // VMfailValid (ZF = 1: the error number is in VM_INSTRUCTION_ERROR).
 enum class Status : uint8_t { Ok, FailInvalid, FailValid };
 const char* status_name(Status s);
+inline Status status_from(bool cf, bool zf) { return cf ? Status::FailInvalid : zf ? Status::FailValid : Status::Ok; }
 
-// Each runs the instruction once. Outside VMX operation (or with CR4.VMXE =
-// 0, CPL > 0, ...) they fault as the SDM says; catching that is the caller's.
-Status vmxon(uint64_t region);
-Status vmxoff();
-Status vmclear(uint64_t vmcs);
-Status vmptrld(uint64_t vmcs);
-Status vmptrst(uint64_t& vmcs);
-Status vmread(uint64_t encoding, uint64_t& value);
-Status vmwrite(uint64_t encoding, uint64_t value);
+// Each runs the instruction once, inline (on a VMM's exit path a VMREAD is
+// one instruction and a branch, not a call). Outside VMX operation (or with
+// CR4.VMXE = 0, CPL > 0, ...) they fault as the SDM says; catching that is
+// the caller's.
+inline Status vmxon(uint64_t region) {
+  bool cf, zf;
+  asm volatile("vmxon %[p]" : "=@ccc"(cf), "=@ccz"(zf) : [p] "m"(region) : "memory");
+  return status_from(cf, zf);
+}
+
+inline Status vmxoff() {
+  bool cf, zf;
+  asm volatile("vmxoff" : "=@ccc"(cf), "=@ccz"(zf) : : "memory");
+  return status_from(cf, zf);
+}
+
+inline Status vmclear(uint64_t vmcs) {
+  bool cf, zf;
+  asm volatile("vmclear %[p]" : "=@ccc"(cf), "=@ccz"(zf) : [p] "m"(vmcs) : "memory");
+  return status_from(cf, zf);
+}
+
+inline Status vmptrld(uint64_t vmcs) {
+  bool cf, zf;
+  asm volatile("vmptrld %[p]" : "=@ccc"(cf), "=@ccz"(zf) : [p] "m"(vmcs) : "memory");
+  return status_from(cf, zf);
+}
+
+inline Status vmptrst(uint64_t& vmcs) {
+  bool cf, zf;
+  asm volatile("vmptrst %[p]" : "=@ccc"(cf), "=@ccz"(zf), [p] "=m"(vmcs) : : "memory");
+  return status_from(cf, zf);
+}
+
+// VMREAD and VMWRITE of a register (AT&T operand order: VMREAD encoding,
+// destination; VMWRITE source, encoding). "Above" (CF = ZF = 0) comes out
+// first: a caller that only asks for Status::Ok (a VMM on its exit path)
+// gets the instruction and one branch. No "memory" clobber: they touch no
+// memory the compiler knows of (software must not access an active VMCS
+// region with ordinary accesses, SDM 24.11.1). After a VMREAD that fails,
+// `value` is unspecified (read() gives 0 instead).
+inline Status vmread(uint64_t encoding, uint64_t& value) {
+  bool ok, cf;
+  asm volatile("vmread %[enc], %[val]" : "=@cca"(ok), "=@ccc"(cf), [val] "=r"(value) : [enc] "r"(encoding));
+  return ok ? Status::Ok : cf ? Status::FailInvalid : Status::FailValid;  // not above: CF = 1 or ZF = 1
+}
+
+inline Status vmwrite(uint64_t encoding, uint64_t value) {
+  bool ok, cf;
+  asm volatile("vmwrite %[val], %[enc]" : "=@cca"(ok), "=@ccc"(cf) : [val] "r"(value), [enc] "r"(encoding));
+  return ok ? Status::Ok : cf ? Status::FailInvalid : Status::FailValid;  // not above: CF = 1 or ZF = 1
+}
+
 inline Status vmread(VmcsField f, uint64_t& value) { return vmread(uint64_t(f), value); }
 inline Status vmwrite(VmcsField f, uint64_t value) { return vmwrite(uint64_t(f), value); }
+
 // INVEPT with descriptor {eptp, 0}; INVVPID with descriptor {vpid, linear} (SDM 30.3).
-Status invept(uint64_t type, uint64_t eptp);
-Status invvpid(uint64_t type, uint64_t vpid, uint64_t linear);
+inline Status invept(uint64_t type, uint64_t eptp) {
+  const arch::vmx::InveptDescriptor d{eptp, 0};
+  bool cf, zf;
+  asm volatile("invept %[d], %[t]" : "=@ccc"(cf), "=@ccz"(zf) : [d] "m"(d), [t] "r"(type) : "memory");
+  return status_from(cf, zf);
+}
+
+inline Status invvpid(uint64_t type, uint64_t vpid, uint64_t linear) {
+  const arch::vmx::InvvpidDescriptor d{vpid, linear};
+  bool cf, zf;
+  asm volatile("invvpid %[d], %[t]" : "=@ccc"(cf), "=@ccz"(zf) : [d] "m"(d), [t] "r"(type) : "memory");
+  return status_from(cf, zf);
+}
 
 // VMREAD of a field the current VMCS has; 0 when the VMREAD fails.
-uint64_t read(VmcsField f);
+inline uint64_t read(VmcsField f) {
+  uint64_t v;
+  return vmread(f, v) == Status::Ok ? v : 0;
+}
 // VM_INSTRUCTION_ERROR of the current VMCS (SDM 30.4).
 inline uint32_t instruction_error() { return uint32_t(read(VmcsField::VM_INSTRUCTION_ERROR)); }
 

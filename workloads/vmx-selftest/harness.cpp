@@ -207,10 +207,11 @@ bool load_vmcs(uint64_t page) {
 }
 
 uint64_t vread(VmcsField f) {
-  uint64_t v = 0;
+  uint64_t v;
   const Status s = vmx::vmread(f, v);
-  if (s != Status::Ok) fail("VMREAD %s: %s", vmcs_field_name(f), vmx::status_name(s));
-  return v;
+  if (s == Status::Ok) return v;
+  fail("VMREAD %s: %s", vmcs_field_name(f), vmx::status_name(s));
+  return 0;
 }
 
 void vwrite(VmcsField f, uint64_t value) {
