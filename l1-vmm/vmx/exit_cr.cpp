@@ -86,7 +86,7 @@ void set_ia32e_mode(bool on) {
   value = (value & CR0_DEFINED) | cr0::ET;  // reserved bits 31:0 are ignored, ET is hardwired to 1 (SDM 2.5)
   if ((value & cr0::PG) && !(value & cr0::PE)) return false;
   if ((value & cr0::NW) && !(value & cr0::CD)) return false;
-  if (value & ~(c.cr0_fixed1 | cr0::PE | cr0::PG)) return false;  // a bit VMX cannot run the guest with
+  if (value & ~(c.caps.cr0_fixed1 | cr0::PE | cr0::PG)) return false;  // a bit VMX cannot run the guest with
   const uint64_t old = guest_cr0();
   const uint64_t e = vmcs_read(F::GUEST_IA32_EFER);
   const uint64_t cr4_value = guest_cr4();
@@ -110,7 +110,7 @@ void set_ia32e_mode(bool on) {
 // MOV to CR4. CR4.VMXE is refused: VMX is not offered to the guest.
 [[nodiscard]] bool set_cr4(const Vcpu& v, uint64_t value) {
   const VmcsConfig& c = v.config;
-  if (value & ~(c.cr4_fixed1 & ~cr4::VMXE)) return false;
+  if (value & ~(c.caps.cr4_fixed1 & ~cr4::VMXE)) return false;
   const uint64_t old = guest_cr4();
   const uint64_t e = vmcs_read(F::GUEST_IA32_EFER);
   if ((e & efer::LMA) && !(value & cr4::PAE)) return false;  // PAE stays on in IA-32e mode

@@ -127,17 +127,17 @@ void write_guest_state(const Vcpu& v, const GuestBoot& boot) {
 
 }  // namespace
 
-uint64_t cr0_guest_host_mask(const VmcsConfig& c) { return (c.cr0_fixed0 | ~c.cr0_fixed1) & ~UNRESTRICTED_CR0_BITS; }
-uint64_t cr4_guest_host_mask(const VmcsConfig& c) { return c.cr4_fixed0 | ~c.cr4_fixed1; }
+uint64_t cr0_guest_host_mask(const VmcsConfig& c) { return (c.caps.cr0_fixed0 | ~c.caps.cr0_fixed1) & ~UNRESTRICTED_CR0_BITS; }
+uint64_t cr4_guest_host_mask(const VmcsConfig& c) { return c.caps.cr4_fixed0 | ~c.caps.cr4_fixed1; }
 uint64_t cr0_for_guest(const VmcsConfig& c, uint64_t value) {
-  return (value | (c.cr0_fixed0 & ~UNRESTRICTED_CR0_BITS)) & (c.cr0_fixed1 | UNRESTRICTED_CR0_BITS);
+  return (value | (c.caps.cr0_fixed0 & ~UNRESTRICTED_CR0_BITS)) & (c.caps.cr0_fixed1 | UNRESTRICTED_CR0_BITS);
 }
-uint64_t cr4_for_guest(const VmcsConfig& c, uint64_t value) { return cr_fixed_adjust(value, c.cr4_fixed0, c.cr4_fixed1); }
+uint64_t cr4_for_guest(const VmcsConfig& c, uint64_t value) { return cr_fixed_adjust(value, c.caps.cr4_fixed0, c.caps.cr4_fixed1); }
 
 void hardware_enable(const VmcsConfig& c) {
   enable_feature_control();
-  rt::write_cr0(cr_fixed_adjust(rt::read_cr0(), c.cr0_fixed0, c.cr0_fixed1));
-  rt::write_cr4(cr_fixed_adjust(rt::read_cr4() | cr4::VMXE, c.cr4_fixed0, c.cr4_fixed1));
+  rt::write_cr0(cr_fixed_adjust(rt::read_cr0(), c.caps.cr0_fixed0, c.caps.cr0_fixed1));
+  rt::write_cr4(cr_fixed_adjust(rt::read_cr4() | cr4::VMXE, c.caps.cr4_fixed0, c.caps.cr4_fixed1));
   const uint64_t region = mm::alloc_page_or_die("the VMXON region");
   *reinterpret_cast<uint32_t*>(region) = c.revision();
   const rt::vmx::Status s = rt::vmx::vmxon(region);

@@ -2,7 +2,6 @@
 
 #include "arch/vmx/vmx.h"
 #include "arch/x86/cpuid.h"
-#include "arch/x86/msr.h"
 #include "l1-vmm/panic.h"
 #include "runtime/runtime.h"
 
@@ -10,7 +9,6 @@ namespace l1 {
 namespace {
 
 using namespace arch::vmx;
-namespace msr = arch::msr;
 
 // Which option asked for a control, for the message when it is missing.
 struct Want {
@@ -44,33 +42,11 @@ void require_vmx_cpuid() {
     fatal(L1_NO_VMX, "the processor does not report VMX (CPUID.1:ECX.VMX[bit 5] = 0): l1-vmm needs it");
 }
 
-void read_capability_msrs(VmcsConfig& c) {
-  c.basic = rt::rdmsr(msr::IA32_VMX_BASIC);
-  c.true_controls = vmx_basic::TRUE_CTLS.test(c.basic);
-  // SDM A.2: with the TRUE_* MSRs, their allowed-0 settings are the ones to obey.
-  c.pin_cap = rt::rdmsr(c.true_controls ? msr::IA32_VMX_TRUE_PINBASED_CTLS : msr::IA32_VMX_PINBASED_CTLS);
-  c.proc_cap = rt::rdmsr(c.true_controls ? msr::IA32_VMX_TRUE_PROCBASED_CTLS : msr::IA32_VMX_PROCBASED_CTLS);
-  c.exit_cap = rt::rdmsr(c.true_controls ? msr::IA32_VMX_TRUE_EXIT_CTLS : msr::IA32_VMX_EXIT_CTLS);
-  c.entry_cap = rt::rdmsr(c.true_controls ? msr::IA32_VMX_TRUE_ENTRY_CTLS : msr::IA32_VMX_ENTRY_CTLS);
-  c.misc = rt::rdmsr(msr::IA32_VMX_MISC);
-  c.cr0_fixed0 = rt::rdmsr(msr::IA32_VMX_CR0_FIXED0);
-  c.cr0_fixed1 = rt::rdmsr(msr::IA32_VMX_CR0_FIXED1);
-  c.cr4_fixed0 = rt::rdmsr(msr::IA32_VMX_CR4_FIXED0);
-  c.cr4_fixed1 = rt::rdmsr(msr::IA32_VMX_CR4_FIXED1);
-  // A.3.3: IA32_VMX_PROCBASED_CTLS2 exists only if secondary controls can be 1;
-  // A.10: IA32_VMX_EPT_VPID_CAP only if EPT or VPID can be.
-  if (ctls_allowed1(c.proc_cap) & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) {
-    c.proc2_cap = rt::rdmsr(msr::IA32_VMX_PROCBASED_CTLS2);
-    if (ctls_allowed1(c.proc2_cap) & (proc_ctl2::ENABLE_EPT | proc_ctl2::ENABLE_VPID))
-      c.ept_vpid_cap = rt::rdmsr(msr::IA32_VMX_EPT_VPID_CAP);
-  }
-}
-
 // EPT01 is a 4-level, write-back (else uncacheable) structure (SDM 24.6.11).
 void require_ept_capabilities(const VmcsConfig& c) {
-  if (!vmx_ept_vpid_cap::PAGE_WALK_4.test(c.ept_vpid_cap))
+  if (!vmx_ept_vpid_cap::PAGE_WALK_4.test(c.caps.ept_vpid_cap))
     fatal(L1_NO_VMX, "the processor's EPT has no 4-level page walk (IA32_VMX_EPT_VPID_CAP bit 6)");
-  if (!vmx_ept_vpid_cap::MEMTYPE_WB.test(c.ept_vpid_cap) && !vmx_ept_vpid_cap::MEMTYPE_UC.test(c.ept_vpid_cap))
+  if (!vmx_ept_vpid_cap::MEMTYPE_WB.test(c.caps.ept_vpid_cap) && !vmx_ept_vpid_cap::MEMTYPE_UC.test(c.caps.ept_vpid_cap))
     fatal(L1_NO_VMX, "the processor's EPT allows neither a write-back nor an uncacheable EPTP");
 }
 
@@ -79,14 +55,14 @@ void choose_controls(VmcsConfig& c, const Options& opt) {
   Want pin{0, 0, "an option asks for it"};
   if (opt.exit_intr) pin.required |= pin_ctl::EXTERNAL_INTERRUPT_EXITING;
   if (opt.preempt) pin.required |= pin_ctl::PREEMPTION_TIMER;
-  c.pin = adjust_controls(ControlWord::pin_ctl, pin, c.pin_cap);
+  c.pin = adjust_controls(ControlWord::pin_ctl, pin, c.caps.pinbased);
 
   // Primary: bitmaps decide which I/O ports and MSRs exit (README.md); the
   // secondary controls carry EPT and unrestricted guest.
   Want proc{proc_ctl::USE_IO_BITMAPS | proc_ctl::USE_MSR_BITMAPS | proc_ctl::ACTIVATE_SECONDARY_CONTROLS, 0,
             "l1-vmm's I/O and MSR policies and EPT need it (or an option asks for it)"};
   if (opt.exit_hlt) proc.required |= proc_ctl::HLT_EXITING;
-  c.proc = adjust_controls(ControlWord::proc_ctl, proc, c.proc_cap);
+  c.proc = adjust_controls(ControlWord::proc_ctl, proc, c.caps.procbased);
 
   // Secondary: the guest starts in 32-bit protected mode without paging,
   // which VMX runs only as an unrestricted guest, which needs EPT (SDM
@@ -94,10 +70,10 @@ void choose_controls(VmcsConfig& c, const Options& opt) {
   // CPUID reports it (SDM 25.3). VPID keeps the guest's TLB across exits.
   Want proc2{proc_ctl2::ENABLE_EPT | proc_ctl2::UNRESTRICTED_GUEST, proc_ctl2::ENABLE_RDTSCP,
              "the guest starts in 32-bit mode without paging: unrestricted guest with EPT"};
-  const bool invvpid_single = vmx_ept_vpid_cap::INVVPID.test(c.ept_vpid_cap) &&
-                              vmx_ept_vpid_cap::INVVPID_SINGLE_CONTEXT.test(c.ept_vpid_cap);
+  const bool invvpid_single = vmx_ept_vpid_cap::INVVPID.test(c.caps.ept_vpid_cap) &&
+                              vmx_ept_vpid_cap::INVVPID_SINGLE_CONTEXT.test(c.caps.ept_vpid_cap);
   if (opt.vpid && invvpid_single) proc2.optional |= proc_ctl2::ENABLE_VPID;  // KVM, too, wants INVVPID with VPID
-  c.proc2 = adjust_controls(ControlWord::proc_ctl2, proc2, c.proc2_cap);
+  c.proc2 = adjust_controls(ControlWord::proc_ctl2, proc2, c.caps.procbased2);
 
   // VM exit: 64-bit host; EFER switched both ways (the guest enters long
   // mode on its own); PAT and debug controls kept apart when offered.
@@ -105,11 +81,11 @@ void choose_controls(VmcsConfig& c, const Options& opt) {
             exit_ctl::SAVE_PAT | exit_ctl::LOAD_PAT | exit_ctl::SAVE_DEBUG_CONTROLS,
             "l1-vmm is a 64-bit host and switches IA32_EFER (or an option asks for it)"};
   if (opt.exit_intr) exit.required |= exit_ctl::ACK_INTERRUPT_ON_EXIT;  // the exit tells the vector
-  c.exit = adjust_controls(ControlWord::exit_ctl, exit, c.exit_cap);
+  c.exit = adjust_controls(ControlWord::exit_ctl, exit, c.caps.exit);
 
   Want entry{entry_ctl::LOAD_EFER, entry_ctl::LOAD_PAT | entry_ctl::LOAD_DEBUG_CONTROLS,
              "the guest's IA32_EFER is loaded at each entry"};
-  c.entry = adjust_controls(ControlWord::entry_ctl, entry, c.entry_cap);
+  c.entry = adjust_controls(ControlWord::entry_ctl, entry, c.caps.entry);
   // The guest starts outside IA-32e mode; VM exits keep this bit current.
   c.entry &= ~entry_ctl::IA32E_MODE_GUEST;
   if (opt.exit_intr && !c.can_set_proc(proc_ctl::INTERRUPT_WINDOW_EXITING))
@@ -119,28 +95,28 @@ void choose_controls(VmcsConfig& c, const Options& opt) {
 
 }  // namespace
 
-uint32_t VmcsConfig::revision() const { return uint32_t(vmx_basic::REVISION_ID.get(basic)); }
-uint32_t VmcsConfig::vmcs_size() const { return uint32_t(vmx_basic::VMCS_SIZE.get(basic)); }
-bool VmcsConfig::can_set_proc(uint32_t bit) const { return ctls_allowed1(proc_cap) & bit; }
-bool VmcsConfig::ept_2mb_pages() const { return vmx_ept_vpid_cap::PDE_2MB.test(ept_vpid_cap); }
+uint32_t VmcsConfig::revision() const { return caps.revision(); }
+uint32_t VmcsConfig::vmcs_size() const { return uint32_t(vmx_basic::VMCS_SIZE.get(caps.basic)); }
+bool VmcsConfig::can_set_proc(uint32_t bit) const { return ctls_allowed1(caps.procbased) & bit; }
+bool VmcsConfig::ept_2mb_pages() const { return vmx_ept_vpid_cap::PDE_2MB.test(caps.ept_vpid_cap); }
 bool VmcsConfig::vpid() const { return proc2 & proc_ctl2::ENABLE_VPID; }
-bool VmcsConfig::ept_write_back() const { return vmx_ept_vpid_cap::MEMTYPE_WB.test(ept_vpid_cap); }
-bool VmcsConfig::store_efer_lma() const { return vmx_misc::STORE_EFER_LMA.test(misc); }
+bool VmcsConfig::ept_write_back() const { return vmx_ept_vpid_cap::MEMTYPE_WB.test(caps.ept_vpid_cap); }
+bool VmcsConfig::store_efer_lma() const { return vmx_misc::STORE_EFER_LMA.test(caps.misc); }
 
 VmcsConfig setup_vmcs_config(const Options& opt) {
   require_vmx_cpuid();
   VmcsConfig c{};
-  read_capability_msrs(c);
+  c.caps = rt::vmx::read_capabilities();
   choose_controls(c, opt);
   require_ept_capabilities(c);
-  if (opt.exit_hlt && !vmx_misc::ACTIVITY_HLT.test(c.misc))
+  if (opt.exit_hlt && !vmx_misc::ACTIVITY_HLT.test(c.caps.misc))
     fatal(L1_NO_VMX, "exit_hlt needs the HLT activity state (IA32_VMX_MISC bit 6), which the processor lacks");
   return c;
 }
 
 void print_vmcs_config(const VmcsConfig& c) {
   rt::printf("l1-vmm: VMX: VMCS revision 0x%x, %s controls; pin 0x%08x proc 0x%08x proc2 0x%08x exit 0x%08x "
-             "entry 0x%08x\n", c.revision(), c.true_controls ? "true" : "legacy", c.pin, c.proc, c.proc2, c.exit,
+             "entry 0x%08x\n", c.revision(), c.caps.true_controls ? "true" : "legacy", c.pin, c.proc, c.proc2, c.exit,
              c.entry);
 }
 

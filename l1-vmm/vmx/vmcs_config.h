@@ -7,15 +7,14 @@
 #include <stdint.h>
 
 #include "l1-vmm/options.h"
+#include "runtime/vmx.h"
 
 namespace l1 {
 
 struct VmcsConfig {
-  // Capability MSRs (only those that exist, SDM A.3.3, A.10).
-  uint64_t basic, misc, ept_vpid_cap;
-  uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
-  bool true_controls;
-  uint64_t pin_cap, proc_cap, proc2_cap, exit_cap, entry_cap;  // the MSRs the controls obey
+  // The capability MSRs (only those that exist; the true controls where
+  // they exist, SDM A.2).
+  rt::vmx::Capabilities caps;
   // The controls chosen.
   uint32_t pin, proc, proc2, exit, entry;
 
