@@ -14,11 +14,11 @@
 #include "l1-vmm/stats.h"
 #include "l1-vmm/vmx/ept.h"
 #include "l1-vmm/vmx/exit_handlers.h"
-#include "l1-vmm/vmx/host_state.h"
 #include "l1-vmm/vmx/vmcs01.h"
 #include "l1-vmm/vmx/vmcs_config.h"
 #include "l1-vmm/vmx/vmx.h"
 #include "runtime/runtime.h"
+#include "runtime/vmx.h"
 
 namespace {
 
@@ -42,7 +42,7 @@ int kmain(const rt::BootInfo& boot) {
   l1::mm::init(boot);
 
   vcpu.config = l1::setup_vmcs_config(vcpu.options);
-  l1::install_host_gdt();
+  rt::vmx::install_host_tss();  // VM exits load TR (SDM 27.5.2)
   l1::hardware_enable(vcpu.config);
 
   // The guest's memory first: best fit keeps the largest run for it only

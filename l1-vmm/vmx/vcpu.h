@@ -7,10 +7,16 @@
 #include "arch/vmx/vmx.h"
 #include "l1-vmm/options.h"
 #include "l1-vmm/vmx/vmcs_config.h"
-#include "l1-vmm/vmx/vmenter.h"
 #include "l1-vmm/vmx/vmx_ops.h"
+#include "runtime/vmx.h"
 
 namespace l1 {
+
+// The guest's general-purpose registers while l1-vmm runs (the runtime's
+// VM entry loads and stores them), indexed by the register numbers of exit
+// qualifications and instruction information: RAX, RCX, ...
+using rt::vmx::GuestRegs;
+using enum rt::vmx::Gpr;
 
 // The current exit, read once at the start of vmx_handle_exit.
 struct ExitInfo {

@@ -10,7 +10,7 @@
 #include "l1-vmm/panic.h"
 #include "l1-vmm/vmx/ept.h"
 #include "l1-vmm/vmx/exit_handlers.h"
-#include "l1-vmm/vmx/host_state.h"
+#include "runtime/vmx.h"
 #include "runtime/x86.h"
 
 namespace l1 {
@@ -123,6 +123,17 @@ void write_guest_state(const Vcpu& v, const GuestBoot& boot) {
   vmcs_write(F::GUEST_PENDING_DBG_EXCEPTIONS, 0);
   constexpr F pdptrs[] = {F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3};
   for (F pdptr : pdptrs) vmcs_write(pdptr, 0);
+}
+
+// The host side of every VM exit (SDM 27.5; KVM's
+// vmx_set_constant_host_state) is the runtime's: l1-vmm's CR0/CR3/CR4, the
+// runtime's GDT with its TSS (main.cpp installs it), HOST_RIP = the
+// runtime's VM-exit landing point. A field l1-vmm cannot write is its own
+// bug, as with any VMWRITE of its own.
+void vmx_set_constant_host_state(const VmcsConfig& c) {
+  VmcsField failed{};
+  const rt::vmx::Status s = rt::vmx::write_host_state(c.caps, &failed);
+  if (s != rt::vmx::Status::Ok) vmx_ops_error("VMWRITE", uint64_t(failed));
 }
 
 }  // namespace

@@ -113,13 +113,13 @@ void print_exit_context() {
 
 // VMLAUNCH/VMRESUME did not enter: l1-vmm built a VMCS the processor
 // rejects (SDM 26.2), which is l1-vmm's bug, not the guest's.
-[[noreturn]] void vm_entry_instruction_failed(uint32_t result) {
-  if (result == VMENTER_FAIL_VALID) {
+[[noreturn]] void vm_entry_instruction_failed(rt::vmx::EnterResult result) {
+  if (result == rt::vmx::EnterResult::FailValid) {
     const uint32_t error = uint32_t(vmcs_peek(F::VM_INSTRUCTION_ERROR));
     const char* text = vm_instruction_error_text(error);
     fatal(L1_PANIC, "VM entry failed: VMfailValid, VM-instruction error %u (%s)", error, text ? text : "?");
   }
-  fatal(L1_PANIC, "VM entry failed: %s", result == VMENTER_FAIL_INVALID ? "VMfailInvalid" : "no VM entry and no VMfail");
+  fatal(L1_PANIC, "VM entry failed: %s", rt::vmx::enter_result_name(result));
 }
 
 // A VM-entry failure on guest state or MSR loading (SDM 26.8): the entry
@@ -230,8 +230,8 @@ void vcpu_run(Vcpu& v) {
   current_vcpu = &v;
   set_panic_context(print_exit_context);
   for (;;) {
-    const uint32_t result = l1_vmx_vcpu_run(&v.regs, v.launched);
-    if (result != VMENTER_EXITED) vm_entry_instruction_failed(result);
+    const rt::vmx::EnterResult result = rt::vmx::enter(v.regs, v.launched);
+    if (result != rt::vmx::EnterResult::VmExit) vm_entry_instruction_failed(result);
     v.launched = true;
     vmx_handle_exit(v);
   }

@@ -99,68 +99,67 @@ void install_host_tss() {
 
 uint64_t host_tss_base() { return reinterpret_cast<uint64_t>(&host_tss); }
 
-void write_host_state() {
+Status write_host_state(const Capabilities& caps, VmcsField* failed) {
   install_host_tss();
-  vmwrite(VmcsField::HOST_CR0, read_cr0());
-  vmwrite(VmcsField::HOST_CR3, read_cr3());
-  vmwrite(VmcsField::HOST_CR4, read_cr4());
-  vmwrite(VmcsField::HOST_CS_SELECTOR, KERNEL_CS);
-  vmwrite(VmcsField::HOST_SS_SELECTOR, KERNEL_DS);
-  vmwrite(VmcsField::HOST_DS_SELECTOR, KERNEL_DS);
-  vmwrite(VmcsField::HOST_ES_SELECTOR, KERNEL_DS);
-  vmwrite(VmcsField::HOST_FS_SELECTOR, KERNEL_DS);
-  vmwrite(VmcsField::HOST_GS_SELECTOR, KERNEL_DS);
-  vmwrite(VmcsField::HOST_TR_SELECTOR, HOST_TR_SELECTOR);
-  vmwrite(VmcsField::HOST_FS_BASE, rdmsr(msr::IA32_FS_BASE));
-  vmwrite(VmcsField::HOST_GS_BASE, rdmsr(msr::IA32_GS_BASE));
-  vmwrite(VmcsField::HOST_TR_BASE, host_tss_base());
-  vmwrite(VmcsField::HOST_GDTR_BASE, sgdt().base);
-  vmwrite(VmcsField::HOST_IDTR_BASE, sidt().base);
-  vmwrite(VmcsField::HOST_IA32_SYSENTER_CS, rdmsr(msr::IA32_SYSENTER_CS));
-  vmwrite(VmcsField::HOST_IA32_SYSENTER_ESP, rdmsr(msr::IA32_SYSENTER_ESP));
-  vmwrite(VmcsField::HOST_IA32_SYSENTER_EIP, rdmsr(msr::IA32_SYSENTER_EIP));
-  // Used only with the "load IA32_EFER/PAT" exit controls; harmless otherwise.
-  vmwrite(VmcsField::HOST_IA32_EFER, rdmsr(msr::IA32_EFER));
-  vmwrite(VmcsField::HOST_IA32_PAT, rdmsr(msr::IA32_PAT));
+  rt_vmx_host_rsp = 0;  // the next entry writes HOST_RSP
+  const uint32_t exit_allowed1 = ctls_allowed1(caps.exit);
+  const struct {
+    VmcsField field;
+    uint64_t value;
+    bool exists;
+  } fields[] = {
+      {VmcsField::HOST_CR0, read_cr0(), true},
+      {VmcsField::HOST_CR3, read_cr3(), true},
+      {VmcsField::HOST_CR4, read_cr4(), true},
+      {VmcsField::HOST_CS_SELECTOR, KERNEL_CS, true},
+      {VmcsField::HOST_SS_SELECTOR, KERNEL_DS, true},
+      {VmcsField::HOST_DS_SELECTOR, KERNEL_DS, true},
+      {VmcsField::HOST_ES_SELECTOR, KERNEL_DS, true},
+      {VmcsField::HOST_FS_SELECTOR, KERNEL_DS, true},
+      {VmcsField::HOST_GS_SELECTOR, KERNEL_DS, true},
+      {VmcsField::HOST_TR_SELECTOR, HOST_TR_SELECTOR, true},
+      {VmcsField::HOST_FS_BASE, rdmsr(msr::IA32_FS_BASE), true},
+      {VmcsField::HOST_GS_BASE, rdmsr(msr::IA32_GS_BASE), true},
+      {VmcsField::HOST_TR_BASE, host_tss_base(), true},
+      {VmcsField::HOST_GDTR_BASE, sgdt().base, true},
+      {VmcsField::HOST_IDTR_BASE, sidt().base, true},
+      {VmcsField::HOST_IA32_SYSENTER_CS, rdmsr(msr::IA32_SYSENTER_CS), true},
+      {VmcsField::HOST_IA32_SYSENTER_ESP, rdmsr(msr::IA32_SYSENTER_ESP), true},
+      {VmcsField::HOST_IA32_SYSENTER_EIP, rdmsr(msr::IA32_SYSENTER_EIP), true},
+      {VmcsField::HOST_IA32_EFER, rdmsr(msr::IA32_EFER), (exit_allowed1 & exit_ctl::LOAD_EFER) != 0},
+      {VmcsField::HOST_IA32_PAT, rdmsr(msr::IA32_PAT), (exit_allowed1 & exit_ctl::LOAD_PAT) != 0},
+      {VmcsField::HOST_RIP, reinterpret_cast<uint64_t>(rt_vmx_vmexit), true},
+  };
+  for (const auto& f : fields) {
+    if (!f.exists) continue;
+    const Status s = vmwrite(f.field, f.value);
+    if (s == Status::Ok) continue;
+    if (failed) *failed = f.field;
+    return s;
+  }
+  return Status::Ok;
 }
 
 // ---- VM entry and VM exit -----------------------------------------------------
 
 static_assert(sizeof(GuestRegs) == 16 * 8);
-static_assert(uint8_t(EnterResult::VmExit) == 0 && uint8_t(EnterResult::FailInvalid) == 1 &&
-              uint8_t(EnterResult::FailValid) == 2 && uint8_t(EnterResult::NoEntry) == 3);
+static_assert(uint32_t(EnterResult::VmExit) == 0 && uint32_t(EnterResult::FailInvalid) == 1 &&
+              uint32_t(EnterResult::FailValid) == 2 && uint32_t(EnterResult::NoEntry) == 3);
 
-extern "C" uint32_t rt_vmx_enter(GuestRegs* regs, uint32_t resume);
+uint64_t rt_vmx_host_rsp = 0;
 
-// rt_vmx_enter(regs, resume): saves the callee-saved registers, pushes
-// `regs` (found at HOST_RSP by the exit stub), points HOST_RSP/HOST_RIP at
-// this stack and the stub, loads the guest's GPRs and runs VMLAUNCH or
-// VMRESUME. If that falls through, its flags say how it failed (SDM 30.2).
-// A VM exit (or a VM-entry failure, SDM 26.8) lands in rt_vmx_exit_stub
-// with RSP = HOST_RSP: it stores the guest's GPRs and returns VmExit from
-// rt_vmx_enter. It is an asm block inside a function only to use the
-// arch/ constants as operands; the function itself is never called.
+// rt_vmx_enter(regs, resume): RT_VMX_ENTER_FRAME pushes the callee-saved
+// registers and `regs`, so at a VM exit (RSP = HOST_RSP, RIP =
+// rt_vmx_vmexit) the exit path finds `regs` on top of the stack, stores the
+// guest's registers there and returns through the same epilogue. The
+// guest's RAX and RDI are loaded last: RDI holds `regs` until then. Flags
+// from the TEST survive the MOVs and pick VMLAUNCH or VMRESUME; after
+// either fails, CF/ZF say how (SDM 30.2). It is an asm block in a function
+// only to use the arch/ encodings as operands; the function is never
+// called.
 [[gnu::used]] static void define_enter() {
-  asm volatile(R"(
-    .pushsection .text.rt_vmx_enter, "ax"
-    .global rt_vmx_enter
-    .type rt_vmx_enter, @function
-rt_vmx_enter:
-    pushq %%rbp
-    pushq %%rbx
-    pushq %%r12
-    pushq %%r13
-    pushq %%r14
-    pushq %%r15
-    pushq %%rdi
-    movl %[host_rsp], %%eax
-    vmwrite %%rsp, %%rax
-    jbe .Lrt_vmx_failed
-    movl %[host_rip], %%eax
-    leaq rt_vmx_exit_stub(%%rip), %%rdx
-    vmwrite %%rdx, %%rax
-    jbe .Lrt_vmx_failed
-    testl %%esi, %%esi  # ZF = 1: VMLAUNCH. The MOVs below keep the flags.
+  asm volatile(RT_ASM_FUNC_START(rt_vmx_enter) RT_VMX_ENTER_FRAME R"(
+    testl %%esi, %%esi  # ZF = 1: VMLAUNCH
     movq 8*1(%%rdi), %%rcx
     movq 8*2(%%rdi), %%rdx
     movq 8*3(%%rdi), %%rbx
@@ -176,11 +175,13 @@ rt_vmx_enter:
     movq 8*15(%%rdi), %%r15
     movq 8*0(%%rdi), %%rax
     movq 8*7(%%rdi), %%rdi
-    jnz 1f
-    vmlaunch
-    jmp .Lrt_vmx_failed
-1:  vmresume
-.Lrt_vmx_failed:
+    jz 2f
+    vmresume
+    jmp .Lrt_vmx_vmfail
+2:  vmlaunch
+    .global rt_vmx_vmfail
+rt_vmx_vmfail:
+.Lrt_vmx_vmfail:
     movl %[fail_invalid], %%eax
     jc .Lrt_vmx_return
     movl %[fail_valid], %%eax
@@ -188,18 +189,13 @@ rt_vmx_enter:
     movl %[no_entry], %%eax
 .Lrt_vmx_return:
     popq %%rdi
-    popq %%r15
-    popq %%r14
-    popq %%r13
-    popq %%r12
-    popq %%rbx
-    popq %%rbp
+    )" RT_ASM_POP_CALLEE_SAVED R"(
     ret
     .size rt_vmx_enter, . - rt_vmx_enter
 
-    .global rt_vmx_exit_stub
-    .type rt_vmx_exit_stub, @function
-rt_vmx_exit_stub:
+    .global rt_vmx_vmexit
+    .type rt_vmx_vmexit, @function
+rt_vmx_vmexit:
     pushq %%rax
     movq 8(%%rsp), %%rax
     movq %%rcx, 8*1(%%rax)
@@ -219,16 +215,14 @@ rt_vmx_exit_stub:
     popq 8*0(%%rax)
     movl %[vm_exit], %%eax
     jmp .Lrt_vmx_return
-    .size rt_vmx_exit_stub, . - rt_vmx_exit_stub
+    .size rt_vmx_vmexit, . - rt_vmx_vmexit
     .popsection
   )"
-               :
-               : [host_rsp] "i"(uint32_t(VmcsField::HOST_RSP)), [host_rip] "i"(uint32_t(VmcsField::HOST_RIP)),
-                 [vm_exit] "i"(uint32_t(EnterResult::VmExit)), [fail_invalid] "i"(uint32_t(EnterResult::FailInvalid)),
-                 [fail_valid] "i"(uint32_t(EnterResult::FailValid)), [no_entry] "i"(uint32_t(EnterResult::NoEntry)));
+      :
+      : RT_VMX_HOST_RSP_OPERAND, [vm_exit] "i"(uint32_t(EnterResult::VmExit)),
+        [fail_invalid] "i"(uint32_t(EnterResult::FailInvalid)), [fail_valid] "i"(uint32_t(EnterResult::FailValid)),
+        [no_entry] "i"(uint32_t(EnterResult::NoEntry)));
 }
-
-EnterResult enter(GuestRegs& regs, bool resume) { return EnterResult(rt_vmx_enter(&regs, resume ? 1 : 0)); }
 
 const char* enter_result_name(EnterResult r) {
   switch (r) {

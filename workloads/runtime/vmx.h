@@ -1,18 +1,20 @@
-// VMX helpers for workloads that act as a VMM (SDM vol. 3, chapters 23-30):
-// the VMX instructions with their outcome, the capability MSRs, a host TSS,
-// the host-state fields, the VM-entry/VM-exit trampoline and an EPT builder.
-// The architectural constants are arch/vmx (never redefined here).
+// VMX helpers for freestanding code that acts as a VMM (SDM vol. 3,
+// chapters 23-30): vmx-selftest and l1-vmm. The VMX instructions with their
+// outcome, the capability MSRs, a host TSS, the host-state fields, the
+// VM-entry/VM-exit trampoline and an EPT builder. The architectural
+// constants are arch/vmx (never redefined here).
 //
 //   rt::vmx::Capabilities caps = rt::vmx::read_capabilities();
 //   rt::vmx::install_host_tss();
 //   ... VMXON, VMCLEAR/VMPTRLD a VMCS, write the controls and guest state ...
-//   rt::vmx::write_host_state();
+//   rt::vmx::write_host_state(caps);
 //   rt::vmx::GuestRegs regs{};
 //   if (rt::vmx::enter(regs, false) == rt::vmx::EnterResult::VmExit) ...
 #pragma once
 #include <stdint.h>
 
 #include "arch/vmx/vmx.h"
+#include "runtime/asm.h"
 
 namespace rt::vmx {
 
@@ -135,10 +137,15 @@ inline constexpr uint16_t HOST_TR_SELECTOR = 0x18;
 void install_host_tss();
 uint64_t host_tss_base();
 
-// Writes every host-state field but HOST_RSP and HOST_RIP (enter() writes
-// those) from the running CPU: CR0/CR3/CR4, the runtime's flat selectors,
-// the TSS, GDTR/IDTR, FS/GS bases and the SYSENTER, EFER and PAT MSRs.
-void write_host_state();
+// Writes every host-state field of the current VMCS but HOST_RSP (enter()
+// writes it) from the running CPU, as KVM's vmx_set_constant_host_state:
+// CR0/CR3/CR4, the runtime's flat selectors, the TSS (install_host_tss()
+// first, if not yet), GDTR/IDTR, FS/GS bases, the SYSENTER MSRs, HOST_RIP =
+// where VM exits land in enter(), and IA32_EFER and IA32_PAT where those
+// fields exist: where `caps` allow the "load IA32_EFER"/"load IA32_PAT"
+// VM-exit controls (SDM 24.5). Stops at the first VMWRITE that fails and
+// returns how it ended, with its field in `*failed`.
+Status write_host_state(const Capabilities& caps, VmcsField* failed = nullptr);
 
 // ---- VM entry and VM exit ---------------------------------------------------
 // Register numbers as in exit qualifications and instruction information
@@ -150,18 +157,55 @@ struct GuestRegs {
   uint64_t gpr[16];
 };
 
-enum class EnterResult : uint8_t {
+enum class EnterResult : uint32_t {
   VmExit,       // the guest ran and exited, or VM entry failed on guest state (exit reason bit 31)
   FailInvalid,  // VMLAUNCH/VMRESUME VMfailInvalid
   FailValid,    // VMLAUNCH/VMRESUME VMfailValid: see instruction_error()
   NoEntry,      // the instruction neither entered nor failed (not an architectural outcome)
 };
-// VMLAUNCH (resume = false) or VMRESUME the current VMCS with the guest's
-// GPRs from `regs`. Writes HOST_RSP and HOST_RIP first: the VM exit lands
-// in a stub that stores the guest's GPRs into `regs` and returns from here
-// with the host's callee-saved registers restored.
-EnterResult enter(GuestRegs& regs, bool resume);
 const char* enter_result_name(EnterResult r);
+
+extern "C" {
+// The trampoline (runtime/vmx.cpp; KVM's __vmx_vcpu_run): returns an EnterResult.
+uint32_t rt_vmx_enter(GuestRegs* regs, uint32_t resume);
+// Where VM exits land (HOST_RIP, written by write_host_state()).
+extern char rt_vmx_vmexit[];
+// Where an entry that falls through VMLAUNCH/VMRESUME goes on: it returns
+// the EnterResult the flags say (SDM 30.2).
+extern char rt_vmx_vmfail[];
+// The stack pointer last written to HOST_RSP; 0: none (write_host_state()).
+extern uint64_t rt_vmx_host_rsp;
+}
+
+// VMLAUNCH (resume = false) or VMRESUME the current VMCS with the guest's
+// GPRs from `regs`. The VM exit lands in a stub that stores the guest's
+// GPRs into `regs` and returns VmExit from here with the host's
+// callee-saved registers restored. HOST_RSP is written only when this
+// entry's stack pointer is not the last one written (KVM's
+// vmx_update_host_rsp), so a VMM that enters from one loop writes it once
+// per VMCS: write_host_state() forgets the last one. A VMM that switches
+// between VMCSs entered from different stack pointers clears
+// rt_vmx_host_rsp when it switches.
+inline EnterResult enter(GuestRegs& regs, bool resume) { return EnterResult(rt_vmx_enter(&regs, resume)); }
+
+// How enter() starts, as text for an extended asm statement, for entry
+// functions written by hand (vmx-selftest runs VMLAUNCH in an interrupt
+// shadow): pushes the callee-saved registers and `regs` (RDI), and makes
+// HOST_RSP this stack pointer (the asm statement needs the operand
+// RT_VMX_HOST_RSP_OPERAND). The function then runs VMLAUNCH or VMRESUME and
+// jumps to rt_vmx_vmfail right after it; a VM exit returns VmExit from it
+// through rt_vmx_vmexit, a failure the EnterResult its flags say.
+#define RT_VMX_ENTER_FRAME                   \
+  RT_ASM_PUSH_CALLEE_SAVED                   \
+  "pushq %%rdi\n\t"                          \
+  "cmpq %%rsp, rt_vmx_host_rsp(%%rip)\n\t"   \
+  "je 9f\n\t"                                \
+  "movq %%rsp, rt_vmx_host_rsp(%%rip)\n\t"   \
+  "movl %[host_rsp], %%eax\n\t"              \
+  "vmwrite %%rsp, %%rax\n\t"                 \
+  "jbe rt_vmx_vmfail\n"                      \
+  "9:\n\t"
+#define RT_VMX_HOST_RSP_OPERAND [host_rsp] "i"(uint32_t(::arch::vmx::VmcsField::HOST_RSP))
 
 // ---- EPT (SDM 28.2) -----------------------------------------------------------
 // Leaf permissions and memory type for Ept::map.

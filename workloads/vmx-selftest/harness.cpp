@@ -8,6 +8,7 @@
 #include "arch/x86/msr.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
+#include "runtime/asm.h"
 #include "runtime/boot_layout.h"
 #include "runtime/libc.h"
 #include "vmx-selftest/selftest.h"
@@ -103,17 +104,7 @@ uint64_t guard_error_code;
 // below resume at selftest_guard_landing with that RSP and RAX = vector, so
 // the call returns the vector instead.
 [[gnu::used]] void define_guarded_call() {
-  asm volatile(R"(
-    .pushsection .text.selftest_guard, "ax"
-    .global selftest_guarded_call
-    .type selftest_guarded_call, @function
-selftest_guarded_call:
-    pushq %%rbp
-    pushq %%rbx
-    pushq %%r12
-    pushq %%r13
-    pushq %%r14
-    pushq %%r15
+  asm volatile(RT_ASM_FUNC_START(selftest_guarded_call) RT_ASM_PUSH_CALLEE_SAVED R"(
     subq $8, %%rsp  # 16-byte alignment at the call
     movq %%rsp, selftest_guard_rsp(%%rip)
     movq %%rdi, %%rax
@@ -125,16 +116,11 @@ selftest_guarded_call:
     .global selftest_guard_landing
 selftest_guard_landing:
     addq $8, %%rsp
-    popq %%r15
-    popq %%r14
-    popq %%r13
-    popq %%r12
-    popq %%rbx
-    popq %%rbp
-    ret
-    .size selftest_guarded_call, . - selftest_guarded_call
-    .popsection
-  )" : : : "memory");
+    )" RT_ASM_POP_CALLEE_SAVED R"(
+    ret)" RT_ASM_FUNC_END(selftest_guarded_call)
+               :
+               :
+               : "memory");
 }
 
 void on_exception(rt::InterruptFrame& f) {
@@ -282,7 +268,9 @@ void init_guest_vmcs(uint64_t rip) {
   vwrite(F::CR0_READ_SHADOW, rt::read_cr0());
   vwrite(F::CR4_READ_SHADOW, rt::read_cr4());
 
-  vmx::write_host_state();
+  VmcsField failed_field{};
+  const Status host = vmx::write_host_state(caps, &failed_field);
+  if (host != Status::Ok) fail("host state: VMWRITE %s: %s", vmcs_field_name(failed_field), vmx::status_name(host));
 
   // The guest: the host's own 64-bit context (SDM 26.3.1), on its own stack
   // and IDT.

@@ -48,60 +48,25 @@ void test_vmclear_relaunch() {
 
 namespace {
 
-// selftest_launch_in_shadow(regs, sti): like rt_vmx_enter's VMLAUNCH, but
-// right after MOV SS (sti = 0) or STI (sti = 1), so VMLAUNCH runs in that
-// instruction's shadow. It shares rt_vmx_enter's stack layout (callee-saved
-// registers, then the GuestRegs pointer at HOST_RSP), so a VM exit lands in
-// rt_vmx_exit_stub and returns from here. Returns an EnterResult.
+// selftest_launch_in_shadow(regs, sti): rt::vmx::enter()'s VMLAUNCH (with
+// its frame, RT_VMX_ENTER_FRAME), but right after MOV SS (sti = 0) or STI
+// (sti = 1), so VMLAUNCH runs in that instruction's shadow; the guest
+// starts with the host's GPRs. Returns an EnterResult.
 extern "C" uint32_t selftest_launch_in_shadow(vmx::GuestRegs* regs, uint32_t sti);
 
 [[gnu::used]] void define_launch_in_shadow() {
-  asm volatile(R"(
-    .pushsection .text.selftest_launch_in_shadow, "ax"
-    .global selftest_launch_in_shadow
-    .type selftest_launch_in_shadow, @function
-selftest_launch_in_shadow:
-    pushq %%rbp
-    pushq %%rbx
-    pushq %%r12
-    pushq %%r13
-    pushq %%r14
-    pushq %%r15
-    pushq %%rdi
-    movl %[host_rsp], %%eax
-    vmwrite %%rsp, %%rax
-    movl %[host_rip], %%eax
-    leaq rt_vmx_exit_stub(%%rip), %%rdx
-    vmwrite %%rdx, %%rax
+  asm volatile(RT_ASM_FUNC_START(selftest_launch_in_shadow) RT_VMX_ENTER_FRAME R"(
     testl %%esi, %%esi
     jnz 1f
     movl %%ss, %%eax
     movl %%eax, %%ss
     vmlaunch
-    jmp 2f
+    jmp rt_vmx_vmfail
 1:  sti
     vmlaunch
-2:  movl %[fail_invalid], %%eax
-    jc 3f
-    movl %[fail_valid], %%eax
-    jz 3f
-    movl %[no_entry], %%eax
-3:  popq %%rdi
-    popq %%r15
-    popq %%r14
-    popq %%r13
-    popq %%r12
-    popq %%rbx
-    popq %%rbp
-    ret
-    .size selftest_launch_in_shadow, . - selftest_launch_in_shadow
-    .popsection
-  )"
+    jmp rt_vmx_vmfail)" RT_ASM_FUNC_END(selftest_launch_in_shadow)
                :
-               : [host_rsp] "i"(uint32_t(VmcsField::HOST_RSP)), [host_rip] "i"(uint32_t(VmcsField::HOST_RIP)),
-                 [fail_invalid] "i"(uint32_t(vmx::EnterResult::FailInvalid)),
-                 [fail_valid] "i"(uint32_t(vmx::EnterResult::FailValid)),
-                 [no_entry] "i"(uint32_t(vmx::EnterResult::NoEntry)));
+               : RT_VMX_HOST_RSP_OPERAND);
 }
 
 }  // namespace
