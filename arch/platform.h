@@ -30,6 +30,23 @@ inline constexpr uint16_t FW_CFG_SIGNATURE = 0x00;  // "QEMU"
 inline constexpr uint16_t FW_CFG_ID = 0x01;
 inline constexpr uint16_t FW_CFG_RAM_SIZE = 0x03;  // 64-bit little-endian bytes
 inline constexpr uint16_t FW_CFG_NB_CPUS = 0x05;   // 16-bit little-endian
+inline constexpr uint32_t FW_CFG_ID_TRADITIONAL = 1;  // FW_CFG_ID bit 0: the I/O interface; no DMA
+
+// Byte `offset` of item `selector` on a machine with `ram_size` bytes of RAM
+// and `nb_cpus` CPUs (QEMU docs/specs/fw_cfg.rst): the items above; past an
+// item's end, and for any other item, 0, as in QEMU.
+constexpr uint8_t fw_cfg_item_byte(uint16_t selector, uint32_t offset, uint64_t ram_size, uint16_t nb_cpus) {
+  const auto le = [offset](uint64_t value, uint32_t width) {
+    return offset < width ? uint8_t(value >> (8 * offset)) : uint8_t(0);
+  };
+  switch (selector) {
+    case FW_CFG_SIGNATURE: return offset < 4 ? uint8_t("QEMU"[offset]) : uint8_t(0);
+    case FW_CFG_ID: return le(FW_CFG_ID_TRADITIONAL, 4);
+    case FW_CFG_RAM_SIZE: return le(ram_size, 8);
+    case FW_CFG_NB_CPUS: return le(nb_cpus, 2);
+    default: return 0;
+  }
+}
 
 // 8259A PICs: mask writes are accepted; nothing is delivered through them.
 inline constexpr uint16_t PIC1_COMMAND = 0x20;

@@ -6,28 +6,10 @@
 #include "l0/devices/platform_devices.h"
 
 namespace nestbed {
-namespace {
 
 namespace pf = arch::platform;
 
-constexpr uint32_t FW_CFG_ID_TRADITIONAL = 1;  // bit 0: the I/O interface; no DMA
-
-uint8_t le_byte(uint64_t value, uint32_t offset, uint32_t width) {
-  return offset < width ? uint8_t(value >> (8 * offset)) : 0;
-}
-
-}  // namespace
-
-uint8_t FwCfg::data_byte() {
-  uint32_t at = offset_++;
-  switch (selector_) {
-    case pf::FW_CFG_SIGNATURE: return at < 4 ? uint8_t("QEMU"[at]) : 0;
-    case pf::FW_CFG_ID: return le_byte(FW_CFG_ID_TRADITIONAL, at, 4);
-    case pf::FW_CFG_RAM_SIZE: return le_byte(ram_size_, at, 8);
-    case pf::FW_CFG_NB_CPUS: return le_byte(nb_cpus_, at, 2);
-    default: return 0;
-  }
-}
+uint8_t FwCfg::data_byte() { return pf::fw_cfg_item_byte(selector_, offset_++, ram_size_, nb_cpus_); }
 
 // QEMU accepts only byte reads of the data port; a wider read here returns
 // that many successive data bytes, little-endian. The selector is write-only.
