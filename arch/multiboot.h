@@ -14,6 +14,9 @@ inline constexpr uint32_t HF_PAGE_ALIGN = 1u << 0;  // modules page aligned
 inline constexpr uint32_t HF_MEMORY_INFO = 1u << 1;  // mem_* and mmap wanted
 inline constexpr uint32_t HF_VIDEO_MODE = 1u << 2;
 inline constexpr uint32_t HF_AOUT_KLUDGE = 1u << 16;  // load addresses in the header
+// Flags 0-15 are requirements: a loader that cannot meet one must not boot
+// the image (spec 3.1.2); 16-31 are optional features.
+inline constexpr uint32_t HF_REQUIRED_MASK = 0xffff;
 
 struct Header {
   uint32_t magic;
@@ -22,6 +25,9 @@ struct Header {
   // Valid with HF_AOUT_KLUDGE:
   uint32_t header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr;
 };
+// The header's size without and with the a.out kludge address fields.
+inline constexpr uint32_t HEADER_BASE_SIZE = 12;
+inline constexpr uint32_t HEADER_KLUDGE_SIZE = sizeof(Header);
 
 // Info flags.
 inline constexpr uint32_t INFO_MEMORY = 1u << 0;

@@ -15,14 +15,10 @@ namespace {
 
 namespace mb = arch::multiboot;
 
-// Size of the header without / with the a.out kludge address fields.
-constexpr uint64_t HEADER_BASE_SIZE = 12;
-constexpr uint64_t HEADER_KLUDGE_SIZE = sizeof(mb::Header);
 // Header flags this loader honours: page-aligned modules and memory
 // information are always given; the video-mode request is accepted without
-// video information, as QEMU does. Any other bit in 0-15 is a requirement we
-// cannot meet, and spec 3.1.2 says to fail.
-constexpr uint32_t HF_REQUIRED_MASK = 0xffff;
+// video information, as QEMU does. Any other required bit (mb::HF_REQUIRED_MASK)
+// is one we cannot meet, and spec 3.1.2 says to fail.
 constexpr uint32_t HF_UNDERSTOOD = mb::HF_PAGE_ALIGN | mb::HF_MEMORY_INFO | mb::HF_VIDEO_MODE;
 
 class Parser {
@@ -90,7 +86,7 @@ void Parser::check_elf_identity() const {
 void Parser::find_header(KernelLayout& k) const {
   uint64_t limit = std::min<uint64_t>(file_.size(), mb::HEADER_SEARCH_LIMIT);
   std::optional<uint64_t> bad_checksum;
-  for (uint64_t off = 0; off + HEADER_BASE_SIZE <= limit; off += mb::HEADER_ALIGN) {
+  for (uint64_t off = 0; off + mb::HEADER_BASE_SIZE <= limit; off += mb::HEADER_ALIGN) {
     if (read<uint32_t>(off) != mb::HEADER_MAGIC) continue;
     uint32_t flags = read<uint32_t>(off + 4), checksum = read<uint32_t>(off + 8);
     if (uint32_t(mb::HEADER_MAGIC + flags + checksum) != 0) {
@@ -102,7 +98,7 @@ void Parser::find_header(KernelLayout& k) const {
     k.header.flags = flags;
     k.header.checksum = checksum;
     if (flags & mb::HF_AOUT_KLUDGE) {
-      if (off + HEADER_KLUDGE_SIZE > limit) fail("Multiboot header at " + hex(off) + " is cut off before its address fields");
+      if (off + mb::HEADER_KLUDGE_SIZE > limit) fail("Multiboot header at " + hex(off) + " is cut off before its address fields");
       std::memcpy(&k.header, file_.data() + off, sizeof k.header);
     }
     return;
@@ -112,7 +108,7 @@ void Parser::find_header(KernelLayout& k) const {
 }
 
 void Parser::check_header_flags(const KernelLayout& k) const {
-  uint32_t unknown = k.header.flags & HF_REQUIRED_MASK & ~HF_UNDERSTOOD;
+  uint32_t unknown = k.header.flags & mb::HF_REQUIRED_MASK & ~HF_UNDERSTOOD;
   if (unknown) fail("the Multiboot header requires features nestbed does not provide (flags " + hex(unknown) + ")");
 }
 

@@ -14,14 +14,10 @@ namespace {
 
 namespace mb = arch::multiboot;
 
-// Size of the header without / with the a.out kludge address fields.
-constexpr uint64_t HEADER_BASE_SIZE = 12;
-constexpr uint64_t HEADER_KLUDGE_SIZE = sizeof(mb::Header);
-// Header flags 0-15 are requirements: page-aligned modules and memory
-// information are always given, the video-mode request is accepted without
-// video information (as QEMU and l0 do); any other bit is a requirement
-// l1-vmm cannot meet, and spec 3.1.2 says to fail.
-constexpr uint32_t HF_REQUIRED_MASK = 0xffff;
+// Header flags 0-15 are requirements (mb::HF_REQUIRED_MASK): page-aligned
+// modules and memory information are always given, the video-mode request is
+// accepted without video information (as QEMU and l0 do); any other bit is
+// a requirement l1-vmm cannot meet, and spec 3.1.2 says to fail.
 constexpr uint32_t HF_UNDERSTOOD = mb::HF_PAGE_ALIGN | mb::HF_MEMORY_INFO | mb::HF_VIDEO_MODE;
 
 class Parser {
@@ -77,7 +73,7 @@ void Parser::check_elf_identity() const {
 void Parser::find_header(KernelLayout& k) const {
   const uint64_t limit = size_ < mb::HEADER_SEARCH_LIMIT ? size_ : mb::HEADER_SEARCH_LIMIT;
   int64_t bad_checksum = -1;
-  for (uint64_t off = 0; off + HEADER_BASE_SIZE <= limit; off += mb::HEADER_ALIGN) {
+  for (uint64_t off = 0; off + mb::HEADER_BASE_SIZE <= limit; off += mb::HEADER_ALIGN) {
     if (read<uint32_t>(off) != mb::HEADER_MAGIC) continue;
     const uint32_t flags = read<uint32_t>(off + 4), checksum = read<uint32_t>(off + 8);
     if (uint32_t(mb::HEADER_MAGIC + flags + checksum) != 0) {
@@ -87,7 +83,7 @@ void Parser::find_header(KernelLayout& k) const {
     k.header_offset = off;
     k.header = mb::Header{mb::HEADER_MAGIC, flags, checksum, 0, 0, 0, 0, 0};
     if (flags & mb::HF_AOUT_KLUDGE) {
-      if (off + HEADER_KLUDGE_SIZE > limit) fail("Multiboot header at 0x%lx is cut off before its address fields", off);
+      if (off + mb::HEADER_KLUDGE_SIZE > limit) fail("Multiboot header at 0x%lx is cut off before its address fields", off);
       memcpy(&k.header, file_ + off, sizeof k.header);
     }
     return;
@@ -97,7 +93,7 @@ void Parser::find_header(KernelLayout& k) const {
 }
 
 void Parser::check_header_flags(const KernelLayout& k) const {
-  const uint32_t unknown = k.header.flags & HF_REQUIRED_MASK & ~HF_UNDERSTOOD;
+  const uint32_t unknown = k.header.flags & mb::HF_REQUIRED_MASK & ~HF_UNDERSTOOD;
   if (unknown) fail("the Multiboot header requires features l1-vmm does not provide (flags 0x%x)", unknown);
 }
 
