@@ -201,6 +201,8 @@ class Cpu : public Clock {
   void software_interrupt(uint8_t vector, unsigned insn_len);  // INT n, INT3, INTO
   void iret(unsigned opsize);
   void far_return(unsigned opsize, uint16_t pop_bytes);
+  struct ReturnFrame;
+  void load_return_segments(uint16_t cs, unsigned new_cpl, bool load_ss, uint16_t ss, bool null_ss_allowed);
 
   // Reports an instruction the CPU does not implement and raises #UD.
   [[noreturn]] void unimplemented(const DecodedInsn& i);

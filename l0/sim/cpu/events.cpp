@@ -378,6 +378,43 @@ void Cpu::interrupt_shadow(bool by_mov_ss) {
   end_block();
 }
 
+// The words of a return frame (IRET, far RET), popped at the stack-address
+// size without touching RSP until the return commits.
+struct Cpu::ReturnFrame {
+  ReturnFrame(Cpu& cpu, unsigned size) : cpu(cpu), sp(cpu.reg(RSP)), mask(cpu.stack_pointer_mask()), size(size) {}
+  uint64_t pop() {
+    const uint64_t v = cpu.read_stack(sp, size);
+    skip(size);
+    return v;
+  }
+  void skip(uint64_t bytes) { sp = (sp & ~mask) | ((sp + bytes) & mask); }
+  Cpu& cpu;
+  uint64_t sp, mask;
+  unsigned size;
+};
+
+// Loads CS for a return to `new_cpl`, then SS when `load_ss`: both are
+// checked before anything else commits, and a fault on SS undoes the CS
+// load, so it is raised at the return instruction, at the old CPL, on the
+// old stack (SDM IRET/RET "RETURN-TO-OUTER-PRIVILEGE-LEVEL").
+void Cpu::load_return_segments(uint16_t cs, unsigned new_cpl, bool load_ss, uint16_t ss, bool null_ss_allowed) {
+  const uint8_t old_cpl = s_.cpl;
+  const Segment old_cs = s_.seg[seg::CS];
+  load_cs_checked(cs, new_cpl);
+  if (!load_ss) return;
+  try {
+    if (null_ss_allowed && (ss & 0xfffc) == 0)
+      s_.seg[seg::SS] = Segment{ss, 0, 0, seg::ar::UNUSABLE | (uint32_t(new_cpl) << seg::ar::DPL_SHIFT)};
+    else
+      load_segment(seg::SS, ss);
+  } catch (const GuestFault&) {
+    s_.seg[seg::CS] = old_cs;
+    set_cpl(old_cpl);
+    recompute_mode();
+    throw;
+  }
+}
+
 // IRET (SDM vol. 2, IRET): in IA-32e mode it pops RIP, CS, RFLAGS, RSP and
 // SS; in protected mode EIP, CS, EFLAGS, and ESP/SS on a return to an outer
 // level. Task returns (NT = 1) and returns to virtual-8086 mode are not
@@ -386,16 +423,10 @@ void Cpu::iret(unsigned opsize) {
   const bool ia32e = s_.efer & efer::LMA;
   if (non_root_) vmx_->guest_iret();
   if (s_.rflags & rflags::NT) raise_gp(0);
-  const uint64_t mask = stack_pointer_mask();
-  uint64_t sp = s_.r[RSP];
-  auto pop_word = [&]() {
-    const uint64_t v = read_stack(sp, opsize);
-    sp = (sp & ~mask) | ((sp + opsize) & mask);
-    return v;
-  };
-  const uint64_t new_rip = pop_word();
-  const uint16_t new_cs = uint16_t(pop_word());
-  const uint64_t new_flags = pop_word();
+  ReturnFrame frame(*this, opsize);
+  const uint64_t new_rip = frame.pop();
+  const uint16_t new_cs = uint16_t(frame.pop());
+  const uint64_t new_flags = frame.pop();
   const unsigned new_cpl = new_cs & 3;
   if (new_cpl < s_.cpl) raise_gp(new_cs & 0xfffc);
   if ((new_flags & rflags::VM) && !ia32e && s_.cpl == 0) raise_gp(0);
@@ -403,33 +434,13 @@ void Cpu::iret(unsigned opsize) {
   uint64_t new_rsp = 0;
   uint16_t new_ss = 0;
   if (pop_stack) {
-    new_rsp = pop_word();
-    new_ss = uint16_t(pop_word());
+    new_rsp = frame.pop();
+    new_ss = uint16_t(frame.pop());
   }
-  // Validate and load CS, then SS (SDM IRET "RETURN-TO-SAME/OUTER-PRIVILEGE-
-  // LEVEL"). Both are checked before anything else is committed: a fault
-  // on SS undoes the CS load, so the exception is raised at the IRET, at
-  // the old CPL, on the old stack.
   const uint8_t old_cpl = s_.cpl;
-  const Segment old_cs = s_.seg[seg::CS];
-  load_cs_checked(new_cs, new_cpl);
-  if (pop_stack) {
-    try {
-      if ((new_ss & 0xfffc) == 0 && ia32e && new_cpl < 3) {
-        s_.seg[seg::SS] = Segment{new_ss, 0, 0, seg::ar::UNUSABLE | (uint32_t(new_cpl) << seg::ar::DPL_SHIFT)};
-      } else {
-        load_segment(seg::SS, new_ss);
-      }
-    } catch (const GuestFault&) {
-      s_.seg[seg::CS] = old_cs;
-      set_cpl(old_cpl);
-      recompute_mode();
-      throw;
-    }
-    s_.r[RSP] = opsize == 8 ? new_rsp : uint32_t(new_rsp);
-  } else {
-    s_.r[RSP] = sp;
-  }
+  // In IA-32e mode a return below CPL 3 may load a null SS (SDM IRET).
+  load_return_segments(new_cs, new_cpl, pop_stack, new_ss, ia32e && new_cpl < 3);
+  s_.r[RSP] = pop_stack ? (opsize == 8 ? new_rsp : uint32_t(new_rsp)) : frame.sp;
   // RFLAGS: IOPL changes only at CPL 0, IF only when CPL <= IOPL.
   uint64_t writable = rflags::STATUS | rflags::TF | rflags::DF | rflags::NT | rflags::RF | rflags::AC | rflags::ID;
   if (old_cpl == 0) writable |= rflags::IOPL;
@@ -443,37 +454,21 @@ void Cpu::iret(unsigned opsize) {
 }
 
 void Cpu::far_return(unsigned opsize, uint16_t pop_bytes) {
-  const uint64_t mask = stack_pointer_mask();
-  uint64_t sp = s_.r[RSP];
-  auto pop_word = [&]() {
-    const uint64_t v = read_stack(sp, opsize);
-    sp = (sp & ~mask) | ((sp + opsize) & mask);
-    return v;
-  };
-  const uint64_t new_rip = pop_word();
-  const uint16_t new_cs = uint16_t(pop_word());
+  ReturnFrame frame(*this, opsize);
+  const uint64_t new_rip = frame.pop();
+  const uint16_t new_cs = uint16_t(frame.pop());
   const unsigned new_cpl = new_cs & 3;
   if (new_cpl < s_.cpl) raise_gp(new_cs & 0xfffc);
-  sp = (sp & ~mask) | ((sp + pop_bytes) & mask);
-  uint64_t new_rsp = sp;
+  frame.skip(pop_bytes);
+  uint64_t new_rsp = frame.sp;
   uint16_t new_ss = 0;
   const bool outer = new_cpl > s_.cpl;
   if (outer) {
-    new_rsp = pop_word();
-    new_ss = uint16_t(pop_word());
+    new_rsp = frame.pop();
+    new_ss = uint16_t(frame.pop());
   }
-  const uint8_t old_cpl = s_.cpl;
-  const Segment old_cs = s_.seg[seg::CS];
-  load_cs_checked(new_cs, new_cpl);
+  load_return_segments(new_cs, new_cpl, outer, new_ss, false);
   if (outer) {
-    try {  // as in IRET: a bad SS faults at the RET, before anything is committed
-      load_segment(seg::SS, new_ss);
-    } catch (const GuestFault&) {
-      s_.seg[seg::CS] = old_cs;
-      set_cpl(old_cpl);
-      recompute_mode();
-      throw;
-    }
     new_rsp += pop_bytes;
     invalidate_inner_segments(s_);
   }
