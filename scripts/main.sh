@@ -1,9 +1,10 @@
 #!/bin/bash
 # The main job on a fresh Debian 12 machine: install what is needed, build the
-# release preset, and run every workload at depth 0 on the sim with its
-# default count, printing the guest's result line and the --stats JSON of
-# each run. Exits non-zero if any workload does not end with status 1
-# (isa-debug-exit code 0, the workloads' "ok").
+# release preset, and run every workload with its default count at depth 0
+# and at depth 1 (under l1-vmm) on the sim, then the vmx-selftest guest,
+# printing each guest's output and the --stats JSON of each run. Exits
+# non-zero if any run does not end with status 1 (isa-debug-exit code 0, the
+# guests' "ok").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${NESTBED_JOBS:-2}
@@ -16,18 +17,29 @@ cmake --build --preset release -j"$jobs"
 mapfile -t workloads < <(grep -v '^\s*#' workloads/expected.txt | awk -F'|' 'NF >= 4 { gsub(/ /, "", $2); print $2 }' | awk '!seen[$0]++')
 
 failed=()
-for name in "${workloads[@]}"; do
-  echo "== $name (depth 0, sim)"
-  status=0
-  build/bin/nestbed run --engine sim --stats - "build/images/$name" || status=$?
+# run_one LABEL nestbed-run-arguments...: the run must end with status 1.
+run_one() {
+  local label=$1
+  shift
+  echo "== $label"
+  local status=0
+  build/bin/nestbed run --engine sim --stats - "$@" || status=$?
   if ((status != 1)); then
-    echo "main: $name ended with status $status, expected 1" >&2
-    failed+=("$name")
+    echo "main: $label ended with status $status, expected 1" >&2
+    failed+=("$label")
   fi
+}
+
+for name in "${workloads[@]}"; do
+  run_one "$name (depth 0, sim)" "build/images/$name"
 done
+for name in "${workloads[@]}"; do
+  run_one "$name (depth 1: l1-vmm -> $name, sim)" --module "build/images/$name" build/images/l1-vmm
+done
+run_one "vmx-selftest (the sim's VMX, test by test)" build/images/vmx-selftest
 
 if ((${#failed[@]})); then
-  echo "main: ${#failed[@]} of ${#workloads[@]} workloads failed: ${failed[*]}" >&2
+  echo "main: ${#failed[@]} runs failed: ${failed[*]}" >&2
   exit 1
 fi
-echo "main: all ${#workloads[@]} workloads ran at depth 0 on the sim"
+echo "main: all ${#workloads[@]} workloads ran at depth 0 and depth 1 on the sim, and vmx-selftest passed"
