@@ -196,6 +196,8 @@ class Cpu : public Clock {
   void check_io_permission(uint16_t port, unsigned size);
 
   void halt();                      // HLT
+  // The logical processor shuts down (VMX abort): the run ends like a triple fault.
+  void shutdown(std::string why) { stop(CpuStop::TripleFault, std::move(why)); }
   // STI / MOV SS: block interrupts for one instruction (SDM 6.8.3).
   void interrupt_shadow(bool by_mov_ss = false);
   void software_interrupt(uint8_t vector, unsigned insn_len);  // INT n, INT3, INTO

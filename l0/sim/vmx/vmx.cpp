@@ -329,7 +329,16 @@ void Vmx::load_guest_state(Vmcs& v) {
   cpu_.recompute_mode();
 }
 
+// The longest MSR list the CPU processes: 512 * (N + 1), N from
+// IA32_VMX_MISC bits 27:25 (SDM A.6). Past it, loading fails at entry
+// max + 1 (as KVM's nested_vmx_load_msr does) and storing aborts.
+static uint32_t max_msr_list() { return vmx_misc_max_msr_list(sim_vmx_capabilities().misc); }
+
 bool Vmx::load_msr_list(uint64_t address, uint32_t count, uint32_t* failed_index) {
+  if (count > max_msr_list()) {
+    *failed_index = max_msr_list() + 1;
+    return false;
+  }
   for (uint32_t k = 0; k < count; ++k) {
     const uint64_t entry = address + 16ull * k;
     const uint32_t index = uint32_t(cpu_.phys_read(entry, 4));
@@ -349,18 +358,26 @@ bool Vmx::load_msr_list(uint64_t address, uint32_t count, uint32_t* failed_index
   return true;
 }
 
-void Vmx::store_msr_list(uint64_t address, uint32_t count) {
+bool Vmx::store_msr_list(uint64_t address, uint32_t count) {
+  if (count > max_msr_list()) return false;
   for (uint32_t k = 0; k < count; ++k) {
     const uint64_t entry = address + 16ull * k;
     const uint32_t index = uint32_t(cpu_.phys_read(entry, 4));
-    uint64_t value = 0;
+    uint64_t value;
     try {
       value = cpu_.read_msr(index);
     } catch (const GuestFault&) {
-      // SDM 27.4: a failure here is a VMX abort; the sim stores 0 and goes on.
+      return false;  // SDM 27.4: an MSR that cannot be read is a VMX abort
     }
     cpu_.phys_write(entry + 8, 8, value);
   }
+  return true;
+}
+
+void Vmx::vmx_abort(arch::vmx::VmxAbort indicator) {
+  cpu_.phys_write(current_pa_ + 4, 4, uint32_t(indicator));
+  if (current_) current_->abort_indicator = uint32_t(indicator);
+  cpu_.shutdown(std::string("VMX abort: ") + vmx_abort_name(uint32_t(indicator)));
 }
 
 // A VM-entry failure after the checks of 26.2 (SDM 26.8): host state is
@@ -372,7 +389,8 @@ void Vmx::entry_failure(Vmcs& v, uint32_t reason, uint64_t qualification) {
   v.write(F::VM_ENTRY_INTR_INFO_FIELD, v.read(F::VM_ENTRY_INTR_INFO_FIELD) & ~intr_info::VALID.mask);
   load_host_state(v);
   uint32_t ignored;
-  load_msr_list(v.read(F::VM_EXIT_MSR_LOAD_ADDR), uint32_t(v.read(F::VM_EXIT_MSR_LOAD_COUNT)), &ignored);
+  if (!load_msr_list(v.read(F::VM_EXIT_MSR_LOAD_ADDR), uint32_t(v.read(F::VM_EXIT_MSR_LOAD_COUNT)), &ignored))
+    vmx_abort(VmxAbort::LOAD_HOST_MSR_FAIL);
   if (CpuTraceSink* t = cpu_.trace_sink()) {
     HwExitEvent e{};
     e.cycles = cpu_.cycles();
@@ -626,10 +644,12 @@ void Vmx::vm_exit(const VmExitRequest& r, uint64_t guest_rip) {
   }
 
   save_guest_state(v, guest_rip);
-  store_msr_list(v.read(F::VM_EXIT_MSR_STORE_ADDR), uint32_t(v.read(F::VM_EXIT_MSR_STORE_COUNT)));
+  const bool stored = store_msr_list(v.read(F::VM_EXIT_MSR_STORE_ADDR), uint32_t(v.read(F::VM_EXIT_MSR_STORE_COUNT)));
   load_host_state(v);
+  if (!stored) return vmx_abort(VmxAbort::SAVE_GUEST_MSR_FAIL);
   uint32_t ignored;
-  load_msr_list(v.read(F::VM_EXIT_MSR_LOAD_ADDR), uint32_t(v.read(F::VM_EXIT_MSR_LOAD_COUNT)), &ignored);
+  if (!load_msr_list(v.read(F::VM_EXIT_MSR_LOAD_ADDR), uint32_t(v.read(F::VM_EXIT_MSR_LOAD_COUNT)), &ignored))
+    return vmx_abort(VmxAbort::LOAD_HOST_MSR_FAIL);
   cpu_.check_events_soon();
   cpu_.end_block();
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "arch/vmx/vm_instruction_errors.h"
 #include "l0/sim/cpu/decoded_insn.h"
 #include "l0/sim/vmx/capabilities.h"
 #include "l0/sim/vmx/vmcs.h"
@@ -100,7 +101,10 @@ class Vmx {
   void save_guest_state(Vmcs& v, uint64_t guest_rip);
   void load_host_state(Vmcs& v);
   bool load_msr_list(uint64_t address, uint32_t count, uint32_t* failed_index);
-  void store_msr_list(uint64_t address, uint32_t count);
+  bool store_msr_list(uint64_t address, uint32_t count);
+  // A VMX abort (SDM 27.7): the indicator goes to the VMCS region and the
+  // logical processor shuts down.
+  void vmx_abort(arch::vmx::VmxAbort indicator);
   void inject_event(Vmcs& v);
   void entry_failure(Vmcs& v, uint32_t reason, uint64_t qualification);
   void decode_controls(const Vmcs& v);
