@@ -7,6 +7,7 @@
 #include <string>
 
 #include "arch/platform.h"
+#include "tests/support/memory_file.h"
 #include "arch/x86/apic.h"
 #include "l0/devices/platform_devices.h"
 #include "l0/engine.h"
@@ -17,24 +18,7 @@ namespace {
 namespace pf = arch::platform;
 
 // A console that captures what the guest prints.
-class Console {
- public:
-  Console() : file_(open_memstream(&buffer_, &size_)) {}
-  ~Console() {
-    std::fclose(file_);
-    std::free(buffer_);
-  }
-  std::FILE* file() { return file_; }
-  std::string text() {
-    std::fflush(file_);
-    return std::string(buffer_, size_);
-  }
-
- private:
-  char* buffer_ = nullptr;
-  size_t size_ = 0;
-  std::FILE* file_;
-};
+using Console = nestbed::testing::MemoryFile;
 
 class DevicesTest : public ::testing::Test {
  protected:

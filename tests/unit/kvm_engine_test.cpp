@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "arch/x86/cpuid.h"
+#include "tests/support/memory_file.h"
 #include "exit-tracer/exit_trace.h"
 #include "l0/engine.h"
 #include "l0/kvm/kvm_capabilities.h"
@@ -74,24 +75,7 @@ std::string temp_path(const std::string& name) {
 std::string workload(const std::string& name) { return std::string(NESTBED_KVM_TEST_IMAGES) + "/" + name; }
 
 // A console that captures what the guest prints.
-class Console {
- public:
-  Console() : file_(open_memstream(&buffer_, &size_)) {}
-  ~Console() {
-    std::fclose(file_);
-    std::free(buffer_);
-  }
-  std::FILE* file() { return file_; }
-  std::string text() {
-    std::fflush(file_);
-    return std::string(buffer_, size_);
-  }
-
- private:
-  char* buffer_ = nullptr;
-  size_t size_ = 0;
-  std::FILE* file_;
-};
+using Console = nestbed::testing::MemoryFile;
 
 struct KvmRun {
   RunResult result;

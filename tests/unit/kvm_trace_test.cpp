@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "exit-tracer/exit_trace.h"
+#include "tests/support/memory_file.h"
 #include "exit-tracer/trace_summary.h"
 #include "l0/engine.h"
 #include "l0/kvm/kernel_exit_events.h"
@@ -40,14 +41,9 @@ KernelEvent kernel_event(uint64_t tsc, KernelEventKind kind, uint32_t reason = 0
 }
 
 std::vector<uint8_t> to_bytes(const ExitTrace& trace) {
-  char* buffer = nullptr;
-  size_t size = 0;
-  std::FILE* f = open_memstream(&buffer, &size);
-  write_trace(trace, f);
-  std::fclose(f);
-  std::vector<uint8_t> bytes(buffer, buffer + size);
-  std::free(buffer);
-  return bytes;
+  nestbed::testing::MemoryFile f;
+  write_trace(trace, f.file());
+  return f.bytes();
 }
 
 ExitTrace sample_trace() {
@@ -284,13 +280,9 @@ TEST(KvmTraceSummary, AnExitFollowedByAnotherExitHasNoCost) {
 }
 
 TEST(KvmTraceSummary, PrintsATableRowPerReason) {
-  char* buffer = nullptr;
-  size_t size = 0;
-  std::FILE* f = open_memstream(&buffer, &size);
-  print_trace_summary(sample_trace(), "x.trace", f);
-  std::fclose(f);
-  std::string text(buffer, size);
-  std::free(buffer);
+  nestbed::testing::MemoryFile f;
+  print_trace_summary(sample_trace(), "x.trace", f.file());
+  const std::string text = f.text();
   EXPECT_NE(text.find("x.trace: nestbed trace 1.1, TSC 2.000 GHz"), std::string::npos) << text;
   EXPECT_NE(text.find("image: build/images/pio-loop"), std::string::npos) << text;
   EXPECT_NE(text.find("  KVM_EXIT_IO                               3              800          400.0        200.0"),
