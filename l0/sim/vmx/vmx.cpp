@@ -50,16 +50,31 @@ bool Vmx::valid_region_address(uint64_t pa) const {
   return (pa & 0xfff) == 0 && (pa >> arch::pte::MAXPHYADDR) == 0;
 }
 
-Vmcs* Vmx::cached_vmcs(uint64_t region) {
-  auto it = cache_.find(region);
-  if (it != cache_.end()) return it->second.get();
-  auto v = std::make_unique<Vmcs>();
+// A VMCS region in physical memory <-> the cache (layout: Vmcs::serialize).
+void Vmx::read_region(uint64_t region, Vmcs& v) {
   uint8_t buf[Vmcs::kRegionBytes];
   for (unsigned k = 0; k < Vmcs::kRegionBytes; k += 8) {
     const uint64_t q = cpu_.phys_read(region + k, 8);
     std::memcpy(buf + k, &q, 8);
   }
-  v->deserialize(buf);
+  v.deserialize(buf);
+}
+
+void Vmx::write_region(uint64_t region, const Vmcs& v) {
+  uint8_t buf[Vmcs::kRegionBytes];
+  v.serialize(buf);
+  for (unsigned k = 0; k < Vmcs::kRegionBytes; k += 8) {
+    uint64_t q;
+    std::memcpy(&q, buf + k, 8);
+    cpu_.phys_write(region + k, 8, q);
+  }
+}
+
+Vmcs* Vmx::cached_vmcs(uint64_t region) {
+  auto it = cache_.find(region);
+  if (it != cache_.end()) return it->second.get();
+  auto v = std::make_unique<Vmcs>();
+  read_region(region, *v);
   Vmcs* raw = v.get();
   cache_[region] = std::move(v);
   return raw;
@@ -87,15 +102,7 @@ void Vmx::vmxon(uint64_t region) {
 
 void Vmx::vmxoff() {
   // Write back every cached VMCS so software may VMPTRLD it again later.
-  for (auto& [pa, v] : cache_) {
-    uint8_t buf[Vmcs::kRegionBytes];
-    v->serialize(buf);
-    for (unsigned k = 0; k < Vmcs::kRegionBytes; k += 8) {
-      uint64_t q;
-      std::memcpy(&q, buf + k, 8);
-      cpu_.phys_write(pa + k, 8, q);
-    }
-  }
+  for (auto& [pa, v] : cache_) write_region(pa, *v);
   cache_.clear();
   vmxon_ = false;
   current_ = nullptr;
@@ -112,13 +119,7 @@ void Vmx::vmclear(uint64_t region) {
   if (it != cache_.end()) {
     Vmcs& v = *it->second;
     v.launched = false;
-    uint8_t buf[Vmcs::kRegionBytes];
-    v.serialize(buf);
-    for (unsigned k = 0; k < Vmcs::kRegionBytes; k += 8) {
-      uint64_t q;
-      std::memcpy(&q, buf + k, 8);
-      cpu_.phys_write(region + k, 8, q);
-    }
+    write_region(region, v);
     if (current_ == &v) {
       current_ = nullptr;
       current_pa_ = ~0ull;
@@ -268,6 +269,8 @@ void segment_to(Vmcs& v, const Segment& s, F sel, F base, F limit, F access) {
   v.write(limit, s.limit);
   v.write(access, (s.ar & ar::UNUSABLE) ? ar::UNUSABLE : s.ar);
 }
+
+constexpr F kGuestPdptes[4] = {F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3};
 
 struct SegmentFields {
   F sel, base, limit, access;
@@ -439,8 +442,7 @@ void Vmx::vmlaunch(bool resume) {
   // memory at guest CR3 (SDM 26.3.2.4); entry checks vetted both.
   if (cpu_.pae_paging()) {
     if (ctl_.proc2 & proc_ctl2::ENABLE_EPT) {
-      const F fields[4] = {F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3};
-      for (unsigned k = 0; k < 4; ++k) cpu_.state().pdpte[k] = v.read(fields[k]);
+      for (unsigned k = 0; k < 4; ++k) cpu_.state().pdpte[k] = v.read(kGuestPdptes[k]);
     } else {
       cpu_.read_pdptes(cpu_.state().cr3, cpu_.state().pdpte);
     }
@@ -529,8 +531,7 @@ void Vmx::save_guest_state(Vmcs& v, uint64_t guest_rip) {
   if (ctl_.exit & exit_ctl::SAVE_PAT) v.write(F::GUEST_IA32_PAT, s.pat);
   // With EPT, a PAE-paging guest's PDPTEs are saved (SDM 27.3.4).
   if ((ctl_.proc2 & proc_ctl2::ENABLE_EPT) && cpu_.pae_paging()) {
-    const F fields[4] = {F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3};
-    for (unsigned k = 0; k < 4; ++k) v.write(fields[k], s.pdpte[k]);
+    for (unsigned k = 0; k < 4; ++k) v.write(kGuestPdptes[k], s.pdpte[k]);
   }
   if (ctl_.exit & exit_ctl::SAVE_EFER) v.write(F::GUEST_IA32_EFER, s.efer);
   const uint64_t shadow = !cpu_.in_interrupt_shadow() ? 0

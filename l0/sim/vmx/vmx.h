@@ -97,6 +97,8 @@ class Vmx {
   Vmcs* cached_vmcs(uint64_t region);  // the VMCS at `region`, loaded into the cache if needed
 
  private:
+  void read_region(uint64_t region, Vmcs& v);
+  void write_region(uint64_t region, const Vmcs& v);
   void load_guest_state(Vmcs& v);
   void save_guest_state(Vmcs& v, uint64_t guest_rip);
   void load_host_state(Vmcs& v);
