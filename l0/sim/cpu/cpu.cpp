@@ -302,15 +302,6 @@ void Cpu::switch_tlb_context(uint64_t key, bool flush) {
   ++code_generation_;
 }
 
-void Cpu::invlpg_in_context(uint64_t key, uint64_t la) {
-  auto it = tlb_contexts_.find(key);
-  if (it == tlb_contexts_.end()) return;
-  TlbEntry& e = it->second[(la >> 12) & TLB_MASK];
-  const uint64_t page = la & ~0xfffull;
-  if (e.tag_r == page || e.tag_w == page || e.tag_x == page || tlb_has_large_) e = TlbEntry{};
-  ++code_generation_;
-}
-
 void Cpu::annotate() {
   if (!trace_) return;
   AnnotationEvent e{};

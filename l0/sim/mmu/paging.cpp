@@ -63,19 +63,27 @@ void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, b
 void Cpu::flush_tlb(bool include_global) {
   for (unsigned k = 0; k < TLB_SIZE; ++k)
     if (include_global || !tlb_[k].global) tlb_[k] = TlbEntry{};
-  if (include_global) tlb_has_large_ = false;
+  // Only when no other context can still hold large-page entries.
+  if (include_global && tlb_contexts_.size() == 1) tlb_has_large_ = false;
   ++code_generation_;
 }
 
-void Cpu::invlpg(uint64_t la) {
+void Cpu::invlpg(uint64_t la) { invlpg_in_context(tlb_key_, la); }
+
+// INVLPG / INVVPID individual-address in one TLB context. A 2 MiB/1 GiB
+// page is cached as many 4 KiB entries, so with any cached, the whole
+// context goes (flushing more than asked is always allowed, SDM 4.10.4.3).
+void Cpu::invlpg_in_context(uint64_t key, uint64_t la) {
+  auto it = tlb_contexts_.find(key);
+  if (it == tlb_contexts_.end()) return;
+  TlbEntry* entries = it->second.get();
   if (tlb_has_large_) {
-    // A 2 MiB/1 GiB page is cached as many 4 KiB entries: drop them all.
-    flush_tlb(true);
-    return;
+    for (unsigned k = 0; k < TLB_SIZE; ++k) entries[k] = TlbEntry{};
+  } else {
+    TlbEntry& e = entries[(la >> 12) & TLB_MASK];
+    const uint64_t page = la & ~0xfffull;
+    if (e.tag_r == page || e.tag_w == page || e.tag_x == page) e = TlbEntry{};
   }
-  TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
-  const uint64_t page = la & ~0xfffull;
-  if (e.tag_r == page || e.tag_w == page || e.tag_x == page) e = TlbEntry{};
   ++code_generation_;
 }
 
