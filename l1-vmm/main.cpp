@@ -44,6 +44,7 @@ int kmain(const rt::BootInfo& boot) {
   vcpu.config = l1::setup_vmcs_config(vcpu.options);
   rt::vmx::install_host_tss();  // VM exits load TR (SDM 27.5.2)
   l1::hardware_enable(vcpu.config);
+  l1::nested::nested_vmx_setup(vcpu);
 
   // The guest's memory first: best fit keeps the largest run for it only
   // if nothing smaller has cut into it yet.

@@ -38,6 +38,8 @@ constexpr OptionSpec SPECS[] = {
      "VMX-preemption timer value armed at each entry (0: off)"},
     {"exit_exc", Kind::Number, 0, UINT32_MAX, [](Options& o, uint64_t v) { o.exit_exc = uint32_t(v); },
      "exception bitmap: vectors that exit and are reflected"},
+    {"nested", Kind::Flag, 0, 1, [](Options& o, uint64_t v) { o.nested = v; },
+     "offer VMX to the guest, emulated (default 1; 0: VMX hidden)"},
 };
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }

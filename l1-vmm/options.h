@@ -16,6 +16,7 @@ struct Options {
   bool vpid = true;           // tag the guest's TLB entries with VPID 1 (if the processor can)
   uint32_t preempt = 0;       // VMX-preemption timer value armed at every entry; 0: off
   uint32_t exit_exc = 0;      // exception bitmap: these exceptions exit and are reflected
+  bool nested = true;         // offer VMX to the guest (nested/); 0: VMX hidden, as on a CPU without it
 };
 
 // Parses the cmdline (whose first word, the image name, is skipped). A

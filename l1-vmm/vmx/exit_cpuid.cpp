@@ -1,7 +1,7 @@
 // CPUID (exits unconditionally, SDM 25.1.2): the guest sees the processor's
 // CPUID with l1-vmm's policy applied (README.md, "CPUID"):
 //
-//   leaf 1 ECX.VMX        cleared: l1-vmm does not emulate VMX yet (nested/)
+//   leaf 1 ECX.VMX        set with nested=1 (nested/ emulates VMX), else cleared
 //   leaf 1 ECX.HYPERVISOR set: the guest runs under a hypervisor
 //   0x40000000            max hypervisor leaf 0x40000001, signature "NestbedL1VMM"
 //   0x40000001            EAX = the guest's level (DESIGN.md §1), EBX = hypercall ABI version
@@ -38,7 +38,10 @@ rt::CpuidResult hypervisor_leaf(const Vcpu& v, uint32_t leaf) {
 rt::CpuidResult guest_cpuid(const Vcpu& v, uint32_t leaf, uint32_t subleaf) {
   if (leaf >= HV_LEAF_FIRST && leaf <= HV_LEAF_LAST) return hypervisor_leaf(v, leaf);
   rt::CpuidResult r = rt::cpuid(leaf, subleaf);
-  if (leaf == 1) r.ecx = (r.ecx & ~arch::cpuid::L1_ECX_VMX) | arch::cpuid::L1_ECX_HYPERVISOR;
+  if (leaf == 1) {
+    const uint32_t vmx = v.nested.enabled ? arch::cpuid::L1_ECX_VMX : 0;
+    r.ecx = (r.ecx & ~arch::cpuid::L1_ECX_VMX) | vmx | arch::cpuid::L1_ECX_HYPERVISOR;
+  }
   return r;
 }
 

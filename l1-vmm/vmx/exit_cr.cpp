@@ -7,6 +7,12 @@
 // on a paging change (SDM 10.8.5), the PDPTEs of PAE paging (SDM 4.4.1),
 // and a flush of the guest's TLB where the instruction would flush.
 // CR3 and CR8 exit only where the processor forces their exiting on.
+//
+// With nested VMX, CR4.VMXE is the guest's to set, and in VMX operation
+// (after its VMXON) CR0 and CR4 keep the values VMX requires: a MOV that
+// would leave them is #GP (SDM 23.8). While level + 2 runs, these handlers
+// act for it on vmcs02, for the bits only l1-vmm intercepts
+// (nested/nested.h, nested_after_own_handler).
 #include "arch/vmx/vmx.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
@@ -44,6 +50,10 @@ uint64_t guest_cr4() {
   const uint64_t mask = vmcs_read(F::CR4_GUEST_HOST_MASK);
   return (vmcs_read(F::GUEST_CR4) & ~mask) | (vmcs_read(F::CR4_READ_SHADOW) & mask);
 }
+
+// The guest hypervisor (not its guest) is in VMX operation: its CR0/CR4
+// are held to VMX's fixed bits.
+bool in_guest_vmx_operation(const Vcpu& v) { return v.nested.vmxon && !v.nested.guest_mode; }
 
 void flush_guest_tlb(const Vcpu& v) {
   // Without VPID every VM entry flushes the guest's linear mappings (SDM
@@ -87,6 +97,7 @@ void set_ia32e_mode(bool on) {
   if ((value & cr0::PG) && !(value & cr0::PE)) return false;
   if ((value & cr0::NW) && !(value & cr0::CD)) return false;
   if (value & ~(c.caps.cr0_fixed1 | cr0::PE | cr0::PG)) return false;  // a bit VMX cannot run the guest with
+  if (in_guest_vmx_operation(v) && !nested::nested_cr0_valid_in_vmx(v, value)) return false;
   const uint64_t old = guest_cr0();
   const uint64_t e = vmcs_read(F::GUEST_IA32_EFER);
   const uint64_t cr4_value = guest_cr4();
@@ -107,10 +118,12 @@ void set_ia32e_mode(bool on) {
   return true;
 }
 
-// MOV to CR4. CR4.VMXE is refused: VMX is not offered to the guest.
+// MOV to CR4. CR4.VMXE is refused unless VMX is offered (nested=1).
 [[nodiscard]] bool set_cr4(const Vcpu& v, uint64_t value) {
   const VmcsConfig& c = v.config;
-  if (value & ~(c.caps.cr4_fixed1 & ~cr4::VMXE)) return false;
+  const uint64_t vmxe = v.nested.enabled ? 0 : cr4::VMXE;
+  if (value & ~(c.caps.cr4_fixed1 & ~vmxe)) return false;
+  if (in_guest_vmx_operation(v) && !nested::nested_cr4_valid_in_vmx(v, value)) return false;
   const uint64_t old = guest_cr4();
   const uint64_t e = vmcs_read(F::GUEST_IA32_EFER);
   if ((e & efer::LMA) && !(value & cr4::PAE)) return false;  // PAE stays on in IA-32e mode

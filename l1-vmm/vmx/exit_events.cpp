@@ -26,6 +26,7 @@ bool makes_double_fault(uint8_t first, uint8_t second) {
 }
 
 void set_interrupt_window_exiting(Vcpu& v, bool on) {
+  on = on || nested::nested_wants_interrupt_window(v);  // vmcs02 keeps what vmcs12 asked for
   const uint32_t want = on ? (v.proc_ctl | proc_ctl::INTERRUPT_WINDOW_EXITING)
                            : (v.proc_ctl & ~proc_ctl::INTERRUPT_WINDOW_EXITING);
   if (want == v.proc_ctl) return;
@@ -91,6 +92,11 @@ void handle_interrupt_window(Vcpu& v) {
 // 26.3.1.4-5: RFLAGS.IF set, no STI or MOV-SS blocking, no other event
 // injected), and keeps asking for the interrupt window while more are owed.
 void inject_pending_event(Vcpu& v) {
+  // Level + 2 runs and level + 1 intercepts external interrupts: they go to
+  // level + 1 as exits (nested_deliver_pending_interrupt), not to level + 2.
+  if (v.nested.guest_mode &&
+      v.nested.vmcs12.test(VmcsField::PIN_BASED_VM_EXEC_CONTROL, pin_ctl::EXTERNAL_INTERRUPT_EXITING))
+    return;
   const bool event_queued = intr_info::VALID.test(vmcs_read(F::VM_ENTRY_INTR_INFO_FIELD));
   const bool interruptible =
       (vmcs_read(F::GUEST_RFLAGS) & arch::rflags::IF) &&

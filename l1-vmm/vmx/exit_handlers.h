@@ -23,7 +23,7 @@ void handle_cr(Vcpu& v);                 // exit_cr.cpp
 void handle_vmcall(Vcpu& v);             // exit_vmcall.cpp: the hypercall ABI
 void handle_ept_violation(Vcpu& v);      // exit_ept.cpp
 void handle_ept_misconfig(Vcpu& v);      // exit_ept.cpp
-void handle_vmx_instruction(Vcpu& v);    // exit_vmx_insn.cpp: #UD until nested/ emulates VMX
+void handle_vmx_instruction(Vcpu& v);    // exit_vmx_insn.cpp: nested/ emulates VMX
 void handle_invd_wbinvd(Vcpu& v);        // exit_vmx_insn.cpp: nothing to write back
 
 // Injects an external interrupt l1-vmm holds (v.pending_irq) as soon as

@@ -1,8 +1,9 @@
 // RDMSR and WRMSR. The MSR bitmap passes every MSR through except the ones
 // that tell whether VMX exists: IA32_FEATURE_CONTROL reads as locked with
-// VMX off, and the VMX capability MSRs raise #GP, as on a processor without
-// VMX (CPUID.1:ECX.VMX is 0 for the guest, exit_cpuid.cpp; nested/ will
-// report its own). MSRs outside the bitmap's two ranges always exit (SDM
+// VMX outside SMX enabled, and the VMX capability MSRs report what nested/
+// offers (nested/capabilities.h); with nested=0, FEATURE_CONTROL reads as
+// locked with VMX off and the capability MSRs raise #GP, as on a processor
+// without VMX. MSRs outside the bitmap's two ranges always exit (SDM
 // 24.6.9): those are forwarded, l1-vmm doing the access and passing a #GP
 // on to the guest.
 #include "arch/vmx/vmx.h"
@@ -50,8 +51,10 @@ void handle_rdmsr(Vcpu& v) {
   const uint32_t index = uint32_t(v.regs.gpr[RCX]);
   uint64_t value;
   if (index == msr::IA32_FEATURE_CONTROL) {
-    value = msr::FEATURE_CONTROL_LOCK;  // locked, VMX disabled: as firmware leaves a CPU it hides VMX on
-  } else if (is_vmx_capability_msr(index) || !rdmsr_safe(index, value)) {
+    value = nested::nested_feature_control(v);
+  } else if (is_vmx_capability_msr(index)) {
+    if (!v.nested.enabled || !v.nested.caps.read(index, value)) return gp(v);
+  } else if (!rdmsr_safe(index, value)) {
     return gp(v);  // a fault: RIP stays at the RDMSR
   }
   v.regs.gpr[RAX] = uint32_t(value);

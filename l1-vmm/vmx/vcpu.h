@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "arch/vmx/vmx.h"
+#include "l1-vmm/nested/nested.h"
 #include "l1-vmm/options.h"
 #include "l1-vmm/vmx/vmcs_config.h"
 #include "l1-vmm/vmx/vmx_ops.h"
@@ -47,7 +48,7 @@ struct PendingInterrupts {
 
 struct Vcpu {
   GuestRegs regs;
-  bool launched;
+  bool launched;            // vmcs01's launch state
   uint64_t vmcs01;          // physical address of the VMCS that runs the guest
   unsigned level;           // l1-vmm's level (DESIGN.md §1); the guest's is level + 1
   Options options;
@@ -59,6 +60,9 @@ struct Vcpu {
   // l1-vmm keeps it equal to the guest's EFER.LMA itself.
   bool sync_ia32e_mode;
   PendingInterrupts pending;
+  // VMX as l1-vmm emulates it for the guest (nested/nested.h): vmcs12,
+  // vmcs02 and whether level + 2 is running.
+  nested::NestedVmx nested;
 
   // The guest's general-purpose register `r` (RSP from the VMCS).
   uint64_t gpr(unsigned r) const { return r == RSP ? vmcs_read(VmcsField::GUEST_RSP) : regs.gpr[r]; }

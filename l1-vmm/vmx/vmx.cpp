@@ -3,11 +3,14 @@
 // reason, run it, account for it and enter again (KVM's vmx_vcpu_run,
 // vmx_handle_exit and kvm_vmx_exit_handlers).
 //
-// Every exit handled here is a logical exit of the guest's level, so it is
+// Every exit handled here is a logical exit of the guest's level (level + 1,
+// or level + 2 while the guest hypervisor's guest runs on vmcs02), so it is
 // bracketed by the trace annotations of arch/trace_annotations.h:
 // LOGICAL_EXIT (reason, qualification) when handling starts, EXIT_COST
 // (l1-vmm's own RDTSC measure) and LOGICAL_EXIT_DONE before the guest is
-// entered again.
+// entered again. An exit of level + 2 goes to nested/ first
+// (nested_vmx_handle_exit: reflected to level + 1, or an EPT02 fault);
+// what only l1-vmm wanted runs through the same table on vmcs02.
 #include "l1-vmm/vmx/vmx.h"
 
 #include "arch/trace_annotations.h"
@@ -153,28 +156,40 @@ void sync_ia32e_mode_guest() {
   if (want != entry) vmcs_write(F::VM_ENTRY_CONTROLS, want);
 }
 
+// l1-vmm's own handler for the exit (the table), on the current VMCS.
+void handle_exit_here(Vcpu& v, bool nested_guest) {
+  if (!nested_guest && exit_reason_is_entry_failure(v.exit.reason)) handle_entry_failure(v);
+  vmx_complete_interrupts(v);
+  if (v.sync_ia32e_mode) sync_ia32e_mode_guest();
+  const ExitHandler handler = v.exit.basic <= kExitReasonMax ? kvm_vmx_exit_handlers.handlers[v.exit.basic] : nullptr;
+  if (!handler) guest_failed(v, "an exit l1-vmm does not handle");
+  const bool cr_access = nested_guest && v.exit.basic == uint16_t(ExitReason::CR_ACCESS);
+  const uint64_t cr0 = cr_access ? vmcs_read(F::GUEST_CR0) : 0, cr4 = cr_access ? vmcs_read(F::GUEST_CR4) : 0;
+  handler(v);
+  if (cr_access) nested::nested_after_own_handler(v, cr0, cr4);
+}
+
 void vmx_handle_exit(Vcpu& v) {
   const uint64_t start = rt::rdtsc();
   v.exit.reason = vmcs_read32(F::VM_EXIT_REASON);
   v.exit.basic = exit_reason_basic(v.exit.reason);
   const bool has_qualification = v.exit.basic > kExitReasonMax || kExitFields.qualification[v.exit.basic];
   v.exit.qualification = has_qualification ? vmcs_read(F::EXIT_QUALIFICATION) : 0;
-  nestbed_annotate(AnnotationKind::LOGICAL_EXIT, v.level, v.level + 1, v.exit.basic, v.exit.qualification);
+  const bool nested_guest = v.nested.guest_mode;
+  const unsigned guest_level = v.level + (nested_guest ? 2 : 1);
+  // The VMCS that ran is launched once an entry succeeded (SDM 26: not
+  // after an entry failure).
+  if (!exit_reason_is_entry_failure(v.exit.reason)) (nested_guest ? v.nested.vmcs02_launched : v.launched) = true;
+  nestbed_annotate(AnnotationKind::LOGICAL_EXIT, v.level, guest_level, v.exit.basic, v.exit.qualification);
   in_exit_handler = true;
-  if (exit_reason_is_entry_failure(v.exit.reason)) handle_entry_failure(v);
-  vmx_complete_interrupts(v);
-  if (v.sync_ia32e_mode) sync_ia32e_mode_guest();
-
-  const ExitHandler handler = v.exit.basic <= kExitReasonMax ? kvm_vmx_exit_handlers.handlers[v.exit.basic] : nullptr;
-  if (!handler) guest_failed(v, "an exit l1-vmm does not handle");
-  handler(v);
+  if (!nested_guest || !nested::nested_vmx_handle_exit(v)) handle_exit_here(v, nested_guest);
   if (v.pending.any()) inject_pending_event(v);
 
   in_exit_handler = false;
   const uint64_t cycles = rt::rdtsc() - start;
   stats_record(v.exit.basic, cycles);
-  nestbed_annotate(AnnotationKind::EXIT_COST, v.level, v.level + 1, v.exit.basic, cycles);
-  nestbed_annotate(AnnotationKind::LOGICAL_EXIT_DONE, v.level, v.level + 1, v.exit.basic, 0);
+  nestbed_annotate(AnnotationKind::EXIT_COST, v.level, guest_level, v.exit.basic, cycles);
+  nestbed_annotate(AnnotationKind::LOGICAL_EXIT_DONE, v.level, guest_level, v.exit.basic, 0);
 }
 
 }  // namespace
@@ -230,9 +245,15 @@ void vcpu_run(Vcpu& v) {
   current_vcpu = &v;
   set_panic_context(print_exit_context);
   for (;;) {
-    const rt::vmx::EnterResult result = rt::vmx::enter(v.regs, v.launched);
-    if (result != rt::vmx::EnterResult::VmExit) vm_entry_instruction_failed(result);
-    v.launched = true;
+    if (v.nested.guest_mode && v.pending.any()) nested::nested_deliver_pending_interrupt(v);
+    const bool nested_guest = v.nested.guest_mode;
+    const bool resume = nested_guest ? v.nested.vmcs02_launched : v.launched;
+    const rt::vmx::EnterResult result = rt::vmx::enter(v.regs, resume);
+    if (result != rt::vmx::EnterResult::VmExit) {
+      if (!nested_guest) vm_entry_instruction_failed(result);
+      nested::nested_vmx_entry_failed(v, result);
+      continue;
+    }
     vmx_handle_exit(v);
   }
 }

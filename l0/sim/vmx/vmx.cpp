@@ -10,6 +10,7 @@
 #include "arch/x86/paging.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
+#include "common/vmx/host_state.h"
 #include "l0/sim/cpu/cpu.h"
 #include "l0/sim/vmx/entry_checks.h"
 
@@ -552,44 +553,32 @@ void Vmx::save_guest_state(Vmcs& v, uint64_t guest_rip) {
           (s.efer & arch::efer::LMA) ? (entry | entry_ctl::IA32E_MODE_GUEST) : (entry & ~uint64_t(entry_ctl::IA32E_MODE_GUEST)));
 }
 
-// SDM 27.5: loading host state.
+// SDM 27.5: loading host state (the rules: common/vmx/host_state, shared
+// with l1-vmm's nested VM exit).
 void Vmx::load_host_state(Vmcs& v) {
   CpuState& s = cpu_.state();
-  const bool host64 = v.read(F::VM_EXIT_CONTROLS) & exit_ctl::HOST_ADDRESS_SPACE_SIZE;
-  s.cr0 = v.read(F::HOST_CR0) | arch::cr0::ET;
-  s.cr3 = v.read(F::HOST_CR3);
-  s.cr4 = v.read(F::HOST_CR4);
-  s.dr[7] = 0x400;
-  s.debugctl = 0;
-  s.sysenter_cs = v.read(F::HOST_IA32_SYSENTER_CS);
-  s.sysenter_esp = v.read(F::HOST_IA32_SYSENTER_ESP);
-  s.sysenter_eip = v.read(F::HOST_IA32_SYSENTER_EIP);
-  const uint32_t exit = uint32_t(v.read(F::VM_EXIT_CONTROLS));
-  if (exit & exit_ctl::LOAD_PAT) s.pat = v.read(F::HOST_IA32_PAT);
-  if (exit & exit_ctl::LOAD_EFER) s.efer = v.read(F::HOST_IA32_EFER);
-  // LMA and LME follow the host address-space size (SDM 27.5.1).
-  s.efer = host64 ? (s.efer | arch::efer::LMA | arch::efer::LME) : (s.efer & ~(arch::efer::LMA | arch::efer::LME));
-
-  const uint32_t data_ar = ar::P | ar::S | ar::DB | ar::G | 0x3;
-  auto data_segment = [&](F sel_field, uint64_t base) {
-    const uint16_t sel = uint16_t(v.read(sel_field));
-    return sel == 0 ? Segment{0, base, 0, ar::UNUSABLE} : Segment{sel, base, 0xffffffff, data_ar};
-  };
-  s.seg[arch::seg::CS] = Segment{uint16_t(v.read(F::HOST_CS_SELECTOR)), 0, 0xffffffff,
-                                 ar::P | ar::S | ar::G | 0xb | (host64 ? ar::L : ar::DB)};
-  s.seg[arch::seg::SS] = data_segment(F::HOST_SS_SELECTOR, 0);
-  s.seg[arch::seg::DS] = data_segment(F::HOST_DS_SELECTOR, 0);
-  s.seg[arch::seg::ES] = data_segment(F::HOST_ES_SELECTOR, 0);
-  s.seg[arch::seg::FS] = data_segment(F::HOST_FS_SELECTOR, v.read(F::HOST_FS_BASE));
-  s.seg[arch::seg::GS] = data_segment(F::HOST_GS_SELECTOR, v.read(F::HOST_GS_BASE));
-  // An unusable FS/GS still keeps its base from the host-state area.
-  s.tr = Segment{uint16_t(v.read(F::HOST_TR_SELECTOR)), v.read(F::HOST_TR_BASE), 0x67, ar::P | 0xb};
-  s.ldtr = Segment{0, 0, 0, ar::UNUSABLE};
-  s.gdtr = TableRegister{v.read(F::HOST_GDTR_BASE), 0xffff};
-  s.idtr = TableRegister{v.read(F::HOST_IDTR_BASE), 0xffff};
-  s.r[RSP] = v.read(F::HOST_RSP);
-  s.rip() = v.read(F::HOST_RIP);
-  s.rflags = fl::FIXED1;
+  const common::vmx::VmcsReader reader{
+      &v, [](void* ctx, uint32_t enc) { return static_cast<Vmcs*>(ctx)->read(VmcsField(enc)); }};
+  const common::vmx::HostStateLoad h = common::vmx::vmx_host_state_load(reader, s.efer);
+  s.cr0 = h.cr0;
+  s.cr3 = h.cr3;
+  s.cr4 = h.cr4;
+  s.dr[7] = h.dr7;
+  s.debugctl = h.debugctl;
+  s.sysenter_cs = h.sysenter_cs;
+  s.sysenter_esp = h.sysenter_esp;
+  s.sysenter_eip = h.sysenter_eip;
+  if (h.load_pat) s.pat = h.pat;
+  s.efer = h.efer;
+  auto segment = [](const common::vmx::LoadedSegment& l) { return Segment{l.selector, l.base, l.limit, l.access_rights}; };
+  for (unsigned i = 0; i < 6; i++) s.seg[i] = segment(h.seg[i]);
+  s.tr = segment(h.tr);
+  s.ldtr = segment(h.ldtr);
+  s.gdtr = TableRegister{h.gdtr_base, common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT};
+  s.idtr = TableRegister{h.idtr_base, common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT};
+  s.r[RSP] = h.rsp;
+  s.rip() = h.rip;
+  s.rflags = h.rflags;
   non_root_ = false;
   cpu_.set_non_root(false);
   cpu_.set_ept_active(false);

@@ -1,0 +1,45 @@
+// Loading host state at a VM exit (SDM 27.5.1-27.5.2): what the processor
+// state becomes, computed from the VMCS's host-state area and VM-exit
+// controls. One implementation for the sim's VM exit (which applies it to
+// its CPU) and l1-vmm's nested VM exit (which writes it into vmcs01 as
+// level k+1's guest state; KVM's load_vmcs12_host_state).
+// Freestanding, no VMX instructions.
+#pragma once
+#include <stdint.h>
+
+namespace common::vmx {
+
+struct VmcsReader {
+  void* ctx;
+  uint64_t (*read)(void* ctx, uint32_t encoding);
+};
+
+struct LoadedSegment {
+  uint16_t selector;
+  uint64_t base;
+  uint32_t limit;
+  uint32_t access_rights;  // VMCS access-rights format (arch::seg::ar), UNUSABLE included
+};
+
+struct HostStateLoad {
+  bool host64;                     // "host address-space size"
+  uint64_t cr0, cr3, cr4;
+  uint64_t dr7, debugctl;
+  uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+  uint64_t efer;                   // with LMA/LME = host64
+  bool load_pat;
+  uint64_t pat;
+  LoadedSegment seg[6];            // ES, CS, SS, DS, FS, GS (arch::seg::SegReg order)
+  LoadedSegment tr, ldtr;
+  uint64_t gdtr_base, idtr_base;   // limits are 0xffff
+  uint64_t rsp, rip, rflags;
+};
+
+inline constexpr uint32_t HOST_DESCRIPTOR_TABLE_LIMIT = 0xffff;
+inline constexpr uint64_t HOST_DR7 = 0x400;
+
+// `current_efer`: IA32_EFER before the exit (kept but for LMA/LME unless
+// "load IA32_EFER" is set).
+HostStateLoad vmx_host_state_load(const VmcsReader& vmcs, uint64_t current_efer);
+
+}  // namespace common::vmx

@@ -1,0 +1,140 @@
+#include "l1-vmm/nested/capabilities.h"
+
+#include "arch/vmx/vmx.h"
+#include "arch/x86/msr.h"
+#include "l1-vmm/nested/vmcs12.h"
+
+namespace l1::nested {
+
+using namespace arch::vmx;
+namespace msr = arch::msr;
+
+namespace supported {
+
+// Pin-based: l1-vmm reflects each of these exits, and the timer counts on
+// the platform's clock at the platform's rate (MISC bits 4:0 passed on).
+uint32_t pin() {
+  return pin_ctl::DEFAULT1 | pin_ctl::EXTERNAL_INTERRUPT_EXITING | pin_ctl::NMI_EXITING | pin_ctl::VIRTUAL_NMIS |
+         pin_ctl::PREEMPTION_TIMER;
+}
+
+// Primary: every exit control is merged into vmcs02 and its exits are
+// reflected by vmcs12's setting. Left out: the TPR shadow (the platform
+// has none), MONITOR/MWAIT exiting (no such instructions), tertiary controls.
+uint32_t proc() {
+  return proc_ctl::DEFAULT1 | proc_ctl::INTERRUPT_WINDOW_EXITING | proc_ctl::USE_TSC_OFFSETTING |
+         proc_ctl::HLT_EXITING | proc_ctl::INVLPG_EXITING | proc_ctl::RDPMC_EXITING | proc_ctl::RDTSC_EXITING |
+         proc_ctl::CR3_LOAD_EXITING | proc_ctl::CR3_STORE_EXITING | proc_ctl::CR8_LOAD_EXITING |
+         proc_ctl::CR8_STORE_EXITING | proc_ctl::NMI_WINDOW_EXITING | proc_ctl::MOV_DR_EXITING |
+         proc_ctl::UNCONDITIONAL_IO_EXITING | proc_ctl::USE_IO_BITMAPS | proc_ctl::MONITOR_TRAP_FLAG |
+         proc_ctl::USE_MSR_BITMAPS | proc_ctl::PAUSE_EXITING | proc_ctl::ACTIVATE_SECONDARY_CONTROLS;
+}
+
+// Secondary: EPT (nested EPT, EPT02 = EPT12 o EPT01), unrestricted guest,
+// VPID (a vpid02), RDTSCP, WBINVD and descriptor-table exiting. Not yet:
+// VMCS shadowing (the deep-recursion issue), APIC virtualization, PML.
+uint32_t proc2() {
+  return proc_ctl2::ENABLE_EPT | proc_ctl2::DESCRIPTOR_TABLE_EXITING | proc_ctl2::ENABLE_RDTSCP |
+         proc_ctl2::ENABLE_VPID | proc_ctl2::WBINVD_EXITING | proc_ctl2::UNRESTRICTED_GUEST;
+}
+
+uint32_t exit() {
+  return exit_ctl::DEFAULT1 | exit_ctl::SAVE_DEBUG_CONTROLS | exit_ctl::HOST_ADDRESS_SPACE_SIZE |
+         exit_ctl::ACK_INTERRUPT_ON_EXIT | exit_ctl::SAVE_PAT | exit_ctl::LOAD_PAT | exit_ctl::SAVE_EFER |
+         exit_ctl::LOAD_EFER | exit_ctl::SAVE_PREEMPTION_TIMER;
+}
+
+uint32_t entry() {
+  return entry_ctl::DEFAULT1 | entry_ctl::LOAD_DEBUG_CONTROLS | entry_ctl::IA32E_MODE_GUEST | entry_ctl::LOAD_PAT |
+         entry_ctl::LOAD_EFER;
+}
+
+// EPT12 is walked by l1-vmm (ept12_walk.cpp), which implements all of these.
+uint64_t ept_vpid_cap() {
+  namespace c = vmx_ept_vpid_cap;
+  return c::EXECUTE_ONLY.mask | c::PAGE_WALK_4.mask | c::MEMTYPE_UC.mask | c::MEMTYPE_WB.mask | c::PDE_2MB.mask |
+         c::PDPTE_1GB.mask | c::INVEPT.mask | c::ACCESSED_DIRTY.mask | c::INVEPT_SINGLE_CONTEXT.mask |
+         c::INVEPT_ALL_CONTEXT.mask | c::INVVPID.mask | c::INVVPID_INDIVIDUAL_ADDRESS.mask |
+         c::INVVPID_SINGLE_CONTEXT.mask | c::INVVPID_ALL_CONTEXT.mask |
+         c::INVVPID_SINGLE_CONTEXT_RETAINING_GLOBALS.mask;
+}
+
+// MISC: the timer rate, EFER.LMA stored on exit, the HLT activity state,
+// CR3 targets, the MSR-list size and VMWRITE to exit-information fields.
+uint64_t misc_mask() {
+  return vmx_misc::PREEMPTION_TIMER_RATE.mask | vmx_misc::STORE_EFER_LMA.mask | vmx_misc::ACTIVITY_HLT.mask |
+         vmx_misc::CR3_TARGETS.mask | vmx_misc::MAX_MSR_LIST.mask | vmx_misc::VMWRITE_ANY_FIELD.mask;
+}
+
+}  // namespace supported
+
+namespace {
+
+constexpr unsigned idx(uint32_t m) { return m - msr::IA32_VMX_BASIC; }
+
+// allowed-0 as the platform's, allowed-1 cut to what is implemented.
+uint64_t restrict_ctls(uint64_t platform, uint32_t implemented) {
+  return ctls_make(ctls_allowed0(platform), ctls_allowed1(platform) & implemented);
+}
+
+}  // namespace
+
+NestedCapabilities make_nested_capabilities(const rt::vmx::Capabilities& p) {
+  NestedCapabilities n{};
+  auto set = [&n](uint32_t m, uint64_t v) {
+    n.value[idx(m)] = v;
+    n.present[idx(m)] = true;
+  };
+  // BASIC: l1-vmm's revision and 4 KiB regions, write-back, the platform's
+  // INS/OUTS information, true controls (SDM A.1).
+  set(msr::IA32_VMX_BASIC, vmx_basic::REVISION_ID.make(kVmcs12Revision) | vmx_basic::VMCS_SIZE.make(4096) |
+                               vmx_basic::MEMORY_TYPE.make(vmx_basic::MEMORY_TYPE_WB) |
+                               (p.basic & vmx_basic::INS_OUTS_INFO.mask) | vmx_basic::TRUE_CTLS.make(1));
+  const uint64_t pin = restrict_ctls(p.pinbased, supported::pin());
+  const uint64_t proc = restrict_ctls(p.procbased, supported::proc());
+  const uint64_t exit = restrict_ctls(p.exit, supported::exit());
+  const uint64_t entry = restrict_ctls(p.entry, supported::entry());
+  set(msr::IA32_VMX_TRUE_PINBASED_CTLS, pin);
+  set(msr::IA32_VMX_TRUE_PROCBASED_CTLS, proc);
+  set(msr::IA32_VMX_TRUE_EXIT_CTLS, exit);
+  set(msr::IA32_VMX_TRUE_ENTRY_CTLS, entry);
+  // The legacy MSRs report every default1 bit as allowed-0 (SDM A.2).
+  set(msr::IA32_VMX_PINBASED_CTLS, pin | pin_ctl::DEFAULT1);
+  set(msr::IA32_VMX_PROCBASED_CTLS, proc | proc_ctl::DEFAULT1);
+  set(msr::IA32_VMX_EXIT_CTLS, exit | exit_ctl::DEFAULT1);
+  set(msr::IA32_VMX_ENTRY_CTLS, entry | entry_ctl::DEFAULT1);
+  set(msr::IA32_VMX_MISC, p.misc & supported::misc_mask());
+  set(msr::IA32_VMX_CR0_FIXED0, p.cr0_fixed0);
+  set(msr::IA32_VMX_CR0_FIXED1, p.cr0_fixed1);
+  set(msr::IA32_VMX_CR4_FIXED0, p.cr4_fixed0);
+  set(msr::IA32_VMX_CR4_FIXED1, p.cr4_fixed1);
+  set(msr::IA32_VMX_VMCS_ENUM, p.vmcs_enum);
+  if (ctls_allowed1(proc) & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) {
+    const uint32_t proc2 = ctls_allowed1(p.procbased2) & supported::proc2();
+    set(msr::IA32_VMX_PROCBASED_CTLS2, ctls_make(0, proc2));
+    // The EPT/VPID MSR exists when either can be enabled (SDM A.10).
+    if (proc2 & (proc_ctl2::ENABLE_EPT | proc_ctl2::ENABLE_VPID))
+      set(msr::IA32_VMX_EPT_VPID_CAP, p.ept_vpid_cap & supported::ept_vpid_cap());
+  }
+  return n;
+}
+
+bool NestedCapabilities::read(uint32_t index, uint64_t& v) const {
+  if (index < msr::IA32_VMX_BASIC || index > msr::IA32_VMX_VMFUNC || !present[idx(index)]) return false;
+  v = value[idx(index)];
+  return true;
+}
+
+uint64_t NestedCapabilities::pinbased() const { return value[idx(msr::IA32_VMX_TRUE_PINBASED_CTLS)]; }
+uint64_t NestedCapabilities::procbased() const { return value[idx(msr::IA32_VMX_TRUE_PROCBASED_CTLS)]; }
+uint64_t NestedCapabilities::procbased2() const { return value[idx(msr::IA32_VMX_PROCBASED_CTLS2)]; }
+uint64_t NestedCapabilities::exit() const { return value[idx(msr::IA32_VMX_TRUE_EXIT_CTLS)]; }
+uint64_t NestedCapabilities::entry() const { return value[idx(msr::IA32_VMX_TRUE_ENTRY_CTLS)]; }
+uint64_t NestedCapabilities::misc() const { return value[idx(msr::IA32_VMX_MISC)]; }
+uint64_t NestedCapabilities::ept_vpid_cap() const { return value[idx(msr::IA32_VMX_EPT_VPID_CAP)]; }
+uint64_t NestedCapabilities::cr0_fixed0() const { return value[idx(msr::IA32_VMX_CR0_FIXED0)]; }
+uint64_t NestedCapabilities::cr0_fixed1() const { return value[idx(msr::IA32_VMX_CR0_FIXED1)]; }
+uint64_t NestedCapabilities::cr4_fixed0() const { return value[idx(msr::IA32_VMX_CR4_FIXED0)]; }
+uint64_t NestedCapabilities::cr4_fixed1() const { return value[idx(msr::IA32_VMX_CR4_FIXED1)]; }
+
+}  // namespace l1::nested

@@ -1,0 +1,82 @@
+// Nested VMX: l1-vmm (level k) emulates VMX for its guest hypervisor
+// (level k+1), which runs its own guest (level k+2) — KVM's nested.c, in
+// its vocabulary (README.md, "Nested VMX"):
+//
+//   vmcs01  the VMCS l1-vmm runs level k+1 on
+//   vmcs12  the VMCS level k+1 builds for level k+2 (vmcs12.h, in its memory)
+//   vmcs02  the VMCS l1-vmm really runs level k+2 on: vmcs12's guest state
+//           and controls merged with l1-vmm's needs (prepare_vmcs02)
+//   EPT02   = EPT12 o EPT01, built lazily on EPT02 violations (nested_ept.h)
+//
+// Level k+1's VMX instructions exit to l1-vmm and are emulated
+// (vmx_instructions.cpp). VMLAUNCH/VMRESUME switch to vmcs02
+// (nested_vmx_run); an exit of level k+2 is first offered to l1-vmm's own
+// needs (l0_wants_exit), then to vmcs12's controls (l1_wants_exit), and a
+// reflected exit is nested_vmx_vmexit: vmcs02's guest state and exit
+// information into vmcs12, vmcs12's host state into vmcs01, and level k+1
+// runs again (nested_exit.cpp).
+#pragma once
+#include <stdint.h>
+
+#include "l1-vmm/nested/capabilities.h"
+#include "l1-vmm/nested/vmcs12.h"
+#include "runtime/vmx.h"
+
+namespace l1 {
+struct Vcpu;
+}
+
+namespace l1::nested {
+
+struct NestedVmx {
+  bool enabled = false;        // option nested=1 and the platform can run it
+  NestedCapabilities caps{};   // what level k+1 reads from the capability MSRs
+  bool vmxon = false;          // level k+1 is in VMX operation
+  uint64_t vmxon_ptr = 0;
+  uint64_t current_vmptr = arch::vmx::VMCS_POINTER_NONE;
+  Vmcs12 vmcs12;               // the current vmcs12, cached
+  // Level k+2 runs (vmcs02 is current); KVM's is_guest_mode().
+  bool guest_mode = false;
+  uint64_t vmcs02 = 0;         // physical address, allocated at the first VMLAUNCH
+  bool vmcs02_launched = false;
+  uint32_t proc_ctl01 = 0;     // vmcs01's primary controls while vmcs02 runs
+  uint16_t last_vpid12 = 0;    // vpid02's TLB holds this vpid12's translations
+  uint64_t l1_cr3 = 0;         // level k+1's CR3 at VMLAUNCH/VMRESUME
+};
+
+// Boot: whether nested VMX can be offered, and the capability MSRs.
+void nested_vmx_setup(Vcpu& v);
+
+// The virtual IA32_FEATURE_CONTROL level k+1 reads.
+uint64_t nested_feature_control(const Vcpu& v);
+
+// A VMX instruction of level k+1 (VMXON ... INVVPID; VMFUNC is #UD).
+void handle_vmx_instruction(Vcpu& v);
+
+// An exit while level k+2 runs: true if it was dealt with here (reflected
+// to level k+1, or an EPT02 fault fixed); false: l1-vmm's own handler in
+// the exit table handles it on vmcs02 (an exit only l1-vmm wanted).
+bool nested_vmx_handle_exit(Vcpu& v);
+
+// After l1-vmm's own handler ran on vmcs02: keep the CR0/CR4 bits level
+// k+1 owns as they were (KVM's nested_vmx_* CR bookkeeping).
+void nested_after_own_handler(Vcpu& v, uint64_t cr0_before, uint64_t cr4_before);
+
+// VMLAUNCH/VMRESUME of vmcs02 itself failed (VMfailValid: vmcs12 had
+// something the checks did not catch): tell level k+1 as the instruction's
+// VMfailValid.
+void nested_vmx_entry_failed(Vcpu& v, rt::vmx::EnterResult result);
+
+// Before entering level k+2: external interrupts l1-vmm holds that level
+// k+1 intercepts become an EXTERNAL_INTERRUPT exit to level k+1 (KVM's
+// check_nested_events). True if that happened.
+bool nested_deliver_pending_interrupt(Vcpu& v);
+
+// Does vmcs12 ask for interrupt-window exiting (so vmcs02 keeps it on)?
+bool nested_wants_interrupt_window(const Vcpu& v);
+
+// CR0/CR4 values level k+1 may hold in VMX operation (its fixed bits).
+bool nested_cr0_valid_in_vmx(const Vcpu& v, uint64_t cr0);
+bool nested_cr4_valid_in_vmx(const Vcpu& v, uint64_t cr4);
+
+}  // namespace l1::nested

@@ -1,0 +1,206 @@
+#include "l1-vmm/nested/nested_ept.h"
+
+#include "arch/vmx/vmx.h"
+#include "arch/x86/apic.h"
+#include "arch/x86/paging.h"
+#include "common/vmx/ept_walk.h"
+#include "l1-vmm/mm/guest_memory.h"
+#include "l1-vmm/mm/phys_alloc.h"
+#include "l1-vmm/nested/nested_internal.h"
+#include "l1-vmm/panic.h"
+#include "l1-vmm/vmx/vcpu.h"
+
+namespace l1::nested {
+namespace {
+
+using namespace arch::vmx;
+using F = VmcsField;
+namespace q = qual_ept_violation;
+
+constexpr uint64_t PAGE_4K = arch::pte::PAGE_SIZE;
+constexpr uint64_t PAGE_2M = arch::pte::LARGE_PAGE_SIZE;
+// EPT02's tables: 1 MiB of l1-vmm's memory, enough for the PML4, a few
+// PDPTs and PDs and the page tables of 500 MiB of 4 KiB mappings; with
+// 2 MiB leaves (the common case: EPT12 and EPT01 both map 2 MiB pages)
+// a handful of pages suffice.
+constexpr unsigned POOL_PAGES = 256;
+
+struct Ept02 {
+  uint64_t pool = 0;         // physical address of POOL_PAGES pages
+  unsigned used = 0;         // pages handed out; page 0 is the PML4
+  uint64_t eptp12 = ~0ull;   // the EPTP12 EPT02 translates for
+  bool large_pages = false;  // the platform's EPT maps 2 MiB pages
+  uint64_t eptp02 = 0;
+  NestedEptStats stats{};
+};
+Ept02 ept02;
+
+uint64_t* table(uint64_t pa) { return reinterpret_cast<uint64_t*>(pa & ept_entry::ADDRESS_MASK); }
+
+// A cleared page of the pool; 0 when it is exhausted.
+uint64_t alloc_table() {
+  if (ept02.used == POOL_PAGES) return 0;
+  const uint64_t pa = ept02.pool + uint64_t(ept02.used++) * PAGE_4K;
+  __builtin_memset(reinterpret_cast<void*>(pa), 0, PAGE_4K);
+  return pa;
+}
+
+uint64_t eptp02() { return ept02.eptp02; }
+
+void init_pool(const Vcpu& v) {
+  if (ept02.pool) return;
+  ept02.pool = mm::alloc(POOL_PAGES * PAGE_4K, PAGE_4K);
+  if (!ept02.pool) fatal(L1_NO_MEMORY, "no memory for EPT02's tables (%u KiB)", POOL_PAGES * 4);
+  ept02.large_pages = v.config.ept_2mb_pages();
+  // Write-back paging structures when the platform allows them, 4 levels,
+  // no A/D flags: nothing reads EPT02's (EPT12's are what level k+1 sees).
+  const uint64_t type = v.config.ept_write_back() ? ept_memory_type::WB : ept_memory_type::UC;
+  ept02.eptp02 = ept02.pool | eptp::MEMORY_TYPE.make(type) | eptp::PAGE_WALK_LENGTH.make(eptp::WALK_4_LEVELS);
+  ept02.used = 0;
+  alloc_table();  // the PML4
+}
+
+// EPT01 for one guest-physical page of level k+1 (vmx/ept.cpp's map): its
+// RAM, read/write/execute and write-back, or the local APIC's page,
+// read/write and uncached. false: EPT01 maps nothing there.
+bool ept01_translate(uint64_t gpa, uint64_t& hpa, uint64_t& perms) {
+  if (guest_memory.contains(gpa & ~(PAGE_4K - 1), PAGE_4K)) {
+    hpa = guest_memory.base + gpa;
+    perms = ept_entry::RWX;
+    return true;
+  }
+  if ((gpa & ~(PAGE_4K - 1)) == arch::apic::DEFAULT_BASE) {
+    hpa = gpa;
+    perms = ept_entry::READ.mask | ept_entry::WRITE.mask;
+    return true;
+  }
+  return false;
+}
+
+// Installs the leaf for `gpa2` at `level` (1: 4 KiB, 2: 2 MiB); false:
+// the pool ran out.
+bool install(uint64_t gpa2, uint64_t hpa, unsigned level, uint64_t leaf_bits) {
+  uint64_t* t = table(ept02.pool);
+  for (unsigned l = 4; l > level; l--) {
+    uint64_t& e = t[ept_index(gpa2, l)];
+    if (!ept_entry_present(e) || ept_entry::LARGE_PAGE.test(e)) {
+      const uint64_t next = alloc_table();
+      if (!next) return false;
+      e = next | ept_entry::RWX;
+    }
+    t = table(e);
+  }
+  const uint64_t page = level == 2 ? PAGE_2M : PAGE_4K;
+  uint64_t& leaf = t[ept_index(gpa2, level)];
+  const bool upgrade = ept_entry_present(leaf);
+  leaf = (hpa & ~(page - 1) & ept_entry::ADDRESS_MASK) | leaf_bits | (level == 2 ? ept_entry::LARGE_PAGE.mask : 0);
+  // A present entry that gained rights: what the processor cached of the
+  // old one must go (SDM 28.3.3.4).
+  if (upgrade) rt::vmx::invept(invept_type::SINGLE_CONTEXT, eptp02());
+  return true;
+}
+
+bool read_l1_entry(void*, uint64_t pa, uint64_t& value) {
+  const auto* p = static_cast<const uint64_t*>(guest_memory.hva(pa, 8));
+  if (!p) return false;
+  value = *p;
+  return true;
+}
+void write_l1_entry(void*, uint64_t pa, uint64_t value) {
+  if (auto* p = static_cast<uint64_t*>(guest_memory.hva(pa, 8))) *p = value;
+}
+
+common::vmx::EptAccess access_of(uint64_t qual) {
+  if (q::FETCH.test(qual)) return common::vmx::EptAccess::Exec;
+  if (q::WRITE.test(qual)) return common::vmx::EptAccess::Write;
+  return common::vmx::EptAccess::Read;
+}
+
+}  // namespace
+
+uint64_t nested_ept_eptp02(const Vcpu& v, uint64_t eptp12) {
+  init_pool(v);
+  if (eptp12 != ept02.eptp12) {
+    nested_ept_drop();
+    ept02.eptp12 = eptp12;
+  }
+  return eptp02();
+}
+
+void nested_ept_drop() {
+  if (!ept02.pool) return;
+  ept02.used = 0;
+  alloc_table();  // a fresh, empty PML4
+  ept02.eptp12 = ~0ull;
+  rt::vmx::invept(invept_type::SINGLE_CONTEXT, eptp02());
+}
+
+NestedEptStats nested_ept_stats() {
+  NestedEptStats s = ept02.stats;
+  s.pages_used = ept02.used;
+  s.pages_total = POOL_PAGES;
+  return s;
+}
+
+void nested_ept_violation(Vcpu& v) {
+  Vmcs12& c = v.nested.vmcs12;
+  const uint64_t qual = v.exit.qualification;
+  const uint64_t gpa2 = vmcs_read(F::GUEST_PHYSICAL_ADDRESS);
+  const uint64_t eptp12 = c.get(F::EPT_POINTER);
+  const common::vmx::EptMemory mem{nullptr, read_l1_entry, write_l1_entry};
+  common::vmx::EptWalkOptions opt;
+  opt.execute_only = vmx_ept_vpid_cap::EXECUTE_ONLY.test(v.nested.caps.ept_vpid_cap());
+  // An access to a guest paging-structure entry (GLA valid, "translated" 0).
+  opt.paging_structure = q::GLA_VALID.test(qual) && !q::GLA_TRANSLATED.test(qual);
+  const common::vmx::EptWalkResult r = common::vmx::ept_walk(eptp12, gpa2, access_of(qual), mem, opt);
+
+  switch (r.status) {
+    case common::vmx::EptWalkStatus::Violation: {
+      // EPT12 forbids it: level k+1's EPT violation, with EPT12's
+      // permissions and the platform's linear-address and NMI bits (SDM 27.2.1).
+      constexpr uint64_t FROM_HARDWARE = q::GLA_VALID.mask | q::GLA_TRANSLATED.mask | q::NMI_UNBLOCKING.mask;
+      ept02.stats.reflected++;
+      return nested_vmx_vmexit(v, uint32_t(ExitReason::EPT_VIOLATION), r.qualification | (qual & FROM_HARDWARE));
+    }
+    case common::vmx::EptWalkStatus::Misconfig:
+      ept02.stats.reflected++;
+      return nested_vmx_vmexit(v, uint32_t(ExitReason::EPT_MISCONFIG), 0);
+    case common::vmx::EptWalkStatus::NoMemory:
+      guest_failed(v, "EPT12 (the guest hypervisor's EPT) has a table outside its RAM");
+    case common::vmx::EptWalkStatus::Ok:
+      break;
+  }
+
+  // EPT12 allows it: compose with EPT01.
+  uint64_t hpa, perms01;
+  if (!ept01_translate(r.address, hpa, perms01))
+    guest_failed(v, "EPT12 maps level k+2 to guest-physical memory level k+1 does not have");
+  uint64_t perms = perms01 & ((r.readable ? ept_entry::READ.mask : 0) | (r.writable ? ept_entry::WRITE.mask : 0) |
+                              (r.executable ? ept_entry::EXECUTE.mask : 0));
+  // With EPT12 A/D, a page becomes writable in EPT02 only once EPT12's
+  // dirty flag is set, so that the first write sets it (KVM does the same).
+  if (eptp::ENABLE_AD.test(eptp12) && !ept_entry::DIRTY.test(r.leaf)) perms &= ~ept_entry::WRITE.mask;
+  const bool needed = access_of(qual) == common::vmx::EptAccess::Read    ? (perms & ept_entry::READ.mask)
+                      : access_of(qual) == common::vmx::EptAccess::Write ? (perms & ept_entry::WRITE.mask)
+                                                                         : (perms & ept_entry::EXECUTE.mask);
+  if (!needed) guest_failed(v, "an access EPT12 allows but EPT01 does not (e.g. execution from the APIC page)");
+  const uint64_t leaf_bits = perms | (r.leaf & (ept_entry::MEMORY_TYPE.mask | ept_entry::IGNORE_PAT.mask));
+
+  // A 2 MiB EPT02 leaf when EPT12 maps at least 2 MiB there and the whole
+  // 2 MiB of level k+1's memory behind it is RAM (EPT01 maps RAM linearly).
+  const uint64_t base12 = r.address & ~(PAGE_2M - 1);
+  const bool large = ept02.large_pages && r.leaf_level >= 2 && guest_memory.contains(base12, PAGE_2M) &&
+                     ((guest_memory.base + base12) & (PAGE_2M - 1)) == 0;
+  const unsigned level = large ? 2 : 1;
+  if (!install(gpa2, hpa, level, leaf_bits)) {
+    // The pool ran out: start EPT02 over (it refills on demand).
+    ept02.stats.rebuilds++;
+    const uint64_t keep = ept02.eptp12;
+    nested_ept_drop();
+    ept02.eptp12 = keep;
+    if (!install(gpa2, hpa, level, leaf_bits)) fatal(L1_PANIC, "EPT02: one mapping does not fit the pool");
+  }
+  ept02.stats.faults_fixed++;
+}
+
+}  // namespace l1::nested

@@ -1,0 +1,277 @@
+// Exits of level k+2 (vmcs02 current): who handles them, and the nested VM
+// exit that hands one to level k+1 (KVM's nested_vmx_reflect_vmexit,
+// nested_vmx_vmexit, sync_vmcs02_to_vmcs12, load_vmcs12_host_state).
+#include "arch/vmx/vmx.h"
+#include "arch/x86/control_regs.h"
+#include "arch/x86/msr.h"
+#include "common/vmx/host_state.h"
+#include "l1-vmm/mm/guest_memory.h"
+#include "l1-vmm/nested/nested_ept.h"
+#include "l1-vmm/nested/nested_internal.h"
+#include "l1-vmm/nested/reflect.h"
+#include "l1-vmm/panic.h"
+#include "l1-vmm/vmx/vcpu.h"
+#include "l1-vmm/vmx/vmcs01.h"
+#include "runtime/console.h"
+
+namespace l1::nested {
+namespace {
+
+using namespace arch::vmx;
+using F = VmcsField;
+
+// The exit-information fields (SDM 24.9) level k+1 reads after a
+// reflected exit, as the platform wrote them into vmcs02.
+constexpr F EXIT_INFO_COPIED[] = {
+    F::GUEST_LINEAR_ADDRESS, F::GUEST_PHYSICAL_ADDRESS, F::VM_EXIT_INTR_INFO,    F::VM_EXIT_INTR_ERROR_CODE,
+    F::IDT_VECTORING_INFO_FIELD, F::IDT_VECTORING_ERROR_CODE, F::VM_EXIT_INSTRUCTION_LEN, F::VMX_INSTRUCTION_INFO,
+    F::IO_RCX, F::IO_RSI, F::IO_RDI, F::IO_RIP,
+};
+
+bool read_guest_byte(void*, uint64_t gpa, uint8_t& byte) {
+  const auto* p = static_cast<const uint8_t*>(guest_memory.hva(gpa, 1));
+  if (!p) return false;
+  byte = *p;
+  return true;
+}
+constexpr GuestBytes kGuestBytes{nullptr, read_guest_byte};
+
+bool uses_ept12(const Vmcs12& c) {
+  return c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
+         c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::ENABLE_EPT);
+}
+
+// CR0/CR4 as level k+1 must see them in vmcs12 (KVM's vmcs12_guest_cr0):
+// bits nobody intercepts from the register, bits level k+1 owns as it
+// left them in vmcs12, bits only l1-vmm owns from vmcs02's read shadow.
+uint64_t vmcs12_guest_cr(uint64_t cr02, uint64_t shadow02, uint64_t mask02, uint64_t cr12, uint64_t mask12) {
+  return (cr02 & ~mask02) | (cr12 & mask12) | (shadow02 & mask02 & ~mask12);
+}
+
+// SDM 27.3: level k+2's state, saved into vmcs12 (KVM's sync_vmcs02_to_vmcs12).
+void sync_vmcs02_to_vmcs12(Vcpu& v, Vmcs12& c) {
+  for (unsigned i = 0; i < kGuestStateCopiedCount; i++) c.set(kGuestStateCopied[i], vmcs_read(kGuestStateCopied[i]));
+  c.set(F::GUEST_CR0, vmcs12_guest_cr(vmcs_read(F::GUEST_CR0), vmcs_read(F::CR0_READ_SHADOW),
+                                      vmcs_read(F::CR0_GUEST_HOST_MASK), c.get(F::GUEST_CR0),
+                                      c.get(F::CR0_GUEST_HOST_MASK)));
+  c.set(F::GUEST_CR4, vmcs12_guest_cr(vmcs_read(F::GUEST_CR4), vmcs_read(F::CR4_READ_SHADOW),
+                                      vmcs_read(F::CR4_GUEST_HOST_MASK), c.get(F::GUEST_CR4),
+                                      c.get(F::CR4_GUEST_HOST_MASK)));
+  const uint32_t exit12 = c.get32(F::VM_EXIT_CONTROLS);
+  const uint64_t efer = vmcs_read(F::GUEST_IA32_EFER);
+  if (exit12 & exit_ctl::SAVE_EFER) c.set(F::GUEST_IA32_EFER, efer);
+  if ((exit12 & exit_ctl::SAVE_PAT) && (v.config.exit & exit_ctl::SAVE_PAT))
+    c.set(F::GUEST_IA32_PAT, vmcs_read(F::GUEST_IA32_PAT));
+  if (exit12 & exit_ctl::SAVE_DEBUG_CONTROLS) {
+    c.set(F::GUEST_DR7, vmcs_read(F::GUEST_DR7));
+    c.set(F::GUEST_IA32_DEBUGCTL, vmcs_read(F::GUEST_IA32_DEBUGCTL));
+  }
+  if (exit12 & exit_ctl::SAVE_PREEMPTION_TIMER)
+    c.set(F::VMX_PREEMPTION_TIMER_VALUE, vmcs_read(F::VMX_PREEMPTION_TIMER_VALUE));
+  // IA32_VMX_MISC bit 5 is offered: "IA-32e mode guest" follows EFER.LMA (SDM 27.2.? / A.6).
+  const uint64_t entry12 = c.get(F::VM_ENTRY_CONTROLS);
+  c.set(F::VM_ENTRY_CONTROLS, (efer & arch::efer::LMA) ? (entry12 | entry_ctl::IA32E_MODE_GUEST)
+                                                       : (entry12 & ~uint64_t(entry_ctl::IA32E_MODE_GUEST)));
+}
+
+// The VM-exit MSR-store list (SDM 27.4), and the VM-exit MSR-load list
+// (27.6): false if an entry cannot be processed (a VMX abort).
+bool store_exit_msrs(const Vmcs12& c) {
+  const uint64_t count = c.get(F::VM_EXIT_MSR_STORE_COUNT), base = c.get(F::VM_EXIT_MSR_STORE_ADDR);
+  for (uint64_t i = 0; i < count; i++) {
+    auto* e = static_cast<uint32_t*>(guest_memory.hva(base + i * 16, 16));
+    uint64_t value;
+    if (!e || e[1] != 0 || !rdmsr_safe(e[0], value)) return false;
+    e[2] = uint32_t(value);
+    e[3] = uint32_t(value >> 32);
+  }
+  return true;
+}
+bool load_exit_msrs(const Vmcs12& c) {
+  const uint64_t count = c.get(F::VM_EXIT_MSR_LOAD_COUNT), base = c.get(F::VM_EXIT_MSR_LOAD_ADDR);
+  for (uint64_t i = 0; i < count; i++) {
+    const auto* e = static_cast<const uint32_t*>(guest_memory.hva(base + i * 16, 16));
+    if (!e || e[1] != 0 || !wrmsr_safe(e[0], uint64_t(e[2]) | uint64_t(e[3]) << 32)) return false;
+  }
+  return true;
+}
+
+// SDM 27.5 (common/vmx/host_state): level k+1 resumes in the state its
+// vmcs12 host-state area says, written into vmcs01 as its guest state.
+void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
+  const common::vmx::VmcsReader reader{const_cast<Vmcs12*>(&c), [](void* ctx, uint32_t enc) {
+                                         uint64_t value = 0;
+                                         static_cast<const Vmcs12*>(ctx)->vmread(enc, value);
+                                         return value;
+                                       }};
+  const common::vmx::HostStateLoad h = common::vmx::vmx_host_state_load(reader, vmcs_read(F::GUEST_IA32_EFER));
+  vmcs_write(F::GUEST_CR0, cr0_for_guest(v.config, h.cr0));
+  vmcs_write(F::CR0_READ_SHADOW, h.cr0);
+  vmcs_write(F::GUEST_CR4, cr4_for_guest(v.config, h.cr4));
+  vmcs_write(F::CR4_READ_SHADOW, h.cr4);
+  vmcs_write(F::GUEST_CR3, h.cr3);
+  vmcs_write(F::GUEST_DR7, h.dr7);
+  vmcs_write(F::GUEST_IA32_DEBUGCTL, h.debugctl);
+  vmcs_write(F::GUEST_SYSENTER_CS, h.sysenter_cs);
+  vmcs_write(F::GUEST_SYSENTER_ESP, h.sysenter_esp);
+  vmcs_write(F::GUEST_SYSENTER_EIP, h.sysenter_eip);
+  vmcs_write(F::GUEST_IA32_EFER, h.efer);
+  if (h.load_pat && (v.config.entry & entry_ctl::LOAD_PAT)) vmcs_write(F::GUEST_IA32_PAT, h.pat);
+  h.host64 ? vmcs_set_bits(F::VM_ENTRY_CONTROLS, entry_ctl::IA32E_MODE_GUEST)
+           : vmcs_clear_bits(F::VM_ENTRY_CONTROLS, entry_ctl::IA32E_MODE_GUEST);
+  struct SegFields {
+    F selector, base, limit, access;
+  };
+  constexpr SegFields SEGS[6] = {
+      {F::GUEST_ES_SELECTOR, F::GUEST_ES_BASE, F::GUEST_ES_LIMIT, F::GUEST_ES_AR_BYTES},
+      {F::GUEST_CS_SELECTOR, F::GUEST_CS_BASE, F::GUEST_CS_LIMIT, F::GUEST_CS_AR_BYTES},
+      {F::GUEST_SS_SELECTOR, F::GUEST_SS_BASE, F::GUEST_SS_LIMIT, F::GUEST_SS_AR_BYTES},
+      {F::GUEST_DS_SELECTOR, F::GUEST_DS_BASE, F::GUEST_DS_LIMIT, F::GUEST_DS_AR_BYTES},
+      {F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT, F::GUEST_FS_AR_BYTES},
+      {F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_AR_BYTES},
+  };
+  auto write_seg = [](const SegFields& f, const common::vmx::LoadedSegment& s) {
+    vmcs_write(f.selector, s.selector);
+    vmcs_write(f.base, s.base);
+    vmcs_write(f.limit, s.limit);
+    vmcs_write(f.access, s.access_rights);
+  };
+  for (unsigned i = 0; i < 6; i++) write_seg(SEGS[i], h.seg[i]);
+  write_seg({F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES}, h.tr);
+  write_seg({F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES}, h.ldtr);
+  vmcs_write(F::GUEST_GDTR_BASE, h.gdtr_base);
+  vmcs_write(F::GUEST_GDTR_LIMIT, common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT);
+  vmcs_write(F::GUEST_IDTR_BASE, h.idtr_base);
+  vmcs_write(F::GUEST_IDTR_LIMIT, common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT);
+  vmcs_write(F::GUEST_RSP, h.rsp);
+  vmcs_write(F::GUEST_RIP, h.rip);
+  vmcs_write(F::GUEST_RFLAGS, h.rflags);
+  // A VM exit leaves no interrupt shadow and an active processor.
+  vmcs_write(F::GUEST_INTERRUPTIBILITY_INFO, vmcs_read(F::GUEST_INTERRUPTIBILITY_INFO) &
+                                                  interruptibility::BLOCKING_BY_NMI.mask);
+  vmcs_write(F::GUEST_ACTIVITY_STATE, activity_state::ACTIVE);
+  vmcs_write(F::GUEST_PENDING_DBG_EXCEPTIONS, 0);
+  // Level k+1's TLB entries under VPID 1 were made with the CR3 it had at
+  // VMLAUNCH/VMRESUME; a different host CR3 must not find them.
+  if (h.cr3 != v.nested.l1_cr3 && v.config.vpid())
+    rt::vmx::invvpid(invvpid_type::SINGLE_CONTEXT, vmcs_read(F::VIRTUAL_PROCESSOR_ID), 0);
+}
+
+// A VMX abort (SDM 27.7): the indicator into vmcs12's region, and level
+// k+1's processor shuts down — as the platform does for its own.
+[[noreturn]] void nested_vmx_abort(Vcpu& v, VmxAbort abort) {
+  NestedVmx& n = v.nested;
+  if (auto* region = static_cast<uint8_t*>(guest_memory.hva(n.current_vmptr, vmcs12_layout::SIZE))) {
+    const uint32_t indicator = uint32_t(abort);
+    __builtin_memcpy(region + vmcs12_layout::ABORT, &indicator, sizeof(indicator));
+  }
+  const char* text = vmx_abort_text(uint32_t(abort));
+  rt::printf("l1-vmm: VMX abort %u of level %u (%s): its processor shuts down\n", uint32_t(abort), v.level + 1,
+             text ? text : "?");
+  shutdown_machine();
+}
+
+}  // namespace
+
+void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool own_exit_info) {
+  NestedVmx& n = v.nested;
+  Vmcs12& c = n.vmcs12;
+  const bool entry_failure = exit_reason_is_entry_failure(reason);
+  // An entry that failed leaves the guest state as it was (SDM 26.8).
+  if (!entry_failure) sync_vmcs02_to_vmcs12(v, c);
+  if (!own_exit_info)
+    for (F f : EXIT_INFO_COPIED) c.set(f, entry_failure ? 0 : vmcs_read(f));
+  c.set(F::VM_EXIT_REASON, reason);
+  c.set(F::EXIT_QUALIFICATION, qualification);
+  // SDM 27.2.5: a VM exit clears the valid bit of the entry-interruption field.
+  c.set(F::VM_ENTRY_INTR_INFO_FIELD, c.get(F::VM_ENTRY_INTR_INFO_FIELD) & ~uint64_t(intr_info::VALID.mask));
+  const bool stored = entry_failure || store_exit_msrs(c);
+
+  vmptrld_or_die(v.vmcs01, "vmcs01");
+  n.guest_mode = false;
+  v.proc_ctl = n.proc_ctl01;
+  load_vmcs12_host_state(v, c);
+  if (!stored) nested_vmx_abort(v, VmxAbort::SAVE_GUEST_MSR_FAIL);
+  if (!load_exit_msrs(c)) nested_vmx_abort(v, VmxAbort::LOAD_HOST_MSR_FAIL);
+}
+
+bool nested_vmx_handle_exit(Vcpu& v) {
+  NestedVmx& n = v.nested;
+  Vmcs12& c = n.vmcs12;
+  const uint32_t reason = v.exit.reason;
+  if (exit_reason_is_entry_failure(reason)) {
+    nested_vmx_vmexit(v, reason, v.exit.qualification);
+    return true;
+  }
+  c.launched = true;  // vmcs02 entered, so vmcs12's VMLAUNCH succeeded
+  // l0_wants_exit: l1-vmm's own needs come first.
+  switch (ExitReason(v.exit.basic)) {
+    case ExitReason::EPT_VIOLATION:
+      if (!uses_ept12(c)) return false;  // EPT01's: level k+1's memory ends there
+      nested_ept_violation(v);
+      return true;
+    case ExitReason::EPT_MISCONFIG:
+      if (uses_ept12(c)) fatal(L1_PANIC, "EPT02 misconfiguration at 0x%lx: l1-vmm built it wrong",
+                               vmcs_read(F::GUEST_PHYSICAL_ADDRESS));
+      return false;
+    case ExitReason::TRIPLE_FAULT:
+      nested_vmx_vmexit(v, reason, 0);
+      return true;
+    default:
+      break;
+  }
+  ExitFacts facts;
+  facts.basic = v.exit.basic;
+  facts.qualification = v.exit.qualification;
+  const auto basic = ExitReason(v.exit.basic);
+  if (basic == ExitReason::EXCEPTION_NMI) {
+    facts.intr_info = vmcs_read32(F::VM_EXIT_INTR_INFO);
+    facts.intr_error_code = vmcs_read32(F::VM_EXIT_INTR_ERROR_CODE);
+  } else if (basic == ExitReason::MSR_READ || basic == ExitReason::MSR_WRITE) {
+    facts.msr_index = uint32_t(v.regs.gpr[RCX]);
+  } else if (basic == ExitReason::CR_ACCESS) {
+    const uint64_t src = v.gpr(unsigned(qual_cr_access::GPR.get(v.exit.qualification)));
+    facts.cr_source = guest_64bit_code() ? src : uint32_t(src);
+  }
+  if (!l1_wants_exit(c, facts, kGuestBytes)) return false;
+  nested_vmx_vmexit(v, reason, v.exit.qualification);
+  // An interrupt the platform acknowledged for l1-vmm (exit_intr) that
+  // level k+1 wanted without acknowledging: it stays owed to level k+1.
+  if (basic == ExitReason::EXTERNAL_INTERRUPT && !c.test(F::VM_EXIT_CONTROLS, exit_ctl::ACK_INTERRUPT_ON_EXIT)) {
+    const uint32_t info = c.get32(F::VM_EXIT_INTR_INFO);
+    if (intr_info::VALID.test(info)) v.pending.set(uint8_t(intr_info::VECTOR.get(info)));
+    c.set(F::VM_EXIT_INTR_INFO, 0);
+  }
+  return true;
+}
+
+void nested_after_own_handler(Vcpu& v, uint64_t cr0_before, uint64_t cr4_before) {
+  const Vmcs12& c = v.nested.vmcs12;
+  // l1-vmm's CR handler wrote level k+2's whole value; the bits level k+1
+  // owns did not change (the write matched vmcs12's read shadow there, or
+  // it would have been reflected) and keep their real value.
+  const uint64_t mask0 = c.get(F::CR0_GUEST_HOST_MASK), mask4 = c.get(F::CR4_GUEST_HOST_MASK);
+  const uint64_t cr0 = vmcs_read(F::GUEST_CR0), cr4 = vmcs_read(F::GUEST_CR4);
+  if ((cr0 ^ cr0_before) & mask0) vmcs_write(F::GUEST_CR0, (cr0 & ~mask0) | (cr0_before & mask0));
+  if ((cr4 ^ cr4_before) & mask4) vmcs_write(F::GUEST_CR4, (cr4 & ~mask4) | (cr4_before & mask4));
+}
+
+bool nested_deliver_pending_interrupt(Vcpu& v) {
+  NestedVmx& n = v.nested;
+  if (!n.guest_mode || !v.pending.any()) return false;
+  const Vmcs12& c = n.vmcs12;
+  if (!c.test(F::PIN_BASED_VM_EXEC_CONTROL, pin_ctl::EXTERNAL_INTERRUPT_EXITING)) return false;
+  // Level k+1 intercepts external interrupts: the one l1-vmm holds is its
+  // EXTERNAL_INTERRUPT exit, with the vector if it acknowledges on exit.
+  const bool ack = c.test(F::VM_EXIT_CONTROLS, exit_ctl::ACK_INTERRUPT_ON_EXIT);
+  uint32_t info = 0;
+  if (ack) info = make_intr_info(v.pending.take_highest(), intr_info::TYPE_EXTERNAL_INTERRUPT, false);
+  nested_vmx_vmexit(v, uint32_t(ExitReason::EXTERNAL_INTERRUPT), 0);
+  n.vmcs12.set(F::VM_EXIT_INTR_INFO, info);
+  n.vmcs12.set(F::VM_EXIT_INTR_ERROR_CODE, 0);
+  n.vmcs12.set(F::IDT_VECTORING_INFO_FIELD, 0);
+  n.vmcs12.set(F::VM_EXIT_INSTRUCTION_LEN, 0);
+  return true;
+}
+
+}  // namespace l1::nested

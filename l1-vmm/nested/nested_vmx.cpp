@@ -1,0 +1,423 @@
+// Entering level k+2 (KVM's nested_vmx_run, prepare_vmcs02): the checks
+// VMLAUNCH/VMRESUME make of vmcs12, then vmcs02 built from vmcs12 and
+// l1-vmm's own needs, then the switch to vmcs02. Also the small helpers
+// nested/ shares: the guest's CR views and CPL, the VMsucceed/VMfail
+// outcomes, the capability setup.
+#include "arch/trace_annotations.h"
+#include "arch/vmx/vmx.h"
+#include "arch/x86/control_regs.h"
+#include "arch/x86/exceptions.h"
+#include "arch/x86/msr.h"
+#include "arch/x86/paging.h"
+#include "arch/x86/rflags.h"
+#include "arch/x86/segment.h"
+#include "l1-vmm/mm/guest_memory.h"
+#include "l1-vmm/mm/phys_alloc.h"
+#include "l1-vmm/nested/nested_ept.h"
+#include "l1-vmm/nested/nested_internal.h"
+#include "l1-vmm/panic.h"
+#include "l1-vmm/vmx/ept.h"
+#include "l1-vmm/vmx/vcpu.h"
+#include "l1-vmm/vmx/vmcs01.h"
+
+namespace l1::nested {
+namespace {
+
+using namespace arch::vmx;
+using F = VmcsField;
+using E = VmInstructionError;
+namespace msr = arch::msr;
+namespace rflags = arch::rflags;
+
+// vpid02: the VPID level k+2 runs with, whatever vpid12 level k+1 chose
+// (level k+1 runs with VPID 1, vmcs01.cpp; 0 is the host's).
+constexpr uint16_t VPID02 = 2;
+
+// RFLAGS arithmetic flags a VMX instruction sets or clears (SDM 30.2).
+constexpr uint64_t VMX_FLAGS = rflags::STATUS;
+
+void set_flags_and_skip(Vcpu& v, uint64_t set) {
+  vmcs_write(F::GUEST_RFLAGS, (vmcs_read(F::GUEST_RFLAGS) & ~VMX_FLAGS) | set);
+  skip_emulated_instruction(v);
+}
+
+}  // namespace
+
+// Guest-state fields copied from vmcs12 to vmcs02 as they are, and back at
+// a nested VM exit (SDM 24.4). CR0/CR4, EFER, PAT, DR7/DEBUGCTL and the
+// preemption timer are merged (prepare_vmcs02, sync_vmcs02_to_vmcs12).
+const VmcsField kGuestStateCopied[] = {
+    F::GUEST_ES_SELECTOR, F::GUEST_CS_SELECTOR, F::GUEST_SS_SELECTOR, F::GUEST_DS_SELECTOR,
+    F::GUEST_FS_SELECTOR, F::GUEST_GS_SELECTOR, F::GUEST_LDTR_SELECTOR, F::GUEST_TR_SELECTOR,
+    F::GUEST_ES_LIMIT, F::GUEST_CS_LIMIT, F::GUEST_SS_LIMIT, F::GUEST_DS_LIMIT, F::GUEST_FS_LIMIT,
+    F::GUEST_GS_LIMIT, F::GUEST_LDTR_LIMIT, F::GUEST_TR_LIMIT, F::GUEST_GDTR_LIMIT, F::GUEST_IDTR_LIMIT,
+    F::GUEST_ES_AR_BYTES, F::GUEST_CS_AR_BYTES, F::GUEST_SS_AR_BYTES, F::GUEST_DS_AR_BYTES,
+    F::GUEST_FS_AR_BYTES, F::GUEST_GS_AR_BYTES, F::GUEST_LDTR_AR_BYTES, F::GUEST_TR_AR_BYTES,
+    F::GUEST_ES_BASE, F::GUEST_CS_BASE, F::GUEST_SS_BASE, F::GUEST_DS_BASE, F::GUEST_FS_BASE,
+    F::GUEST_GS_BASE, F::GUEST_LDTR_BASE, F::GUEST_TR_BASE, F::GUEST_GDTR_BASE, F::GUEST_IDTR_BASE,
+    F::GUEST_CR3, F::GUEST_RSP, F::GUEST_RIP, F::GUEST_RFLAGS, F::GUEST_INTERRUPTIBILITY_INFO,
+    F::GUEST_ACTIVITY_STATE, F::GUEST_PENDING_DBG_EXCEPTIONS, F::GUEST_SYSENTER_CS, F::GUEST_SYSENTER_ESP,
+    F::GUEST_SYSENTER_EIP, F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3,
+};
+const unsigned kGuestStateCopiedCount = sizeof(kGuestStateCopied) / sizeof(kGuestStateCopied[0]);
+
+namespace {
+
+// ---- the checks of VMLAUNCH/VMRESUME on vmcs12 (SDM 26.2) ---------------
+// What hardware would reject before entering, checked against the
+// capabilities offered (not the platform's). The guest-state checks of
+// 26.3 are the platform's, on vmcs02, whose guest state is vmcs12's: a
+// failure there comes back as an entry-failure exit and is reflected.
+
+bool controls_valid(const NestedVmx& n) {
+  const Vmcs12& c = n.vmcs12;
+  const uint32_t proc = c.get32(F::CPU_BASED_VM_EXEC_CONTROL);
+  const uint32_t proc2 = (proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) ? c.get32(F::SECONDARY_VM_EXEC_CONTROL) : 0;
+  if (!ctls_valid(n.caps.pinbased(), c.get32(F::PIN_BASED_VM_EXEC_CONTROL))) return false;
+  if (!ctls_valid(n.caps.procbased(), proc)) return false;
+  if ((proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) && !ctls_valid(n.caps.procbased2(), proc2)) return false;
+  if (!ctls_valid(n.caps.exit(), c.get32(F::VM_EXIT_CONTROLS))) return false;
+  if (!ctls_valid(n.caps.entry(), c.get32(F::VM_ENTRY_CONTROLS))) return false;
+  if (c.get(F::CR3_TARGET_COUNT) > vmx_misc::CR3_TARGETS.get(n.caps.misc())) return false;
+  const auto page_ok = [](uint64_t pa) { return (pa & 0xfff) == 0 && (pa >> arch::pte::MAXPHYADDR) == 0; };
+  if ((proc & proc_ctl::USE_IO_BITMAPS) && (!page_ok(c.get(F::IO_BITMAP_A)) || !page_ok(c.get(F::IO_BITMAP_B))))
+    return false;
+  if ((proc & proc_ctl::USE_MSR_BITMAPS) && !page_ok(c.get(F::MSR_BITMAP))) return false;
+  if ((proc2 & proc_ctl2::ENABLE_EPT) && !nested_eptp_valid(n, c.get(F::EPT_POINTER))) return false;
+  if ((proc2 & proc_ctl2::UNRESTRICTED_GUEST) && !(proc2 & proc_ctl2::ENABLE_EPT)) return false;
+  if ((proc2 & proc_ctl2::ENABLE_VPID) && c.get(F::VIRTUAL_PROCESSOR_ID) == 0) return false;
+  const uint32_t pin = c.get32(F::PIN_BASED_VM_EXEC_CONTROL);
+  if ((pin & pin_ctl::VIRTUAL_NMIS) && !(pin & pin_ctl::NMI_EXITING)) return false;
+  if ((proc & proc_ctl::NMI_WINDOW_EXITING) && !(pin & pin_ctl::VIRTUAL_NMIS)) return false;
+  const uint32_t max_list = vmx_misc_max_msr_list(n.caps.misc());
+  if (c.get(F::VM_EXIT_MSR_STORE_COUNT) > max_list || c.get(F::VM_EXIT_MSR_LOAD_COUNT) > max_list ||
+      c.get(F::VM_ENTRY_MSR_LOAD_COUNT) > max_list)
+    return false;
+  return true;
+}
+
+// SDM 26.2.2-26.2.4, the checks a 64-bit guest hypervisor can get wrong.
+bool host_state_valid(const NestedVmx& n) {
+  const Vmcs12& c = n.vmcs12;
+  if (!cr_fixed_valid(c.get(F::HOST_CR0), n.caps.cr0_fixed0(), n.caps.cr0_fixed1())) return false;
+  if (!cr_fixed_valid(c.get(F::HOST_CR4), n.caps.cr4_fixed0(), n.caps.cr4_fixed1())) return false;
+  const bool host64 = c.test(F::VM_EXIT_CONTROLS, exit_ctl::HOST_ADDRESS_SPACE_SIZE);
+  const bool lma = vmcs_read(F::GUEST_IA32_EFER) & arch::efer::LMA;  // level k+1's, on vmcs01
+  if (host64 != lma) return false;
+  if (host64 && !(c.get(F::HOST_CR4) & arch::cr4::PAE)) return false;
+  constexpr F bases[] = {F::HOST_FS_BASE, F::HOST_GS_BASE, F::HOST_GDTR_BASE, F::HOST_IDTR_BASE, F::HOST_TR_BASE,
+                         F::HOST_IA32_SYSENTER_ESP, F::HOST_IA32_SYSENTER_EIP};
+  for (F b : bases)
+    if (!arch::is_canonical(c.get(b))) return false;
+  if (host64 && !arch::is_canonical(c.get(F::HOST_RIP))) return false;
+  if (!host64 && (c.get(F::HOST_RIP) >> 32)) return false;
+  if ((c.get(F::HOST_CS_SELECTOR) & 0xfff8) == 0 || (c.get(F::HOST_TR_SELECTOR) & 0xfff8) == 0) return false;
+  constexpr F selectors[] = {F::HOST_ES_SELECTOR, F::HOST_CS_SELECTOR, F::HOST_SS_SELECTOR, F::HOST_DS_SELECTOR,
+                             F::HOST_FS_SELECTOR, F::HOST_GS_SELECTOR, F::HOST_TR_SELECTOR};
+  for (F s : selectors)
+    if (c.get(s) & 7) return false;  // RPL and TI must be 0
+  if (c.test(F::VM_EXIT_CONTROLS, exit_ctl::LOAD_EFER)) {
+    const uint64_t e = c.get(F::HOST_IA32_EFER);
+    if ((e & arch::efer::RESERVED) || bool(e & arch::efer::LMA) != host64 || bool(e & arch::efer::LME) != host64)
+      return false;
+  }
+  return true;
+}
+
+// ---- vmcs02 --------------------------------------------------------------
+
+// vmcs02's constant part, once: l1-vmm's host state (every exit of level
+// k+2 comes to l1-vmm), no MSR lists, no link pointer.
+void init_vmcs02(Vcpu& v, NestedVmx& n) {
+  n.vmcs02 = mm::alloc_page_or_die("vmcs02");
+  *reinterpret_cast<uint32_t*>(n.vmcs02) = v.config.revision();
+  if (rt::vmx::vmclear(n.vmcs02) != rt::vmx::Status::Ok) fatal(L1_PANIC, "VMCLEAR of vmcs02 failed");
+  vmptrld_or_die(n.vmcs02, "vmcs02");
+  VmcsField failed{};
+  if (rt::vmx::write_host_state(v.config.caps, &failed) != rt::vmx::Status::Ok)
+    vmx_ops_error("VMWRITE", uint64_t(failed));
+  vmcs_write(F::VM_EXIT_MSR_STORE_COUNT, 0);
+  vmcs_write(F::VM_EXIT_MSR_LOAD_COUNT, 0);
+  vmcs_write(F::VM_ENTRY_MSR_LOAD_COUNT, 0);
+  vmcs_write(F::VMCS_LINK_POINTER, VMCS_POINTER_NONE);
+  n.vmcs02_launched = false;
+  // The trace attributes the hardware exits of this VMCS to level k+2.
+  nestbed_annotate(arch::trace::AnnotationKind::VMCS_LEVEL, n.vmcs02, v.level + 2, 0, 0);
+}
+
+// The controls of vmcs02: what vmcs12 asks for, plus what l1-vmm itself
+// needs (KVM's prepare_vmcs02_early). I/O and MSR accesses all exit to
+// l1-vmm, which consults vmcs12's bitmaps (l1_wants_exit) — KVM's choice
+// for I/O, here for MSRs too: no bitmap merging on every entry.
+void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
+  const Vmcs12& c = n.vmcs12;
+  const VmcsConfig& cfg = v.config;
+  const uint32_t pin12 = c.get32(F::PIN_BASED_VM_EXEC_CONTROL);
+  const uint32_t proc12 = c.get32(F::CPU_BASED_VM_EXEC_CONTROL);
+  const uint32_t proc2_12 =
+      (proc12 & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) ? c.get32(F::SECONDARY_VM_EXEC_CONTROL) : 0;
+  const uint32_t exit12 = c.get32(F::VM_EXIT_CONTROLS), entry12 = c.get32(F::VM_ENTRY_CONTROLS);
+
+  const uint32_t pin02 = pin12 | cfg.pin;
+  proc02 = (proc12 & ~(proc_ctl::USE_IO_BITMAPS | proc_ctl::USE_MSR_BITMAPS)) | proc_ctl::UNCONDITIONAL_IO_EXITING |
+           proc_ctl::ACTIVATE_SECONDARY_CONTROLS | (cfg.proc & proc_ctl::HLT_EXITING);
+  // Interrupts l1-vmm owes level k+2 (exit_intr) wait for its window.
+  if (v.pending.any() && !(pin12 & pin_ctl::EXTERNAL_INTERRUPT_EXITING)) proc02 |= proc_ctl::INTERRUPT_WINDOW_EXITING;
+  uint32_t proc2_02 = (proc2_12 & (proc_ctl2::ENABLE_RDTSCP | proc_ctl2::WBINVD_EXITING |
+                                   proc_ctl2::DESCRIPTOR_TABLE_EXITING | proc_ctl2::UNRESTRICTED_GUEST)) |
+                      proc_ctl2::ENABLE_EPT;
+  if (cfg.vpid()) proc2_02 |= proc_ctl2::ENABLE_VPID;
+  const uint32_t exit02 = ctls_adjust(cfg.caps.exit, cfg.exit | (exit12 & (exit_ctl::ACK_INTERRUPT_ON_EXIT |
+                                                                            exit_ctl::SAVE_PREEMPTION_TIMER |
+                                                                            exit_ctl::SAVE_DEBUG_CONTROLS)));
+  const uint32_t entry02 = ctls_adjust(
+      cfg.caps.entry, cfg.entry | (entry12 & (entry_ctl::IA32E_MODE_GUEST | entry_ctl::LOAD_DEBUG_CONTROLS)));
+  vmcs_write(F::PIN_BASED_VM_EXEC_CONTROL, pin02);
+  vmcs_write(F::CPU_BASED_VM_EXEC_CONTROL, proc02);
+  vmcs_write(F::SECONDARY_VM_EXEC_CONTROL, proc2_02);
+  vmcs_write(F::VM_EXIT_CONTROLS, exit02);
+  vmcs_write(F::VM_ENTRY_CONTROLS, entry02);
+
+  // Exceptions: vmcs12's, plus l1-vmm's exit_exc; if l1-vmm wants #PF, all
+  // of them exit (mask = match = 0 with bit 14 set, SDM 25.2).
+  const uint32_t own_exc = v.options.exit_exc;
+  vmcs_write(F::EXCEPTION_BITMAP, c.get32(F::EXCEPTION_BITMAP) | own_exc);
+  const bool own_pf = own_exc & (1u << uint8_t(arch::Vector::PF));
+  vmcs_write(F::PAGE_FAULT_ERROR_CODE_MASK, own_pf ? 0 : c.get(F::PAGE_FAULT_ERROR_CODE_MASK));
+  vmcs_write(F::PAGE_FAULT_ERROR_CODE_MATCH, own_pf ? 0 : c.get(F::PAGE_FAULT_ERROR_CODE_MATCH));
+
+  // CR3 targets, TSC offset (l1-vmm's own offset is 0).
+  vmcs_write(F::CR3_TARGET_COUNT, c.get(F::CR3_TARGET_COUNT));
+  constexpr F targets[] = {F::CR3_TARGET_VALUE0, F::CR3_TARGET_VALUE1, F::CR3_TARGET_VALUE2, F::CR3_TARGET_VALUE3};
+  for (unsigned i = 0; i < c.get(F::CR3_TARGET_COUNT) && i < 4; i++) vmcs_write(targets[i], c.get(targets[i]));
+  if (proc12 & proc_ctl::USE_TSC_OFFSETTING) vmcs_write(F::TSC_OFFSET, c.get(F::TSC_OFFSET));
+
+  // The timer: vmcs12's if it has one (level k+1's deadline decides the
+  // exit), else l1-vmm's preempt option.
+  if (pin02 & pin_ctl::PREEMPTION_TIMER)
+    vmcs_write(F::VMX_PREEMPTION_TIMER_VALUE, (pin12 & pin_ctl::PREEMPTION_TIMER)
+                                                  ? c.get(F::VMX_PREEMPTION_TIMER_VALUE)
+                                                  : v.options.preempt);
+
+  // EPT: EPT02 when level k+1 uses EPT, else level k+2 shares level k+1's
+  // guest-physical space and EPT01 maps it.
+  const bool ept12 = proc2_12 & proc_ctl2::ENABLE_EPT;
+  vmcs_write(F::EPT_POINTER, ept12 ? nested_ept_eptp02(v, c.get(F::EPT_POINTER)) : ept01.eptp());
+
+  // VPID: one vpid02 for every vpid12 (KVM's nested.vpid02). Its
+  // translations belong to the last vpid12 that ran; a different vpid12,
+  // or none (every entry flushes then, SDM 28.3.3.3), flushes them.
+  if (cfg.vpid()) {
+    vmcs_write(F::VIRTUAL_PROCESSOR_ID, VPID02);
+    const uint16_t vpid12 = (proc2_12 & proc_ctl2::ENABLE_VPID) ? uint16_t(c.get(F::VIRTUAL_PROCESSOR_ID)) : 0;
+    if (vpid12 == 0 || vpid12 != n.last_vpid12) nested_flush_vpid02(v);
+    n.last_vpid12 = vpid12;
+  }
+
+  // Event injection (SDM 26.6) is vmcs12's.
+  vmcs_write(F::VM_ENTRY_INTR_INFO_FIELD, c.get(F::VM_ENTRY_INTR_INFO_FIELD));
+  vmcs_write(F::VM_ENTRY_EXCEPTION_ERROR_CODE, c.get(F::VM_ENTRY_EXCEPTION_ERROR_CODE));
+  vmcs_write(F::VM_ENTRY_INSTRUCTION_LEN, c.get(F::VM_ENTRY_INSTRUCTION_LEN));
+}
+
+// CR0/CR4 of vmcs02 (KVM's prepare_vmcs02: nested_read_cr0): a bit either
+// level owns exits; level k+2 reads vmcs12's read shadow for the bits
+// level k+1 owns and its own value for the rest. The register itself is
+// vmcs12's guest CR0/CR4 (their fixed bits are the ones offered, the
+// platform's, so the platform's checks hold).
+void prepare_vmcs02_crs(Vcpu& v, const Vmcs12& c) {
+  const uint64_t mask0 = c.get(F::CR0_GUEST_HOST_MASK), mask4 = c.get(F::CR4_GUEST_HOST_MASK);
+  vmcs_write(F::CR0_GUEST_HOST_MASK, mask0 | cr0_guest_host_mask(v.config));
+  vmcs_write(F::CR4_GUEST_HOST_MASK, mask4 | cr4_guest_host_mask(v.config));
+  vmcs_write(F::CR0_READ_SHADOW, (c.get(F::GUEST_CR0) & ~mask0) | (c.get(F::CR0_READ_SHADOW) & mask0));
+  vmcs_write(F::CR4_READ_SHADOW, (c.get(F::GUEST_CR4) & ~mask4) | (c.get(F::CR4_READ_SHADOW) & mask4));
+  vmcs_write(F::GUEST_CR0, c.get(F::GUEST_CR0));
+  vmcs_write(F::GUEST_CR4, c.get(F::GUEST_CR4));
+}
+
+// The guest state of vmcs02 (KVM's prepare_vmcs02_rare and prepare_vmcs02).
+// EFER, PAT and the debug registers are switched by vmcs02 in any case:
+// loaded from vmcs12 when its entry controls say so, else level k+1's
+// values carry over to level k+2, as on hardware (SDM 26.3.2.1).
+void prepare_vmcs02_guest_state(Vcpu& v, const Vmcs12& c, uint64_t efer01, uint64_t pat01, uint64_t dr7_01,
+                                uint64_t debugctl01) {
+  for (F f : kGuestStateCopied) vmcs_write(f, c.get(f));
+  prepare_vmcs02_crs(v, c);
+  const uint32_t entry12 = c.get32(F::VM_ENTRY_CONTROLS);
+  uint64_t efer = efer01;
+  if (entry12 & entry_ctl::LOAD_EFER) {
+    efer = c.get(F::GUEST_IA32_EFER);
+  } else {
+    // Without "load IA32_EFER", LMA (and LME with paging) follow "IA-32e mode guest".
+    const bool ia32e = entry12 & entry_ctl::IA32E_MODE_GUEST;
+    efer &= ~(arch::efer::LMA | arch::efer::LME);
+    if (ia32e) efer |= arch::efer::LMA | ((c.get(F::GUEST_CR0) & arch::cr0::PG) ? arch::efer::LME : 0);
+  }
+  vmcs_write(F::GUEST_IA32_EFER, efer);
+  if (v.config.entry & entry_ctl::LOAD_PAT)
+    vmcs_write(F::GUEST_IA32_PAT, (entry12 & entry_ctl::LOAD_PAT) ? c.get(F::GUEST_IA32_PAT) : pat01);
+  const bool load_debug = entry12 & entry_ctl::LOAD_DEBUG_CONTROLS;
+  vmcs_write(F::GUEST_DR7, load_debug ? c.get(F::GUEST_DR7) : dr7_01);
+  vmcs_write(F::GUEST_IA32_DEBUGCTL, load_debug ? c.get(F::GUEST_IA32_DEBUGCTL) : debugctl01);
+}
+
+// The VM-entry MSR-load list of vmcs12 (SDM 26.4), performed by l1-vmm:
+// level k+2's MSRs are the platform's (l1-vmm passes MSRs through). 0, or
+// the 1-based index of the entry that failed (the exit qualification of
+// an MSR-loading failure).
+uint32_t load_entry_msrs(const Vmcs12& c) {
+  const uint64_t count = c.get(F::VM_ENTRY_MSR_LOAD_COUNT), base = c.get(F::VM_ENTRY_MSR_LOAD_ADDR);
+  for (uint64_t i = 0; i < count; i++) {
+    const auto* e = static_cast<const uint32_t*>(guest_memory.hva(base + i * 16, 16));
+    // The entry: index (bits 31:0), reserved (63:32), data (127:64). Not
+    // every MSR may be loaded this way (SDM 26.4): FS/GS base, the x2APIC
+    // range, SMM monitor control.
+    if (!e || e[1] != 0) return uint32_t(i + 1);
+    const uint32_t index = e[0];
+    const uint64_t value = uint64_t(e[2]) | uint64_t(e[3]) << 32;
+    if (index == msr::IA32_FS_BASE || index == msr::IA32_GS_BASE || (index >> 8) == 0x8) return uint32_t(i + 1);
+    if (!wrmsr_safe(index, value)) return uint32_t(i + 1);
+  }
+  return 0;
+}
+
+}  // namespace
+
+// ---- shared helpers -------------------------------------------------------
+
+void vmptrld_or_die(uint64_t pa, const char* what) {
+  const rt::vmx::Status s = rt::vmx::vmptrld(pa);
+  if (s != rt::vmx::Status::Ok) fatal(L1_PANIC, "VMPTRLD of %s failed: %s", what, rt::vmx::status_name(s));
+}
+
+uint64_t guest_cr0_view() {
+  const uint64_t mask = vmcs_read(F::CR0_GUEST_HOST_MASK);
+  return (vmcs_read(F::GUEST_CR0) & ~mask) | (vmcs_read(F::CR0_READ_SHADOW) & mask);
+}
+uint64_t guest_cr4_view() {
+  const uint64_t mask = vmcs_read(F::CR4_GUEST_HOST_MASK);
+  return (vmcs_read(F::GUEST_CR4) & ~mask) | (vmcs_read(F::CR4_READ_SHADOW) & mask);
+}
+unsigned guest_cpl() {
+  return unsigned((vmcs_read(F::GUEST_SS_AR_BYTES) & arch::seg::ar::DPL_MASK) >> arch::seg::ar::DPL_SHIFT);
+}
+
+void nested_vmx_succeed(Vcpu& v) { set_flags_and_skip(v, 0); }
+void nested_vmx_fail_invalid(Vcpu& v) { set_flags_and_skip(v, rflags::CF); }
+void nested_vmx_fail(Vcpu& v, VmInstructionError error) {
+  NestedVmx& n = v.nested;
+  if (n.current_vmptr == VMCS_POINTER_NONE) return nested_vmx_fail_invalid(v);
+  n.vmcs12.set(F::VM_INSTRUCTION_ERROR, uint32_t(error));
+  set_flags_and_skip(v, rflags::ZF);
+}
+
+void nested_release_vmcs12(NestedVmx& n) {
+  if (n.current_vmptr == VMCS_POINTER_NONE) return;
+  if (auto* region = static_cast<uint8_t*>(guest_memory.hva(n.current_vmptr, vmcs12_layout::SIZE)))
+    n.vmcs12.store(region);
+  n.current_vmptr = VMCS_POINTER_NONE;
+}
+
+bool nested_eptp_valid(const NestedVmx& n, uint64_t e) {
+  const uint64_t cap = n.caps.ept_vpid_cap();
+  const uint64_t type = eptp::MEMORY_TYPE.get(e);
+  if (!((type == ept_memory_type::UC && vmx_ept_vpid_cap::MEMTYPE_UC.test(cap)) ||
+        (type == ept_memory_type::WB && vmx_ept_vpid_cap::MEMTYPE_WB.test(cap))))
+    return false;
+  if (eptp::PAGE_WALK_LENGTH.get(e) != eptp::WALK_4_LEVELS) return false;
+  if (eptp::ENABLE_AD.test(e) && !vmx_ept_vpid_cap::ACCESSED_DIRTY.test(cap)) return false;
+  // Bits 11:8 (7 without supervisor shadow-stack control) and beyond the
+  // physical-address width are reserved (SDM 26.2.1.1).
+  const uint64_t reserved = 0xf80ull | ~((1ull << arch::pte::MAXPHYADDR) - 1);
+  return (e & reserved) == 0;
+}
+
+void nested_flush_vpid02(Vcpu& v) {
+  if (v.config.vpid()) rt::vmx::invvpid(invvpid_type::SINGLE_CONTEXT, VPID02, 0);
+}
+
+void nested_vmx_setup(Vcpu& v) {
+  NestedVmx& n = v.nested;
+  n = NestedVmx{};
+  // Nested VMX runs level k+2 on EPT (EPT01 or EPT02) with the platform's
+  // unrestricted guest when vmcs12 asks for it: both are l1-vmm's own
+  // requirements already (vmcs_config.cpp).
+  n.enabled = v.options.nested;
+  if (n.enabled) n.caps = make_nested_capabilities(v.config.caps);
+}
+
+uint64_t nested_feature_control(const Vcpu& v) {
+  // Locked, VMX outside SMX enabled (as firmware leaves a VMX machine), or
+  // locked with VMX off when VMX is hidden (SDM 23.7).
+  return msr::FEATURE_CONTROL_LOCK | (v.nested.enabled ? msr::FEATURE_CONTROL_VMX_OUTSIDE_SMX : 0);
+}
+
+bool nested_cr0_valid_in_vmx(const Vcpu& v, uint64_t cr0) {
+  return cr_fixed_valid(cr0, v.nested.caps.cr0_fixed0(), v.nested.caps.cr0_fixed1());
+}
+bool nested_cr4_valid_in_vmx(const Vcpu& v, uint64_t cr4) {
+  return cr_fixed_valid(cr4, v.nested.caps.cr4_fixed0(), v.nested.caps.cr4_fixed1());
+}
+
+bool nested_wants_interrupt_window(const Vcpu& v) {
+  return v.nested.guest_mode &&
+         v.nested.vmcs12.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::INTERRUPT_WINDOW_EXITING);
+}
+
+// ---- nested_vmx_run ---------------------------------------------------------
+
+void nested_vmx_run(Vcpu& v, bool launch) {
+  NestedVmx& n = v.nested;
+  if (n.current_vmptr == VMCS_POINTER_NONE) return nested_vmx_fail_invalid(v);
+  // SDM 30.3 VMLAUNCH/VMRESUME, in the pseudocode's order.
+  if (vmcs_read32(F::GUEST_INTERRUPTIBILITY_INFO) & interruptibility::BLOCKING_BY_MOV_SS.mask)
+    return nested_vmx_fail(v, E::ENTRY_EVENTS_BLOCKED_BY_MOV_SS);
+  if (launch && n.vmcs12.launched) return nested_vmx_fail(v, E::VMLAUNCH_NONCLEAR_VMCS);
+  if (!launch && !n.vmcs12.launched) return nested_vmx_fail(v, E::VMRESUME_NONLAUNCHED_VMCS);
+  if (!controls_valid(n)) return nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD);
+  if (!host_state_valid(n)) return nested_vmx_fail(v, E::ENTRY_INVALID_HOST_STATE_FIELD);
+
+  // Level k+1's state that level k+2 may inherit, read while vmcs01 is current.
+  const uint64_t efer01 = vmcs_read(F::GUEST_IA32_EFER);
+  const uint64_t pat01 = (v.config.entry & entry_ctl::LOAD_PAT) ? vmcs_read(F::GUEST_IA32_PAT) : 0;
+  const uint64_t dr7_01 = vmcs_read(F::GUEST_DR7), debugctl01 = vmcs_read(F::GUEST_IA32_DEBUGCTL);
+  n.l1_cr3 = vmcs_read(F::GUEST_CR3);
+
+  // The MSR-load list comes after the guest-state checks (SDM 26.4); those
+  // are the platform's here, so a list that fails is reported as the entry
+  // failure it is, without entering (SDM 26.8).
+  if (const uint32_t failed = load_entry_msrs(n.vmcs12)) {
+    n.vmcs12.set(F::EXIT_QUALIFICATION, failed);
+    n.vmcs12.set(F::VM_EXIT_REASON, entry_failure_reason(ExitReason::MSR_LOAD_FAIL));
+    n.guest_mode = true;  // nested_vmx_vmexit leaves guest mode
+    n.proc_ctl01 = v.proc_ctl;
+    if (!n.vmcs02) init_vmcs02(v, n);
+    else vmptrld_or_die(n.vmcs02, "vmcs02");
+    return nested_vmx_vmexit(v, entry_failure_reason(ExitReason::MSR_LOAD_FAIL), failed, true);
+  }
+
+  n.proc_ctl01 = v.proc_ctl;
+  if (!n.vmcs02) init_vmcs02(v, n);
+  else vmptrld_or_die(n.vmcs02, "vmcs02");
+  uint32_t proc02 = 0;
+  prepare_vmcs02_controls(v, n, proc02);
+  prepare_vmcs02_guest_state(v, n.vmcs12, efer01, pat01, dr7_01, debugctl01);
+  v.proc_ctl = proc02;
+  n.guest_mode = true;
+}
+
+void nested_vmx_entry_failed(Vcpu& v, rt::vmx::EnterResult result) {
+  NestedVmx& n = v.nested;
+  const uint32_t error = result == rt::vmx::EnterResult::FailValid ? rt::vmx::instruction_error() : 0;
+  vmptrld_or_die(v.vmcs01, "vmcs01");
+  n.guest_mode = false;
+  v.proc_ctl = n.proc_ctl01;
+  // vmcs02 held what vmcs12 asked for: a control or host-state value the
+  // checks above let through and the platform refused.
+  if (result == rt::vmx::EnterResult::FailValid && (error == uint32_t(E::ENTRY_INVALID_CONTROL_FIELD) ||
+                                                    error == uint32_t(E::ENTRY_INVALID_HOST_STATE_FIELD)))
+    return nested_vmx_fail(v, VmInstructionError(error));
+  fatal(L1_PANIC, "VM entry of vmcs02 failed: %s, VM-instruction error %u", rt::vmx::enter_result_name(result), error);
+}
+
+}  // namespace l1::nested

@@ -1,0 +1,39 @@
+#include "l1-vmm/nested/vmcs12.h"
+
+namespace l1::nested {
+
+using namespace arch::vmx;
+
+bool Vmcs12::vmread(uint64_t encoding, uint64_t& value) const {
+  const int s = vmcs_field_slot(encoding);
+  if (s < 0) return false;
+  const uint64_t v = field_[s];
+  value = vmcs_encoding_is_high(encoding) ? v >> 32 : v & width_mask(encoding);
+  return true;
+}
+
+bool Vmcs12::vmwrite(uint64_t encoding, uint64_t value) {
+  const int s = vmcs_field_slot(encoding);
+  if (s < 0) return false;
+  uint64_t& f = field_[s];
+  if (vmcs_encoding_is_high(encoding)) f = (f & 0xffffffffull) | (value << 32);
+  else f = value & width_mask(encoding);
+  return true;
+}
+
+// Byte copies: the region is the guest's memory, with no alignment promise
+// beyond the 4 KiB that VMPTRLD checks.
+void Vmcs12::load(const uint8_t* region) {
+  __builtin_memcpy(field_, region + vmcs12_layout::FIELDS, sizeof(field_));
+  uint32_t state;
+  __builtin_memcpy(&state, region + vmcs12_layout::LAUNCH_STATE, sizeof(state));
+  launched = state == 1;
+}
+
+void Vmcs12::store(uint8_t* region) const {
+  __builtin_memcpy(region + vmcs12_layout::FIELDS, field_, sizeof(field_));
+  const uint32_t state = launched ? 1 : 0;
+  __builtin_memcpy(region + vmcs12_layout::LAUNCH_STATE, &state, sizeof(state));
+}
+
+}  // namespace l1::nested

@@ -1,0 +1,70 @@
+// vmcs12: the VMCS the guest hypervisor (level k+1) builds for its own guest
+// (level k+2), as l1-vmm at level k emulates it (KVM's struct vmcs12).
+//
+// The region lives in the guest hypervisor's memory, 4 KiB, in a layout of
+// l1-vmm's own (the SDM leaves a VMCS's data implementation-specific, SDM
+// 24.2), generated from the one field table arch/vmx/vmcs_fields.def:
+//
+//   offset 0   revision identifier (kVmcs12Revision; bit 31 the shadow-VMCS indicator)
+//   offset 4   VMX-abort indicator
+//   offset 8   launch state (0 clear, 1 launched)
+//   offset 16  every field of the table, 8 bytes each, at 16 + 8 * slot
+//              (arch::vmx::vmcs_field_slot), in appendix B order
+//
+// While a vmcs12 is current it is cached here (l1-vmm's memory): VMREAD and
+// VMWRITE work on the cache, VMCLEAR and VMPTRLD of another VMCS and VMXOFF
+// write it back (SDM 24.11.1 allows the processor exactly this).
+//
+// Freestanding and free of VMX instructions, so the host unit tests compile
+// it too.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/vmx/vmx.h"
+
+namespace l1::nested {
+
+using arch::vmx::VmcsField;
+
+// The revision identifier l1-vmm's VMCS layout reports in IA32_VMX_BASIC
+// (bits 30:0). It differs from the platform's, so a guest that passes a
+// platform VMCS (or garbage) to VMPTRLD is told so (VM-instruction error 11).
+inline constexpr uint32_t kVmcs12Revision = 0x4e4c3132u & 0x7fffffffu;  // "21LN"
+
+namespace vmcs12_layout {
+inline constexpr unsigned REVISION = 0;
+inline constexpr unsigned ABORT = 4;
+inline constexpr unsigned LAUNCH_STATE = 8;
+inline constexpr unsigned FIELDS = 16;
+inline constexpr unsigned SIZE = FIELDS + 8 * arch::vmx::kVmcsFieldCount;
+static_assert(SIZE <= arch::vmx::vmcs_region::MAX_SIZE, "vmcs12 must fit the 4 KiB region it advertises");
+}  // namespace vmcs12_layout
+
+class Vmcs12 {
+ public:
+  // Field access by enum (l1-vmm's own reads and writes: no width checks).
+  uint64_t get(VmcsField f) const { return field_[slot(f)]; }
+  uint32_t get32(VmcsField f) const { return uint32_t(field_[slot(f)]); }
+  void set(VmcsField f, uint64_t v) { field_[slot(f)] = v & arch::vmx::width_mask(f); }
+  bool test(VmcsField f, uint64_t bits) const { return (get(f) & bits) != 0; }
+
+  // VMREAD/VMWRITE semantics by encoding (SDM 30.3): false for an encoding
+  // that is not a field (VM-instruction error 12). A HIGH encoding moves
+  // bits 63:32 of its 64-bit field; values are cut to the field's width.
+  bool vmread(uint64_t encoding, uint64_t& value) const;
+  bool vmwrite(uint64_t encoding, uint64_t value);
+
+  // The region <-> cache copies, over the guest's memory at `region`
+  // (a host pointer to its 4 KiB).
+  void load(const uint8_t* region);
+  void store(uint8_t* region) const;
+
+  bool launched = false;
+
+ private:
+  static unsigned slot(VmcsField f) { return unsigned(arch::vmx::vmcs_field_slot(f)); }
+  uint64_t field_[arch::vmx::kVmcsFieldCount] = {};
+};
+
+}  // namespace l1::nested
