@@ -72,6 +72,15 @@ void nested_vmx_entry_failed(Vcpu& v, rt::vmx::EnterResult result);
 // check_nested_events). True if that happened.
 bool nested_deliver_pending_interrupt(Vcpu& v);
 
+// A MOV to CR0/CR4 of level k+2 that level k+1 does not intercept: in VMX
+// non-root operation the register keeps VMX's fixed bits (but PE and PG
+// with unrestricted guest) or the MOV is #GP (SDM 25.3).
+bool nested_l2_cr0_allowed(const Vcpu& v, uint64_t cr0);
+bool nested_l2_cr4_allowed(const Vcpu& v, uint64_t cr4);
+
+// VMCALL of the guest hypervisor in VMX root operation.
+void nested_vmcall_in_root(Vcpu& v);
+
 // Does vmcs12 ask for interrupt-window exiting (so vmcs02 keeps it on)?
 bool nested_wants_interrupt_window(const Vcpu& v);
 

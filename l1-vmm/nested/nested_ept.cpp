@@ -152,7 +152,12 @@ void nested_ept_violation(Vcpu& v) {
   opt.execute_only = vmx_ept_vpid_cap::EXECUTE_ONLY.test(v.nested.caps.ept_vpid_cap());
   // An access to a guest paging-structure entry (GLA valid, "translated" 0).
   opt.paging_structure = q::GLA_VALID.test(qual) && !q::GLA_TRANSLATED.test(qual);
-  const common::vmx::EptWalkResult r = common::vmx::ept_walk(eptp12, gpa2, access_of(qual), mem, opt);
+  // With EPT12's A/D flags on, an access to a guest paging structure is a
+  // write for EPT (SDM 28.2.3.2), whatever EPT02 (without A/D) reported.
+  const common::vmx::EptAccess access = opt.paging_structure && eptp::ENABLE_AD.test(eptp12)
+                                            ? common::vmx::EptAccess::Write
+                                            : access_of(qual);
+  const common::vmx::EptWalkResult r = common::vmx::ept_walk(eptp12, gpa2, access, mem, opt);
 
   switch (r.status) {
     case common::vmx::EptWalkStatus::Violation: {
@@ -180,9 +185,9 @@ void nested_ept_violation(Vcpu& v) {
   // With EPT12 A/D, a page becomes writable in EPT02 only once EPT12's
   // dirty flag is set, so that the first write sets it (KVM does the same).
   if (eptp::ENABLE_AD.test(eptp12) && !ept_entry::DIRTY.test(r.leaf)) perms &= ~ept_entry::WRITE.mask;
-  const bool needed = access_of(qual) == common::vmx::EptAccess::Read    ? (perms & ept_entry::READ.mask)
-                      : access_of(qual) == common::vmx::EptAccess::Write ? (perms & ept_entry::WRITE.mask)
-                                                                         : (perms & ept_entry::EXECUTE.mask);
+  const bool needed = access == common::vmx::EptAccess::Read    ? (perms & ept_entry::READ.mask)
+                      : access == common::vmx::EptAccess::Write ? (perms & ept_entry::WRITE.mask)
+                                                                : (perms & ept_entry::EXECUTE.mask);
   if (!needed) guest_failed(v, "an access EPT12 allows but EPT01 does not (e.g. execution from the APIC page)");
   const uint64_t leaf_bits = perms | (r.leaf & (ept_entry::MEMORY_TYPE.mask | ept_entry::IGNORE_PAT.mask));
 

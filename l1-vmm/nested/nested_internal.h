@@ -12,8 +12,6 @@ namespace l1::nested {
 // register, the masked ones from the read shadow (SDM 25.3).
 uint64_t guest_cr0_view();
 uint64_t guest_cr4_view();
-// The guest's CPL: SS.DPL (SDM 5.5; KVM's vmx_get_cpl).
-unsigned guest_cpl();
 
 // How an emulated VMX instruction ends (SDM 30.2), RIP past it:
 // VMsucceed; VMfailInvalid; VMfail(n): VMfailValid with the error in

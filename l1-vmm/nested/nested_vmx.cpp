@@ -298,8 +298,26 @@ uint64_t guest_cr4_view() {
   const uint64_t mask = vmcs_read(F::CR4_GUEST_HOST_MASK);
   return (vmcs_read(F::GUEST_CR4) & ~mask) | (vmcs_read(F::CR4_READ_SHADOW) & mask);
 }
-unsigned guest_cpl() {
-  return unsigned((vmcs_read(F::GUEST_SS_AR_BYTES) & arch::seg::ar::DPL_MASK) >> arch::seg::ar::DPL_SHIFT);
+bool nested_l2_cr0_allowed(const Vcpu& v, uint64_t value) {
+  const Vmcs12& c = v.nested.vmcs12;
+  const uint64_t mask = c.get(F::CR0_GUEST_HOST_MASK);
+  const uint64_t real = (value & ~mask) | (vmcs_read(F::GUEST_CR0) & mask);
+  uint64_t fixed0 = v.nested.caps.cr0_fixed0();
+  const bool unrestricted = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
+                            c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::UNRESTRICTED_GUEST);
+  if (unrestricted) fixed0 &= ~(arch::cr0::PE | arch::cr0::PG);
+  return cr_fixed_valid(real, fixed0, v.nested.caps.cr0_fixed1());
+}
+
+bool nested_l2_cr4_allowed(const Vcpu& v, uint64_t value) {
+  const uint64_t mask = v.nested.vmcs12.get(F::CR4_GUEST_HOST_MASK);
+  const uint64_t real = (value & ~mask) | (vmcs_read(F::GUEST_CR4) & mask);
+  return cr_fixed_valid(real, v.nested.caps.cr4_fixed0(), v.nested.caps.cr4_fixed1());
+}
+
+void nested_vmcall_in_root(Vcpu& v) {
+  if (guest_cpl() > 0) return inject_exception(v, uint8_t(arch::Vector::GP), 0);
+  nested_vmx_fail(v, E::VMCALL_IN_VMX_ROOT);
 }
 
 void nested_vmx_succeed(Vcpu& v) { set_flags_and_skip(v, 0); }

@@ -98,6 +98,7 @@ void set_ia32e_mode(bool on) {
   if ((value & cr0::NW) && !(value & cr0::CD)) return false;
   if (value & ~(c.caps.cr0_fixed1 | cr0::PE | cr0::PG)) return false;  // a bit VMX cannot run the guest with
   if (in_guest_vmx_operation(v) && !nested::nested_cr0_valid_in_vmx(v, value)) return false;
+  if (v.nested.guest_mode && !nested::nested_l2_cr0_allowed(v, value)) return false;
   const uint64_t old = guest_cr0();
   const uint64_t e = vmcs_read(F::GUEST_IA32_EFER);
   const uint64_t cr4_value = guest_cr4();
@@ -124,6 +125,7 @@ void set_ia32e_mode(bool on) {
   const uint64_t vmxe = v.nested.enabled ? 0 : cr4::VMXE;
   if (value & ~(c.caps.cr4_fixed1 & ~vmxe)) return false;
   if (in_guest_vmx_operation(v) && !nested::nested_cr4_valid_in_vmx(v, value)) return false;
+  if (v.nested.guest_mode && !nested::nested_l2_cr4_allowed(v, value)) return false;
   const uint64_t old = guest_cr4();
   const uint64_t e = vmcs_read(F::GUEST_IA32_EFER);
   if ((e & efer::LMA) && !(value & cr4::PAE)) return false;  // PAE stays on in IA-32e mode

@@ -10,6 +10,7 @@
 #include "arch/x86/exceptions.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/paging.h"
+#include "arch/x86/control_regs.h"
 #include "l1-vmm/mm/phys_alloc.h"
 #include "l1-vmm/panic.h"
 #include "l1-vmm/vmx/exit_handlers.h"
@@ -37,6 +38,39 @@ uint64_t edx_eax(const Vcpu& v) { return (v.regs.gpr[RDX] << 32) | uint32_t(v.re
 
 void gp(Vcpu& v) { inject_exception(v, uint8_t(arch::Vector::GP), 0); }
 
+// The MSRs VM entries and exits switch through the guest-state area (SDM
+// 24.4.1): while the guest hypervisor's guest runs on vmcs02 every
+// RDMSR/WRMSR exits (nested/), and an access level + 1 lets through reaches
+// these in vmcs02, where the processor keeps level + 2's values.
+bool vmcs_switched_msr(const Vcpu& v, uint32_t index, VmcsField& field) {
+  if (!v.nested.guest_mode) return false;
+  switch (index) {
+    case msr::IA32_EFER: field = VmcsField::GUEST_IA32_EFER; return true;
+    case msr::IA32_PAT: field = VmcsField::GUEST_IA32_PAT; return (v.config.entry & arch::vmx::entry_ctl::LOAD_PAT);
+    case msr::IA32_SYSENTER_CS: field = VmcsField::GUEST_SYSENTER_CS; return true;
+    case msr::IA32_SYSENTER_ESP: field = VmcsField::GUEST_SYSENTER_ESP; return true;
+    case msr::IA32_SYSENTER_EIP: field = VmcsField::GUEST_SYSENTER_EIP; return true;
+    case msr::IA32_FS_BASE: field = VmcsField::GUEST_FS_BASE; return true;
+    case msr::IA32_GS_BASE: field = VmcsField::GUEST_GS_BASE; return true;
+    case msr::IA32_DEBUGCTL: field = VmcsField::GUEST_IA32_DEBUGCTL; return true;
+    default: return false;
+  }
+}
+
+// WRMSR of a VMCS-switched MSR: the #GP cases of WRMSR for these (SDM vol.
+// 4; 2.2.1 for EFER: reserved bits, and LMA, which WRMSR cannot change).
+bool write_switched_msr(uint32_t index, VmcsField field, uint64_t value) {
+  if (index == msr::IA32_EFER) {
+    const uint64_t old = vmcs_read(field);
+    if ((value & arch::efer::RESERVED) || ((value ^ old) & arch::efer::LMA)) return false;
+  } else if ((index == msr::IA32_FS_BASE || index == msr::IA32_GS_BASE || index == msr::IA32_SYSENTER_ESP ||
+              index == msr::IA32_SYSENTER_EIP) && !arch::is_canonical(value)) {
+    return false;
+  }
+  vmcs_write(field, value);
+  return true;
+}
+
 }  // namespace
 
 uint64_t setup_msr_bitmap() {
@@ -50,7 +84,10 @@ uint64_t setup_msr_bitmap() {
 void handle_rdmsr(Vcpu& v) {
   const uint32_t index = uint32_t(v.regs.gpr[RCX]);
   uint64_t value;
-  if (index == msr::IA32_FEATURE_CONTROL) {
+  VmcsField field;
+  if (vmcs_switched_msr(v, index, field)) {
+    value = vmcs_read(field);
+  } else if (index == msr::IA32_FEATURE_CONTROL) {
     value = nested::nested_feature_control(v);
   } else if (is_vmx_capability_msr(index)) {
     if (!v.nested.enabled || !v.nested.caps.read(index, value)) return gp(v);
@@ -65,8 +102,12 @@ void handle_rdmsr(Vcpu& v) {
 void handle_wrmsr(Vcpu& v) {
   const uint32_t index = uint32_t(v.regs.gpr[RCX]);
   // IA32_FEATURE_CONTROL is locked (SDM 23.7); the capability MSRs are read-only.
-  if (index == msr::IA32_FEATURE_CONTROL || is_vmx_capability_msr(index) || !wrmsr_safe(index, edx_eax(v)))
+  VmcsField field;
+  if (vmcs_switched_msr(v, index, field)) {
+    if (!write_switched_msr(index, field, edx_eax(v))) return gp(v);
+  } else if (index == msr::IA32_FEATURE_CONTROL || is_vmx_capability_msr(index) || !wrmsr_safe(index, edx_eax(v))) {
     return gp(v);
+  }
   skip_emulated_instruction(v);
 }
 

@@ -12,12 +12,6 @@ namespace l1 {
 namespace {
 
 namespace hc = hypercall;
-using F = VmcsField;
-
-// The guest's CPL is SS.DPL (SDM 24.4.1).
-unsigned guest_cpl() {
-  return unsigned((vmcs_read(F::GUEST_SS_AR_BYTES) & arch::seg::ar::DPL_MASK) >> arch::seg::ar::DPL_SHIFT);
-}
 
 uint64_t kvm_emulate_hypercall(Vcpu& v, uint64_t nr) {
   switch (nr) {
@@ -35,6 +29,10 @@ uint64_t kvm_emulate_hypercall(Vcpu& v, uint64_t nr) {
 }  // namespace
 
 void handle_vmcall(Vcpu& v) {
+  // A guest hypervisor in VMX root operation (after its VMXON) executes
+  // VMCALL as the root: VMfail, there being no dual-monitor treatment
+  // (SDM 30.3 VMCALL).
+  if (v.nested.vmxon) return nested::nested_vmcall_in_root(v);
   const uint64_t nr = v.regs.gpr[RAX];
   v.regs.gpr[RAX] = guest_cpl() == 0 ? kvm_emulate_hypercall(v, nr) : hc::E_PERM;
   skip_emulated_instruction(v);

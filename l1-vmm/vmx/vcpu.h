@@ -87,6 +87,9 @@ void inject_exception(Vcpu& v, uint8_t vector, uint32_t error_code = 0);
 // IDT-vectoring information, SDM 27.2.4 and 26.6).
 void requeue_event(uint32_t idt_vectoring);
 
+// The guest's CPL: SS.DPL (SDM 24.4.1; KVM's vmx_get_cpl).
+unsigned guest_cpl();
+
 // Is the guest in IA-32e mode (so an instruction's register operand is 64
 // bits), and is it in 64-bit code (CS.L)?
 bool guest_long_mode();

@@ -231,6 +231,10 @@ void inject_exception(Vcpu&, uint8_t vector, uint32_t error_code) {
   if (has_error) vmcs_write(F::VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
 }
 
+unsigned guest_cpl() {
+  return unsigned((vmcs_read(F::GUEST_SS_AR_BYTES) & arch::seg::ar::DPL_MASK) >> arch::seg::ar::DPL_SHIFT);
+}
+
 bool guest_long_mode() { return vmcs_read(F::GUEST_IA32_EFER) & arch::efer::LMA; }
 bool guest_64bit_code() { return guest_long_mode() && (vmcs_read(F::GUEST_CS_AR_BYTES) & arch::seg::ar::L); }
 
