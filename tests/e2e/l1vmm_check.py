@@ -130,13 +130,28 @@ HYPERVISOR_LINES = [
 ]
 
 
+# With nested=1 (the default) VMX is offered: CPUID says so, IA32_FEATURE_CONTROL
+# is locked with VMX outside SMX enabled (l1-vmm/nested/).
+VMX_OFFERED_LINES = [
+    r"^  CPUID\.1 ECX hypervisor 1 vmx 1$",
+    r"^  IA32_FEATURE_CONTROL 0x5$",
+]
+
+
 def check_hypervisor(runner, opts):
-    out, _, status = runner.depth1("l1vmm-probe", "hypervisor")
+    """What the guest sees of l1-vmm: with nested=0 VMX is hidden as on a
+    processor without it (the probe expects exactly that); by default it is
+    offered."""
+    out, _, status = runner.depth1("l1vmm-probe", "hypervisor", "nested=0")
     expect_status(status, STATUS_OK, "depth 1")
     for pattern in HYPERVISOR_LINES + [r"^  fw_cfg RAM_SIZE 64 MiB$"]:
         expect_in(out, pattern, "hypervisor probe")
     if "FAIL" in out:
         raise Failure("a probe failed")
+    out, _, status = runner.depth1("l1vmm-probe", "hypervisor")
+    expect_status(status, STATUS_OK, "depth 1, nested=1")
+    for pattern in VMX_OFFERED_LINES:
+        expect_in(out, pattern, "hypervisor probe, nested=1")
     # guest_mem sets what the guest sees (Multiboot and fw_cfg alike).
     out, _, status = runner.depth1("l1vmm-probe", "hypervisor", "guest_mem=16")
     expect_status(status, STATUS_OK, "depth 1, guest_mem=16")
@@ -289,11 +304,15 @@ def check_exits(runner, opts):
 # ---- depth 2 -----------------------------------------------------------------
 
 def check_depth2(runner, opts):
-    """Until nested/ emulates VMX, the inner l1-vmm finds no VMX and stops cleanly."""
+    """l1-vmm runs a copy of itself (nested/); with nested=0 at level 1 the
+    inner l1-vmm finds no VMX and stops cleanly."""
     l1 = str(runner.image("l1-vmm"))
     out, _, status = runner.run(["--module", l1, "--module", f"{runner.image('hello')}", l1])
-    expect_status(status, L1_NO_VMX, "depth 2")
-    expect_in(out, r"^l1-vmm: the processor does not report VMX", "depth 2")
+    expect_status(status, STATUS_OK, "depth 2")
+    expect_in(out, r"^hello: Hello from nestbed$", "depth 2")
+    out, _, status = runner.run(["--cmdline", "nested=0", "--module", l1, "--module", f"{runner.image('hello')}", l1])
+    expect_status(status, L1_NO_VMX, "depth 2, nested=0 at level 1")
+    expect_in(out, r"^l1-vmm: the processor does not report VMX", "depth 2, nested=0 at level 1")
 
 
 # ---- an independent Multiboot loader ---------------------------------------------

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""End-to-end checks of l1-vmm's nested VMX (l1-vmm/nested/, tests/nested.cmake).
+
+  nested_check.py selftest   vmx-selftest natively (on the sim's VMX) and at
+                             depth 1 (on l1-vmm's emulated VMX): every test that
+                             passes natively passes at depth 1, line by line; a
+                             test may SKIP at depth 1 only for a feature
+                             l1-vmm/README.md documents as not offered
+  nested_check.py exits      cpuid-loop N and pio-loop N at depth 2: N logical
+                             exits of level 3 handled by level 2, and the
+                             hardware exits each causes, as the mechanism predicts
+"""
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+STATUS_OK = 1  # isa-debug-exit code 0
+
+# The features nested VMX does not offer (l1-vmm/README.md, "Nested VMX"),
+# as vmx-selftest words their SKIP.
+NOT_OFFERED = [
+    "VMCS shadowing is not offered",
+]
+
+
+class Failure(Exception):
+    pass
+
+
+def run(opts, args):
+    r = subprocess.run([opts.nestbed, "run", *args], capture_output=True, text=True, timeout=opts.timeout)
+    if "l1-vmm: " in r.stdout and re.search(r"^l1-vmm: .*(panic|VM entry failed)", r.stdout, re.M):
+        raise Failure(f"l1-vmm panicked:\n{r.stdout[-3000:]}")
+    return r.stdout, r.stderr, r.returncode
+
+
+def image(opts, name):
+    return str(Path(opts.images) / name)
+
+
+def selftest_results(out):
+    """test name -> (verdict, rest of the line), in order."""
+    results = {}
+    for line in out.splitlines():
+        m = re.match(r"^(PASS|FAIL|SKIP) (\S+?)(?::\s*(.*))?$", line)
+        if m:
+            results[m.group(2)] = (m.group(1), m.group(3) or "")
+    return results
+
+
+def check_selftest(opts):
+    l1 = image(opts, "l1-vmm")
+    out0, err0, st0 = run(opts, [image(opts, "vmx-selftest")])
+    out1, err1, st1 = run(opts, ["--module", image(opts, "vmx-selftest"), l1])
+    if st0 != STATUS_OK:
+        raise Failure(f"vmx-selftest natively: status {st0}\n{out0[-2000:]}{err0}")
+    native, nested = selftest_results(out0), selftest_results(out1)
+    if not native:
+        raise Failure("no test results natively")
+    problems = []
+    for name, (verdict, why) in native.items():
+        got, got_why = nested.get(name, ("MISSING", ""))
+        if verdict == "SKIP" and got in ("SKIP", "PASS"):
+            continue
+        if got == verdict:
+            continue
+        if got == "SKIP" and any(reason in got_why for reason in NOT_OFFERED):
+            print(f"SKIP at depth 1 (documented as not offered): {name}: {got_why}")
+            continue
+        problems.append(f"{name}: natively {verdict}, at depth 1 {got} {got_why}")
+    extra = sorted(set(nested) - set(native))
+    if extra:
+        problems.append(f"tests only at depth 1: {extra}")
+    if st1 != STATUS_OK:
+        problems.append(f"status {st1} at depth 1, expected {STATUS_OK}; stderr: {err1.strip()}")
+    print(f"natively: {sum(v == 'PASS' for v, _ in native.values())} passed; "
+          f"at depth 1: {sum(v == 'PASS' for v, _ in nested.values())} passed, "
+          f"{sum(v == 'SKIP' for v, _ in nested.values())} skipped")
+    if problems:
+        raise Failure("\n".join(problems) + "\n--- depth 1 output:\n" + out1[-3000:])
+
+
+def summary_rows(summary, title_pattern, columns=1):
+    """Rows "  NAME [of level L] count ..." of the tables whose title matches."""
+    rows, inside = {}, False
+    for line in summary.splitlines():
+        if not line.startswith(" "):
+            inside = bool(re.match(title_pattern, line))
+            continue
+        m = re.match(r"^  (\S+(?: of level \d+)?)\s+(\d+)\s+\d+\s+[\d.]+\s+(\d+)\s+([\d.]+)", line)
+        if inside and m:
+            rows[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return rows
+
+
+# Hardware exits one logical exit of level 3 causes at depth 2 (no VMCS
+# shadowing yet): the exit itself, then every VMX instruction and every
+# intercepted instruction of level 2's handler, which exit to level 1:
+#   CPUID: the CPUID of level 3; level 2 VMREADs the exit reason, executes
+#     CPUID itself for the processor's values (an exit), VMREADs GUEST_RIP
+#     and the instruction length, VMWRITEs GUEST_RIP, VMREADs the
+#     interruptibility state (skip_emulated_instruction), VMRESUMEs:
+#     1 + 1 + 1 + 2 + 1 + 1 + 1 = 8
+#   OUT to port 0x80: the OUT; VMREAD reason and qualification; level 2
+#     forwards the OUT (port 0x80 exits at level 1 too); the same four
+#     VMREAD/VMWRITEs; VMRESUME: 1 + 2 + 1 + 4 + 1 = 9
+# (Turtles, OSDI 2010, counted 13 for KVM's nested CPUID, whose handler
+# does 7 VMREADs and 4 VMWRITEs.) A change in these counts is a change in
+# l1-vmm's exit path, to be explained in experiments/nested.md.
+EXPECTED_HW_PER_EXIT = {"cpuid-loop": ("CPUID", 8), "pio-loop": ("IO_INSTRUCTION", 9)}
+
+
+def check_exits(opts):
+    l1 = image(opts, "l1-vmm")
+    for workload, (reason, per_exit) in EXPECTED_HW_PER_EXIT.items():
+        for n in (50, 120):
+            with tempfile.TemporaryDirectory() as tmp:
+                trace = Path(tmp) / "run.trace"
+                out, err, st = run(opts, ["--trace", str(trace), "--module", l1, "--module",
+                                          f"{image(opts, workload)} {n}", l1])
+                if st != STATUS_OK:
+                    raise Failure(f"{workload} {n} at depth 2: status {st}\n{out[-2000:]}{err}")
+                r = subprocess.run([opts.nestbed, "trace", "summary", str(trace)], capture_output=True, text=True,
+                                   timeout=opts.timeout)
+                summary = r.stdout
+            logical = summary_rows(summary, r"^logical exits handled by level 2")
+            count, hw = logical.get(reason, (0, 0))
+            print(f"{workload} {n}: {count} {reason} logical exits of level 3 handled by level 2, {hw} hardware exits")
+            if count != n:
+                raise Failure(f"{workload} {n}: {count} {reason} logical exits handled by level 2, expected {n}\n"
+                              f"{summary}")
+            if hw != n * per_exit:
+                raise Failure(f"{workload} {n}: {hw} hardware exits for {n} logical ones, expected {per_exit} each\n"
+                              f"{summary}")
+
+
+CHECKS = {"selftest": check_selftest, "exits": check_exits}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("check", choices=sorted(CHECKS))
+    ap.add_argument("--nestbed", required=True)
+    ap.add_argument("--images", required=True)
+    ap.add_argument("--timeout", type=int, default=100)
+    opts = ap.parse_args()
+    try:
+        CHECKS[opts.check](opts)
+    except Failure as e:
+        print(f"FAIL: {e}")
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+# End-to-end tests of l1-vmm's nested VMX (l1-vmm/nested/, the nested-VMX
+# issue) on the sim engine:
+#
+#   e2e.sim.depth2.<case>            every case of workloads/expected.txt under
+#                                    l1-vmm -> l1-vmm: the same result line and
+#                                    status as natively
+#   e2e.sim.depth2-all-exits.<case>  the same with every optional exit on at
+#                                    both levels
+#   nested.selftest                  vmx-selftest natively and at depth 1, test
+#                                    by test (SKIP only for what is not offered)
+#   nested.exits                     cpuid-loop/pio-loop N at depth 2: N logical
+#                                    exits of level 3 handled by level 2, and the
+#                                    hardware exits each causes
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+
+set(NESTED_CHECK ${CMAKE_CURRENT_LIST_DIR}/e2e/nested_check.py)
+set(NESTED_TIMEOUT 240)
+math(EXPR NESTED_TIMEOUT_DRIVER "${NESTED_TIMEOUT} - 20")
+
+function(nested_workload_tests suite l1_cmdline)
+  foreach(case ${L1VMM_CASES})
+    set(test e2e.sim.${suite}.${case})
+    add_test(NAME ${test}
+      COMMAND Python3::Interpreter ${L1VMM_WORKLOAD_DRIVER} --engine sim --depth 2
+        --l1-vmm ${NESTBED_IMAGE_DIR}/l1-vmm "--l1-cmdline=${l1_cmdline}"
+        --table ${L1VMM_TABLE} --images ${NESTBED_IMAGE_DIR} --nestbed ${L1VMM_NESTBED}
+        --timeout ${NESTED_TIMEOUT_DRIVER} ${case})
+    set_tests_properties(${test} PROPERTIES TIMEOUT ${NESTED_TIMEOUT} SKIP_RETURN_CODE 77 LABELS "e2e;sim;nested")
+  endforeach()
+endfunction()
+
+# L1VMM_CASES, L1VMM_ALL_EXITS, ... come from tests/l1vmm.cmake, included
+# before this file (tests/CMakeLists.txt includes tests/*.cmake in order).
+nested_workload_tests(depth2 "")
+nested_workload_tests(depth2-all-exits "${L1VMM_ALL_EXITS}")
+
+foreach(check selftest exits)
+  add_test(NAME nested.${check}
+    COMMAND Python3::Interpreter ${NESTED_CHECK} ${check} --nestbed ${L1VMM_NESTBED} --images ${NESTBED_IMAGE_DIR}
+      --timeout ${NESTED_TIMEOUT_DRIVER})
+  set_tests_properties(nested.${check} PROPERTIES TIMEOUT ${NESTED_TIMEOUT} LABELS "e2e;sim;nested")
+endforeach()
