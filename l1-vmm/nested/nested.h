@@ -39,6 +39,10 @@ struct NestedVmx {
   bool guest_mode = false;
   uint64_t vmcs02 = 0;         // physical address, allocated at the first VMLAUNCH
   bool vmcs02_launched = false;
+  // The vmcs12 vmcs02 was last prepared from (VMRESUME then rewrites only
+  // what the guest hypervisor VMWRITEs changed), and vmcs02's primary controls.
+  uint64_t vmcs02_vmptr = arch::vmx::VMCS_POINTER_NONE;
+  uint32_t proc02 = 0;
   uint32_t proc_ctl01 = 0;     // vmcs01's primary controls while vmcs02 runs
   uint16_t last_vpid12 = 0;    // vpid02's TLB holds this vpid12's translations
   uint64_t l1_cr3 = 0;         // level k+1's CR3 at VMLAUNCH/VMRESUME

@@ -189,6 +189,7 @@ void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool ow
 
   vmptrld_or_die(v.vmcs01, "vmcs01");
   n.guest_mode = false;
+  n.proc02 = v.proc_ctl;  // what vmcs02 holds now (the interrupt window may have changed)
   v.proc_ctl = n.proc_ctl01;
   load_vmcs12_host_state(v, c);
   if (!stored) nested_vmx_abort(v, VmxAbort::SAVE_GUEST_MSR_FAIL);

@@ -46,7 +46,7 @@ void set_flags_and_skip(Vcpu& v, uint64_t set) {
 // Guest-state fields copied from vmcs12 to vmcs02 as they are, and back at
 // a nested VM exit (SDM 24.4). CR0/CR4, EFER, PAT, DR7/DEBUGCTL and the
 // preemption timer are merged (prepare_vmcs02, sync_vmcs02_to_vmcs12).
-const VmcsField kGuestStateCopied[] = {
+constexpr VmcsField kGuestStateCopied[] = {
     F::GUEST_ES_SELECTOR, F::GUEST_CS_SELECTOR, F::GUEST_SS_SELECTOR, F::GUEST_DS_SELECTOR,
     F::GUEST_FS_SELECTOR, F::GUEST_GS_SELECTOR, F::GUEST_LDTR_SELECTOR, F::GUEST_TR_SELECTOR,
     F::GUEST_ES_LIMIT, F::GUEST_CS_LIMIT, F::GUEST_SS_LIMIT, F::GUEST_DS_LIMIT, F::GUEST_FS_LIMIT,
@@ -59,7 +59,7 @@ const VmcsField kGuestStateCopied[] = {
     F::GUEST_ACTIVITY_STATE, F::GUEST_PENDING_DBG_EXCEPTIONS, F::GUEST_SYSENTER_CS, F::GUEST_SYSENTER_ESP,
     F::GUEST_SYSENTER_EIP, F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3,
 };
-const unsigned kGuestStateCopiedCount = sizeof(kGuestStateCopied) / sizeof(kGuestStateCopied[0]);
+constexpr unsigned kGuestStateCopiedCount = sizeof(kGuestStateCopied) / sizeof(kGuestStateCopied[0]);
 
 namespace {
 
@@ -204,20 +204,21 @@ void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
   const bool ept12 = proc2_12 & proc_ctl2::ENABLE_EPT;
   vmcs_write(F::EPT_POINTER, ept12 ? nested_ept_eptp02(v, c.get(F::EPT_POINTER)) : ept01.eptp());
 
-  // VPID: one vpid02 for every vpid12 (KVM's nested.vpid02). Its
-  // translations belong to the last vpid12 that ran; a different vpid12,
-  // or none (every entry flushes then, SDM 28.3.3.3), flushes them.
-  if (cfg.vpid()) {
-    vmcs_write(F::VIRTUAL_PROCESSOR_ID, VPID02);
-    const uint16_t vpid12 = (proc2_12 & proc_ctl2::ENABLE_VPID) ? uint16_t(c.get(F::VIRTUAL_PROCESSOR_ID)) : 0;
-    if (vpid12 == 0 || vpid12 != n.last_vpid12) nested_flush_vpid02(v);
-    n.last_vpid12 = vpid12;
-  }
+  if (cfg.vpid()) vmcs_write(F::VIRTUAL_PROCESSOR_ID, VPID02);
+}
 
-  // Event injection (SDM 26.6) is vmcs12's.
-  vmcs_write(F::VM_ENTRY_INTR_INFO_FIELD, c.get(F::VM_ENTRY_INTR_INFO_FIELD));
-  vmcs_write(F::VM_ENTRY_EXCEPTION_ERROR_CODE, c.get(F::VM_ENTRY_EXCEPTION_ERROR_CODE));
-  vmcs_write(F::VM_ENTRY_INSTRUCTION_LEN, c.get(F::VM_ENTRY_INSTRUCTION_LEN));
+// VPID: one vpid02 for every vpid12 (KVM's nested.vpid02). Its
+// translations belong to the last vpid12 that ran; a different vpid12, or
+// none (every entry flushes then, SDM 28.3.3.3), flushes them. At every
+// nested entry.
+void nested_vpid_on_entry(Vcpu& v, NestedVmx& n) {
+  if (!v.config.vpid()) return;
+  const Vmcs12& c = n.vmcs12;
+  const bool vpid12_on = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
+                         c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::ENABLE_VPID);
+  const uint16_t vpid12 = vpid12_on ? uint16_t(c.get(F::VIRTUAL_PROCESSOR_ID)) : 0;
+  if (vpid12 == 0 || vpid12 != n.last_vpid12) nested_flush_vpid02(v);
+  n.last_vpid12 = vpid12;
 }
 
 // CR0/CR4 of vmcs02 (KVM's prepare_vmcs02: nested_read_cr0): a bit either
@@ -239,10 +240,12 @@ void prepare_vmcs02_crs(Vcpu& v, const Vmcs12& c) {
 // EFER, PAT and the debug registers are switched by vmcs02 in any case:
 // loaded from vmcs12 when its entry controls say so, else level k+1's
 // values carry over to level k+2, as on hardware (SDM 26.3.2.1).
-void prepare_vmcs02_guest_state(Vcpu& v, const Vmcs12& c, uint64_t efer01, uint64_t pat01, uint64_t dr7_01,
-                                uint64_t debugctl01) {
-  for (F f : kGuestStateCopied) vmcs_write(f, c.get(f));
-  prepare_vmcs02_crs(v, c);
+struct Level1Msrs {
+  uint64_t efer, pat, dr7, debugctl;
+};
+
+void prepare_vmcs02_msrs(Vcpu& v, const Vmcs12& c, const Level1Msrs& l1) {
+  const uint64_t efer01 = l1.efer, pat01 = l1.pat, dr7_01 = l1.dr7, debugctl01 = l1.debugctl;
   const uint32_t entry12 = c.get32(F::VM_ENTRY_CONTROLS);
   uint64_t efer = efer01;
   if (entry12 & entry_ctl::LOAD_EFER) {
@@ -259,6 +262,65 @@ void prepare_vmcs02_guest_state(Vcpu& v, const Vmcs12& c, uint64_t efer01, uint6
   const bool load_debug = entry12 & entry_ctl::LOAD_DEBUG_CONTROLS;
   vmcs_write(F::GUEST_DR7, load_debug ? c.get(F::GUEST_DR7) : dr7_01);
   vmcs_write(F::GUEST_IA32_DEBUGCTL, load_debug ? c.get(F::GUEST_IA32_DEBUGCTL) : debugctl01);
+}
+
+// Which part of vmcs02 a vmcs12 field feeds, so that VMRESUME rewrites
+// only what the guest hypervisor changed since the last entry (KVM keeps
+// the same distinction with its "dirty" vmcs12 tracking): a guest-state
+// field copied as it is, or a group recomputed as a whole.
+enum Group : uint8_t { NONE = 0, DIRECT = 1, CONTROLS = 2, CRS = 4, MSRS = 8 };
+
+struct GroupTable {
+  uint8_t group[kVmcsFieldCount];
+};
+
+constexpr F ENTRY_EVENT_FIELDS[] = {F::VM_ENTRY_INTR_INFO_FIELD, F::VM_ENTRY_EXCEPTION_ERROR_CODE,
+                                    F::VM_ENTRY_INSTRUCTION_LEN};
+constexpr F CONTROL_FIELDS[] = {
+    F::PIN_BASED_VM_EXEC_CONTROL, F::CPU_BASED_VM_EXEC_CONTROL, F::SECONDARY_VM_EXEC_CONTROL, F::VM_EXIT_CONTROLS,
+    F::EXCEPTION_BITMAP, F::PAGE_FAULT_ERROR_CODE_MASK, F::PAGE_FAULT_ERROR_CODE_MATCH, F::CR3_TARGET_COUNT,
+    F::CR3_TARGET_VALUE0, F::CR3_TARGET_VALUE1, F::CR3_TARGET_VALUE2, F::CR3_TARGET_VALUE3, F::TSC_OFFSET,
+    F::VMX_PREEMPTION_TIMER_VALUE, F::EPT_POINTER, F::VIRTUAL_PROCESSOR_ID};
+constexpr F CR_FIELDS[] = {F::GUEST_CR0,           F::GUEST_CR4,       F::CR0_GUEST_HOST_MASK,
+                           F::CR4_GUEST_HOST_MASK, F::CR0_READ_SHADOW, F::CR4_READ_SHADOW};
+constexpr F MSR_FIELDS[] = {F::GUEST_IA32_EFER, F::GUEST_IA32_PAT, F::GUEST_DR7, F::GUEST_IA32_DEBUGCTL};
+
+constexpr GroupTable make_group_table() {
+  GroupTable t{};
+  auto on = [&t](F f, uint8_t g) { t.group[vmcs_field_slot(f)] |= g; };
+  for (F f : kGuestStateCopied) on(f, DIRECT);
+  for (F f : ENTRY_EVENT_FIELDS) on(f, DIRECT);
+  for (F f : CONTROL_FIELDS) on(f, CONTROLS);
+  // The entry controls decide both the controls and what EFER/PAT/DR7 load.
+  on(F::VM_ENTRY_CONTROLS, CONTROLS | MSRS);
+  for (F f : CR_FIELDS) on(f, CRS);
+  for (F f : MSR_FIELDS) on(f, MSRS);
+  on(F::GUEST_CR0, MSRS);  // EFER.LME follows CR0.PG without "load IA32_EFER"
+  return t;
+}
+constexpr GroupTable kGroups = make_group_table();
+
+// vmcs02 from vmcs12 (KVM's prepare_vmcs02): everything after VMLAUNCH or
+// a switch of vmcs12, else only the groups the guest hypervisor's VMWRITEs
+// touched. vmcs02 is current.
+void prepare_vmcs02(Vcpu& v, NestedVmx& n, bool full, const Level1Msrs& l1) {
+  const Vmcs12& c = n.vmcs12;
+  uint8_t groups = full ? uint8_t(DIRECT | CONTROLS | CRS | MSRS) : uint8_t(NONE);
+  if (full) {
+    for (F f : kGuestStateCopied) vmcs_write(f, c.get(f));
+    for (F f : ENTRY_EVENT_FIELDS) vmcs_write(f, c.get(f));
+  } else {
+    c.for_each_dirty([&](unsigned slot) {
+      const uint8_t g = kGroups.group[slot];
+      if (g & DIRECT) vmcs_write(VmcsField(kVmcsFieldEncodings[slot]), c.fields()[slot]);
+      groups |= g;
+    });
+  }
+  if (groups & CONTROLS) prepare_vmcs02_controls(v, n, n.proc02);
+  if (groups & CRS) prepare_vmcs02_crs(v, c);
+  if (groups & MSRS) prepare_vmcs02_msrs(v, c, l1);
+  n.vmcs12.clear_dirty();
+  n.vmcs02_vmptr = n.current_vmptr;
 }
 
 // The VM-entry MSR-load list of vmcs12 (SDM 26.4), performed by l1-vmm:
@@ -395,10 +457,18 @@ void nested_vmx_run(Vcpu& v, bool launch) {
   if (!controls_valid(n)) return nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD);
   if (!host_state_valid(n)) return nested_vmx_fail(v, E::ENTRY_INVALID_HOST_STATE_FIELD);
 
-  // Level k+1's state that level k+2 may inherit, read while vmcs01 is current.
-  const uint64_t efer01 = vmcs_read(F::GUEST_IA32_EFER);
-  const uint64_t pat01 = (v.config.entry & entry_ctl::LOAD_PAT) ? vmcs_read(F::GUEST_IA32_PAT) : 0;
-  const uint64_t dr7_01 = vmcs_read(F::GUEST_DR7), debugctl01 = vmcs_read(F::GUEST_IA32_DEBUGCTL);
+  // Level k+1's state that level k+2 may inherit, read while vmcs01 is
+  // current (only when vmcs02's EFER/PAT/DR7 are recomputed).
+  const bool full = launch || n.vmcs02_vmptr != n.current_vmptr;
+  Level1Msrs l1{};
+  bool msrs_needed = full;
+  if (!full) n.vmcs12.for_each_dirty([&](unsigned slot) { msrs_needed |= (kGroups.group[slot] & MSRS) != 0; });
+  if (msrs_needed) {
+    l1.efer = vmcs_read(F::GUEST_IA32_EFER);
+    l1.pat = (v.config.entry & entry_ctl::LOAD_PAT) ? vmcs_read(F::GUEST_IA32_PAT) : 0;
+    l1.dr7 = vmcs_read(F::GUEST_DR7);
+    l1.debugctl = vmcs_read(F::GUEST_IA32_DEBUGCTL);
+  }
   n.l1_cr3 = vmcs_read(F::GUEST_CR3);
 
   // The MSR-load list comes after the guest-state checks (SDM 26.4); those
@@ -409,6 +479,8 @@ void nested_vmx_run(Vcpu& v, bool launch) {
     n.vmcs12.set(F::VM_EXIT_REASON, entry_failure_reason(ExitReason::MSR_LOAD_FAIL));
     n.guest_mode = true;  // nested_vmx_vmexit leaves guest mode
     n.proc_ctl01 = v.proc_ctl;
+    v.proc_ctl = n.proc02;
+    n.vmcs02_vmptr = VMCS_POINTER_NONE;
     if (!n.vmcs02) init_vmcs02(v, n);
     else vmptrld_or_die(n.vmcs02, "vmcs02");
     return nested_vmx_vmexit(v, entry_failure_reason(ExitReason::MSR_LOAD_FAIL), failed, true);
@@ -417,16 +489,16 @@ void nested_vmx_run(Vcpu& v, bool launch) {
   n.proc_ctl01 = v.proc_ctl;
   if (!n.vmcs02) init_vmcs02(v, n);
   else vmptrld_or_die(n.vmcs02, "vmcs02");
-  uint32_t proc02 = 0;
-  prepare_vmcs02_controls(v, n, proc02);
-  prepare_vmcs02_guest_state(v, n.vmcs12, efer01, pat01, dr7_01, debugctl01);
-  v.proc_ctl = proc02;
+  prepare_vmcs02(v, n, full, l1);
+  nested_vpid_on_entry(v, n);
+  v.proc_ctl = n.proc02;
   n.guest_mode = true;
 }
 
 void nested_vmx_entry_failed(Vcpu& v, rt::vmx::EnterResult result) {
   NestedVmx& n = v.nested;
   const uint32_t error = result == rt::vmx::EnterResult::FailValid ? rt::vmx::instruction_error() : 0;
+  n.vmcs02_vmptr = VMCS_POINTER_NONE;  // rebuild vmcs02 at the next entry
   vmptrld_or_die(v.vmcs01, "vmcs01");
   n.guest_mode = false;
   v.proc_ctl = n.proc_ctl01;

@@ -18,12 +18,14 @@ bool Vmcs12::vmwrite(uint64_t encoding, uint64_t value) {
   uint64_t& f = field_[s];
   if (vmcs_encoding_is_high(encoding)) f = (f & 0xffffffffull) | (value << 32);
   else f = value & width_mask(encoding);
+  dirty_[unsigned(s) / 64] |= 1ull << (unsigned(s) % 64);
   return true;
 }
 
 // Byte copies: the region is the guest's memory, with no alignment promise
 // beyond the 4 KiB that VMPTRLD checks.
 void Vmcs12::load(const uint8_t* region) {
+  clear_dirty();
   __builtin_memcpy(field_, region + vmcs12_layout::FIELDS, sizeof(field_));
   uint32_t state;
   __builtin_memcpy(&state, region + vmcs12_layout::LAUNCH_STATE, sizeof(state));

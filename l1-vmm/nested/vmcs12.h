@@ -52,8 +52,24 @@ class Vmcs12 {
   // VMREAD/VMWRITE semantics by encoding (SDM 30.3): false for an encoding
   // that is not a field (VM-instruction error 12). A HIGH encoding moves
   // bits 63:32 of its 64-bit field; values are cut to the field's width.
+  // vmwrite() marks the field dirty: the guest hypervisor changed it since
+  // vmcs02 was last prepared from this vmcs12.
   bool vmread(uint64_t encoding, uint64_t& value) const;
   bool vmwrite(uint64_t encoding, uint64_t value);
+
+  // The fields written by vmwrite() since the last clear_dirty(), by slot.
+  template <typename Fn>
+  void for_each_dirty(Fn fn) const {
+    for (unsigned w = 0; w < kDirtyWords; w++)
+      for (uint64_t bits = dirty_[w]; bits; bits &= bits - 1) fn(w * 64 + unsigned(__builtin_ctzll(bits)));
+  }
+  void clear_dirty() {
+    for (uint64_t& d : dirty_) d = 0;
+  }
+
+  // The fields in slot order (arch::vmx::vmcs_field_slot), for the VM-entry
+  // checks' view (common/vmx/entry_checks.h).
+  const uint64_t* fields() const { return field_; }
 
   // The region <-> cache copies, over the guest's memory at `region`
   // (a host pointer to its 4 KiB).
@@ -64,7 +80,9 @@ class Vmcs12 {
 
  private:
   static unsigned slot(VmcsField f) { return unsigned(arch::vmx::vmcs_field_slot(f)); }
+  static constexpr unsigned kDirtyWords = (arch::vmx::kVmcsFieldCount + 63) / 64;
   uint64_t field_[arch::vmx::kVmcsFieldCount] = {};
+  uint64_t dirty_[kDirtyWords] = {};
 };
 
 }  // namespace l1::nested

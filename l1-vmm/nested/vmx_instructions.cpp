@@ -85,6 +85,7 @@ void handle_vmclear(Vcpu& v, NestedVmx& n) {
   if (!read_pointer_operand(v, ptr)) return;
   if (!valid_vmx_pointer(ptr)) return nested_vmx_fail(v, E::VMCLEAR_INVALID_ADDRESS);
   if (ptr == n.vmxon_ptr) return nested_vmx_fail(v, E::VMCLEAR_VMXON_POINTER);
+  if (ptr == n.vmcs02_vmptr) n.vmcs02_vmptr = VMCS_POINTER_NONE;
   if (ptr == n.current_vmptr) {
     n.vmcs12.launched = false;
     nested_release_vmcs12(n);
@@ -109,6 +110,7 @@ void handle_vmptrld(Vcpu& v, NestedVmx& n) {
     nested_release_vmcs12(n);
     n.vmcs12.load(region);
     n.current_vmptr = ptr;
+    n.vmcs02_vmptr = VMCS_POINTER_NONE;  // vmcs02 is rebuilt from the new vmcs12
   }
   nested_vmx_succeed(v);
 }
