@@ -3,7 +3,7 @@
 #include "arch/vmx/vmx.h"
 #include "arch/x86/paging.h"
 
-namespace common::vmx {
+namespace nestbed::common::vmx {
 
 using namespace arch::vmx;
 
@@ -87,4 +87,4 @@ EptWalkResult ept_walk(uint64_t eptp_value, uint64_t gpa, EptAccess a, const Ept
   }
 }
 
-}  // namespace common::vmx
+}  // namespace nestbed::common::vmx

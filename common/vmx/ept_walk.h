@@ -8,7 +8,7 @@
 #pragma once
 #include <stdint.h>
 
-namespace common::vmx {
+namespace nestbed::common::vmx {
 
 enum class EptAccess : uint8_t { Read, Write, Exec };
 
@@ -53,4 +53,4 @@ struct EptWalkOptions {
 EptWalkResult ept_walk(uint64_t eptp, uint64_t gpa, EptAccess a, const EptMemory& mem,
                        const EptWalkOptions& opt = {});
 
-}  // namespace common::vmx
+}  // namespace nestbed::common::vmx

@@ -5,7 +5,7 @@
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
 
-namespace common::vmx {
+namespace nestbed::common::vmx {
 
 using namespace arch::vmx;
 using F = VmcsField;
@@ -55,4 +55,4 @@ HostStateLoad vmx_host_state_load(const VmcsReader& vmcs, uint64_t current_efer)
   return h;
 }
 
-}  // namespace common::vmx
+}  // namespace nestbed::common::vmx

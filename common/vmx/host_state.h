@@ -7,7 +7,7 @@
 #pragma once
 #include <stdint.h>
 
-namespace common::vmx {
+namespace nestbed::common::vmx {
 
 struct VmcsReader {
   void* ctx;
@@ -42,4 +42,4 @@ inline constexpr uint64_t HOST_DR7 = 0x400;
 // "load IA32_EFER" is set).
 HostStateLoad vmx_host_state_load(const VmcsReader& vmcs, uint64_t current_efer);
 
-}  // namespace common::vmx
+}  // namespace nestbed::common::vmx

@@ -125,6 +125,29 @@ bool NestedCapabilities::read(uint32_t index, uint64_t& v) const {
   return true;
 }
 
+nestbed::common::vmx::VmxCapabilities NestedCapabilities::for_entry_checks() const {
+  nestbed::common::vmx::VmxCapabilities c{};
+  c.basic = value[idx(msr::IA32_VMX_BASIC)];
+  c.pinbased = pinbased();
+  c.procbased = procbased();
+  c.procbased2 = procbased2();
+  c.exit = exit();
+  c.entry = entry();
+  c.misc = misc();
+  c.cr0_fixed0 = cr0_fixed0();
+  c.cr0_fixed1 = cr0_fixed1();
+  c.cr4_fixed0 = cr4_fixed0();
+  c.cr4_fixed1 = cr4_fixed1();
+  c.vmcs_enum = value[idx(msr::IA32_VMX_VMCS_ENUM)];
+  c.ept_vpid_cap = ept_vpid_cap();
+  c.vmfunc = 0;
+  c.pinbased_legacy = value[idx(msr::IA32_VMX_PINBASED_CTLS)];
+  c.procbased_legacy = value[idx(msr::IA32_VMX_PROCBASED_CTLS)];
+  c.exit_legacy = value[idx(msr::IA32_VMX_EXIT_CTLS)];
+  c.entry_legacy = value[idx(msr::IA32_VMX_ENTRY_CTLS)];
+  return c;
+}
+
 uint64_t NestedCapabilities::pinbased() const { return value[idx(msr::IA32_VMX_TRUE_PINBASED_CTLS)]; }
 uint64_t NestedCapabilities::procbased() const { return value[idx(msr::IA32_VMX_TRUE_PROCBASED_CTLS)]; }
 uint64_t NestedCapabilities::procbased2() const { return value[idx(msr::IA32_VMX_PROCBASED_CTLS2)]; }

@@ -9,6 +9,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "common/vmx/capabilities.h"
 #include "runtime/vmx.h"
 
 namespace l1::nested {
@@ -46,6 +47,9 @@ struct NestedCapabilities {
   uint64_t cr0_fixed1() const;
   uint64_t cr4_fixed0() const;
   uint64_t cr4_fixed1() const;
+
+  // The same values as the VM-entry checks take them (common/vmx/entry_checks.h).
+  nestbed::common::vmx::VmxCapabilities for_entry_checks() const;
 };
 
 // From the platform's capabilities (what l1-vmm reads at boot).

@@ -31,6 +31,7 @@ namespace l1::nested {
 struct NestedVmx {
   bool enabled = false;        // option nested=1 and the platform can run it
   NestedCapabilities caps{};   // what level k+1 reads from the capability MSRs
+  nestbed::common::vmx::VmxCapabilities entry_caps{};  // the same, for the VM-entry checks
   bool vmxon = false;          // level k+1 is in VMX operation
   uint64_t vmxon_ptr = 0;
   uint64_t current_vmptr = arch::vmx::VMCS_POINTER_NONE;

@@ -110,10 +110,10 @@ void write_l1_entry(void*, uint64_t pa, uint64_t value) {
   if (auto* p = static_cast<uint64_t*>(guest_memory.hva(pa, 8))) *p = value;
 }
 
-common::vmx::EptAccess access_of(uint64_t qual) {
-  if (q::FETCH.test(qual)) return common::vmx::EptAccess::Exec;
-  if (q::WRITE.test(qual)) return common::vmx::EptAccess::Write;
-  return common::vmx::EptAccess::Read;
+nestbed::common::vmx::EptAccess access_of(uint64_t qual) {
+  if (q::FETCH.test(qual)) return nestbed::common::vmx::EptAccess::Exec;
+  if (q::WRITE.test(qual)) return nestbed::common::vmx::EptAccess::Write;
+  return nestbed::common::vmx::EptAccess::Read;
 }
 
 }  // namespace
@@ -147,32 +147,32 @@ void nested_ept_violation(Vcpu& v) {
   const uint64_t qual = v.exit.qualification;
   const uint64_t gpa2 = vmcs_read(F::GUEST_PHYSICAL_ADDRESS);
   const uint64_t eptp12 = c.get(F::EPT_POINTER);
-  const common::vmx::EptMemory mem{nullptr, read_l1_entry, write_l1_entry};
-  common::vmx::EptWalkOptions opt;
+  const nestbed::common::vmx::EptMemory mem{nullptr, read_l1_entry, write_l1_entry};
+  nestbed::common::vmx::EptWalkOptions opt;
   opt.execute_only = vmx_ept_vpid_cap::EXECUTE_ONLY.test(v.nested.caps.ept_vpid_cap());
   // An access to a guest paging-structure entry (GLA valid, "translated" 0).
   opt.paging_structure = q::GLA_VALID.test(qual) && !q::GLA_TRANSLATED.test(qual);
   // With EPT12's A/D flags on, an access to a guest paging structure is a
   // write for EPT (SDM 28.2.3.2), whatever EPT02 (without A/D) reported.
-  const common::vmx::EptAccess access = opt.paging_structure && eptp::ENABLE_AD.test(eptp12)
-                                            ? common::vmx::EptAccess::Write
+  const nestbed::common::vmx::EptAccess access = opt.paging_structure && eptp::ENABLE_AD.test(eptp12)
+                                            ? nestbed::common::vmx::EptAccess::Write
                                             : access_of(qual);
-  const common::vmx::EptWalkResult r = common::vmx::ept_walk(eptp12, gpa2, access, mem, opt);
+  const nestbed::common::vmx::EptWalkResult r = nestbed::common::vmx::ept_walk(eptp12, gpa2, access, mem, opt);
 
   switch (r.status) {
-    case common::vmx::EptWalkStatus::Violation: {
+    case nestbed::common::vmx::EptWalkStatus::Violation: {
       // EPT12 forbids it: level k+1's EPT violation, with EPT12's
       // permissions and the platform's linear-address and NMI bits (SDM 27.2.1).
       constexpr uint64_t FROM_HARDWARE = q::GLA_VALID.mask | q::GLA_TRANSLATED.mask | q::NMI_UNBLOCKING.mask;
       ept02.stats.reflected++;
       return nested_vmx_vmexit(v, uint32_t(ExitReason::EPT_VIOLATION), r.qualification | (qual & FROM_HARDWARE));
     }
-    case common::vmx::EptWalkStatus::Misconfig:
+    case nestbed::common::vmx::EptWalkStatus::Misconfig:
       ept02.stats.reflected++;
       return nested_vmx_vmexit(v, uint32_t(ExitReason::EPT_MISCONFIG), 0);
-    case common::vmx::EptWalkStatus::NoMemory:
+    case nestbed::common::vmx::EptWalkStatus::NoMemory:
       guest_failed(v, "EPT12 (the guest hypervisor's EPT) has a table outside its RAM");
-    case common::vmx::EptWalkStatus::Ok:
+    case nestbed::common::vmx::EptWalkStatus::Ok:
       break;
   }
 
@@ -185,8 +185,8 @@ void nested_ept_violation(Vcpu& v) {
   // With EPT12 A/D, a page becomes writable in EPT02 only once EPT12's
   // dirty flag is set, so that the first write sets it (KVM does the same).
   if (eptp::ENABLE_AD.test(eptp12) && !ept_entry::DIRTY.test(r.leaf)) perms &= ~ept_entry::WRITE.mask;
-  const bool needed = access == common::vmx::EptAccess::Read    ? (perms & ept_entry::READ.mask)
-                      : access == common::vmx::EptAccess::Write ? (perms & ept_entry::WRITE.mask)
+  const bool needed = access == nestbed::common::vmx::EptAccess::Read    ? (perms & ept_entry::READ.mask)
+                      : access == nestbed::common::vmx::EptAccess::Write ? (perms & ept_entry::WRITE.mask)
                                                                 : (perms & ept_entry::EXECUTE.mask);
   if (!needed) guest_failed(v, "an access EPT12 allows but EPT01 does not (e.g. execution from the APIC page)");
   const uint64_t leaf_bits = perms | (r.leaf & (ept_entry::MEMORY_TYPE.mask | ept_entry::IGNORE_PAT.mask));

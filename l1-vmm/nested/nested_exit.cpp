@@ -99,12 +99,12 @@ bool load_exit_msrs(const Vmcs12& c) {
 // SDM 27.5 (common/vmx/host_state): level k+1 resumes in the state its
 // vmcs12 host-state area says, written into vmcs01 as its guest state.
 void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
-  const common::vmx::VmcsReader reader{const_cast<Vmcs12*>(&c), [](void* ctx, uint32_t enc) {
+  const nestbed::common::vmx::VmcsReader reader{const_cast<Vmcs12*>(&c), [](void* ctx, uint32_t enc) {
                                          uint64_t value = 0;
                                          static_cast<const Vmcs12*>(ctx)->vmread(enc, value);
                                          return value;
                                        }};
-  const common::vmx::HostStateLoad h = common::vmx::vmx_host_state_load(reader, vmcs_read(F::GUEST_IA32_EFER));
+  const nestbed::common::vmx::HostStateLoad h = nestbed::common::vmx::vmx_host_state_load(reader, vmcs_read(F::GUEST_IA32_EFER));
   vmcs_write(F::GUEST_CR0, cr0_for_guest(v.config, h.cr0));
   vmcs_write(F::CR0_READ_SHADOW, h.cr0);
   vmcs_write(F::GUEST_CR4, cr4_for_guest(v.config, h.cr4));
@@ -130,7 +130,7 @@ void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
       {F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT, F::GUEST_FS_AR_BYTES},
       {F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_AR_BYTES},
   };
-  auto write_seg = [](const SegFields& f, const common::vmx::LoadedSegment& s) {
+  auto write_seg = [](const SegFields& f, const nestbed::common::vmx::LoadedSegment& s) {
     vmcs_write(f.selector, s.selector);
     vmcs_write(f.base, s.base);
     vmcs_write(f.limit, s.limit);
@@ -140,9 +140,9 @@ void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
   write_seg({F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES}, h.tr);
   write_seg({F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES}, h.ldtr);
   vmcs_write(F::GUEST_GDTR_BASE, h.gdtr_base);
-  vmcs_write(F::GUEST_GDTR_LIMIT, common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT);
+  vmcs_write(F::GUEST_GDTR_LIMIT, nestbed::common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT);
   vmcs_write(F::GUEST_IDTR_BASE, h.idtr_base);
-  vmcs_write(F::GUEST_IDTR_LIMIT, common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT);
+  vmcs_write(F::GUEST_IDTR_LIMIT, nestbed::common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT);
   vmcs_write(F::GUEST_RSP, h.rsp);
   vmcs_write(F::GUEST_RIP, h.rip);
   vmcs_write(F::GUEST_RFLAGS, h.rflags);

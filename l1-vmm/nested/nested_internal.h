@@ -26,9 +26,6 @@ void nested_release_vmcs12(NestedVmx& n);
 // VMLAUNCH (launch) or VMRESUME of vmcs12 (nested_vmx.cpp).
 void nested_vmx_run(Vcpu& v, bool launch);
 
-// Is `eptp` one vmcs12 may hold (SDM 26.2.1.1, with the offered EPT caps)?
-bool nested_eptp_valid(const NestedVmx& n, uint64_t eptp);
-
 // Flushes the translations level k+2 has cached under vpid02.
 void nested_flush_vpid02(Vcpu& v);
 

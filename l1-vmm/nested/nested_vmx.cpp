@@ -11,6 +11,7 @@
 #include "arch/x86/paging.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
+#include "common/vmx/entry_checks.h"
 #include "l1-vmm/mm/guest_memory.h"
 #include "l1-vmm/mm/phys_alloc.h"
 #include "l1-vmm/nested/nested_ept.h"
@@ -63,65 +64,27 @@ constexpr unsigned kGuestStateCopiedCount = sizeof(kGuestStateCopied) / sizeof(k
 
 namespace {
 
-// ---- the checks of VMLAUNCH/VMRESUME on vmcs12 (SDM 26.2) ---------------
-// What hardware would reject before entering, checked against the
-// capabilities offered (not the platform's). The guest-state checks of
-// 26.3 are the platform's, on vmcs02, whose guest state is vmcs12's: a
-// failure there comes back as an entry-failure exit and is reflected.
+// ---- the checks of VMLAUNCH/VMRESUME on vmcs12 (SDM 26.2-26.3) ----------
+// The platform's own rules (common/vmx/entry_checks, the code the sim
+// runs), against the capabilities offered to level k+1.
 
-bool controls_valid(const NestedVmx& n) {
-  const Vmcs12& c = n.vmcs12;
-  const uint32_t proc = c.get32(F::CPU_BASED_VM_EXEC_CONTROL);
-  const uint32_t proc2 = (proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) ? c.get32(F::SECONDARY_VM_EXEC_CONTROL) : 0;
-  if (!ctls_valid(n.caps.pinbased(), c.get32(F::PIN_BASED_VM_EXEC_CONTROL))) return false;
-  if (!ctls_valid(n.caps.procbased(), proc)) return false;
-  if ((proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) && !ctls_valid(n.caps.procbased2(), proc2)) return false;
-  if (!ctls_valid(n.caps.exit(), c.get32(F::VM_EXIT_CONTROLS))) return false;
-  if (!ctls_valid(n.caps.entry(), c.get32(F::VM_ENTRY_CONTROLS))) return false;
-  if (c.get(F::CR3_TARGET_COUNT) > vmx_misc::CR3_TARGETS.get(n.caps.misc())) return false;
-  const auto page_ok = [](uint64_t pa) { return (pa & 0xfff) == 0 && (pa >> arch::pte::MAXPHYADDR) == 0; };
-  if ((proc & proc_ctl::USE_IO_BITMAPS) && (!page_ok(c.get(F::IO_BITMAP_A)) || !page_ok(c.get(F::IO_BITMAP_B))))
-    return false;
-  if ((proc & proc_ctl::USE_MSR_BITMAPS) && !page_ok(c.get(F::MSR_BITMAP))) return false;
-  if ((proc2 & proc_ctl2::ENABLE_EPT) && !nested_eptp_valid(n, c.get(F::EPT_POINTER))) return false;
-  if ((proc2 & proc_ctl2::UNRESTRICTED_GUEST) && !(proc2 & proc_ctl2::ENABLE_EPT)) return false;
-  if ((proc2 & proc_ctl2::ENABLE_VPID) && c.get(F::VIRTUAL_PROCESSOR_ID) == 0) return false;
-  const uint32_t pin = c.get32(F::PIN_BASED_VM_EXEC_CONTROL);
-  if ((pin & pin_ctl::VIRTUAL_NMIS) && !(pin & pin_ctl::NMI_EXITING)) return false;
-  if ((proc & proc_ctl::NMI_WINDOW_EXITING) && !(pin & pin_ctl::VIRTUAL_NMIS)) return false;
-  const uint32_t max_list = vmx_misc_max_msr_list(n.caps.misc());
-  if (c.get(F::VM_EXIT_MSR_STORE_COUNT) > max_list || c.get(F::VM_EXIT_MSR_LOAD_COUNT) > max_list ||
-      c.get(F::VM_ENTRY_MSR_LOAD_COUNT) > max_list)
-    return false;
-  return true;
+uint64_t read_l1_phys(void*, uint64_t pa, unsigned size) {
+  const void* p = guest_memory.hva(pa, size);
+  if (!p) return ~0ull;  // outside level k+1's RAM: all-ones, as unassigned memory reads
+  uint64_t v = 0;
+  __builtin_memcpy(&v, p, size);
+  return v;
 }
 
-// SDM 26.2.2-26.2.4, the checks a 64-bit guest hypervisor can get wrong.
-bool host_state_valid(const NestedVmx& n) {
-  const Vmcs12& c = n.vmcs12;
-  if (!cr_fixed_valid(c.get(F::HOST_CR0), n.caps.cr0_fixed0(), n.caps.cr0_fixed1())) return false;
-  if (!cr_fixed_valid(c.get(F::HOST_CR4), n.caps.cr4_fixed0(), n.caps.cr4_fixed1())) return false;
-  const bool host64 = c.test(F::VM_EXIT_CONTROLS, exit_ctl::HOST_ADDRESS_SPACE_SIZE);
-  const bool lma = vmcs_read(F::GUEST_IA32_EFER) & arch::efer::LMA;  // level k+1's, on vmcs01
-  if (host64 != lma) return false;
-  if (host64 && !(c.get(F::HOST_CR4) & arch::cr4::PAE)) return false;
-  constexpr F bases[] = {F::HOST_FS_BASE, F::HOST_GS_BASE, F::HOST_GDTR_BASE, F::HOST_IDTR_BASE, F::HOST_TR_BASE,
-                         F::HOST_IA32_SYSENTER_ESP, F::HOST_IA32_SYSENTER_EIP};
-  for (F b : bases)
-    if (!arch::is_canonical(c.get(b))) return false;
-  if (host64 && !arch::is_canonical(c.get(F::HOST_RIP))) return false;
-  if (!host64 && (c.get(F::HOST_RIP) >> 32)) return false;
-  if ((c.get(F::HOST_CS_SELECTOR) & 0xfff8) == 0 || (c.get(F::HOST_TR_SELECTOR) & 0xfff8) == 0) return false;
-  constexpr F selectors[] = {F::HOST_ES_SELECTOR, F::HOST_CS_SELECTOR, F::HOST_SS_SELECTOR, F::HOST_DS_SELECTOR,
-                             F::HOST_FS_SELECTOR, F::HOST_GS_SELECTOR, F::HOST_TR_SELECTOR};
-  for (F s : selectors)
-    if (c.get(s) & 7) return false;  // RPL and TI must be 0
-  if (c.test(F::VM_EXIT_CONTROLS, exit_ctl::LOAD_EFER)) {
-    const uint64_t e = c.get(F::HOST_IA32_EFER);
-    if ((e & arch::efer::RESERVED) || bool(e & arch::efer::LMA) != host64 || bool(e & arch::efer::LME) != host64)
-      return false;
-  }
-  return true;
+nestbed::common::vmx::EntryCheckResult check_vmcs12(const NestedVmx& n) {
+  nestbed::common::vmx::EntryCheckContext ctx{n.entry_caps, read_l1_phys, nullptr};
+  ctx.vmxon_pointer = n.vmxon_ptr;
+  ctx.current_vmcs_pointer = n.current_vmptr;
+  ctx.cpu_in_ia32e_mode = vmcs_read(F::GUEST_IA32_EFER) & arch::efer::LMA;  // level k+1's, on vmcs01
+  // IA32_DEBUGCTL: the bits the platform implements (none on the sim);
+  // the platform's own check of vmcs02 stands behind this one.
+  ctx.debugctl_supported = 0;
+  return nestbed::common::vmx::check_vm_entry(nestbed::common::vmx::VmcsView{n.vmcs12.fields()}, ctx);
 }
 
 // ---- vmcs02 --------------------------------------------------------------
@@ -398,19 +361,6 @@ void nested_release_vmcs12(NestedVmx& n) {
   n.current_vmptr = VMCS_POINTER_NONE;
 }
 
-bool nested_eptp_valid(const NestedVmx& n, uint64_t e) {
-  const uint64_t cap = n.caps.ept_vpid_cap();
-  const uint64_t type = eptp::MEMORY_TYPE.get(e);
-  if (!((type == ept_memory_type::UC && vmx_ept_vpid_cap::MEMTYPE_UC.test(cap)) ||
-        (type == ept_memory_type::WB && vmx_ept_vpid_cap::MEMTYPE_WB.test(cap))))
-    return false;
-  if (eptp::PAGE_WALK_LENGTH.get(e) != eptp::WALK_4_LEVELS) return false;
-  if (eptp::ENABLE_AD.test(e) && !vmx_ept_vpid_cap::ACCESSED_DIRTY.test(cap)) return false;
-  // Bits 11:8 (7 without supervisor shadow-stack control) and beyond the
-  // physical-address width are reserved (SDM 26.2.1.1).
-  const uint64_t reserved = 0xf80ull | ~((1ull << arch::pte::MAXPHYADDR) - 1);
-  return (e & reserved) == 0;
-}
 
 void nested_flush_vpid02(Vcpu& v) {
   if (v.config.vpid()) rt::vmx::invvpid(invvpid_type::SINGLE_CONTEXT, VPID02, 0);
@@ -423,7 +373,9 @@ void nested_vmx_setup(Vcpu& v) {
   // unrestricted guest when vmcs12 asks for it: both are l1-vmm's own
   // requirements already (vmcs_config.cpp).
   n.enabled = v.options.nested;
-  if (n.enabled) n.caps = make_nested_capabilities(v.config.caps);
+  if (!n.enabled) return;
+  n.caps = make_nested_capabilities(v.config.caps);
+  n.entry_caps = n.caps.for_entry_checks();
 }
 
 uint64_t nested_feature_control(const Vcpu& v) {
@@ -446,6 +398,23 @@ bool nested_wants_interrupt_window(const Vcpu& v) {
 
 // ---- nested_vmx_run ---------------------------------------------------------
 
+// A VM entry of vmcs12 that fails after the checks of 26.2 (SDM 26.8): a
+// VM exit to level k+1 with the exit reason's bit 31 set, nothing of level
+// k+2's state saved, level k+1's host state loaded.
+void nested_vmx_entry_failure_exit(Vcpu& v, ExitReason reason, uint64_t qualification) {
+  NestedVmx& n = v.nested;
+  n.proc_ctl01 = v.proc_ctl;
+  v.proc_ctl = n.proc02;
+  n.vmcs02_vmptr = VMCS_POINTER_NONE;  // vmcs02 is rebuilt at the next entry
+  if (!n.vmcs02) init_vmcs02(v, n);
+  else vmptrld_or_die(n.vmcs02, "vmcs02");
+  n.guest_mode = true;  // nested_vmx_vmexit leaves guest mode
+  Vmcs12& c = n.vmcs12;
+  c.set(F::VM_EXIT_INTR_INFO, 0);
+  c.set(F::IDT_VECTORING_INFO_FIELD, 0);
+  nested_vmx_vmexit(v, entry_failure_reason(reason), qualification, true);
+}
+
 void nested_vmx_run(Vcpu& v, bool launch) {
   NestedVmx& n = v.nested;
   if (n.current_vmptr == VMCS_POINTER_NONE) return nested_vmx_fail_invalid(v);
@@ -454,8 +423,14 @@ void nested_vmx_run(Vcpu& v, bool launch) {
     return nested_vmx_fail(v, E::ENTRY_EVENTS_BLOCKED_BY_MOV_SS);
   if (launch && n.vmcs12.launched) return nested_vmx_fail(v, E::VMLAUNCH_NONCLEAR_VMCS);
   if (!launch && !n.vmcs12.launched) return nested_vmx_fail(v, E::VMRESUME_NONLAUNCHED_VMCS);
-  if (!controls_valid(n)) return nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD);
-  if (!host_state_valid(n)) return nested_vmx_fail(v, E::ENTRY_INVALID_HOST_STATE_FIELD);
+  using nestbed::common::vmx::EntryFailure;
+  const nestbed::common::vmx::EntryCheckResult check = check_vmcs12(n);
+  if (check.failure == EntryFailure::Control) return nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD);
+  if (check.failure == EntryFailure::HostState) return nested_vmx_fail(v, E::ENTRY_INVALID_HOST_STATE_FIELD);
+  // Guest state: the entry fails with exit reason 33 and the check's
+  // qualification, level k+1's host state loaded (SDM 26.8).
+  if (check.failure == EntryFailure::GuestState)
+    return nested_vmx_entry_failure_exit(v, ExitReason::INVALID_GUEST_STATE, check.qualification);
 
   // Level k+1's state that level k+2 may inherit, read while vmcs01 is
   // current (only when vmcs02's EFER/PAT/DR7 are recomputed).
@@ -474,17 +449,8 @@ void nested_vmx_run(Vcpu& v, bool launch) {
   // The MSR-load list comes after the guest-state checks (SDM 26.4); those
   // are the platform's here, so a list that fails is reported as the entry
   // failure it is, without entering (SDM 26.8).
-  if (const uint32_t failed = load_entry_msrs(n.vmcs12)) {
-    n.vmcs12.set(F::EXIT_QUALIFICATION, failed);
-    n.vmcs12.set(F::VM_EXIT_REASON, entry_failure_reason(ExitReason::MSR_LOAD_FAIL));
-    n.guest_mode = true;  // nested_vmx_vmexit leaves guest mode
-    n.proc_ctl01 = v.proc_ctl;
-    v.proc_ctl = n.proc02;
-    n.vmcs02_vmptr = VMCS_POINTER_NONE;
-    if (!n.vmcs02) init_vmcs02(v, n);
-    else vmptrld_or_die(n.vmcs02, "vmcs02");
-    return nested_vmx_vmexit(v, entry_failure_reason(ExitReason::MSR_LOAD_FAIL), failed, true);
-  }
+  if (const uint32_t failed = load_entry_msrs(n.vmcs12))
+    return nested_vmx_entry_failure_exit(v, ExitReason::MSR_LOAD_FAIL, failed);
 
   n.proc_ctl01 = v.proc_ctl;
   if (!n.vmcs02) init_vmcs02(v, n);

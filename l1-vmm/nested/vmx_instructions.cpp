@@ -11,6 +11,7 @@
 #include "arch/x86/exceptions.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/rflags.h"
+#include "common/vmx/entry_checks.h"
 #include "l1-vmm/mm/guest_memory.h"
 #include "l1-vmm/nested/guest_access.h"
 #include "l1-vmm/nested/nested.h"
@@ -177,7 +178,7 @@ void handle_invept(Vcpu& v, NestedVmx& n) {
   const bool single = type == invept_type::SINGLE_CONTEXT && vmx_ept_vpid_cap::INVEPT_SINGLE_CONTEXT.test(cap);
   const bool all = type == invept_type::ALL_CONTEXT && vmx_ept_vpid_cap::INVEPT_ALL_CONTEXT.test(cap);
   if (!single && !all) return nested_vmx_fail(v, E::INVALID_INVEPT_INVVPID_OPERAND);
-  if (single && !nested_eptp_valid(n, desc[0])) return nested_vmx_fail(v, E::INVALID_INVEPT_INVVPID_OPERAND);
+  if (single && !nestbed::common::vmx::check_eptp(desc[0], n.entry_caps).ok()) return nested_vmx_fail(v, E::INVALID_INVEPT_INVVPID_OPERAND);
   // EPT02 holds translations derived from one EPTP12: drop them all.
   nested_ept_drop();
   nested_vmx_succeed(v);

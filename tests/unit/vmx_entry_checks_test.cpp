@@ -1,5 +1,6 @@
-// The VM-entry checks (l0/sim/vmx/entry_checks.cpp) against Intel SDM vol. 3,
-// 26.2 (controls and host state) and 26.3.1 (guest state).
+// The VM-entry checks (common/vmx/entry_checks.cpp) against Intel SDM vol. 3,
+// 26.2 (controls and host state) and 26.3.1 (guest state), on VMCSs built
+// in the sim's Vmcs with the sim's capability MSRs.
 //
 // Valid baselines first: a 64-bit host (CR0 = PE|NE|PG|ET, CR4 = PAE|VMXE,
 // EFER = LMA|LME) with a 64-bit guest, and the same host with an
@@ -20,18 +21,21 @@
 #include <ostream>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "arch/vmx/vmx.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
+#include "common/vmx/entry_checks.h"
 #include "l0/sim/vmx/capabilities.h"
-#include "l0/sim/vmx/entry_checks.h"
 #include "l0/sim/vmx/vmcs.h"
 
 namespace nestbed::sim::vmx {
 namespace {
+
+using namespace nestbed::common::vmx;
 
 using F = VmcsField;
 using namespace arch::vmx;
@@ -77,11 +81,23 @@ uint64_t read_fake_phys(const Env& e, uint64_t pa, unsigned size) {
   return (it == e.mem.end() ? ~0ull : it->second) & mask;  // all-ones outside "RAM"
 }
 
+VmcsView view(const Vmcs& v) { return VmcsView{v.fields()}; }
+
+// A context whose read_phys calls `read` (which must outlive it).
+template <class Fn>
+EntryCheckContext context(const VmxCapabilities& caps, Fn& read, uint64_t vmxon_pointer = ~0ull,
+                          uint64_t current_vmcs_pointer = ~0ull) {
+  const ReadPhys call = [](void* fn, uint64_t pa, unsigned size) -> uint64_t {
+    return (*static_cast<Fn*>(fn))(pa, size);
+  };
+  return EntryCheckContext{caps, call, &read, vmxon_pointer, current_vmcs_pointer};
+}
+
 EntryCheckResult run(const Env& e) {
-  EntryCheckContext ctx{e.caps, [&e](uint64_t pa, unsigned size) { return read_fake_phys(e, pa, size); },
-                        /*vmxon_pointer=*/0x00800000, e.current_vmcs};
+  auto read = [&e](uint64_t pa, unsigned size) { return read_fake_phys(e, pa, size); };
+  EntryCheckContext ctx = context(e.caps, read, /*vmxon_pointer=*/0x00800000, e.current_vmcs);
   ctx.cpu_in_ia32e_mode = e.cpu_in_ia32e;
-  return check_vm_entry(e.vmcs, ctx);
+  return check_vm_entry(view(e.vmcs), ctx);
 }
 
 // ---- Baselines -------------------------------------------------------------
@@ -784,8 +800,9 @@ TEST_P(VmEntryCheckTable, SetupPassesAndBreakingFails) {
   const EntryCheckResult r = run(e);
   EXPECT_EQ(r.failure, c.kind) << r.check;
   EXPECT_EQ(r.qualification, c.qualification) << r.check;
-  EXPECT_NE(r.check.find(c.check), std::string::npos) << "got: " << r.check << "\nwanted: " << c.check;
-  EXPECT_EQ(r.check.rfind("SDM 26.", 0), 0u) << "cites its section: " << r.check;
+  EXPECT_NE(std::string_view(r.check).find(c.check), std::string_view::npos)
+      << "got: " << r.check << "\nwanted: " << c.check;
+  EXPECT_EQ(std::string_view(r.check).rfind("SDM 26.", 0), 0u) << "cites its section: " << r.check;
 }
 
 INSTANTIATE_TEST_SUITE_P(VmEntryCheck, VmEntryCheckTable, ::testing::ValuesIn(cases()),
@@ -796,16 +813,17 @@ INSTANTIATE_TEST_SUITE_P(VmEntryCheck, VmEntryCheckTable, ::testing::ValuesIn(ca
 TEST(VmEntryCheck, BaselinesPassEverySection) {
   for (Env (*base)() : {base64, base32}) {
     Env e = base();
-    EntryCheckContext ctx{e.caps, [&e](uint64_t pa, unsigned size) { return read_fake_phys(e, pa, size); }};
-    EXPECT_TRUE(check_vm_execution_controls(e.vmcs, ctx).ok());
-    EXPECT_TRUE(check_vm_exit_controls(e.vmcs, ctx).ok());
-    EXPECT_TRUE(check_vm_entry_controls(e.vmcs, ctx).ok());
-    EXPECT_TRUE(check_host_state(e.vmcs, ctx).ok());
-    EXPECT_TRUE(check_guest_state(e.vmcs, ctx).ok());
-    const EntryCheckResult r = check_vm_entry(e.vmcs, ctx);
+    auto read = [&e](uint64_t pa, unsigned size) { return read_fake_phys(e, pa, size); };
+    const EntryCheckContext ctx = context(e.caps, read);
+    EXPECT_TRUE(check_vm_execution_controls(view(e.vmcs), ctx).ok());
+    EXPECT_TRUE(check_vm_exit_controls(view(e.vmcs), ctx).ok());
+    EXPECT_TRUE(check_vm_entry_controls(view(e.vmcs), ctx).ok());
+    EXPECT_TRUE(check_host_state(view(e.vmcs), ctx).ok());
+    EXPECT_TRUE(check_guest_state(view(e.vmcs), ctx).ok());
+    const EntryCheckResult r = check_vm_entry(view(e.vmcs), ctx);
     EXPECT_TRUE(r.ok()) << r.check;
     EXPECT_EQ(r.failure, EntryFailure::None);
-    EXPECT_TRUE(r.check.empty());
+    EXPECT_STREQ(r.check, "");
   }
 }
 
@@ -889,19 +907,19 @@ TEST(VmEntryCheck, LinkPointerReadsFourBytesOfTheRegion) {
   Env e = base64();
   link_vmcs(e);
   std::vector<std::pair<uint64_t, unsigned>> reads;
-  EntryCheckContext ctx{e.caps, [&](uint64_t pa, unsigned size) {
-                          reads.push_back({pa, size});
-                          return read_fake_phys(e, pa, size);
-                        },
-                        ~0ull, kCurrentVmcs};
-  EXPECT_TRUE(check_vm_entry(e.vmcs, ctx).ok());
+  auto read = [&](uint64_t pa, unsigned size) {
+    reads.push_back({pa, size});
+    return read_fake_phys(e, pa, size);
+  };
+  const EntryCheckContext ctx = context(e.caps, read, ~0ull, kCurrentVmcs);
+  EXPECT_TRUE(check_vm_entry(view(e.vmcs), ctx).ok());
   ASSERT_EQ(reads.size(), 1u);
   EXPECT_EQ(reads[0].first, kLinkVmcs);
   EXPECT_EQ(reads[0].second, 4u);
   // An upper dword of garbage does not matter (the abort indicator).
   e.mem[kLinkVmcs] = 0xdeadbeef00000000ull | kVmcsRevision;
   reads.clear();
-  EXPECT_TRUE(check_vm_entry(e.vmcs, ctx).ok());
+  EXPECT_TRUE(check_vm_entry(view(e.vmcs), ctx).ok());
 }
 
 // The table covers each check once; names are unique (gtest needs it too).

@@ -4,23 +4,11 @@
 #pragma once
 #include <cstdint>
 
+#include "common/vmx/capabilities.h"
+
 namespace nestbed::sim::vmx {
 
-struct VmxCapabilities {
-  uint64_t basic;          // IA32_VMX_BASIC
-  uint64_t pinbased;       // IA32_VMX_TRUE_PINBASED_CTLS (allowed-0 low, allowed-1 high)
-  uint64_t procbased;      // IA32_VMX_TRUE_PROCBASED_CTLS
-  uint64_t procbased2;     // IA32_VMX_PROCBASED_CTLS2
-  uint64_t exit;           // IA32_VMX_TRUE_EXIT_CTLS
-  uint64_t entry;          // IA32_VMX_TRUE_ENTRY_CTLS
-  uint64_t misc;           // IA32_VMX_MISC
-  uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
-  uint64_t vmcs_enum;      // IA32_VMX_VMCS_ENUM
-  uint64_t ept_vpid_cap;   // IA32_VMX_EPT_VPID_CAP
-  uint64_t vmfunc;         // IA32_VMX_VMFUNC
-  // The non-"true" forms, with the default1 bits forced to 1 (SDM A.3-A.5).
-  uint64_t pinbased_legacy, procbased_legacy, exit_legacy, entry_legacy;
-};
+using nestbed::common::vmx::VmxCapabilities;
 
 const VmxCapabilities& sim_vmx_capabilities();
 

@@ -18,6 +18,8 @@ class Vmcs {
   static constexpr uint32_t kShadowIndicator = 1u << 31;  // SDM 24.2, bit 31 of the first dword
 
   uint64_t read(VmcsField f) const { return values_[slot_of(uint32_t(f))]; }
+  // Every field's value by slot: what common::vmx::VmcsView reads.
+  const uint64_t* fields() const { return values_; }
   void write(VmcsField f, uint64_t v) {
     const uint32_t enc = uint32_t(f);
     values_[slot_of(enc)] = v & arch::vmx::width_mask(arch::vmx::vmcs_encoding_width(enc));

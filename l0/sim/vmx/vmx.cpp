@@ -10,14 +10,20 @@
 #include "arch/x86/paging.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
+#include "common/vmx/entry_checks.h"
 #include "common/vmx/host_state.h"
 #include "l0/sim/cpu/cpu.h"
-#include "l0/sim/vmx/entry_checks.h"
 
 namespace nestbed::sim::vmx {
 
 using namespace arch::vmx;
 using F = VmcsField;
+using common::vmx::check_eptp;
+using common::vmx::check_vm_entry;
+using common::vmx::EntryCheckContext;
+using common::vmx::EntryCheckResult;
+using common::vmx::EntryFailure;
+using common::vmx::VmcsView;
 namespace fl = arch::rflags;
 namespace ar = arch::seg::ar;
 
@@ -416,10 +422,15 @@ void Vmx::vmlaunch(bool resume) {
   if (resume && !current_->launched) return vm_fail_valid(uint32_t(VmInstructionError::VMRESUME_NONLAUNCHED_VMCS));
 
   Vmcs& v = *current_;
-  EntryCheckContext ctx{sim_vmx_capabilities(), [this](uint64_t pa, unsigned size) { return cpu_.phys_read(pa, size); },
-                        vmxon_region_, current_pa_};
+  const auto read_phys = [](void* cpu, uint64_t pa, unsigned size) {
+    return static_cast<Cpu*>(cpu)->phys_read(pa, size);
+  };
+  EntryCheckContext ctx{sim_vmx_capabilities(), read_phys, &cpu_, vmxon_region_, current_pa_};
   ctx.cpu_in_ia32e_mode = cpu_.state().efer & arch::efer::LMA;
-  const EntryCheckResult check = check_vm_entry(v, ctx);
+  // The sim's WRMSR accepts no IA32_DEBUGCTL bit (cpu/system.cpp: no branch
+  // tracing is modeled), so with "load debug controls" every bit is reserved.
+  ctx.debugctl_supported = 0;
+  const EntryCheckResult check = check_vm_entry(VmcsView{v.fields()}, ctx);
   if (check.failure == EntryFailure::Control)
     return vm_fail_valid(uint32_t(VmInstructionError::ENTRY_INVALID_CONTROL_FIELD));
   if (check.failure == EntryFailure::HostState)

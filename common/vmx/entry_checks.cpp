@@ -1,17 +1,19 @@
 // The checks of VM entry on the VMX controls, the host-state area and the
 // guest-state area (Intel SDM vol. 3, 26.2 and 26.3.1; chapter numbers of the
 // 2016-2022 editions, see arch/vmx/vmcs_fields.def). Each check cites its
-// section in EntryCheckResult::check.
+// section in EntryCheckResult::check, a static string: a failing entry
+// costs no allocation, and the code runs freestanding (common/README.md).
 //
-// Scope: every check that applies to what the sim CPU advertises
-// (l0/sim/vmx/capabilities.cpp). Controls it does not offer (TPR shadow,
-// APIC virtualization, posted interrupts, PML, VM functions, #VE, tertiary
-// controls, SMM/dual-monitor, CET, PKRS, FRED, perf-global-ctrl, BNDCFGS,
-// RTIT, LBR) cannot be 1 once the reserved-bit checks against the capability
-// MSRs pass, so the checks that depend on them being 1 are not written out.
-// The sim has no SMM, no SGX, no RTM, no bus-lock detection and 48-bit
-// linear addresses (no LA57).
-#include "l0/sim/vmx/entry_checks.h"
+// Scope: every check that applies to the VMX the sim CPU advertises
+// (l0/sim/vmx/capabilities.cpp); a VMM using these checks offers its guest
+// a subset of it. Controls outside it (TPR shadow, APIC virtualization,
+// posted interrupts, PML, VM functions, #VE, tertiary controls,
+// SMM/dual-monitor, CET, PKRS, FRED, perf-global-ctrl, BNDCFGS, RTIT, LBR)
+// cannot be 1 once the reserved-bit checks against the capability MSRs
+// pass, so the checks that depend on them being 1 are not written out. The
+// processor is nestbed's (arch/): no SMM, no SGX, no RTM, no bus-lock
+// detection, MAXPHYADDR 46 and 48-bit linear addresses (no LA57).
+#include "common/vmx/entry_checks.h"
 
 #include "arch/vmx/vmx.h"
 #include "arch/x86/control_regs.h"
@@ -21,11 +23,11 @@
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
 
-namespace nestbed::sim::vmx {
+namespace nestbed::common::vmx {
 
 namespace {
 
-using F = VmcsField;
+using F = arch::vmx::VmcsField;
 using namespace arch::vmx;
 namespace ar = arch::seg::ar;
 namespace cr0 = arch::cr0;
@@ -33,10 +35,10 @@ namespace cr4 = arch::cr4;
 namespace efer = arch::efer;
 namespace rf = arch::rflags;
 
-// IA32_DEBUGCTL bits the sim's WRMSR accepts: none (l0/sim/cpu/system.cpp
-// raises #GP on any non-zero value), so with "load debug controls" every
-// bit of the guest IA32_DEBUGCTL field is reserved (SDM 26.3.1.1).
-constexpr uint64_t kSimDebugctlSupported = 0;
+// A field's index in VmcsView::fields, for the tables of fields below
+// (constexpr tables: computed at compile time, so reading a field through a
+// table is one load too). Every VmcsField has a slot.
+constexpr uint16_t slot(F f) { return uint16_t(vmcs_field_slot(uint32_t(f))); }
 
 // Physical addresses in VMCS fields may not set bits at or above MAXPHYADDR.
 constexpr bool phys_in_range(uint64_t pa) { return (pa >> arch::pte::MAXPHYADDR) == 0; }
@@ -47,9 +49,10 @@ constexpr uint64_t kRflagsDefined = rf::CF | rf::FIXED1 | rf::PF | rf::AF | rf::
                                     rf::DF | rf::OF | rf::IOPL | rf::NT | rf::RF | rf::VM | rf::AC | rf::VIF |
                                     rf::VIP | rf::ID;
 
-// Pending debug exceptions the sim can hold: B3:0, enabled breakpoint, BS.
-// BLD (bit 11) and RTM (bit 16) need bus-lock detection and RTM, which the
-// sim does not offer, so they are reserved with the rest (SDM 26.3.1.5).
+// Pending debug exceptions the processor can hold: B3:0, enabled
+// breakpoint, BS. BLD (bit 11) and RTM (bit 16) need bus-lock detection and
+// RTM, which it does not offer, so they are reserved with the rest (SDM
+// 26.3.1.5).
 constexpr uint64_t kPendingDbgDefined = pending_dbg::B0.mask | pending_dbg::B1.mask | pending_dbg::B2.mask |
                                         pending_dbg::B3.mask | pending_dbg::ENABLED_BREAKPOINT.mask |
                                         pending_dbg::BS.mask;
@@ -63,52 +66,80 @@ constexpr uint64_t kIntrInfoReserved =
 // present, DPL 3, read/write accessed data (SDM 26.3.1.2).
 constexpr uint32_t kV86AccessRights = ar::TYPE_ACCESSED | ar::TYPE_WRITABLE | ar::S | ar::DPL_MASK | ar::P;
 
-EntryCheckResult failure(EntryFailure kind, std::string check, uint64_t qualification = 0) {
-  EntryCheckResult r;
-  r.failure = kind;
-  r.qualification = qualification;
-  r.check = std::move(check);
-  return r;
-}
-EntryCheckResult control(std::string check) { return failure(EntryFailure::Control, std::move(check)); }
-EntryCheckResult host(std::string check) { return failure(EntryFailure::HostState, std::move(check)); }
-EntryCheckResult guest(std::string check, uint64_t qualification = qual_entry_failure::ENTRY_FAIL_DEFAULT) {
-  return failure(EntryFailure::GuestState, std::move(check), qualification);
+constexpr EntryCheckResult control(const char* check) { return {EntryFailure::Control, 0, check}; }
+constexpr EntryCheckResult host(const char* check) { return {EntryFailure::HostState, 0, check}; }
+constexpr EntryCheckResult guest(const char* check, uint64_t qualification = qual_entry_failure::ENTRY_FAIL_DEFAULT) {
+  return {EntryFailure::GuestState, qualification, check};
 }
 
 // The control words as VM entry sees them: without "activate secondary
 // controls" the secondary controls act as 0 (SDM 26.2.1.1).
 struct Controls {
   uint32_t pin, proc, proc2_raw, proc2, exit, entry;
-  explicit Controls(const Vmcs& v)
-      : pin(uint32_t(v.read(F::PIN_BASED_VM_EXEC_CONTROL))),
-        proc(uint32_t(v.read(F::CPU_BASED_VM_EXEC_CONTROL))),
-        proc2_raw(uint32_t(v.read(F::SECONDARY_VM_EXEC_CONTROL))),
+  explicit Controls(VmcsView v)
+      : pin(uint32_t(v.read<F::PIN_BASED_VM_EXEC_CONTROL>())),
+        proc(uint32_t(v.read<F::CPU_BASED_VM_EXEC_CONTROL>())),
+        proc2_raw(uint32_t(v.read<F::SECONDARY_VM_EXEC_CONTROL>())),
         proc2((proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) ? proc2_raw : 0),
-        exit(uint32_t(v.read(F::VM_EXIT_CONTROLS))),
-        entry(uint32_t(v.read(F::VM_ENTRY_CONTROLS))) {}
+        exit(uint32_t(v.read<F::VM_EXIT_CONTROLS>())),
+        entry(uint32_t(v.read<F::VM_ENTRY_CONTROLS>())) {}
   bool unrestricted_guest() const { return proc2 & proc_ctl2::UNRESTRICTED_GUEST; }
   bool ia32e_guest() const { return entry & entry_ctl::IA32E_MODE_GUEST; }
   bool host_64() const { return exit & exit_ctl::HOST_ADDRESS_SPACE_SIZE; }
 };
 
 // A 4-KiB structure referenced by a control (bitmaps): bits 11:0 zero and no
-// bit at or above MAXPHYADDR. Empty: fine.
-std::string page_address_problem(uint64_t pa) {
-  if (!page_aligned(pa)) return "bits 11:0 are not 0";
-  if (!phys_in_range(pa)) return "sets bits beyond the physical-address width";
-  return {};
+// bit at or above MAXPHYADDR (SDM 26.2.1.1). One message per way to fail,
+// per structure.
+struct PageAddressChecks {
+  const char* unaligned;
+  const char* beyond_width;
+};
+#define NESTBED_PAGE_ADDRESS_CHECKS(what)                                            \
+  PageAddressChecks {                                                                \
+    "SDM 26.2.1.1: " what " address bits 11:0 are not 0",                            \
+        "SDM 26.2.1.1: " what " address sets bits beyond the physical-address width" \
+  }
+constexpr PageAddressChecks kIoBitmapA = NESTBED_PAGE_ADDRESS_CHECKS("I/O-bitmap A");
+constexpr PageAddressChecks kIoBitmapB = NESTBED_PAGE_ADDRESS_CHECKS("I/O-bitmap B");
+constexpr PageAddressChecks kMsrBitmap = NESTBED_PAGE_ADDRESS_CHECKS("MSR-bitmap");
+constexpr PageAddressChecks kVmreadBitmap = NESTBED_PAGE_ADDRESS_CHECKS("VMREAD-bitmap");
+constexpr PageAddressChecks kVmwriteBitmap = NESTBED_PAGE_ADDRESS_CHECKS("VMWRITE-bitmap");
+#undef NESTBED_PAGE_ADDRESS_CHECKS
+
+// The failed check, or null.
+constexpr const char* page_address_problem(uint64_t pa, const PageAddressChecks& checks) {
+  if (!page_aligned(pa)) return checks.unaligned;
+  if (!phys_in_range(pa)) return checks.beyond_width;
+  return nullptr;
 }
 
 // An MSR-load/store area (SDM 26.2.1.2, 26.2.1.3): 16-byte aligned, and
 // neither its first nor its last byte beyond the physical-address width.
-std::string msr_area_problem(uint64_t pa, uint32_t count) {
-  if (count == 0) return {};
-  if (pa & (sizeof(MsrEntry) - 1)) return "address bits 3:0 are not 0";
-  if (!phys_in_range(pa)) return "address sets bits beyond the physical-address width";
+struct MsrAreaChecks {
+  const char* unaligned;
+  const char* beyond_width;
+  const char* last_beyond_width;
+};
+#define NESTBED_MSR_AREA_CHECKS(section, area)                                                  \
+  MsrAreaChecks {                                                                               \
+    "SDM " section ": " area ": address bits 3:0 are not 0",                                    \
+        "SDM " section ": " area ": address sets bits beyond the physical-address width",       \
+        "SDM " section ": " area ": last byte of the area is beyond the physical-address width" \
+  }
+constexpr MsrAreaChecks kExitMsrStore = NESTBED_MSR_AREA_CHECKS("26.2.1.2", "VM-exit MSR-store area");
+constexpr MsrAreaChecks kExitMsrLoad = NESTBED_MSR_AREA_CHECKS("26.2.1.2", "VM-exit MSR-load area");
+constexpr MsrAreaChecks kEntryMsrLoad = NESTBED_MSR_AREA_CHECKS("26.2.1.3", "VM-entry MSR-load area");
+#undef NESTBED_MSR_AREA_CHECKS
+
+// The failed check, or null.
+constexpr const char* msr_area_problem(uint64_t pa, uint32_t count, const MsrAreaChecks& checks) {
+  if (count == 0) return nullptr;
+  if (pa & (sizeof(MsrEntry) - 1)) return checks.unaligned;
+  if (!phys_in_range(pa)) return checks.beyond_width;
   const uint64_t last = pa + uint64_t(count) * sizeof(MsrEntry) - 1;  // pa < 2^46: no overflow
-  if (!phys_in_range(last)) return "last byte of the area is beyond the physical-address width";
-  return {};
+  if (!phys_in_range(last)) return checks.last_beyond_width;
+  return nullptr;
 }
 
 // A G bit consistent with the limit: limit bits 11:0 all 1 if G is 1, limit
@@ -125,23 +156,65 @@ constexpr bool granularity_consistent(uint32_t limit, uint32_t access_rights) {
 enum SegIndex : unsigned { ES, CS, SS, DS, FS, GS, LDTR, TR, kSegCount };
 static_assert(unsigned(ES) == arch::seg::ES && unsigned(GS) == arch::seg::GS, "VMX segment order");
 
+// The checks that apply to several segment registers, one message per
+// register ("SDM 26.3.1.2: SS access rights: P is 0"), so that a failure
+// names its register without building a string. CS, TR and LDTR's own
+// checks have plain messages below.
+struct SegChecks {
+  // Bases.
+  const char* v86_base;
+  const char* base_not_canonical;
+  const char* base_high;
+  // Limits and access rights in virtual-8086 mode.
+  const char* v86_limit;
+  const char* v86_access_rights;
+  // Access rights of SS and the data segments (check_data_segment).
+  const char* type_not_accessed;
+  const char* code_not_readable;
+  const char* s_zero;
+  const char* dpl_below_rpl;
+  const char* p_zero;
+  const char* reserved_11_8;
+  const char* g_inconsistent;
+  const char* reserved_31_17;
+};
+#define NESTBED_SEG_CHECK(seg, what) "SDM 26.3.1.2: " seg " " what
+#define NESTBED_SEG_CHECKS(seg)                                                                \
+  SegChecks {                                                                                  \
+    NESTBED_SEG_CHECK(seg, "base is not the selector shifted left 4 bits (virtual-8086 mode)"), \
+        NESTBED_SEG_CHECK(seg, "base is not canonical"),                                       \
+        NESTBED_SEG_CHECK(seg, "base bits 63:32 are not 0"),                                   \
+        NESTBED_SEG_CHECK(seg, "limit is not FFFFH (virtual-8086 mode)"),                      \
+        NESTBED_SEG_CHECK(seg, "access rights are not F3H (virtual-8086 mode)"),               \
+        NESTBED_SEG_CHECK(seg, "access rights: type is not accessed"),                         \
+        NESTBED_SEG_CHECK(seg, "access rights: code segment type is not readable"),            \
+        NESTBED_SEG_CHECK(seg, "access rights: S is 0"),                                       \
+        NESTBED_SEG_CHECK(seg, "access rights: DPL is less than the selector's RPL"),          \
+        NESTBED_SEG_CHECK(seg, "access rights: P is 0"),                                       \
+        NESTBED_SEG_CHECK(seg, "access rights: reserved bits 11:8 are not 0"),                 \
+        NESTBED_SEG_CHECK(seg, "access rights: G is inconsistent with the limit"),             \
+        NESTBED_SEG_CHECK(seg, "access rights: reserved bits 31:17 are not 0")                 \
+  }
+
 struct SegFields {
-  const char* name;
-  F selector, base, limit, access_rights;
+  SegChecks checks;
+  uint16_t selector, base, limit, access_rights;  // slots
 };
+#define NESTBED_SEG_FIELDS(seg)                                                             \
+  SegFields {                                                                               \
+    NESTBED_SEG_CHECKS(#seg), slot(F::GUEST_##seg##_SELECTOR), slot(F::GUEST_##seg##_BASE), \
+        slot(F::GUEST_##seg##_LIMIT), slot(F::GUEST_##seg##_AR_BYTES)                       \
+  }
 constexpr SegFields kSegFields[kSegCount] = {
-    {"ES", F::GUEST_ES_SELECTOR, F::GUEST_ES_BASE, F::GUEST_ES_LIMIT, F::GUEST_ES_AR_BYTES},
-    {"CS", F::GUEST_CS_SELECTOR, F::GUEST_CS_BASE, F::GUEST_CS_LIMIT, F::GUEST_CS_AR_BYTES},
-    {"SS", F::GUEST_SS_SELECTOR, F::GUEST_SS_BASE, F::GUEST_SS_LIMIT, F::GUEST_SS_AR_BYTES},
-    {"DS", F::GUEST_DS_SELECTOR, F::GUEST_DS_BASE, F::GUEST_DS_LIMIT, F::GUEST_DS_AR_BYTES},
-    {"FS", F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT, F::GUEST_FS_AR_BYTES},
-    {"GS", F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_AR_BYTES},
-    {"LDTR", F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES},
-    {"TR", F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES},
+    NESTBED_SEG_FIELDS(ES), NESTBED_SEG_FIELDS(CS), NESTBED_SEG_FIELDS(SS),   NESTBED_SEG_FIELDS(DS),
+    NESTBED_SEG_FIELDS(FS), NESTBED_SEG_FIELDS(GS), NESTBED_SEG_FIELDS(LDTR), NESTBED_SEG_FIELDS(TR),
 };
+#undef NESTBED_SEG_FIELDS
+#undef NESTBED_SEG_CHECKS
+#undef NESTBED_SEG_CHECK
 
 struct GuestSeg {
-  const char* name;
+  const SegChecks* checks;
   uint16_t sel;
   uint64_t base;
   uint32_t limit;
@@ -152,40 +225,40 @@ struct GuestSeg {
   unsigned rpl() const { return arch::seg::selector_rpl(sel); }
 };
 
-std::string seg_msg(const GuestSeg& s, const char* what) { return std::string("SDM 26.3.1.2: ") + s.name + " " + what; }
-
 // Checks on CS, SS, DS, ES, FS and GS outside virtual-8086 mode that are
 // common to SS and the data segments: type, S, DPL-vs-RPL, P, reserved bits,
 // G. CS has its own type and DPL rules.
 EntryCheckResult check_data_segment(const GuestSeg& s, bool unrestricted) {
   if (!s.usable()) return {};
   const unsigned type = s.type();
-  if (!(type & ar::TYPE_ACCESSED)) return guest(seg_msg(s, "access rights: type is not accessed"));
-  if ((type & ar::TYPE_CODE) && !(type & ar::TYPE_WRITABLE))
-    return guest(seg_msg(s, "access rights: code segment type is not readable"));
-  if (!(s.ar & ar::S)) return guest(seg_msg(s, "access rights: S is 0"));
+  if (!(type & ar::TYPE_ACCESSED)) return guest(s.checks->type_not_accessed);
+  if ((type & ar::TYPE_CODE) && !(type & ar::TYPE_WRITABLE)) return guest(s.checks->code_not_readable);
+  if (!(s.ar & ar::S)) return guest(s.checks->s_zero);
   // DPL >= RPL for data and non-conforming code (types 0-11) without unrestricted guest.
-  if (!unrestricted && type <= 11 && s.dpl() < s.rpl()) return guest(seg_msg(s, "access rights: DPL is less than the selector's RPL"));
-  if (!(s.ar & ar::P)) return guest(seg_msg(s, "access rights: P is 0"));
-  if (s.ar & ar::RESERVED_11_8) return guest(seg_msg(s, "access rights: reserved bits 11:8 are not 0"));
-  if (!granularity_consistent(s.limit, s.ar)) return guest(seg_msg(s, "access rights: G is inconsistent with the limit"));
-  if (s.ar & ar::RESERVED_31_17) return guest(seg_msg(s, "access rights: reserved bits 31:17 are not 0"));
+  if (!unrestricted && type <= 11 && s.dpl() < s.rpl()) return guest(s.checks->dpl_below_rpl);
+  if (!(s.ar & ar::P)) return guest(s.checks->p_zero);
+  if (s.ar & ar::RESERVED_11_8) return guest(s.checks->reserved_11_8);
+  if (!granularity_consistent(s.limit, s.ar)) return guest(s.checks->g_inconsistent);
+  if (s.ar & ar::RESERVED_31_17) return guest(s.checks->reserved_31_17);
   return {};
 }
 
-EntryCheckResult check_guest_segments(const Vmcs& v, const Controls& c) {
+EntryCheckResult check_guest_segments(VmcsView v, const Controls& c) {
   GuestSeg seg[kSegCount];
   for (unsigned i = 0; i < kSegCount; ++i) {
     const SegFields& f = kSegFields[i];
-    seg[i] = GuestSeg{f.name, uint16_t(v.read(f.selector)), v.read(f.base), uint32_t(v.read(f.limit)),
-                      uint32_t(v.read(f.access_rights))};
+    seg[i] = GuestSeg{&f.checks, uint16_t(v.fields[f.selector]), v.fields[f.base], uint32_t(v.fields[f.limit]),
+                      uint32_t(v.fields[f.access_rights])};
   }
-  const bool v86 = v.read(F::GUEST_RFLAGS) & rf::VM;
+  const bool v86 = v.read<F::GUEST_RFLAGS>() & rf::VM;
   const bool ug = c.unrestricted_guest();
   const bool ia32e = c.ia32e_guest();
-  const bool pe = v.read(F::GUEST_CR0) & cr0::PE;
+  const bool pe = v.read<F::GUEST_CR0>() & cr0::PE;
   const GuestSeg &cs = seg[CS], &ss = seg[SS], &tr = seg[TR], &ldtr = seg[LDTR];
   static constexpr SegIndex kSix[] = {CS, SS, DS, ES, FS, GS};
+  static constexpr SegIndex kTrFsGs[] = {TR, FS, GS};
+  static constexpr SegIndex kSsDsEs[] = {SS, DS, ES};
+  static constexpr SegIndex kDsEsFsGs[] = {DS, ES, FS, GS};
 
   // Selectors.
   if (arch::seg::selector_ti(tr.sel)) return guest("SDM 26.3.1.2: TR selector TI flag is not 0");
@@ -195,26 +268,25 @@ EntryCheckResult check_guest_segments(const Vmcs& v, const Controls& c) {
   // Bases.
   if (v86) {
     for (SegIndex i : kSix)
-      if (seg[i].base != uint64_t(seg[i].sel) << 4)
-        return guest(seg_msg(seg[i], "base is not the selector shifted left 4 bits (virtual-8086 mode)"));
+      if (seg[i].base != uint64_t(seg[i].sel) << 4) return guest(seg[i].checks->v86_base);
   }
-  for (SegIndex i : {TR, FS, GS})
-    if (!arch::is_canonical(seg[i].base)) return guest(seg_msg(seg[i], "base is not canonical"));
-  if (ldtr.usable() && !arch::is_canonical(ldtr.base)) return guest(seg_msg(ldtr, "base is not canonical"));
-  if (cs.base >> 32) return guest(seg_msg(cs, "base bits 63:32 are not 0"));
-  for (SegIndex i : {SS, DS, ES})
-    if (seg[i].usable() && (seg[i].base >> 32)) return guest(seg_msg(seg[i], "base bits 63:32 are not 0"));
+  for (SegIndex i : kTrFsGs)
+    if (!arch::is_canonical(seg[i].base)) return guest(seg[i].checks->base_not_canonical);
+  if (ldtr.usable() && !arch::is_canonical(ldtr.base)) return guest(ldtr.checks->base_not_canonical);
+  if (cs.base >> 32) return guest(cs.checks->base_high);
+  for (SegIndex i : kSsDsEs)
+    if (seg[i].usable() && (seg[i].base >> 32)) return guest(seg[i].checks->base_high);
 
   // Limits.
   if (v86) {
     for (SegIndex i : kSix)
-      if (seg[i].limit != 0xffff) return guest(seg_msg(seg[i], "limit is not FFFFH (virtual-8086 mode)"));
+      if (seg[i].limit != 0xffff) return guest(seg[i].checks->v86_limit);
   }
 
   // Access rights of CS, SS, DS, ES, FS, GS.
   if (v86) {
     for (SegIndex i : kSix)
-      if (seg[i].ar != kV86AccessRights) return guest(seg_msg(seg[i], "access rights are not F3H (virtual-8086 mode)"));
+      if (seg[i].ar != kV86AccessRights) return guest(seg[i].checks->v86_access_rights);
   } else {
     // CS: accessed code (types 9, 11, 13, 15), or read/write accessed data
     // (type 3) with unrestricted guest.
@@ -245,7 +317,7 @@ EntryCheckResult check_guest_segments(const Vmcs& v, const Controls& c) {
     if ((cs_data3 || !pe) && ss.dpl() != 0)
       return guest("SDM 26.3.1.2: SS access rights: DPL is not 0 with CS type 3 or CR0.PE = 0");
     if (EntryCheckResult r = check_data_segment(ss, /*DPL vs RPL checked above*/ true); !r.ok()) return r;
-    for (SegIndex i : {DS, ES, FS, GS})
+    for (SegIndex i : kDsEsFsGs)
       if (EntryCheckResult r = check_data_segment(seg[i], ug); !r.ok()) return r;
   }
 
@@ -279,7 +351,7 @@ EntryCheckResult check_guest_segments(const Vmcs& v, const Controls& c) {
 
 // ---- SDM 26.2.1.1: VM-execution control fields --------------------------------
 
-EntryCheckResult check_vm_execution_controls(const Vmcs& v, const EntryCheckContext& ctx) {
+EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext& ctx) {
   const VmxCapabilities& caps = ctx.caps;
   const Controls c(v);
 
@@ -294,18 +366,15 @@ EntryCheckResult check_vm_execution_controls(const Vmcs& v, const EntryCheckCont
   // PML, VM functions, EPT-violation #VE, sub-page permissions, PT: not
   // offered, so rejected above as reserved bits.
 
-  if (v.read(F::CR3_TARGET_COUNT) > vmx_misc::CR3_TARGETS.get(caps.misc))
+  if (v.read<F::CR3_TARGET_COUNT>() > vmx_misc::CR3_TARGETS.get(caps.misc))
     return control("SDM 26.2.1.1: CR3-target count exceeds IA32_VMX_MISC[24:16]");
 
   if (c.proc & proc_ctl::USE_IO_BITMAPS) {
-    if (std::string p = page_address_problem(v.read(F::IO_BITMAP_A)); !p.empty())
-      return control("SDM 26.2.1.1: I/O-bitmap A address " + p);
-    if (std::string p = page_address_problem(v.read(F::IO_BITMAP_B)); !p.empty())
-      return control("SDM 26.2.1.1: I/O-bitmap B address " + p);
+    if (const char* p = page_address_problem(v.read<F::IO_BITMAP_A>(), kIoBitmapA)) return control(p);
+    if (const char* p = page_address_problem(v.read<F::IO_BITMAP_B>(), kIoBitmapB)) return control(p);
   }
   if (c.proc & proc_ctl::USE_MSR_BITMAPS) {
-    if (std::string p = page_address_problem(v.read(F::MSR_BITMAP)); !p.empty())
-      return control("SDM 26.2.1.1: MSR-bitmap address " + p);
+    if (const char* p = page_address_problem(v.read<F::MSR_BITMAP>(), kMsrBitmap)) return control(p);
   }
 
   if (!(c.pin & pin_ctl::NMI_EXITING) && (c.pin & pin_ctl::VIRTUAL_NMIS))
@@ -313,11 +382,11 @@ EntryCheckResult check_vm_execution_controls(const Vmcs& v, const EntryCheckCont
   if (!(c.pin & pin_ctl::VIRTUAL_NMIS) && (c.proc & proc_ctl::NMI_WINDOW_EXITING))
     return control("SDM 26.2.1.1: \"NMI-window exiting\" is 1 without \"virtual NMIs\"");
 
-  if ((c.proc2 & proc_ctl2::ENABLE_VPID) && v.read(F::VIRTUAL_PROCESSOR_ID) == 0)
+  if ((c.proc2 & proc_ctl2::ENABLE_VPID) && v.read<F::VIRTUAL_PROCESSOR_ID>() == 0)
     return control("SDM 26.2.1.1: VPID is 0000H with \"enable VPID\"");
 
   if (c.proc2 & proc_ctl2::ENABLE_EPT) {
-    EntryCheckResult r = check_eptp(v.read(F::EPT_POINTER), caps);
+    EntryCheckResult r = check_eptp(v.read<F::EPT_POINTER>(), caps);
     if (!r.ok()) return r;
   }
 
@@ -325,41 +394,39 @@ EntryCheckResult check_vm_execution_controls(const Vmcs& v, const EntryCheckCont
     return control("SDM 26.2.1.1: \"unrestricted guest\" is 1 without \"enable EPT\"");
 
   if (c.proc2 & proc_ctl2::VMCS_SHADOWING) {
-    if (std::string p = page_address_problem(v.read(F::VMREAD_BITMAP)); !p.empty())
-      return control("SDM 26.2.1.1: VMREAD-bitmap address " + p);
-    if (std::string p = page_address_problem(v.read(F::VMWRITE_BITMAP)); !p.empty())
-      return control("SDM 26.2.1.1: VMWRITE-bitmap address " + p);
+    if (const char* p = page_address_problem(v.read<F::VMREAD_BITMAP>(), kVmreadBitmap)) return control(p);
+    if (const char* p = page_address_problem(v.read<F::VMWRITE_BITMAP>(), kVmwriteBitmap)) return control(p);
   }
   return {};
 }
 
 // ---- SDM 26.2.1.2: VM-exit control fields ---------------------------------------
 
-EntryCheckResult check_vm_exit_controls(const Vmcs& v, const EntryCheckContext& ctx) {
+EntryCheckResult check_vm_exit_controls(VmcsView v, const EntryCheckContext& ctx) {
   const Controls c(v);
   if (!ctls_valid(ctx.caps.exit, c.exit))
     return control("SDM 26.2.1.2: reserved bits in the VM-exit controls (IA32_VMX_TRUE_EXIT_CTLS)");
   if (!(c.pin & pin_ctl::PREEMPTION_TIMER) && (c.exit & exit_ctl::SAVE_PREEMPTION_TIMER))
     return control("SDM 26.2.1.2: \"save VMX-preemption timer value\" is 1 without \"activate VMX-preemption timer\"");
-  if (std::string p = msr_area_problem(v.read(F::VM_EXIT_MSR_STORE_ADDR), uint32_t(v.read(F::VM_EXIT_MSR_STORE_COUNT)));
-      !p.empty())
-    return control("SDM 26.2.1.2: VM-exit MSR-store area: " + p);
-  if (std::string p = msr_area_problem(v.read(F::VM_EXIT_MSR_LOAD_ADDR), uint32_t(v.read(F::VM_EXIT_MSR_LOAD_COUNT)));
-      !p.empty())
-    return control("SDM 26.2.1.2: VM-exit MSR-load area: " + p);
+  if (const char* p = msr_area_problem(v.read<F::VM_EXIT_MSR_STORE_ADDR>(),
+                                       uint32_t(v.read<F::VM_EXIT_MSR_STORE_COUNT>()), kExitMsrStore))
+    return control(p);
+  if (const char* p = msr_area_problem(v.read<F::VM_EXIT_MSR_LOAD_ADDR>(),
+                                       uint32_t(v.read<F::VM_EXIT_MSR_LOAD_COUNT>()), kExitMsrLoad))
+    return control(p);
   return {};
 }
 
 // ---- SDM 26.2.1.3: VM-entry control fields --------------------------------------
 
-EntryCheckResult check_vm_entry_controls(const Vmcs& v, const EntryCheckContext& ctx) {
+EntryCheckResult check_vm_entry_controls(VmcsView v, const EntryCheckContext& ctx) {
   const VmxCapabilities& caps = ctx.caps;
   const Controls c(v);
   if (!ctls_valid(caps.entry, c.entry))
     return control("SDM 26.2.1.3: reserved bits in the VM-entry controls (IA32_VMX_TRUE_ENTRY_CTLS)");
 
   // Event injection.
-  const uint64_t info = v.read(F::VM_ENTRY_INTR_INFO_FIELD);
+  const uint64_t info = v.read<F::VM_ENTRY_INTR_INFO_FIELD>();
   if (intr_info::VALID.test(info)) {
     const uint64_t type = intr_info::TYPE.get(info);
     const uint64_t vector = intr_info::VECTOR.get(info);
@@ -378,7 +445,7 @@ EntryCheckResult check_vm_entry_controls(const Vmcs& v, const EntryCheckContext&
     // of the guest, or no unrestricted guest), and, unless
     // IA32_VMX_BASIC[56], exactly for the vectors that push one (#DF, #TS,
     // #NP, #SS, #GP, #PF, #AC, #CP).
-    const bool prot_mode = !c.unrestricted_guest() || (v.read(F::GUEST_CR0) & cr0::PE);
+    const bool prot_mode = !c.unrestricted_guest() || (v.read<F::GUEST_CR0>() & cr0::PE);
     const bool may_deliver = type == intr_info::TYPE_HARDWARE_EXCEPTION && prot_mode;
     const bool any_vector = vmx_basic::NO_HW_ERROR_CODE_CHECK.test(caps.basic);
     const bool ec_ok = any_vector ? (!deliver_ec || may_deliver)
@@ -387,20 +454,20 @@ EntryCheckResult check_vm_entry_controls(const Vmcs& v, const EntryCheckContext&
     if (info & kIntrInfoReserved) return control("SDM 26.2.1.3: event injection: reserved bits 30:12 are not 0");
     // Error codes are 16 bits (the SDM once said 31:15; hardware and current
     // editions use 31:16).
-    if (deliver_ec && (v.read(F::VM_ENTRY_EXCEPTION_ERROR_CODE) >> 16))
+    if (deliver_ec && (v.read<F::VM_ENTRY_EXCEPTION_ERROR_CODE>() >> 16))
       return control("SDM 26.2.1.3: event injection: error code bits 31:16 are not 0");
     if (type == intr_info::TYPE_SOFTWARE_INTERRUPT || type == intr_info::TYPE_PRIVILEGED_SOFTWARE_EXCEPTION ||
         type == intr_info::TYPE_SOFTWARE_EXCEPTION) {
-      const uint64_t len = v.read(F::VM_ENTRY_INSTRUCTION_LEN);
+      const uint64_t len = v.read<F::VM_ENTRY_INSTRUCTION_LEN>();
       if (len > 15) return control("SDM 26.2.1.3: event injection: instruction length above 15");
       if (len == 0 && !vmx_misc::ZERO_LENGTH_INJECTION.test(caps.misc))
         return control("SDM 26.2.1.3: event injection: instruction length 0 without IA32_VMX_MISC[30]");
     }
   }
 
-  if (std::string p = msr_area_problem(v.read(F::VM_ENTRY_MSR_LOAD_ADDR), uint32_t(v.read(F::VM_ENTRY_MSR_LOAD_COUNT)));
-      !p.empty())
-    return control("SDM 26.2.1.3: VM-entry MSR-load area: " + p);
+  if (const char* p = msr_area_problem(v.read<F::VM_ENTRY_MSR_LOAD_ADDR>(),
+                                       uint32_t(v.read<F::VM_ENTRY_MSR_LOAD_COUNT>()), kEntryMsrLoad))
+    return control(p);
 
   // The sim CPU is never in SMM.
   if (c.entry & entry_ctl::ENTRY_TO_SMM) return control("SDM 26.2.1.3: \"entry to SMM\" is 1 outside SMM");
@@ -411,27 +478,27 @@ EntryCheckResult check_vm_entry_controls(const Vmcs& v, const EntryCheckContext&
 
 // ---- SDM 26.2.2-26.2.4: host-state area -----------------------------------------
 
-EntryCheckResult check_host_state(const Vmcs& v, const EntryCheckContext& ctx) {
+EntryCheckResult check_host_state(VmcsView v, const EntryCheckContext& ctx) {
   const VmxCapabilities& caps = ctx.caps;
   const Controls c(v);
 
   // 26.2.2: control registers and MSRs. CR0.NW and CR0.CD are never checked
   // (VM exit does not change them).
   const uint64_t nw_cd = cr0::NW | cr0::CD;
-  if (!cr_fixed_valid(v.read(F::HOST_CR0) & ~nw_cd, caps.cr0_fixed0 & ~nw_cd, caps.cr0_fixed1))
+  if (!cr_fixed_valid(v.read<F::HOST_CR0>() & ~nw_cd, caps.cr0_fixed0 & ~nw_cd, caps.cr0_fixed1))
     return host("SDM 26.2.2: host CR0 has a bit fixed by IA32_VMX_CR0_FIXED0/1 at the wrong value");
-  const uint64_t host_cr4 = v.read(F::HOST_CR4);
+  const uint64_t host_cr4 = v.read<F::HOST_CR4>();
   if (!cr_fixed_valid(host_cr4, caps.cr4_fixed0, caps.cr4_fixed1))
     return host("SDM 26.2.2: host CR4 has a bit fixed by IA32_VMX_CR4_FIXED0/1 at the wrong value");
-  if (!phys_in_range(v.read(F::HOST_CR3))) return host("SDM 26.2.2: host CR3 sets bits beyond the physical-address width");
-  if (!arch::is_canonical(v.read(F::HOST_IA32_SYSENTER_ESP)))
+  if (!phys_in_range(v.read<F::HOST_CR3>())) return host("SDM 26.2.2: host CR3 sets bits beyond the physical-address width");
+  if (!arch::is_canonical(v.read<F::HOST_IA32_SYSENTER_ESP>()))
     return host("SDM 26.2.2: host IA32_SYSENTER_ESP is not canonical");
-  if (!arch::is_canonical(v.read(F::HOST_IA32_SYSENTER_EIP)))
+  if (!arch::is_canonical(v.read<F::HOST_IA32_SYSENTER_EIP>()))
     return host("SDM 26.2.2: host IA32_SYSENTER_EIP is not canonical");
-  if ((c.exit & exit_ctl::LOAD_PAT) && !arch::msr::pat_valid(v.read(F::HOST_IA32_PAT)))
+  if ((c.exit & exit_ctl::LOAD_PAT) && !arch::msr::pat_valid(v.read<F::HOST_IA32_PAT>()))
     return host("SDM 26.2.2: host IA32_PAT holds a reserved memory type");
   if (c.exit & exit_ctl::LOAD_EFER) {
-    const uint64_t e = v.read(F::HOST_IA32_EFER);
+    const uint64_t e = v.read<F::HOST_IA32_EFER>();
     if (e & efer::RESERVED) return host("SDM 26.2.2: host IA32_EFER reserved bits are not 0");
     if (bool(e & efer::LMA) != c.host_64())
       return host("SDM 26.2.2: host IA32_EFER.LMA differs from \"host address-space size\"");
@@ -441,30 +508,33 @@ EntryCheckResult check_host_state(const Vmcs& v, const EntryCheckContext& ctx) {
 
   // 26.2.3: segment and descriptor-table registers.
   static constexpr struct {
-    const char* name;
-    F field;
-  } kSelectors[] = {{"ES", F::HOST_ES_SELECTOR}, {"CS", F::HOST_CS_SELECTOR}, {"SS", F::HOST_SS_SELECTOR},
-                    {"DS", F::HOST_DS_SELECTOR}, {"FS", F::HOST_FS_SELECTOR}, {"GS", F::HOST_GS_SELECTOR},
-                    {"TR", F::HOST_TR_SELECTOR}};
+    uint16_t slot;
+    const char* check;
+  } kSelectors[] = {
+#define NESTBED_HOST_SELECTOR(seg) {slot(F::HOST_##seg##_SELECTOR), "SDM 26.2.3: host " #seg " selector RPL or TI is not 0"}
+      NESTBED_HOST_SELECTOR(ES), NESTBED_HOST_SELECTOR(CS), NESTBED_HOST_SELECTOR(SS), NESTBED_HOST_SELECTOR(DS),
+      NESTBED_HOST_SELECTOR(FS), NESTBED_HOST_SELECTOR(GS), NESTBED_HOST_SELECTOR(TR),
+#undef NESTBED_HOST_SELECTOR
+  };
   for (const auto& s : kSelectors) {
-    const uint16_t sel = uint16_t(v.read(s.field));
-    if (arch::seg::selector_rpl(sel) != 0 || arch::seg::selector_ti(sel))
-      return host(std::string("SDM 26.2.3: host ") + s.name + " selector RPL or TI is not 0");
+    const uint16_t sel = uint16_t(v.fields[s.slot]);
+    if (arch::seg::selector_rpl(sel) != 0 || arch::seg::selector_ti(sel)) return host(s.check);
   }
-  if (v.read(F::HOST_CS_SELECTOR) == 0) return host("SDM 26.2.3: host CS selector is 0000H");
-  if (v.read(F::HOST_TR_SELECTOR) == 0) return host("SDM 26.2.3: host TR selector is 0000H");
-  if (v.read(F::HOST_SS_SELECTOR) == 0 && !c.host_64())
+  if (v.read<F::HOST_CS_SELECTOR>() == 0) return host("SDM 26.2.3: host CS selector is 0000H");
+  if (v.read<F::HOST_TR_SELECTOR>() == 0) return host("SDM 26.2.3: host TR selector is 0000H");
+  if (v.read<F::HOST_SS_SELECTOR>() == 0 && !c.host_64())
     return host("SDM 26.2.3: host SS selector is 0000H with \"host address-space size\" 0");
   static constexpr struct {
-    const char* name;
-    F field;
-  } kBases[] = {{"FS", F::HOST_FS_BASE},
-                {"GS", F::HOST_GS_BASE},
-                {"GDTR", F::HOST_GDTR_BASE},
-                {"IDTR", F::HOST_IDTR_BASE},
-                {"TR", F::HOST_TR_BASE}};
+    uint16_t slot;
+    const char* check;
+  } kBases[] = {
+#define NESTBED_HOST_BASE(reg) {slot(F::HOST_##reg##_BASE), "SDM 26.2.3: host " #reg " base is not canonical"}
+      NESTBED_HOST_BASE(FS), NESTBED_HOST_BASE(GS), NESTBED_HOST_BASE(GDTR), NESTBED_HOST_BASE(IDTR),
+      NESTBED_HOST_BASE(TR),
+#undef NESTBED_HOST_BASE
+  };
   for (const auto& b : kBases)
-    if (!arch::is_canonical(v.read(b.field))) return host(std::string("SDM 26.2.3: host ") + b.name + " base is not canonical");
+    if (!arch::is_canonical(v.fields[b.slot])) return host(b.check);
 
   // 26.2.4: address-space size.
   if (!ctx.cpu_in_ia32e_mode) {
@@ -473,7 +543,7 @@ EntryCheckResult check_host_state(const Vmcs& v, const EntryCheckContext& ctx) {
   } else if (!c.host_64()) {
     return host("SDM 26.2.4: \"host address-space size\" is 0 while the CPU is in IA-32e mode");
   }
-  const uint64_t host_rip = v.read(F::HOST_RIP);
+  const uint64_t host_rip = v.read<F::HOST_RIP>();
   if (!c.host_64()) {
     // (Implied by the two checks above on a CPU that supports Intel 64; kept
     // because the SDM lists it.)
@@ -489,15 +559,15 @@ EntryCheckResult check_host_state(const Vmcs& v, const EntryCheckContext& ctx) {
 
 // ---- SDM 26.3.1: guest-state area -------------------------------------------------
 
-EntryCheckResult check_guest_state(const Vmcs& v, const EntryCheckContext& ctx) {
+EntryCheckResult check_guest_state(VmcsView v, const EntryCheckContext& ctx) {
   const VmxCapabilities& caps = ctx.caps;
   const Controls c(v);
   const bool ug = c.unrestricted_guest();
   const bool ia32e = c.ia32e_guest();
-  const uint64_t g_cr0 = v.read(F::GUEST_CR0);
-  const uint64_t g_cr4 = v.read(F::GUEST_CR4);
-  const uint64_t rflags = v.read(F::GUEST_RFLAGS);
-  const uint64_t debugctl = v.read(F::GUEST_IA32_DEBUGCTL);
+  const uint64_t g_cr0 = v.read<F::GUEST_CR0>();
+  const uint64_t g_cr4 = v.read<F::GUEST_CR4>();
+  const uint64_t rflags = v.read<F::GUEST_RFLAGS>();
+  const uint64_t debugctl = v.read<F::GUEST_IA32_DEBUGCTL>();
 
   // ---- 26.3.1.1: control registers, debug registers and MSRs ----
   {
@@ -510,22 +580,22 @@ EntryCheckResult check_guest_state(const Vmcs& v, const EntryCheckContext& ctx) 
   if ((g_cr0 & cr0::PG) && !(g_cr0 & cr0::PE)) return guest("SDM 26.3.1.1: guest CR0.PG is 1 with CR0.PE 0");
   if (!cr_fixed_valid(g_cr4, caps.cr4_fixed0, caps.cr4_fixed1))
     return guest("SDM 26.3.1.1: guest CR4 has a bit fixed by IA32_VMX_CR4_FIXED0/1 at the wrong value");
-  if ((c.entry & entry_ctl::LOAD_DEBUG_CONTROLS) && (debugctl & ~kSimDebugctlSupported))
+  if ((c.entry & entry_ctl::LOAD_DEBUG_CONTROLS) && (debugctl & ~ctx.debugctl_supported))
     return guest("SDM 26.3.1.1: guest IA32_DEBUGCTL sets bits this CPU reserves");
   if (ia32e && !(g_cr0 & cr0::PG)) return guest("SDM 26.3.1.1: guest CR0.PG is 0 with \"IA-32e mode guest\"");
   if (ia32e && !(g_cr4 & cr4::PAE)) return guest("SDM 26.3.1.1: guest CR4.PAE is 0 with \"IA-32e mode guest\"");
   if (!ia32e && (g_cr4 & cr4::PCIDE)) return guest("SDM 26.3.1.1: guest CR4.PCIDE is 1 without \"IA-32e mode guest\"");
-  if (!phys_in_range(v.read(F::GUEST_CR3))) return guest("SDM 26.3.1.1: guest CR3 sets bits beyond the physical-address width");
-  if ((c.entry & entry_ctl::LOAD_DEBUG_CONTROLS) && (v.read(F::GUEST_DR7) >> 32))
+  if (!phys_in_range(v.read<F::GUEST_CR3>())) return guest("SDM 26.3.1.1: guest CR3 sets bits beyond the physical-address width");
+  if ((c.entry & entry_ctl::LOAD_DEBUG_CONTROLS) && (v.read<F::GUEST_DR7>() >> 32))
     return guest("SDM 26.3.1.1: guest DR7 bits 63:32 are not 0");
-  if (!arch::is_canonical(v.read(F::GUEST_SYSENTER_ESP)))
+  if (!arch::is_canonical(v.read<F::GUEST_SYSENTER_ESP>()))
     return guest("SDM 26.3.1.1: guest IA32_SYSENTER_ESP is not canonical");
-  if (!arch::is_canonical(v.read(F::GUEST_SYSENTER_EIP)))
+  if (!arch::is_canonical(v.read<F::GUEST_SYSENTER_EIP>()))
     return guest("SDM 26.3.1.1: guest IA32_SYSENTER_EIP is not canonical");
-  if ((c.entry & entry_ctl::LOAD_PAT) && !arch::msr::pat_valid(v.read(F::GUEST_IA32_PAT)))
+  if ((c.entry & entry_ctl::LOAD_PAT) && !arch::msr::pat_valid(v.read<F::GUEST_IA32_PAT>()))
     return guest("SDM 26.3.1.1: guest IA32_PAT holds a reserved memory type");
   if (c.entry & entry_ctl::LOAD_EFER) {
-    const uint64_t e = v.read(F::GUEST_IA32_EFER);
+    const uint64_t e = v.read<F::GUEST_IA32_EFER>();
     if (e & efer::RESERVED) return guest("SDM 26.3.1.1: guest IA32_EFER reserved bits are not 0");
     if (bool(e & efer::LMA) != ia32e) return guest("SDM 26.3.1.1: guest IA32_EFER.LMA differs from \"IA-32e mode guest\"");
     if ((g_cr0 & cr0::PG) && bool(e & efer::LME) != bool(e & efer::LMA))
@@ -536,19 +606,19 @@ EntryCheckResult check_guest_state(const Vmcs& v, const EntryCheckContext& ctx) 
   if (EntryCheckResult r = check_guest_segments(v, c); !r.ok()) return r;
 
   // ---- 26.3.1.3: descriptor-table registers ----
-  if (!arch::is_canonical(v.read(F::GUEST_GDTR_BASE))) return guest("SDM 26.3.1.3: guest GDTR base is not canonical");
-  if (!arch::is_canonical(v.read(F::GUEST_IDTR_BASE))) return guest("SDM 26.3.1.3: guest IDTR base is not canonical");
-  if (v.read(F::GUEST_GDTR_LIMIT) >> 16) return guest("SDM 26.3.1.3: guest GDTR limit bits 31:16 are not 0");
-  if (v.read(F::GUEST_IDTR_LIMIT) >> 16) return guest("SDM 26.3.1.3: guest IDTR limit bits 31:16 are not 0");
+  if (!arch::is_canonical(v.read<F::GUEST_GDTR_BASE>())) return guest("SDM 26.3.1.3: guest GDTR base is not canonical");
+  if (!arch::is_canonical(v.read<F::GUEST_IDTR_BASE>())) return guest("SDM 26.3.1.3: guest IDTR base is not canonical");
+  if (v.read<F::GUEST_GDTR_LIMIT>() >> 16) return guest("SDM 26.3.1.3: guest GDTR limit bits 31:16 are not 0");
+  if (v.read<F::GUEST_IDTR_LIMIT>() >> 16) return guest("SDM 26.3.1.3: guest IDTR limit bits 31:16 are not 0");
 
   // ---- 26.3.1.4: RIP and RFLAGS ----
-  const uint64_t info = v.read(F::VM_ENTRY_INTR_INFO_FIELD);
+  const uint64_t info = v.read<F::VM_ENTRY_INTR_INFO_FIELD>();
   const bool injecting = intr_info::VALID.test(info);
   const uint64_t inj_type = intr_info::TYPE.get(info);
   const uint64_t inj_vector = intr_info::VECTOR.get(info);
   {
-    const uint64_t rip = v.read(F::GUEST_RIP);
-    const bool long_cs = ia32e && (v.read(F::GUEST_CS_AR_BYTES) & ar::L);
+    const uint64_t rip = v.read<F::GUEST_RIP>();
+    const bool long_cs = ia32e && (v.read<F::GUEST_CS_AR_BYTES>() & ar::L);
     if (!long_cs && (rip >> 32)) return guest("SDM 26.3.1.4: guest RIP bits 63:32 are not 0 outside 64-bit mode");
     if (long_cs && !arch::is_canonical(rip)) return guest("SDM 26.3.1.4: guest RIP is not canonical in 64-bit mode");
   }
@@ -560,11 +630,11 @@ EntryCheckResult check_guest_state(const Vmcs& v, const EntryCheckContext& ctx) 
     return guest("SDM 26.3.1.4: guest RFLAGS.IF is 0 while injecting an external interrupt");
 
   // ---- 26.3.1.5: non-register state ----
-  const uint64_t activity = v.read(F::GUEST_ACTIVITY_STATE);
-  const uint64_t intr = v.read(F::GUEST_INTERRUPTIBILITY_INFO);
+  const uint64_t activity = v.read<F::GUEST_ACTIVITY_STATE>();
+  const uint64_t intr = v.read<F::GUEST_INTERRUPTIBILITY_INFO>();
   const bool sti = interruptibility::BLOCKING_BY_STI.test(intr);
   const bool mov_ss = interruptibility::BLOCKING_BY_MOV_SS.test(intr);
-  const unsigned ss_dpl = (v.read(F::GUEST_SS_AR_BYTES) & ar::DPL_MASK) >> ar::DPL_SHIFT;
+  const unsigned ss_dpl = (v.read<F::GUEST_SS_AR_BYTES>() & ar::DPL_MASK) >> ar::DPL_SHIFT;
 
   // Activity state.
   if (!vmx_misc_activity_supported(caps.misc, activity))
@@ -606,7 +676,7 @@ EntryCheckResult check_guest_state(const Vmcs& v, const EntryCheckContext& ctx) 
     return guest("SDM 26.3.1.5: guest enclave interruption is 1 but SGX is not supported");
 
   // Pending debug exceptions.
-  const uint64_t pending = v.read(F::GUEST_PENDING_DBG_EXCEPTIONS);
+  const uint64_t pending = v.read<F::GUEST_PENDING_DBG_EXCEPTIONS>();
   if (pending & ~kPendingDbgDefined) return guest("SDM 26.3.1.5: guest pending debug exceptions reserved bits are not 0");
   if (sti || mov_ss || activity == activity_state::HLT) {
     const bool tf = rflags & rf::TF;
@@ -617,12 +687,12 @@ EntryCheckResult check_guest_state(const Vmcs& v, const EntryCheckContext& ctx) 
   }
 
   // VMCS link pointer (failure qualification 4).
-  const uint64_t link = v.read(F::VMCS_LINK_POINTER);
+  const uint64_t link = v.read<F::VMCS_LINK_POINTER>();
   if (link != VMCS_POINTER_NONE) {
     const uint64_t q = qual_entry_failure::ENTRY_FAIL_VMCS_LINK_POINTER;
     if (!page_aligned(link)) return guest("SDM 26.3.1.5: VMCS link pointer bits 11:0 are not 0", q);
     if (!phys_in_range(link)) return guest("SDM 26.3.1.5: VMCS link pointer sets bits beyond the physical-address width", q);
-    const uint32_t header = uint32_t(ctx.read_phys(link + vmcs_region::REVISION_OFFSET, 4));
+    const uint32_t header = uint32_t(ctx.read_phys(ctx.read_phys_opaque, link + vmcs_region::REVISION_OFFSET, 4));
     if ((header & vmcs_region::REVISION_ID_MASK) != vmx_basic::REVISION_ID.get(caps.basic))
       return guest("SDM 26.3.1.5: VMCS link pointer: referenced revision identifier is not this CPU's", q);
     if (bool(header & vmcs_region::SHADOW_VMCS_INDICATOR) != bool(c.proc2 & proc_ctl2::VMCS_SHADOWING))
@@ -633,14 +703,20 @@ EntryCheckResult check_guest_state(const Vmcs& v, const EntryCheckContext& ctx) 
   // ---- 26.3.1.6: PDPTEs of a PAE-paging guest (failure qualification 2) ----
   // With EPT, the PDPTE fields of the VMCS; without, the entries CR3 points at.
   if ((g_cr0 & cr0::PG) && (g_cr4 & cr4::PAE) && !ia32e) {
-    static constexpr F kPdpteFields[4] = {F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3};
+    static constexpr struct {
+      uint16_t slot;
+      const char* check;
+    } kPdptes[4] = {
+#define NESTBED_PDPTE(i) {slot(F::GUEST_PDPTR##i), "SDM 26.3.1.6: guest PDPTE" #i " sets reserved bits"}
+        NESTBED_PDPTE(0), NESTBED_PDPTE(1), NESTBED_PDPTE(2), NESTBED_PDPTE(3),
+#undef NESTBED_PDPTE
+    };
     const bool ept = c.proc2 & proc_ctl2::ENABLE_EPT;
-    const uint64_t pdpt = v.read(F::GUEST_CR3) & arch::pte::PAE_PDPT_ADDR_MASK;
+    const uint64_t pdpt = v.read<F::GUEST_CR3>() & arch::pte::PAE_PDPT_ADDR_MASK;
     for (unsigned i = 0; i < 4; ++i) {
-      const uint64_t e = ept ? v.read(kPdpteFields[i]) : ctx.read_phys(pdpt + 8 * i, 8);
+      const uint64_t e = ept ? v.fields[kPdptes[i].slot] : ctx.read_phys(ctx.read_phys_opaque, pdpt + 8 * i, 8);
       if ((e & arch::pte::P) && (e & arch::pte::PAE_PDPTE_RSVD))
-        return guest("SDM 26.3.1.6: guest PDPTE" + std::to_string(i) + " sets reserved bits",
-                     qual_entry_failure::ENTRY_FAIL_PDPTE);
+        return guest(kPdptes[i].check, qual_entry_failure::ENTRY_FAIL_PDPTE);
     }
   }
   return {};
@@ -648,7 +724,6 @@ EntryCheckResult check_guest_state(const Vmcs& v, const EntryCheckContext& ctx) 
 
 // The EPTP checks of SDM 26.2.1.1, also applied by INVEPT (SDM 30.3).
 EntryCheckResult check_eptp(uint64_t eptp_v, const VmxCapabilities& caps) {
-  auto control = [](std::string what) { return EntryCheckResult{EntryFailure::Control, 0, std::move(what)}; };
   const uint64_t cap = caps.ept_vpid_cap;
   const uint64_t type = eptp::MEMORY_TYPE.get(eptp_v);
   const bool type_ok = (type == ept_memory_type::UC && vmx_ept_vpid_cap::MEMTYPE_UC.test(cap)) ||
@@ -668,11 +743,13 @@ EntryCheckResult check_eptp(uint64_t eptp_v, const VmxCapabilities& caps) {
   return {};
 }
 
-EntryCheckResult check_vm_entry(const Vmcs& v, const EntryCheckContext& ctx) {
-  for (auto check : {check_vm_execution_controls, check_vm_exit_controls, check_vm_entry_controls, check_host_state,
-                     check_guest_state})
-    if (EntryCheckResult r = check(v, ctx); !r.ok()) return r;
-  return {};
+EntryCheckResult check_vm_entry(VmcsView v, const EntryCheckContext& ctx) {
+  EntryCheckResult r = check_vm_execution_controls(v, ctx);
+  if (r.ok()) r = check_vm_exit_controls(v, ctx);
+  if (r.ok()) r = check_vm_entry_controls(v, ctx);
+  if (r.ok()) r = check_host_state(v, ctx);
+  if (r.ok()) r = check_guest_state(v, ctx);
+  return r;
 }
 
-}  // namespace nestbed::sim::vmx
+}  // namespace nestbed::common::vmx
