@@ -30,6 +30,7 @@ void print_banner(const l1::Vcpu& v, const l1::GuestBoot& guest) {
   rt::printf("l1-vmm: EPT01 %s pages, VPID %s, %lu KiB left for l1-vmm\n",
              v.config.ept_2mb_pages() ? "2 MiB" : "4 KiB", v.config.vpid() ? "on" : "off", l1::mm::free_bytes() >> 10);
   l1::print_vmcs_config(v.config);
+  l1::nested::print_nested_capabilities(v);
 }
 
 }  // namespace

@@ -52,6 +52,9 @@ struct NestedVmx {
 // Boot: whether nested VMX can be offered, and the capability MSRs.
 void nested_vmx_setup(Vcpu& v);
 
+// The capability MSRs offered, one line each (for `verbose`).
+void print_nested_capabilities(const Vcpu& v);
+
 // The virtual IA32_FEATURE_CONTROL level k+1 reads.
 uint64_t nested_feature_control(const Vcpu& v);
 

@@ -20,6 +20,7 @@
 #include "l1-vmm/vmx/ept.h"
 #include "l1-vmm/vmx/vcpu.h"
 #include "l1-vmm/vmx/vmcs01.h"
+#include "runtime/console.h"
 
 namespace l1::nested {
 namespace {
@@ -376,6 +377,18 @@ void nested_vmx_setup(Vcpu& v) {
   if (!n.enabled) return;
   n.caps = make_nested_capabilities(v.config.caps);
   n.entry_caps = n.caps.for_entry_checks();
+}
+
+void print_nested_capabilities(const Vcpu& v) {
+  if (!v.nested.enabled) {
+    rt::printf("l1-vmm: nested VMX off (nested=0): VMX hidden from the guest\n");
+    return;
+  }
+  for (uint32_t index = msr::IA32_VMX_BASIC; index <= msr::IA32_VMX_VMFUNC; index++) {
+    uint64_t value;
+    const char* name = msr::name(index);
+    if (v.nested.caps.read(index, value)) rt::printf("l1-vmm: offered %s = 0x%016lx\n", name ? name : "?", value);
+  }
 }
 
 uint64_t nested_feature_control(const Vcpu& v) {
