@@ -6,6 +6,7 @@
 #include "arch/x86/msr.h"
 #include "common/vmx/host_state.h"
 #include "l1-vmm/mm/guest_memory.h"
+#include "l1-vmm/nested/merge.h"
 #include "l1-vmm/nested/nested_ept.h"
 #include "l1-vmm/nested/nested_internal.h"
 #include "l1-vmm/nested/reflect.h"
@@ -41,12 +42,6 @@ bool uses_ept12(const Vmcs12& c) {
          c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::ENABLE_EPT);
 }
 
-// CR0/CR4 as level k+1 must see them in vmcs12 (KVM's vmcs12_guest_cr0):
-// bits nobody intercepts from the register, bits level k+1 owns as it
-// left them in vmcs12, bits only l1-vmm owns from vmcs02's read shadow.
-uint64_t vmcs12_guest_cr(uint64_t cr02, uint64_t shadow02, uint64_t mask02, uint64_t cr12, uint64_t mask12) {
-  return (cr02 & ~mask02) | (cr12 & mask12) | (shadow02 & mask02 & ~mask12);
-}
 
 // SDM 27.3: level k+2's state, saved into vmcs12 (KVM's sync_vmcs02_to_vmcs12).
 void sync_vmcs02_to_vmcs12(Vcpu& v, Vmcs12& c) {

@@ -14,6 +14,7 @@
 #include "common/vmx/entry_checks.h"
 #include "l1-vmm/mm/guest_memory.h"
 #include "l1-vmm/mm/phys_alloc.h"
+#include "l1-vmm/nested/merge.h"
 #include "l1-vmm/nested/nested_ept.h"
 #include "l1-vmm/nested/nested_internal.h"
 #include "l1-vmm/panic.h"
@@ -116,58 +117,29 @@ void init_vmcs02(Vcpu& v, NestedVmx& n) {
 void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
   const Vmcs12& c = n.vmcs12;
   const VmcsConfig& cfg = v.config;
-  const uint32_t pin12 = c.get32(F::PIN_BASED_VM_EXEC_CONTROL);
-  const uint32_t proc12 = c.get32(F::CPU_BASED_VM_EXEC_CONTROL);
-  const uint32_t proc2_12 =
-      (proc12 & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) ? c.get32(F::SECONDARY_VM_EXEC_CONTROL) : 0;
-  const uint32_t exit12 = c.get32(F::VM_EXIT_CONTROLS), entry12 = c.get32(F::VM_ENTRY_CONTROLS);
-
-  const uint32_t pin02 = pin12 | cfg.pin;
-  proc02 = (proc12 & ~(proc_ctl::USE_IO_BITMAPS | proc_ctl::USE_MSR_BITMAPS)) | proc_ctl::UNCONDITIONAL_IO_EXITING |
-           proc_ctl::ACTIVATE_SECONDARY_CONTROLS | (cfg.proc & proc_ctl::HLT_EXITING);
-  // Interrupts l1-vmm owes level k+2 (exit_intr) wait for its window.
-  if (v.pending.any() && !(pin12 & pin_ctl::EXTERNAL_INTERRUPT_EXITING)) proc02 |= proc_ctl::INTERRUPT_WINDOW_EXITING;
-  uint32_t proc2_02 = (proc2_12 & (proc_ctl2::ENABLE_RDTSCP | proc_ctl2::WBINVD_EXITING |
-                                   proc_ctl2::DESCRIPTOR_TABLE_EXITING | proc_ctl2::UNRESTRICTED_GUEST)) |
-                      proc_ctl2::ENABLE_EPT;
-  if (cfg.vpid()) proc2_02 |= proc_ctl2::ENABLE_VPID;
-  const uint32_t exit02 = ctls_adjust(cfg.caps.exit, cfg.exit | (exit12 & (exit_ctl::ACK_INTERRUPT_ON_EXIT |
-                                                                            exit_ctl::SAVE_PREEMPTION_TIMER |
-                                                                            exit_ctl::SAVE_DEBUG_CONTROLS)));
-  const uint32_t entry02 = ctls_adjust(
-      cfg.caps.entry, cfg.entry | (entry12 & (entry_ctl::IA32E_MODE_GUEST | entry_ctl::LOAD_DEBUG_CONTROLS)));
-  vmcs_write(F::PIN_BASED_VM_EXEC_CONTROL, pin02);
-  vmcs_write(F::CPU_BASED_VM_EXEC_CONTROL, proc02);
-  vmcs_write(F::SECONDARY_VM_EXEC_CONTROL, proc2_02);
-  vmcs_write(F::VM_EXIT_CONTROLS, exit02);
-  vmcs_write(F::VM_ENTRY_CONTROLS, entry02);
-
-  // Exceptions: vmcs12's, plus l1-vmm's exit_exc; if l1-vmm wants #PF, all
-  // of them exit (mask = match = 0 with bit 14 set, SDM 25.2).
-  const uint32_t own_exc = v.options.exit_exc;
-  vmcs_write(F::EXCEPTION_BITMAP, c.get32(F::EXCEPTION_BITMAP) | own_exc);
-  const bool own_pf = own_exc & (1u << uint8_t(arch::Vector::PF));
-  vmcs_write(F::PAGE_FAULT_ERROR_CODE_MASK, own_pf ? 0 : c.get(F::PAGE_FAULT_ERROR_CODE_MASK));
-  vmcs_write(F::PAGE_FAULT_ERROR_CODE_MATCH, own_pf ? 0 : c.get(F::PAGE_FAULT_ERROR_CODE_MATCH));
+  const OwnNeeds own{cfg.pin,         cfg.proc,         cfg.exit,       cfg.entry,         cfg.caps.exit,
+                     cfg.caps.entry,  v.options.exit_exc, v.options.preempt, cfg.vpid(), v.pending.any()};
+  const Vmcs02Controls m = merge_controls(c, own);
+  proc02 = m.proc;
+  vmcs_write(F::PIN_BASED_VM_EXEC_CONTROL, m.pin);
+  vmcs_write(F::CPU_BASED_VM_EXEC_CONTROL, m.proc);
+  vmcs_write(F::SECONDARY_VM_EXEC_CONTROL, m.proc2);
+  vmcs_write(F::VM_EXIT_CONTROLS, m.exit);
+  vmcs_write(F::VM_ENTRY_CONTROLS, m.entry);
+  vmcs_write(F::EXCEPTION_BITMAP, m.exception_bitmap);
+  vmcs_write(F::PAGE_FAULT_ERROR_CODE_MASK, m.pf_error_code_mask);
+  vmcs_write(F::PAGE_FAULT_ERROR_CODE_MATCH, m.pf_error_code_match);
+  if (m.timer) vmcs_write(F::VMX_PREEMPTION_TIMER_VALUE, m.timer_value);
 
   // CR3 targets, TSC offset (l1-vmm's own offset is 0).
   vmcs_write(F::CR3_TARGET_COUNT, c.get(F::CR3_TARGET_COUNT));
   constexpr F targets[] = {F::CR3_TARGET_VALUE0, F::CR3_TARGET_VALUE1, F::CR3_TARGET_VALUE2, F::CR3_TARGET_VALUE3};
   for (unsigned i = 0; i < c.get(F::CR3_TARGET_COUNT) && i < 4; i++) vmcs_write(targets[i], c.get(targets[i]));
-  if (proc12 & proc_ctl::USE_TSC_OFFSETTING) vmcs_write(F::TSC_OFFSET, c.get(F::TSC_OFFSET));
-
-  // The timer: vmcs12's if it has one (level k+1's deadline decides the
-  // exit), else l1-vmm's preempt option.
-  if (pin02 & pin_ctl::PREEMPTION_TIMER)
-    vmcs_write(F::VMX_PREEMPTION_TIMER_VALUE, (pin12 & pin_ctl::PREEMPTION_TIMER)
-                                                  ? c.get(F::VMX_PREEMPTION_TIMER_VALUE)
-                                                  : v.options.preempt);
+  if (c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::USE_TSC_OFFSETTING)) vmcs_write(F::TSC_OFFSET, c.get(F::TSC_OFFSET));
 
   // EPT: EPT02 when level k+1 uses EPT, else level k+2 shares level k+1's
   // guest-physical space and EPT01 maps it.
-  const bool ept12 = proc2_12 & proc_ctl2::ENABLE_EPT;
-  vmcs_write(F::EPT_POINTER, ept12 ? nested_ept_eptp02(v, c.get(F::EPT_POINTER)) : ept01.eptp());
-
+  vmcs_write(F::EPT_POINTER, m.ept12 ? nested_ept_eptp02(v, c.get(F::EPT_POINTER)) : ept01.eptp());
   if (cfg.vpid()) vmcs_write(F::VIRTUAL_PROCESSOR_ID, VPID02);
 }
 
@@ -191,13 +163,16 @@ void nested_vpid_on_entry(Vcpu& v, NestedVmx& n) {
 // vmcs12's guest CR0/CR4 (their fixed bits are the ones offered, the
 // platform's, so the platform's checks hold).
 void prepare_vmcs02_crs(Vcpu& v, const Vmcs12& c) {
-  const uint64_t mask0 = c.get(F::CR0_GUEST_HOST_MASK), mask4 = c.get(F::CR4_GUEST_HOST_MASK);
-  vmcs_write(F::CR0_GUEST_HOST_MASK, mask0 | cr0_guest_host_mask(v.config));
-  vmcs_write(F::CR4_GUEST_HOST_MASK, mask4 | cr4_guest_host_mask(v.config));
-  vmcs_write(F::CR0_READ_SHADOW, (c.get(F::GUEST_CR0) & ~mask0) | (c.get(F::CR0_READ_SHADOW) & mask0));
-  vmcs_write(F::CR4_READ_SHADOW, (c.get(F::GUEST_CR4) & ~mask4) | (c.get(F::CR4_READ_SHADOW) & mask4));
-  vmcs_write(F::GUEST_CR0, c.get(F::GUEST_CR0));
-  vmcs_write(F::GUEST_CR4, c.get(F::GUEST_CR4));
+  const MergedCr cr0 = merge_cr(c.get(F::GUEST_CR0), c.get(F::CR0_GUEST_HOST_MASK), c.get(F::CR0_READ_SHADOW),
+                                cr0_guest_host_mask(v.config));
+  const MergedCr cr4 = merge_cr(c.get(F::GUEST_CR4), c.get(F::CR4_GUEST_HOST_MASK), c.get(F::CR4_READ_SHADOW),
+                                cr4_guest_host_mask(v.config));
+  vmcs_write(F::CR0_GUEST_HOST_MASK, cr0.mask);
+  vmcs_write(F::CR4_GUEST_HOST_MASK, cr4.mask);
+  vmcs_write(F::CR0_READ_SHADOW, cr0.shadow);
+  vmcs_write(F::CR4_READ_SHADOW, cr4.shadow);
+  vmcs_write(F::GUEST_CR0, cr0.value);
+  vmcs_write(F::GUEST_CR4, cr4.value);
 }
 
 // The guest state of vmcs02 (KVM's prepare_vmcs02_rare and prepare_vmcs02).
