@@ -1,4 +1,4 @@
-// The freestanding code l0 and l1-vmm share (common/boot),
+// The freestanding code l0 and l1-vmm share (common/boot, common/devices),
 // called directly: what only l1-vmm's fixed storage reaches (a full segment
 // array), every parse error's message, and the boot information writer's
 // bounds. LoaderTest covers the rest through l0's loader.
@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "arch/multiboot.h"
+#include "arch/platform.h"
 #include "common/boot/kernel_image.h"
 #include "common/boot/multiboot_info.h"
+#include "common/devices/fw_cfg.h"
 #include "tests/support/multiboot_image_builder.h"
 
 namespace nestbed {
@@ -127,6 +129,22 @@ TEST(CommonBoot, SegmentsOverTheBootAreaAndModulePlacement) {
   EXPECT_FALSE(cb::overlaps_boot_area({0x100000, 1, 0, 0}));
   EXPECT_EQ(cb::first_module_address(0x8000), cb::HIGH_MEMORY);
   EXPECT_EQ(cb::first_module_address(0x100001), 0x101000u);
+}
+
+TEST(CommonDevices, FwCfgFrontEnd) {
+  namespace pf = arch::platform;
+  ::common::devices::FwCfg fw(32ull << 20, 1);
+  EXPECT_TRUE(fw.handles(pf::FW_CFG_SELECTOR));
+  EXPECT_TRUE(fw.handles(pf::FW_CFG_DATA));
+  EXPECT_FALSE(fw.handles(pf::FW_CFG_DATA + 1));
+  fw.io_write(pf::FW_CFG_SELECTOR, 2, pf::FW_CFG_RAM_SIZE);
+  EXPECT_EQ(fw.io_read(pf::FW_CFG_DATA, 4), 32u << 20);
+  EXPECT_EQ(fw.io_read(pf::FW_CFG_DATA, 4), 0u);
+  fw.set_ram_size(16ull << 20);
+  fw.io_write(pf::FW_CFG_SELECTOR, 2, pf::FW_CFG_RAM_SIZE);
+  EXPECT_EQ(fw.io_read(pf::FW_CFG_DATA, 2), 0u);
+  EXPECT_EQ(fw.io_read(pf::FW_CFG_DATA, 2), 0x0100u) << "16 MiB = 0x01000000: bytes 2-3, rewound by the selector";
+  EXPECT_EQ(fw.io_read(pf::FW_CFG_SELECTOR, 2), 0xffffu) << "the selector is write-only";
 }
 
 }  // namespace
