@@ -9,7 +9,6 @@
 #include "arch/trace_annotations.h"
 #include "arch/vmx/exit_reasons.h"
 #include "exit-tracer/trace_writer.h"
-#include "l0/engine.h"
 
 namespace nestbed::trace {
 namespace {
@@ -40,7 +39,7 @@ class RecordReader {
  public:
   RecordReader(const std::vector<uint8_t>& bytes, const std::string& origin) : bytes_(bytes), origin_(origin) {}
 
-  [[noreturn]] void fail(const std::string& what) const { throw InputError(origin_ + ": " + what); }
+  [[noreturn]] void fail(const std::string& what) const { throw TraceError(origin_ + ": " + what); }
 
   template <typename T>
   T fixed_at(size_t offset, size_t record_end, const char* what) const {
@@ -205,11 +204,11 @@ ExitTrace parse_trace(const std::vector<uint8_t>& bytes, const std::string& orig
 
 ExitTrace read_trace_file(const std::string& path) {
   std::error_code ignored;
-  if (std::filesystem::is_directory(path, ignored)) throw InputError("trace file '" + path + "' is a directory");
+  if (std::filesystem::is_directory(path, ignored)) throw TraceError("trace file '" + path + "' is a directory");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot open trace file '" + path + "': " + std::strerror(errno));
+  if (!in) throw TraceError("cannot open trace file '" + path + "': " + std::strerror(errno));
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw InputError("cannot read trace file '" + path + "'");
+  if (in.bad()) throw TraceError("cannot read trace file '" + path + "'");
   return parse_trace(bytes, path);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdio>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,13 @@
 #include "exit-tracer/trace_format.h"
 
 namespace nestbed::trace {
+
+// A trace file that cannot be read or is not a valid trace; the message
+// names the file and what is wrong, in one line. The CLI reports it as bad
+// input (l0/cli/trace_command.cpp).
+struct TraceError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 class ExitTrace {
  public:
@@ -73,9 +81,9 @@ class ExitTrace {
 // std::runtime_error when the file cannot be written.
 void write_trace(const ExitTrace& trace, std::FILE* out);
 
-// Reads a trace file. Throws InputError (l0/engine.h) naming the file and
-// what is wrong when it is unreadable, not a trace, of another major
-// version, or truncated.
+// Reads a trace file. Throws TraceError naming the file and what is wrong
+// when it is unreadable, not a trace, of another major version, or
+// truncated.
 ExitTrace read_trace_file(const std::string& path);
 // The same for bytes already in memory; `origin` names them in errors.
 ExitTrace parse_trace(const std::vector<uint8_t>& bytes, const std::string& origin);

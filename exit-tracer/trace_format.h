@@ -5,7 +5,7 @@
 // the static_asserts hold the sizes to the document).
 //
 // Writers: the kvm engine (UserExit, KernelEvent) and the sim engine through
-// SimTraceRecorder (HwExit, HwEntry, Annotation). Readers of 1.0 skip the
+// SimTraceRecorder (l0/sim/trace_recorder.h: HwExit, HwEntry, Annotation). Readers of 1.0 skip the
 // 1.1 record types and read the first 32 bytes of End, so a 1.1 file that
 // holds only kvm records reads the same under both.
 #pragma once

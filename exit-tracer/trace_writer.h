@@ -1,6 +1,6 @@
 // Writing a trace file record by record (TRACE_FORMAT.md): the kvm engine
 // writes its whole trace at the end of a run (write_trace), the sim's
-// SimTraceRecorder streams records as the CPU reports them. Both go through
+// SimTraceRecorder (l0/sim/trace_recorder.h) streams records as the CPU reports them. Both go through
 // this writer, so there is one encoder.
 #pragma once
 #include <cstdint>

@@ -1,6 +1,6 @@
 // l1-vmm: a bare-metal hypervisor that boots Multiboot module 0 as its
 // guest and runs it as it would run natively (README.md). The runtime of
-// the workloads (workloads/runtime) has already switched to 64-bit mode
+// the guest images (runtime/) has already switched to 64-bit mode
 // with an identity map, an IDT and COM1; from here:
 //
 //   options -> level -> memory -> VMX on -> guest memory, EPT01 -> guest

@@ -1,7 +1,7 @@
 // How l1-vmm stops: every way out prints one clear line on COM1 (prefixed
 // "l1-vmm:") and ends the run through isa-debug-exit with a code that says
 // whose fault it was. The codes are disjoint from the workloads' (0-3,
-// 0x7d-0x7f, workloads/runtime/runtime.h), so a status tells a guest's own
+// 0x7d-0x7f, runtime/runtime.h), so a status tells a guest's own
 // exit from l1-vmm's. README.md lists them.
 #pragma once
 #include <stdint.h>

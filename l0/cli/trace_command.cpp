@@ -28,6 +28,15 @@ void write_output(const std::string& path, const char* what, const std::function
   if (failed) throw InputError(std::string("cannot write ") + what + " file '" + path + "': " + std::strerror(error));
 }
 
+// A trace that cannot be read is bad input (status 66), like a bad image.
+trace::ExitTrace read_trace(const std::string& path) {
+  try {
+    return trace::read_trace_file(path);
+  } catch (const trace::TraceError& e) {
+    throw InputError(e.what());
+  }
+}
+
 }  // namespace
 
 TraceCommand::TraceCommand(CLI::App& app) {
@@ -62,7 +71,7 @@ TraceCommand::TraceCommand(CLI::App& app) {
 }
 
 int TraceCommand::run_export() const {
-  const trace::ExitTrace trace = trace::read_trace_file(path_);
+  const trace::ExitTrace trace = read_trace(path_);
   if (!csv_path_.empty()) write_output(csv_path_, "CSV", [&](std::FILE* out) { trace::write_csv(trace, out); });
   if (!perfetto_path_.empty())
     write_output(perfetto_path_, "Perfetto JSON",
@@ -72,7 +81,7 @@ int TraceCommand::run_export() const {
 
 int TraceCommand::execute() {
   if (export_->parsed()) return run_export();
-  const trace::ExitTrace trace = trace::read_trace_file(path_);
+  const trace::ExitTrace trace = read_trace(path_);
   if (dump_->parsed())
     trace::print_trace_dump(trace, stdout);
   else

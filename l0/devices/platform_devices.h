@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "common/devices/fw_cfg.h"
 #include "l0/devices/device_bus.h"
 
 namespace nestbed {
@@ -53,18 +54,15 @@ class DebugExit : public PortDevice {
   std::optional<uint32_t> code;
 };
 
+// fw_cfg on the bus: the front end l1-vmm uses too (common/devices/fw_cfg.h).
 class FwCfg : public PortDevice {
  public:
-  FwCfg(uint64_t ram_size, uint16_t nb_cpus) : ram_size_(ram_size), nb_cpus_(nb_cpus) {}
-  uint32_t io_read(uint16_t port, unsigned size) override;
-  void io_write(uint16_t port, unsigned size, uint32_t value) override;
+  FwCfg(uint64_t ram_size, uint16_t nb_cpus) : fw_cfg_(ram_size, nb_cpus) {}
+  uint32_t io_read(uint16_t port, unsigned size) override { return fw_cfg_.io_read(port, size); }
+  void io_write(uint16_t port, unsigned size, uint32_t value) override { fw_cfg_.io_write(port, size, value); }
 
  private:
-  uint8_t data_byte();
-  uint64_t ram_size_;
-  uint16_t nb_cpus_;
-  uint16_t selector_ = 0;
-  uint32_t offset_ = 0;
+  common::devices::FwCfg fw_cfg_;
 };
 
 // The master/slave 8259A pair. Guests program it only to mask it before using

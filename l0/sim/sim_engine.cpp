@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "exit-tracer/sim_trace_recorder.h"
+#include "l0/sim/trace_recorder.h"
 #include "l0/machine/machine.h"
 #include "l0/sim/cost_model.h"
 #include "l0/sim/cpu/cpu.h"

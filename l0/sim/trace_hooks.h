@@ -1,6 +1,7 @@
 // What the sim CPU reports to an exit recorder (DESIGN.md §4 "Trace"):
 // every hardware VM exit and VM entry, and every magic-NOP annotation a VMM
-// makes. The exit-tracer library implements the sink and writes the file.
+// makes. SimTraceRecorder (l0/sim/trace_recorder.h) implements the sink and
+// writes the file with exit-tracer's writer.
 #pragma once
 #include <cstdint>
 

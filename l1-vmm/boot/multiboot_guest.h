@@ -1,14 +1,9 @@
 // Boots the guest as a Multiboot loader would (DESIGN.md §3): Multiboot
 // module 0 is the guest's kernel and its string ("<path> <args>") the
-// guest's cmdline; modules 1.. become the guest's modules 0... The layout in
-// guest-physical memory is l0's (l0/loader/multiboot_loader.cpp), so a guest
-// finds everything where it would natively:
-//
-//   [0x9000, 0x9fc00)   boot information: the Info structure, the memory
-//                       map, the module list and every string
-//   kernel segments     where its ELF program headers (or a.out kludge) say
-//   modules             page-aligned, from the first page after the kernel
-//                       (and at least 1 MiB), in order
+// guest's cmdline; modules 1.. become the guest's modules 0... The image
+// parsing, the guest-physical layout and the boot information are l0's
+// (common/boot/, shared with l0/loader/multiboot_loader.cpp), so a guest
+// finds everything where it would natively.
 //
 // Errors (no module, a malformed image, a guest that does not fit) end the
 // run with L1_BAD_GUEST_IMAGE or L1_NO_MEMORY and say which.

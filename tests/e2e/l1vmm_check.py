@@ -207,7 +207,7 @@ BAD_INPUT = {
     # kind: (status, pattern)
     "no-module": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: no guest: l1-vmm boots Multiboot module 0 as its guest"),
     "not-multiboot": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*not-multiboot': no Multiboot header"),
-    "arm-elf": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*arm-elf': an ELF for another machine \(e_machine 183\)"),
+    "arm-elf": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*arm-elf': an ELF for AArch64 \(e_machine 183\), not an x86 image$"),
     "truncated-elf": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*truncated-elf': ELF segment \d+ lies outside the file"),
     "bad-option": (L1_USAGE, r"^l1-vmm: option 'bogus=1': unknown"),
     "too-much-memory": (L1_NO_MEMORY, r"^l1-vmm: guest_mem=1000 MiB does not fit"),

@@ -11,7 +11,7 @@
 #include "arch/trace_annotations.h"
 #include "arch/vmx/exit_reasons.h"
 #include "exit-tracer/exit_trace.h"
-#include "exit-tracer/sim_trace_recorder.h"
+#include "l0/sim/trace_recorder.h"
 
 namespace nestbed::testing {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "exit-tracer/exit_trace.h"
-#include "exit-tracer/sim_trace_recorder.h"
 #include "l0/engine.h"
+#include "l0/sim/trace_recorder.h"
 #include "tests/unit/exit_tracer_builder.h"
 
 namespace nestbed::trace {
@@ -34,11 +34,11 @@ std::vector<RecordHeader> record_headers(const std::vector<uint8_t>& bytes) {
   return records;
 }
 
-void expect_input_error(const std::vector<uint8_t>& bytes, const std::string& expected) {
+void expect_trace_error(const std::vector<uint8_t>& bytes, const std::string& expected) {
   try {
     parse_trace(bytes, "t.trace");
     FAIL() << "no error; expected one mentioning: " << expected;
-  } catch (const InputError& e) {
+  } catch (const TraceError& e) {
     EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
   }
 }
@@ -171,16 +171,16 @@ TEST(ExitTracerFormat, RefusesAnotherMajorVersion) {
   SimTraceBuilder b;
   std::vector<uint8_t> bytes = b.exit(1, ExitReason::HLT, VMCS01).bytes();
   bytes[8] = 2;  // version_major
-  expect_input_error(bytes, "trace format version 2.1 is not supported (this nestbed reads 1.x)");
+  expect_trace_error(bytes, "trace format version 2.1 is not supported (this nestbed reads 1.x)");
 }
 
 TEST(ExitTracerFormat, DetectsTruncation) {
   SimTraceBuilder b;
   std::vector<uint8_t> bytes = b.exit(1, ExitReason::HLT, VMCS01).entry(2, VMCS01).bytes();
   std::vector<uint8_t> no_end(bytes.begin(), bytes.end() - sizeof(RecordHeader) - sizeof(End));
-  expect_input_error(no_end, "truncated: no end record");
+  expect_trace_error(no_end, "truncated: no end record");
   std::vector<uint8_t> half(bytes.begin(), bytes.end() - sizeof(RecordHeader) - sizeof(End) - 20);
-  expect_input_error(half, "has a bad length");
+  expect_trace_error(half, "has a bad length");
 }
 
 TEST(ExitTracerFormat, ARecorderThatIsNotFinishedLeavesATruncatedFile) {
@@ -194,7 +194,7 @@ TEST(ExitTracerFormat, ARecorderThatIsNotFinishedLeavesATruncatedFile) {
   std::fclose(f);
   std::vector<uint8_t> bytes(buffer, buffer + size);
   std::free(buffer);
-  expect_input_error(bytes, "truncated");
+  expect_trace_error(bytes, "truncated");
 }
 
 TEST(ExitTracerFormat, RejectsAnEndRecordWhoseSimCountsDisagree) {
@@ -205,7 +205,7 @@ TEST(ExitTracerFormat, RejectsAnEndRecordWhoseSimCountsDisagree) {
   EXPECT_EQ(end.hw_exits, 1u);
   end.hw_exits = 2;
   std::memcpy(bytes.data() + bytes.size() - sizeof end, &end, sizeof end);
-  expect_input_error(bytes, "counts do not match");
+  expect_trace_error(bytes, "counts do not match");
 }
 
 // A 1.0 file has a 32-byte End; the 1.1 reader takes the sim counts as 0.

@@ -8,7 +8,7 @@
 
 #include "arch/trace_annotations.h"
 #include "exit-tracer/exit_trace.h"
-#include "exit-tracer/sim_trace_recorder.h"
+#include "l0/sim/trace_recorder.h"
 #include "tests/support/sim_harness.h"
 
 namespace nestbed::trace {

@@ -123,33 +123,33 @@ TEST(KvmTraceFile, SkipsRecordTypesItDoesNotKnow) {
   EXPECT_EQ(parse_trace(bytes, "memory").user_exits.size(), 3u);
 }
 
-void expect_input_error(const std::vector<uint8_t>& bytes, const std::string& expected) {
+void expect_trace_error(const std::vector<uint8_t>& bytes, const std::string& expected) {
   try {
     parse_trace(bytes, "t.trace");
     FAIL() << "no error; expected one mentioning: " << expected;
-  } catch (const InputError& e) {
+  } catch (const TraceError& e) {
     EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
     EXPECT_EQ(std::string(e.what()).rfind("t.trace: ", 0), 0u) << e.what();
   }
 }
 
 TEST(KvmTraceFile, RejectsWhatIsNotATrace) {
-  expect_input_error({}, "not a nestbed trace file");
-  expect_input_error(std::vector<uint8_t>(100, 'x'), "not a nestbed trace file");
+  expect_trace_error({}, "not a nestbed trace file");
+  expect_trace_error(std::vector<uint8_t>(100, 'x'), "not a nestbed trace file");
 }
 
 TEST(KvmTraceFile, RejectsAnotherMajorVersion) {
   std::vector<uint8_t> bytes = to_bytes(sample_trace());
   bytes[8] = 2;  // version_major
-  expect_input_error(bytes, "version 2.1 is not supported");
+  expect_trace_error(bytes, "version 2.1 is not supported");
 }
 
 TEST(KvmTraceFile, RejectsATruncatedFile) {
   std::vector<uint8_t> bytes = to_bytes(sample_trace());
   bytes.resize(bytes.size() - sizeof(RecordHeader) - sizeof(End));  // drop the end record
-  expect_input_error(bytes, "truncated");
+  expect_trace_error(bytes, "truncated");
   bytes.resize(bytes.size() - 20);  // and cut a record in half
-  expect_input_error(bytes, "bad length");
+  expect_trace_error(bytes, "bad length");
 }
 
 TEST(KvmTraceFile, RejectsAnEndRecordThatDisagrees) {
@@ -159,15 +159,15 @@ TEST(KvmTraceFile, RejectsAnEndRecordThatDisagrees) {
   std::memcpy(&end, bytes.data() + bytes.size() - sizeof end, sizeof end);
   end.user_exits = 4;
   std::memcpy(bytes.data() + bytes.size() - sizeof end, &end, sizeof end);
-  expect_input_error(bytes, "counts do not match");
+  expect_trace_error(bytes, "counts do not match");
 }
 
 TEST(KvmTraceFile, ReadingAMissingFileOrADirectorySaysSo) {
-  EXPECT_THROW(read_trace_file("/nonexistent/x.trace"), InputError);
+  EXPECT_THROW(read_trace_file("/nonexistent/x.trace"), TraceError);
   try {
     read_trace_file("/");
     FAIL() << "a directory was read as a trace";
-  } catch (const InputError& e) {
+  } catch (const TraceError& e) {
     EXPECT_EQ(std::string(e.what()), "trace file '/' is a directory");
   }
 }

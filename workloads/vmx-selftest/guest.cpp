@@ -4,7 +4,7 @@
 // further than a test expects shows up as an unexpected exit reason or RIP.
 #include "arch/x86/segment.h"
 #include "runtime/boot_layout.h"
-#include "vmx-selftest/selftest.h"
+#include "workloads/vmx-selftest/selftest.h"
 
 namespace selftest {
 

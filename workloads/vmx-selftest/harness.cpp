@@ -11,7 +11,7 @@
 #include "runtime/asm.h"
 #include "runtime/boot_layout.h"
 #include "runtime/libc.h"
-#include "vmx-selftest/selftest.h"
+#include "workloads/vmx-selftest/selftest.h"
 
 namespace selftest {
 

@@ -6,7 +6,7 @@
 #include "arch/x86/segment.h"
 #include "runtime/boot_layout.h"
 #include "runtime/libc.h"
-#include "vmx-selftest/selftest.h"
+#include "workloads/vmx-selftest/selftest.h"
 
 namespace selftest {
 

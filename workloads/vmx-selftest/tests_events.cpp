@@ -5,7 +5,7 @@
 #include "arch/x86/exceptions.h"
 #include "arch/x86/rflags.h"
 #include "runtime/boot_layout.h"
-#include "vmx-selftest/selftest.h"
+#include "workloads/vmx-selftest/selftest.h"
 
 namespace selftest {
 

@@ -10,7 +10,7 @@
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
 #include "runtime/libc.h"
-#include "vmx-selftest/selftest.h"
+#include "workloads/vmx-selftest/selftest.h"
 
 namespace selftest {
 

@@ -6,7 +6,7 @@
 #include "arch/x86/cpuid.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/exceptions.h"
-#include "vmx-selftest/selftest.h"
+#include "workloads/vmx-selftest/selftest.h"
 
 namespace selftest {
 

@@ -1,6 +1,7 @@
-// The workloads' freestanding runtime. A workload includes this header and
-// defines kmain(); the runtime boots it from Multiboot into 64-bit mode with
-// the first 4 GiB identity mapped, a console, an IDT and a page allocator.
+// The freestanding runtime of every guest image (the workloads, vmx-selftest,
+// l1-vmm). An image includes this header and defines kmain(); the runtime
+// boots it from Multiboot into 64-bit mode with the first 4 GiB identity
+// mapped, a console, an IDT and a page allocator.
 #pragma once
 #include <stdint.h>
 

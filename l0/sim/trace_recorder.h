@@ -1,7 +1,9 @@
 // The sim engine's exit recorder (DESIGN.md §4 "Trace"): the CPU reports
 // every hardware VM exit, VM entry and magic-NOP annotation
 // (l0/sim/trace_hooks.h); this sink turns each into a record of the trace
-// file as it happens, through a large stdio buffer.
+// file (exit-tracer's format and writer) as it happens, through a large
+// stdio buffer. It lives with the sim: l0 uses exit-tracer, never the other
+// way round.
 //
 // Deterministic: records hold modeled cycles, retired instructions and
 // guest state only, never wall-clock time or host addresses, so the same

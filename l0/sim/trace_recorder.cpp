@@ -1,4 +1,4 @@
-#include "exit-tracer/sim_trace_recorder.h"
+#include "l0/sim/trace_recorder.h"
 
 #include <cerrno>
 #include <cstring>
@@ -10,7 +10,6 @@
 
 namespace nestbed::trace {
 namespace {
-
 
 constexpr size_t STREAM_BUFFER_BYTES = 1 << 20;
 constexpr uint8_t ROOT_LEVEL = 1;  // the VMM l0 boots runs in VMX root operation

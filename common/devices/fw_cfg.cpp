@@ -1,18 +1,19 @@
-// QEMU's fw_cfg, legacy I/O interface (QEMU docs/specs/fw_cfg.rst): a 16-bit
-// write to the selector port picks an item and rewinds it; each byte read from
-// the data port returns the item's next byte. Reads past an item's end, and
-// every byte of an unknown item, are 0, as in QEMU.
-#include "arch/platform.h"
-#include "l0/devices/platform_devices.h"
+#include "common/devices/fw_cfg.h"
 
-namespace nestbed {
+#include "arch/platform.h"
+
+namespace nestbed::common::devices {
 
 namespace pf = arch::platform;
 
+bool FwCfg::handles(uint16_t port) { return port == pf::FW_CFG_SELECTOR || port == pf::FW_CFG_DATA; }
+
+// Reads past an item's end, and every byte of an unknown item, are 0, as in QEMU.
 uint8_t FwCfg::data_byte() { return pf::fw_cfg_item_byte(selector_, offset_++, ram_size_, nb_cpus_); }
 
 // QEMU accepts only byte reads of the data port; a wider read here returns
-// that many successive data bytes, little-endian. The selector is write-only.
+// that many successive data bytes, little-endian. The selector is
+// write-only: reads return all-ones like an unassigned port.
 uint32_t FwCfg::io_read(uint16_t port, unsigned size) {
   if (port != pf::FW_CFG_DATA) return size >= 4 ? ~0u : (1u << (8 * size)) - 1;
   uint32_t value = 0;
@@ -21,10 +22,10 @@ uint32_t FwCfg::io_read(uint16_t port, unsigned size) {
 }
 
 // Writes to the data port are ignored: every item here is read-only.
-void FwCfg::io_write(uint16_t port, unsigned size, uint32_t value) {
+void FwCfg::io_write(uint16_t port, unsigned, uint32_t value) {
   if (port != pf::FW_CFG_SELECTOR) return;
   selector_ = uint16_t(value);
   offset_ = 0;
 }
 
-}  // namespace nestbed
+}  // namespace nestbed::common::devices
