@@ -9,6 +9,7 @@
 #include "l1-vmm/devices/fw_cfg.h"
 #include "l1-vmm/mm/guest_memory.h"
 #include "l1-vmm/mm/phys_alloc.h"
+#include "l1-vmm/nested/shadow_vmcs.h"
 #include "l1-vmm/options.h"
 #include "l1-vmm/panic.h"
 #include "l1-vmm/stats.h"
@@ -55,6 +56,7 @@ int kmain(const rt::BootInfo& boot) {
   const l1::GuestBoot guest = l1::load_multiboot_guest(boot);
 
   l1::init_vmcs01(vcpu, guest);
+  l1::nested::shadow_vmcs_setup(vcpu);
   if (vcpu.options.verbose) print_banner(vcpu, guest);
   l1::vcpu_run(vcpu);
 }

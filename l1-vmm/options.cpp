@@ -40,6 +40,8 @@ constexpr OptionSpec SPECS[] = {
      "exception bitmap: vectors that exit and are reflected"},
     {"nested", Kind::Flag, 0, 1, [](Options& o, uint64_t v) { o.nested = v; },
      "offer VMX to the guest, emulated (default 1; 0: VMX hidden)"},
+    {"shadow_vmcs", Kind::Flag, 0, 1, [](Options& o, uint64_t v) { o.shadow_vmcs = v; },
+     "VMCS shadowing: use the platform's for the guest hypervisor, and offer it (default 1)"},
 };
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }

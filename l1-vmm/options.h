@@ -17,6 +17,7 @@ struct Options {
   uint32_t preempt = 0;       // VMX-preemption timer value armed at every entry; 0: off
   uint32_t exit_exc = 0;      // exception bitmap: these exceptions exit and are reflected
   bool nested = true;         // offer VMX to the guest (nested/); 0: VMX hidden, as on a CPU without it
+  bool shadow_vmcs = true;    // VMCS shadowing: used for the guest hypervisor if the platform has it, and offered
 };
 
 // Parses the cmdline (whose first word, the image name, is skipped). A

@@ -9,3 +9,4 @@
 #include "arch/vmx/exit_reasons.h"
 #include "arch/vmx/vm_instruction_errors.h"
 #include "arch/vmx/vmcs_fields.h"
+#include "arch/vmx/shadow_fields.h"

@@ -31,11 +31,13 @@ uint32_t proc() {
 }
 
 // Secondary: EPT (nested EPT, EPT02 = EPT12 o EPT01), unrestricted guest,
-// VPID (a vpid02), RDTSCP, WBINVD and descriptor-table exiting. Not yet:
-// VMCS shadowing (the deep-recursion issue), APIC virtualization, PML.
-uint32_t proc2() {
+// VPID (a vpid02), RDTSCP, WBINVD and descriptor-table exiting, and VMCS
+// shadowing (shadow_vmcs=1: the level that sees the guest's VMREAD/VMWRITE
+// carries it out). Not: APIC virtualization, PML.
+uint32_t proc2(bool shadowing) {
   return proc_ctl2::ENABLE_EPT | proc_ctl2::DESCRIPTOR_TABLE_EXITING | proc_ctl2::ENABLE_RDTSCP |
-         proc_ctl2::ENABLE_VPID | proc_ctl2::WBINVD_EXITING | proc_ctl2::UNRESTRICTED_GUEST;
+         proc_ctl2::ENABLE_VPID | proc_ctl2::WBINVD_EXITING | proc_ctl2::UNRESTRICTED_GUEST |
+         (shadowing ? proc_ctl2::VMCS_SHADOWING : 0);
 }
 
 uint32_t exit() {
@@ -79,7 +81,7 @@ uint64_t restrict_ctls(uint64_t platform, uint32_t implemented) {
 
 }  // namespace
 
-NestedCapabilities make_nested_capabilities(const rt::vmx::Capabilities& p) {
+NestedCapabilities make_nested_capabilities(const rt::vmx::Capabilities& p, bool offer_shadowing) {
   NestedCapabilities n{};
   auto set = [&n](uint32_t m, uint64_t v) {
     n.value[idx(m)] = v;
@@ -110,7 +112,7 @@ NestedCapabilities make_nested_capabilities(const rt::vmx::Capabilities& p) {
   set(msr::IA32_VMX_CR4_FIXED1, p.cr4_fixed1);
   set(msr::IA32_VMX_VMCS_ENUM, p.vmcs_enum);
   if (ctls_allowed1(proc) & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) {
-    const uint32_t proc2 = ctls_allowed1(p.procbased2) & supported::proc2();
+    const uint32_t proc2 = ctls_allowed1(p.procbased2) & supported::proc2(offer_shadowing);
     set(msr::IA32_VMX_PROCBASED_CTLS2, ctls_make(0, proc2));
     // The EPT/VPID MSR exists when either can be enabled (SDM A.10).
     if (proc2 & (proc_ctl2::ENABLE_EPT | proc_ctl2::ENABLE_VPID))

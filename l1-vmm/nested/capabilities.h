@@ -20,7 +20,7 @@ namespace l1::nested {
 namespace supported {
 uint32_t pin();
 uint32_t proc();
-uint32_t proc2();
+uint32_t proc2(bool shadowing);
 uint32_t exit();
 uint32_t entry();
 uint64_t ept_vpid_cap();
@@ -53,6 +53,7 @@ struct NestedCapabilities {
 };
 
 // From the platform's capabilities (what l1-vmm reads at boot).
-NestedCapabilities make_nested_capabilities(const rt::vmx::Capabilities& platform);
+// offer_shadowing: VMCS shadowing (emulated, nested/shadow_vmcs.h) is offered.
+NestedCapabilities make_nested_capabilities(const rt::vmx::Capabilities& platform, bool offer_shadowing);
 
 }  // namespace l1::nested

@@ -36,6 +36,7 @@ struct NestedVmx {
   uint64_t vmxon_ptr = 0;
   uint64_t current_vmptr = arch::vmx::VMCS_POINTER_NONE;
   Vmcs12 vmcs12;               // the current vmcs12, cached
+  bool current_is_shadow = false;  // its region has the shadow-VMCS indicator (SDM 24.10)
   // Level k+2 runs (vmcs02 is current); KVM's is_guest_mode().
   bool guest_mode = false;
   uint64_t vmcs02 = 0;         // physical address, allocated at the first VMLAUNCH

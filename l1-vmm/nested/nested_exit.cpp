@@ -10,6 +10,7 @@
 #include "l1-vmm/nested/nested_ept.h"
 #include "l1-vmm/nested/nested_internal.h"
 #include "l1-vmm/nested/reflect.h"
+#include "l1-vmm/nested/shadow_vmcs.h"
 #include "l1-vmm/panic.h"
 #include "l1-vmm/vmx/vcpu.h"
 #include "l1-vmm/vmx/vmcs01.h"
@@ -189,6 +190,7 @@ void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool ow
   load_vmcs12_host_state(v, c);
   if (!stored) nested_vmx_abort(v, VmxAbort::SAVE_GUEST_MSR_FAIL);
   if (!load_exit_msrs(c)) nested_vmx_abort(v, VmxAbort::LOAD_HOST_MSR_FAIL);
+  copy_vmcs12_to_shadow(v);  // the exit information and level k+2's state, for shadowed VMREADs
 }
 
 bool nested_vmx_handle_exit(Vcpu& v) {
@@ -213,6 +215,11 @@ bool nested_vmx_handle_exit(Vcpu& v) {
     case ExitReason::TRIPLE_FAULT:
       nested_vmx_vmexit(v, reason, 0);
       return true;
+    case ExitReason::VMREAD:
+    case ExitReason::VMWRITE:
+      // vmcs12's VMCS shadowing: carried out here, on its shadow VMCS.
+      if (nested_shadowed_vmread_vmwrite(v)) return true;
+      break;
     default:
       break;
   }

@@ -21,7 +21,7 @@ void nested_vmx_fail_invalid(Vcpu& v);
 void nested_vmx_fail(Vcpu& v, arch::vmx::VmInstructionError error);
 
 // Writes the current vmcs12 back to the guest's memory; no current VMCS after.
-void nested_release_vmcs12(NestedVmx& n);
+void nested_release_vmcs12(Vcpu& v);
 
 // VMLAUNCH (launch) or VMRESUME of vmcs12 (nested_vmx.cpp).
 void nested_vmx_run(Vcpu& v, bool launch);

@@ -17,6 +17,7 @@
 #include "l1-vmm/nested/merge.h"
 #include "l1-vmm/nested/nested_ept.h"
 #include "l1-vmm/nested/nested_internal.h"
+#include "l1-vmm/nested/shadow_vmcs.h"
 #include "l1-vmm/panic.h"
 #include "l1-vmm/vmx/ept.h"
 #include "l1-vmm/vmx/vcpu.h"
@@ -330,8 +331,10 @@ void nested_vmx_fail(Vcpu& v, VmInstructionError error) {
   set_flags_and_skip(v, rflags::ZF);
 }
 
-void nested_release_vmcs12(NestedVmx& n) {
+void nested_release_vmcs12(Vcpu& v) {
+  NestedVmx& n = v.nested;
   if (n.current_vmptr == VMCS_POINTER_NONE) return;
+  shadow_vmcs_deactivate(v);
   if (auto* region = static_cast<uint8_t*>(guest_memory.hva(n.current_vmptr, vmcs12_layout::SIZE)))
     n.vmcs12.store(region);
   n.current_vmptr = VMCS_POINTER_NONE;
@@ -350,7 +353,7 @@ void nested_vmx_setup(Vcpu& v) {
   // requirements already (vmcs_config.cpp).
   n.enabled = v.options.nested;
   if (!n.enabled) return;
-  n.caps = make_nested_capabilities(v.config.caps);
+  n.caps = make_nested_capabilities(v.config.caps, v.options.shadow_vmcs);
   n.entry_caps = n.caps.for_entry_checks();
 }
 
@@ -405,7 +408,8 @@ void nested_vmx_entry_failure_exit(Vcpu& v, ExitReason reason, uint64_t qualific
 
 void nested_vmx_run(Vcpu& v, bool launch) {
   NestedVmx& n = v.nested;
-  if (n.current_vmptr == VMCS_POINTER_NONE) return nested_vmx_fail_invalid(v);
+  // No current VMCS, or a shadow VMCS current: VMfailInvalid (SDM 30.3).
+  if (n.current_vmptr == VMCS_POINTER_NONE || n.current_is_shadow) return nested_vmx_fail_invalid(v);
   // SDM 30.3 VMLAUNCH/VMRESUME, in the pseudocode's order.
   if (vmcs_read32(F::GUEST_INTERRUPTIBILITY_INFO) & interruptibility::BLOCKING_BY_MOV_SS.mask)
     return nested_vmx_fail(v, E::ENTRY_EVENTS_BLOCKED_BY_MOV_SS);

@@ -22,6 +22,27 @@ bool Vmcs12::vmwrite(uint64_t encoding, uint64_t value) {
   return true;
 }
 
+bool Vmcs12::region_vmread(const uint8_t* region, uint64_t encoding, uint64_t& value) {
+  const int s = vmcs_field_slot(encoding);
+  if (s < 0) return false;
+  uint64_t v;
+  __builtin_memcpy(&v, region + vmcs12_layout::FIELDS + 8 * unsigned(s), sizeof(v));
+  value = vmcs_encoding_is_high(encoding) ? v >> 32 : v & width_mask(encoding);
+  return true;
+}
+
+bool Vmcs12::region_vmwrite(uint8_t* region, uint64_t encoding, uint64_t value) {
+  const int s = vmcs_field_slot(encoding);
+  if (s < 0) return false;
+  uint8_t* p = region + vmcs12_layout::FIELDS + 8 * unsigned(s);
+  uint64_t f;
+  __builtin_memcpy(&f, p, sizeof(f));
+  if (vmcs_encoding_is_high(encoding)) f = (f & 0xffffffffull) | (value << 32);
+  else f = value & width_mask(encoding);
+  __builtin_memcpy(p, &f, sizeof(f));
+  return true;
+}
+
 // Byte copies: the region is the guest's memory, with no alignment promise
 // beyond the 4 KiB that VMPTRLD checks.
 void Vmcs12::load(const uint8_t* region) {

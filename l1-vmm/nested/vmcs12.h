@@ -78,6 +78,13 @@ class Vmcs12 {
 
   bool launched = false;
 
+  // VMREAD/VMWRITE semantics straight on a region in the guest's memory
+  // (`region`, its 4 KiB), without caching it: a shadow VMCS the guest
+  // hypervisor links for its own guest (SDM 24.10), read and written by the
+  // level that sees that guest's VMREAD/VMWRITE.
+  static bool region_vmread(const uint8_t* region, uint64_t encoding, uint64_t& value);
+  static bool region_vmwrite(uint8_t* region, uint64_t encoding, uint64_t value);
+
  private:
   static unsigned slot(VmcsField f) { return unsigned(arch::vmx::vmcs_field_slot(f)); }
   static constexpr unsigned kDirtyWords = (arch::vmx::kVmcsFieldCount + 63) / 64;

@@ -17,6 +17,7 @@
 #include "l1-vmm/nested/nested.h"
 #include "l1-vmm/nested/nested_ept.h"
 #include "l1-vmm/nested/nested_internal.h"
+#include "l1-vmm/nested/shadow_vmcs.h"
 #include "l1-vmm/vmx/vcpu.h"
 
 namespace l1::nested {
@@ -71,12 +72,14 @@ void handle_vmxon(Vcpu& v, NestedVmx& n) {
   n.vmxon = true;
   n.vmxon_ptr = ptr;
   n.current_vmptr = VMCS_POINTER_NONE;
+  shadow_vmcs_vmx_operation(v, true);
   nested_vmx_succeed(v);
 }
 
 void handle_vmxoff(Vcpu& v, NestedVmx& n) {
-  nested_release_vmcs12(n);
+  nested_release_vmcs12(v);
   n.vmxon = false;
+  shadow_vmcs_vmx_operation(v, false);
   nested_ept_drop();
   nested_vmx_succeed(v);
 }
@@ -89,7 +92,7 @@ void handle_vmclear(Vcpu& v, NestedVmx& n) {
   if (ptr == n.vmcs02_vmptr) n.vmcs02_vmptr = VMCS_POINTER_NONE;
   if (ptr == n.current_vmptr) {
     n.vmcs12.launched = false;
-    nested_release_vmcs12(n);
+    nested_release_vmcs12(v);
   } else if (auto* region = static_cast<uint8_t*>(guest_memory.hva(ptr, vmcs12_layout::SIZE))) {
     const uint32_t clear = 0;  // launch state "clear" (SDM 24.1)
     __builtin_memcpy(region + vmcs12_layout::LAUNCH_STATE, &clear, sizeof(clear));
@@ -102,16 +105,21 @@ void handle_vmptrld(Vcpu& v, NestedVmx& n) {
   if (!read_pointer_operand(v, ptr)) return;
   if (!valid_vmx_pointer(ptr)) return nested_vmx_fail(v, E::VMPTRLD_INVALID_ADDRESS);
   if (ptr == n.vmxon_ptr) return nested_vmx_fail(v, E::VMPTRLD_VMXON_POINTER);
-  // A shadow VMCS (bit 31) may be made current only with VMCS shadowing,
-  // which is not offered (SDM 30.3 VMPTRLD).
+  // A shadow VMCS (bit 31) may be made current only where VMCS shadowing
+  // is offered (SDM 30.3 VMPTRLD).
   const auto* region = static_cast<const uint8_t*>(guest_memory.hva(ptr, vmcs12_layout::SIZE));
-  if (!region || region_revision(ptr) != kVmcs12Revision)
+  const uint32_t rev = region_revision(ptr);
+  const bool shadow = rev & vmcs_region::SHADOW_VMCS_INDICATOR;
+  const bool shadowing_offered = ctls_allowed1(n.caps.procbased2()) & proc_ctl2::VMCS_SHADOWING;
+  if (!region || (rev & vmcs_region::REVISION_ID_MASK) != kVmcs12Revision || (shadow && !shadowing_offered))
     return nested_vmx_fail(v, E::VMPTRLD_INCORRECT_REVISION_ID);
   if (ptr != n.current_vmptr) {
-    nested_release_vmcs12(n);
+    nested_release_vmcs12(v);
     n.vmcs12.load(region);
     n.current_vmptr = ptr;
+    n.current_is_shadow = shadow;
     n.vmcs02_vmptr = VMCS_POINTER_NONE;  // vmcs02 is rebuilt from the new vmcs12
+    shadow_vmcs_activate(v);
   }
   nested_vmx_succeed(v);
 }
@@ -204,6 +212,8 @@ void handle_invvpid(Vcpu& v, NestedVmx& n) {
 
 }  // namespace
 
+void emulate_vmx_instruction(Vcpu& v, NestedVmx& n, ExitReason reason);
+
 void handle_vmx_instruction(Vcpu& v) {
   NestedVmx& n = v.nested;
   const auto reason = ExitReason(v.exit.basic);
@@ -212,6 +222,15 @@ void handle_vmx_instruction(Vcpu& v) {
   // Every other VMX instruction: #UD outside VMX operation, #GP(0) at CPL > 0.
   if (!n.vmxon) return inject_exception(v, uint8_t(arch::Vector::UD));
   if (guest_cpl() > 0) return inject_exception(v, uint8_t(arch::Vector::GP), 0);
+  // The guest hypervisor's shadowed VMWRITEs first (vmcs12 must be
+  // current), and whatever emulating it changes in vmcs12 back into the
+  // shadow VMCS after.
+  copy_shadow_to_vmcs12(v);
+  emulate_vmx_instruction(v, n, reason);
+  copy_vmcs12_to_shadow(v);
+}
+
+void emulate_vmx_instruction(Vcpu& v, NestedVmx& n, ExitReason reason) {
   switch (reason) {
     case ExitReason::VMXOFF: return handle_vmxoff(v, n);
     case ExitReason::VMCLEAR: return handle_vmclear(v, n);

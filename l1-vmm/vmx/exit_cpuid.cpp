@@ -9,6 +9,11 @@
 //
 // An l1-vmm reads the same leaves at boot to learn its own level: 1 on the
 // platform, k + 1 as the guest of an l1-vmm at level k.
+//
+// The processor's answers are cached per (leaf, subleaf), as KVM keeps its
+// guests' CPUID in a table: the processor's CPUID does not change, and
+// under a hypervisor every CPUID l1-vmm executes is an exit of its own (at
+// depth 2 one more hardware exit per CPUID of the innermost guest).
 #include "arch/x86/cpuid.h"
 #include "l1-vmm/hypercall_abi.h"
 #include "l1-vmm/vmx/exit_handlers.h"
@@ -35,9 +40,24 @@ rt::CpuidResult hypervisor_leaf(const Vcpu& v, uint32_t leaf) {
   return {0, 0, 0, 0};
 }
 
+// A small direct-mapped cache of the processor's CPUID; a miss executes CPUID.
+struct CpuidCacheEntry {
+  bool valid;
+  uint32_t leaf, subleaf;
+  rt::CpuidResult result;
+};
+constexpr unsigned CPUID_CACHE_SIZE = 64;
+CpuidCacheEntry cpuid_cache[CPUID_CACHE_SIZE];
+
+rt::CpuidResult processor_cpuid(uint32_t leaf, uint32_t subleaf) {
+  CpuidCacheEntry& e = cpuid_cache[(leaf * 7 + subleaf + (leaf >> 28)) % CPUID_CACHE_SIZE];
+  if (!e.valid || e.leaf != leaf || e.subleaf != subleaf) e = CpuidCacheEntry{true, leaf, subleaf, rt::cpuid(leaf, subleaf)};
+  return e.result;
+}
+
 rt::CpuidResult guest_cpuid(const Vcpu& v, uint32_t leaf, uint32_t subleaf) {
   if (leaf >= HV_LEAF_FIRST && leaf <= HV_LEAF_LAST) return hypervisor_leaf(v, leaf);
-  rt::CpuidResult r = rt::cpuid(leaf, subleaf);
+  rt::CpuidResult r = processor_cpuid(leaf, subleaf);
   if (leaf == 1) {
     const uint32_t vmx = v.nested.enabled ? arch::cpuid::L1_ECX_VMX : 0;
     r.ecx = (r.ecx & ~arch::cpuid::L1_ECX_VMX) | vmx | arch::cpuid::L1_ECX_HYPERVISOR;
