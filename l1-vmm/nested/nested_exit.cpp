@@ -92,27 +92,33 @@ bool load_exit_msrs(const Vmcs12& c) {
   return true;
 }
 
+void write_if_changed(F f, uint64_t value) {
+  if (vmcs_read(f) != value) vmcs_write(f, value);
+}
+
 // SDM 27.5 (common/vmx/host_state): level k+1 resumes in the state its
 // vmcs12 host-state area says, written into vmcs01 as its guest state.
 void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
+  // Most of level k+1's host state is the same at every exit: VMREAD is
+  // cheap (shadowed, for a nested l1-vmm), VMWRITE is not.
   const nestbed::common::vmx::VmcsReader reader{const_cast<Vmcs12*>(&c), [](void* ctx, uint32_t enc) {
                                          uint64_t value = 0;
                                          static_cast<const Vmcs12*>(ctx)->vmread(enc, value);
                                          return value;
                                        }};
   const nestbed::common::vmx::HostStateLoad h = nestbed::common::vmx::vmx_host_state_load(reader, vmcs_read(F::GUEST_IA32_EFER));
-  vmcs_write(F::GUEST_CR0, cr0_for_guest(v.config, h.cr0));
-  vmcs_write(F::CR0_READ_SHADOW, h.cr0);
-  vmcs_write(F::GUEST_CR4, cr4_for_guest(v.config, h.cr4));
-  vmcs_write(F::CR4_READ_SHADOW, h.cr4);
-  vmcs_write(F::GUEST_CR3, h.cr3);
-  vmcs_write(F::GUEST_DR7, h.dr7);
-  vmcs_write(F::GUEST_IA32_DEBUGCTL, h.debugctl);
-  vmcs_write(F::GUEST_SYSENTER_CS, h.sysenter_cs);
-  vmcs_write(F::GUEST_SYSENTER_ESP, h.sysenter_esp);
-  vmcs_write(F::GUEST_SYSENTER_EIP, h.sysenter_eip);
-  vmcs_write(F::GUEST_IA32_EFER, h.efer);
-  if (h.load_pat && (v.config.entry & entry_ctl::LOAD_PAT)) vmcs_write(F::GUEST_IA32_PAT, h.pat);
+  write_if_changed(F::GUEST_CR0, cr0_for_guest(v.config, h.cr0));
+  write_if_changed(F::CR0_READ_SHADOW, h.cr0);
+  write_if_changed(F::GUEST_CR4, cr4_for_guest(v.config, h.cr4));
+  write_if_changed(F::CR4_READ_SHADOW, h.cr4);
+  write_if_changed(F::GUEST_CR3, h.cr3);
+  write_if_changed(F::GUEST_DR7, h.dr7);
+  write_if_changed(F::GUEST_IA32_DEBUGCTL, h.debugctl);
+  write_if_changed(F::GUEST_SYSENTER_CS, h.sysenter_cs);
+  write_if_changed(F::GUEST_SYSENTER_ESP, h.sysenter_esp);
+  write_if_changed(F::GUEST_SYSENTER_EIP, h.sysenter_eip);
+  write_if_changed(F::GUEST_IA32_EFER, h.efer);
+  if (h.load_pat && (v.config.entry & entry_ctl::LOAD_PAT)) write_if_changed(F::GUEST_IA32_PAT, h.pat);
   h.host64 ? vmcs_set_bits(F::VM_ENTRY_CONTROLS, entry_ctl::IA32E_MODE_GUEST)
            : vmcs_clear_bits(F::VM_ENTRY_CONTROLS, entry_ctl::IA32E_MODE_GUEST);
   struct SegFields {
@@ -127,26 +133,26 @@ void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
       {F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_AR_BYTES},
   };
   auto write_seg = [](const SegFields& f, const nestbed::common::vmx::LoadedSegment& s) {
-    vmcs_write(f.selector, s.selector);
-    vmcs_write(f.base, s.base);
-    vmcs_write(f.limit, s.limit);
-    vmcs_write(f.access, s.access_rights);
+    write_if_changed(f.selector, s.selector);
+    write_if_changed(f.base, s.base);
+    write_if_changed(f.limit, s.limit);
+    write_if_changed(f.access, s.access_rights);
   };
   for (unsigned i = 0; i < 6; i++) write_seg(SEGS[i], h.seg[i]);
   write_seg({F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES}, h.tr);
   write_seg({F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES}, h.ldtr);
-  vmcs_write(F::GUEST_GDTR_BASE, h.gdtr_base);
-  vmcs_write(F::GUEST_GDTR_LIMIT, nestbed::common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT);
-  vmcs_write(F::GUEST_IDTR_BASE, h.idtr_base);
-  vmcs_write(F::GUEST_IDTR_LIMIT, nestbed::common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT);
-  vmcs_write(F::GUEST_RSP, h.rsp);
-  vmcs_write(F::GUEST_RIP, h.rip);
-  vmcs_write(F::GUEST_RFLAGS, h.rflags);
+  write_if_changed(F::GUEST_GDTR_BASE, h.gdtr_base);
+  write_if_changed(F::GUEST_GDTR_LIMIT, nestbed::common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT);
+  write_if_changed(F::GUEST_IDTR_BASE, h.idtr_base);
+  write_if_changed(F::GUEST_IDTR_LIMIT, nestbed::common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT);
+  write_if_changed(F::GUEST_RSP, h.rsp);
+  write_if_changed(F::GUEST_RIP, h.rip);
+  write_if_changed(F::GUEST_RFLAGS, h.rflags);
   // A VM exit leaves no interrupt shadow and an active processor.
-  vmcs_write(F::GUEST_INTERRUPTIBILITY_INFO, vmcs_read(F::GUEST_INTERRUPTIBILITY_INFO) &
+  write_if_changed(F::GUEST_INTERRUPTIBILITY_INFO, vmcs_read(F::GUEST_INTERRUPTIBILITY_INFO) &
                                                   interruptibility::BLOCKING_BY_NMI.mask);
-  vmcs_write(F::GUEST_ACTIVITY_STATE, activity_state::ACTIVE);
-  vmcs_write(F::GUEST_PENDING_DBG_EXCEPTIONS, 0);
+  write_if_changed(F::GUEST_ACTIVITY_STATE, activity_state::ACTIVE);
+  write_if_changed(F::GUEST_PENDING_DBG_EXCEPTIONS, 0);
   // Level k+1's TLB entries under VPID 1 were made with the CR3 it had at
   // VMLAUNCH/VMRESUME; a different host CR3 must not find them.
   if (h.cr3 != v.nested.l1_cr3 && v.config.vpid())
