@@ -28,26 +28,44 @@ struct Vcpu;
 
 namespace l1::nested {
 
+// One vmcs12 l1-vmm holds: its cached fields, and the platform VMCSs that
+// go with it — its vmcs02 and its shadow VMCS. KVM keeps one vmcs02 and
+// rebuilds it whenever the guest hypervisor switches vmcs12; a guest
+// hypervisor that is itself nested switches between its vmcs01 and vmcs02
+// at every nested round trip, so l1-vmm keeps a few (kVmcsSlots), each
+// vmcs12 with its own vmcs02 and shadow VMCS, coherent while it is parked.
+struct VmcsSlot {
+  uint64_t vmptr = arch::vmx::VMCS_POINTER_NONE;  // the vmcs12 (guest-physical); NONE: free
+  bool is_shadow = false;      // its region has the shadow-VMCS indicator (SDM 24.10)
+  Vmcs12 vmcs12;               // its fields, and the dirty ones since vmcs02 was prepared
+  uint64_t vmcs02 = 0;         // physical address, allocated at the slot's first VMLAUNCH
+  bool vmcs02_launched = false;  // the platform's launch state of vmcs02
+  bool vmcs02_prepared = false;  // vmcs02 holds this vmcs12 (VMRESUME rewrites only the dirty fields)
+  uint32_t proc02 = 0;         // vmcs02's primary controls
+  uint64_t eptp02 = 0;         // vmcs02's EPT pointer (EPT02's roots can move: nested_ept.cpp)
+  uint64_t shadow_vmcs = 0;    // the platform shadow VMCS mirroring it (shadow_vmcs.cpp)
+  uint64_t mirror[arch::vmx::kShadowFieldCount] = {};  // what that shadow VMCS holds
+  bool mirror_valid = false;
+  uint64_t last_used = 0;
+};
+inline constexpr unsigned kVmcsSlots = 4;
+
 struct NestedVmx {
   bool enabled = false;        // option nested=1 and the platform can run it
   NestedCapabilities caps{};   // what level k+1 reads from the capability MSRs
   nestbed::common::vmx::VmxCapabilities entry_caps{};  // the same, for the VM-entry checks
   bool vmxon = false;          // level k+1 is in VMX operation
   uint64_t vmxon_ptr = 0;
-  uint64_t current_vmptr = arch::vmx::VMCS_POINTER_NONE;
-  Vmcs12 vmcs12;               // the current vmcs12, cached
-  bool current_is_shadow = false;  // its region has the shadow-VMCS indicator (SDM 24.10)
-  // Level k+2 runs (vmcs02 is current); KVM's is_guest_mode().
+  VmcsSlot slots[kVmcsSlots];
+  VmcsSlot* cur = nullptr;     // the current vmcs12 (VMPTRLD), or none
+  uint64_t clock = 0;          // for the least recently used slot
+  // Level k+2 runs (cur's vmcs02 is current); KVM's is_guest_mode().
   bool guest_mode = false;
-  uint64_t vmcs02 = 0;         // physical address, allocated at the first VMLAUNCH
-  bool vmcs02_launched = false;
-  // The vmcs12 vmcs02 was last prepared from (VMRESUME then rewrites only
-  // what the guest hypervisor VMWRITEs changed), and vmcs02's primary controls.
-  uint64_t vmcs02_vmptr = arch::vmx::VMCS_POINTER_NONE;
-  uint32_t proc02 = 0;
   uint32_t proc_ctl01 = 0;     // vmcs01's primary controls while vmcs02 runs
   uint16_t last_vpid12 = 0;    // vpid02's TLB holds this vpid12's translations
   uint64_t l1_cr3 = 0;         // level k+1's CR3 at VMLAUNCH/VMRESUME
+
+  uint64_t current_vmptr() const { return cur ? cur->vmptr : arch::vmx::VMCS_POINTER_NONE; }
 };
 
 // Boot: whether nested VMX can be offered, and the capability MSRs.

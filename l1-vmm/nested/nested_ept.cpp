@@ -25,12 +25,23 @@ constexpr uint64_t PAGE_2M = arch::pte::LARGE_PAGE_SIZE;
 // a handful of pages suffice.
 constexpr unsigned POOL_PAGES = 256;
 
+// One EPT02 per EPTP12 that level k+1 uses (a nested l1-vmm alternates
+// between two: its EPT01 for its guest and its EPT02 for the guest's
+// guest), sharing the pool.
+constexpr unsigned ROOTS = 4;
+struct Ept02Root {
+  uint64_t eptp12 = ~0ull;   // the EPTP12 this EPT02 translates for; ~0: unused
+  uint64_t pml4 = 0;         // its PML4 page, from the pool
+};
+
 struct Ept02 {
   uint64_t pool = 0;         // physical address of POOL_PAGES pages
-  unsigned used = 0;         // pages handed out; page 0 is the PML4
-  uint64_t eptp12 = ~0ull;   // the EPTP12 EPT02 translates for
+  unsigned used = 0;         // pages handed out
+  Ept02Root roots[ROOTS];
+  unsigned current = 0;      // the root EPT02 violations fill
   bool large_pages = false;  // the platform's EPT maps 2 MiB pages
-  uint64_t eptp02 = 0;
+  uint64_t eptp_bits = 0;    // memory type and walk length of every EPTP02
+  bool invept_all = false;   // the platform has all-context INVEPT
   NestedEptStats stats{};
 };
 Ept02 ept02;
@@ -45,7 +56,8 @@ uint64_t alloc_table() {
   return pa;
 }
 
-uint64_t eptp02() { return ept02.eptp02; }
+uint64_t eptp02_of(const Ept02Root& r) { return r.pml4 | ept02.eptp_bits; }
+uint64_t eptp02() { return eptp02_of(ept02.roots[ept02.current]); }
 
 void init_pool(const Vcpu& v) {
   if (ept02.pool) return;
@@ -55,9 +67,9 @@ void init_pool(const Vcpu& v) {
   // Write-back paging structures when the platform allows them, 4 levels,
   // no A/D flags: nothing reads EPT02's (EPT12's are what level k+1 sees).
   const uint64_t type = v.config.ept_write_back() ? ept_memory_type::WB : ept_memory_type::UC;
-  ept02.eptp02 = ept02.pool | eptp::MEMORY_TYPE.make(type) | eptp::PAGE_WALK_LENGTH.make(eptp::WALK_4_LEVELS);
+  ept02.eptp_bits = eptp::MEMORY_TYPE.make(type) | eptp::PAGE_WALK_LENGTH.make(eptp::WALK_4_LEVELS);
+  ept02.invept_all = vmx_ept_vpid_cap::INVEPT_ALL_CONTEXT.test(v.config.caps.ept_vpid_cap);
   ept02.used = 0;
-  alloc_table();  // the PML4
 }
 
 // EPT01 for one guest-physical page of level k+1 (vmx/ept.cpp's map): its
@@ -80,7 +92,7 @@ bool ept01_translate(uint64_t gpa, uint64_t& hpa, uint64_t& perms) {
 // Installs the leaf for `gpa2` at `level` (1: 4 KiB, 2: 2 MiB); false:
 // the pool ran out.
 bool install(uint64_t gpa2, uint64_t hpa, unsigned level, uint64_t leaf_bits) {
-  uint64_t* t = table(ept02.pool);
+  uint64_t* t = table(ept02.roots[ept02.current].pml4);
   for (unsigned l = 4; l > level; l--) {
     uint64_t& e = t[ept_index(gpa2, l)];
     if (!ept_entry_present(e) || ept_entry::LARGE_PAGE.test(e)) {
@@ -120,19 +132,29 @@ nestbed::common::vmx::EptAccess access_of(uint64_t qual) {
 
 uint64_t nested_ept_eptp02(const Vcpu& v, uint64_t eptp12) {
   init_pool(v);
-  if (eptp12 != ept02.eptp12) {
+  for (unsigned i = 0; i < ROOTS; i++)
+    if (ept02.roots[i].eptp12 == eptp12) return eptp02_of(ept02.roots[ept02.current = i]);
+  // A new EPTP12: a free root, or start over when there is none (or no page).
+  unsigned i = 0;
+  while (i < ROOTS && ept02.roots[i].eptp12 != ~0ull) i++;
+  if (i == ROOTS || ept02.used == POOL_PAGES) {
     nested_ept_drop();
-    ept02.eptp12 = eptp12;
+    i = 0;
   }
+  ept02.roots[i] = Ept02Root{eptp12, alloc_table()};
+  ept02.current = i;
   return eptp02();
 }
 
 void nested_ept_drop() {
   if (!ept02.pool) return;
+  for (Ept02Root& r : ept02.roots) {
+    if (r.eptp12 != ~0ull && !ept02.invept_all) rt::vmx::invept(invept_type::SINGLE_CONTEXT, eptp02_of(r));
+    r = Ept02Root{};
+  }
+  if (ept02.invept_all) rt::vmx::invept(invept_type::ALL_CONTEXT, 0);
   ept02.used = 0;
-  alloc_table();  // a fresh, empty PML4
-  ept02.eptp12 = ~0ull;
-  rt::vmx::invept(invept_type::SINGLE_CONTEXT, eptp02());
+  ept02.stats.drops++;
 }
 
 NestedEptStats nested_ept_stats() {
@@ -143,7 +165,7 @@ NestedEptStats nested_ept_stats() {
 }
 
 void nested_ept_violation(Vcpu& v) {
-  Vmcs12& c = v.nested.vmcs12;
+  Vmcs12& c = v.nested.cur->vmcs12;
   const uint64_t qual = v.exit.qualification;
   const uint64_t gpa2 = vmcs_read(F::GUEST_PHYSICAL_ADDRESS);
   const uint64_t eptp12 = c.get(F::EPT_POINTER);
@@ -198,11 +220,13 @@ void nested_ept_violation(Vcpu& v) {
                      ((guest_memory.base + base12) & (PAGE_2M - 1)) == 0;
   const unsigned level = large ? 2 : 1;
   if (!install(gpa2, hpa, level, leaf_bits)) {
-    // The pool ran out: start EPT02 over (it refills on demand).
+    // The pool ran out: start EPT02 over (it refills on demand), with its
+    // new root in vmcs02 (other vmcs02s notice at their next entry).
     ept02.stats.rebuilds++;
-    const uint64_t keep = ept02.eptp12;
     nested_ept_drop();
-    ept02.eptp12 = keep;
+    const uint64_t eptp = nested_ept_eptp02(v, eptp12);
+    vmcs_write(F::EPT_POINTER, eptp);
+    v.nested.cur->eptp02 = eptp;
     if (!install(gpa2, hpa, level, leaf_bits)) fatal(L1_PANIC, "EPT02: one mapping does not fit the pool");
   }
   ept02.stats.faults_fixed++;

@@ -15,7 +15,8 @@ struct Vcpu;
 
 namespace l1::nested {
 
-// The EPTP of EPT02 for vmcs12's EPTP (dropping EPT02 if EPTP12 changed).
+// The EPTP of the EPT02 for vmcs12's EPTP (one per EPTP12 in use, up to
+// four; a new one when EPTP12 is new).
 uint64_t nested_ept_eptp02(const Vcpu& v, uint64_t eptp12);
 
 // Forgets every EPT02 translation (and invalidates what the processor cached).
@@ -27,7 +28,7 @@ void nested_ept_violation(Vcpu& v);
 
 // EPT02 statistics: violations fixed, pages in use, rebuilds.
 struct NestedEptStats {
-  uint64_t faults_fixed, reflected, rebuilds;
+  uint64_t faults_fixed, reflected, rebuilds, drops;
   unsigned pages_used, pages_total;
 };
 NestedEptStats nested_ept_stats();

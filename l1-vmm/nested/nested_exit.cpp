@@ -163,7 +163,7 @@ void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
 // k+1's processor shuts down — as the platform does for its own.
 [[noreturn]] void nested_vmx_abort(Vcpu& v, VmxAbort abort) {
   NestedVmx& n = v.nested;
-  if (auto* region = static_cast<uint8_t*>(guest_memory.hva(n.current_vmptr, vmcs12_layout::SIZE))) {
+  if (auto* region = static_cast<uint8_t*>(guest_memory.hva(n.current_vmptr(), vmcs12_layout::SIZE))) {
     const uint32_t indicator = uint32_t(abort);
     __builtin_memcpy(region + vmcs12_layout::ABORT, &indicator, sizeof(indicator));
   }
@@ -177,7 +177,7 @@ void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
 
 void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool own_exit_info) {
   NestedVmx& n = v.nested;
-  Vmcs12& c = n.vmcs12;
+  Vmcs12& c = n.cur->vmcs12;
   const bool entry_failure = exit_reason_is_entry_failure(reason);
   // An entry that failed leaves the guest state as it was (SDM 26.8).
   if (!entry_failure) sync_vmcs02_to_vmcs12(v, c);
@@ -191,7 +191,7 @@ void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool ow
 
   vmptrld_or_die(v.vmcs01, "vmcs01");
   n.guest_mode = false;
-  n.proc02 = v.proc_ctl;  // what vmcs02 holds now (the interrupt window may have changed)
+  n.cur->proc02 = v.proc_ctl;  // what vmcs02 holds now (the interrupt window may have changed)
   v.proc_ctl = n.proc_ctl01;
   load_vmcs12_host_state(v, c);
   if (!stored) nested_vmx_abort(v, VmxAbort::SAVE_GUEST_MSR_FAIL);
@@ -201,7 +201,7 @@ void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool ow
 
 bool nested_vmx_handle_exit(Vcpu& v) {
   NestedVmx& n = v.nested;
-  Vmcs12& c = n.vmcs12;
+  Vmcs12& c = n.cur->vmcs12;
   const uint32_t reason = v.exit.reason;
   if (exit_reason_is_entry_failure(reason)) {
     nested_vmx_vmexit(v, reason, v.exit.qualification);
@@ -255,7 +255,7 @@ bool nested_vmx_handle_exit(Vcpu& v) {
 }
 
 void nested_after_own_handler(Vcpu& v, uint64_t cr0_before, uint64_t cr4_before) {
-  const Vmcs12& c = v.nested.vmcs12;
+  const Vmcs12& c = v.nested.cur->vmcs12;
   // l1-vmm's CR handler wrote level k+2's whole value; the bits level k+1
   // owns did not change (the write matched vmcs12's read shadow there, or
   // it would have been reflected) and keep their real value.
@@ -268,7 +268,7 @@ void nested_after_own_handler(Vcpu& v, uint64_t cr0_before, uint64_t cr4_before)
 bool nested_deliver_pending_interrupt(Vcpu& v) {
   NestedVmx& n = v.nested;
   if (!n.guest_mode || !v.pending.any()) return false;
-  const Vmcs12& c = n.vmcs12;
+  const Vmcs12& c = n.cur->vmcs12;
   if (!c.test(F::PIN_BASED_VM_EXEC_CONTROL, pin_ctl::EXTERNAL_INTERRUPT_EXITING)) return false;
   // Level k+1 intercepts external interrupts: the one l1-vmm holds is its
   // EXTERNAL_INTERRUPT exit, with the vector if it acknowledges on exit.
@@ -276,10 +276,10 @@ bool nested_deliver_pending_interrupt(Vcpu& v) {
   uint32_t info = 0;
   if (ack) info = make_intr_info(v.pending.take_highest(), intr_info::TYPE_EXTERNAL_INTERRUPT, false);
   nested_vmx_vmexit(v, uint32_t(ExitReason::EXTERNAL_INTERRUPT), 0);
-  n.vmcs12.set(F::VM_EXIT_INTR_INFO, info);
-  n.vmcs12.set(F::VM_EXIT_INTR_ERROR_CODE, 0);
-  n.vmcs12.set(F::IDT_VECTORING_INFO_FIELD, 0);
-  n.vmcs12.set(F::VM_EXIT_INSTRUCTION_LEN, 0);
+  n.cur->vmcs12.set(F::VM_EXIT_INTR_INFO, info);
+  n.cur->vmcs12.set(F::VM_EXIT_INTR_ERROR_CODE, 0);
+  n.cur->vmcs12.set(F::IDT_VECTORING_INFO_FIELD, 0);
+  n.cur->vmcs12.set(F::VM_EXIT_INSTRUCTION_LEN, 0);
   return true;
 }
 

@@ -22,6 +22,14 @@ void nested_vmx_fail(Vcpu& v, arch::vmx::VmInstructionError error);
 
 // Writes the current vmcs12 back to the guest's memory; no current VMCS after.
 void nested_release_vmcs12(Vcpu& v);
+// VMCLEAR: the vmcs12 at `vmptr`, current or parked, back to the guest's
+// memory, and forgotten.
+void nested_forget_vmcs12(Vcpu& v, uint64_t vmptr);
+// VMXOFF: every vmcs12 back to the guest's memory.
+void nested_release_all_vmcs12(Vcpu& v);
+// VMPTRLD: `vmptr` (whose region is `region`) becomes current, from its
+// slot if l1-vmm holds it, else loaded; false if it was current already.
+bool nested_make_current(Vcpu& v, uint64_t vmptr, const uint8_t* region, bool is_shadow);
 
 // VMLAUNCH (launch) or VMRESUME of vmcs12 (nested_vmx.cpp).
 void nested_vmx_run(Vcpu& v, bool launch);

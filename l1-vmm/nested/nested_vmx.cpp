@@ -82,12 +82,12 @@ uint64_t read_l1_phys(void*, uint64_t pa, unsigned size) {
 nestbed::common::vmx::EntryCheckResult check_vmcs12(const NestedVmx& n) {
   nestbed::common::vmx::EntryCheckContext ctx{n.entry_caps, read_l1_phys, nullptr};
   ctx.vmxon_pointer = n.vmxon_ptr;
-  ctx.current_vmcs_pointer = n.current_vmptr;
+  ctx.current_vmcs_pointer = n.current_vmptr();
   ctx.cpu_in_ia32e_mode = vmcs_read(F::GUEST_IA32_EFER) & arch::efer::LMA;  // level k+1's, on vmcs01
   // IA32_DEBUGCTL: the bits the platform implements (none on the sim);
   // the platform's own check of vmcs02 stands behind this one.
   ctx.debugctl_supported = 0;
-  return nestbed::common::vmx::check_vm_entry(nestbed::common::vmx::VmcsView{n.vmcs12.fields()}, ctx);
+  return nestbed::common::vmx::check_vm_entry(nestbed::common::vmx::VmcsView{n.cur->vmcs12.fields()}, ctx);
 }
 
 // ---- vmcs02 --------------------------------------------------------------
@@ -95,10 +95,10 @@ nestbed::common::vmx::EntryCheckResult check_vmcs12(const NestedVmx& n) {
 // vmcs02's constant part, once: l1-vmm's host state (every exit of level
 // k+2 comes to l1-vmm), no MSR lists, no link pointer.
 void init_vmcs02(Vcpu& v, NestedVmx& n) {
-  n.vmcs02 = mm::alloc_page_or_die("vmcs02");
-  *reinterpret_cast<uint32_t*>(n.vmcs02) = v.config.revision();
-  if (rt::vmx::vmclear(n.vmcs02) != rt::vmx::Status::Ok) fatal(L1_PANIC, "VMCLEAR of vmcs02 failed");
-  vmptrld_or_die(n.vmcs02, "vmcs02");
+  n.cur->vmcs02 = mm::alloc_page_or_die("vmcs02");
+  *reinterpret_cast<uint32_t*>(n.cur->vmcs02) = v.config.revision();
+  if (rt::vmx::vmclear(n.cur->vmcs02) != rt::vmx::Status::Ok) fatal(L1_PANIC, "VMCLEAR of vmcs02 failed");
+  vmptrld_or_die(n.cur->vmcs02, "vmcs02");
   VmcsField failed{};
   if (rt::vmx::write_host_state(v.config.caps, &failed) != rt::vmx::Status::Ok)
     vmx_ops_error("VMWRITE", uint64_t(failed));
@@ -106,9 +106,9 @@ void init_vmcs02(Vcpu& v, NestedVmx& n) {
   vmcs_write(F::VM_EXIT_MSR_LOAD_COUNT, 0);
   vmcs_write(F::VM_ENTRY_MSR_LOAD_COUNT, 0);
   vmcs_write(F::VMCS_LINK_POINTER, VMCS_POINTER_NONE);
-  n.vmcs02_launched = false;
+  n.cur->vmcs02_launched = false;
   // The trace attributes the hardware exits of this VMCS to level k+2.
-  nestbed_annotate(arch::trace::AnnotationKind::VMCS_LEVEL, n.vmcs02, v.level + 2, 0, 0);
+  nestbed_annotate(arch::trace::AnnotationKind::VMCS_LEVEL, n.cur->vmcs02, v.level + 2, 0, 0);
 }
 
 // The controls of vmcs02: what vmcs12 asks for, plus what l1-vmm itself
@@ -116,7 +116,7 @@ void init_vmcs02(Vcpu& v, NestedVmx& n) {
 // l1-vmm, which consults vmcs12's bitmaps (l1_wants_exit) — KVM's choice
 // for I/O, here for MSRs too: no bitmap merging on every entry.
 void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
-  const Vmcs12& c = n.vmcs12;
+  const Vmcs12& c = n.cur->vmcs12;
   const VmcsConfig& cfg = v.config;
   const OwnNeeds own{cfg.pin,         cfg.proc,         cfg.exit,       cfg.entry,         cfg.caps.exit,
                      cfg.caps.entry,  v.options.exit_exc, v.options.preempt, cfg.vpid(), v.pending.any()};
@@ -140,8 +140,23 @@ void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
 
   // EPT: EPT02 when level k+1 uses EPT, else level k+2 shares level k+1's
   // guest-physical space and EPT01 maps it.
-  vmcs_write(F::EPT_POINTER, m.ept12 ? nested_ept_eptp02(v, c.get(F::EPT_POINTER)) : ept01.eptp());
+  n.cur->eptp02 = m.ept12 ? nested_ept_eptp02(v, c.get(F::EPT_POINTER)) : ept01.eptp();
+  vmcs_write(F::EPT_POINTER, n.cur->eptp02);
   if (cfg.vpid()) vmcs_write(F::VIRTUAL_PROCESSOR_ID, VPID02);
+}
+
+// EPT02's root for vmcs12's EPTP may have moved since vmcs02 was prepared
+// (another vmcs12 started EPT02 over): at every nested entry.
+void nested_ept_on_entry(Vcpu& v, NestedVmx& n) {
+  const Vmcs12& c = n.cur->vmcs12;
+  const bool ept12 = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
+                     c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::ENABLE_EPT);
+  if (!ept12) return;
+  const uint64_t eptp = nested_ept_eptp02(v, c.get(F::EPT_POINTER));
+  if (eptp != n.cur->eptp02) {
+    vmcs_write(F::EPT_POINTER, eptp);
+    n.cur->eptp02 = eptp;
+  }
 }
 
 // VPID: one vpid02 for every vpid12 (KVM's nested.vpid02). Its
@@ -150,7 +165,7 @@ void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
 // nested entry.
 void nested_vpid_on_entry(Vcpu& v, NestedVmx& n) {
   if (!v.config.vpid()) return;
-  const Vmcs12& c = n.vmcs12;
+  const Vmcs12& c = n.cur->vmcs12;
   const bool vpid12_on = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
                          c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::ENABLE_VPID);
   const uint16_t vpid12 = vpid12_on ? uint16_t(c.get(F::VIRTUAL_PROCESSOR_ID)) : 0;
@@ -244,7 +259,7 @@ constexpr GroupTable kGroups = make_group_table();
 // a switch of vmcs12, else only the groups the guest hypervisor's VMWRITEs
 // touched. vmcs02 is current.
 void prepare_vmcs02(Vcpu& v, NestedVmx& n, bool full, const Level1Msrs& l1) {
-  const Vmcs12& c = n.vmcs12;
+  const Vmcs12& c = n.cur->vmcs12;
   uint8_t groups = full ? uint8_t(DIRECT | CONTROLS | CRS | MSRS) : uint8_t(NONE);
   if (full) {
     for (F f : kGuestStateCopied) vmcs_write(f, c.get(f));
@@ -256,11 +271,11 @@ void prepare_vmcs02(Vcpu& v, NestedVmx& n, bool full, const Level1Msrs& l1) {
       groups |= g;
     });
   }
-  if (groups & CONTROLS) prepare_vmcs02_controls(v, n, n.proc02);
+  if (groups & CONTROLS) prepare_vmcs02_controls(v, n, n.cur->proc02);
   if (groups & CRS) prepare_vmcs02_crs(v, c);
   if (groups & MSRS) prepare_vmcs02_msrs(v, c, l1);
-  n.vmcs12.clear_dirty();
-  n.vmcs02_vmptr = n.current_vmptr;
+  n.cur->vmcs12.clear_dirty();
+  n.cur->vmcs02_prepared = true;
 }
 
 // The VM-entry MSR-load list of vmcs12 (SDM 26.4), performed by l1-vmm:
@@ -301,7 +316,7 @@ uint64_t guest_cr4_view() {
   return (vmcs_read(F::GUEST_CR4) & ~mask) | (vmcs_read(F::CR4_READ_SHADOW) & mask);
 }
 bool nested_l2_cr0_allowed(const Vcpu& v, uint64_t value) {
-  const Vmcs12& c = v.nested.vmcs12;
+  const Vmcs12& c = v.nested.cur->vmcs12;
   const uint64_t mask = c.get(F::CR0_GUEST_HOST_MASK);
   const uint64_t real = (value & ~mask) | (vmcs_read(F::GUEST_CR0) & mask);
   uint64_t fixed0 = v.nested.caps.cr0_fixed0();
@@ -312,7 +327,7 @@ bool nested_l2_cr0_allowed(const Vcpu& v, uint64_t value) {
 }
 
 bool nested_l2_cr4_allowed(const Vcpu& v, uint64_t value) {
-  const uint64_t mask = v.nested.vmcs12.get(F::CR4_GUEST_HOST_MASK);
+  const uint64_t mask = v.nested.cur->vmcs12.get(F::CR4_GUEST_HOST_MASK);
   const uint64_t real = (value & ~mask) | (vmcs_read(F::GUEST_CR4) & mask);
   return cr_fixed_valid(real, v.nested.caps.cr4_fixed0(), v.nested.caps.cr4_fixed1());
 }
@@ -326,18 +341,65 @@ void nested_vmx_succeed(Vcpu& v) { set_flags_and_skip(v, 0); }
 void nested_vmx_fail_invalid(Vcpu& v) { set_flags_and_skip(v, rflags::CF); }
 void nested_vmx_fail(Vcpu& v, VmInstructionError error) {
   NestedVmx& n = v.nested;
-  if (n.current_vmptr == VMCS_POINTER_NONE) return nested_vmx_fail_invalid(v);
-  n.vmcs12.set(F::VM_INSTRUCTION_ERROR, uint32_t(error));
+  if (!n.cur) return nested_vmx_fail_invalid(v);
+  n.cur->vmcs12.set(F::VM_INSTRUCTION_ERROR, uint32_t(error));
   set_flags_and_skip(v, rflags::ZF);
+}
+
+// A slot's vmcs12 back into the guest's memory; the slot is free after.
+void write_back_slot(VmcsSlot& s) {
+  if (s.vmptr == VMCS_POINTER_NONE) return;
+  if (auto* region = static_cast<uint8_t*>(guest_memory.hva(s.vmptr, vmcs12_layout::SIZE))) s.vmcs12.store(region);
+  s.vmptr = VMCS_POINTER_NONE;
+  s.vmcs02_prepared = false;
+  s.mirror_valid = false;
 }
 
 void nested_release_vmcs12(Vcpu& v) {
   NestedVmx& n = v.nested;
-  if (n.current_vmptr == VMCS_POINTER_NONE) return;
+  if (!n.cur) return;
   shadow_vmcs_deactivate(v);
-  if (auto* region = static_cast<uint8_t*>(guest_memory.hva(n.current_vmptr, vmcs12_layout::SIZE)))
-    n.vmcs12.store(region);
-  n.current_vmptr = VMCS_POINTER_NONE;
+  write_back_slot(*n.cur);
+  n.cur = nullptr;
+}
+
+void nested_forget_vmcs12(Vcpu& v, uint64_t vmptr) {
+  NestedVmx& n = v.nested;
+  for (VmcsSlot& s : n.slots)
+    if (s.vmptr == vmptr) {
+      if (&s == n.cur) return nested_release_vmcs12(v);
+      write_back_slot(s);
+    }
+}
+
+void nested_release_all_vmcs12(Vcpu& v) {
+  nested_release_vmcs12(v);
+  for (VmcsSlot& s : v.nested.slots) write_back_slot(s);
+}
+
+bool nested_make_current(Vcpu& v, uint64_t vmptr, const uint8_t* region, bool is_shadow) {
+  NestedVmx& n = v.nested;
+  if (n.cur && n.cur->vmptr == vmptr) return false;
+  if (n.cur) shadow_vmcs_deactivate(v);  // parked: its vmcs12, vmcs02 and shadow VMCS stay as they are
+  VmcsSlot* slot = nullptr;
+  for (VmcsSlot& s : n.slots)
+    if (s.vmptr == vmptr) slot = &s;
+  if (!slot) {
+    // The least recently used slot (a free one first) takes the new vmcs12
+    // from the guest's memory; what it held goes back there.
+    slot = &n.slots[0];
+    for (VmcsSlot& s : n.slots)
+      if (s.vmptr == VMCS_POINTER_NONE || (slot->vmptr != VMCS_POINTER_NONE && s.last_used < slot->last_used))
+        slot = &s;
+    write_back_slot(*slot);
+    slot->vmcs12.load(region);
+    slot->vmptr = vmptr;
+    slot->is_shadow = is_shadow;
+  }
+  slot->last_used = ++n.clock;
+  n.cur = slot;
+  shadow_vmcs_activate(v);
+  return true;
 }
 
 
@@ -384,7 +446,7 @@ bool nested_cr4_valid_in_vmx(const Vcpu& v, uint64_t cr4) {
 
 bool nested_wants_interrupt_window(const Vcpu& v) {
   return v.nested.guest_mode &&
-         v.nested.vmcs12.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::INTERRUPT_WINDOW_EXITING);
+         v.nested.cur->vmcs12.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::INTERRUPT_WINDOW_EXITING);
 }
 
 // ---- nested_vmx_run ---------------------------------------------------------
@@ -395,12 +457,12 @@ bool nested_wants_interrupt_window(const Vcpu& v) {
 void nested_vmx_entry_failure_exit(Vcpu& v, ExitReason reason, uint64_t qualification) {
   NestedVmx& n = v.nested;
   n.proc_ctl01 = v.proc_ctl;
-  v.proc_ctl = n.proc02;
-  n.vmcs02_vmptr = VMCS_POINTER_NONE;  // vmcs02 is rebuilt at the next entry
-  if (!n.vmcs02) init_vmcs02(v, n);
-  else vmptrld_or_die(n.vmcs02, "vmcs02");
+  v.proc_ctl = n.cur->proc02;
+  n.cur->vmcs02_prepared = false;  // vmcs02 is rebuilt at the next entry
+  if (!n.cur->vmcs02) init_vmcs02(v, n);
+  else vmptrld_or_die(n.cur->vmcs02, "vmcs02");
   n.guest_mode = true;  // nested_vmx_vmexit leaves guest mode
-  Vmcs12& c = n.vmcs12;
+  Vmcs12& c = n.cur->vmcs12;
   c.set(F::VM_EXIT_INTR_INFO, 0);
   c.set(F::IDT_VECTORING_INFO_FIELD, 0);
   nested_vmx_vmexit(v, entry_failure_reason(reason), qualification, true);
@@ -409,12 +471,12 @@ void nested_vmx_entry_failure_exit(Vcpu& v, ExitReason reason, uint64_t qualific
 void nested_vmx_run(Vcpu& v, bool launch) {
   NestedVmx& n = v.nested;
   // No current VMCS, or a shadow VMCS current: VMfailInvalid (SDM 30.3).
-  if (n.current_vmptr == VMCS_POINTER_NONE || n.current_is_shadow) return nested_vmx_fail_invalid(v);
+  if (!n.cur || n.cur->is_shadow) return nested_vmx_fail_invalid(v);
   // SDM 30.3 VMLAUNCH/VMRESUME, in the pseudocode's order.
   if (vmcs_read32(F::GUEST_INTERRUPTIBILITY_INFO) & interruptibility::BLOCKING_BY_MOV_SS.mask)
     return nested_vmx_fail(v, E::ENTRY_EVENTS_BLOCKED_BY_MOV_SS);
-  if (launch && n.vmcs12.launched) return nested_vmx_fail(v, E::VMLAUNCH_NONCLEAR_VMCS);
-  if (!launch && !n.vmcs12.launched) return nested_vmx_fail(v, E::VMRESUME_NONLAUNCHED_VMCS);
+  if (launch && n.cur->vmcs12.launched) return nested_vmx_fail(v, E::VMLAUNCH_NONCLEAR_VMCS);
+  if (!launch && !n.cur->vmcs12.launched) return nested_vmx_fail(v, E::VMRESUME_NONLAUNCHED_VMCS);
   using nestbed::common::vmx::EntryFailure;
   const nestbed::common::vmx::EntryCheckResult check = check_vmcs12(n);
   if (check.failure == EntryFailure::Control) return nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD);
@@ -426,10 +488,10 @@ void nested_vmx_run(Vcpu& v, bool launch) {
 
   // Level k+1's state that level k+2 may inherit, read while vmcs01 is
   // current (only when vmcs02's EFER/PAT/DR7 are recomputed).
-  const bool full = launch || n.vmcs02_vmptr != n.current_vmptr;
+  const bool full = launch || !n.cur->vmcs02_prepared;
   Level1Msrs l1{};
   bool msrs_needed = full;
-  if (!full) n.vmcs12.for_each_dirty([&](unsigned slot) { msrs_needed |= (kGroups.group[slot] & MSRS) != 0; });
+  if (!full) n.cur->vmcs12.for_each_dirty([&](unsigned slot) { msrs_needed |= (kGroups.group[slot] & MSRS) != 0; });
   if (msrs_needed) {
     l1.efer = vmcs_read(F::GUEST_IA32_EFER);
     l1.pat = (v.config.entry & entry_ctl::LOAD_PAT) ? vmcs_read(F::GUEST_IA32_PAT) : 0;
@@ -441,22 +503,23 @@ void nested_vmx_run(Vcpu& v, bool launch) {
   // The MSR-load list comes after the guest-state checks (SDM 26.4); those
   // are the platform's here, so a list that fails is reported as the entry
   // failure it is, without entering (SDM 26.8).
-  if (const uint32_t failed = load_entry_msrs(n.vmcs12))
+  if (const uint32_t failed = load_entry_msrs(n.cur->vmcs12))
     return nested_vmx_entry_failure_exit(v, ExitReason::MSR_LOAD_FAIL, failed);
 
   n.proc_ctl01 = v.proc_ctl;
-  if (!n.vmcs02) init_vmcs02(v, n);
-  else vmptrld_or_die(n.vmcs02, "vmcs02");
+  if (!n.cur->vmcs02) init_vmcs02(v, n);
+  else vmptrld_or_die(n.cur->vmcs02, "vmcs02");
   prepare_vmcs02(v, n, full, l1);
+  nested_ept_on_entry(v, n);
   nested_vpid_on_entry(v, n);
-  v.proc_ctl = n.proc02;
+  v.proc_ctl = n.cur->proc02;
   n.guest_mode = true;
 }
 
 void nested_vmx_entry_failed(Vcpu& v, rt::vmx::EnterResult result) {
   NestedVmx& n = v.nested;
   const uint32_t error = result == rt::vmx::EnterResult::FailValid ? rt::vmx::instruction_error() : 0;
-  n.vmcs02_vmptr = VMCS_POINTER_NONE;  // rebuild vmcs02 at the next entry
+  n.cur->vmcs02_prepared = false;  // rebuild vmcs02 at the next entry
   vmptrld_or_die(v.vmcs01, "vmcs01");
   n.guest_mode = false;
   v.proc_ctl = n.proc_ctl01;

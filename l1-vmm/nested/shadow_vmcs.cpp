@@ -17,18 +17,35 @@ using F = VmcsField;
 using E = VmInstructionError;
 namespace rw = insn_info_vmread_vmwrite;
 
-// The platform shadow VMCS, its bitmaps, and what it holds.
+// Whether shadowing is in use, and whether a shadow VMCS is linked. Each
+// vmcs12 l1-vmm holds has its own shadow VMCS and mirror of what that
+// holds (VmcsSlot, nested.h), so switching vmcs12 copies nothing.
 struct ShadowVmcs {
   bool enabled = false;   // the platform offers shadowing and shadow_vmcs=1
   bool active = false;    // linked from vmcs01: a vmcs12 is current
-  uint64_t vmcs = 0;      // physical address (revision | shadow-VMCS indicator)
-  uint64_t mirror[kShadowFieldCount] = {};  // the values the shadow VMCS holds
-  bool mirror_valid = false;
 };
 ShadowVmcs shadow;
 
+uint64_t new_shadow_vmcs(const Vcpu& v) {
+  const uint64_t page = mm::alloc_page_or_die("a shadow VMCS");
+  *reinterpret_cast<uint32_t*>(page) = v.config.revision() | vmcs_region::SHADOW_VMCS_INDICATOR;
+  if (rt::vmx::vmclear(page) != rt::vmx::Status::Ok) fatal(L1_PANIC, "VMCLEAR of a shadow VMCS failed");
+  return page;
+}
+
+// Each shadowed field's slot in vmcs12 (arch::vmx::vmcs_field_slot).
+struct ShadowSlots {
+  uint16_t slot[kShadowFieldCount];
+};
+constexpr ShadowSlots make_shadow_slots() {
+  ShadowSlots t{};
+  for (unsigned i = 0; i < kShadowFieldCount; i++) t.slot[i] = uint16_t(vmcs_field_slot(kShadowFields[i].field));
+  return t;
+}
+constexpr ShadowSlots kShadowSlots = make_shadow_slots();
+
 // The VMCS to make current again after touching the shadow VMCS.
-uint64_t current_vmcs(const Vcpu& v) { return v.nested.guest_mode ? v.nested.vmcs02 : v.vmcs01; }
+uint64_t current_vmcs(const Vcpu& v) { return v.nested.guest_mode ? v.nested.cur->vmcs02 : v.vmcs01; }
 
 uint64_t bitmap_page(bool write) {
   const uint64_t page = mm::alloc_page_or_die(write ? "the VMWRITE bitmap" : "the VMREAD bitmap");
@@ -49,9 +66,6 @@ void shadow_vmcs_setup(Vcpu& v) {
   const bool platform = ctls_allowed1(v.config.caps.procbased2) & proc_ctl2::VMCS_SHADOWING;
   shadow.enabled = v.nested.enabled && v.options.shadow_vmcs && platform;
   if (!shadow.enabled) return;
-  shadow.vmcs = mm::alloc_page_or_die("the shadow VMCS");
-  *reinterpret_cast<uint32_t*>(shadow.vmcs) = v.config.revision() | vmcs_region::SHADOW_VMCS_INDICATOR;
-  if (rt::vmx::vmclear(shadow.vmcs) != rt::vmx::Status::Ok) fatal(L1_PANIC, "VMCLEAR of the shadow VMCS failed");
   // vmcs01 is current (init_vmcs01 ran). Shadowing is switched on by the
   // guest's VMXON: outside VMX operation its VMREAD/VMWRITE must exit (#UD).
   vmcs_write(F::VMREAD_BITMAP, bitmap_page(false));
@@ -70,10 +84,11 @@ void shadow_vmcs_vmx_operation(Vcpu& v, bool on) {
 
 void shadow_vmcs_activate(Vcpu& v) {
   if (!shadow.enabled) return;
-  shadow.mirror_valid = false;
+  VmcsSlot& slot = *v.nested.cur;
+  if (!slot.shadow_vmcs) slot.shadow_vmcs = new_shadow_vmcs(v);
   shadow.active = true;
-  copy_vmcs12_to_shadow(v);
-  vmcs_write(F::VMCS_LINK_POINTER, shadow.vmcs);
+  copy_vmcs12_to_shadow(v);  // everything after a load, else what changed
+  vmcs_write(F::VMCS_LINK_POINTER, slot.shadow_vmcs);
 }
 
 void shadow_vmcs_deactivate(Vcpu& v) {
@@ -85,13 +100,14 @@ void shadow_vmcs_deactivate(Vcpu& v) {
 
 void copy_shadow_to_vmcs12(Vcpu& v) {
   if (!shadow.active) return;
-  Vmcs12& c = v.nested.vmcs12;
-  vmptrld_or_die(shadow.vmcs, "the shadow VMCS");
+  VmcsSlot& slot = *v.nested.cur;
+  Vmcs12& c = slot.vmcs12;
+  vmptrld_or_die(slot.shadow_vmcs, "the shadow VMCS");
   for (unsigned i = 0; i < kShadowFieldCount; i++) {
     if (kShadowFields[i].access != ShadowAccess::RW) continue;
     const uint64_t value = vmcs_read(kShadowFields[i].field);
-    if (value == shadow.mirror[i]) continue;
-    shadow.mirror[i] = value;
+    if (value == slot.mirror[i]) continue;
+    slot.mirror[i] = value;
     c.vmwrite(uint32_t(kShadowFields[i].field), value);  // a guest VMWRITE: dirty for prepare_vmcs02
   }
   vmptrld_or_die(current_vmcs(v), "the current VMCS");
@@ -99,22 +115,23 @@ void copy_shadow_to_vmcs12(Vcpu& v) {
 
 void copy_vmcs12_to_shadow(Vcpu& v) {
   if (!shadow.active) return;
-  const Vmcs12& c = v.nested.vmcs12;
+  VmcsSlot& slot = *v.nested.cur;
+  const Vmcs12& c = slot.vmcs12;
   bool loaded = false;
   for (unsigned i = 0; i < kShadowFieldCount; i++) {
-    const uint64_t value = c.get(kShadowFields[i].field);
-    if (shadow.mirror_valid && value == shadow.mirror[i]) continue;
-    if (!loaded) vmptrld_or_die(shadow.vmcs, "the shadow VMCS"), loaded = true;
+    const uint64_t value = c.fields()[kShadowSlots.slot[i]];
+    if (slot.mirror_valid && value == slot.mirror[i]) continue;
+    if (!loaded) vmptrld_or_die(slot.shadow_vmcs, "the shadow VMCS"), loaded = true;
     vmcs_write(kShadowFields[i].field, value);
-    shadow.mirror[i] = value;
+    slot.mirror[i] = value;
   }
-  shadow.mirror_valid = true;
+  slot.mirror_valid = true;
   if (loaded) vmptrld_or_die(current_vmcs(v), "the current VMCS");
 }
 
 bool nested_shadowed_vmread_vmwrite(Vcpu& v) {
   NestedVmx& n = v.nested;
-  const Vmcs12& c = n.vmcs12;
+  const Vmcs12& c = n.cur->vmcs12;
   const bool shadowing = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
                          c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::VMCS_SHADOWING);
   if (!shadowing) return false;
@@ -135,7 +152,7 @@ bool nested_shadowed_vmread_vmwrite(Vcpu& v) {
   // link pointer references; errors as VMfail (the error number into the
   // current VMCS, vmcs12, as the platform does: l0/sim/README.md).
   auto outcome = [&](uint64_t flags, uint32_t error) {
-    if (error) n.vmcs12.set(F::VM_INSTRUCTION_ERROR, error);
+    if (error) n.cur->vmcs12.set(F::VM_INSTRUCTION_ERROR, error);
     vmcs_write(F::GUEST_RFLAGS, (vmcs_read(F::GUEST_RFLAGS) & ~arch::rflags::STATUS) | flags);
     skip_emulated_instruction(v);
     return true;
@@ -143,17 +160,22 @@ bool nested_shadowed_vmread_vmwrite(Vcpu& v) {
   const uint64_t link = c.get(F::VMCS_LINK_POINTER);
   auto* region = static_cast<uint8_t*>(guest_memory.hva(link, vmcs12_layout::SIZE));
   if (link == VMCS_POINTER_NONE || !region) return outcome(arch::rflags::CF, 0);
+  // The shadow VMCS may be one l1-vmm holds (the guest hypervisor made it
+  // current to fill it): then its fields are in that slot, not yet in memory.
+  Vmcs12* held = nullptr;
+  for (VmcsSlot& s : n.slots)
+    if (s.vmptr == link) held = &s.vmcs12;
   if (write) {
     const uint64_t value = v.gpr(unsigned(rw::REG1.get(insn))) & mask;
     if (!vmcs_field_known(encoding)) return outcome(arch::rflags::ZF, uint32_t(E::UNSUPPORTED_VMCS_COMPONENT));
     if (vmcs_field_read_only(encoding) && !vmx_misc::VMWRITE_ANY_FIELD.test(n.caps.misc()))
       return outcome(arch::rflags::ZF, uint32_t(E::VMWRITE_READ_ONLY_COMPONENT));
-    Vmcs12::region_vmwrite(region, encoding, value);
+    held ? (void)held->vmwrite(encoding, value) : (void)Vmcs12::region_vmwrite(region, encoding, value);
     return outcome(0, 0);
   }
   uint64_t value;
-  if (!Vmcs12::region_vmread(region, encoding, value))
-    return outcome(arch::rflags::ZF, uint32_t(E::UNSUPPORTED_VMCS_COMPONENT));
+  const bool known = held ? held->vmread(encoding, value) : Vmcs12::region_vmread(region, encoding, value);
+  if (!known) return outcome(arch::rflags::ZF, uint32_t(E::UNSUPPORTED_VMCS_COMPONENT));
   v.set_gpr(unsigned(rw::REG1.get(insn)), value & mask);
   return outcome(0, 0);
 }

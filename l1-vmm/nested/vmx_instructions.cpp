@@ -71,13 +71,13 @@ void handle_vmxon(Vcpu& v, NestedVmx& n) {
     return nested_vmx_fail_invalid(v);
   n.vmxon = true;
   n.vmxon_ptr = ptr;
-  n.current_vmptr = VMCS_POINTER_NONE;
+  n.cur = nullptr;
   shadow_vmcs_vmx_operation(v, true);
   nested_vmx_succeed(v);
 }
 
 void handle_vmxoff(Vcpu& v, NestedVmx& n) {
-  nested_release_vmcs12(v);
+  nested_release_all_vmcs12(v);
   n.vmxon = false;
   shadow_vmcs_vmx_operation(v, false);
   nested_ept_drop();
@@ -89,10 +89,13 @@ void handle_vmclear(Vcpu& v, NestedVmx& n) {
   if (!read_pointer_operand(v, ptr)) return;
   if (!valid_vmx_pointer(ptr)) return nested_vmx_fail(v, E::VMCLEAR_INVALID_ADDRESS);
   if (ptr == n.vmxon_ptr) return nested_vmx_fail(v, E::VMCLEAR_VMXON_POINTER);
-  if (ptr == n.vmcs02_vmptr) n.vmcs02_vmptr = VMCS_POINTER_NONE;
-  if (ptr == n.current_vmptr) {
-    n.vmcs12.launched = false;
-    nested_release_vmcs12(v);
+  bool held = false;
+  for (const VmcsSlot& s : n.slots) held |= s.vmptr == ptr;
+  if (held) {
+    // Current or parked: its fields go back to its region, launch state clear.
+    for (VmcsSlot& s : n.slots)
+      if (s.vmptr == ptr) s.vmcs12.launched = false;
+    nested_forget_vmcs12(v, ptr);
   } else if (auto* region = static_cast<uint8_t*>(guest_memory.hva(ptr, vmcs12_layout::SIZE))) {
     const uint32_t clear = 0;  // launch state "clear" (SDM 24.1)
     __builtin_memcpy(region + vmcs12_layout::LAUNCH_STATE, &clear, sizeof(clear));
@@ -113,30 +116,24 @@ void handle_vmptrld(Vcpu& v, NestedVmx& n) {
   const bool shadowing_offered = ctls_allowed1(n.caps.procbased2()) & proc_ctl2::VMCS_SHADOWING;
   if (!region || (rev & vmcs_region::REVISION_ID_MASK) != kVmcs12Revision || (shadow && !shadowing_offered))
     return nested_vmx_fail(v, E::VMPTRLD_INCORRECT_REVISION_ID);
-  if (ptr != n.current_vmptr) {
-    nested_release_vmcs12(v);
-    n.vmcs12.load(region);
-    n.current_vmptr = ptr;
-    n.current_is_shadow = shadow;
-    n.vmcs02_vmptr = VMCS_POINTER_NONE;  // vmcs02 is rebuilt from the new vmcs12
-    shadow_vmcs_activate(v);
-  }
+  nested_make_current(v, ptr, region, shadow);
   nested_vmx_succeed(v);
 }
 
 void handle_vmptrst(Vcpu& v, NestedVmx& n) {
   uint64_t la;
   if (!vmx_operand_address(v, vmcs_read32(F::VMX_INSTRUCTION_INFO), v.exit.qualification, la)) return;
-  if (!write_guest_linear(v, la, &n.current_vmptr, sizeof(n.current_vmptr))) return;
+  const uint64_t current = n.current_vmptr();
+  if (!write_guest_linear(v, la, &current, sizeof(current))) return;
   nested_vmx_succeed(v);
 }
 
 void handle_vmread(Vcpu& v, NestedVmx& n) {
   const uint32_t insn = vmcs_read32(F::VMX_INSTRUCTION_INFO);
-  if (n.current_vmptr == VMCS_POINTER_NONE) return nested_vmx_fail_invalid(v);
+  if (!n.cur) return nested_vmx_fail_invalid(v);
   const uint64_t encoding = v.gpr(unsigned(rw::REG2.get(insn))) & operand_mask();
   uint64_t value;
-  if (!n.vmcs12.vmread(encoding, value)) return nested_vmx_fail(v, E::UNSUPPORTED_VMCS_COMPONENT);
+  if (!n.cur->vmcs12.vmread(encoding, value)) return nested_vmx_fail(v, E::UNSUPPORTED_VMCS_COMPONENT);
   value &= operand_mask();
   if (rw::MEM_REG.test(insn)) {
     v.set_gpr(unsigned(rw::REG1.get(insn)), value);
@@ -150,7 +147,7 @@ void handle_vmread(Vcpu& v, NestedVmx& n) {
 
 void handle_vmwrite(Vcpu& v, NestedVmx& n) {
   const uint32_t insn = vmcs_read32(F::VMX_INSTRUCTION_INFO);
-  if (n.current_vmptr == VMCS_POINTER_NONE) return nested_vmx_fail_invalid(v);
+  if (!n.cur) return nested_vmx_fail_invalid(v);
   uint64_t value = 0;
   if (rw::MEM_REG.test(insn)) {
     value = v.gpr(unsigned(rw::REG1.get(insn))) & operand_mask();
@@ -163,7 +160,7 @@ void handle_vmwrite(Vcpu& v, NestedVmx& n) {
   if (!vmcs_field_known(encoding)) return nested_vmx_fail(v, E::UNSUPPORTED_VMCS_COMPONENT);
   if (vmcs_field_read_only(encoding) && !vmx_misc::VMWRITE_ANY_FIELD.test(n.caps.misc()))
     return nested_vmx_fail(v, E::VMWRITE_READ_ONLY_COMPONENT);
-  n.vmcs12.vmwrite(encoding, value);
+  n.cur->vmcs12.vmwrite(encoding, value);
   nested_vmx_succeed(v);
 }
 

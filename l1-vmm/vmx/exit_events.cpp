@@ -95,7 +95,7 @@ void inject_pending_event(Vcpu& v) {
   // Level + 2 runs and level + 1 intercepts external interrupts: they go to
   // level + 1 as exits (nested_deliver_pending_interrupt), not to level + 2.
   if (v.nested.guest_mode &&
-      v.nested.vmcs12.test(VmcsField::PIN_BASED_VM_EXEC_CONTROL, pin_ctl::EXTERNAL_INTERRUPT_EXITING))
+      v.nested.cur->vmcs12.test(VmcsField::PIN_BASED_VM_EXEC_CONTROL, pin_ctl::EXTERNAL_INTERRUPT_EXITING))
     return;
   const bool event_queued = intr_info::VALID.test(vmcs_read(F::VM_ENTRY_INTR_INFO_FIELD));
   const bool interruptible =

@@ -179,7 +179,7 @@ void vmx_handle_exit(Vcpu& v) {
   const unsigned guest_level = v.level + (nested_guest ? 2 : 1);
   // The VMCS that ran is launched once an entry succeeded (SDM 26: not
   // after an entry failure).
-  if (!exit_reason_is_entry_failure(v.exit.reason)) (nested_guest ? v.nested.vmcs02_launched : v.launched) = true;
+  if (!exit_reason_is_entry_failure(v.exit.reason)) (nested_guest ? v.nested.cur->vmcs02_launched : v.launched) = true;
   nestbed_annotate(AnnotationKind::LOGICAL_EXIT, v.level, guest_level, v.exit.basic, v.exit.qualification);
   in_exit_handler = true;
   if (!nested_guest || !nested::nested_vmx_handle_exit(v)) handle_exit_here(v, nested_guest);
@@ -251,7 +251,7 @@ void vcpu_run(Vcpu& v) {
   for (;;) {
     if (v.nested.guest_mode && v.pending.any()) nested::nested_deliver_pending_interrupt(v);
     const bool nested_guest = v.nested.guest_mode;
-    const bool resume = nested_guest ? v.nested.vmcs02_launched : v.launched;
+    const bool resume = nested_guest ? v.nested.cur->vmcs02_launched : v.launched;
     const rt::vmx::EnterResult result = rt::vmx::enter(v.regs, resume);
     if (result != rt::vmx::EnterResult::VmExit) {
       if (!nested_guest) vm_entry_instruction_failed(result);
