@@ -99,6 +99,8 @@ def nestbed_command(engine):
         if engine == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
             raise Skip("/dev/kvm is missing on this machine or not accessible to this user")
         run = [str(nestbed), "run", "--engine", engine]
+        if opts.memory:
+            run += ["--memory", str(opts.memory)]
         if opts.depth == 0:
             return run + ["--cmdline", args, str(image)]
         return run + nested_arguments(opts, image, args)
@@ -187,6 +189,7 @@ def parse_args():
     p.add_argument("--depth", type=int, default=0, help="levels of l1-vmm under the workload (default: %(default)s)")
     p.add_argument("--l1-vmm", default=DEFAULT_L1_VMM, help="l1-vmm image for --depth (default: %(default)s)")
     p.add_argument("--l1-cmdline", default="", help="options of every l1-vmm level, e.g. 'stats exit_hlt=1'")
+    p.add_argument("--memory", type=int, help="nestbed run --memory MiB (sim/kvm; default: nestbed's)")
     opts = p.parse_args()
     if opts.depth < 0:
         p.error("--depth must be 0 or more")
