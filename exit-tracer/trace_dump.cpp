@@ -87,6 +87,8 @@ std::string annotation_text(const ExitTrace& t, const Annotation& a) {
     case AnnotationKind::EXIT_COST:
       return level(r[0]) + " measured " + std::to_string(r[3]) + " cycles handling " + reason(r[2]) + " of " +
              level(r[1]);
+    case AnnotationKind::VMCS_NESTED:
+      return level(r[2]) + "'s VMCS " + hex(r[0]) + " runs the guest of " + level(r[2] + 1) + "'s VMCS " + hex(r[1]);
     case AnnotationKind::MARK:
       return "mark " + std::to_string(r[0]) + ": " + hex(r[1]) + " " + hex(r[2]) + " " + hex(r[3]);
   }

@@ -57,9 +57,21 @@ void SimTraceRecorder::guarded(Write&& write) {
   }
 }
 
+// The deepest answer wins: a VMCS_NESTED link that resolves, else the
+// VMCS_LEVEL said of this VMCS itself (a guest hypervisor that names none
+// of its VMCSs leaves level k's own guess, k + 2).
+uint8_t SimTraceRecorder::resolve_level(uint8_t vmm_level, uint64_t vmcs) const {
+  if (vmm_level == 0xff) return 0;  // deeper than any level: a cycle of references
+  auto it = vmcs_names_.find({vmm_level, vmcs});
+  if (it == vmcs_names_.end()) return 0;
+  if (it->second.nested_vmcs != ~0ull)
+    if (const uint8_t deeper = resolve_level(uint8_t(vmm_level + 1), it->second.nested_vmcs)) return deeper;
+  return it->second.level;
+}
+
 uint8_t SimTraceRecorder::level_of(uint64_t vmcs) const {
-  auto it = vmcs_levels_.find(vmcs);
-  return it == vmcs_levels_.end() ? DEFAULT_GUEST_LEVEL : it->second;
+  const uint8_t level = resolve_level(ROOT_LEVEL, vmcs);
+  return level ? level : DEFAULT_GUEST_LEVEL;
 }
 
 // A Name record just before the first record that uses the code, so the
@@ -91,7 +103,7 @@ void SimTraceRecorder::hw_exit(const sim::HwExitEvent& e) {
   r.guest_physical_address = e.guest_physical_address;
   r.vmcs = e.vmcs;
   r.level = level_of(e.vmcs);
-  r.flags = vmcs_levels_.count(e.vmcs) ? LEVEL_REGISTERED : 0;
+  r.flags = resolve_level(ROOT_LEVEL, e.vmcs) ? LEVEL_REGISTERED : 0;
   r.insn_len = e.insn_len <= sizeof r.insn_bytes ? e.insn_len : 0;
   std::memcpy(r.insn_bytes, e.insn_bytes, r.insn_len);  // bytes past insn_len stay 0: deterministic
   guarded([&] {
@@ -108,19 +120,29 @@ void SimTraceRecorder::hw_entry(const sim::HwEntryEvent& e) {
   r.vmcs = e.vmcs;
   r.guest_rip = e.guest_rip;
   r.level = level_of(e.vmcs);
-  r.flags = vmcs_levels_.count(e.vmcs) ? LEVEL_REGISTERED : 0;
+  r.flags = resolve_level(ROOT_LEVEL, e.vmcs) ? LEVEL_REGISTERED : 0;
   r.launch = e.launch ? 1 : 0;
   guarded([&] { writer_->record(r); });
 }
 
-// Only level 1 names hardware VMCSs: it runs in VMX root operation on the
-// sim's VMX, so its VMCS addresses are the ones the CPU reports. A deeper
-// VMM's VMCS_LEVEL (non-root) names a VMCS of its own guest-physical
-// space, which the hardware never runs; it is recorded and not applied.
+// Every VMM level names its own VMCSs, in its own physical space: level 1
+// (in VMX root operation on the sim's VMX) the hardware's, a deeper one
+// (non-root) guest-physical ones, which the hardware never runs. Nested
+// VMX links them: level k's vmcs02 runs what level k+1's vmcs12 runs
+// (VMCS_NESTED), so a hardware VMCS of level 1 resolves, level by level,
+// to the VMCS_LEVEL its innermost VMM gave (resolve_level).
 void SimTraceRecorder::register_vmcs_level(const sim::AnnotationEvent& e) {
-  if (e.non_root || e.regs[RAX] != kind_number(arch::trace::AnnotationKind::VMCS_LEVEL)) return;
-  const uint64_t level = e.regs[RSI];
-  if (level >= 1 && level <= 0xff) vmcs_levels_[e.regs[RDI]] = uint8_t(level);
+  const uint64_t kind = e.regs[RAX];
+  const uint8_t executor = e.non_root ? level_of(e.vmcs) : ROOT_LEVEL;
+  if (kind == kind_number(arch::trace::AnnotationKind::VMCS_LEVEL)) {
+    const uint64_t level = e.regs[RSI];
+    if (level >= 1 && level <= 0xff) vmcs_names_[{executor, e.regs[RDI]}].level = uint8_t(level);
+  } else if (kind == kind_number(arch::trace::AnnotationKind::VMCS_NESTED)) {
+    // RDX is the level that says it (l1-vmm's own level): that names the
+    // address space of RDI, and RSI is in the next one.
+    const uint64_t vmm = e.regs[RDX];
+    if (vmm >= 1 && vmm < 0xff) vmcs_names_[{uint8_t(vmm), e.regs[RDI]}].nested_vmcs = e.regs[RSI];
+  }
 }
 
 void SimTraceRecorder::annotation(const sim::AnnotationEvent& e) {

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <map>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -49,7 +50,8 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   // interpreter, so a failure is kept until here).
   void finish();
 
-  // The level VMCS_LEVEL registered for this VMCS, else DEFAULT_GUEST_LEVEL.
+  // The level VMCS_LEVEL (or VMCS_NESTED) registered for this VMCS, else
+  // DEFAULT_GUEST_LEVEL.
   uint8_t level_of(uint64_t vmcs) const;
 
  private:
@@ -68,7 +70,17 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   std::unique_ptr<TraceWriter> writer_;
   std::string error_;  // the first write failure
 
-  std::unordered_map<uint64_t, uint8_t> vmcs_levels_;
+  // What each VMM level said of its VMCSs (addresses in its own physical
+  // space): the level a VMCS runs (VMCS_LEVEL), or that it runs whatever
+  // a VMCS of the next level runs (VMCS_NESTED, nested VMX's vmcs02 for a
+  // vmcs12). Level 1's addresses are the hardware's.
+  struct VmcsName {
+    uint8_t level = 0;             // the level it runs (VMCS_LEVEL), 0 if not said
+    uint64_t nested_vmcs = ~0ull;  // the next level's VMCS whose guest it runs (VMCS_NESTED), ~0 if none
+  };
+  std::map<std::pair<uint8_t, uint64_t>, VmcsName> vmcs_names_;
+  // Follows VMCS_NESTED references down to a VMCS_LEVEL; 0 if none.
+  uint8_t resolve_level(uint8_t vmm_level, uint64_t vmcs) const;
   std::vector<bool> named_reasons_;  // per basic exit reason: its Name record is written
   std::vector<bool> named_kinds_;    // per annotation kind
   uint64_t exits_ = 0, entries_ = 0, annotations_ = 0;

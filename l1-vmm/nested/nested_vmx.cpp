@@ -275,6 +275,9 @@ void prepare_vmcs02(Vcpu& v, NestedVmx& n, bool full, const Level1Msrs& l1) {
   if (groups & CRS) prepare_vmcs02_crs(v, c);
   if (groups & MSRS) prepare_vmcs02_msrs(v, c, l1);
   n.cur->vmcs12.clear_dirty();
+  // The trace: this vmcs02 runs what the guest hypervisor's vmcs12 runs
+  // (its own VMCS_LEVEL says which level; a slot can change vmcs12).
+  if (full) nestbed_annotate(arch::trace::AnnotationKind::VMCS_NESTED, n.cur->vmcs02, n.cur->vmptr, v.level, 0);
   n.cur->vmcs02_prepared = true;
 }
 
