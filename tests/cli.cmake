@@ -80,3 +80,6 @@ nestbed_cli_test(run_instruction_limit 124 ONE_LINE STDERR "^nestbed: .+"
   ARGS run --max-instructions 2 ${in}/hello.elf)
 nestbed_cli_test(run_with_modules_before_image 33 STDOUT "^ok$"
   ARGS run --module "${in}/notes.txt a b" --module ${in}/big.bin ${in}/hello.elf)
+# An empty file is a module of 0 bytes (the debug build once found a null
+# pointer passed to memcpy here).
+nestbed_cli_test(run_with_an_empty_module 33 STDOUT "^ok$" ARGS run --module ${in}/empty.bin ${in}/hello.elf)
