@@ -29,7 +29,7 @@ function(nestbed_sanitizer_check name)
     COMMAND Python3::Interpreter ${NESTBED_SANITIZER_CHECK}
       --trigger $<TARGET_FILE:nestbed_sanitizer_trigger> --nestbed $<TARGET_FILE:nestbed>
       --images ${NESTBED_IMAGE_DIR} --build-dir ${CMAKE_BINARY_DIR} --bin-dir ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}
-      --cli-inputs ${NESTBED_CLI_INPUTS} ${ARGN})
+      --cli-inputs ${NESTBED_CLI_INPUTS} --ctest ${CMAKE_CTEST_COMMAND} ${ARGN})
   set_tests_properties(sanitizer.${name} PROPERTIES TIMEOUT 300 LABELS sanitizer)
 endfunction()
 

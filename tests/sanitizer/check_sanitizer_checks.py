@@ -138,13 +138,13 @@ def check_executables(opts):
 
 # ---- ctest -------------------------------------------------------------------
 
-def ctest_tests(directory, timeout):
+def ctest_tests(ctest, directory, timeout):
     """The tests CTest would run from `directory`, with their properties. Read
     through a CTestTestfile of our own elsewhere, so that CTest writes its
     Testing/ log there and not beside the suite's, which may be running."""
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "CTestTestfile.cmake").write_text(f'subdirs("{directory}")\n')
-        r = run(["ctest", "--show-only=json-v1"], timeout, cwd=tmp)
+        r = run([ctest, "--show-only=json-v1"], timeout, cwd=tmp)
     if r.returncode != 0:
         show(r.stderr)
         raise Failure(f"ctest --show-only failed with status {r.returncode}")
@@ -160,7 +160,7 @@ def fail_regex(test):
 
 def check_ctest(opts):
     status, sanitized = sanitizer_status(opts)
-    tests = ctest_tests(opts.build_dir, opts.timeout)
+    tests = ctest_tests(opts.ctest, opts.build_dir, opts.timeout)
     unit = [t for t in tests if any("nestbed_unit_tests" in str(c) for c in t.get("command", [])[:1])]
     if len(tests) < 100 or not unit:
         raise Failure(f"{len(tests)} tests, {len(unit)} of them GoogleTest cases: is the build complete?")
@@ -183,7 +183,7 @@ def check_ctest(opts):
             f'add_test(clean "sh" "-c" [==["{opts.trigger}" clean]==])\n'
             f"set_tests_properties(reports clean PROPERTIES FAIL_REGULAR_EXPRESSION [==[{expected}]==])\n")
         for name, want_pass in (("clean", True), ("reports", False)):
-            r = run(["ctest", "--output-on-failure", "-R", f"^{name}$"], opts.timeout, cwd=tmp)
+            r = run([opts.ctest, "--output-on-failure", "-R", f"^{name}$"], opts.timeout, cwd=tmp)
             show(r.stdout + r.stderr)
             if (r.returncode == 0) != want_pass:
                 raise Failure(f"CTest {'failed' if want_pass else 'passed'} the test '{name}'")
@@ -256,6 +256,7 @@ def main():
     p.add_argument("--build-dir", required=True)
     p.add_argument("--bin-dir", required=True)
     p.add_argument("--cli-inputs", required=True)
+    p.add_argument("--ctest", default="ctest", help="the ctest that runs the suite (default: on PATH)")
     p.add_argument("--timeout", type=float, default=240)
     opts = p.parse_args()
     try:
