@@ -8,18 +8,23 @@
 
 namespace nestbed {
 
-// Process exit statuses of `nestbed run` (documented in the README).
-// A guest's isa-debug-exit write of c gives (c << 1) | 1, always odd, as in
-// QEMU; everything l0 decides itself is even, so the two never collide.
+// Process exit statuses of `nestbed` (documented in the README and in
+// `nestbed --help`). A guest's isa-debug-exit write of c gives (c << 1) | 1,
+// always odd, as in QEMU; everything nestbed decides itself is even, so the
+// two never collide. None is one a shell or GNU timeout gives (124-127, 128+N).
 namespace exit_status {
 inline constexpr int USAGE = 64;              // bad command-line option
-inline constexpr int BAD_INPUT = 66;          // unreadable/malformed image or module, memory too small
+inline constexpr int BAD_INPUT = 66;          // unreadable/malformed image, module or trace file, memory too small
 inline constexpr int INTERNAL_ERROR = 70;     // a bug in l0 (never expected)
 inline constexpr int UNSUPPORTED = 72;        // the engine cannot run this here (e.g. no VMX under kvm)
+inline constexpr int SANITIZER = 86;          // debug builds: ASan/UBSan found an error (l0/sanitizer_options.cpp)
+inline constexpr int INSTRUCTION_LIMIT = 118; // --max-instructions reached
 inline constexpr int HALTED = 120;            // HLT with interrupts off and nothing pending
 inline constexpr int TRIPLE_FAULT = 122;      // shutdown after a triple fault
-inline constexpr int INSTRUCTION_LIMIT = 124; // --max-instructions reached
 constexpr int debug_exit(uint32_t code) { return int(((code << 1) | 1) & 0xff); }
+static_assert((USAGE | BAD_INPUT | INTERNAL_ERROR | UNSUPPORTED | SANITIZER | INSTRUCTION_LIMIT | HALTED |
+               TRIPLE_FAULT) % 2 == 0,
+              "nestbed's own statuses are even: a guest's are odd");
 }  // namespace exit_status
 
 // A clear, user-facing error about the input (image, module, option).

@@ -70,13 +70,22 @@ nestbed_cli_test(unknown_subcommand 64 STDERR "frobnicate" ARGS frobnicate)
 # Help.
 nestbed_cli_test(help 0 STDOUT "^Usage: nestbed" STDOUT "^  run " ARGS --help)
 nestbed_cli_test(run_help 0 STDOUT "--max-instructions" STDOUT "^Exit status:" ARGS run --help)
+# Every status a user can see is listed (tests/unit/exit_status_doc_test.cpp
+# checks the text against l0/engine.h, l1-vmm/panic.h and the README).
+nestbed_cli_test(help_lists_exit_statuses 0 STDOUT "^Exit status:" STDOUT "^  \\(c << 1\\) \\| 1 "
+  STDOUT "^  193-203 " STDOUT "^  86 +debug builds" STDOUT "^  118 +--max-instructions reached$" ARGS --help)
+nestbed_cli_test(trace_help_lists_exit_statuses 0 STDOUT "^Exit status:" STDOUT "^  66 +unreadable or malformed trace file"
+  ARGS trace --help)
 
 # Runs (need the sim engine): the guest's output, then --stats JSON on stdout.
 nestbed_cli_test(run_debug_exit_with_stats 33
   STDOUT "^ok$" STDOUT "\"stop_reason\": \"debug_exit\"" STDOUT "\"debug_exit_code\": 16"
   STDOUT "\"exit_status\": 33" STDOUT "\"instructions\": [1-9]" STDOUT "\"io_accesses\": 4"
   ARGS run --stats - ${in}/hello.elf)
-nestbed_cli_test(run_instruction_limit 124 ONE_LINE STDERR "^nestbed: .+"
+nestbed_cli_test(run_instruction_limit 118 ONE_LINE STDERR "^nestbed: instruction limit reached \\(2 instructions\\)$"
   ARGS run --max-instructions 2 ${in}/hello.elf)
 nestbed_cli_test(run_with_modules_before_image 33 STDOUT "^ok$"
   ARGS run --module "${in}/notes.txt a b" --module ${in}/big.bin ${in}/hello.elf)
+# An empty file is a module of 0 bytes (the debug build once found a null
+# pointer passed to memcpy here).
+nestbed_cli_test(run_with_an_empty_module 33 STDOUT "^ok$" ARGS run --module ${in}/empty.bin ${in}/hello.elf)

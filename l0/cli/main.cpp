@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "l0/cli/engines_command.h"
+#include "l0/cli/exit_status_help.h"
 #include "l0/cli/run_command.h"
 #include "l0/cli/trace_command.h"
 #include "l0/engine.h"
@@ -26,6 +27,7 @@ int report(const char* prefix, const char* message, int status) {
 int main(int argc, char** argv) {
   namespace status = nestbed::exit_status;
   CLI::App app(DESCRIPTION, "nestbed");
+  app.footer(nestbed::cli::exit_status_help());
   // At most one subcommand; "none" is reported below, so that an unknown
   // word is named as such by CLI11 instead of "a subcommand is required".
   app.require_subcommand(0, 1);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 
+#include "l0/cli/exit_status_help.h"
 #include "l0/cli/stats_json.h"
 #include "l0/machine/machine.h"
 
@@ -15,17 +16,6 @@ namespace {
 const char* const RUN_DESCRIPTION =
     "Boot a Multiboot v1 IMAGE on the platform and run it until it stops. The guest's COM1 output goes to "
     "stdout; how the run ended goes to stderr (one line) unless the guest ended it through isa-debug-exit.";
-
-const char* const RUN_FOOTER = R"(Exit status:
-  (c << 1) | 1  the guest wrote c to isa-debug-exit (port 0xf4), as in QEMU
-  64   bad command-line option
-  66   bad input: unreadable or malformed image or module, --memory out of range or too small
-  70   internal error in nestbed
-  72   the engine cannot run this here (e.g. no VMX under kvm)
-  120  the guest halted with interrupts disabled and nothing pending
-  122  the guest triple-faulted (shutdown)
-  124  --max-instructions reached
-)";
 
 // "PATH[ ARGS]": the module's file, then its command line after the first space.
 ModuleSpec parse_module(const std::string& arg) {
@@ -69,7 +59,7 @@ void write_stats(std::FILE* out, const nlohmann::ordered_json& stats) {
 
 RunCommand::RunCommand(CLI::App& app) {
   command_ = app.add_subcommand("run", RUN_DESCRIPTION);
-  command_->footer(RUN_FOOTER);
+  command_->footer(exit_status_help());
   command_->add_option("--engine", config_.engine, "Engine to run on: sim (software x86-64 with VMX) or kvm")
       ->check(CLI::IsMember({"sim", "kvm"}))
       ->capture_default_str();
@@ -80,7 +70,9 @@ RunCommand::RunCommand(CLI::App& app) {
                        "Multiboot module \"PATH[ ARGS]\" (repeatable, loaded in order); its string is \"PATH ARGS\"")
       ->allow_extra_args(false)  // one value per --module, so IMAGE may follow it
       ->type_name("\"PATH[ ARGS]\"");
-  command_->add_option("--max-instructions", config_.max_instructions, "Stop after N instructions (0: no limit)")
+  command_->add_option("--max-instructions", config_.max_instructions,
+                       "Stop after N instructions (0: no limit), with status " +
+                           std::to_string(exit_status::INSTRUCTION_LIMIT) + "; sim only")
       ->type_name("N");
   command_->add_option("--stats", config_.stats_path, "Write run statistics as JSON to FILE (- for stdout, after the guest's output)")
       ->type_name("FILE|-");

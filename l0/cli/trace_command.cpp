@@ -9,6 +9,7 @@
 #include "exit-tracer/trace_dump.h"
 #include "exit-tracer/trace_export.h"
 #include "exit-tracer/trace_summary.h"
+#include "l0/cli/exit_status_help.h"
 #include "l0/engine.h"
 
 namespace nestbed::cli {
@@ -42,6 +43,7 @@ trace::ExitTrace read_trace(const std::string& path) {
 TraceCommand::TraceCommand(CLI::App& app) {
   command_ = app.add_subcommand("trace", "Read exit traces written by `nestbed run --trace FILE`");
   command_->require_subcommand(1);
+  command_->footer(trace_exit_status_help());
 
   summary_ = command_->add_subcommand(
       "summary",

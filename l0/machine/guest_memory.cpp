@@ -18,12 +18,13 @@ GuestMemory::~GuestMemory() { munmap(data_, size_); }
 
 void GuestMemory::write(uint64_t pa, const void* src, uint64_t len) {
   if (!contains(pa, len)) throw std::out_of_range("guest-physical write outside RAM");
-  std::memcpy(data_ + pa, src, len);
+  // An empty source (an empty module file) may be null, and memcpy needs valid pointers even for 0 bytes.
+  if (len != 0) std::memcpy(data_ + pa, src, len);
 }
 
 void GuestMemory::read(uint64_t pa, void* dst, uint64_t len) const {
   if (!contains(pa, len)) throw std::out_of_range("guest-physical read outside RAM");
-  std::memcpy(dst, data_ + pa, len);
+  if (len != 0) std::memcpy(dst, data_ + pa, len);
 }
 
 }  // namespace nestbed

@@ -3,7 +3,8 @@
 #   expect.sh --status N [--stderr REGEX]... [--stdout REGEX]... [--one-line] -- COMMAND [ARGS...]
 # Passes when the exit status is exactly N (so never a crash by a signal),
 # every --stderr/--stdout extended regex matches some line of that stream,
-# and, with --one-line, stderr is exactly one line.
+# with --one-line, stderr is exactly one line, and stderr has no sanitizer
+# report (tests/sanitizer/report_patterns.txt), whatever the status.
 set -u
 status="" one_line=0
 stderr_patterns=() stdout_patterns=()
@@ -19,8 +20,11 @@ done
 shift  # --
 [[ -n $status && $# -gt 0 ]] || { echo "expect.sh: need --status N -- COMMAND" >&2; exit 2; }
 
-out=$(mktemp) err=$(mktemp)
-trap 'rm -f "$out" "$err"' EXIT
+patterns=$(dirname "$0")/../sanitizer/report_patterns.txt
+[[ -r $patterns ]] || { echo "expect.sh: cannot read $patterns" >&2; exit 2; }
+
+out=$(mktemp) err=$(mktemp) reports=$(mktemp)
+trap 'rm -f "$out" "$err" "$reports"' EXIT
 "$@" >"$out" 2>"$err"
 actual=$?
 
@@ -34,6 +38,8 @@ for p in "${stdout_patterns[@]+"${stdout_patterns[@]}"}"; do
   grep -Eq -- "$p" "$out" || report "stdout does not match: $p"
 done
 if [[ $one_line == 1 && $(wc -l <"$err") != 1 ]]; then report "stderr is not exactly one line"; fi
+grep -v -e '^#' -e '^$' "$patterns" >"$reports"
+if grep -Eq -f "$reports" "$err"; then report "sanitizer report on stderr"; fi
 
 echo "command: $*"
 echo "exit status: $actual"

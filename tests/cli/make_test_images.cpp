@@ -3,6 +3,7 @@
 //   high.elf    like hello.elf but loaded at 8 MiB: needs --memory 9 or more
 //   arm64.elf   an AArch64 ELF64 carrying a valid Multiboot header
 //   big.bin     a 3 MiB module
+//   empty.bin   an empty file (an empty module is allowed)
 //   notes.txt   a text file
 #include <cstdio>
 #include <filesystem>
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   t::write_file(dir / "arm64.elf", t::build_elf(arm));
 
   t::write_file(dir / "big.bin", std::vector<uint8_t>(3 << 20, 0x5a));
+  t::write_file(dir / "empty.bin", {});
   std::string text = "This is not a kernel.\n";
   t::write_file(dir / "notes.txt", std::vector<uint8_t>(text.begin(), text.end()));
   return 0;

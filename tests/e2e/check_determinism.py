@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 
+from sanitizer_report import failure as sanitizer_failure
+
 COMPARED = ("instructions", "cycles", "exceptions", "interrupts", "io_accesses", "exit_status")
 
 
@@ -18,6 +20,10 @@ def run_once(nestbed, image, args, timeout):
         stats_path = os.path.join(tmp, "stats.json")
         proc = subprocess.run([nestbed, "run", "--cmdline", args, "--stats", stats_path, image],
                               capture_output=True, text=True, timeout=timeout)
+        sys.stderr.write(proc.stderr)
+        report = sanitizer_failure(proc.stderr)
+        if report:
+            raise SystemExit(f"FAIL: {report}")
         with open(stats_path) as f:
             stats = json.load(f)
     return proc.returncode, proc.stdout, stats

@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+from sanitizer_report import failure as sanitizer_failure
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
@@ -27,6 +29,9 @@ def main():
         problems.append("no summary line")
     elif int(summary.group(1)) == 0 or int(summary.group(2)) != 0:
         problems.append("summary: " + summary.group(0))
+    report = sanitizer_failure(proc.stderr)
+    if report:
+        problems.append(report)
     if proc.returncode != 1:
         problems.append(f"exit status {proc.returncode}, expected 1; stderr: {proc.stderr.strip()}")
     print(summary.group(0) if summary else out[-2000:])

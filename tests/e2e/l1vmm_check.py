@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sanitizer_report import failure as sanitizer_failure
+
 SOURCE_DIR = Path(__file__).resolve().parents[2]
 
 # nestbed's process status: (code << 1) | 1 for an isa-debug-exit write of
@@ -71,6 +73,9 @@ class Runner:
             raise Failure(f"no exit after {self.timeout} s")
         out, err = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
         sys.stdout.write(out + (err and "[stderr] " + err))
+        report = sanitizer_failure(err)
+        if report:
+            raise Failure(report)
         return out, err, r.returncode
 
     def native(self, image, cmdline="", extra=(), modules=()):
@@ -248,6 +253,10 @@ def summary_rows(summary, title_pattern):
 
 def trace_summary(runner, trace):
     r = subprocess.run([str(runner.nestbed), "trace", "summary", str(trace)], capture_output=True, timeout=runner.timeout)
+    report = sanitizer_failure(r.stderr, "nestbed trace summary")
+    if report:
+        sys.stdout.write(r.stderr.decode(errors="replace"))
+        raise Failure(report)
     if r.returncode != 0:
         raise Failure(f"nestbed trace summary failed: {r.stderr.decode(errors='replace')}")
     return r.stdout.decode()

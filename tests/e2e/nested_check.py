@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sanitizer_report import failure as sanitizer_failure
+
 STATUS_OK = 1  # isa-debug-exit code 0
 
 # The features nested VMX does not offer (l1-vmm/README.md, "Nested VMX"),
@@ -37,6 +39,9 @@ class Failure(Exception):
 
 def run(opts, args):
     r = subprocess.run([opts.nestbed, "run", *args], capture_output=True, text=True, timeout=opts.timeout)
+    report = sanitizer_failure(r.stderr)
+    if report:
+        raise Failure(report)
     if "l1-vmm: " in r.stdout and re.search(r"^l1-vmm: .*(panic|VM entry failed)", r.stdout, re.M):
         raise Failure(f"l1-vmm panicked:\n{r.stdout[-3000:]}")
     return r.stdout, r.stderr, r.returncode

@@ -31,6 +31,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sanitizer_report import failure as sanitizer_failure
+
 SOURCE_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_TABLE = SOURCE_DIR / "workloads" / "expected.txt"
 DEFAULT_IMAGES = SOURCE_DIR / "build" / "images"
@@ -151,17 +153,20 @@ def run_case(opts, case):
     print("$ " + shlex.join(command), flush=True)
     try:
         run = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, timeout=opts.timeout)
-        output, status = run.stdout.decode(errors="replace"), run.returncode
+                             stderr=subprocess.PIPE, timeout=opts.timeout)
+        output, errors, status = run.stdout.decode(errors="replace"), run.stderr.decode(errors="replace"), run.returncode
     except subprocess.TimeoutExpired as e:
         sys.stdout.write((e.stdout or b"").decode(errors="replace"))
+        sys.stdout.write((e.stderr or b"").decode(errors="replace"))
         raise Failure(f"no exit after {opts.timeout} s")
-    sys.stdout.write(output)
-    if output and not output.endswith("\n"):
-        print()
-    if status == STATUS_UNSUPPORTED and opts.depth > 0:
+    for text in (output, errors):
+        sys.stdout.write(text)
+        if text and not text.endswith("\n"):
+            print()
+    # A sanitizer report fails the case even where the engine's status says "skip".
+    problems = list(filter(None, [sanitizer_failure(errors, Path(command[0]).name)]))
+    if status == STATUS_UNSUPPORTED and opts.depth > 0 and not problems:
         raise Skip(f"the {opts.engine} engine cannot run depth {opts.depth} here (status {status})")
-    problems = []
     try:
         line = result_line(output, case.image)
         if line != case.expected:

@@ -23,6 +23,7 @@
 #include "l0/kvm/kvm_capabilities.h"
 #include "l0/machine/machine.h"
 #include "tests/support/multiboot_image_builder.h"
+#include "tests/support/sanitizer_report.h"
 
 #ifndef NESTBED_KVM_TEST_IMAGES
 #error "tests/kvm.cmake defines NESTBED_KVM_TEST_IMAGES (the workload image directory)"
@@ -378,6 +379,8 @@ CliResult run_cli(const std::vector<std::string>& args) {
   int raw = pclose(p);
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   r.err = read_file(err_path);
+  // Whatever the caller expects of the status and output, a report fails it.
+  EXPECT_EQ(testing::sanitizer_report_lines(r.err), "") << "sanitizer report from nestbed " << command;
   return r;
 }
 
