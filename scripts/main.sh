@@ -36,10 +36,17 @@ done
 for name in "${workloads[@]}"; do
   run_one "$name (depth 1: l1-vmm -> $name, sim)" --module "build/images/$name" build/images/l1-vmm
 done
+for name in "${workloads[@]}"; do
+  run_one "$name (depth 2: l1-vmm -> l1-vmm -> $name, sim)" --module build/images/l1-vmm --module "build/images/$name" \
+    build/images/l1-vmm
+done
 run_one "vmx-selftest (the sim's VMX, test by test)" build/images/vmx-selftest
+run_one "vmx-selftest at depth 1 (l1-vmm's nested VMX, test by test)" --module build/images/vmx-selftest build/images/l1-vmm
+run_one "hello at depth 5 (five l1-vmms)" --memory 3584 --module build/images/l1-vmm --module build/images/l1-vmm \
+  --module build/images/l1-vmm --module build/images/l1-vmm --module build/images/hello build/images/l1-vmm
 
 if ((${#failed[@]})); then
   echo "main: ${#failed[@]} runs failed: ${failed[*]}" >&2
   exit 1
 fi
-echo "main: all ${#workloads[@]} workloads ran at depth 0 and depth 1 on the sim, and vmx-selftest passed"
+echo "main: all ${#workloads[@]} workloads ran at depths 0, 1 and 2 on the sim, hello at depth 5, and vmx-selftest passed natively and under l1-vmm"
