@@ -11,12 +11,12 @@ using namespace arch::vmx;
 using F = VmcsField;
 namespace ar = arch::seg::ar;
 
-HostStateLoad vmx_host_state_load(const VmcsReader& vmcs, uint64_t current_efer) {
+HostStateLoad vmx_host_state_load(const VmcsReader& vmcs, uint64_t current_efer, uint64_t current_cr0) {
   auto rd = [&vmcs](F f) { return vmcs.read(vmcs.ctx, uint32_t(f)); };
   HostStateLoad h{};
   const uint32_t exit = uint32_t(rd(F::VM_EXIT_CONTROLS));
   h.host64 = exit & exit_ctl::HOST_ADDRESS_SPACE_SIZE;
-  h.cr0 = rd(F::HOST_CR0) | arch::cr0::ET;
+  h.cr0 = (rd(F::HOST_CR0) & ~HOST_CR0_KEPT_BITS) | (current_cr0 & HOST_CR0_KEPT_BITS) | arch::cr0::ET;
   h.cr3 = rd(F::HOST_CR3);
   h.cr4 = rd(F::HOST_CR4);
   h.dr7 = HOST_DR7;

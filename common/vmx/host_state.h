@@ -39,7 +39,13 @@ inline constexpr uint32_t HOST_DESCRIPTOR_TABLE_LIMIT = 0xffff;
 inline constexpr uint64_t HOST_DR7 = 0x400;
 
 // `current_efer`: IA32_EFER before the exit (kept but for LMA/LME unless
-// "load IA32_EFER" is set).
-HostStateLoad vmx_host_state_load(const VmcsReader& vmcs, uint64_t current_efer);
+// "load IA32_EFER" is set); `current_cr0`: CR0 before the exit, whose ET,
+// CD, NW and reserved bits the exit keeps (SDM 27.5.1).
+HostStateLoad vmx_host_state_load(const VmcsReader& vmcs, uint64_t current_efer, uint64_t current_cr0);
+
+// The CR0 bits a VM exit does not load from the host-state field (SDM
+// 27.5.1): ET, CD, NW, and bits 63:32, 28:19, 17 and 15:6.
+inline constexpr uint64_t HOST_CR0_KEPT_BITS = 0xffffffff1ffaffc0ull | (1ull << 4) /*ET*/ | (1ull << 29) /*NW*/ |
+                                               (1ull << 30) /*CD*/;
 
 }  // namespace nestbed::common::vmx

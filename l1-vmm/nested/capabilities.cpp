@@ -51,7 +51,7 @@ uint32_t entry() {
          entry_ctl::LOAD_EFER;
 }
 
-// EPT12 is walked by l1-vmm (ept12_walk.cpp), which implements all of these.
+// EPT12 is walked with the sim's own walk (common/vmx/ept_walk.cpp), which implements all of these.
 uint64_t ept_vpid_cap() {
   namespace c = vmx_ept_vpid_cap;
   return c::EXECUTE_ONLY.mask | c::PAGE_WALK_4.mask | c::MEMTYPE_UC.mask | c::MEMTYPE_WB.mask | c::PDE_2MB.mask |

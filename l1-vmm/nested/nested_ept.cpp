@@ -1,11 +1,11 @@
 #include "l1-vmm/nested/nested_ept.h"
 
 #include "arch/vmx/vmx.h"
-#include "arch/x86/apic.h"
 #include "arch/x86/paging.h"
 #include "common/vmx/ept_walk.h"
 #include "l1-vmm/mm/guest_memory.h"
 #include "l1-vmm/mm/phys_alloc.h"
+#include "l1-vmm/nested/ept02_rules.h"
 #include "l1-vmm/nested/nested_internal.h"
 #include "l1-vmm/panic.h"
 #include "l1-vmm/vmx/vcpu.h"
@@ -15,7 +15,6 @@ namespace {
 
 using namespace arch::vmx;
 using F = VmcsField;
-namespace q = qual_ept_violation;
 
 constexpr uint64_t PAGE_4K = arch::pte::PAGE_SIZE;
 constexpr uint64_t PAGE_2M = arch::pte::LARGE_PAGE_SIZE;
@@ -72,23 +71,6 @@ void init_pool(const Vcpu& v) {
   ept02.used = 0;
 }
 
-// EPT01 for one guest-physical page of level k+1 (vmx/ept.cpp's map): its
-// RAM, read/write/execute and write-back, or the local APIC's page,
-// read/write and uncached. false: EPT01 maps nothing there.
-bool ept01_translate(uint64_t gpa, uint64_t& hpa, uint64_t& perms) {
-  if (guest_memory.contains(gpa & ~(PAGE_4K - 1), PAGE_4K)) {
-    hpa = guest_memory.base + gpa;
-    perms = ept_entry::RWX;
-    return true;
-  }
-  if ((gpa & ~(PAGE_4K - 1)) == arch::apic::DEFAULT_BASE) {
-    hpa = gpa;
-    perms = ept_entry::READ.mask | ept_entry::WRITE.mask;
-    return true;
-  }
-  return false;
-}
-
 // Installs the leaf for `gpa2` at `level` (1: 4 KiB, 2: 2 MiB); false:
 // the pool ran out.
 bool install(uint64_t gpa2, uint64_t hpa, unsigned level, uint64_t leaf_bits) {
@@ -120,12 +102,6 @@ bool read_l1_entry(void*, uint64_t pa, uint64_t& value) {
 }
 void write_l1_entry(void*, uint64_t pa, uint64_t value) {
   if (auto* p = static_cast<uint64_t*>(guest_memory.hva(pa, 8))) *p = value;
-}
-
-nestbed::common::vmx::EptAccess access_of(uint64_t qual) {
-  if (q::FETCH.test(qual)) return nestbed::common::vmx::EptAccess::Exec;
-  if (q::WRITE.test(qual)) return nestbed::common::vmx::EptAccess::Write;
-  return nestbed::common::vmx::EptAccess::Read;
 }
 
 }  // namespace
@@ -170,25 +146,17 @@ void nested_ept_violation(Vcpu& v) {
   const uint64_t gpa2 = vmcs_read(F::GUEST_PHYSICAL_ADDRESS);
   const uint64_t eptp12 = c.get(F::EPT_POINTER);
   const nestbed::common::vmx::EptMemory mem{nullptr, read_l1_entry, write_l1_entry};
-  nestbed::common::vmx::EptWalkOptions opt;
-  opt.execute_only = vmx_ept_vpid_cap::EXECUTE_ONLY.test(v.nested.caps.ept_vpid_cap());
-  // An access to a guest paging-structure entry (GLA valid, "translated" 0).
-  opt.paging_structure = q::GLA_VALID.test(qual) && !q::GLA_TRANSLATED.test(qual);
-  // With EPT12's A/D flags on, an access to a guest paging structure is a
-  // write for EPT (SDM 28.2.3.2), whatever EPT02 (without A/D) reported.
-  const nestbed::common::vmx::EptAccess access = opt.paging_structure && eptp::ENABLE_AD.test(eptp12)
-                                            ? nestbed::common::vmx::EptAccess::Write
-                                            : access_of(qual);
-  const nestbed::common::vmx::EptWalkResult r = nestbed::common::vmx::ept_walk(eptp12, gpa2, access, mem, opt);
+  const bool execute_only = vmx_ept_vpid_cap::EXECUTE_ONLY.test(v.nested.caps.ept_vpid_cap());
+  const Ept12Request req = ept12_request(qual, eptp12, execute_only);
+  const nestbed::common::vmx::EptWalkResult r =
+      nestbed::common::vmx::ept_walk(eptp12, gpa2, req.access, mem, req.options);
 
   switch (r.status) {
-    case nestbed::common::vmx::EptWalkStatus::Violation: {
-      // EPT12 forbids it: level k+1's EPT violation, with EPT12's
-      // permissions and the platform's linear-address and NMI bits (SDM 27.2.1).
-      constexpr uint64_t FROM_HARDWARE = q::GLA_VALID.mask | q::GLA_TRANSLATED.mask | q::NMI_UNBLOCKING.mask;
+    case nestbed::common::vmx::EptWalkStatus::Violation:
+      // EPT12 forbids it: level k+1's EPT violation.
       ept02.stats.reflected++;
-      return nested_vmx_vmexit(v, uint32_t(ExitReason::EPT_VIOLATION), r.qualification | (qual & FROM_HARDWARE));
-    }
+      return nested_vmx_vmexit(v, uint32_t(ExitReason::EPT_VIOLATION),
+                               ept12_violation_qualification(r.qualification, qual));
     case nestbed::common::vmx::EptWalkStatus::Misconfig:
       ept02.stats.reflected++;
       return nested_vmx_vmexit(v, uint32_t(ExitReason::EPT_MISCONFIG), 0);
@@ -198,28 +166,13 @@ void nested_ept_violation(Vcpu& v) {
       break;
   }
 
-  // EPT12 allows it: compose with EPT01.
-  uint64_t hpa, perms01;
-  if (!ept01_translate(r.address, hpa, perms01))
+  // EPT12 allows it: compose with EPT01 (ept02_rules.h).
+  uint64_t hpa, bits01;
+  if (!ept01_translate(guest_memory, r.address, hpa, bits01))
     guest_failed(v, "EPT12 maps level k+2 to guest-physical memory level k+1 does not have");
-  uint64_t perms = perms01 & ((r.readable ? ept_entry::READ.mask : 0) | (r.writable ? ept_entry::WRITE.mask : 0) |
-                              (r.executable ? ept_entry::EXECUTE.mask : 0));
-  // With EPT12 A/D, a page becomes writable in EPT02 only once EPT12's
-  // dirty flag is set, so that the first write sets it (KVM does the same).
-  if (eptp::ENABLE_AD.test(eptp12) && !ept_entry::DIRTY.test(r.leaf)) perms &= ~ept_entry::WRITE.mask;
-  const bool needed = access == nestbed::common::vmx::EptAccess::Read    ? (perms & ept_entry::READ.mask)
-                      : access == nestbed::common::vmx::EptAccess::Write ? (perms & ept_entry::WRITE.mask)
-                                                                : (perms & ept_entry::EXECUTE.mask);
-  if (!needed) guest_failed(v, "an access EPT12 allows but EPT01 does not (e.g. execution from the APIC page)");
-  const uint64_t leaf_bits = perms | (r.leaf & (ept_entry::MEMORY_TYPE.mask | ept_entry::IGNORE_PAT.mask));
-
-  // A 2 MiB EPT02 leaf when EPT12 maps at least 2 MiB there and the whole
-  // 2 MiB of level k+1's memory behind it is RAM (EPT01 maps RAM linearly).
-  const uint64_t base12 = r.address & ~(PAGE_2M - 1);
-  const bool large = ept02.large_pages && r.leaf_level >= 2 && guest_memory.contains(base12, PAGE_2M) &&
-                     ((guest_memory.base + base12) & (PAGE_2M - 1)) == 0;
-  const unsigned level = large ? 2 : 1;
-  if (!install(gpa2, hpa, level, leaf_bits)) {
+  const Ept02Leaf leaf = compose_ept02_leaf(r, eptp12, req.access, bits01, guest_memory, ept02.large_pages);
+  if (!leaf.allowed) guest_failed(v, "an access EPT12 allows but EPT01 does not (e.g. execution from the APIC page)");
+  if (!install(gpa2, hpa, leaf.level, leaf.bits)) {
     // The pool ran out: start EPT02 over (it refills on demand), with its
     // new root in vmcs02 (other vmcs02s notice at their next entry).
     ept02.stats.rebuilds++;
@@ -227,7 +180,7 @@ void nested_ept_violation(Vcpu& v) {
     const uint64_t eptp = nested_ept_eptp02(v, eptp12);
     vmcs_write(F::EPT_POINTER, eptp);
     v.nested.cur->eptp02 = eptp;
-    if (!install(gpa2, hpa, level, leaf_bits)) fatal(L1_PANIC, "EPT02: one mapping does not fit the pool");
+    if (!install(gpa2, hpa, leaf.level, leaf.bits)) fatal(L1_PANIC, "EPT02: one mapping does not fit the pool");
   }
   ept02.stats.faults_fixed++;
 }

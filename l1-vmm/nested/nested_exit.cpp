@@ -64,7 +64,7 @@ void sync_vmcs02_to_vmcs12(Vcpu& v, Vmcs12& c) {
   }
   if (exit12 & exit_ctl::SAVE_PREEMPTION_TIMER)
     c.set(F::VMX_PREEMPTION_TIMER_VALUE, vmcs_read(F::VMX_PREEMPTION_TIMER_VALUE));
-  // IA32_VMX_MISC bit 5 is offered: "IA-32e mode guest" follows EFER.LMA (SDM 27.2.? / A.6).
+  // IA32_VMX_MISC bit 5 is offered: "IA-32e mode guest" follows EFER.LMA (SDM 27.3.2 and A.6).
   const uint64_t entry12 = c.get(F::VM_ENTRY_CONTROLS);
   c.set(F::VM_ENTRY_CONTROLS, (efer & arch::efer::LMA) ? (entry12 | entry_ctl::IA32E_MODE_GUEST)
                                                        : (entry12 & ~uint64_t(entry_ctl::IA32E_MODE_GUEST)));
@@ -106,7 +106,8 @@ void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
                                          static_cast<const Vmcs12*>(ctx)->vmread(enc, value);
                                          return value;
                                        }};
-  const nestbed::common::vmx::HostStateLoad h = nestbed::common::vmx::vmx_host_state_load(reader, vmcs_read(F::GUEST_IA32_EFER));
+  const nestbed::common::vmx::HostStateLoad h =
+      nestbed::common::vmx::vmx_host_state_load(reader, vmcs_read(F::GUEST_IA32_EFER), guest_cr0_view());
   write_if_changed(F::GUEST_CR0, cr0_for_guest(v.config, h.cr0));
   write_if_changed(F::CR0_READ_SHADOW, h.cr0);
   write_if_changed(F::GUEST_CR4, cr4_for_guest(v.config, h.cr4));

@@ -570,7 +570,7 @@ void Vmx::load_host_state(Vmcs& v) {
   CpuState& s = cpu_.state();
   const common::vmx::VmcsReader reader{
       &v, [](void* ctx, uint32_t enc) { return static_cast<Vmcs*>(ctx)->read(VmcsField(enc)); }};
-  const common::vmx::HostStateLoad h = common::vmx::vmx_host_state_load(reader, s.efer);
+  const common::vmx::HostStateLoad h = common::vmx::vmx_host_state_load(reader, s.efer, s.cr0);
   s.cr0 = h.cr0;
   s.cr3 = h.cr3;
   s.cr4 = h.cr4;
