@@ -50,7 +50,7 @@ rt::vmx::Capabilities platform_from_sim() {
 class NestedCapabilities : public ::testing::Test {
  protected:
   rt::vmx::Capabilities platform = platform_from_sim();
-  l1::nested::NestedCapabilities offered = make_nested_capabilities(platform);
+  l1::nested::NestedCapabilities offered = make_nested_capabilities(platform, true);
 };
 
 struct Word {
@@ -59,10 +59,13 @@ struct Word {
   uint64_t rt::vmx::Capabilities::*platform;
   uint32_t (*implemented)();
 };
+// The secondary controls with VMCS shadowing offered (shadow_vmcs=1, the default).
+uint32_t proc2_with_shadowing() { return supported::proc2(true); }
+
 constexpr Word kWords[] = {
     {"pin", &l1::nested::NestedCapabilities::pinbased, &rt::vmx::Capabilities::pinbased, supported::pin},
     {"proc", &l1::nested::NestedCapabilities::procbased, &rt::vmx::Capabilities::procbased, supported::proc},
-    {"proc2", &l1::nested::NestedCapabilities::procbased2, &rt::vmx::Capabilities::procbased2, supported::proc2},
+    {"proc2", &l1::nested::NestedCapabilities::procbased2, &rt::vmx::Capabilities::procbased2, proc2_with_shadowing},
     {"exit", &l1::nested::NestedCapabilities::exit, &rt::vmx::Capabilities::exit, supported::exit},
     {"entry", &l1::nested::NestedCapabilities::entry, &rt::vmx::Capabilities::entry, supported::entry},
 };
@@ -96,14 +99,15 @@ TEST_F(NestedCapabilities, EveryForcedControlIsAllowed) {
 }
 
 TEST_F(NestedCapabilities, ThePlatformsUnimplementedControlsAreNotOffered) {
-  // The sim offers VMCS shadowing; nested VMX does not implement it yet.
+  // VMCS shadowing is offered (emulated) with shadow_vmcs=1, and not with 0.
   ASSERT_TRUE(ctls_allowed1(platform.procbased2) & proc_ctl2::VMCS_SHADOWING);
-  EXPECT_FALSE(ctls_allowed1(offered.procbased2()) & proc_ctl2::VMCS_SHADOWING);
+  EXPECT_TRUE(ctls_allowed1(offered.procbased2()) & proc_ctl2::VMCS_SHADOWING);
+  EXPECT_FALSE(ctls_allowed1(make_nested_capabilities(platform, false).procbased2()) & proc_ctl2::VMCS_SHADOWING);
   // A platform with posted interrupts and a TPR shadow: cut as well.
   rt::vmx::Capabilities p = platform;
   p.pinbased |= uint64_t(pin_ctl::POSTED_INTERRUPTS) << 32;
   p.procbased |= uint64_t(proc_ctl::USE_TPR_SHADOW) << 32;
-  const auto n = make_nested_capabilities(p);
+  const auto n = make_nested_capabilities(p, true);
   EXPECT_FALSE(ctls_allowed1(n.pinbased()) & pin_ctl::POSTED_INTERRUPTS);
   EXPECT_FALSE(ctls_allowed1(n.procbased()) & proc_ctl::USE_TPR_SHADOW);
 }
@@ -112,7 +116,7 @@ TEST_F(NestedCapabilities, AControlThePlatformLacksIsNotOffered) {
   rt::vmx::Capabilities p = platform;
   p.procbased &= ~(uint64_t(proc_ctl::RDTSC_EXITING) << 32);
   p.exit &= ~(uint64_t(exit_ctl::LOAD_PAT) << 32);
-  const auto n = make_nested_capabilities(p);
+  const auto n = make_nested_capabilities(p, true);
   EXPECT_TRUE(ctls_allowed1(offered.procbased()) & proc_ctl::RDTSC_EXITING);
   EXPECT_FALSE(ctls_allowed1(n.procbased()) & proc_ctl::RDTSC_EXITING);
   EXPECT_FALSE(ctls_allowed1(n.exit()) & exit_ctl::LOAD_PAT);
@@ -149,7 +153,7 @@ TEST_F(NestedCapabilities, EptVpidCapIsThePlatformsCutToWhatIsImplemented) {
   EXPECT_EQ(offered.ept_vpid_cap(), platform.ept_vpid_cap & supported::ept_vpid_cap());
   rt::vmx::Capabilities p = platform;
   p.ept_vpid_cap &= ~vmx_ept_vpid_cap::ACCESSED_DIRTY.mask;
-  EXPECT_FALSE(vmx_ept_vpid_cap::ACCESSED_DIRTY.test(make_nested_capabilities(p).ept_vpid_cap()));
+  EXPECT_FALSE(vmx_ept_vpid_cap::ACCESSED_DIRTY.test(make_nested_capabilities(p, true).ept_vpid_cap()));
   EXPECT_TRUE(vmx_ept_vpid_cap::ACCESSED_DIRTY.test(offered.ept_vpid_cap()));
 }
 
@@ -160,7 +164,7 @@ TEST_F(NestedCapabilities, MiscIsThePlatformsCutToWhatIsImplemented) {
   // Nothing of SMM or Intel PT, even where the platform has it.
   rt::vmx::Capabilities p = platform;
   p.misc |= vmx_misc::SMM_BLOCK_SMIS.mask | vmx_misc::INTEL_PT_IN_VMX.mask | vmx_misc::MSEG_REVISION.make(5);
-  const auto n = make_nested_capabilities(p);
+  const auto n = make_nested_capabilities(p, true);
   EXPECT_FALSE(n.misc() & (vmx_misc::SMM_BLOCK_SMIS.mask | vmx_misc::INTEL_PT_IN_VMX.mask | vmx_misc::MSEG_REVISION.mask));
 }
 
@@ -180,7 +184,7 @@ TEST_F(NestedCapabilities, BasicDescribesVmcs12) {
   rt::vmx::Capabilities p = platform;
   p.basic &= ~vmx_basic::INS_OUTS_INFO.mask;
   uint64_t basic2 = 0;
-  ASSERT_TRUE(make_nested_capabilities(p).read(msr::IA32_VMX_BASIC, basic2));
+  ASSERT_TRUE(make_nested_capabilities(p, true).read(msr::IA32_VMX_BASIC, basic2));
   EXPECT_FALSE(vmx_basic::INS_OUTS_INFO.test(basic2));
 }
 
@@ -212,7 +216,7 @@ TEST_F(NestedCapabilities, NoSecondaryControlsNoProcbased2AndNoEptVpidCap) {
   p.procbased &= ~(uint64_t(proc_ctl::ACTIVATE_SECONDARY_CONTROLS) << 32);
   p.procbased2 = 0;
   p.ept_vpid_cap = 0;
-  const auto n = make_nested_capabilities(p);
+  const auto n = make_nested_capabilities(p, true);
   uint64_t v = 0;
   EXPECT_FALSE(n.read(msr::IA32_VMX_PROCBASED_CTLS2, v));
   EXPECT_FALSE(n.read(msr::IA32_VMX_EPT_VPID_CAP, v));
@@ -224,10 +228,10 @@ TEST_F(NestedCapabilities, EptVpidCapExistsOnlyWithEptOrVpid) {
   rt::vmx::Capabilities p = platform;
   p.procbased2 &= ~(uint64_t(proc_ctl2::ENABLE_EPT | proc_ctl2::ENABLE_VPID) << 32);
   uint64_t v = 0;
-  EXPECT_TRUE(make_nested_capabilities(p).read(msr::IA32_VMX_PROCBASED_CTLS2, v));
-  EXPECT_FALSE(make_nested_capabilities(p).read(msr::IA32_VMX_EPT_VPID_CAP, v));
+  EXPECT_TRUE(make_nested_capabilities(p, true).read(msr::IA32_VMX_PROCBASED_CTLS2, v));
+  EXPECT_FALSE(make_nested_capabilities(p, true).read(msr::IA32_VMX_EPT_VPID_CAP, v));
   p.procbased2 |= uint64_t(proc_ctl2::ENABLE_VPID) << 32;
-  EXPECT_TRUE(make_nested_capabilities(p).read(msr::IA32_VMX_EPT_VPID_CAP, v));
+  EXPECT_TRUE(make_nested_capabilities(p, true).read(msr::IA32_VMX_EPT_VPID_CAP, v));
 }
 
 TEST_F(NestedCapabilities, EntryChecksSeeTheOfferedValues) {
@@ -335,7 +339,7 @@ TEST_F(NestedCapabilities, SimOfferMatchesTheReadme) {
   for (const Row& r : {Row{msr::IA32_VMX_BASIC, 0x00d810004e4c3132ull},
                        Row{msr::IA32_VMX_TRUE_PINBASED_CTLS, 0x0000007f00000016ull},
                        Row{msr::IA32_VMX_TRUE_PROCBASED_CTLS, 0xdfd9fbfe04006172ull},
-                       Row{msr::IA32_VMX_PROCBASED_CTLS2, 0x000000ee00000000ull},
+                       Row{msr::IA32_VMX_PROCBASED_CTLS2, 0x000040ee00000000ull},
                        Row{msr::IA32_VMX_TRUE_EXIT_CTLS, 0x007fefff00036dfbull},
                        Row{msr::IA32_VMX_TRUE_ENTRY_CTLS, 0x0000d3ff000011fbull},
                        Row{msr::IA32_VMX_MISC, 0x0000000020040065ull},

@@ -560,14 +560,14 @@ TEST_P(NestedReflectEveryReason, DecidedAsTheTableSays) {
       Vmcs12 every;
       every.set(F::PIN_BASED_VM_EXEC_CONTROL, supported::pin());
       every.set(F::CPU_BASED_VM_EXEC_CONTROL, supported::proc());
-      every.set(F::SECONDARY_VM_EXEC_CONTROL, supported::proc2());
+      every.set(F::SECONDARY_VM_EXEC_CONTROL, supported::proc2(true));
       const OwnNeeds own{all, all, 0, 0, ctls_make(0, all), ctls_make(0, all), 0, 0, true, true};
       const Vmcs02Controls m = merge_controls(every, own);
       if (r.proc_gate) {
         EXPECT_FALSE(supported::proc() & r.control);
         EXPECT_FALSE(m.proc & r.control);
       } else {
-        EXPECT_FALSE(supported::proc2() & r.control);
+        EXPECT_FALSE(supported::proc2(true) & r.control);
         EXPECT_FALSE(m.proc2 & r.control);
       }
       break;
