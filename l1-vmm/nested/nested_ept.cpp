@@ -94,10 +94,12 @@ bool install(uint64_t gpa2, uint64_t hpa, unsigned level, uint64_t leaf_bits) {
   return true;
 }
 
+// EPT12's tables in level k+1's memory; outside its RAM an entry reads as
+// all-ones, as memory that is not there reads on the platform (the walk
+// then finds a misconfiguration, SDM 28.2.3.1).
 bool read_l1_entry(void*, uint64_t pa, uint64_t& value) {
   const auto* p = static_cast<const uint64_t*>(guest_memory.hva(pa, 8));
-  if (!p) return false;
-  value = *p;
+  value = p ? *p : ~0ull;
   return true;
 }
 void write_l1_entry(void*, uint64_t pa, uint64_t value) {
@@ -183,6 +185,11 @@ void nested_ept_violation(Vcpu& v) {
     if (!install(gpa2, hpa, leaf.level, leaf.bits)) fatal(L1_PANIC, "EPT02: one mapping does not fit the pool");
   }
   ept02.stats.faults_fixed++;
+  // An event whose delivery hit the missing EPT02 entry (vmcs12's event
+  // injection, or level k+2's own) did not happen: inject it again (SDM
+  // 27.2.4; KVM's vmx_complete_interrupts).
+  const uint32_t idt = vmcs_read32(F::IDT_VECTORING_INFO_FIELD);
+  if (intr_info::VALID.test(idt)) requeue_event(idt);
 }
 
 }  // namespace l1::nested

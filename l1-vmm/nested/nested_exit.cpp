@@ -98,7 +98,15 @@ void write_if_changed(F f, uint64_t value) {
 
 // SDM 27.5 (common/vmx/host_state): level k+1 resumes in the state its
 // vmcs12 host-state area says, written into vmcs01 as its guest state.
-void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
+// What the processor held at the exit and a VM exit may keep (SDM 27.5.1):
+// EFER without "load IA32_EFER" (but LMA/LME), PAT without "load
+// IA32_PAT", CR0's CD/NW/ET and reserved bits. Level k+2's after a real
+// exit; level k+1's own after an entry that failed.
+struct StateAtExit {
+  uint64_t efer, pat, cr0;
+};
+
+void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c, const StateAtExit& now) {
   // Most of level k+1's host state is the same at every exit: VMREAD is
   // cheap (shadowed, for a nested l1-vmm), VMWRITE is not.
   const nestbed::common::vmx::VmcsReader reader{const_cast<Vmcs12*>(&c), [](void* ctx, uint32_t enc) {
@@ -106,8 +114,7 @@ void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
                                          static_cast<const Vmcs12*>(ctx)->vmread(enc, value);
                                          return value;
                                        }};
-  const nestbed::common::vmx::HostStateLoad h =
-      nestbed::common::vmx::vmx_host_state_load(reader, vmcs_read(F::GUEST_IA32_EFER), guest_cr0_view());
+  const nestbed::common::vmx::HostStateLoad h = nestbed::common::vmx::vmx_host_state_load(reader, now.efer, now.cr0);
   write_if_changed(F::GUEST_CR0, cr0_for_guest(v.config, h.cr0));
   write_if_changed(F::CR0_READ_SHADOW, h.cr0);
   write_if_changed(F::GUEST_CR4, cr4_for_guest(v.config, h.cr4));
@@ -119,7 +126,7 @@ void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c) {
   write_if_changed(F::GUEST_SYSENTER_ESP, h.sysenter_esp);
   write_if_changed(F::GUEST_SYSENTER_EIP, h.sysenter_eip);
   write_if_changed(F::GUEST_IA32_EFER, h.efer);
-  if (h.load_pat && (v.config.entry & entry_ctl::LOAD_PAT)) write_if_changed(F::GUEST_IA32_PAT, h.pat);
+  if (v.config.entry & entry_ctl::LOAD_PAT) write_if_changed(F::GUEST_IA32_PAT, h.load_pat ? h.pat : now.pat);
   h.host64 ? vmcs_set_bits(F::VM_ENTRY_CONTROLS, entry_ctl::IA32E_MODE_GUEST)
            : vmcs_clear_bits(F::VM_ENTRY_CONTROLS, entry_ctl::IA32E_MODE_GUEST);
   struct SegFields {
@@ -189,12 +196,24 @@ void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool ow
   // SDM 27.2.5: a VM exit clears the valid bit of the entry-interruption field.
   c.set(F::VM_ENTRY_INTR_INFO_FIELD, c.get(F::VM_ENTRY_INTR_INFO_FIELD) & ~uint64_t(intr_info::VALID.mask));
   const bool stored = entry_failure || store_exit_msrs(c);
+  const bool pat_switched = v.config.entry & entry_ctl::LOAD_PAT;
+  StateAtExit now{};
+  if (!entry_failure) {
+    now.efer = vmcs_read(F::GUEST_IA32_EFER);  // vmcs02: level k+2's, as the processor had them
+    now.pat = pat_switched ? vmcs_read(F::GUEST_IA32_PAT) : 0;
+    now.cr0 = c.get(F::GUEST_CR0);
+  }
 
   vmptrld_or_die(v.vmcs01, "vmcs01");
+  if (entry_failure) {
+    now.efer = vmcs_read(F::GUEST_IA32_EFER);  // vmcs01: level k+1's, the entry never happened
+    now.pat = pat_switched ? vmcs_read(F::GUEST_IA32_PAT) : 0;
+    now.cr0 = guest_cr0_view();
+  }
   n.guest_mode = false;
   n.cur->proc02 = v.proc_ctl;  // what vmcs02 holds now (the interrupt window may have changed)
   v.proc_ctl = n.proc_ctl01;
-  load_vmcs12_host_state(v, c);
+  load_vmcs12_host_state(v, c, now);
   if (!stored) nested_vmx_abort(v, VmxAbort::SAVE_GUEST_MSR_FAIL);
   if (!load_exit_msrs(c)) nested_vmx_abort(v, VmxAbort::LOAD_HOST_MSR_FAIL);
   copy_vmcs12_to_shadow(v);  // the exit information and level k+2's state, for shadowed VMREADs

@@ -20,6 +20,7 @@
 #include "l1-vmm/nested/shadow_vmcs.h"
 #include "l1-vmm/panic.h"
 #include "l1-vmm/vmx/ept.h"
+#include "l1-vmm/vmx/exit_handlers.h"
 #include "l1-vmm/vmx/vcpu.h"
 #include "l1-vmm/vmx/vmcs01.h"
 #include "runtime/console.h"
@@ -281,11 +282,12 @@ void prepare_vmcs02(Vcpu& v, NestedVmx& n, bool full, const Level1Msrs& l1) {
   n.cur->vmcs02_prepared = true;
 }
 
-// The VM-entry MSR-load list of vmcs12 (SDM 26.4), performed by l1-vmm:
-// level k+2's MSRs are the platform's (l1-vmm passes MSRs through). 0, or
-// the 1-based index of the entry that failed (the exit qualification of
-// an MSR-loading failure).
-uint32_t load_entry_msrs(const Vmcs12& c) {
+// The VM-entry MSR-load list of vmcs12 (SDM 26.4), performed by l1-vmm
+// after vmcs02's guest state is loaded (vmcs02 current): an MSR vmcs02
+// switches goes into vmcs02's field, any other is level k+2's and the
+// platform's (l1-vmm passes MSRs through). 0, or the 1-based index of the
+// entry that failed (the exit qualification of an MSR-loading failure).
+uint32_t load_entry_msrs(Vcpu& v, const Vmcs12& c) {
   const uint64_t count = c.get(F::VM_ENTRY_MSR_LOAD_COUNT), base = c.get(F::VM_ENTRY_MSR_LOAD_ADDR);
   for (uint64_t i = 0; i < count; i++) {
     const auto* e = static_cast<const uint32_t*>(guest_memory.hva(base + i * 16, 16));
@@ -296,7 +298,10 @@ uint32_t load_entry_msrs(const Vmcs12& c) {
     const uint32_t index = e[0];
     const uint64_t value = uint64_t(e[2]) | uint64_t(e[3]) << 32;
     if (index == msr::IA32_FS_BASE || index == msr::IA32_GS_BASE || (index >> 8) == 0x8) return uint32_t(i + 1);
-    if (!wrmsr_safe(index, value)) return uint32_t(i + 1);
+    VmcsField field;
+    const bool ok = vmcs_switched_msr(v, index, field) ? write_switched_msr(index, field, value)
+                                                       : wrmsr_safe(index, value);
+    if (!ok) return uint32_t(i + 1);
   }
   return 0;
 }
@@ -503,11 +508,6 @@ void nested_vmx_run(Vcpu& v, bool launch) {
   }
   n.l1_cr3 = vmcs_read(F::GUEST_CR3);
 
-  // The MSR-load list comes after the guest-state checks (SDM 26.4); those
-  // are the platform's here, so a list that fails is reported as the entry
-  // failure it is, without entering (SDM 26.8).
-  if (const uint32_t failed = load_entry_msrs(n.cur->vmcs12))
-    return nested_vmx_entry_failure_exit(v, ExitReason::MSR_LOAD_FAIL, failed);
 
   n.proc_ctl01 = v.proc_ctl;
   if (!n.cur->vmcs02) init_vmcs02(v, n);
@@ -517,6 +517,15 @@ void nested_vmx_run(Vcpu& v, bool launch) {
   nested_vpid_on_entry(v, n);
   v.proc_ctl = n.cur->proc02;
   n.guest_mode = true;
+  // The MSR-load list comes after the guest-state checks and the loading of
+  // guest state (SDM 26.3, 26.4); a list that fails is the entry failure it
+  // is (SDM 26.8): exit reason 34, level k+1's host state, nothing saved.
+  if (const uint32_t failed = load_entry_msrs(v, n.cur->vmcs12)) {
+    n.cur->vmcs02_prepared = false;
+    n.cur->vmcs12.set(F::VM_EXIT_INTR_INFO, 0);
+    n.cur->vmcs12.set(F::IDT_VECTORING_INFO_FIELD, 0);
+    nested_vmx_vmexit(v, entry_failure_reason(ExitReason::MSR_LOAD_FAIL), failed, true);
+  }
 }
 
 void nested_vmx_entry_failed(Vcpu& v, rt::vmx::EnterResult result) {

@@ -33,6 +33,12 @@ void inject_pending_event(Vcpu& v);
 // The MSR bitmap (exit_msr.cpp): the MSRs whose RDMSR/WRMSR exit.
 uint64_t setup_msr_bitmap();
 
+// While the guest hypervisor's guest runs (vmcs02 current): is `index` an
+// MSR that vmcs02's guest-state area holds (EFER, PAT, SYSENTER_*, FS/GS
+// base, DEBUGCTL), and which field; and a WRMSR of it, false for #GP.
+bool vmcs_switched_msr(const Vcpu& v, uint32_t index, VmcsField& field);
+bool write_switched_msr(uint32_t index, VmcsField field, uint64_t value);
+
 // l1-vmm's level from the CPUID hypervisor leaves (exit_cpuid.cpp): 1 on
 // the platform, k + 1 under an l1-vmm at level k.
 unsigned detect_vmm_level();

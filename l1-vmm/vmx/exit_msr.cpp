@@ -38,6 +38,8 @@ uint64_t edx_eax(const Vcpu& v) { return (v.regs.gpr[RDX] << 32) | uint32_t(v.re
 
 void gp(Vcpu& v) { inject_exception(v, uint8_t(arch::Vector::GP), 0); }
 
+}  // namespace
+
 // The MSRs VM entries and exits switch through the guest-state area (SDM
 // 24.4.1): while the guest hypervisor's guest runs on vmcs02 every
 // RDMSR/WRMSR exits (nested/), and an access level + 1 lets through reaches
@@ -71,7 +73,6 @@ bool write_switched_msr(uint32_t index, VmcsField field, uint64_t value) {
   return true;
 }
 
-}  // namespace
 
 uint64_t setup_msr_bitmap() {
   const uint64_t page = mm::alloc_page_or_die("the MSR bitmap");  // cleared: everything passes through
