@@ -150,6 +150,9 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
   namespace v = arch::vmx;
   cycles_ += costs_[CostClass::interrupt_delivery];
   bool check_bitmap = !injecting_;
+  // An event injected by VM entry leaves CR2 alone: the VMM loaded the
+  // guest's CR2 itself (SDM 26.6.1; CR2 is not part of the guest state).
+  const bool injected = injecting_;
   injecting_ = false;
   for (;;) {
     // In non-root operation exceptions (and INT3/INTO) may exit instead of
@@ -169,7 +172,7 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
     }
     check_bitmap = true;
     try {
-      if (vector == uint8_t(Vector::PF) && !is_software) s_.cr2 = pf_linear_;
+      if (vector == uint8_t(Vector::PF) && !is_software && !injected) s_.cr2 = pf_linear_;
       if (s_.efer & efer::LMA)
         deliver_event_long(vector, has_error, error, is_software, is_external);
       else

@@ -50,7 +50,9 @@ void h_vmxon(Cpu& c, const DecodedInsn& i) {
     const uint64_t fc = s.feature_control;
     if (!(fc & arch::msr::FEATURE_CONTROL_LOCK) || !(fc & arch::msr::FEATURE_CONTROL_VMX_OUTSIDE_SMX)) raise_gp(0);
   }
-  c.vmx().vmxon(read_m64(c, i));
+  // In VMX root operation VMXON fails (VMfail 15) without reading its
+  // operand (SDM 30.3, VMXON pseudocode).
+  c.vmx().vmxon(c.vmx().in_vmx_operation() ? 0 : read_m64(c, i));
 }
 
 void h_vmxoff(Cpu& c, const DecodedInsn& i) {
