@@ -9,6 +9,7 @@
 //   vmcs_fields:   [{name, encoding, high_encoding|null, width, type, index}]
 //                  width "16"|"32"|"64"|"natural"; type "control"|"exit_info"|"guest"|"host"
 //   vmcs_max_index
+//   shadow_fields: [{name, access}]   access "ro"|"rw" (arch/vmx/shadow_fields.def)
 //   exit_reasons:  [{name, number, qualification, description}]
 //                  qualification names an entry of layouts
 //   control_words: [{name, vmcs_field, bits, capability_msr|null,
@@ -194,6 +195,14 @@ inline std::string generate() {
           .close();
   }
   out += "  \"vmcs_max_index\": " + std::to_string(kVmcsMaxIndex) + ",\n";
+  {
+    List l(out, "shadow_fields");
+    for (const ShadowField& f : kShadowFields)
+      Object(l.item())
+          .str("name", vmcs_field_name(f.field))
+          .str("access", f.access == ShadowAccess::RW ? "rw" : "ro")
+          .close();
+  }
   {
     List l(out, "exit_reasons");
     for (uint16_t r : kExitReasons)
