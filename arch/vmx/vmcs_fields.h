@@ -180,6 +180,28 @@ constexpr VmcsType vmcs_field_type(VmcsField f) { return vmcs_encoding_type(uint
 constexpr uint64_t width_mask(VmcsField f) { return width_mask(uint64_t(uint32_t(f))); }
 constexpr const char* vmcs_field_name(VmcsField f) { return vmcs_field_name(uint32_t(f)); }
 
+// The guest-state fields of each segment register (SDM 24.4.1), in the
+// order ES, CS, SS, DS, FS, GS (arch::seg::SegReg), LDTR, TR.
+struct GuestSegmentFields {
+  VmcsField selector, base, limit, access_rights;
+};
+inline constexpr GuestSegmentFields kGuestSegmentFields[8] = {
+    {VmcsField::GUEST_ES_SELECTOR, VmcsField::GUEST_ES_BASE, VmcsField::GUEST_ES_LIMIT, VmcsField::GUEST_ES_AR_BYTES},
+    {VmcsField::GUEST_CS_SELECTOR, VmcsField::GUEST_CS_BASE, VmcsField::GUEST_CS_LIMIT, VmcsField::GUEST_CS_AR_BYTES},
+    {VmcsField::GUEST_SS_SELECTOR, VmcsField::GUEST_SS_BASE, VmcsField::GUEST_SS_LIMIT, VmcsField::GUEST_SS_AR_BYTES},
+    {VmcsField::GUEST_DS_SELECTOR, VmcsField::GUEST_DS_BASE, VmcsField::GUEST_DS_LIMIT, VmcsField::GUEST_DS_AR_BYTES},
+    {VmcsField::GUEST_FS_SELECTOR, VmcsField::GUEST_FS_BASE, VmcsField::GUEST_FS_LIMIT, VmcsField::GUEST_FS_AR_BYTES},
+    {VmcsField::GUEST_GS_SELECTOR, VmcsField::GUEST_GS_BASE, VmcsField::GUEST_GS_LIMIT, VmcsField::GUEST_GS_AR_BYTES},
+    {VmcsField::GUEST_LDTR_SELECTOR, VmcsField::GUEST_LDTR_BASE, VmcsField::GUEST_LDTR_LIMIT,
+     VmcsField::GUEST_LDTR_AR_BYTES},
+    {VmcsField::GUEST_TR_SELECTOR, VmcsField::GUEST_TR_BASE, VmcsField::GUEST_TR_LIMIT, VmcsField::GUEST_TR_AR_BYTES},
+};
+inline constexpr unsigned kGuestLdtrIndex = 6, kGuestTrIndex = 7;
+
+// The guest PDPTE fields (SDM 24.4.2), PDPTE0..3.
+inline constexpr VmcsField kGuestPdpteFields[4] = {VmcsField::GUEST_PDPTR0, VmcsField::GUEST_PDPTR1,
+                                                   VmcsField::GUEST_PDPTR2, VmcsField::GUEST_PDPTR3};
+
 // The VMCS region (SDM 24.2): revision identifier (bit 31: shadow-VMCS
 // indicator), VMX-abort indicator, then implementation-specific data.
 namespace vmcs_region {

@@ -60,8 +60,7 @@ bool translate(uint64_t la, bool write, uint64_t& gpa, uint32_t& pf_error) {
     level = 4;
   } else if (cr4_v & cr4::PAE) {
     // PAE: the PDPTEs are the VMCS's (loaded at MOV CR3, SDM 4.4.1).
-    constexpr F pdptrs[4] = {F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3};
-    e = vmcs_read(pdptrs[(la >> 30) & 3]);
+    e = vmcs_read(arch::vmx::kGuestPdpteFields[(la >> 30) & 3]);
     if (!(e & pte::P)) return fault_not_present();
     table = e & pte::ADDR_MASK;
     level = 2;

@@ -129,26 +129,15 @@ void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c, const StateAtExit& now) {
   if (v.config.entry & entry_ctl::LOAD_PAT) write_if_changed(F::GUEST_IA32_PAT, h.load_pat ? h.pat : now.pat);
   h.host64 ? vmcs_set_bits(F::VM_ENTRY_CONTROLS, entry_ctl::IA32E_MODE_GUEST)
            : vmcs_clear_bits(F::VM_ENTRY_CONTROLS, entry_ctl::IA32E_MODE_GUEST);
-  struct SegFields {
-    F selector, base, limit, access;
-  };
-  constexpr SegFields SEGS[6] = {
-      {F::GUEST_ES_SELECTOR, F::GUEST_ES_BASE, F::GUEST_ES_LIMIT, F::GUEST_ES_AR_BYTES},
-      {F::GUEST_CS_SELECTOR, F::GUEST_CS_BASE, F::GUEST_CS_LIMIT, F::GUEST_CS_AR_BYTES},
-      {F::GUEST_SS_SELECTOR, F::GUEST_SS_BASE, F::GUEST_SS_LIMIT, F::GUEST_SS_AR_BYTES},
-      {F::GUEST_DS_SELECTOR, F::GUEST_DS_BASE, F::GUEST_DS_LIMIT, F::GUEST_DS_AR_BYTES},
-      {F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT, F::GUEST_FS_AR_BYTES},
-      {F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_AR_BYTES},
-  };
-  auto write_seg = [](const SegFields& f, const nestbed::common::vmx::LoadedSegment& s) {
+  auto write_seg = [](const GuestSegmentFields& f, const nestbed::common::vmx::LoadedSegment& s) {
     write_if_changed(f.selector, s.selector);
     write_if_changed(f.base, s.base);
     write_if_changed(f.limit, s.limit);
-    write_if_changed(f.access, s.access_rights);
+    write_if_changed(f.access_rights, s.access_rights);
   };
-  for (unsigned i = 0; i < 6; i++) write_seg(SEGS[i], h.seg[i]);
-  write_seg({F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES}, h.tr);
-  write_seg({F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES}, h.ldtr);
+  for (unsigned i = 0; i < 6; i++) write_seg(kGuestSegmentFields[i], h.seg[i]);
+  write_seg(kGuestSegmentFields[kGuestTrIndex], h.tr);
+  write_seg(kGuestSegmentFields[kGuestLdtrIndex], h.ldtr);
   write_if_changed(F::GUEST_GDTR_BASE, h.gdtr_base);
   write_if_changed(F::GUEST_GDTR_LIMIT, nestbed::common::vmx::HOST_DESCRIPTOR_TABLE_LIMIT);
   write_if_changed(F::GUEST_IDTR_BASE, h.idtr_base);

@@ -72,10 +72,9 @@ bool pae_paging(uint64_t cr0_value, uint64_t cr4_value, uint64_t efer_value) {
   const uint64_t gpa = cr3 & arch::pte::PAE_PDPT_ADDR_MASK;
   const auto* pdpt = static_cast<const uint64_t*>(guest_memory.hva(gpa, 4 * sizeof(uint64_t)));
   if (!pdpt) return false;
-  constexpr F fields[4] = {F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3};
   for (unsigned i = 0; i < 4; i++)
     if ((pdpt[i] & arch::pte::P) && (pdpt[i] & arch::pte::PAE_PDPTE_RSVD)) return false;
-  for (unsigned i = 0; i < 4; i++) vmcs_write(fields[i], pdpt[i]);
+  for (unsigned i = 0; i < 4; i++) vmcs_write(kGuestPdpteFields[i], pdpt[i]);
   return true;
 }
 

@@ -42,24 +42,17 @@ void enable_feature_control() {
 // them: l0/sim/cpu/cpu.cpp reset_to_multiboot): flat 4 GiB 32-bit code at
 // 0x08, data at 0x10; a present LDT and busy TSS of limit 0xffff.
 struct SegmentInit {
-  F selector, base, limit, access;
   uint16_t sel;
   uint32_t lim;
   uint32_t rights;
 };
 constexpr uint32_t CODE32 = ar::P | ar::S | ar::DB | ar::G | ar::TYPE_CODE | ar::TYPE_WRITABLE | ar::TYPE_ACCESSED;
 constexpr uint32_t DATA32 = ar::P | ar::S | ar::DB | ar::G | ar::TYPE_WRITABLE | ar::TYPE_ACCESSED;
-constexpr SegmentInit GUEST_SEGMENTS[] = {
-    {F::GUEST_CS_SELECTOR, F::GUEST_CS_BASE, F::GUEST_CS_LIMIT, F::GUEST_CS_AR_BYTES, 0x08, 0xffffffff, CODE32},
-    {F::GUEST_SS_SELECTOR, F::GUEST_SS_BASE, F::GUEST_SS_LIMIT, F::GUEST_SS_AR_BYTES, 0x10, 0xffffffff, DATA32},
-    {F::GUEST_DS_SELECTOR, F::GUEST_DS_BASE, F::GUEST_DS_LIMIT, F::GUEST_DS_AR_BYTES, 0x10, 0xffffffff, DATA32},
-    {F::GUEST_ES_SELECTOR, F::GUEST_ES_BASE, F::GUEST_ES_LIMIT, F::GUEST_ES_AR_BYTES, 0x10, 0xffffffff, DATA32},
-    {F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT, F::GUEST_FS_AR_BYTES, 0x10, 0xffffffff, DATA32},
-    {F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_AR_BYTES, 0x10, 0xffffffff, DATA32},
-    {F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES, 0, 0xffff,
-     ar::P | arch::seg::sys_type::LDT},
-    {F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES, 0, 0xffff,
-     ar::P | arch::seg::sys_type::TSS_BUSY},
+// In the order of arch::vmx::kGuestSegmentFields: ES, CS, SS, DS, FS, GS, LDTR, TR.
+constexpr SegmentInit GUEST_SEGMENTS[8] = {
+    {0x10, 0xffffffff, DATA32}, {0x08, 0xffffffff, CODE32}, {0x10, 0xffffffff, DATA32},
+    {0x10, 0xffffffff, DATA32}, {0x10, 0xffffffff, DATA32}, {0x10, 0xffffffff, DATA32},
+    {0, 0xffff, ar::P | arch::seg::sys_type::LDT},          {0, 0xffff, ar::P | arch::seg::sys_type::TSS_BUSY},
 };
 
 void write_controls(const Vcpu& v, const IoBitmaps& io, uint64_t msr_bitmap) {
@@ -99,11 +92,12 @@ void write_guest_state(const Vcpu& v, const GuestBoot& boot) {
   vmcs_write(F::GUEST_CR4, cr4_for_guest(c, 0));
   vmcs_write(F::CR4_READ_SHADOW, 0);
   vmcs_write(F::GUEST_DR7, DR7_INIT);
-  for (const SegmentInit& s : GUEST_SEGMENTS) {
-    vmcs_write(s.selector, s.sel);
-    vmcs_write(s.base, 0);
-    vmcs_write(s.limit, s.lim);
-    vmcs_write(s.access, s.rights);
+  for (unsigned i = 0; i < 8; i++) {
+    const GuestSegmentFields& f = kGuestSegmentFields[i];
+    vmcs_write(f.selector, GUEST_SEGMENTS[i].sel);
+    vmcs_write(f.base, 0);
+    vmcs_write(f.limit, GUEST_SEGMENTS[i].lim);
+    vmcs_write(f.access_rights, GUEST_SEGMENTS[i].rights);
   }
   vmcs_write(F::GUEST_GDTR_BASE, 0);
   vmcs_write(F::GUEST_GDTR_LIMIT, 0);
@@ -121,8 +115,7 @@ void write_guest_state(const Vcpu& v, const GuestBoot& boot) {
   vmcs_write(F::GUEST_INTERRUPTIBILITY_INFO, 0);
   vmcs_write(F::GUEST_ACTIVITY_STATE, activity_state::ACTIVE);
   vmcs_write(F::GUEST_PENDING_DBG_EXCEPTIONS, 0);
-  constexpr F pdptrs[] = {F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3};
-  for (F pdptr : pdptrs) vmcs_write(pdptr, 0);
+  for (F pdptr : kGuestPdpteFields) vmcs_write(pdptr, 0);
 }
 
 // The host side of every VM exit (SDM 27.5; KVM's

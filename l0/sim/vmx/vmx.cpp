@@ -277,21 +277,9 @@ void segment_to(Vmcs& v, const Segment& s, F sel, F base, F limit, F access) {
   v.write(access, (s.ar & ar::UNUSABLE) ? ar::UNUSABLE : s.ar);
 }
 
-constexpr F kGuestPdptes[4] = {F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3};
-
-struct SegmentFields {
-  F sel, base, limit, access;
-};
-constexpr SegmentFields kGuestSegments[8] = {
-    {F::GUEST_ES_SELECTOR, F::GUEST_ES_BASE, F::GUEST_ES_LIMIT, F::GUEST_ES_AR_BYTES},
-    {F::GUEST_CS_SELECTOR, F::GUEST_CS_BASE, F::GUEST_CS_LIMIT, F::GUEST_CS_AR_BYTES},
-    {F::GUEST_SS_SELECTOR, F::GUEST_SS_BASE, F::GUEST_SS_LIMIT, F::GUEST_SS_AR_BYTES},
-    {F::GUEST_DS_SELECTOR, F::GUEST_DS_BASE, F::GUEST_DS_LIMIT, F::GUEST_DS_AR_BYTES},
-    {F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT, F::GUEST_FS_AR_BYTES},
-    {F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_AR_BYTES},
-    {F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES},
-    {F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES},
-};
+constexpr const VmcsField* kGuestPdptes = kGuestPdpteFields;
+using SegmentFields = GuestSegmentFields;
+constexpr const GuestSegmentFields* kGuestSegments = kGuestSegmentFields;
 
 }  // namespace
 
@@ -319,7 +307,7 @@ void Vmx::load_guest_state(Vmcs& v) {
   }
   for (unsigned k = 0; k < 6; ++k) {
     const SegmentFields& f = kGuestSegments[k];
-    s.seg[k] = segment_from(v, f.sel, f.base, f.limit, f.access);
+    s.seg[k] = segment_from(v, f.selector, f.base, f.limit, f.access_rights);
   }
   s.ldtr = segment_from(v, F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES);
   s.tr = segment_from(v, F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES);
@@ -529,7 +517,7 @@ void Vmx::save_guest_state(Vmcs& v, uint64_t guest_rip) {
   v.write(F::GUEST_RFLAGS, s.rflags);
   for (unsigned k = 0; k < 6; ++k) {
     const SegmentFields& f = kGuestSegments[k];
-    segment_to(v, s.seg[k], f.sel, f.base, f.limit, f.access);
+    segment_to(v, s.seg[k], f.selector, f.base, f.limit, f.access_rights);
   }
   segment_to(v, s.ldtr, F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES);
   segment_to(v, s.tr, F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES);
