@@ -566,6 +566,8 @@ void instruction_classes() {
   insn_class("vmptrld-not-ram", [&] { return vmptrld_at(ptr_op(NOT_RAM)); });
   insn_class("vmptrld-operand-unmapped", [&] { return vmptrld_at(UNMAPPED); });
   insn_class("vmptrld-operand-non-canonical", [&] { return vmptrld_at(NON_CANONICAL); });
+  // Mapped by the page tables, but no RAM behind it: reads all-ones.
+  insn_class("vmptrld-operand-not-ram", [&] { return vmptrld_at(NOT_RAM); });
   uint64_t current = 0;
   insn_class("vmptrst-after-failed-vmptrlds", [&] { return vmptrst_at(reinterpret_cast<uint64_t>(&current)); }, &current);
   insn_class("vmptrst-operand-unmapped", [&] { return vmptrst_at(UNMAPPED); });
@@ -631,6 +633,11 @@ void instruction_classes() {
   insn_class("vmread-to-unmapped", [&] { return vmread_to(UNMAPPED, uint64_t(F::GUEST_RIP)); });
   insn_class("vmwrite-from-unmapped", [&] { return vmwrite_from(UNMAPPED, uint64_t(F::GUEST_RSP)); });
   insn_class("vmread-to-non-canonical", [&] { return vmread_to(NON_CANONICAL, uint64_t(F::GUEST_RIP)); });
+  insn_class("vmwrite-from-not-ram", [&] {
+    const Status s = vmwrite_from(NOT_RAM, uint64_t(F::GUEST_RSP));
+    value = vmx::read(F::GUEST_RSP);
+    return s;
+  }, &value);
 
   // INVEPT and INVVPID (SDM 30.3): types, descriptors, memory operands.
   uint64_t* desc = scratch();
