@@ -131,6 +131,10 @@ const EntryClass kEntryClasses[] = {
        w(F::VM_ENTRY_INTR_INFO_FIELD, event(0x41, intr_info::TYPE_SOFTWARE_INTERRUPT, false));
        w(F::VM_ENTRY_INSTRUCTION_LEN, 16);
      }},
+    {"ctl-inject-reserved-type-and-bad-host-state", [] {  // 26.2.1.3 comes before 26.2.2
+       w(F::VM_ENTRY_INTR_INFO_FIELD, intr_info::VALID.mask | intr_info::TYPE.make(1) | 0x20);
+       w(F::HOST_GS_BASE, NON_CANONICAL);
+     }},
     {"ctl-entry-msr-load-unaligned", [] {
        w(F::VM_ENTRY_MSR_LOAD_ADDR, msr_areas.entry_load + 8);
        w(F::VM_ENTRY_MSR_LOAD_COUNT, 1);
@@ -449,6 +453,19 @@ void sequence_classes() {
     launch_and_describe(L, false);
     vmx::vmclear(pages.vmcs);
     vmx::vmptrld(pages.vmcs);
+    L.s(" / ");
+    launch_and_describe(L, true);
+    L.emit();
+  }
+  if (!skipped("resume-cs-unusable")) {
+    // CS with the unusable bit but otherwise valid passes the entry checks
+    // (SDM 26.3.1.2 checks CS's access rights whether usable or not); the
+    // state the exit saves must let VMRESUME enter again.
+    fresh_state();
+    Line L;
+    header(L, "resume-cs-unusable");
+    set_bits(F::GUEST_CS_AR_BYTES, ar::UNUSABLE);
+    launch_and_describe(L, false);
     L.s(" / ");
     launch_and_describe(L, true);
     L.emit();
