@@ -1,5 +1,6 @@
-// vmx-selftest: checks the VMX the platform gives, test by test (see
-// selftest.h). kmain runs the table; everything here is shared by the tests.
+// vmx-selftest's harness (see selftest.h): everything the tests share, and
+// the start-up and reset between tests. main.cpp runs the test table;
+// vmx-fuzz links this file and guest.cpp too.
 #include <stdarg.h>
 
 #include "arch/x86/control_regs.h"
@@ -19,11 +20,6 @@ using namespace arch::vmx;
 namespace msr = arch::msr;
 
 namespace {
-
-// Exit code when there is no VMX to test (CPUID.1:ECX.VMX = 0, or VMX
-// disabled and locked in IA32_FEATURE_CONTROL): the platform is fine, it
-// just is not one this workload applies to (QEMU TCG, KVM without nested).
-constexpr uint32_t EXIT_VMX_UNAVAILABLE = 0x10;
 
 constexpr uint8_t SPURIOUS_VECTOR = 0xff;
 
@@ -484,20 +480,54 @@ bool apic_bit(uint32_t base, uint8_t vector) {
 bool apic_isr_bit(uint8_t vector) { return apic_bit(arch::apic::ISR0, vector); }
 bool apic_irr_bit(uint8_t vector) { return apic_bit(arch::apic::IRR0, vector); }
 
-// ---- The run ------------------------------------------------------------------------
+// ---- Starting the image and between tests -----------------------------------------
 
 namespace {
 
-struct Test {
-  void (*fn)();
-  const char* name;
-};
-#define SELFTEST_ENTRY(fn, name) {test_##fn, name},
-constexpr Test kTests[] = {SELFTEST_TESTS(SELFTEST_ENTRY)};
-#undef SELFTEST_ENTRY
+bool pages_init() {
+  uint64_t* all[] = {&pages.vmxon,         &pages.vmcs,           &pages.vmcs2,          &pages.shadow,
+                     &pages.io_bitmap_a,   &pages.io_bitmap_b,    &pages.msr_bitmap,     &pages.vmread_bitmap,
+                     &pages.vmwrite_bitmap, &pages.guest_idt,     &pages.scratch[0],     &pages.scratch[1],
+                     &pages.scratch[2],    &pages.scratch[3]};
+  for (uint64_t* p : all)
+    if (!(*p = rt::alloc_pages(1))) return false;
+  pages.guest_stack = rt::alloc_pages(GUEST_STACK_PAGES);
+  return pages.guest_stack != 0;
+}
 
-// Leaves VMX operation and undoes what a test may have changed, so the next
-// one starts from the same machine.
+}  // namespace
+
+int harness_start(const char* image) {
+  if (!(rt::cpuid(1).ecx & arch::cpuid::L1_ECX_VMX)) {
+    rt::printf("%s: VMX unavailable (CPUID.1:ECX.VMX = 0)\n", image);
+    return EXIT_VMX_UNAVAILABLE;
+  }
+  for (unsigned v = 0; v < 32; v++) rt::set_interrupt_handler(uint8_t(v), on_exception);
+  rt::set_interrupt_handler(TIMER_VECTOR, on_timer);
+  rt::apic::enable(SPURIOUS_VECTOR);
+  if (!pages_init()) {
+    rt::printf("%s: not enough memory for the test pages\n", image);
+    return rt::EXIT_NO_MEMORY;
+  }
+  caps = vmx::read_capabilities();
+  // CR0 as VMX operation wants it (SDM 23.8: typically NE), CR4 without VMXE.
+  baseline_cr0 = arch::vmx::cr_fixed_adjust(rt::read_cr0(), caps.cr0_fixed0, caps.cr0_fixed1);
+  baseline_cr4 = rt::read_cr4() & ~arch::cr4::VMXE;
+  rt::write_cr0(baseline_cr0);
+  baseline_efer = rt::rdmsr(msr::IA32_EFER);
+  baseline_pat = rt::rdmsr(msr::IA32_PAT);
+  vmx::install_host_tss();
+  init_guest_idt();
+  return -1;
+}
+
+void begin_test(const char* name) {
+  current_test = name;
+  failed_flag = skipped_flag = false;
+}
+
+bool test_skipped() { return skipped_flag && !failed_flag; }
+
 void reset_machine() {
   guarded([] { vmx::vmxoff(); });  // #UD outside VMX operation: fine
   rt::write_cr0(baseline_cr0);
@@ -511,68 +541,9 @@ void reset_machine() {
   memset(&regs, 0, sizeof regs);
 }
 
-bool pages_init() {
-  uint64_t* all[] = {&pages.vmxon,         &pages.vmcs,           &pages.vmcs2,          &pages.shadow,
-                     &pages.io_bitmap_a,   &pages.io_bitmap_b,    &pages.msr_bitmap,     &pages.vmread_bitmap,
-                     &pages.vmwrite_bitmap, &pages.guest_idt,     &pages.scratch[0],     &pages.scratch[1],
-                     &pages.scratch[2],    &pages.scratch[3]};
-  for (uint64_t* p : all)
-    if (!(*p = rt::alloc_pages(1))) return false;
-  pages.guest_stack = rt::alloc_pages(GUEST_STACK_PAGES);
-  return pages.guest_stack != 0;
-}
-
 bool vmx_usable() {
   const uint64_t fc = rt::rdmsr(msr::IA32_FEATURE_CONTROL);
   return (fc & msr::FEATURE_CONTROL_LOCK) && (fc & msr::FEATURE_CONTROL_VMX_OUTSIDE_SMX);
 }
 
-}  // namespace
-
 }  // namespace selftest
-
-int kmain(const rt::BootInfo&) {
-  using namespace selftest;
-  if (!(rt::cpuid(1).ecx & arch::cpuid::L1_ECX_VMX)) {
-    rt::printf("vmx-selftest: VMX unavailable (CPUID.1:ECX.VMX = 0)\n");
-    return EXIT_VMX_UNAVAILABLE;
-  }
-  for (unsigned v = 0; v < 32; v++) rt::set_interrupt_handler(uint8_t(v), on_exception);
-  rt::set_interrupt_handler(TIMER_VECTOR, on_timer);
-  rt::apic::enable(SPURIOUS_VECTOR);
-  if (!pages_init()) {
-    rt::printf("vmx-selftest: not enough memory for the test pages\n");
-    return rt::EXIT_NO_MEMORY;
-  }
-  caps = vmx::read_capabilities();
-  // CR0 as VMX operation wants it (SDM 23.8: typically NE), CR4 without VMXE.
-  baseline_cr0 = arch::vmx::cr_fixed_adjust(rt::read_cr0(), caps.cr0_fixed0, caps.cr0_fixed1);
-  baseline_cr4 = rt::read_cr4() & ~arch::cr4::VMXE;
-  rt::write_cr0(baseline_cr0);
-  baseline_efer = rt::rdmsr(msr::IA32_EFER);
-  baseline_pat = rt::rdmsr(msr::IA32_PAT);
-  vmx::install_host_tss();
-  init_guest_idt();
-
-  unsigned passed = 0, failed = 0;
-  for (const Test& t : kTests) {
-    current_test = t.name;
-    failed_flag = skipped_flag = false;
-    t.fn();
-    if (failed_flag) failed++;
-    else if (!skipped_flag) {
-      passed++;
-      rt::printf("PASS %s\n", t.name);
-    }
-    reset_machine();
-    // feature-control leaves IA32_FEATURE_CONTROL locked with VMX allowed
-    // when it was not yet locked; locked without VMX, nothing can be tested.
-    if (t.fn == test_feature_control && !vmx_usable()) {
-      rt::printf("vmx-selftest: VMX disabled by IA32_FEATURE_CONTROL (0x%lx)\n",
-                 rt::rdmsr(arch::msr::IA32_FEATURE_CONTROL));
-      return EXIT_VMX_UNAVAILABLE;
-    }
-  }
-  rt::printf("vmx-selftest: %u passed, %u failed\n", passed, failed);
-  return failed ? rt::EXIT_FAILURE : rt::EXIT_OK;
-}

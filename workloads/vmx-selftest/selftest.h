@@ -203,6 +203,25 @@ inline constexpr unsigned GUEST_ISR_STUB_SIZE = 16;
 void init_guest_idt();
 inline constexpr uint16_t GUEST_IDT_LIMIT = 256 * 16 - 1;
 
+// ---- Starting an image on this harness (harness.cpp) -----------------------------
+// Exit code when there is no VMX to test (CPUID.1:ECX.VMX = 0, or VMX
+// disabled and locked in IA32_FEATURE_CONTROL): the platform is fine, it
+// just is not one this workload applies to (QEMU TCG, KVM without nested).
+inline constexpr uint32_t EXIT_VMX_UNAVAILABLE = 0x10;
+// What kmain does first: host exception and timer handlers, the APIC, the
+// pages, the capability MSRs, the baseline CR0/CR4/EFER/PAT, the host TSS
+// and the guest's IDT. -1 when ready; otherwise the exit code to return
+// (after a line "<image>: why").
+int harness_start(const char* image);
+// A new test (or case) named `name`: its FAIL/SKIP lines carry the name.
+void begin_test(const char* name);
+bool test_skipped();  // skip() was called since begin_test (and fail() was not)
+// Leaves VMX operation and restores what a test may have changed, so the
+// next one starts from the same machine.
+void reset_machine();
+// IA32_FEATURE_CONTROL is locked with VMX enabled outside SMX.
+bool vmx_usable();
+
 // ---- The tests ------------------------------------------------------------------------
 #define SELFTEST_TESTS(X)                                      \
   X(cpuid_vmx, "cpuid-vmx")                                    \
