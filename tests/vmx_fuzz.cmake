@@ -27,6 +27,6 @@ if(TARGET nestbed)
     COMMAND Python3::Interpreter ${CMAKE_CURRENT_LIST_DIR}/e2e/compare_depths.py
       --nestbed $<TARGET_FILE:nestbed> --images ${NESTBED_IMAGE_DIR} --timeout 250
       --known ${CMAKE_CURRENT_LIST_DIR}/e2e/vmx_fuzz_known_failures.txt
-      vmx-fuzz ${VMX_FUZZ_CASES} 1 avoid-proc2=0x4000)
+      vmx-fuzz ${VMX_FUZZ_CASES} 1 skip=resume-cs-unusable)
   set_tests_properties(e2e.sim.vmx-fuzz.depth0-vs-depth1 PROPERTIES TIMEOUT 600 LABELS "e2e;sim;vmx;nested")
 endif()

@@ -40,6 +40,7 @@ struct Ept02 {
   unsigned current = 0;      // the root EPT02 violations fill
   bool large_pages = false;  // the platform's EPT maps 2 MiB pages
   uint64_t eptp_bits = 0;    // memory type and walk length of every EPTP02
+  uint64_t no_ram = 0;       // a page of all-ones: what reads of no RAM see
   bool invept_all = false;   // the platform has all-context INVEPT
   NestedEptStats stats{};
 };
@@ -69,6 +70,8 @@ void init_pool(const Vcpu& v) {
   ept02.eptp_bits = eptp::MEMORY_TYPE.make(type) | eptp::PAGE_WALK_LENGTH.make(eptp::WALK_4_LEVELS);
   ept02.invept_all = vmx_ept_vpid_cap::INVEPT_ALL_CONTEXT.test(v.config.caps.ept_vpid_cap);
   ept02.used = 0;
+  ept02.no_ram = mm::alloc_page_or_die("EPT02's no-RAM page");
+  __builtin_memset(reinterpret_cast<void*>(ept02.no_ram), 0xff, PAGE_4K);
 }
 
 // Installs the leaf for `gpa2` at `level` (1: 4 KiB, 2: 2 MiB); false:
@@ -170,8 +173,16 @@ void nested_ept_violation(Vcpu& v) {
 
   // EPT12 allows it: compose with EPT01 (ept02_rules.h).
   uint64_t hpa, bits01;
-  if (!ept01_translate(guest_memory, r.address, hpa, bits01))
-    guest_failed(v, "EPT12 maps level k+2 to guest-physical memory level k+1 does not have");
+  if (!ept01_translate(guest_memory, r.address, hpa, bits01)) {
+    // EPT12 maps level k+2 to guest-physical memory level k+1 does not
+    // have: on the platform, reads there return all-ones (an instruction
+    // fetch too). A read-only page of all-ones gives exactly that; a write
+    // would have to be dropped, which needs the instruction emulated.
+    if (req.access == nestbed::common::vmx::EptAccess::Write)
+      guest_failed(v, "a write through EPT12 to guest-physical memory level k+1 does not have");
+    hpa = ept02.no_ram | (r.address & (PAGE_4K - 1));
+    bits01 = ept_entry::READ.mask | ept_entry::EXECUTE.mask | ept_entry::MEMORY_TYPE.make(ept_memory_type::UC);
+  }
   const Ept02Leaf leaf = compose_ept02_leaf(r, eptp12, req.access, bits01, guest_memory, ept02.large_pages);
   if (!leaf.allowed) guest_failed(v, "an access EPT12 allows but EPT01 does not (e.g. execution from the APIC page)");
   if (!install(gpa2, hpa, leaf.level, leaf.bits)) {

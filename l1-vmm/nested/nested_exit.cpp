@@ -12,6 +12,7 @@
 #include "l1-vmm/nested/reflect.h"
 #include "l1-vmm/nested/shadow_vmcs.h"
 #include "l1-vmm/panic.h"
+#include "l1-vmm/vmx/exit_handlers.h"
 #include "l1-vmm/vmx/vcpu.h"
 #include "l1-vmm/vmx/vmcs01.h"
 #include "runtime/console.h"
@@ -72,22 +73,33 @@ void sync_vmcs02_to_vmcs12(Vcpu& v, Vmcs12& c) {
 
 // The VM-exit MSR-store list (SDM 27.4), and the VM-exit MSR-load list
 // (27.6): false if an entry cannot be processed (a VMX abort).
-bool store_exit_msrs(const Vmcs12& c) {
+// Level k+2's MSRs: the platform's, but those vmcs02 switches, which are
+// in vmcs02's guest state (vmcs02 is current).
+bool store_exit_msrs(const Vcpu& v, const Vmcs12& c) {
   const uint64_t count = c.get(F::VM_EXIT_MSR_STORE_COUNT), base = c.get(F::VM_EXIT_MSR_STORE_ADDR);
   for (uint64_t i = 0; i < count; i++) {
     auto* e = static_cast<uint32_t*>(guest_memory.hva(base + i * 16, 16));
     uint64_t value;
-    if (!e || e[1] != 0 || !rdmsr_safe(e[0], value)) return false;
+    VmcsField field;
+    if (!e || e[1] != 0) return false;
+    if (vmcs_switched_msr(v, e[0], field)) value = vmcs_read(field);
+    else if (!rdmsr_safe(e[0], value)) return false;
     e[2] = uint32_t(value);
     e[3] = uint32_t(value >> 32);
   }
   return true;
 }
-bool load_exit_msrs(const Vmcs12& c) {
+// Level k+1's MSRs: those vmcs01 switches go into vmcs01's guest state
+// (vmcs01 is current), the rest to the platform.
+bool load_exit_msrs(const Vcpu& v, const Vmcs12& c) {
   const uint64_t count = c.get(F::VM_EXIT_MSR_LOAD_COUNT), base = c.get(F::VM_EXIT_MSR_LOAD_ADDR);
   for (uint64_t i = 0; i < count; i++) {
     const auto* e = static_cast<const uint32_t*>(guest_memory.hva(base + i * 16, 16));
-    if (!e || e[1] != 0 || !wrmsr_safe(e[0], uint64_t(e[2]) | uint64_t(e[3]) << 32)) return false;
+    if (!e || e[1] != 0) return false;
+    const uint64_t value = uint64_t(e[2]) | uint64_t(e[3]) << 32;
+    VmcsField field;
+    const bool ok = vmcs_switched_msr(v, e[0], field) ? write_switched_msr(e[0], field, value) : wrmsr_safe(e[0], value);
+    if (!ok) return false;
   }
   return true;
 }
@@ -184,7 +196,7 @@ void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool ow
   c.set(F::EXIT_QUALIFICATION, qualification);
   // SDM 27.2.5: a VM exit clears the valid bit of the entry-interruption field.
   c.set(F::VM_ENTRY_INTR_INFO_FIELD, c.get(F::VM_ENTRY_INTR_INFO_FIELD) & ~uint64_t(intr_info::VALID.mask));
-  const bool stored = entry_failure || store_exit_msrs(c);
+  const bool stored = entry_failure || store_exit_msrs(v, c);
   const bool pat_switched = v.config.entry & entry_ctl::LOAD_PAT;
   StateAtExit now{};
   if (!entry_failure) {
@@ -204,7 +216,7 @@ void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool ow
   v.proc_ctl = n.proc_ctl01;
   load_vmcs12_host_state(v, c, now);
   if (!stored) nested_vmx_abort(v, VmxAbort::SAVE_GUEST_MSR_FAIL);
-  if (!load_exit_msrs(c)) nested_vmx_abort(v, VmxAbort::LOAD_HOST_MSR_FAIL);
+  if (!load_exit_msrs(v, c)) nested_vmx_abort(v, VmxAbort::LOAD_HOST_MSR_FAIL);
   copy_vmcs12_to_shadow(v);  // the exit information and level k+2's state, for shadowed VMREADs
 }
 

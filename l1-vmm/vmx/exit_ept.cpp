@@ -1,11 +1,15 @@
 // EPT violations and misconfigurations. EPT01 maps all of the guest's RAM
 // and the APIC page up front, so a violation is the guest touching
-// guest-physical memory it does not have: l1-vmm cannot give it the
-// platform's answer there (reads of all-ones, dropped writes) without
-// emulating the instruction, so it stops the guest and says where. A
-// misconfiguration is l1-vmm's own bug.
+// guest-physical memory it does not have. A read there gets the platform's
+// answer, all-ones (a read-only page of them is mapped); a write would have
+// to be dropped, which l1-vmm cannot do without emulating the instruction,
+// so it stops the guest and says where. A misconfiguration is l1-vmm's own
+// bug.
 #include "arch/vmx/vmx.h"
+#include "arch/x86/paging.h"
 #include "l1-vmm/mm/guest_memory.h"
+#include "l1-vmm/mm/phys_alloc.h"
+#include "l1-vmm/vmx/ept.h"
 #include "l1-vmm/panic.h"
 #include "l1-vmm/vmx/exit_handlers.h"
 
@@ -24,9 +28,30 @@ const char* access_name(uint64_t qual) {
 
 }  // namespace
 
+// A page of all-ones, mapped read/execute wherever the guest reads
+// guest-physical memory that is neither RAM nor a device: on the platform
+// such reads return all-ones too (l0's unassigned memory).
+uint64_t no_ram_page() {
+  static uint64_t page = 0;
+  if (!page) {
+    page = mm::alloc_page_or_die("the no-RAM page");
+    __builtin_memset(reinterpret_cast<void*>(page), 0xff, arch::pte::PAGE_SIZE);
+  }
+  return page;
+}
+
 void handle_ept_violation(Vcpu& v) {
   const uint64_t qual = v.exit.qualification;
   const uint64_t gpa = vmcs_read(F::GUEST_PHYSICAL_ADDRESS);
+  // A read or fetch outside RAM: all-ones, as natively (a write would have
+  // to be dropped, which needs the instruction emulated: it stops the guest).
+  const bool write = q::WRITE.test(qual);
+  if (!write && !guest_memory.contains(gpa & ~(arch::pte::PAGE_SIZE - 1), arch::pte::PAGE_SIZE) &&
+      (gpa >> arch::pte::MAXPHYADDR) == 0) {
+    ept01.map_range(gpa & ~(arch::pte::PAGE_SIZE - 1), no_ram_page(), arch::pte::PAGE_SIZE,
+                    ept_entry::READ.mask | ept_entry::EXECUTE.mask | ept_entry::MEMORY_TYPE.make(ept_memory_type::UC));
+    return;
+  }
   const uint64_t rip = vmcs_read(F::GUEST_RIP);
   const bool linear = q::GLA_VALID.test(qual);
   const uint64_t la = linear ? vmcs_read(F::GUEST_LINEAR_ADDRESS) : 0;

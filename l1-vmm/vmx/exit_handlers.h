@@ -33,9 +33,9 @@ void inject_pending_event(Vcpu& v);
 // The MSR bitmap (exit_msr.cpp): the MSRs whose RDMSR/WRMSR exit.
 uint64_t setup_msr_bitmap();
 
-// While the guest hypervisor's guest runs (vmcs02 current): is `index` an
-// MSR that vmcs02's guest-state area holds (EFER, PAT, SYSENTER_*, FS/GS
-// base, DEBUGCTL), and which field; and a WRMSR of it, false for #GP.
+// Is `index` an MSR the current VMCS's guest-state area holds (EFER, PAT,
+// SYSENTER_*, FS/GS base, DEBUGCTL), and which field; and a WRMSR of it,
+// false for #GP.
 bool vmcs_switched_msr(const Vcpu& v, uint32_t index, VmcsField& field);
 bool write_switched_msr(uint32_t index, VmcsField field, uint64_t value);
 

@@ -41,11 +41,12 @@ void gp(Vcpu& v) { inject_exception(v, uint8_t(arch::Vector::GP), 0); }
 }  // namespace
 
 // The MSRs VM entries and exits switch through the guest-state area (SDM
-// 24.4.1): while the guest hypervisor's guest runs on vmcs02 every
-// RDMSR/WRMSR exits (nested/), and an access level + 1 lets through reaches
-// these in vmcs02, where the processor keeps level + 2's values.
+// 24.4.1), and where the current VMCS keeps them. While the guest
+// hypervisor's guest runs on vmcs02 every RDMSR/WRMSR exits (nested/), and
+// an access level + 1 lets through reaches these in vmcs02, where the
+// processor keeps level + 2's values; nested/ loads and stores the MSR lists
+// of vmcs12 the same way.
 bool vmcs_switched_msr(const Vcpu& v, uint32_t index, VmcsField& field) {
-  if (!v.nested.guest_mode) return false;
   switch (index) {
     case msr::IA32_EFER: field = VmcsField::GUEST_IA32_EFER; return true;
     case msr::IA32_PAT: field = VmcsField::GUEST_IA32_PAT; return (v.config.entry & arch::vmx::entry_ctl::LOAD_PAT);
@@ -86,7 +87,7 @@ void handle_rdmsr(Vcpu& v) {
   const uint32_t index = uint32_t(v.regs.gpr[RCX]);
   uint64_t value;
   VmcsField field;
-  if (vmcs_switched_msr(v, index, field)) {
+  if (v.nested.guest_mode && vmcs_switched_msr(v, index, field)) {
     value = vmcs_read(field);
   } else if (index == msr::IA32_FEATURE_CONTROL) {
     value = nested::nested_feature_control(v);
@@ -104,7 +105,7 @@ void handle_wrmsr(Vcpu& v) {
   const uint32_t index = uint32_t(v.regs.gpr[RCX]);
   // IA32_FEATURE_CONTROL is locked (SDM 23.7); the capability MSRs are read-only.
   VmcsField field;
-  if (vmcs_switched_msr(v, index, field)) {
+  if (v.nested.guest_mode && vmcs_switched_msr(v, index, field)) {
     if (!write_switched_msr(index, field, edx_eax(v))) return gp(v);
   } else if (index == msr::IA32_FEATURE_CONTROL || is_vmx_capability_msr(index) || !wrmsr_safe(index, edx_eax(v))) {
     return gp(v);

@@ -211,6 +211,14 @@ void requeue_event(uint32_t idt_vectoring) {
   const bool software = type == intr_info::TYPE_SOFTWARE_INTERRUPT || type == intr_info::TYPE_SOFTWARE_EXCEPTION ||
                         type == intr_info::TYPE_PRIVILEGED_SOFTWARE_EXCEPTION;
   if (software) vmcs_write(F::VM_ENTRY_INSTRUCTION_LEN, vmcs_read(F::VM_EXIT_INSTRUCTION_LEN));
+  // An NMI whose delivery was cut off leaves "blocking by NMI" set in the
+  // saved state; injecting it again needs it clear (SDM 26.3.1.5; KVM's
+  // vmx_complete_interrupts clears the NMI mask the same way).
+  if (type == intr_info::TYPE_NMI) {
+    const uint32_t intr = vmcs_read32(F::GUEST_INTERRUPTIBILITY_INFO);
+    if (intr & interruptibility::BLOCKING_BY_NMI.mask)
+      vmcs_write(F::GUEST_INTERRUPTIBILITY_INFO, intr & ~uint32_t(interruptibility::BLOCKING_BY_NMI.mask));
+  }
 }
 
 void skip_emulated_instruction(Vcpu&) {

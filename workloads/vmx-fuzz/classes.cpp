@@ -12,7 +12,7 @@
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
 #include "runtime/libc.h"
-#include "vmx-fuzz/fuzz.h"
+#include "workloads/vmx-fuzz/fuzz.h"
 
 namespace fuzz {
 namespace {

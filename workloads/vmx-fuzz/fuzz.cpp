@@ -8,7 +8,7 @@
 // different controls; tests/vmx_fuzz.cmake says which and why).
 // skip=CLASS: that fixed class is not run (to look past one that ends the
 // run on one platform); only=CLASS: only the classes named so are run.
-#include "vmx-fuzz/fuzz.h"
+#include "workloads/vmx-fuzz/fuzz.h"
 
 #include "arch/x86/control_regs.h"
 #include "arch/x86/msr.h"

@@ -22,7 +22,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "vmx-selftest/selftest.h"
+#include "workloads/vmx-selftest/selftest.h"
 
 namespace fuzz {
 

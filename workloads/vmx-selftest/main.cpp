@@ -1,7 +1,7 @@
 // vmx-selftest: checks the VMX the platform gives, test by test (see
 // selftest.h). kmain runs the table; harness.cpp has what the tests share.
 #include "arch/x86/msr.h"
-#include "vmx-selftest/selftest.h"
+#include "workloads/vmx-selftest/selftest.h"
 
 namespace selftest {
 namespace {

@@ -139,6 +139,9 @@ static uint32_t event_info(uint8_t vector, bool has_error, bool is_software, boo
   namespace v = arch::vmx;
   uint64_t type = v::intr_info::TYPE_HARDWARE_EXCEPTION;
   if (is_external) type = v::intr_info::TYPE_EXTERNAL_INTERRUPT;
+  // Vector 2 delivered as an event is an NMI (type 2, SDM 24.8.3): no
+  // exception uses it (INT 2 is a software interrupt).
+  else if (vector == 2 && !is_software) type = v::intr_info::TYPE_NMI;
   else if (is_software) type = (vector == 3 || vector == 4) ? v::intr_info::TYPE_SOFTWARE_EXCEPTION
                                                             : v::intr_info::TYPE_SOFTWARE_INTERRUPT;
   return uint32_t(v::intr_info::VECTOR.make(vector) | v::intr_info::TYPE.make(type) |
