@@ -100,9 +100,18 @@ void init_vmcs02(Vcpu& v, NestedVmx& n) {
   *reinterpret_cast<uint32_t*>(n.cur->vmcs02) = v.config.revision();
   if (rt::vmx::vmclear(n.cur->vmcs02) != rt::vmx::Status::Ok) fatal(L1_PANIC, "VMCLEAR of vmcs02 failed");
   vmptrld_or_die(n.cur->vmcs02, "vmcs02");
+  // Every VMCS is entered from the same stack pointer (vcpu_run's loop),
+  // which enter() writes to HOST_RSP only when it changes: give vmcs02 that
+  // value now, since vmcs02 may not be the next VMCS entered (an entry
+  // failure returns to level k+1 first). (Found by vmx-fuzz, seed 2.)
+  const uint64_t host_rsp = rt::vmx::rt_vmx_host_rsp;
   VmcsField failed{};
   if (rt::vmx::write_host_state(v.config.caps, &failed) != rt::vmx::Status::Ok)
     vmx_ops_error("VMWRITE", uint64_t(failed));
+  if (host_rsp) {
+    vmcs_write(F::HOST_RSP, host_rsp);
+    rt::vmx::rt_vmx_host_rsp = host_rsp;
+  }
   vmcs_write(F::VM_EXIT_MSR_STORE_COUNT, 0);
   vmcs_write(F::VM_EXIT_MSR_LOAD_COUNT, 0);
   vmcs_write(F::VM_ENTRY_MSR_LOAD_COUNT, 0);
