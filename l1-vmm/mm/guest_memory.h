@@ -16,6 +16,16 @@ struct GuestMemory {
   void* hva(uint64_t gpa, uint64_t len) const {
     return contains(gpa, len) ? reinterpret_cast<void*>(base + gpa) : nullptr;
   }
+  // `bytes` (1..8) bytes at `gpa`, little-endian; all-ones where that is not
+  // RAM, as the platform reads memory that is not there (EPT12 entries,
+  // bitmaps, VMCS revision identifiers of the guest hypervisor).
+  uint64_t read_or_ones(uint64_t gpa, unsigned bytes) const {
+    const void* p = hva(gpa, bytes);
+    if (!p) return ~0ull;
+    uint64_t v = 0;
+    __builtin_memcpy(&v, p, bytes);
+    return v;
+  }
 };
 
 // The guest's memory (set once at boot, read by the exit handlers).

@@ -8,6 +8,7 @@
 #include "l1-vmm/nested/ept02_rules.h"
 #include "l1-vmm/nested/nested_internal.h"
 #include "l1-vmm/panic.h"
+#include "l1-vmm/vmx/ept.h"
 #include "l1-vmm/vmx/vcpu.h"
 
 namespace l1::nested {
@@ -40,7 +41,6 @@ struct Ept02 {
   unsigned current = 0;      // the root EPT02 violations fill
   bool large_pages = false;  // the platform's EPT maps 2 MiB pages
   uint64_t eptp_bits = 0;    // memory type and walk length of every EPTP02
-  uint64_t no_ram = 0;       // a page of all-ones: what reads of no RAM see
   bool invept_all = false;   // the platform has all-context INVEPT
   NestedEptStats stats{};
 };
@@ -70,8 +70,6 @@ void init_pool(const Vcpu& v) {
   ept02.eptp_bits = eptp::MEMORY_TYPE.make(type) | eptp::PAGE_WALK_LENGTH.make(eptp::WALK_4_LEVELS);
   ept02.invept_all = vmx_ept_vpid_cap::INVEPT_ALL_CONTEXT.test(v.config.caps.ept_vpid_cap);
   ept02.used = 0;
-  ept02.no_ram = mm::alloc_page_or_die("EPT02's no-RAM page");
-  __builtin_memset(reinterpret_cast<void*>(ept02.no_ram), 0xff, PAGE_4K);
 }
 
 // Installs the leaf for `gpa2` at `level` (1: 4 KiB, 2: 2 MiB); false:
@@ -101,8 +99,7 @@ bool install(uint64_t gpa2, uint64_t hpa, unsigned level, uint64_t leaf_bits) {
 // all-ones, as memory that is not there reads on the platform (the walk
 // then finds a misconfiguration, SDM 28.2.3.1).
 bool read_l1_entry(void*, uint64_t pa, uint64_t& value) {
-  const auto* p = static_cast<const uint64_t*>(guest_memory.hva(pa, 8));
-  value = p ? *p : ~0ull;
+  value = guest_memory.read_or_ones(pa, 8);
   return true;
 }
 void write_l1_entry(void*, uint64_t pa, uint64_t value) {
@@ -180,7 +177,7 @@ void nested_ept_violation(Vcpu& v) {
     // would have to be dropped, which needs the instruction emulated.
     if (req.access == nestbed::common::vmx::EptAccess::Write)
       guest_failed(v, "a write through EPT12 to guest-physical memory level k+1 does not have");
-    hpa = ept02.no_ram | (r.address & (PAGE_4K - 1));
+    hpa = no_ram_page() | (r.address & (PAGE_4K - 1));
     bits01 = ept_entry::READ.mask | ept_entry::EXECUTE.mask | ept_entry::MEMORY_TYPE.make(ept_memory_type::UC);
   }
   const Ept02Leaf leaf = compose_ept02_leaf(r, eptp12, req.access, bits01, guest_memory, ept02.large_pages);

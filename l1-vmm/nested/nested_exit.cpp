@@ -32,9 +32,7 @@ constexpr F EXIT_INFO_COPIED[] = {
 };
 
 bool read_guest_byte(void*, uint64_t gpa, uint8_t& byte) {
-  const auto* p = static_cast<const uint8_t*>(guest_memory.hva(gpa, 1));
-  if (!p) return false;
-  byte = *p;
+  byte = uint8_t(guest_memory.read_or_ones(gpa, 1));  // outside RAM: all-ones, the bit reads as 1
   return true;
 }
 constexpr GuestBytes kGuestBytes{nullptr, read_guest_byte};

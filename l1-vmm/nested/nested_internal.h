@@ -8,10 +8,6 @@
 
 namespace l1::nested {
 
-// The guest's view of CR0/CR4 on the current VMCS: its own bits from the
-// register, the masked ones from the read shadow (SDM 25.3).
-uint64_t guest_cr0_view();
-uint64_t guest_cr4_view();
 
 // How an emulated VMX instruction ends (SDM 30.2), RIP past it:
 // VMsucceed; VMfailInvalid; VMfail(n): VMfailValid with the error in

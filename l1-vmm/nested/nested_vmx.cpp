@@ -72,13 +72,7 @@ namespace {
 // The platform's own rules (common/vmx/entry_checks, the code the sim
 // runs), against the capabilities offered to level k+1.
 
-uint64_t read_l1_phys(void*, uint64_t pa, unsigned size) {
-  const void* p = guest_memory.hva(pa, size);
-  if (!p) return ~0ull;  // outside level k+1's RAM: all-ones, as unassigned memory reads
-  uint64_t v = 0;
-  __builtin_memcpy(&v, p, size);
-  return v;
-}
+uint64_t read_l1_phys(void*, uint64_t pa, unsigned size) { return guest_memory.read_or_ones(pa, size); }
 
 nestbed::common::vmx::EntryCheckResult check_vmcs12(const NestedVmx& n) {
   nestbed::common::vmx::EntryCheckContext ctx{n.entry_caps, read_l1_phys, nullptr};
@@ -324,14 +318,6 @@ void vmptrld_or_die(uint64_t pa, const char* what) {
   if (s != rt::vmx::Status::Ok) fatal(L1_PANIC, "VMPTRLD of %s failed: %s", what, rt::vmx::status_name(s));
 }
 
-uint64_t guest_cr0_view() {
-  const uint64_t mask = vmcs_read(F::CR0_GUEST_HOST_MASK);
-  return (vmcs_read(F::GUEST_CR0) & ~mask) | (vmcs_read(F::CR0_READ_SHADOW) & mask);
-}
-uint64_t guest_cr4_view() {
-  const uint64_t mask = vmcs_read(F::CR4_GUEST_HOST_MASK);
-  return (vmcs_read(F::GUEST_CR4) & ~mask) | (vmcs_read(F::CR4_READ_SHADOW) & mask);
-}
 bool nested_l2_cr0_allowed(const Vcpu& v, uint64_t value) {
   const Vmcs12& c = v.nested.cur->vmcs12;
   const uint64_t mask = c.get(F::CR0_GUEST_HOST_MASK);
@@ -473,12 +459,16 @@ bool nested_wants_interrupt_window(const Vcpu& v) {
 // k+2's state saved, level k+1's host state loaded.
 void nested_vmx_entry_failure_exit(Vcpu& v, ExitReason reason, uint64_t qualification) {
   NestedVmx& n = v.nested;
-  n.proc_ctl01 = v.proc_ctl;
-  v.proc_ctl = n.cur->proc02;
+  if (!n.guest_mode) {
+    // Failed before vmcs02 was entered or prepared: make it current, as
+    // nested_vmx_vmexit leaves guest mode from vmcs02.
+    n.proc_ctl01 = v.proc_ctl;
+    v.proc_ctl = n.cur->proc02;
+    if (!n.cur->vmcs02) init_vmcs02(v, n);
+    else vmptrld_or_die(n.cur->vmcs02, "vmcs02");
+    n.guest_mode = true;
+  }
   n.cur->vmcs02_prepared = false;  // vmcs02 is rebuilt at the next entry
-  if (!n.cur->vmcs02) init_vmcs02(v, n);
-  else vmptrld_or_die(n.cur->vmcs02, "vmcs02");
-  n.guest_mode = true;  // nested_vmx_vmexit leaves guest mode
   Vmcs12& c = n.cur->vmcs12;
   c.set(F::VM_EXIT_INTR_INFO, 0);
   c.set(F::IDT_VECTORING_INFO_FIELD, 0);
@@ -529,12 +519,8 @@ void nested_vmx_run(Vcpu& v, bool launch) {
   // The MSR-load list comes after the guest-state checks and the loading of
   // guest state (SDM 26.3, 26.4); a list that fails is the entry failure it
   // is (SDM 26.8): exit reason 34, level k+1's host state, nothing saved.
-  if (const uint32_t failed = load_entry_msrs(v, n.cur->vmcs12)) {
-    n.cur->vmcs02_prepared = false;
-    n.cur->vmcs12.set(F::VM_EXIT_INTR_INFO, 0);
-    n.cur->vmcs12.set(F::IDT_VECTORING_INFO_FIELD, 0);
-    nested_vmx_vmexit(v, entry_failure_reason(ExitReason::MSR_LOAD_FAIL), failed, true);
-  }
+  if (const uint32_t failed = load_entry_msrs(v, n.cur->vmcs12))
+    nested_vmx_entry_failure_exit(v, ExitReason::MSR_LOAD_FAIL, failed);
 }
 
 void nested_vmx_entry_failed(Vcpu& v, rt::vmx::EnterResult result) {

@@ -145,8 +145,7 @@ bool nested_shadowed_vmread_vmwrite(Vcpu& v) {
   if (!vmcs_shadow_bitmap_in_range(encoding)) return false;
   const uint64_t bitmap = c.get(write ? F::VMWRITE_BITMAP : F::VMREAD_BITMAP);
   const uint32_t bit = vmcs_shadow_bitmap_bit(encoding);
-  const auto* byte = static_cast<const uint8_t*>(guest_memory.hva(bitmap + bit / 8, 1));
-  if (!byte || ((*byte >> (bit % 8)) & 1)) return false;
+  if ((guest_memory.read_or_ones(bitmap + bit / 8, 1) >> (bit % 8)) & 1) return false;
 
   // SDM 30.3 VMREAD/VMWRITE in VMX non-root operation: on the VMCS that the
   // link pointer references; errors as VMfail (the error number into the

@@ -36,10 +36,7 @@ bool valid_vmx_pointer(uint64_t pa) {
 
 // The revision identifier at the start of a region in the guest's memory;
 // all-ones outside RAM (what a read of nothing returns).
-uint32_t region_revision(uint64_t pa) {
-  const auto* p = static_cast<const uint32_t*>(guest_memory.hva(pa, 4));
-  return p ? *p : ~0u;
-}
+uint32_t region_revision(uint64_t pa) { return uint32_t(guest_memory.read_or_ones(pa, 4)); }
 
 // The 64-bit memory operand of VMXON/VMCLEAR/VMPTRLD; false: a fault was injected.
 bool read_pointer_operand(Vcpu& v, uint64_t& ptr) {

@@ -75,6 +75,15 @@ uint64_t* Ept::leaf(uint64_t gpa, unsigned& level) const {
   return nullptr;
 }
 
+uint64_t no_ram_page() {
+  static uint64_t page = 0;
+  if (!page) {
+    page = mm::alloc_page_or_die("the no-RAM page");
+    __builtin_memset(reinterpret_cast<void*>(page), 0xff, PAGE_4K);
+  }
+  return page;
+}
+
 void build_ept01(const VmcsConfig& config) {
   ept01.init(config);
   // RAM: read, write, execute; write-back.

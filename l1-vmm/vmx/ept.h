@@ -30,6 +30,12 @@ class Ept {
 
 extern Ept ept01;
 
+// A page of all-ones (allocated at the first call): mapped read/execute
+// wherever a guest reads guest-physical memory that is neither RAM nor a
+// device, in EPT01 and in EPT02 alike, since on the platform such reads
+// return all-ones too (l0's unassigned memory).
+uint64_t no_ram_page();
+
 // EPT01 for guest_memory and the APIC page.
 void build_ept01(const VmcsConfig& config);
 

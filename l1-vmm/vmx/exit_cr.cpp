@@ -40,17 +40,6 @@ constexpr uint64_t LMSW_BITS = cr0::PE | cr0::MP | cr0::EM | cr0::TS;  // what L
 constexpr uint64_t CR0_FLUSH_BITS = cr0::PG | cr0::WP | cr0::PE;
 constexpr uint64_t CR4_FLUSH_BITS = cr4::PAE | cr4::PSE | cr4::PGE | cr4::PCIDE | cr4::SMEP | cr4::SMAP;
 
-// The guest's view of a control register: its own bits from the register,
-// l1-vmm's from the read shadow (SDM 25.3).
-uint64_t guest_cr0() {
-  const uint64_t mask = vmcs_read(F::CR0_GUEST_HOST_MASK);
-  return (vmcs_read(F::GUEST_CR0) & ~mask) | (vmcs_read(F::CR0_READ_SHADOW) & mask);
-}
-uint64_t guest_cr4() {
-  const uint64_t mask = vmcs_read(F::CR4_GUEST_HOST_MASK);
-  return (vmcs_read(F::GUEST_CR4) & ~mask) | (vmcs_read(F::CR4_READ_SHADOW) & mask);
-}
-
 // The guest hypervisor (not its guest) is in VMX operation: its CR0/CR4
 // are held to VMX's fixed bits.
 bool in_guest_vmx_operation(const Vcpu& v) { return v.nested.vmxon && !v.nested.guest_mode; }
@@ -98,9 +87,9 @@ void set_ia32e_mode(bool on) {
   if (value & ~(c.caps.cr0_fixed1 | cr0::PE | cr0::PG)) return false;  // a bit VMX cannot run the guest with
   if (in_guest_vmx_operation(v) && !nested::nested_cr0_valid_in_vmx(v, value)) return false;
   if (v.nested.guest_mode && !nested::nested_l2_cr0_allowed(v, value)) return false;
-  const uint64_t old = guest_cr0();
+  const uint64_t old = guest_cr0_view();
   const uint64_t e = vmcs_read(F::GUEST_IA32_EFER);
-  const uint64_t cr4_value = guest_cr4();
+  const uint64_t cr4_value = guest_cr4_view();
   if (!(old & cr0::PG) && (value & cr0::PG)) {
     if (e & efer::LME) {
       if (!(cr4_value & cr4::PAE)) return false;  // IA-32e mode needs PAE
@@ -125,10 +114,10 @@ void set_ia32e_mode(bool on) {
   if (value & ~(c.caps.cr4_fixed1 & ~vmxe)) return false;
   if (in_guest_vmx_operation(v) && !nested::nested_cr4_valid_in_vmx(v, value)) return false;
   if (v.nested.guest_mode && !nested::nested_l2_cr4_allowed(v, value)) return false;
-  const uint64_t old = guest_cr4();
+  const uint64_t old = guest_cr4_view();
   const uint64_t e = vmcs_read(F::GUEST_IA32_EFER);
   if ((e & efer::LMA) && !(value & cr4::PAE)) return false;  // PAE stays on in IA-32e mode
-  const uint64_t cr0_value = guest_cr0();
+  const uint64_t cr0_value = guest_cr0_view();
   if (pae_paging(cr0_value, value, e) && ((old ^ value) & (cr4::PAE | cr4::PSE | cr4::PGE)) &&
       !load_pdptrs(vmcs_read(F::GUEST_CR3)))
     return false;
@@ -139,7 +128,7 @@ void set_ia32e_mode(bool on) {
 }
 
 [[nodiscard]] bool set_cr3(const Vcpu& v, uint64_t value) {
-  if (pae_paging(guest_cr0(), guest_cr4(), vmcs_read(F::GUEST_IA32_EFER)) && !load_pdptrs(value)) return false;
+  if (pae_paging(guest_cr0_view(), guest_cr4_view(), vmcs_read(F::GUEST_IA32_EFER)) && !load_pdptrs(value)) return false;
   vmcs_write(F::GUEST_CR3, value);
   flush_guest_tlb(v);
   return true;
@@ -173,7 +162,7 @@ bool mov_from_cr(Vcpu& v, unsigned cr, unsigned gpr) {
 
 // LMSW writes PE, MP, EM and TS, and sets PE but never clears it (SDM vol. 2A, LMSW).
 bool lmsw(const Vcpu& v, uint64_t source) {
-  const uint64_t old = guest_cr0();
+  const uint64_t old = guest_cr0_view();
   return set_cr0(v, (old & ~(LMSW_BITS & ~cr0::PE)) | (source & LMSW_BITS) | (old & cr0::PE));
 }
 
@@ -187,7 +176,7 @@ void handle_cr(Vcpu& v) {
   switch (q::ACCESS_TYPE.get(qual)) {
     case q::MOV_TO_CR: done = mov_to_cr(v, cr, gpr); break;
     case q::MOV_FROM_CR: done = mov_from_cr(v, cr, gpr); break;
-    case q::CLTS: done = set_cr0(v, guest_cr0() & ~cr0::TS); break;
+    case q::CLTS: done = set_cr0(v, guest_cr0_view() & ~cr0::TS); break;
     case q::LMSW: done = lmsw(v, q::LMSW_SOURCE.get(qual)); break;
   }
   if (!done) return inject_exception(v, uint8_t(arch::Vector::GP), 0);  // a fault: RIP stays

@@ -28,18 +28,6 @@ const char* access_name(uint64_t qual) {
 
 }  // namespace
 
-// A page of all-ones, mapped read/execute wherever the guest reads
-// guest-physical memory that is neither RAM nor a device: on the platform
-// such reads return all-ones too (l0's unassigned memory).
-uint64_t no_ram_page() {
-  static uint64_t page = 0;
-  if (!page) {
-    page = mm::alloc_page_or_die("the no-RAM page");
-    __builtin_memset(reinterpret_cast<void*>(page), 0xff, arch::pte::PAGE_SIZE);
-  }
-  return page;
-}
-
 void handle_ept_violation(Vcpu& v) {
   const uint64_t qual = v.exit.qualification;
   const uint64_t gpa = vmcs_read(F::GUEST_PHYSICAL_ADDRESS);

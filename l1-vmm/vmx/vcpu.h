@@ -90,6 +90,11 @@ void requeue_event(uint32_t idt_vectoring);
 // The guest's CPL: SS.DPL (SDM 24.4.1; KVM's vmx_get_cpl).
 unsigned guest_cpl();
 
+// The guest's view of CR0/CR4 on the current VMCS: its own bits from the
+// register, the masked ones from the read shadow (SDM 25.3).
+uint64_t guest_cr0_view();
+uint64_t guest_cr4_view();
+
 // Is the guest in IA-32e mode (so an instruction's register operand is 64
 // bits), and is it in 64-bit code (CS.L)?
 bool guest_long_mode();

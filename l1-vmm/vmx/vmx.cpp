@@ -239,6 +239,15 @@ void inject_exception(Vcpu&, uint8_t vector, uint32_t error_code) {
   if (has_error) vmcs_write(F::VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
 }
 
+uint64_t guest_cr0_view() {
+  const uint64_t mask = vmcs_read(F::CR0_GUEST_HOST_MASK);
+  return (vmcs_read(F::GUEST_CR0) & ~mask) | (vmcs_read(F::CR0_READ_SHADOW) & mask);
+}
+uint64_t guest_cr4_view() {
+  const uint64_t mask = vmcs_read(F::CR4_GUEST_HOST_MASK);
+  return (vmcs_read(F::GUEST_CR4) & ~mask) | (vmcs_read(F::CR4_READ_SHADOW) & mask);
+}
+
 unsigned guest_cpl() {
   return unsigned((vmcs_read(F::GUEST_SS_AR_BYTES) & arch::seg::ar::DPL_MASK) >> arch::seg::ar::DPL_SHIFT);
 }
