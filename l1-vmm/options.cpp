@@ -48,24 +48,6 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; 
 
 bool same(const char* a, size_t a_len, const char* b) { return strlen(b) == a_len && memcmp(a, b, a_len) == 0; }
 
-bool parse_number(const char* p, const char* end, uint64_t& out) {
-  unsigned base = 10;
-  if (end - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) base = 16, p += 2;
-  if (p == end) return false;
-  uint64_t v = 0;
-  for (; p < end; p++) {
-    unsigned d;
-    if (*p >= '0' && *p <= '9') d = unsigned(*p - '0');
-    else if (base == 16 && *p >= 'a' && *p <= 'f') d = unsigned(*p - 'a' + 10);
-    else if (base == 16 && *p >= 'A' && *p <= 'F') d = unsigned(*p - 'A' + 10);
-    else return false;
-    if (v > (UINT64_MAX - d) / base) return false;
-    v = v * base + d;
-  }
-  out = v;
-  return true;
-}
-
 [[noreturn]] void usage(const char* word, size_t len, const char* problem) {
   rt::printf("l1-vmm: option '");
   for (size_t i = 0; i < len; i++) rt::console_putc(word[i]);
@@ -83,7 +65,7 @@ void parse_word(Options& o, const char* word, const char* end) {
     uint64_t v = 1;
     if (eq == end) {
       if (s.kind != Kind::Flag) usage(word, size_t(end - word), "needs a value");
-    } else if (!parse_number(eq + 1, end, v)) {
+    } else if (rt::parse_number(eq + 1, end, v) != rt::Parse::Number) {
       usage(word, size_t(end - word), "the value is not a number");
     }
     if (s.kind == Kind::Flag && v > 1) usage(word, size_t(end - word), "a flag is 0 or 1");

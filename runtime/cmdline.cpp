@@ -15,9 +15,8 @@ int digit_value(char c, unsigned base) {
   return v >= 0 && unsigned(v) < base ? v : -1;
 }
 
-enum class Parse { NotANumber, Number, Overflow };
+}  // namespace
 
-// Parses the word [begin, end) as a whole.
 Parse parse_number(const char* begin, const char* end, uint64_t& out) {
   unsigned base = 10;
   if (end - begin > 2 && begin[0] == '0' && (begin[1] == 'x' || begin[1] == 'X')) base = 16, begin += 2;
@@ -32,8 +31,6 @@ Parse parse_number(const char* begin, const char* end, uint64_t& out) {
   out = value;
   return Parse::Number;
 }
-
-}  // namespace
 
 uint64_t cmdline_count(const char* cmdline, uint64_t fallback) {
   const char* p = cmdline;

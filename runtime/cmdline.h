@@ -16,4 +16,9 @@ namespace rt {
 // EXIT_USAGE and a message: a silently wrapped count would be a wrong result.
 uint64_t cmdline_count(const char* cmdline, uint64_t fallback);
 
+// The word [begin, end) as a whole as a number (decimal, or hex with 0x):
+// what cmdline_count, l1-vmm's options and vmx-fuzz's arguments accept.
+enum class Parse { NotANumber, Number, Overflow };
+Parse parse_number(const char* begin, const char* end, uint64_t& out);
+
 }  // namespace rt

@@ -762,21 +762,9 @@ void run_case(uint64_t seed, uint64_t n) {
   L.emit();
 }
 
+// A whole word as a number (runtime/cmdline.h: decimal or 0x hex, no overflow).
 bool parse_number(const char* p, const char* end, uint64_t& out) {
-  unsigned base = 10;
-  if (end - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) base = 16, p += 2;
-  if (p == end) return false;
-  uint64_t v = 0;
-  for (; p < end; p++) {
-    unsigned d;
-    if (*p >= '0' && *p <= '9') d = unsigned(*p - '0');
-    else if (base == 16 && *p >= 'a' && *p <= 'f') d = unsigned(*p - 'a' + 10);
-    else if (base == 16 && *p >= 'A' && *p <= 'F') d = unsigned(*p - 'A' + 10);
-    else return false;
-    v = v * base + d;
-  }
-  out = v;
-  return true;
+  return rt::parse_number(p, end, out) == rt::Parse::Number;
 }
 
 bool word_is(const char* p, const char* end, const char* w) {
