@@ -102,8 +102,9 @@ void SimTraceRecorder::hw_exit(const sim::HwExitEvent& e) {
   r.guest_linear_address = e.guest_linear_address;
   r.guest_physical_address = e.guest_physical_address;
   r.vmcs = e.vmcs;
-  r.level = level_of(e.vmcs);
-  r.flags = resolve_level(ROOT_LEVEL, e.vmcs) ? LEVEL_REGISTERED : 0;
+  const uint8_t level = resolve_level(ROOT_LEVEL, e.vmcs);
+  r.level = level ? level : DEFAULT_GUEST_LEVEL;
+  r.flags = level ? LEVEL_REGISTERED : 0;
   r.insn_len = e.insn_len <= sizeof r.insn_bytes ? e.insn_len : 0;
   std::memcpy(r.insn_bytes, e.insn_bytes, r.insn_len);  // bytes past insn_len stay 0: deterministic
   guarded([&] {
@@ -119,8 +120,9 @@ void SimTraceRecorder::hw_entry(const sim::HwEntryEvent& e) {
   r.instructions = e.instructions;
   r.vmcs = e.vmcs;
   r.guest_rip = e.guest_rip;
-  r.level = level_of(e.vmcs);
-  r.flags = resolve_level(ROOT_LEVEL, e.vmcs) ? LEVEL_REGISTERED : 0;
+  const uint8_t level = resolve_level(ROOT_LEVEL, e.vmcs);
+  r.level = level ? level : DEFAULT_GUEST_LEVEL;
+  r.flags = level ? LEVEL_REGISTERED : 0;
   r.launch = e.launch ? 1 : 0;
   guarded([&] { writer_->record(r); });
 }
