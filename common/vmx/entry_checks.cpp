@@ -559,14 +559,15 @@ EntryCheckResult check_host_state(VmcsView v, const EntryCheckContext& ctx) {
 
 // ---- SDM 26.3.1: guest-state area -------------------------------------------------
 
-EntryCheckResult check_guest_state(VmcsView v, const EntryCheckContext& ctx) {
+// 26.3.1.1-26.3.1.3: only the control fields, kGuestRegisterFields and
+// RFLAGS.VM are read here (entry_checks.h; tests/unit check it).
+EntryCheckResult check_guest_registers(VmcsView v, const EntryCheckContext& ctx) {
   const VmxCapabilities& caps = ctx.caps;
   const Controls c(v);
   const bool ug = c.unrestricted_guest();
   const bool ia32e = c.ia32e_guest();
   const uint64_t g_cr0 = v.read<F::GUEST_CR0>();
   const uint64_t g_cr4 = v.read<F::GUEST_CR4>();
-  const uint64_t rflags = v.read<F::GUEST_RFLAGS>();
   const uint64_t debugctl = v.read<F::GUEST_IA32_DEBUGCTL>();
 
   // ---- 26.3.1.1: control registers, debug registers and MSRs ----
@@ -610,6 +611,18 @@ EntryCheckResult check_guest_state(VmcsView v, const EntryCheckContext& ctx) {
   if (!arch::is_canonical(v.read<F::GUEST_IDTR_BASE>())) return guest("SDM 26.3.1.3: guest IDTR base is not canonical");
   if (v.read<F::GUEST_GDTR_LIMIT>() >> 16) return guest("SDM 26.3.1.3: guest GDTR limit bits 31:16 are not 0");
   if (v.read<F::GUEST_IDTR_LIMIT>() >> 16) return guest("SDM 26.3.1.3: guest IDTR limit bits 31:16 are not 0");
+  return {};
+}
+
+// 26.3.1.4-26.3.1.6.
+EntryCheckResult check_guest_non_register_state(VmcsView v, const EntryCheckContext& ctx) {
+  const VmxCapabilities& caps = ctx.caps;
+  const Controls c(v);
+  const bool ia32e = c.ia32e_guest();
+  const uint64_t g_cr0 = v.read<F::GUEST_CR0>();
+  const uint64_t g_cr4 = v.read<F::GUEST_CR4>();
+  const uint64_t rflags = v.read<F::GUEST_RFLAGS>();
+  const uint64_t debugctl = v.read<F::GUEST_IA32_DEBUGCTL>();
 
   // ---- 26.3.1.4: RIP and RFLAGS ----
   const uint64_t info = v.read<F::VM_ENTRY_INTR_INFO_FIELD>();
@@ -741,6 +754,12 @@ EntryCheckResult check_eptp(uint64_t eptp_v, const VmxCapabilities& caps) {
                                 eptp::ENABLE_SSS.mask | arch::pte::ADDR_MASK;
   if (eptp_v & ~eptp_defined) return control("SDM 26.2.1.1: EPTP reserved bits 11:8 or 63:MAXPHYADDR are not 0");
   return {};
+}
+
+EntryCheckResult check_guest_state(VmcsView v, const EntryCheckContext& ctx) {
+  EntryCheckResult r = check_guest_registers(v, ctx);
+  if (r.ok()) r = check_guest_non_register_state(v, ctx);
+  return r;
 }
 
 EntryCheckResult check_vm_entry(VmcsView v, const EntryCheckContext& ctx) {

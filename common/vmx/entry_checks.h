@@ -83,6 +83,32 @@ EntryCheckResult check_vm_exit_controls(VmcsView vmcs, const EntryCheckContext& 
 EntryCheckResult check_vm_entry_controls(VmcsView vmcs, const EntryCheckContext& ctx);      // 26.2.1.3
 EntryCheckResult check_host_state(VmcsView vmcs, const EntryCheckContext& ctx);             // 26.2.2-26.2.4
 EntryCheckResult check_guest_state(VmcsView vmcs, const EntryCheckContext& ctx);            // 26.3.1
+// check_guest_state in two parts, in this order: the registers (26.3.1.1
+// control and debug registers and MSRs, 26.3.1.2 segment registers,
+// 26.3.1.3 descriptor-table registers), and the rest (26.3.1.4 RIP and
+// RFLAGS, 26.3.1.5 non-register state, 26.3.1.6 PDPTEs). The first reads
+// only the control fields, the guest fields of kGuestRegisterFields and
+// RFLAGS.VM, so a VMM that knows none of them changed since it passed may
+// skip it (l1-vmm's nested entry does).
+EntryCheckResult check_guest_registers(VmcsView vmcs, const EntryCheckContext& ctx);
+EntryCheckResult check_guest_non_register_state(VmcsView vmcs, const EntryCheckContext& ctx);
+namespace guest_register_fields {
+using F = arch::vmx::VmcsField;
+inline constexpr F kFields[] = {
+    F::GUEST_CR0, F::GUEST_CR3, F::GUEST_CR4, F::GUEST_DR7, F::GUEST_IA32_DEBUGCTL, F::GUEST_SYSENTER_ESP,
+    F::GUEST_SYSENTER_EIP, F::GUEST_IA32_PAT, F::GUEST_IA32_EFER,
+    F::GUEST_ES_SELECTOR, F::GUEST_ES_BASE, F::GUEST_ES_LIMIT, F::GUEST_ES_AR_BYTES,
+    F::GUEST_CS_SELECTOR, F::GUEST_CS_BASE, F::GUEST_CS_LIMIT, F::GUEST_CS_AR_BYTES,
+    F::GUEST_SS_SELECTOR, F::GUEST_SS_BASE, F::GUEST_SS_LIMIT, F::GUEST_SS_AR_BYTES,
+    F::GUEST_DS_SELECTOR, F::GUEST_DS_BASE, F::GUEST_DS_LIMIT, F::GUEST_DS_AR_BYTES,
+    F::GUEST_FS_SELECTOR, F::GUEST_FS_BASE, F::GUEST_FS_LIMIT, F::GUEST_FS_AR_BYTES,
+    F::GUEST_GS_SELECTOR, F::GUEST_GS_BASE, F::GUEST_GS_LIMIT, F::GUEST_GS_AR_BYTES,
+    F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES,
+    F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES,
+    F::GUEST_GDTR_BASE, F::GUEST_GDTR_LIMIT, F::GUEST_IDTR_BASE, F::GUEST_IDTR_LIMIT,
+};
+}  // namespace guest_register_fields
+inline constexpr const auto& kGuestRegisterFields = guest_register_fields::kFields;
 
 // The EPTP's own checks (part of 26.2.1.1), shared with INVEPT (SDM 30.3).
 EntryCheckResult check_eptp(uint64_t eptp, const VmxCapabilities& caps);

@@ -18,6 +18,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "common/vmx/host_state.h"
 #include "l1-vmm/nested/capabilities.h"
 #include "l1-vmm/nested/vmcs12.h"
 #include "runtime/vmx.h"
@@ -46,6 +47,21 @@ struct VmcsSlot {
   uint64_t shadow_vmcs = 0;    // the platform shadow VMCS mirroring it (shadow_vmcs.cpp)
   uint64_t mirror[arch::vmx::kShadowFieldCount] = {};  // what that shadow VMCS holds
   bool mirror_valid = false;
+  // The VM-entry checks of controls and host state passed for this
+  // controls_and_host_version() of vmcs12, with level k+1 in this mode.
+  bool checks_passed = false;
+  bool checked_ia32e = false;
+  uint64_t checked_version = 0;
+  // The checks of the guest's registers passed for these versions of
+  // vmcs12 (and this RFLAGS.VM).
+  bool registers_passed = false;
+  bool registers_vm86 = false;
+  uint64_t registers_version = 0, registers_controls_version = 0;
+  // vmcs12's host state as the last nested exit loaded it (SDM 27.5),
+  // for that controls_and_host_version() and processor EFER and CR0.
+  bool host_load_valid = false;
+  uint64_t host_load_version = 0, host_load_efer = 0, host_load_cr0 = 0;
+  nestbed::common::vmx::HostStateLoad host_load{};
   uint64_t last_used = 0;
 };
 inline constexpr unsigned kVmcsSlots = 4;

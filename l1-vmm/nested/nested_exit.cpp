@@ -43,9 +43,32 @@ bool uses_ept12(const Vmcs12& c) {
 }
 
 
+// The fields copied at every nested exit, with their vmcs12 slots worked
+// out at compile time: the copy is a VMREAD and a store per field.
+struct SlotCopy {
+  VmcsField field[kGuestStateCopiedCount + sizeof(EXIT_INFO_COPIED) / sizeof(EXIT_INFO_COPIED[0])];
+  uint16_t slot[sizeof(field) / sizeof(field[0])];
+};
+constexpr SlotCopy make_slot_copy() {
+  SlotCopy t{};
+  unsigned n = 0;
+  for (F f : kGuestStateCopied) t.field[n++] = f;
+  for (F f : EXIT_INFO_COPIED) t.field[n++] = f;
+  for (unsigned i = 0; i < n; i++) t.slot[i] = uint16_t(vmcs_field_slot(t.field[i]));
+  return t;
+}
+constexpr SlotCopy kSlotCopy = make_slot_copy();
+constexpr unsigned kExitInfoFirst = kGuestStateCopiedCount;
+constexpr unsigned kSlotCopyCount = sizeof(kSlotCopy.field) / sizeof(kSlotCopy.field[0]);
+
+// VMREAD returns a field zero-extended from its width, as vmcs12 keeps it.
+void copy_from_vmcs02(Vmcs12& c, unsigned first, unsigned end) {
+  for (unsigned i = first; i < end; i++) c.set_slot(kSlotCopy.slot[i], vmcs_read(kSlotCopy.field[i]));
+}
+
 // SDM 27.3: level k+2's state, saved into vmcs12 (KVM's sync_vmcs02_to_vmcs12).
 void sync_vmcs02_to_vmcs12(Vcpu& v, Vmcs12& c) {
-  for (unsigned i = 0; i < kGuestStateCopiedCount; i++) c.set(kGuestStateCopied[i], vmcs_read(kGuestStateCopied[i]));
+  copy_from_vmcs02(c, 0, kExitInfoFirst);
   c.set(F::GUEST_CR0, vmcs12_guest_cr(vmcs_read(F::GUEST_CR0), vmcs_read(F::CR0_READ_SHADOW),
                                       vmcs_read(F::CR0_GUEST_HOST_MASK), c.get(F::GUEST_CR0),
                                       c.get(F::CR0_GUEST_HOST_MASK)));
@@ -102,7 +125,8 @@ bool load_exit_msrs(const Vcpu& v, const Vmcs12& c) {
   return true;
 }
 
-void write_if_changed(F f, uint64_t value) {
+// Inline: the nested exit calls it for every host-state field.
+[[gnu::always_inline]] inline void write_if_changed(F f, uint64_t value) {
   if (vmcs_read(f) != value) vmcs_write(f, value);
 }
 
@@ -116,15 +140,32 @@ struct StateAtExit {
   uint64_t efer, pat, cr0;
 };
 
-void load_vmcs12_host_state(Vcpu& v, const Vmcs12& c, const StateAtExit& now) {
-  // Most of level k+1's host state is the same at every exit: VMREAD is
-  // cheap (shadowed, for a nested l1-vmm), VMWRITE is not.
+// What vmcs12's host state loads depends only on its exit controls and
+// host-state fields and on the processor's EFER and CR0: worked out again
+// only when one of those changed.
+const nestbed::common::vmx::HostStateLoad& vmcs12_host_state(VmcsSlot& slot, const StateAtExit& now) {
+  const Vmcs12& c = slot.vmcs12;
+  const uint64_t version = c.controls_and_host_version();
+  if (slot.host_load_valid && slot.host_load_version == version && slot.host_load_efer == now.efer &&
+      slot.host_load_cr0 == now.cr0)
+    return slot.host_load;
   const nestbed::common::vmx::VmcsReader reader{const_cast<Vmcs12*>(&c), [](void* ctx, uint32_t enc) {
                                          uint64_t value = 0;
                                          static_cast<const Vmcs12*>(ctx)->vmread(enc, value);
                                          return value;
                                        }};
-  const nestbed::common::vmx::HostStateLoad h = nestbed::common::vmx::vmx_host_state_load(reader, now.efer, now.cr0);
+  slot.host_load = nestbed::common::vmx::vmx_host_state_load(reader, now.efer, now.cr0);
+  slot.host_load_valid = true;
+  slot.host_load_version = version;
+  slot.host_load_efer = now.efer;
+  slot.host_load_cr0 = now.cr0;
+  return slot.host_load;
+}
+
+void load_vmcs12_host_state(Vcpu& v, VmcsSlot& slot, const StateAtExit& now) {
+  // Most of level k+1's host state is the same at every exit: VMREAD is
+  // cheap (shadowed, for a nested l1-vmm), VMWRITE is not.
+  const nestbed::common::vmx::HostStateLoad& h = vmcs12_host_state(slot, now);
   write_if_changed(F::GUEST_CR0, cr0_for_guest(v.config, h.cr0));
   write_if_changed(F::CR0_READ_SHADOW, h.cr0);
   write_if_changed(F::GUEST_CR4, cr4_for_guest(v.config, h.cr4));
@@ -188,8 +229,9 @@ void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool ow
   const bool entry_failure = exit_reason_is_entry_failure(reason);
   // An entry that failed leaves the guest state as it was (SDM 26.8).
   if (!entry_failure) sync_vmcs02_to_vmcs12(v, c);
-  if (!own_exit_info)
-    for (F f : EXIT_INFO_COPIED) c.set(f, entry_failure ? 0 : vmcs_read(f));
+  if (!own_exit_info && !entry_failure) copy_from_vmcs02(c, kExitInfoFirst, kSlotCopyCount);
+  if (!own_exit_info && entry_failure)
+    for (F f : EXIT_INFO_COPIED) c.set(f, 0);
   c.set(F::VM_EXIT_REASON, reason);
   c.set(F::EXIT_QUALIFICATION, qualification);
   // SDM 27.2.5: a VM exit clears the valid bit of the entry-interruption field.
@@ -212,7 +254,7 @@ void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool ow
   n.guest_mode = false;
   n.cur->proc02 = v.proc_ctl;  // what vmcs02 holds now (the interrupt window may have changed)
   v.proc_ctl = n.proc_ctl01;
-  load_vmcs12_host_state(v, c, now);
+  load_vmcs12_host_state(v, *n.cur, now);
   if (!stored) nested_vmx_abort(v, VmxAbort::SAVE_GUEST_MSR_FAIL);
   if (!load_exit_msrs(v, c)) nested_vmx_abort(v, VmxAbort::LOAD_HOST_MSR_FAIL);
   copy_vmcs12_to_shadow(v);  // the exit information and level k+2's state, for shadowed VMREADs

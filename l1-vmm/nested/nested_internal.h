@@ -33,9 +33,27 @@ void nested_vmx_run(Vcpu& v, bool launch);
 // Flushes the translations level k+2 has cached under vpid02.
 void nested_flush_vpid02(Vcpu& v);
 
-// The guest-state fields vmcs02 takes from vmcs12 as they are, and gives back.
-extern const arch::vmx::VmcsField kGuestStateCopied[];
-extern const unsigned kGuestStateCopiedCount;
+// Guest-state fields copied from vmcs12 to vmcs02 as they are, and back at
+// a nested VM exit (SDM 24.4). CR0/CR4, EFER, PAT, DR7/DEBUGCTL and the
+// preemption timer are merged (prepare_vmcs02, sync_vmcs02_to_vmcs12).
+namespace guest_state_copied {
+using F = VmcsField;
+inline constexpr F kFields[] = {
+    F::GUEST_ES_SELECTOR, F::GUEST_CS_SELECTOR, F::GUEST_SS_SELECTOR, F::GUEST_DS_SELECTOR,
+    F::GUEST_FS_SELECTOR, F::GUEST_GS_SELECTOR, F::GUEST_LDTR_SELECTOR, F::GUEST_TR_SELECTOR,
+    F::GUEST_ES_LIMIT, F::GUEST_CS_LIMIT, F::GUEST_SS_LIMIT, F::GUEST_DS_LIMIT, F::GUEST_FS_LIMIT,
+    F::GUEST_GS_LIMIT, F::GUEST_LDTR_LIMIT, F::GUEST_TR_LIMIT, F::GUEST_GDTR_LIMIT, F::GUEST_IDTR_LIMIT,
+    F::GUEST_ES_AR_BYTES, F::GUEST_CS_AR_BYTES, F::GUEST_SS_AR_BYTES, F::GUEST_DS_AR_BYTES,
+    F::GUEST_FS_AR_BYTES, F::GUEST_GS_AR_BYTES, F::GUEST_LDTR_AR_BYTES, F::GUEST_TR_AR_BYTES,
+    F::GUEST_ES_BASE, F::GUEST_CS_BASE, F::GUEST_SS_BASE, F::GUEST_DS_BASE, F::GUEST_FS_BASE,
+    F::GUEST_GS_BASE, F::GUEST_LDTR_BASE, F::GUEST_TR_BASE, F::GUEST_GDTR_BASE, F::GUEST_IDTR_BASE,
+    F::GUEST_CR3, F::GUEST_RSP, F::GUEST_RIP, F::GUEST_RFLAGS, F::GUEST_INTERRUPTIBILITY_INFO,
+    F::GUEST_ACTIVITY_STATE, F::GUEST_PENDING_DBG_EXCEPTIONS, F::GUEST_SYSENTER_CS, F::GUEST_SYSENTER_ESP,
+    F::GUEST_SYSENTER_EIP, F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3,
+};
+}  // namespace guest_state_copied
+inline constexpr const auto& kGuestStateCopied = guest_state_copied::kFields;
+inline constexpr unsigned kGuestStateCopiedCount = sizeof(kGuestStateCopied) / sizeof(kGuestStateCopied[0]);
 
 void vmptrld_or_die(uint64_t pa, const char* what);
 

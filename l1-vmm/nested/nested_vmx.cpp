@@ -48,24 +48,6 @@ void set_flags_and_skip(Vcpu& v, uint64_t set) {
 
 }  // namespace
 
-// Guest-state fields copied from vmcs12 to vmcs02 as they are, and back at
-// a nested VM exit (SDM 24.4). CR0/CR4, EFER, PAT, DR7/DEBUGCTL and the
-// preemption timer are merged (prepare_vmcs02, sync_vmcs02_to_vmcs12).
-constexpr VmcsField kGuestStateCopied[] = {
-    F::GUEST_ES_SELECTOR, F::GUEST_CS_SELECTOR, F::GUEST_SS_SELECTOR, F::GUEST_DS_SELECTOR,
-    F::GUEST_FS_SELECTOR, F::GUEST_GS_SELECTOR, F::GUEST_LDTR_SELECTOR, F::GUEST_TR_SELECTOR,
-    F::GUEST_ES_LIMIT, F::GUEST_CS_LIMIT, F::GUEST_SS_LIMIT, F::GUEST_DS_LIMIT, F::GUEST_FS_LIMIT,
-    F::GUEST_GS_LIMIT, F::GUEST_LDTR_LIMIT, F::GUEST_TR_LIMIT, F::GUEST_GDTR_LIMIT, F::GUEST_IDTR_LIMIT,
-    F::GUEST_ES_AR_BYTES, F::GUEST_CS_AR_BYTES, F::GUEST_SS_AR_BYTES, F::GUEST_DS_AR_BYTES,
-    F::GUEST_FS_AR_BYTES, F::GUEST_GS_AR_BYTES, F::GUEST_LDTR_AR_BYTES, F::GUEST_TR_AR_BYTES,
-    F::GUEST_ES_BASE, F::GUEST_CS_BASE, F::GUEST_SS_BASE, F::GUEST_DS_BASE, F::GUEST_FS_BASE,
-    F::GUEST_GS_BASE, F::GUEST_LDTR_BASE, F::GUEST_TR_BASE, F::GUEST_GDTR_BASE, F::GUEST_IDTR_BASE,
-    F::GUEST_CR3, F::GUEST_RSP, F::GUEST_RIP, F::GUEST_RFLAGS, F::GUEST_INTERRUPTIBILITY_INFO,
-    F::GUEST_ACTIVITY_STATE, F::GUEST_PENDING_DBG_EXCEPTIONS, F::GUEST_SYSENTER_CS, F::GUEST_SYSENTER_ESP,
-    F::GUEST_SYSENTER_EIP, F::GUEST_PDPTR0, F::GUEST_PDPTR1, F::GUEST_PDPTR2, F::GUEST_PDPTR3,
-};
-constexpr unsigned kGuestStateCopiedCount = sizeof(kGuestStateCopied) / sizeof(kGuestStateCopied[0]);
-
 namespace {
 
 // ---- the checks of VMLAUNCH/VMRESUME on vmcs12 (SDM 26.2-26.3) ----------
@@ -74,15 +56,52 @@ namespace {
 
 uint64_t read_l1_phys(void*, uint64_t pa, unsigned size) { return guest_memory.read_or_ones(pa, size); }
 
-nestbed::common::vmx::EntryCheckResult check_vmcs12(const NestedVmx& n) {
-  nestbed::common::vmx::EntryCheckContext ctx{n.entry_caps, read_l1_phys, nullptr};
+// The checks of the controls and host state read only control and
+// host-state fields (and the capabilities, and level k+1's IA32_EFER.LMA):
+// while none of those changed since they passed, they pass again, and
+// only the entry controls (which read GUEST_CR0) and the guest state are
+// checked (KVM's vmcs12 dirty tracking spares its checks the same way).
+nestbed::common::vmx::EntryCheckResult check_vmcs12(NestedVmx& n) {
+  namespace cv = nestbed::common::vmx;
+  cv::EntryCheckContext ctx{n.entry_caps, read_l1_phys, nullptr};
   ctx.vmxon_pointer = n.vmxon_ptr;
   ctx.current_vmcs_pointer = n.current_vmptr();
   ctx.cpu_in_ia32e_mode = vmcs_read(F::GUEST_IA32_EFER) & arch::efer::LMA;  // level k+1's, on vmcs01
   // IA32_DEBUGCTL: the bits the platform implements (none on the sim);
   // the platform's own check of vmcs02 stands behind this one.
   ctx.debugctl_supported = 0;
-  return nestbed::common::vmx::check_vm_entry(nestbed::common::vmx::VmcsView{n.cur->vmcs12.fields()}, ctx);
+  VmcsSlot& slot = *n.cur;
+  const cv::VmcsView view{slot.vmcs12.fields()};
+  const uint64_t version = slot.vmcs12.controls_and_host_version();
+  const bool known_good = slot.checks_passed && slot.checked_version == version && slot.checked_ia32e == ctx.cpu_in_ia32e_mode;
+  if (!known_good) {
+    slot.checks_passed = false;
+    cv::EntryCheckResult r = cv::check_vm_execution_controls(view, ctx);
+    if (r.ok()) r = cv::check_vm_exit_controls(view, ctx);
+    if (r.ok()) r = cv::check_vm_entry_controls(view, ctx);
+    if (r.ok()) r = cv::check_host_state(view, ctx);
+    if (!r.ok()) return r;
+    slot.checks_passed = true;
+    slot.checked_version = version;
+    slot.checked_ia32e = ctx.cpu_in_ia32e_mode;
+  } else {
+    const cv::EntryCheckResult r = cv::check_vm_entry_controls(view, ctx);
+    if (!r.ok()) return r;
+  }
+  // The guest's registers likewise (they read the controls too, and RFLAGS.VM).
+  const bool vm86 = slot.vmcs12.get(F::GUEST_RFLAGS) & rflags::VM;
+  const uint64_t registers = slot.vmcs12.guest_registers_version();
+  if (!(slot.registers_passed && slot.registers_version == registers && slot.registers_vm86 == vm86 &&
+        slot.registers_controls_version == version)) {
+    slot.registers_passed = false;
+    const cv::EntryCheckResult r = cv::check_guest_registers(view, ctx);
+    if (!r.ok()) return r;
+    slot.registers_passed = true;
+    slot.registers_version = registers;
+    slot.registers_vm86 = vm86;
+    slot.registers_controls_version = version;
+  }
+  return cv::check_guest_non_register_state(view, ctx);
 }
 
 // ---- vmcs02 --------------------------------------------------------------

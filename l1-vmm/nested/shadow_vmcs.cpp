@@ -44,6 +44,34 @@ constexpr ShadowSlots make_shadow_slots() {
 }
 constexpr ShadowSlots kShadowSlots = make_shadow_slots();
 
+// The other way: each vmcs12 slot's index in kShadowFields, -1 if the
+// field is not shadowed.
+struct ShadowIndexOfSlot {
+  int16_t index[kVmcsFieldCount];
+};
+constexpr ShadowIndexOfSlot make_shadow_index_of_slot() {
+  ShadowIndexOfSlot t{};
+  for (unsigned s = 0; s < kVmcsFieldCount; s++) t.index[s] = -1;
+  for (unsigned i = 0; i < kShadowFieldCount; i++) t.index[kShadowSlots.slot[i]] = int16_t(i);
+  return t;
+}
+constexpr ShadowIndexOfSlot kShadowIndexOfSlot = make_shadow_index_of_slot();
+
+// The read-write shadowed fields' indices in kShadowFields: the ones the
+// guest hypervisor can change without an exit.
+struct ShadowRwFields {
+  uint8_t index[kShadowFieldCount];
+  unsigned count;
+};
+constexpr ShadowRwFields make_shadow_rw_fields() {
+  ShadowRwFields t{};
+  for (unsigned i = 0; i < kShadowFieldCount; i++)
+    if (kShadowFields[i].access == ShadowAccess::RW) t.index[t.count++] = uint8_t(i);
+  return t;
+}
+constexpr ShadowRwFields kShadowRw = make_shadow_rw_fields();
+static_assert(kShadowFieldCount <= 256, "indices fit uint8_t");
+
 // The VMCS to make current again after touching the shadow VMCS.
 uint64_t current_vmcs(const Vcpu& v) { return v.nested.guest_mode ? v.nested.cur->vmcs02 : v.vmcs01; }
 
@@ -103,8 +131,8 @@ void copy_shadow_to_vmcs12(Vcpu& v) {
   VmcsSlot& slot = *v.nested.cur;
   Vmcs12& c = slot.vmcs12;
   vmptrld_or_die(slot.shadow_vmcs, "the shadow VMCS");
-  for (unsigned i = 0; i < kShadowFieldCount; i++) {
-    if (kShadowFields[i].access != ShadowAccess::RW) continue;
+  for (unsigned k = 0; k < kShadowRw.count; k++) {
+    const unsigned i = kShadowRw.index[k];
     const uint64_t value = vmcs_read(kShadowFields[i].field);
     if (value == slot.mirror[i]) continue;
     slot.mirror[i] = value;
@@ -113,18 +141,28 @@ void copy_shadow_to_vmcs12(Vcpu& v) {
   vmptrld_or_die(current_vmcs(v), "the current VMCS");
 }
 
+// Only the fields vmcs12 changed since the last copy (Vmcs12's change
+// set), or every field while the shadow VMCS holds nothing known yet.
 void copy_vmcs12_to_shadow(Vcpu& v) {
   if (!shadow.active) return;
   VmcsSlot& slot = *v.nested.cur;
-  const Vmcs12& c = slot.vmcs12;
+  Vmcs12& c = slot.vmcs12;
   bool loaded = false;
-  for (unsigned i = 0; i < kShadowFieldCount; i++) {
+  auto copy = [&](unsigned i) {
     const uint64_t value = c.fields()[kShadowSlots.slot[i]];
-    if (slot.mirror_valid && value == slot.mirror[i]) continue;
+    if (slot.mirror_valid && value == slot.mirror[i]) return;
     if (!loaded) vmptrld_or_die(slot.shadow_vmcs, "the shadow VMCS"), loaded = true;
     vmcs_write(kShadowFields[i].field, value);
     slot.mirror[i] = value;
+  };
+  if (!slot.mirror_valid) {
+    for (unsigned i = 0; i < kShadowFieldCount; i++) copy(i);
+  } else {
+    c.for_each_changed([&](unsigned s) {
+      if (kShadowIndexOfSlot.index[s] >= 0) copy(unsigned(kShadowIndexOfSlot.index[s]));
+    });
   }
+  c.clear_changed();
   slot.mirror_valid = true;
   if (loaded) vmptrld_or_die(current_vmcs(v), "the current VMCS");
 }

@@ -16,9 +16,11 @@ bool Vmcs12::vmwrite(uint64_t encoding, uint64_t value) {
   const int s = vmcs_field_slot(encoding);
   if (s < 0) return false;
   uint64_t& f = field_[s];
+  const uint64_t before = f;
   if (vmcs_encoding_is_high(encoding)) f = (f & 0xffffffffull) | (value << 32);
   else f = value & width_mask(encoding);
   dirty_[unsigned(s) / 64] |= 1ull << (unsigned(s) % 64);
+  if (f != before) note_change(unsigned(s));
   return true;
 }
 
@@ -45,8 +47,15 @@ bool Vmcs12::region_vmwrite(uint8_t* region, uint64_t encoding, uint64_t value) 
 
 // Byte copies: the region is the guest's memory, with no alignment promise
 // beyond the 4 KiB that VMPTRLD checks.
+void Vmcs12::note_all_changed() {
+  for (unsigned s = 0; s < kVmcsFieldCount; s++) changed_[s / 64] |= 1ull << (s % 64);
+  controls_and_host_version_++;
+  guest_registers_version_++;
+}
+
 void Vmcs12::load(const uint8_t* region) {
   clear_dirty();
+  note_all_changed();
   __builtin_memcpy(field_, region + vmcs12_layout::FIELDS, sizeof(field_));
   uint32_t state;
   __builtin_memcpy(&state, region + vmcs12_layout::LAUNCH_STATE, sizeof(state));

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "arch/vmx/vmx.h"
+#include "common/vmx/entry_checks.h"
 
 namespace l1::nested {
 
@@ -41,13 +42,39 @@ inline constexpr unsigned SIZE = FIELDS + 8 * arch::vmx::kVmcsFieldCount;
 static_assert(SIZE <= arch::vmx::vmcs_region::MAX_SIZE, "vmcs12 must fit the 4 KiB region it advertises");
 }  // namespace vmcs12_layout
 
+// Sets of vmcs12 slots (arch::vmx::vmcs_field_slot), one bit each.
+namespace vmcs12_slots {
+inline constexpr unsigned kWords = (arch::vmx::kVmcsFieldCount + 63) / 64;
+struct SlotSet {
+  uint64_t bits[kWords];
+  constexpr bool has(unsigned s) const { return (bits[s / 64] >> (s % 64)) & 1; }
+};
+constexpr SlotSet make_guest_register_slots() {
+  SlotSet t{};
+  for (VmcsField f : nestbed::common::vmx::kGuestRegisterFields) {
+    const unsigned s = unsigned(arch::vmx::vmcs_field_slot(f));
+    t.bits[s / 64] |= 1ull << (s % 64);
+  }
+  return t;
+}
+// The fields the checks of the guest's registers read (SDM 26.3.1.1-26.3.1.3).
+inline constexpr SlotSet kGuestRegisterSlots = make_guest_register_slots();
+}  // namespace vmcs12_slots
+
 class Vmcs12 {
  public:
   // Field access by enum (l1-vmm's own reads and writes: no width checks).
   uint64_t get(VmcsField f) const { return field_[slot(f)]; }
   uint32_t get32(VmcsField f) const { return uint32_t(field_[slot(f)]); }
-  void set(VmcsField f, uint64_t v) { field_[slot(f)] = v & arch::vmx::width_mask(f); }
+  void set(VmcsField f, uint64_t v) { set_slot(slot(f), v & arch::vmx::width_mask(f)); }
   bool test(VmcsField f, uint64_t bits) const { return (get(f) & bits) != 0; }
+  // By slot, with a value already cut to the field's width (as VMREAD
+  // returns it): the nested exit's copy of vmcs02's guest state.
+  void set_slot(unsigned s, uint64_t v) {
+    if (field_[s] == v) return;
+    field_[s] = v;
+    note_change(s);
+  }
 
   // VMREAD/VMWRITE semantics by encoding (SDM 30.3): false for an encoding
   // that is not a field (VM-instruction error 12). A HIGH encoding moves
@@ -66,6 +93,26 @@ class Vmcs12 {
   void clear_dirty() {
     for (uint64_t& d : dirty_) d = 0;
   }
+
+  // The fields whose value changed since the last clear_changed(), by slot
+  // (every field after load()): what the shadow VMCS must be told
+  // (KVM's copy_vmcs12_to_shadow copies them all; this copies only these).
+  template <typename Fn>
+  void for_each_changed(Fn fn) const {
+    for (unsigned w = 0; w < kDirtyWords; w++)
+      for (uint64_t bits = changed_[w]; bits; bits &= bits - 1) fn(w * 64 + unsigned(__builtin_ctzll(bits)));
+  }
+  void clear_changed() {
+    for (uint64_t& d : changed_) d = 0;
+  }
+
+  // Counts the changes of the fields the VM-entry checks of controls and
+  // host state read (SDM 26.2: the control and host-state fields): equal
+  // counts, equal fields, so checks that passed before pass again.
+  uint64_t controls_and_host_version() const { return controls_and_host_version_; }
+  // The same for the guest fields the checks of the guest's registers read
+  // (common::vmx::kGuestRegisterFields).
+  uint64_t guest_registers_version() const { return guest_registers_version_; }
 
   // The fields in slot order (arch::vmx::vmcs_field_slot), for the VM-entry
   // checks' view (common/vmx/entry_checks.h).
@@ -87,9 +134,20 @@ class Vmcs12 {
 
  private:
   static unsigned slot(VmcsField f) { return unsigned(arch::vmx::vmcs_field_slot(f)); }
-  static constexpr unsigned kDirtyWords = (arch::vmx::kVmcsFieldCount + 63) / 64;
+  static constexpr unsigned kDirtyWords = vmcs12_slots::kWords;
+  void note_change(unsigned s) {
+    changed_[s / 64] |= 1ull << (s % 64);
+    const auto type = arch::vmx::vmcs_encoding_type(arch::vmx::kVmcsFieldEncodings[s]);
+    if (type == arch::vmx::VmcsType::CONTROL || type == arch::vmx::VmcsType::HOST) controls_and_host_version_++;
+    if (vmcs12_slots::kGuestRegisterSlots.has(s)) guest_registers_version_++;
+  }
+
+  void note_all_changed();
   uint64_t field_[arch::vmx::kVmcsFieldCount] = {};
   uint64_t dirty_[kDirtyWords] = {};
+  uint64_t changed_[kDirtyWords] = {};
+  uint64_t controls_and_host_version_ = 0;
+  uint64_t guest_registers_version_ = 0;
 };
 
 }  // namespace l1::nested

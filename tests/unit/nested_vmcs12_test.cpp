@@ -258,4 +258,59 @@ TEST(NestedVmcs12, StoreThenLoadRoundTrips) {
   EXPECT_EQ(std::memcmp(a.fields(), b.fields(), 8 * kVmcsFieldCount), 0);
 }
 
+// ---- what changed, for the shadow VMCS and the cached entry checks ----------
+
+std::set<unsigned> changed_slots(const Vmcs12& c) {
+  std::set<unsigned> s;
+  c.for_each_changed([&s](unsigned slot) { s.insert(slot); });
+  return s;
+}
+unsigned slot_of(F f) { return unsigned(vmcs_field_slot(f)); }
+
+TEST(NestedVmcs12, OnlyAChangedValueIsChanged) {
+  Vmcs12 c;
+  c.clear_changed();
+  c.set(F::GUEST_RIP, 0);  // the value it had
+  ASSERT_TRUE(c.vmwrite(enc(F::GUEST_RSP), 0));
+  EXPECT_TRUE(changed_slots(c).empty());
+  c.set(F::GUEST_RIP, 0x1000);
+  ASSERT_TRUE(c.vmwrite(enc(F::GUEST_RSP), 0x2000));
+  c.set_slot(slot_of(F::GUEST_RFLAGS), 2);
+  EXPECT_EQ(changed_slots(c), (std::set<unsigned>{slot_of(F::GUEST_RIP), slot_of(F::GUEST_RSP),
+                                                  slot_of(F::GUEST_RFLAGS)}));
+  c.clear_changed();
+  EXPECT_TRUE(changed_slots(c).empty());
+}
+
+TEST(NestedVmcs12, LoadChangesEveryField) {
+  Vmcs12 c;
+  c.clear_changed();
+  std::vector<uint8_t> region(layout::SIZE, 0);
+  c.load(region.data());
+  EXPECT_EQ(changed_slots(c).size(), kVmcsFieldCount);
+}
+
+// The versions count changes of exactly the fields their checks read: a
+// control or host-state field (SDM 26.2), a field of
+// common::vmx::kGuestRegisterFields (SDM 26.3.1.1-26.3.1.3); a VMWRITE or
+// set() of the same value is no change.
+TEST(NestedVmcs12, VersionsCountChangesOfTheFieldsTheirChecksRead) {
+  for (unsigned s = 0; s < kVmcsFieldCount; s++) {
+    const uint32_t e = kVmcsFieldEncodings[s];
+    const VmcsType type = vmcs_field_type(e);
+    bool in_registers = false;
+    for (F f : nestbed::common::vmx::kGuestRegisterFields) in_registers |= slot_of(f) == s;
+    Vmcs12 c;
+    const uint64_t ctl = c.controls_and_host_version(), regs = c.guest_registers_version();
+    c.set_slot(s, 0);
+    EXPECT_EQ(c.controls_and_host_version(), ctl);
+    EXPECT_EQ(c.guest_registers_version(), regs);
+    if (vmcs_field_read_only(e)) c.set_slot(s, 1);
+    else ASSERT_TRUE(c.vmwrite(e, 1));
+    const bool ctl_or_host = type == VmcsType::CONTROL || type == VmcsType::HOST;
+    EXPECT_EQ(c.controls_and_host_version() != ctl, ctl_or_host) << vmcs_field_name(e);
+    EXPECT_EQ(c.guest_registers_version() != regs, in_registers) << vmcs_field_name(e);
+  }
+}
+
 }  // namespace
