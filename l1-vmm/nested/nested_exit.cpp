@@ -245,7 +245,10 @@ void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool ow
     now.cr0 = c.get(F::GUEST_CR0);
   }
 
-  vmptrld_or_die(v.vmcs01, "vmcs01");
+  // vmcs12's changes into the shadow VMCS on the way from vmcs02 to
+  // vmcs01 (each VMPTRLD is an exit when l1-vmm runs nested): what level
+  // k+1 reads of the exit without exits. Nothing after this changes vmcs12.
+  copy_vmcs12_to_shadow(v, v.vmcs01);
   if (entry_failure) {
     now.efer = vmcs_read(F::GUEST_IA32_EFER);  // vmcs01: level k+1's, the entry never happened
     now.pat = pat_switched ? vmcs_read(F::GUEST_IA32_PAT) : 0;
@@ -257,7 +260,6 @@ void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool ow
   load_vmcs12_host_state(v, *n.cur, now);
   if (!stored) nested_vmx_abort(v, VmxAbort::SAVE_GUEST_MSR_FAIL);
   if (!load_exit_msrs(v, c)) nested_vmx_abort(v, VmxAbort::LOAD_HOST_MSR_FAIL);
-  copy_vmcs12_to_shadow(v);  // the exit information and level k+2's state, for shadowed VMREADs
 }
 
 bool nested_vmx_handle_exit(Vcpu& v) {
@@ -311,6 +313,7 @@ bool nested_vmx_handle_exit(Vcpu& v) {
     const uint32_t info = c.get32(F::VM_EXIT_INTR_INFO);
     if (intr_info::VALID.test(info)) v.pending.set(uint8_t(intr_info::VECTOR.get(info)));
     c.set(F::VM_EXIT_INTR_INFO, 0);
+    copy_vmcs12_to_shadow(v);  // level k+1 reads the field through the shadow VMCS
   }
   return true;
 }
@@ -341,6 +344,7 @@ bool nested_deliver_pending_interrupt(Vcpu& v) {
   n.cur->vmcs12.set(F::VM_EXIT_INTR_ERROR_CODE, 0);
   n.cur->vmcs12.set(F::IDT_VECTORING_INFO_FIELD, 0);
   n.cur->vmcs12.set(F::VM_EXIT_INSTRUCTION_LEN, 0);
+  copy_vmcs12_to_shadow(v);  // level k+1 reads these through the shadow VMCS
   return true;
 }
 

@@ -61,12 +61,12 @@ uint64_t read_l1_phys(void*, uint64_t pa, unsigned size) { return guest_memory.r
 // while none of those changed since they passed, they pass again, and
 // only the entry controls (which read GUEST_CR0) and the guest state are
 // checked (KVM's vmcs12 dirty tracking spares its checks the same way).
-nestbed::common::vmx::EntryCheckResult check_vmcs12(NestedVmx& n) {
+nestbed::common::vmx::EntryCheckResult check_vmcs12(NestedVmx& n, uint64_t efer01) {
   namespace cv = nestbed::common::vmx;
   cv::EntryCheckContext ctx{n.entry_caps, read_l1_phys, nullptr};
   ctx.vmxon_pointer = n.vmxon_ptr;
   ctx.current_vmcs_pointer = n.current_vmptr();
-  ctx.cpu_in_ia32e_mode = vmcs_read(F::GUEST_IA32_EFER) & arch::efer::LMA;  // level k+1's, on vmcs01
+  ctx.cpu_in_ia32e_mode = efer01 & arch::efer::LMA;  // level k+1's
   // IA32_DEBUGCTL: the bits the platform implements (none on the sim);
   // the platform's own check of vmcs02 stands behind this one.
   ctx.debugctl_supported = 0;
@@ -494,43 +494,67 @@ void nested_vmx_entry_failure_exit(Vcpu& v, ExitReason reason, uint64_t qualific
   nested_vmx_vmexit(v, entry_failure_reason(reason), qualification, true);
 }
 
-void nested_vmx_run(Vcpu& v, bool launch) {
+// Level k+1's state that VMLAUNCH/VMRESUME reads from vmcs01: the
+// interrupt shadow, the state level k+2 may inherit, and CR3.
+struct Level1State {
+  uint32_t interruptibility;
+  Level1Msrs msrs;
+  uint64_t cr3;
+};
+
+Level1State read_level1_state(const Vcpu& v) {
+  Level1State s{};
+  s.interruptibility = vmcs_read32(F::GUEST_INTERRUPTIBILITY_INFO);
+  s.msrs.efer = vmcs_read(F::GUEST_IA32_EFER);
+  s.msrs.pat = (v.config.entry & entry_ctl::LOAD_PAT) ? vmcs_read(F::GUEST_IA32_PAT) : 0;
+  s.msrs.dr7 = vmcs_read(F::GUEST_DR7);
+  s.msrs.debugctl = vmcs_read(F::GUEST_IA32_DEBUGCTL);
+  s.cr3 = vmcs_read(F::GUEST_CR3);
+  return s;
+}
+
+// VMLAUNCH/VMRESUME's checks (SDM 30.3, 26.2-26.3) and their failures; the
+// entry itself is nested_vmx_run's. vmcs01 is current unless `shadow` (the
+// shadow VMCS is: the caller's VMWRITE copy left it so).
+bool nested_vmx_run_checks(Vcpu& v, bool launch, const Level1State& l1, bool shadow) {
   NestedVmx& n = v.nested;
+  auto back_to_vmcs01 = [&] {
+    if (shadow) vmptrld_or_die(v.vmcs01, "vmcs01");
+  };
   // No current VMCS, or a shadow VMCS current: VMfailInvalid (SDM 30.3).
-  if (!n.cur || n.cur->is_shadow) return nested_vmx_fail_invalid(v);
+  if (!n.cur || n.cur->is_shadow) return back_to_vmcs01(), nested_vmx_fail_invalid(v), false;
   // SDM 30.3 VMLAUNCH/VMRESUME, in the pseudocode's order.
-  if (vmcs_read32(F::GUEST_INTERRUPTIBILITY_INFO) & interruptibility::BLOCKING_BY_MOV_SS.mask)
-    return nested_vmx_fail(v, E::ENTRY_EVENTS_BLOCKED_BY_MOV_SS);
-  if (launch && n.cur->vmcs12.launched) return nested_vmx_fail(v, E::VMLAUNCH_NONCLEAR_VMCS);
-  if (!launch && !n.cur->vmcs12.launched) return nested_vmx_fail(v, E::VMRESUME_NONLAUNCHED_VMCS);
+  if (l1.interruptibility & interruptibility::BLOCKING_BY_MOV_SS.mask)
+    return back_to_vmcs01(), nested_vmx_fail(v, E::ENTRY_EVENTS_BLOCKED_BY_MOV_SS), false;
+  if (launch && n.cur->vmcs12.launched) return back_to_vmcs01(), nested_vmx_fail(v, E::VMLAUNCH_NONCLEAR_VMCS), false;
+  if (!launch && !n.cur->vmcs12.launched)
+    return back_to_vmcs01(), nested_vmx_fail(v, E::VMRESUME_NONLAUNCHED_VMCS), false;
   using nestbed::common::vmx::EntryFailure;
-  const nestbed::common::vmx::EntryCheckResult check = check_vmcs12(n);
-  if (check.failure == EntryFailure::Control) return nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD);
-  if (check.failure == EntryFailure::HostState) return nested_vmx_fail(v, E::ENTRY_INVALID_HOST_STATE_FIELD);
+  const nestbed::common::vmx::EntryCheckResult check = check_vmcs12(n, l1.msrs.efer);
+  if (check.failure == EntryFailure::None) return true;
+  back_to_vmcs01();
+  if (check.failure == EntryFailure::Control) nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD);
+  else if (check.failure == EntryFailure::HostState) nested_vmx_fail(v, E::ENTRY_INVALID_HOST_STATE_FIELD);
   // Guest state: the entry fails with exit reason 33 and the check's
   // qualification, level k+1's host state loaded (SDM 26.8).
-  if (check.failure == EntryFailure::GuestState)
-    return nested_vmx_entry_failure_exit(v, ExitReason::INVALID_GUEST_STATE, check.qualification);
+  else nested_vmx_entry_failure_exit(v, ExitReason::INVALID_GUEST_STATE, check.qualification);
+  return false;
+}
 
-  // Level k+1's state that level k+2 may inherit, read while vmcs01 is
-  // current (only when vmcs02's EFER/PAT/DR7 are recomputed).
+void nested_vmx_run(Vcpu& v, bool launch) {
+  NestedVmx& n = v.nested;
+  // vmcs01 first, then the guest hypervisor's shadowed VMWRITEs into
+  // vmcs12, then vmcs02: each VMPTRLD is an exit when l1-vmm runs nested.
+  const Level1State l1 = read_level1_state(v);
+  const bool shadow = copy_shadow_to_vmcs12(v, /*keep_shadow_current=*/true);
+  if (!nested_vmx_run_checks(v, launch, l1, shadow)) return;
+
   const bool full = launch || !n.cur->vmcs02_prepared;
-  Level1Msrs l1{};
-  bool msrs_needed = full;
-  if (!full) n.cur->vmcs12.for_each_dirty([&](unsigned slot) { msrs_needed |= (kGroups.group[slot] & MSRS) != 0; });
-  if (msrs_needed) {
-    l1.efer = vmcs_read(F::GUEST_IA32_EFER);
-    l1.pat = (v.config.entry & entry_ctl::LOAD_PAT) ? vmcs_read(F::GUEST_IA32_PAT) : 0;
-    l1.dr7 = vmcs_read(F::GUEST_DR7);
-    l1.debugctl = vmcs_read(F::GUEST_IA32_DEBUGCTL);
-  }
-  n.l1_cr3 = vmcs_read(F::GUEST_CR3);
-
-
+  n.l1_cr3 = l1.cr3;
   n.proc_ctl01 = v.proc_ctl;
   if (!n.cur->vmcs02) init_vmcs02(v, n);
   else vmptrld_or_die(n.cur->vmcs02, "vmcs02");
-  prepare_vmcs02(v, n, full, l1);
+  prepare_vmcs02(v, n, full, l1.msrs);
   nested_ept_on_entry(v, n);
   nested_vpid_on_entry(v, n);
   v.proc_ctl = n.cur->proc02;

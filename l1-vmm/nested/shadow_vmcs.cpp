@@ -126,8 +126,8 @@ void shadow_vmcs_deactivate(Vcpu& v) {
   vmcs_write(F::VMCS_LINK_POINTER, VMCS_POINTER_NONE);
 }
 
-void copy_shadow_to_vmcs12(Vcpu& v) {
-  if (!shadow.active) return;
+bool copy_shadow_to_vmcs12(Vcpu& v, bool keep_shadow_current) {
+  if (!shadow.active) return false;
   VmcsSlot& slot = *v.nested.cur;
   Vmcs12& c = slot.vmcs12;
   vmptrld_or_die(slot.shadow_vmcs, "the shadow VMCS");
@@ -138,13 +138,18 @@ void copy_shadow_to_vmcs12(Vcpu& v) {
     slot.mirror[i] = value;
     c.vmwrite(uint32_t(kShadowFields[i].field), value);  // a guest VMWRITE: dirty for prepare_vmcs02
   }
+  if (keep_shadow_current) return true;
   vmptrld_or_die(current_vmcs(v), "the current VMCS");
+  return false;
 }
 
 // Only the fields vmcs12 changed since the last copy (Vmcs12's change
 // set), or every field while the shadow VMCS holds nothing known yet.
-void copy_vmcs12_to_shadow(Vcpu& v) {
-  if (!shadow.active) return;
+void copy_vmcs12_to_shadow(Vcpu& v, uint64_t next) {
+  if (!shadow.active) {
+    if (next) vmptrld_or_die(next, "the next VMCS");
+    return;
+  }
   VmcsSlot& slot = *v.nested.cur;
   Vmcs12& c = slot.vmcs12;
   bool loaded = false;
@@ -164,7 +169,8 @@ void copy_vmcs12_to_shadow(Vcpu& v) {
   }
   c.clear_changed();
   slot.mirror_valid = true;
-  if (loaded) vmptrld_or_die(current_vmcs(v), "the current VMCS");
+  if (next) vmptrld_or_die(next, "the next VMCS");
+  else if (loaded) vmptrld_or_die(current_vmcs(v), "the current VMCS");
 }
 
 bool nested_shadowed_vmread_vmwrite(Vcpu& v) {

@@ -38,8 +38,14 @@ void shadow_vmcs_deactivate(Vcpu& v);
 // The guest hypervisor's shadowed VMWRITEs into vmcs12 (before l1-vmm
 // reads vmcs12), and vmcs12's changes into the shadow VMCS (after l1-vmm
 // wrote vmcs12). No-ops when shadowing is not in use.
-void copy_shadow_to_vmcs12(Vcpu& v);
-void copy_vmcs12_to_shadow(Vcpu& v);
+//
+// Each VMPTRLD is a VM exit when l1-vmm itself runs nested, so the
+// callers that switch VMCS right after say which VMCS they want current
+// at the end (`next`, 0: the one current before); copy_shadow_to_vmcs12
+// with keep_shadow_current leaves the shadow VMCS current, and returns
+// whether it did (the caller then makes its VMCS current itself).
+bool copy_shadow_to_vmcs12(Vcpu& v, bool keep_shadow_current = false);
+void copy_vmcs12_to_shadow(Vcpu& v, uint64_t next = 0);
 
 // A VMREAD/VMWRITE of level k+2 (vmcs02 current) that vmcs12's VMCS
 // shadowing lets through: true if it was carried out here.

@@ -218,8 +218,10 @@ void handle_vmx_instruction(Vcpu& v) {
   if (guest_cpl() > 0) return inject_exception(v, uint8_t(arch::Vector::GP), 0);
   // The guest hypervisor's shadowed VMWRITEs first (vmcs12 must be
   // current), and whatever emulating it changes in vmcs12 back into the
-  // shadow VMCS after.
-  copy_shadow_to_vmcs12(v);
+  // shadow VMCS after. VMLAUNCH/VMRESUME take their VMWRITEs themselves,
+  // on their way from vmcs01 to vmcs02 (nested_vmx_run).
+  const bool entry = reason == ExitReason::VMLAUNCH || reason == ExitReason::VMRESUME;
+  if (!entry) copy_shadow_to_vmcs12(v);
   emulate_vmx_instruction(v, n, reason);
   copy_vmcs12_to_shadow(v);
 }
