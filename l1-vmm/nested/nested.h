@@ -47,6 +47,12 @@ struct VmcsSlot {
   uint64_t shadow_vmcs = 0;    // the platform shadow VMCS mirroring it (shadow_vmcs.cpp)
   uint64_t mirror[arch::vmx::kShadowFieldCount] = {};  // what that shadow VMCS holds
   bool mirror_valid = false;
+  // Its shadow VMCS may hold read-write fields newer than vmcs12: it was
+  // linked from vmcs01 while level k+1 ran, or from a vmcs02 while level
+  // k+2 ran (shadow_vmcs_on_nested_entry), since they were last read back.
+  bool shadow_ahead = false;
+  // The platform shadow VMCS this slot's vmcs02 links (another slot's), or 0.
+  uint64_t linked_shadow = 0;
   // The VM-entry checks of controls and host state passed for this
   // controls_and_host_version() of vmcs12, with level k+1 in this mode.
   bool checks_passed = false;

@@ -129,6 +129,7 @@ void init_vmcs02(Vcpu& v, NestedVmx& n) {
   vmcs_write(F::VM_EXIT_MSR_LOAD_COUNT, 0);
   vmcs_write(F::VM_ENTRY_MSR_LOAD_COUNT, 0);
   vmcs_write(F::VMCS_LINK_POINTER, VMCS_POINTER_NONE);
+  n.cur->linked_shadow = 0;
   n.cur->vmcs02_launched = false;
   // The trace attributes the hardware exits of this VMCS to level k+2.
   nestbed_annotate(arch::trace::AnnotationKind::VMCS_LEVEL, n.cur->vmcs02, v.level + 2, 0, 0);
@@ -147,7 +148,8 @@ void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
   proc02 = m.proc;
   vmcs_write(F::PIN_BASED_VM_EXEC_CONTROL, m.pin);
   vmcs_write(F::CPU_BASED_VM_EXEC_CONTROL, m.proc);
-  vmcs_write(F::SECONDARY_VM_EXEC_CONTROL, m.proc2);
+  // VMCS shadowing stays as shadow_vmcs_on_nested_entry left it.
+  vmcs_write(F::SECONDARY_VM_EXEC_CONTROL, m.proc2 | (n.cur->linked_shadow ? proc_ctl2::VMCS_SHADOWING : 0));
   vmcs_write(F::VM_EXIT_CONTROLS, m.exit);
   vmcs_write(F::VM_ENTRY_CONTROLS, m.entry);
   vmcs_write(F::EXCEPTION_BITMAP, m.exception_bitmap);
@@ -369,8 +371,9 @@ void nested_vmx_fail(Vcpu& v, VmInstructionError error) {
 }
 
 // A slot's vmcs12 back into the guest's memory; the slot is free after.
-void write_back_slot(VmcsSlot& s) {
+void write_back_slot(Vcpu& v, VmcsSlot& s) {
   if (s.vmptr == VMCS_POINTER_NONE) return;
+  shadow_vmcs_sync_slot(v, s);
   if (auto* region = static_cast<uint8_t*>(guest_memory.hva(s.vmptr, vmcs12_layout::SIZE))) s.vmcs12.store(region);
   s.vmptr = VMCS_POINTER_NONE;
   s.vmcs02_prepared = false;
@@ -381,7 +384,7 @@ void nested_release_vmcs12(Vcpu& v) {
   NestedVmx& n = v.nested;
   if (!n.cur) return;
   shadow_vmcs_deactivate(v);
-  write_back_slot(*n.cur);
+  write_back_slot(v, *n.cur);
   n.cur = nullptr;
 }
 
@@ -390,13 +393,13 @@ void nested_forget_vmcs12(Vcpu& v, uint64_t vmptr) {
   for (VmcsSlot& s : n.slots)
     if (s.vmptr == vmptr) {
       if (&s == n.cur) return nested_release_vmcs12(v);
-      write_back_slot(s);
+      write_back_slot(v, s);
     }
 }
 
 void nested_release_all_vmcs12(Vcpu& v) {
   nested_release_vmcs12(v);
-  for (VmcsSlot& s : v.nested.slots) write_back_slot(s);
+  for (VmcsSlot& s : v.nested.slots) write_back_slot(v, s);
 }
 
 bool nested_make_current(Vcpu& v, uint64_t vmptr, const uint8_t* region, bool is_shadow) {
@@ -413,7 +416,7 @@ bool nested_make_current(Vcpu& v, uint64_t vmptr, const uint8_t* region, bool is
     for (VmcsSlot& s : n.slots)
       if (s.vmptr == VMCS_POINTER_NONE || (slot->vmptr != VMCS_POINTER_NONE && s.last_used < slot->last_used))
         slot = &s;
-    write_back_slot(*slot);
+    write_back_slot(v, *slot);
     slot->vmcs12.load(region);
     slot->vmptr = vmptr;
     slot->is_shadow = is_shadow;
@@ -555,6 +558,7 @@ void nested_vmx_run(Vcpu& v, bool launch) {
   if (!n.cur->vmcs02) init_vmcs02(v, n);
   else vmptrld_or_die(n.cur->vmcs02, "vmcs02");
   prepare_vmcs02(v, n, full, l1.msrs);
+  shadow_vmcs_on_nested_entry(v);
   nested_ept_on_entry(v, n);
   nested_vpid_on_entry(v, n);
   v.proc_ctl = n.cur->proc02;

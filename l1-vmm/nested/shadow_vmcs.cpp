@@ -115,7 +115,10 @@ void shadow_vmcs_activate(Vcpu& v) {
   VmcsSlot& slot = *v.nested.cur;
   if (!slot.shadow_vmcs) slot.shadow_vmcs = new_shadow_vmcs(v);
   shadow.active = true;
-  copy_vmcs12_to_shadow(v);  // everything after a load, else what changed
+  // Everything after a load, else what changed. (If level k+2 VMWRITEs
+  // through vmcs02's link are still only in the shadow VMCS, shadow_ahead,
+  // they stay there: the guest hypervisor reads them there.)
+  copy_vmcs12_to_shadow(v);
   vmcs_write(F::VMCS_LINK_POINTER, slot.shadow_vmcs);
 }
 
@@ -126,11 +129,13 @@ void shadow_vmcs_deactivate(Vcpu& v) {
   vmcs_write(F::VMCS_LINK_POINTER, VMCS_POINTER_NONE);
 }
 
-bool copy_shadow_to_vmcs12(Vcpu& v, bool keep_shadow_current) {
-  if (!shadow.active) return false;
-  VmcsSlot& slot = *v.nested.cur;
+namespace {
+
+// The read-write fields the guest hypervisor (or, through vmcs02's link,
+// its guest) may have VMWRITten in `slot`'s shadow VMCS, which is current,
+// into its vmcs12.
+void read_back_rw_fields(VmcsSlot& slot) {
   Vmcs12& c = slot.vmcs12;
-  vmptrld_or_die(slot.shadow_vmcs, "the shadow VMCS");
   for (unsigned k = 0; k < kShadowRw.count; k++) {
     const unsigned i = kShadowRw.index[k];
     const uint64_t value = vmcs_read(kShadowFields[i].field);
@@ -138,19 +143,13 @@ bool copy_shadow_to_vmcs12(Vcpu& v, bool keep_shadow_current) {
     slot.mirror[i] = value;
     c.vmwrite(uint32_t(kShadowFields[i].field), value);  // a guest VMWRITE: dirty for prepare_vmcs02
   }
-  if (keep_shadow_current) return true;
-  vmptrld_or_die(current_vmcs(v), "the current VMCS");
-  return false;
 }
 
-// Only the fields vmcs12 changed since the last copy (Vmcs12's change
-// set), or every field while the shadow VMCS holds nothing known yet.
-void copy_vmcs12_to_shadow(Vcpu& v, uint64_t next) {
-  if (!shadow.active) {
-    if (next) vmptrld_or_die(next, "the next VMCS");
-    return;
-  }
-  VmcsSlot& slot = *v.nested.cur;
+// vmcs12's changes into `slot`'s shadow VMCS: only the fields vmcs12
+// changed since the last copy (Vmcs12's change set), or every field while
+// the shadow VMCS holds nothing known yet. Then `next` is current (0: the
+// VMCS current before, `restore`). True if the shadow VMCS was loaded.
+void copy_slot_to_shadow(VmcsSlot& slot, uint64_t next, uint64_t restore) {
   Vmcs12& c = slot.vmcs12;
   bool loaded = false;
   auto copy = [&](unsigned i) {
@@ -170,7 +169,168 @@ void copy_vmcs12_to_shadow(Vcpu& v, uint64_t next) {
   c.clear_changed();
   slot.mirror_valid = true;
   if (next) vmptrld_or_die(next, "the next VMCS");
-  else if (loaded) vmptrld_or_die(current_vmcs(v), "the current VMCS");
+  else if (loaded) vmptrld_or_die(restore, "the current VMCS");
+}
+
+}  // namespace
+
+void shadow_vmcs_sync_slot(Vcpu& v, VmcsSlot& slot) {
+  if (!slot.shadow_ahead || !slot.shadow_vmcs) return;
+  slot.shadow_ahead = false;
+  vmptrld_or_die(slot.shadow_vmcs, "a shadow VMCS");
+  read_back_rw_fields(slot);
+  vmptrld_or_die(current_vmcs(v), "the current VMCS");
+}
+
+bool copy_shadow_to_vmcs12(Vcpu& v, bool keep_shadow_current) {
+  if (!shadow.active) return false;
+  VmcsSlot& slot = *v.nested.cur;
+  if (!slot.shadow_ahead) return false;
+  vmptrld_or_die(slot.shadow_vmcs, "the shadow VMCS");
+  read_back_rw_fields(slot);
+  slot.shadow_ahead = false;
+  if (keep_shadow_current) return true;
+  vmptrld_or_die(current_vmcs(v), "the current VMCS");
+  return false;
+}
+
+void copy_vmcs12_to_shadow(Vcpu& v, uint64_t next) {
+  if (!shadow.active) {
+    if (next) vmptrld_or_die(next, "the next VMCS");
+    return;
+  }
+  copy_slot_to_shadow(*v.nested.cur, next, current_vmcs(v));
+  // The guest hypervisor runs next, its shadow VMCS linked from vmcs01:
+  // its VMWRITEs of read-write fields land there.
+  v.nested.cur->shadow_ahead = true;
+}
+
+// ---- level k+2's VMREAD/VMWRITE on level k+1's shadow VMCS, by the platform --
+//
+// vmcs12 uses VMCS shadowing with a shadow VMCS that l1-vmm holds in a
+// slot: that slot's platform shadow VMCS (which mirrors it for level k+1's
+// own VMREAD/VMWRITE while it is current) is linked from vmcs02, with
+// bitmaps that let through exactly the fields it mirrors and vmcs12's
+// bitmaps let through (read-write ones only for VMWRITE). Level k+2's
+// VMREAD/VMWRITE of those then run without exits, as on a processor with
+// shadowing; the rest exit and are emulated (nested_shadowed_vmread_vmwrite)
+// or reflected. What level k+2 VMWRITEs there is read back into the slot's
+// vmcs12 before l1-vmm next uses it (shadow_ahead, shadow_vmcs_sync_slot).
+
+namespace {
+
+// The bytes of a VMREAD/VMWRITE bitmap that hold a shadowed field's bit
+// (both halves of a 64-bit field), with those bits: vmcs12's bitmaps are
+// read at every nested entry, a few dozen bytes rather than a bit at a time.
+struct ShadowBitmapBytes {
+  uint16_t offset[2 * kShadowFieldCount];
+  uint8_t read_bits[2 * kShadowFieldCount], write_bits[2 * kShadowFieldCount];  // write: RW fields only
+  unsigned count;
+};
+constexpr ShadowBitmapBytes make_shadow_bitmap_bytes() {
+  ShadowBitmapBytes t{};
+  for (const ShadowField& f : kShadowFields) {
+    const bool wide = vmcs_field_width(f.field) == VmcsWidth::BITS64;
+    for (unsigned half = 0; half < (wide ? 2u : 1u); half++) {
+      const unsigned bit = vmcs_shadow_bitmap_bit(uint32_t(f.field) | half);
+      unsigned k = 0;
+      while (k < t.count && t.offset[k] != bit / 8) k++;
+      if (k == t.count) t.offset[t.count++] = uint16_t(bit / 8);
+      t.read_bits[k] = uint8_t(t.read_bits[k] | (1u << (bit % 8)));
+      if (f.access == ShadowAccess::RW) t.write_bits[k] = uint8_t(t.write_bits[k] | (1u << (bit % 8)));
+    }
+  }
+  return t;
+}
+constexpr ShadowBitmapBytes kShadowBitmapBytes = make_shadow_bitmap_bytes();
+
+// vmcs12's bitmaps at those bytes, masked: a 1 exits (SDM 25.1.3; a bitmap
+// outside the guest's RAM reads as all-ones).
+struct BitmapBytes {
+  uint8_t read[2 * kShadowFieldCount], write[2 * kShadowFieldCount];
+  bool operator==(const BitmapBytes& o) const {
+    for (unsigned k = 0; k < kShadowBitmapBytes.count; k++)
+      if (read[k] != o.read[k] || write[k] != o.write[k]) return false;
+    return true;
+  }
+};
+
+struct Bitmaps02 {
+  uint64_t read_page = 0, write_page = 0;  // vmcs02's VMREAD/VMWRITE bitmaps
+  BitmapBytes holds{};                     // vmcs12's bits they were built from
+  bool built = false;
+};
+Bitmaps02 bitmaps02;
+
+BitmapBytes vmcs12_bitmap_bytes(const Vmcs12& c) {
+  const auto* r = static_cast<const uint8_t*>(guest_memory.hva(c.get(F::VMREAD_BITMAP), 4096));
+  const auto* w = static_cast<const uint8_t*>(guest_memory.hva(c.get(F::VMWRITE_BITMAP), 4096));
+  BitmapBytes b{};
+  for (unsigned k = 0; k < kShadowBitmapBytes.count; k++) {
+    const unsigned o = kShadowBitmapBytes.offset[k];
+    b.read[k] = uint8_t((r ? r[o] : 0xff) & kShadowBitmapBytes.read_bits[k]);
+    b.write[k] = uint8_t((w ? w[o] : 0xff) & kShadowBitmapBytes.write_bits[k]);
+  }
+  return b;
+}
+
+// vmcs02's bitmaps: vmcs12's bit where l1-vmm's shadow VMCS mirrors the
+// field (for VMWRITE: a read-write one), else 1 (exit).
+void update_bitmaps02(const Vmcs12& c) {
+  if (!bitmaps02.read_page) {
+    bitmaps02.read_page = mm::alloc_page_or_die("vmcs02's VMREAD bitmap");
+    bitmaps02.write_page = mm::alloc_page_or_die("vmcs02's VMWRITE bitmap");
+    __builtin_memset(reinterpret_cast<void*>(bitmaps02.read_page), 0xff, 4096);  // everything exits
+    __builtin_memset(reinterpret_cast<void*>(bitmaps02.write_page), 0xff, 4096);
+  }
+  const BitmapBytes b = vmcs12_bitmap_bytes(c);
+  if (bitmaps02.built && b == bitmaps02.holds) return;
+  auto* r02 = reinterpret_cast<uint8_t*>(bitmaps02.read_page);
+  auto* w02 = reinterpret_cast<uint8_t*>(bitmaps02.write_page);
+  for (unsigned k = 0; k < kShadowBitmapBytes.count; k++) {
+    const unsigned o = kShadowBitmapBytes.offset[k];
+    r02[o] = uint8_t(~kShadowBitmapBytes.read_bits[k] | b.read[k]);
+    w02[o] = uint8_t(~kShadowBitmapBytes.write_bits[k] | b.write[k]);
+  }
+  bitmaps02.holds = b;
+  bitmaps02.built = true;
+}
+
+// The slot holding vmcs12's shadow VMCS, if vmcs12 uses VMCS shadowing and
+// that slot's platform shadow VMCS mirrors it.
+VmcsSlot* linkable_slot(NestedVmx& n) {
+  const Vmcs12& c = n.cur->vmcs12;
+  const bool shadowing = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
+                         c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::VMCS_SHADOWING);
+  if (!shadowing) return nullptr;
+  const uint64_t link = c.get(F::VMCS_LINK_POINTER);
+  for (VmcsSlot& s : n.slots)
+    if (s.vmptr == link && &s != n.cur && s.shadow_vmcs && s.mirror_valid) return &s;
+  return nullptr;
+}
+
+}  // namespace
+
+void shadow_vmcs_on_nested_entry(Vcpu& v) {
+  NestedVmx& n = v.nested;
+  VmcsSlot& cur = *n.cur;
+  VmcsSlot* s = shadow.enabled ? linkable_slot(n) : nullptr;
+  if (s) {
+    copy_slot_to_shadow(*s, 0, cur.vmcs02);  // what l1-vmm changed in it since (emulated VMWRITEs)
+    update_bitmaps02(cur.vmcs12);
+    s->shadow_ahead = true;  // level k+2 may VMWRITE it
+  }
+  const uint64_t want = s ? s->shadow_vmcs : 0;
+  if (want == cur.linked_shadow) return;
+  if (want && !cur.linked_shadow) {
+    vmcs_write(F::VMREAD_BITMAP, bitmaps02.read_page);
+    vmcs_write(F::VMWRITE_BITMAP, bitmaps02.write_page);
+    vmcs_set_bits(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::VMCS_SHADOWING);
+  } else if (!want) {
+    vmcs_clear_bits(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::VMCS_SHADOWING);
+  }
+  vmcs_write(F::VMCS_LINK_POINTER, want ? want : VMCS_POINTER_NONE);
+  cur.linked_shadow = want;
 }
 
 bool nested_shadowed_vmread_vmwrite(Vcpu& v) {
@@ -205,15 +365,20 @@ bool nested_shadowed_vmread_vmwrite(Vcpu& v) {
   if (link == VMCS_POINTER_NONE || !region) return outcome(arch::rflags::CF, 0);
   // The shadow VMCS may be one l1-vmm holds (the guest hypervisor made it
   // current to fill it): then its fields are in that slot, not yet in memory.
-  Vmcs12* held = nullptr;
+  VmcsSlot* held_slot = nullptr;
   for (VmcsSlot& s : n.slots)
-    if (s.vmptr == link) held = &s.vmcs12;
+    if (s.vmptr == link) held_slot = &s;
+  if (held_slot) shadow_vmcs_sync_slot(v, *held_slot);  // level k+2's own VMWRITEs through vmcs02's link
+  Vmcs12* held = held_slot ? &held_slot->vmcs12 : nullptr;
   if (write) {
     const uint64_t value = v.gpr(unsigned(rw::REG1.get(insn))) & mask;
     if (!vmcs_field_known(encoding)) return outcome(arch::rflags::ZF, uint32_t(E::UNSUPPORTED_VMCS_COMPONENT));
     if (vmcs_field_read_only(encoding) && !vmx_misc::VMWRITE_ANY_FIELD.test(n.caps.misc()))
       return outcome(arch::rflags::ZF, uint32_t(E::VMWRITE_READ_ONLY_COMPONENT));
     held ? (void)held->vmwrite(encoding, value) : (void)Vmcs12::region_vmwrite(region, encoding, value);
+    // The platform shadow VMCS mirroring it, if linked, reads the same.
+    if (held_slot && held_slot->shadow_vmcs && held_slot->mirror_valid)
+      copy_slot_to_shadow(*held_slot, 0, current_vmcs(v));
     return outcome(0, 0);
   }
   uint64_t value;

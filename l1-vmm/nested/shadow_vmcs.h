@@ -24,6 +24,8 @@ struct Vcpu;
 
 namespace l1::nested {
 
+struct VmcsSlot;
+
 // Boot: the bitmaps and the shadow VMCS, when the platform and the option allow.
 void shadow_vmcs_setup(Vcpu& v);
 
@@ -46,6 +48,15 @@ void shadow_vmcs_deactivate(Vcpu& v);
 // whether it did (the caller then makes its VMCS current itself).
 bool copy_shadow_to_vmcs12(Vcpu& v, bool keep_shadow_current = false);
 void copy_vmcs12_to_shadow(Vcpu& v, uint64_t next = 0);
+
+// Entering level k+2 (vmcs02 current, prepared): if vmcs12 uses VMCS
+// shadowing with a shadow VMCS l1-vmm holds, link its platform shadow VMCS
+// from vmcs02 so level k+2's VMREAD/VMWRITE run without exits; else unlink.
+void shadow_vmcs_on_nested_entry(Vcpu& v);
+
+// What level k+2 may have VMWRITTEN into `slot`'s platform shadow VMCS
+// through vmcs02's link, into its vmcs12: before l1-vmm uses that vmcs12.
+void shadow_vmcs_sync_slot(Vcpu& v, VmcsSlot& slot);
 
 // A VMREAD/VMWRITE of level k+2 (vmcs02 current) that vmcs12's VMCS
 // shadowing lets through: true if it was carried out here.

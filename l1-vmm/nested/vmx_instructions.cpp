@@ -216,12 +216,14 @@ void handle_vmx_instruction(Vcpu& v) {
   // Every other VMX instruction: #UD outside VMX operation, #GP(0) at CPL > 0.
   if (!n.vmxon) return inject_exception(v, uint8_t(arch::Vector::UD));
   if (guest_cpl() > 0) return inject_exception(v, uint8_t(arch::Vector::GP), 0);
-  // The guest hypervisor's shadowed VMWRITEs first (vmcs12 must be
-  // current), and whatever emulating it changes in vmcs12 back into the
-  // shadow VMCS after. VMLAUNCH/VMRESUME take their VMWRITEs themselves,
-  // on their way from vmcs01 to vmcs02 (nested_vmx_run).
-  const bool entry = reason == ExitReason::VMLAUNCH || reason == ExitReason::VMRESUME;
-  if (!entry) copy_shadow_to_vmcs12(v);
+  // The guest hypervisor's shadowed VMWRITEs into vmcs12 first where the
+  // instruction reads vmcs12 (VMREAD/VMWRITE here; VMLAUNCH/VMRESUME on
+  // their way from vmcs01 to vmcs02, nested_vmx_run; VMCLEAR, VMXOFF and
+  // a VMPTRLD that evicts it when vmcs12 goes back to memory,
+  // write_back_slot), and whatever emulating it changes in vmcs12 back
+  // into the shadow VMCS after. No other instruction changes a read-write
+  // shadowed field of vmcs12, so none overwrites a newer value there.
+  if (reason == ExitReason::VMREAD || reason == ExitReason::VMWRITE) copy_shadow_to_vmcs12(v);
   emulate_vmx_instruction(v, n, reason);
   copy_vmcs12_to_shadow(v);
 }
