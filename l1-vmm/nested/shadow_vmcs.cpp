@@ -134,16 +134,20 @@ namespace {
 // The read-write fields the guest hypervisor (or, through vmcs02's link,
 // its guest) may have VMWRITten in `slot`'s shadow VMCS, which is current,
 // into its vmcs12.
-void read_back_rw_fields(VmcsSlot& slot) {
-  Vmcs12& c = slot.vmcs12;
-  for (unsigned k = 0; k < kShadowRw.count; k++) {
-    const unsigned i = kShadowRw.index[k];
+// Unrolled at compile time: a VMREAD, a compare and a branch per field.
+template <unsigned K>
+[[gnu::always_inline]] inline void read_back_rw_fields_from(VmcsSlot& slot) {
+  if constexpr (K < kShadowRw.count) {
+    constexpr unsigned i = kShadowRw.index[K];
     const uint64_t value = vmcs_read(kShadowFields[i].field);
-    if (value == slot.mirror[i]) continue;
-    slot.mirror[i] = value;
-    c.vmwrite(uint32_t(kShadowFields[i].field), value);  // a guest VMWRITE: dirty for prepare_vmcs02
+    if (value != slot.mirror[i]) {
+      slot.mirror[i] = value;
+      slot.vmcs12.vmwrite(uint32_t(kShadowFields[i].field), value);  // a guest VMWRITE: dirty for prepare_vmcs02
+    }
+    read_back_rw_fields_from<K + 1>(slot);
   }
 }
+void read_back_rw_fields(VmcsSlot& slot) { read_back_rw_fields_from<0>(slot); }
 
 // vmcs12's changes into `slot`'s shadow VMCS: only the fields vmcs12
 // changed since the last copy (Vmcs12's change set), or every field while
