@@ -10,6 +10,7 @@
 #include "arch/x86/rflags.h"
 #include "l0/sim/cpu/block.h"
 #include "l0/sim/cpu/decoder.h"
+#include "l0/sim/cpu/exec_select.h"
 #include "arch/vmx/vmx.h"
 #include "l0/sim/vmx/vmx.h"
 
@@ -212,6 +213,10 @@ Block* Cpu::decode_block(uint64_t la, uint64_t pa) {
   owned->pa = pa;
   owned->mode = mode_;
   decoder_->decode_block(*this, la, pa, *owned);
+  for (const DecodedInsn& i : owned->insns) owned->bytes += i.len;
+  // An undecodable instruction depends on up to 15 bytes (the longest
+  // instruction): a write to any of them may make it valid.
+  if (owned->insns.back().fn == &h_invalid_opcode) owned->bytes += 14;
   Block* b = owned.release();
   ++counters_.blocks_decoded;
   blocks_[(pa << 2) | uint64_t(mode_)] = b;
@@ -221,29 +226,56 @@ Block* Cpu::decode_block(uint64_t la, uint64_t pa) {
 }
 
 void Cpu::mark_code_page(uint64_t page, Block* b) {
-  page_blocks_[page].push_back(b);
+  CodePage& cp = page_blocks_[page];
+  cp.blocks.push_back(b);
+  unsigned first, end;
+  if (b->range_on(page, &first, &end)) cp.chunks |= chunk_mask(first, end);
   if (code_page_[page]) return;
   code_page_[page] = 1;
-  // Writes to this page must now take the slow path, which invalidates.
+  // Writes to this page must now take the slow path, which checks them
+  // against the code chunks (translations stay cached in tag_wc).
   for (auto& [key, entries] : tlb_contexts_)
     for (unsigned k = 0; k < TLB_SIZE; ++k)
-      if (entries[k].pa_page == (page << 12)) entries[k].tag_w = TAG_INVALID;
+      if (entries[k].pa_page == (page << 12) && entries[k].tag_w != TAG_INVALID) {
+        entries[k].tag_wc = entries[k].tag_w;
+        entries[k].tag_w = TAG_INVALID;
+      }
 }
 
-// A guest write hit a page holding decoded code: drop every block decoded
-// from it (self-modifying code, or a page reused for data).
-void Cpu::invalidate_code_page(uint64_t page) {
+// A guest write changes bytes [first, end) of a page holding decoded code:
+// drop the blocks decoded from those bytes (self-modifying code), keep the
+// others, and recompute which chunks still hold code.
+void Cpu::invalidate_code_bytes(uint64_t page, unsigned first, unsigned end) {
   auto it = page_blocks_.find(page);
-  if (it != page_blocks_.end()) {
-    for (Block* b : it->second) {
-      if (b->dead) continue;
+  if (it == page_blocks_.end()) return;
+  CodePage& cp = it->second;
+  if (!(cp.chunks & chunk_mask(first, end))) return;  // data next to code
+  uint64_t chunks = 0;
+  bool dropped = false;
+  for (size_t k = 0; k < cp.blocks.size();) {
+    Block* b = cp.blocks[k];
+    unsigned bf = 0, be = 0;
+    const bool on_page = !b->dead && b->range_on(page, &bf, &be);
+    if (on_page && (bf >= end || be <= first)) {  // untouched: keeps its chunks
+      chunks |= chunk_mask(bf, be);
+      ++k;
+      continue;
+    }
+    if (on_page) {
       b->dead = true;
       blocks_.erase((b->pa << 2) | uint64_t(b->mode));
       dead_blocks_.push_back(b);
+      dropped = true;
     }
-    page_blocks_.erase(it);
+    cp.blocks[k] = cp.blocks.back();
+    cp.blocks.pop_back();
   }
-  code_page_[page] = 0;
+  cp.chunks = chunks;
+  if (cp.blocks.empty()) {
+    page_blocks_.erase(it);
+    code_page_[page] = 0;
+  }
+  if (!dropped) return;
   ++code_generation_;
   ++counters_.code_invalidations;
   exit_block_ = true;  // the running block may be one of them
@@ -255,7 +287,7 @@ void Cpu::free_dead_blocks() {
     for (uint64_t page : b->pages) {
       auto it = page_blocks_.find(page);
       if (it == page_blocks_.end()) continue;
-      auto& v = it->second;
+      auto& v = it->second.blocks;
       for (size_t k = 0; k < v.size();)
         if (v[k] == b) v[k] = v.back(), v.pop_back();
         else ++k;
@@ -269,10 +301,18 @@ void Cpu::free_dead_blocks() {
   dead_blocks_.clear();
 }
 
-void Cpu::note_code_write(uint64_t pa, unsigned size) {
-  uint64_t first = pa >> 12, last = (pa + size - 1) >> 12;
-  for (uint64_t p = first; p <= last; ++p)
-    if (p < code_page_.size() && code_page_[p]) invalidate_code_page(p);
+// Called before the bytes are stored. A write that leaves the bytes as they
+// are changes no instruction, so it keeps every block (a guest storing
+// zeros into zero-filled memory it executes, for one).
+void Cpu::note_code_write(uint64_t pa, unsigned size, uint64_t value) {
+  if (std::memcmp(mem_.ptr(pa), &value, size) == 0) return;
+  const uint64_t first_page = pa >> 12, last_page = (pa + size - 1) >> 12;
+  for (uint64_t p = first_page; p <= last_page; ++p) {
+    if (p >= code_page_.size() || !code_page_[p]) continue;
+    const uint64_t lo = p == first_page ? pa : p << 12;
+    const uint64_t hi = p == last_page ? pa + size : (p + 1) << 12;
+    invalidate_code_bytes(p, unsigned(lo & 0xfff), unsigned(hi - (p << 12)));
+  }
 }
 
 // ------------------------------------------------------------ VMX glue
@@ -329,7 +369,7 @@ uint64_t Cpu::phys_read(uint64_t pa, unsigned size) {
 
 void Cpu::phys_write(uint64_t pa, unsigned size, uint64_t value) {
   if (mem_.contains(pa, size)) {
-    note_code_write(pa, size);
+    note_code_write(pa, size, value);
     std::memcpy(mem_.ptr(pa), &value, size);
     return;
   }
@@ -356,7 +396,14 @@ void Cpu::write_slow(uint64_t la, uint64_t size, uint64_t value) {
       phys_write(k < first ? pa0 + k : pa1 + (k - first), 1, (value >> (8 * k)) & 0xff);
     return;
   }
-  phys_write(translate(la, Access::Write), unsigned(size), value);
+  const uint64_t pa = translate(la, Access::Write);
+  phys_write(pa, unsigned(size), value);
+  // The page's code is gone: give its writes the fast path back.
+  TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
+  if (e.tag_wc == (la & ~0xfffull) && (pa >> 12) < code_page_.size() && !code_page_[pa >> 12]) {
+    e.tag_w = e.tag_wc;
+    e.tag_wc = TAG_INVALID;
+  }
 }
 
 uint64_t Cpu::rmw_read(uint64_t la, unsigned size) {

@@ -89,6 +89,12 @@ class Cpu : public Clock {
     if (NB_LIKELY(mode_ == CpuMode::Bits64)) return ea + s_.seg[i.mem_seg].base;
     return segment_linear(i.mem_seg, ea, size, a);
   }
+  // The same for an instruction decoded in 64-bit mode with a 64-bit
+  // address size: no limit checks, no wrap, a base only for FS and GS
+  // (SDM 3.3.7). A block decoded in 64-bit mode only runs in 64-bit mode.
+  NB_INLINE uint64_t linear64(const DecodedInsn& i) const {
+    return s_.r[i.mem_base] + (s_.r[i.mem_index] << i.mem_scale) + uint64_t(i.disp) + s_.seg[i.mem_seg].base;
+  }
   __attribute__((noinline)) uint64_t segment_linear(unsigned seg, uint64_t ea, unsigned size, Access a);
 
   template <typename T>
@@ -287,6 +293,10 @@ class Cpu : public Clock {
 
   struct TlbEntry {
     uint64_t tag_r = TAG_INVALID, tag_w = TAG_INVALID, tag_x = TAG_INVALID;
+    // The page is writable and dirty but tag_w is off because the page holds
+    // decoded code: writes take the slow path (which checks the code chunks)
+    // without walking the tables again.
+    uint64_t tag_wc = TAG_INVALID;
     intptr_t addend = 0;  // host pointer = addend + linear address
     uint64_t pa_page = 0;
     bool global = false;
@@ -302,11 +312,13 @@ class Cpu : public Clock {
   void write_slow(uint64_t la, uint64_t size, uint64_t value);
   uint64_t walk(uint64_t la, Access a, bool user, bool* global, bool* writable_now, bool* large);
   void fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, bool writable);
-  void note_code_write(uint64_t pa, unsigned size);
+  // A write of `size` bytes of `value` at RAM address pa, before it is
+  // stored: drops the decoded blocks whose bytes it changes.
+  void note_code_write(uint64_t pa, unsigned size, uint64_t value);
 
   Block* lookup_block();
   Block* decode_block(uint64_t la, uint64_t pa);
-  void invalidate_code_page(uint64_t page);
+  void invalidate_code_bytes(uint64_t page, unsigned first, unsigned end);
   void mark_code_page(uint64_t page, Block* b);
   void free_dead_blocks();
   void execute_block(Block* b, uint64_t budget);
@@ -358,7 +370,17 @@ class Cpu : public Clock {
   static constexpr unsigned JC_SIZE = 4096;
   JumpCacheEntry jump_cache_[JC_SIZE];
   std::unordered_map<uint64_t, Block*> blocks_;  // key: pa << 2 | mode
-  std::unordered_map<uint64_t, std::vector<Block*>> page_blocks_;
+  // Decoded code is tracked per 64-byte chunk of a page, so a write next to
+  // code (data on the same page) keeps the page's blocks (issue 10 item 5).
+  struct CodePage {
+    std::vector<Block*> blocks;  // the blocks with bytes on this page
+    uint64_t chunks = 0;         // bit k: bytes [64k, 64k + 64) hold decoded code
+  };
+  static uint64_t chunk_mask(unsigned first, unsigned end) {  // bytes [first, end) of a page, end > first
+    const unsigned lo = first >> 6, hi = (end - 1) >> 6;
+    return (hi == 63 ? ~0ull : (2ull << hi) - 1) & ~((1ull << lo) - 1);
+  }
+  std::unordered_map<uint64_t, CodePage> page_blocks_;
   std::vector<uint8_t> code_page_;  // per RAM page: holds decoded code
   std::vector<Block*> dead_blocks_;
 };
