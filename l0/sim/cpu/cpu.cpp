@@ -80,7 +80,7 @@ void Cpu::recompute_mode() {
     m = CpuMode::Bits64;
   else
     m = (cs_ar & seg::ar::DB) ? CpuMode::Bits32 : CpuMode::Bits16;
-  if (m != mode_) ++code_generation_;
+  if (m != mode_) new_fetch_generation();
   mode_ = m;
   exit_block_ = true;
 }
@@ -128,6 +128,7 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       s_.rip() = fault_rip_;
       deliver_vm_exit(r);
     }
+    if (NB_UNLIKELY(pending_exit_.valid)) deliver_pending_exit();
     if (in_shadow) {
       shadow_ = false;
       check_events_soon();
@@ -155,9 +156,14 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
       fault_rip_ = rip;
       s_.r[REG_RIP] = rip + i->len;
       i->fn(*this, *i);
+      if (NB_UNLIKELY(exit_block_)) {
+        if (pending_exit_.valid) return;  // a VM exit instead of the instruction: not retired
+        cycles_ += i->cost;
+        ++counters_.instructions;
+        return;
+      }
       cycles_ += i->cost;
       ++counters_.instructions;
-      if (NB_UNLIKELY(exit_block_)) return;
     }
     budget -= (end - b->insns.data());
     if (budget == 0 || cycles_ >= next_event_ || mode_ != CpuMode::Bits64) return;
@@ -170,7 +176,7 @@ Block* Cpu::chained_successor(Block* b, uint64_t la) {
   for (const Block::Successor& s : b->successors)
     if (s.la == la && s.generation == code_generation_) return s.block;
   const JumpCacheEntry& jc = jump_cache_[(la ^ (la >> 10)) & (JC_SIZE - 1)];
-  if (jc.la != la || jc.generation != code_generation_) return nullptr;
+  if (jc.la != la || jc.generation != code_generation_ || jc.block->mode != mode_) return nullptr;
   b->successors[b->next_successor] = Block::Successor{la, code_generation_, jc.block};
   b->next_successor ^= 1;
   return jc.block;
@@ -186,7 +192,7 @@ Block* Cpu::lookup_block() {
     la = uint32_t(cs.base + la);
   }
   JumpCacheEntry& jc = jump_cache_[(la ^ (la >> 10)) & (JC_SIZE - 1)];
-  if (NB_LIKELY(jc.la == la && jc.generation == code_generation_)) return jc.block;
+  if (NB_LIKELY(jc.la == la && jc.generation == code_generation_ && jc.block->mode == mode_)) return jc.block;
 
   const uint64_t pa = translate(la, Access::Exec);
   Block* b;
@@ -276,7 +282,7 @@ void Cpu::invalidate_code_bytes(uint64_t page, unsigned first, unsigned end) {
     code_page_[page] = 0;
   }
   if (!dropped) return;
-  ++code_generation_;
+  new_fetch_generation_all();
   ++counters_.code_invalidations;
   exit_block_ = true;  // the running block may be one of them
 }
@@ -322,6 +328,22 @@ void Cpu::deliver_vm_exit(const vmx::VmExitRequest& r) {
   vmx_->vm_exit(r, guest_rip);
 }
 
+void Cpu::vm_exit_pending(const DecodedInsn& i, uint32_t reason, uint64_t qualification, uint32_t insn_info) {
+  pending_exit_ = PendingExit{true, reason, i.len, insn_info, qualification};
+  exit_block_ = true;
+}
+
+// As the run loop's catch of a thrown VmExitRequest.
+void Cpu::deliver_pending_exit() {
+  vmx::VmExitRequest r{pending_exit_.reason};
+  r.qualification = pending_exit_.qualification;
+  r.insn_len = pending_exit_.insn_len;
+  r.insn_info = pending_exit_.insn_info;
+  pending_exit_.valid = false;
+  s_.rip() = fault_rip_;
+  deliver_vm_exit(r);
+}
+
 void Cpu::vm_exit_insn(const DecodedInsn& i, uint32_t reason, uint64_t qualification, uint32_t insn_info) {
   vmx::VmExitRequest r{reason};
   r.qualification = qualification;
@@ -339,7 +361,19 @@ void Cpu::switch_tlb_context(uint64_t key, bool flush) {
   }
   tlb_ = entries.get();
   tlb_key_ = key;
-  ++code_generation_;
+  uint64_t& generation = context_generation_[key];
+  if (flush || generation == 0) generation = ++generation_counter_;
+  code_generation_ = generation;
+}
+
+void Cpu::new_fetch_generation() {
+  code_generation_ = ++generation_counter_;
+  context_generation_[tlb_key_] = code_generation_;
+}
+
+void Cpu::new_fetch_generation_all() {
+  for (auto& [key, generation] : context_generation_) generation = ++generation_counter_;
+  code_generation_ = context_generation_[tlb_key_];
 }
 
 void Cpu::annotate() {

@@ -223,6 +223,12 @@ class Cpu : public Clock {
   // is committed; the exit saves its RIP and length.
   [[noreturn]] void vm_exit_insn(const DecodedInsn& i, uint32_t reason, uint64_t qualification = 0,
                                  uint32_t insn_info = 0);
+  // The same exit without unwinding the host stack (a C++ throw costs more
+  // than the rest of a VM exit): for handlers that find the exit before any
+  // side effect and return at once, as in `return c.vm_exit_pending(...)`.
+  // The run loop delivers it exactly as it delivers a thrown request: the
+  // instruction is not retired and RIP is rewound to it.
+  void vm_exit_pending(const DecodedInsn& i, uint32_t reason, uint64_t qualification = 0, uint32_t insn_info = 0);
   // Translates a guest-physical address through EPT in non-root operation
   // (SDM 28.2), raising EPT-violation / misconfiguration exits. `la` is the
   // guest-linear address when `la_valid`; `paging_structure` marks accesses
@@ -239,7 +245,7 @@ class Cpu : public Clock {
       if (match(key))
         for (unsigned k = 0; k < TLB_SIZE; ++k)
           if (include_global || !entries[k].global) entries[k] = TlbEntry{};
-    ++code_generation_;
+    new_fetch_generation_all();
   }
   void invlpg_in_context(uint64_t key, uint64_t la);
   bool halted() const { return halted_; }
@@ -364,9 +370,26 @@ class Cpu : public Clock {
   uint32_t idt_vectoring_info_ = 0, idt_vectoring_error_ = 0;
   CpuTraceSink* trace_ = nullptr;
   void deliver_vm_exit(const vmx::VmExitRequest& r);
+  // vm_exit_pending's request, delivered when the handler has returned.
+  struct PendingExit {
+    bool valid = false;
+    uint32_t reason = 0, insn_len = 0, insn_info = 0;
+    uint64_t qualification = 0;
+  } pending_exit_;
+  void deliver_pending_exit();
   bool vmx_events();
   bool tlb_has_large_ = false;
-  uint64_t code_generation_ = 1;  // bumped whenever cached fetch translations may be stale
+  // Cached fetch translations (the jump cache, block successors) are valid
+  // while code_generation_ is unchanged. Each TLB context keeps its own
+  // generation (drawn from one counter, so never equal across contexts):
+  // a VM exit or entry that switches contexts without a flush keeps both
+  // sides' cached fetches (issue 10 item 2). Blocks carry their decode
+  // mode, checked on every jump-cache hit.
+  uint64_t code_generation_ = 1;
+  uint64_t generation_counter_ = 1;
+  std::unordered_map<uint64_t, uint64_t> context_generation_;  // by TLB context key
+  void new_fetch_generation();      // the current context's fetches are stale
+  void new_fetch_generation_all();  // every context's (code changed, INVEPT/INVVPID)
   static constexpr unsigned JC_SIZE = 4096;
   JumpCacheEntry jump_cache_[JC_SIZE];
   std::unordered_map<uint64_t, Block*> blocks_;  // key: pa << 2 | mode

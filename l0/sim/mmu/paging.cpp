@@ -65,7 +65,7 @@ void Cpu::flush_tlb(bool include_global) {
     if (include_global || !tlb_[k].global) tlb_[k] = TlbEntry{};
   // Only when no other context can still hold large-page entries.
   if (include_global && tlb_contexts_.size() == 1) tlb_has_large_ = false;
-  ++code_generation_;
+  new_fetch_generation();
 }
 
 void Cpu::invlpg(uint64_t la) { invlpg_in_context(tlb_key_, la); }
@@ -84,7 +84,10 @@ void Cpu::invlpg_in_context(uint64_t key, uint64_t la) {
     const uint64_t page = la & ~0xfffull;
     if (e.tag_r == page || e.tag_w == page || e.tag_x == page || e.tag_wc == page) e = TlbEntry{};
   }
-  ++code_generation_;
+  if (key == tlb_key_)
+    new_fetch_generation();
+  else
+    context_generation_[key] = ++generation_counter_;
 }
 
 // The page walk. Sets A in every entry used and D in the final one for
