@@ -33,6 +33,7 @@ struct Block {
   }
   bool dead = false;
   std::vector<DecodedInsn> insns;
+  uint32_t count = 0;  // insns.size(), kept for the run loop
   // The blocks that followed this one last time, by linear RIP; valid while
   // the CPU's code generation is unchanged (no TLB flush, mode change or
   // code invalidation since).

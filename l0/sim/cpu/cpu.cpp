@@ -141,38 +141,7 @@ CpuStop Cpu::run(uint64_t max_instructions) {
   return stop_;
 }
 
-// Runs `b` and, while nothing needs the run loop (no event due, no state
-// change, budget left), the blocks that follow it: a successor is found
-// through the block's own successor cache or the jump cache, never by a
-// page walk or a decode.
-void Cpu::execute_block(Block* b, uint64_t budget) {
-  for (;;) {
-    const size_t n = b->insns.size();
-    const DecodedInsn* i = b->insns.data();
-    const DecodedInsn* end = i + (budget < n ? budget : n);
-    exit_block_ = false;
-    for (; i != end; ++i) {
-      const uint64_t rip = s_.r[REG_RIP];
-      fault_rip_ = rip;
-      s_.r[REG_RIP] = rip + i->len;
-      i->fn(*this, *i);
-      if (NB_UNLIKELY(exit_block_)) {
-        if (pending_exit_.valid) return;  // a VM exit instead of the instruction: not retired
-        cycles_ += i->cost;
-        ++counters_.instructions;
-        return;
-      }
-      cycles_ += i->cost;
-      ++counters_.instructions;
-    }
-    budget -= (end - b->insns.data());
-    if (budget == 0 || cycles_ >= next_event_ || mode_ != CpuMode::Bits64) return;
-    b = chained_successor(b, s_.r[REG_RIP]);
-    if (!b) return;
-  }
-}
-
-Block* Cpu::chained_successor(Block* b, uint64_t la) {
+NB_INLINE Block* Cpu::chained_successor(Block* b, uint64_t la) {
   for (const Block::Successor& s : b->successors)
     if (s.la == la && s.generation == code_generation_) return s.block;
   const JumpCacheEntry& jc = jump_cache_[(la ^ (la >> 10)) & (JC_SIZE - 1)];
@@ -180,6 +149,62 @@ Block* Cpu::chained_successor(Block* b, uint64_t la) {
   b->successors[b->next_successor] = Block::Successor{la, code_generation_, jc.block};
   b->next_successor ^= 1;
   return jc.block;
+}
+
+// Runs `b` and, while nothing needs the run loop (no event due, no state
+// change, budget left), the blocks that follow it: a successor is found
+// through the block's own successor cache or the jump cache, never by a
+// page walk or a decode.
+void Cpu::execute_block(Block* b, uint64_t budget) {
+  for (;;) {
+    const size_t n = b->count;
+    exit_block_ = false;
+    // A budget that ends inside the block (an instruction limit, one step
+    // for an interrupt shadow or the monitor trap flag) runs it one
+    // instruction at a time: fused pairs would overshoot.
+    if (NB_UNLIKELY(budget < n)) return execute_steps(b, budget);
+    const DecodedInsn* i = b->insns.data();
+    const DecodedInsn* end = i + n;
+    while (i != end) {
+      const uint64_t rip = s_.r[REG_RIP];
+      fault_rip_ = rip;
+      s_.r[REG_RIP] = rip + i->fast_len;
+      i->fast(*this, *i);
+      if (NB_UNLIKELY(exit_block_)) {
+        if (pending_exit_.valid) return;  // a VM exit instead of the instruction: not retired
+        cycles_ += i->fast_cost;
+        counters_.instructions += i->fast_count;
+        return;
+      }
+      cycles_ += i->fast_cost;
+      counters_.instructions += i->fast_count;
+      i += i->fast_count;
+    }
+    budget -= n;
+    if (budget == 0 || cycles_ >= next_event_ || mode_ != CpuMode::Bits64) return;
+    b = chained_successor(b, s_.r[REG_RIP]);
+    if (!b) return;
+  }
+}
+
+// The first `budget` instructions of `b`, each on its own (no fused pairs).
+void Cpu::execute_steps(Block* b, uint64_t budget) {
+  const DecodedInsn* i = b->insns.data();
+  const DecodedInsn* end = i + budget;
+  for (; i != end; ++i) {
+    const uint64_t rip = s_.r[REG_RIP];
+    fault_rip_ = rip;
+    s_.r[REG_RIP] = rip + i->len;
+    i->fn(*this, *i);
+    if (NB_UNLIKELY(exit_block_)) {
+      if (pending_exit_.valid) return;
+      cycles_ += i->cost;
+      ++counters_.instructions;
+      return;
+    }
+    cycles_ += i->cost;
+    ++counters_.instructions;
+  }
 }
 
 // ------------------------------------------------------------- block cache
@@ -219,6 +244,7 @@ Block* Cpu::decode_block(uint64_t la, uint64_t pa) {
   owned->pa = pa;
   owned->mode = mode_;
   decoder_->decode_block(*this, la, pa, *owned);
+  owned->count = uint32_t(owned->insns.size());
   for (const DecodedInsn& i : owned->insns) owned->bytes += i.len;
   // An undecodable instruction depends on up to 15 bytes (the longest
   // instruction): a write to any of them may make it valid.

@@ -328,7 +328,8 @@ class Cpu : public Clock {
   void mark_code_page(uint64_t page, Block* b);
   void free_dead_blocks();
   void execute_block(Block* b, uint64_t budget);
-  Block* chained_successor(Block* b, uint64_t la);
+  void execute_steps(Block* b, uint64_t budget);
+  inline Block* chained_successor(Block* b, uint64_t la);
 
   void service_events();
   bool deliver_pending_interrupt();

@@ -2,6 +2,8 @@
 // and rotates, SHLD/SHRD, MUL/IMUL/DIV/IDIV, BT*, BSF/BSR (SDM vol. 2).
 #include <capstone/capstone.h>
 
+#include <utility>
+
 #include "arch/x86/exceptions.h"
 #include "l0/sim/cpu/exec_common.h"
 #include "l0/sim/cpu/exec_select.h"
@@ -78,6 +80,32 @@ bool select_binop(DecodedInsn& d, CpuMode mode, const CostModel& costs) {
   const Handler h = by_size(d.op[0].size, [&](auto tag) { return alu_handler<OP, typename decltype(tag)::type>(dst, src); });
   set_handler(d, h, costs, d.op[0].kind == OpKind::Mem ? CostClass::load_store : CostClass::simple);
   return true;
+}
+
+// ALU on registers then the block's final Jcc (64-bit mode), fused: one
+// dispatch for the commonest pair (cmp/test/add/sub/and, then a branch).
+// Register and immediate operands only, so the first half cannot fault,
+// exit or end the block.
+template <Alu OP, typename T, Form S, unsigned CC>
+void h_alu_jcc(Cpu& c, const DecodedInsn& i) {
+  h_alu_reg<OP, T, S>(c, i);
+  if (condition(c.state().rflags, CC)) c.reg(REG_RIP) += (&i)[1].imm;  // 64-bit RIP: no truncation
+}
+
+template <Alu OP, typename T, Form S, size_t... CC>
+Handler alu_jcc_handler(unsigned cc, std::index_sequence<CC...>) {
+  static constexpr Handler table[] = {&h_alu_jcc<OP, T, S, CC>...};
+  return table[cc];
+}
+
+template <Alu OP>
+Handler alu_jcc_sized(unsigned size, Form src, unsigned cc) {
+  const auto seq = std::make_index_sequence<16>();
+  if (size == 8)
+    return src == Form::R ? alu_jcc_handler<OP, uint64_t, Form::R>(cc, seq) : alu_jcc_handler<OP, uint64_t, Form::I>(cc, seq);
+  if (size == 4)
+    return src == Form::R ? alu_jcc_handler<OP, uint32_t, Form::R>(cc, seq) : alu_jcc_handler<OP, uint32_t, Form::I>(cc, seq);
+  return nullptr;
 }
 
 // ----------------------------------------------------------- unary
@@ -348,6 +376,23 @@ void h_bitscan(Cpu& c, const DecodedInsn& i) {
 }
 
 }  // namespace
+
+Handler fuse_alu_jcc(const DecodedInsn& alu, const DecodedInsn& jcc, CpuMode mode) {
+  const int cc = jcc_condition(jcc.id);
+  if (mode != CpuMode::Bits64 || cc < 0 || (alu.flags & insn_flag::LOCK)) return nullptr;
+  if (alu.op[0].kind != OpKind::Reg || alu.op[0].high8) return nullptr;
+  const Form src = form_of(alu, 1, mode);
+  if (src != Form::R && src != Form::I) return nullptr;
+  const unsigned size = alu.op[0].size;
+  switch (alu.id) {
+    case X86_INS_CMP: return alu_jcc_sized<Alu::Cmp>(size, src, unsigned(cc));
+    case X86_INS_TEST: return alu_jcc_sized<Alu::Test>(size, src, unsigned(cc));
+    case X86_INS_ADD: return alu_jcc_sized<Alu::Add>(size, src, unsigned(cc));
+    case X86_INS_SUB: return alu_jcc_sized<Alu::Sub>(size, src, unsigned(cc));
+    case X86_INS_AND: return alu_jcc_sized<Alu::And>(size, src, unsigned(cc));
+    default: return nullptr;
+  }
+}
 
 bool select_alu(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs) {
   const unsigned size = d.op[0].size;
