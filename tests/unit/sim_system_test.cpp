@@ -788,6 +788,32 @@ TEST_F(SimSystem, StoreOfSameBytesIntoCodeKeepsBlocks) {
   EXPECT_LE(m.cpu.counters().blocks_decoded, 2000u / 64 + 2);
 }
 
+// A compare and the block's final Jcc run as one fused handler (issue 10),
+// yet remain two instructions: an instruction limit between them stops
+// after the compare, with RIP at the Jcc, and every count stays exact.
+TEST_F(SimSystem, FusedCompareAndBranchCountAsTwoInstructions) {
+  Asm a(L::CODE);
+  const uint64_t loop = a.here();
+  a.add_imm8(r12, 1);
+  const uint64_t compare = a.here();
+  a.cmp_imm8(r12, 100);
+  const uint64_t branch = a.here();
+  a.jcc(0x2, loop);  // jb
+  a.hlt();
+  m.s().r[r12] = 0;
+  EXPECT_EQ(run(a, 151), CpuStop::InstructionLimit);  // 50 iterations, then the add
+  EXPECT_EQ(m.cpu.counters().instructions, 151u);
+  EXPECT_EQ(m.reg(r12), 51u);
+  EXPECT_EQ(m.rip(), compare);
+  EXPECT_EQ(m.cpu.run(152), CpuStop::InstructionLimit);  // then the compare alone
+  EXPECT_EQ(m.rip(), branch);
+  const uint64_t simple = m.costs[sim::CostClass::simple], branch_cost = m.costs[sim::CostClass::branch];
+  EXPECT_EQ(m.cpu.cycles(), 50 * (2 * simple + branch_cost) + 2 * simple) << "each instruction's modeled cost";
+  EXPECT_EQ(m.cpu.run(0), CpuStop::Halted);
+  EXPECT_EQ(m.reg(r12), 100u);
+  EXPECT_EQ(m.cpu.counters().instructions, 300u + 1u) << "100 iterations of three, then HLT";
+}
+
 // ======================================================= protected mode
 
 // SDM 6.12.1, figure 6-4: 32-bit gates push EFLAGS, CS, EIP (and the
