@@ -297,7 +297,7 @@ class Cpu : public Clock {
   static constexpr unsigned TLB_MASK = TLB_SIZE - 1;
   static constexpr uint64_t TAG_INVALID = 1;  // odd: never equals a page address
 
-  struct TlbEntry {
+  struct alignas(64) TlbEntry {  // one cache line; indexing is a shift
     uint64_t tag_r = TAG_INVALID, tag_w = TAG_INVALID, tag_x = TAG_INVALID;
     // The page is writable and dirty but tag_w is off because the page holds
     // decoded code: writes take the slow path (which checks the code chunks)
