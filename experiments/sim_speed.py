@@ -4,18 +4,21 @@ ratio or a difference of runs made in this one invocation, so that the load
 of a shared machine cancels as far as it can:
 
   1. nestbed (sim) vs qemu-system-x86_64 -accel tcg on the same images
-     (sieve, memtouch, hello): process wall time with start-up, and without
+     (sieve, memtouch, hello): process time with start-up, and without
      it (minus the same image run with a count of 0: boot, print, exit);
   2. callgrind host instructions per guest instruction (sieve);
   3. host time per depth-1 CPUID and OUT round trip (cpuid-loop and
      pio-loop under l1-vmm, two counts, the difference divided by the
      difference in iterations);
-  4. depth-1 / depth-0 wall on sieve and memtouch (the sim's own run time);
-  5. --trace on / off wall on the depth-1 cpuid-loop, and trace bytes per
+  4. depth-1 / depth-0 time on sieve and memtouch;
+  5. --trace on / off time on the depth-1 cpuid-loop, and trace bytes per
      VM transition (exits + entries).
 
-Wall figures are medians of --repeats runs, taken interleaved. Host
-instruction counts (callgrind) are exact and do not depend on the load.
+Times are host CPU seconds (user + system) of the process, from
+getrusage: on a shared, oversubscribed machine they move far less than wall
+time, which also counts the time spent waiting for a core. They are medians
+of --repeats runs, taken interleaved. Host instruction counts (callgrind) are
+exact and do not depend on the load.
 
     experiments/sim_speed.py                 # all of it (a few minutes)
     experiments/sim_speed.py --repeats 5 --no-callgrind
@@ -28,27 +31,33 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 SOURCE_DIR = Path(__file__).resolve().parents[1]
 DEBUG_EXIT_PORT = "isa-debug-exit,iobase=0xf4,iosize=4"
 
 
-def nestbed(opts, args):
-    """One `nestbed run --stats -`; returns (process wall seconds, stats JSON)."""
-    command = [opts.nestbed, "run", "--stats", "-", *args]
-    start = time.perf_counter()
+def timed(command):
+    """Runs a command; returns (completed process, host CPU seconds it used)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return run, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def nestbed(opts, args):
+    """One `nestbed run --stats -`; returns (process CPU seconds, stats JSON)."""
+    command = [opts.nestbed, "run", "--stats", "-", *args]
+    run, cpu = timed(command)
     if run.returncode != 1:  # 1: the guest wrote 0 to the debug-exit port
         sys.exit(f"{' '.join(command)}: status {run.returncode}\n{run.stderr}")
-    return wall, json.loads(run.stdout[run.stdout.index("\n{") + 1:])
+    return cpu, json.loads(run.stdout[run.stdout.index("\n{") + 1:])
 
 
 def depth0(opts, image, count):
@@ -61,17 +70,15 @@ def depth1(opts, image, count):
 
 
 def qemu(opts, image, count):
-    """Process wall seconds of QEMU TCG running the image to its debug exit."""
+    """Process CPU seconds of QEMU TCG running the image to its debug exit."""
     command = [opts.qemu, "-accel", "tcg", "-m", "128", "-kernel", str(Path(opts.images) / image),
                "-device", DEBUG_EXIT_PORT, "-serial", "null", "-display", "none", "-no-reboot", "-nodefaults"]
     if count is not None:
         command += ["-append", str(count)]
-    start = time.perf_counter()
-    run = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    run, cpu = timed(command)
     if run.returncode != 1:  # isa-debug-exit: (0 << 1) | 1
         sys.exit(f"{' '.join(command)}: status {run.returncode}\n{run.stderr}")
-    return wall
+    return cpu
 
 
 def medians(opts, runners):
@@ -94,7 +101,7 @@ def vs_qemu(opts):
             runners[("qemu", image, 0)] = lambda i=image: qemu(opts, i, 0)
     m = medians(opts, runners)
     print("## nestbed (sim) vs QEMU TCG, same image\n")
-    print("| workload | nestbed wall | QEMU wall | ratio with start-up | nestbed minus count 0 | QEMU minus count 0 "
+    print("| workload | nestbed | QEMU | ratio with start-up | nestbed minus count 0 | QEMU minus count 0 "
           "| ratio without start-up |")
     print("|---|---|---|---|---|---|---|")
     for image, count in counts.items():
@@ -107,7 +114,8 @@ def vs_qemu(opts):
                   f"| {nb_net / qm_net:.2f} |")
         else:
             print(f"| {label} | {nb:.3f} s | {qm:.3f} s | {nb / qm:.2f} | | | |")
-    print("\nratio < 1: nestbed is faster. Start-up: the same image with a count of 0 (boot, print, exit).\n")
+    print("\nHost CPU seconds; ratio < 1: nestbed is faster. Start-up: the same image with a count of 0 "
+          "(boot, print, exit).\n")
 
 
 def callgrind(opts):
@@ -136,10 +144,10 @@ def round_trips(opts):
     runners = {}
     for image in ("cpuid-loop", "pio-loop"):
         for n in (n1, n2):
-            runners[(image, n)] = lambda i=image, c=n: nestbed(opts, depth1(opts, i, c))[1]["wall_seconds"]
+            runners[(image, n)] = lambda i=image, c=n: nestbed(opts, depth1(opts, i, c))[0]
     m = medians(opts, runners)
     print("## Host time per depth-1 round trip (guest exit -> l1-vmm -> VMRESUME)\n")
-    print(f"| workload | wall, {n1:,} iterations | wall, {n2:,} iterations | per round trip |")
+    print(f"| workload | {n1:,} iterations | {n2:,} iterations | per round trip |")
     print("|---|---|---|---|")
     for image, insn in (("cpuid-loop", "CPUID"), ("pio-loop", "OUT")):
         per = (m[(image, n2)] - m[(image, n1)]) / (n2 - n1)
@@ -150,10 +158,10 @@ def round_trips(opts):
 def depth_ratio(opts):
     runners = {}
     for image, count in (("sieve", opts.sieve), ("memtouch", opts.memtouch_depth)):
-        runners[(image, 0)] = lambda i=image, c=count: nestbed(opts, depth0(opts, i, c))[1]["wall_seconds"]
-        runners[(image, 1)] = lambda i=image, c=count: nestbed(opts, depth1(opts, i, c))[1]["wall_seconds"]
+        runners[(image, 0)] = lambda i=image, c=count: nestbed(opts, depth0(opts, i, c))[0]
+        runners[(image, 1)] = lambda i=image, c=count: nestbed(opts, depth1(opts, i, c))[0]
     m = medians(opts, runners)
-    print("## Depth 1 / depth 0 (the sim's run wall time)\n")
+    print("## Depth 1 / depth 0\n")
     print("| workload | depth 0 | depth 1 | depth 1 / depth 0 |")
     print("|---|---|---|---|")
     for image, count in (("sieve", opts.sieve), ("memtouch", opts.memtouch_depth)):
@@ -167,15 +175,15 @@ def tracing(opts):
         trace = Path(tmp) / "t.nbt"
         args = depth1(opts, "cpuid-loop", opts.n2)
         runners = {
-            "off": lambda: nestbed(opts, args)[1]["wall_seconds"],
-            "on": lambda: nestbed(opts, ["--trace", str(trace), *args])[1]["wall_seconds"],
+            "off": lambda: nestbed(opts, args)[0],
+            "on": lambda: nestbed(opts, ["--trace", str(trace), *args])[0],
         }
         m = medians(opts, runners)
         _, stats = nestbed(opts, ["--trace", str(trace), *args])
         size = os.path.getsize(trace)
     transitions = stats["vm_exits"] + stats["vm_entries"]
     print("## Tracing on / off (depth-1 cpuid-loop)\n")
-    print("| run | wall off | wall on | on / off | trace bytes | bytes per VM exit or entry |")
+    print("| run | off | on | on / off | trace bytes | bytes per VM exit or entry |")
     print("|---|---|---|---|---|---|")
     print(f"| `cpuid-loop {opts.n2}` under l1-vmm | {m['off']:.3f} s | {m['on']:.3f} s | {m['on'] / m['off']:.2f} "
           f"| {size:,} | {size / transitions:.0f} |\n")

@@ -337,8 +337,9 @@ void Cpu::free_dead_blocks() {
 // are changes no instruction, so it keeps every block (a guest storing
 // zeros into zero-filled memory it executes, for one).
 void Cpu::note_code_write(uint64_t pa, unsigned size, uint64_t value) {
-  if (std::memcmp(mem_.ptr(pa), &value, size) == 0) return;
   const uint64_t first_page = pa >> 12, last_page = (pa + size - 1) >> 12;
+  if (!code_page_[first_page] && !code_page_[last_page]) return;  // the common case: no code here
+  if (std::memcmp(mem_.ptr(pa), &value, size) == 0) return;
   for (uint64_t p = first_page; p <= last_page; ++p) {
     if (p >= code_page_.size() || !code_page_[p]) continue;
     const uint64_t lo = p == first_page ? pa : p << 12;
