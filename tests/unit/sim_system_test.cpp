@@ -754,6 +754,66 @@ TEST_F(SimSystem, SelfModifyingCodeTakesEffect) {
   EXPECT_GE(m.cpu.counters().code_invalidations, 2u);
 }
 
+// Issue 10 item 5: code is tracked by byte range, not by page. Stores to
+// data on the code's page (one in the code's own 64-byte chunk, one in
+// another chunk) keep the decoded blocks; the loop is decoded once.
+TEST_F(SimSystem, DataNextToCodeKeepsDecodedBlocks) {
+  const uint64_t near_data = L::CODE + 0x20, far_data = L::CODE + 0x100;
+  Asm a(L::CODE);
+  const uint64_t loop = a.here();
+  a.inc_mem(Asm::abs(near_data));
+  a.inc_mem(Asm::abs(far_data));
+  a.inc(r12);
+  a.cmp_imm8(r12, 100);
+  a.jcc(0x2, loop);  // jb
+  a.hlt();
+  ASSERT_LE(a.here(), near_data) << "the near datum must follow the code";
+  m.s().r[r12] = 0;
+  expect_halt_in_code(run(a));
+  EXPECT_EQ(m.peek<uint64_t>(near_data), 100u);
+  EXPECT_EQ(m.peek<uint64_t>(far_data), 100u);
+  EXPECT_EQ(m.cpu.counters().code_invalidations, 0u);
+  EXPECT_LE(m.cpu.counters().blocks_decoded, 3u);
+}
+
+// A store that leaves the bytes of decoded code as they are changes no
+// instruction: running through zero-filled memory, `add [rax], al` with
+// AL = 0 rewrites code bytes with their own value and keeps every block.
+TEST_F(SimSystem, StoreOfSameBytesIntoCodeKeepsBlocks) {
+  Asm a(L::CODE);
+  m.s().r[rAX] = L::CODE;  // 00 00: add [rax], al, into the code itself
+  EXPECT_EQ(run(a, 2000), CpuStop::InstructionLimit) << m.cpu.stop_message();
+  EXPECT_EQ(m.rip(), L::CODE + 2 * 2000);
+  EXPECT_EQ(m.cpu.counters().code_invalidations, 0u);
+  EXPECT_LE(m.cpu.counters().blocks_decoded, 2000u / 64 + 2);
+}
+
+// A compare and the block's final Jcc run as one fused handler (issue 10),
+// yet remain two instructions: an instruction limit between them stops
+// after the compare, with RIP at the Jcc, and every count stays exact.
+TEST_F(SimSystem, FusedCompareAndBranchCountAsTwoInstructions) {
+  Asm a(L::CODE);
+  const uint64_t loop = a.here();
+  a.add_imm8(r12, 1);
+  const uint64_t compare = a.here();
+  a.cmp_imm8(r12, 100);
+  const uint64_t branch = a.here();
+  a.jcc(0x2, loop);  // jb
+  a.hlt();
+  m.s().r[r12] = 0;
+  EXPECT_EQ(run(a, 151), CpuStop::InstructionLimit);  // 50 iterations, then the add
+  EXPECT_EQ(m.cpu.counters().instructions, 151u);
+  EXPECT_EQ(m.reg(r12), 51u);
+  EXPECT_EQ(m.rip(), compare);
+  EXPECT_EQ(m.cpu.run(152), CpuStop::InstructionLimit);  // then the compare alone
+  EXPECT_EQ(m.rip(), branch);
+  const uint64_t simple = m.costs[sim::CostClass::simple], branch_cost = m.costs[sim::CostClass::branch];
+  EXPECT_EQ(m.cpu.cycles(), 50 * (2 * simple + branch_cost) + 2 * simple) << "each instruction's modeled cost";
+  EXPECT_EQ(m.cpu.run(0), CpuStop::Halted);
+  EXPECT_EQ(m.reg(r12), 100u);
+  EXPECT_EQ(m.cpu.counters().instructions, 300u + 1u) << "100 iterations of three, then HLT";
+}
+
 // ======================================================= protected mode
 
 // SDM 6.12.1, figure 6-4: 32-bit gates push EFLAGS, CS, EIP (and the

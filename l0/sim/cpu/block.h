@@ -15,8 +15,25 @@ struct Block {
   uint64_t pa = 0;
   CpuMode mode = CpuMode::Bits64;
   uint64_t pages[2] = {~0ull, ~0ull};  // physical pages the block's bytes came from
+  uint32_t bytes = 0;                  // its length in bytes, from pa (across pages[0] and pages[1])
+  // The block's bytes on physical page `page`, as offsets [first, end).
+  bool range_on(uint64_t page, unsigned* first, unsigned* end) const {
+    const unsigned off = unsigned(pa & 0xfff);
+    if (page == pages[0]) {
+      *first = off;
+      *end = off + bytes > 0x1000 ? 0x1000 : off + bytes;
+      return true;
+    }
+    if (page == pages[1] && off + bytes > 0x1000) {
+      *first = 0;
+      *end = off + bytes - 0x1000;
+      return true;
+    }
+    return false;
+  }
   bool dead = false;
   std::vector<DecodedInsn> insns;
+  uint32_t count = 0;  // insns.size(), kept for the run loop
   // The blocks that followed this one last time, by linear RIP; valid while
   // the CPU's code generation is unchanged (no TLB flush, mode change or
   // code invalidation since).

@@ -10,6 +10,7 @@
 #include "arch/x86/rflags.h"
 #include "l0/sim/cpu/block.h"
 #include "l0/sim/cpu/decoder.h"
+#include "l0/sim/cpu/exec_select.h"
 #include "arch/vmx/vmx.h"
 #include "l0/sim/vmx/vmx.h"
 
@@ -79,7 +80,7 @@ void Cpu::recompute_mode() {
     m = CpuMode::Bits64;
   else
     m = (cs_ar & seg::ar::DB) ? CpuMode::Bits32 : CpuMode::Bits16;
-  if (m != mode_) ++code_generation_;
+  if (m != mode_) new_fetch_generation();
   mode_ = m;
   exit_block_ = true;
 }
@@ -127,6 +128,7 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       s_.rip() = fault_rip_;
       deliver_vm_exit(r);
     }
+    if (NB_UNLIKELY(pending_exit_.valid)) deliver_pending_exit();
     if (in_shadow) {
       shadow_ = false;
       check_events_soon();
@@ -139,40 +141,70 @@ CpuStop Cpu::run(uint64_t max_instructions) {
   return stop_;
 }
 
+NB_INLINE Block* Cpu::chained_successor(Block* b, uint64_t la) {
+  for (const Block::Successor& s : b->successors)
+    if (s.la == la && s.generation == code_generation_) return s.block;
+  const JumpCacheEntry& jc = jump_cache_[(la ^ (la >> 10)) & (JC_SIZE - 1)];
+  if (jc.la != la || jc.generation != code_generation_ || jc.block->mode != mode_) return nullptr;
+  b->successors[b->next_successor] = Block::Successor{la, code_generation_, jc.block};
+  b->next_successor ^= 1;
+  return jc.block;
+}
+
 // Runs `b` and, while nothing needs the run loop (no event due, no state
 // change, budget left), the blocks that follow it: a successor is found
 // through the block's own successor cache or the jump cache, never by a
 // page walk or a decode.
 void Cpu::execute_block(Block* b, uint64_t budget) {
   for (;;) {
-    const size_t n = b->insns.size();
-    const DecodedInsn* i = b->insns.data();
-    const DecodedInsn* end = i + (budget < n ? budget : n);
+    const size_t n = b->count;
     exit_block_ = false;
-    for (; i != end; ++i) {
+    // A budget that ends inside the block (an instruction limit, one step
+    // for an interrupt shadow or the monitor trap flag) runs it one
+    // instruction at a time: fused pairs would overshoot.
+    if (NB_UNLIKELY(budget < n)) return execute_steps(b, budget);
+    const DecodedInsn* i = b->insns.data();
+    const DecodedInsn* end = i + n;
+    while (i != end) {
       const uint64_t rip = s_.r[REG_RIP];
       fault_rip_ = rip;
-      s_.r[REG_RIP] = rip + i->len;
-      i->fn(*this, *i);
-      cycles_ += i->cost;
-      ++counters_.instructions;
-      if (NB_UNLIKELY(exit_block_)) return;
+      s_.r[REG_RIP] = rip + i->fast_len;
+      i->fast(*this, *i);
+      if (NB_UNLIKELY(exit_block_)) {
+        if (pending_exit_.valid) return;  // a VM exit instead of the instruction: not retired
+        cycles_ += i->fast_cost;
+        counters_.instructions += i->fast_count;
+        return;
+      }
+      cycles_ += i->fast_cost;
+      counters_.instructions += i->fast_count;
+      i += i->fast_count;
     }
-    budget -= (end - b->insns.data());
+    budget -= n;
     if (budget == 0 || cycles_ >= next_event_ || mode_ != CpuMode::Bits64) return;
     b = chained_successor(b, s_.r[REG_RIP]);
     if (!b) return;
   }
 }
 
-Block* Cpu::chained_successor(Block* b, uint64_t la) {
-  for (const Block::Successor& s : b->successors)
-    if (s.la == la && s.generation == code_generation_) return s.block;
-  const JumpCacheEntry& jc = jump_cache_[(la ^ (la >> 10)) & (JC_SIZE - 1)];
-  if (jc.la != la || jc.generation != code_generation_) return nullptr;
-  b->successors[b->next_successor] = Block::Successor{la, code_generation_, jc.block};
-  b->next_successor ^= 1;
-  return jc.block;
+// The first `budget` instructions of `b`, each on its own (no fused pairs).
+void Cpu::execute_steps(Block* b, uint64_t budget) {
+  const DecodedInsn* i = b->insns.data();
+  const DecodedInsn* end = i + budget;
+  for (; i != end; ++i) {
+    const uint64_t rip = s_.r[REG_RIP];
+    fault_rip_ = rip;
+    s_.r[REG_RIP] = rip + i->len;
+    i->fn(*this, *i);
+    if (NB_UNLIKELY(exit_block_)) {
+      if (pending_exit_.valid) return;
+      cycles_ += i->cost;
+      ++counters_.instructions;
+      return;
+    }
+    cycles_ += i->cost;
+    ++counters_.instructions;
+  }
 }
 
 // ------------------------------------------------------------- block cache
@@ -185,7 +217,7 @@ Block* Cpu::lookup_block() {
     la = uint32_t(cs.base + la);
   }
   JumpCacheEntry& jc = jump_cache_[(la ^ (la >> 10)) & (JC_SIZE - 1)];
-  if (NB_LIKELY(jc.la == la && jc.generation == code_generation_)) return jc.block;
+  if (NB_LIKELY(jc.la == la && jc.generation == code_generation_ && jc.block->mode == mode_)) return jc.block;
 
   const uint64_t pa = translate(la, Access::Exec);
   Block* b;
@@ -212,6 +244,11 @@ Block* Cpu::decode_block(uint64_t la, uint64_t pa) {
   owned->pa = pa;
   owned->mode = mode_;
   decoder_->decode_block(*this, la, pa, *owned);
+  owned->count = uint32_t(owned->insns.size());
+  for (const DecodedInsn& i : owned->insns) owned->bytes += i.len;
+  // An undecodable instruction depends on up to 15 bytes (the longest
+  // instruction): a write to any of them may make it valid.
+  if (owned->insns.back().fn == &h_invalid_opcode) owned->bytes += 14;
   Block* b = owned.release();
   ++counters_.blocks_decoded;
   blocks_[(pa << 2) | uint64_t(mode_)] = b;
@@ -221,30 +258,57 @@ Block* Cpu::decode_block(uint64_t la, uint64_t pa) {
 }
 
 void Cpu::mark_code_page(uint64_t page, Block* b) {
-  page_blocks_[page].push_back(b);
+  CodePage& cp = page_blocks_[page];
+  cp.blocks.push_back(b);
+  unsigned first, end;
+  if (b->range_on(page, &first, &end)) cp.chunks |= chunk_mask(first, end);
   if (code_page_[page]) return;
   code_page_[page] = 1;
-  // Writes to this page must now take the slow path, which invalidates.
+  // Writes to this page must now take the slow path, which checks them
+  // against the code chunks (translations stay cached in tag_wc).
   for (auto& [key, entries] : tlb_contexts_)
     for (unsigned k = 0; k < TLB_SIZE; ++k)
-      if (entries[k].pa_page == (page << 12)) entries[k].tag_w = TAG_INVALID;
+      if (entries[k].pa_page == (page << 12) && entries[k].tag_w != TAG_INVALID) {
+        entries[k].tag_wc = entries[k].tag_w;
+        entries[k].tag_w = TAG_INVALID;
+      }
 }
 
-// A guest write hit a page holding decoded code: drop every block decoded
-// from it (self-modifying code, or a page reused for data).
-void Cpu::invalidate_code_page(uint64_t page) {
+// A guest write changes bytes [first, end) of a page holding decoded code:
+// drop the blocks decoded from those bytes (self-modifying code), keep the
+// others, and recompute which chunks still hold code.
+void Cpu::invalidate_code_bytes(uint64_t page, unsigned first, unsigned end) {
   auto it = page_blocks_.find(page);
-  if (it != page_blocks_.end()) {
-    for (Block* b : it->second) {
-      if (b->dead) continue;
+  if (it == page_blocks_.end()) return;
+  CodePage& cp = it->second;
+  if (!(cp.chunks & chunk_mask(first, end))) return;  // data next to code
+  uint64_t chunks = 0;
+  bool dropped = false;
+  for (size_t k = 0; k < cp.blocks.size();) {
+    Block* b = cp.blocks[k];
+    unsigned bf = 0, be = 0;
+    const bool on_page = !b->dead && b->range_on(page, &bf, &be);
+    if (on_page && (bf >= end || be <= first)) {  // untouched: keeps its chunks
+      chunks |= chunk_mask(bf, be);
+      ++k;
+      continue;
+    }
+    if (on_page) {
       b->dead = true;
       blocks_.erase((b->pa << 2) | uint64_t(b->mode));
       dead_blocks_.push_back(b);
+      dropped = true;
     }
-    page_blocks_.erase(it);
+    cp.blocks[k] = cp.blocks.back();
+    cp.blocks.pop_back();
   }
-  code_page_[page] = 0;
-  ++code_generation_;
+  cp.chunks = chunks;
+  if (cp.blocks.empty()) {
+    page_blocks_.erase(it);
+    code_page_[page] = 0;
+  }
+  if (!dropped) return;
+  new_fetch_generation_all();
   ++counters_.code_invalidations;
   exit_block_ = true;  // the running block may be one of them
 }
@@ -255,7 +319,7 @@ void Cpu::free_dead_blocks() {
     for (uint64_t page : b->pages) {
       auto it = page_blocks_.find(page);
       if (it == page_blocks_.end()) continue;
-      auto& v = it->second;
+      auto& v = it->second.blocks;
       for (size_t k = 0; k < v.size();)
         if (v[k] == b) v[k] = v.back(), v.pop_back();
         else ++k;
@@ -269,10 +333,19 @@ void Cpu::free_dead_blocks() {
   dead_blocks_.clear();
 }
 
-void Cpu::note_code_write(uint64_t pa, unsigned size) {
-  uint64_t first = pa >> 12, last = (pa + size - 1) >> 12;
-  for (uint64_t p = first; p <= last; ++p)
-    if (p < code_page_.size() && code_page_[p]) invalidate_code_page(p);
+// Called before the bytes are stored. A write that leaves the bytes as they
+// are changes no instruction, so it keeps every block (a guest storing
+// zeros into zero-filled memory it executes, for one).
+void Cpu::note_code_write(uint64_t pa, unsigned size, uint64_t value) {
+  const uint64_t first_page = pa >> 12, last_page = (pa + size - 1) >> 12;
+  if (!code_page_[first_page] && !code_page_[last_page]) return;  // the common case: no code here
+  if (std::memcmp(mem_.ptr(pa), &value, size) == 0) return;
+  for (uint64_t p = first_page; p <= last_page; ++p) {
+    if (p >= code_page_.size() || !code_page_[p]) continue;
+    const uint64_t lo = p == first_page ? pa : p << 12;
+    const uint64_t hi = p == last_page ? pa + size : (p + 1) << 12;
+    invalidate_code_bytes(p, unsigned(lo & 0xfff), unsigned(hi - (p << 12)));
+  }
 }
 
 // ------------------------------------------------------------ VMX glue
@@ -280,6 +353,22 @@ void Cpu::note_code_write(uint64_t pa, unsigned size) {
 void Cpu::deliver_vm_exit(const vmx::VmExitRequest& r) {
   const uint64_t guest_rip = r.rip_after ? s_.rip() + r.insn_len : s_.rip();
   vmx_->vm_exit(r, guest_rip);
+}
+
+void Cpu::vm_exit_pending(const DecodedInsn& i, uint32_t reason, uint64_t qualification, uint32_t insn_info) {
+  pending_exit_ = PendingExit{true, reason, i.len, insn_info, qualification};
+  exit_block_ = true;
+}
+
+// As the run loop's catch of a thrown VmExitRequest.
+void Cpu::deliver_pending_exit() {
+  vmx::VmExitRequest r{pending_exit_.reason};
+  r.qualification = pending_exit_.qualification;
+  r.insn_len = pending_exit_.insn_len;
+  r.insn_info = pending_exit_.insn_info;
+  pending_exit_.valid = false;
+  s_.rip() = fault_rip_;
+  deliver_vm_exit(r);
 }
 
 void Cpu::vm_exit_insn(const DecodedInsn& i, uint32_t reason, uint64_t qualification, uint32_t insn_info) {
@@ -299,7 +388,19 @@ void Cpu::switch_tlb_context(uint64_t key, bool flush) {
   }
   tlb_ = entries.get();
   tlb_key_ = key;
-  ++code_generation_;
+  uint64_t& generation = context_generation_[key];
+  if (flush || generation == 0) generation = ++generation_counter_;
+  code_generation_ = generation;
+}
+
+void Cpu::new_fetch_generation() {
+  code_generation_ = ++generation_counter_;
+  context_generation_[tlb_key_] = code_generation_;
+}
+
+void Cpu::new_fetch_generation_all() {
+  for (auto& [key, generation] : context_generation_) generation = ++generation_counter_;
+  code_generation_ = context_generation_[tlb_key_];
 }
 
 void Cpu::annotate() {
@@ -329,7 +430,7 @@ uint64_t Cpu::phys_read(uint64_t pa, unsigned size) {
 
 void Cpu::phys_write(uint64_t pa, unsigned size, uint64_t value) {
   if (mem_.contains(pa, size)) {
-    note_code_write(pa, size);
+    note_code_write(pa, size, value);
     std::memcpy(mem_.ptr(pa), &value, size);
     return;
   }
@@ -356,7 +457,14 @@ void Cpu::write_slow(uint64_t la, uint64_t size, uint64_t value) {
       phys_write(k < first ? pa0 + k : pa1 + (k - first), 1, (value >> (8 * k)) & 0xff);
     return;
   }
-  phys_write(translate(la, Access::Write), unsigned(size), value);
+  const uint64_t pa = translate(la, Access::Write);
+  phys_write(pa, unsigned(size), value);
+  // The page's code is gone: give its writes the fast path back.
+  TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
+  if (e.tag_wc == (la & ~0xfffull) && (pa >> 12) < code_page_.size() && !code_page_[pa >> 12]) {
+    e.tag_w = e.tag_wc;
+    e.tag_wc = TAG_INVALID;
+  }
 }
 
 uint64_t Cpu::rmw_read(uint64_t la, unsigned size) {

@@ -89,6 +89,12 @@ class Cpu : public Clock {
     if (NB_LIKELY(mode_ == CpuMode::Bits64)) return ea + s_.seg[i.mem_seg].base;
     return segment_linear(i.mem_seg, ea, size, a);
   }
+  // The same for an instruction decoded in 64-bit mode with a 64-bit
+  // address size: no limit checks, no wrap, a base only for FS and GS
+  // (SDM 3.3.7). A block decoded in 64-bit mode only runs in 64-bit mode.
+  NB_INLINE uint64_t linear64(const DecodedInsn& i) const {
+    return s_.r[i.mem_base] + (s_.r[i.mem_index] << i.mem_scale) + uint64_t(i.disp) + s_.seg[i.mem_seg].base;
+  }
   __attribute__((noinline)) uint64_t segment_linear(unsigned seg, uint64_t ea, unsigned size, Access a);
 
   template <typename T>
@@ -217,6 +223,12 @@ class Cpu : public Clock {
   // is committed; the exit saves its RIP and length.
   [[noreturn]] void vm_exit_insn(const DecodedInsn& i, uint32_t reason, uint64_t qualification = 0,
                                  uint32_t insn_info = 0);
+  // The same exit without unwinding the host stack (a C++ throw costs more
+  // than the rest of a VM exit): for handlers that find the exit before any
+  // side effect and return at once, as in `return c.vm_exit_pending(...)`.
+  // The run loop delivers it exactly as it delivers a thrown request: the
+  // instruction is not retired and RIP is rewound to it.
+  void vm_exit_pending(const DecodedInsn& i, uint32_t reason, uint64_t qualification = 0, uint32_t insn_info = 0);
   // Translates a guest-physical address through EPT in non-root operation
   // (SDM 28.2), raising EPT-violation / misconfiguration exits. `la` is the
   // guest-linear address when `la_valid`; `paging_structure` marks accesses
@@ -233,7 +245,7 @@ class Cpu : public Clock {
       if (match(key))
         for (unsigned k = 0; k < TLB_SIZE; ++k)
           if (include_global || !entries[k].global) entries[k] = TlbEntry{};
-    ++code_generation_;
+    new_fetch_generation_all();
   }
   void invlpg_in_context(uint64_t key, uint64_t la);
   bool halted() const { return halted_; }
@@ -285,8 +297,12 @@ class Cpu : public Clock {
   static constexpr unsigned TLB_MASK = TLB_SIZE - 1;
   static constexpr uint64_t TAG_INVALID = 1;  // odd: never equals a page address
 
-  struct TlbEntry {
+  struct alignas(64) TlbEntry {  // one cache line; indexing is a shift
     uint64_t tag_r = TAG_INVALID, tag_w = TAG_INVALID, tag_x = TAG_INVALID;
+    // The page is writable and dirty but tag_w is off because the page holds
+    // decoded code: writes take the slow path (which checks the code chunks)
+    // without walking the tables again.
+    uint64_t tag_wc = TAG_INVALID;
     intptr_t addend = 0;  // host pointer = addend + linear address
     uint64_t pa_page = 0;
     bool global = false;
@@ -302,15 +318,18 @@ class Cpu : public Clock {
   void write_slow(uint64_t la, uint64_t size, uint64_t value);
   uint64_t walk(uint64_t la, Access a, bool user, bool* global, bool* writable_now, bool* large);
   void fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, bool writable);
-  void note_code_write(uint64_t pa, unsigned size);
+  // A write of `size` bytes of `value` at RAM address pa, before it is
+  // stored: drops the decoded blocks whose bytes it changes.
+  void note_code_write(uint64_t pa, unsigned size, uint64_t value);
 
   Block* lookup_block();
   Block* decode_block(uint64_t la, uint64_t pa);
-  void invalidate_code_page(uint64_t page);
+  void invalidate_code_bytes(uint64_t page, unsigned first, unsigned end);
   void mark_code_page(uint64_t page, Block* b);
   void free_dead_blocks();
   void execute_block(Block* b, uint64_t budget);
-  Block* chained_successor(Block* b, uint64_t la);
+  void execute_steps(Block* b, uint64_t budget);
+  inline Block* chained_successor(Block* b, uint64_t la);
 
   void service_events();
   bool deliver_pending_interrupt();
@@ -352,13 +371,40 @@ class Cpu : public Clock {
   uint32_t idt_vectoring_info_ = 0, idt_vectoring_error_ = 0;
   CpuTraceSink* trace_ = nullptr;
   void deliver_vm_exit(const vmx::VmExitRequest& r);
+  // vm_exit_pending's request, delivered when the handler has returned.
+  struct PendingExit {
+    bool valid = false;
+    uint32_t reason = 0, insn_len = 0, insn_info = 0;
+    uint64_t qualification = 0;
+  } pending_exit_;
+  void deliver_pending_exit();
   bool vmx_events();
   bool tlb_has_large_ = false;
-  uint64_t code_generation_ = 1;  // bumped whenever cached fetch translations may be stale
+  // Cached fetch translations (the jump cache, block successors) are valid
+  // while code_generation_ is unchanged. Each TLB context keeps its own
+  // generation (drawn from one counter, so never equal across contexts):
+  // a VM exit or entry that switches contexts without a flush keeps both
+  // sides' cached fetches (issue 10 item 2). Blocks carry their decode
+  // mode, checked on every jump-cache hit.
+  uint64_t code_generation_ = 1;
+  uint64_t generation_counter_ = 1;
+  std::unordered_map<uint64_t, uint64_t> context_generation_;  // by TLB context key
+  void new_fetch_generation();      // the current context's fetches are stale
+  void new_fetch_generation_all();  // every context's (code changed, INVEPT/INVVPID)
   static constexpr unsigned JC_SIZE = 4096;
   JumpCacheEntry jump_cache_[JC_SIZE];
   std::unordered_map<uint64_t, Block*> blocks_;  // key: pa << 2 | mode
-  std::unordered_map<uint64_t, std::vector<Block*>> page_blocks_;
+  // Decoded code is tracked per 64-byte chunk of a page, so a write next to
+  // code (data on the same page) keeps the page's blocks (issue 10 item 5).
+  struct CodePage {
+    std::vector<Block*> blocks;  // the blocks with bytes on this page
+    uint64_t chunks = 0;         // bit k: bytes [64k, 64k + 64) hold decoded code
+  };
+  static uint64_t chunk_mask(unsigned first, unsigned end) {  // bytes [first, end) of a page, end > first
+    const unsigned lo = first >> 6, hi = (end - 1) >> 6;
+    return (hi == 63 ? ~0ull : (2ull << hi) - 1) & ~((1ull << lo) - 1);
+  }
+  std::unordered_map<uint64_t, CodePage> page_blocks_;
   std::vector<uint8_t> code_page_;  // per RAM page: holds decoded code
   std::vector<Block*> dead_blocks_;
 };

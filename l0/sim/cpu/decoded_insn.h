@@ -30,6 +30,13 @@ inline constexpr uint8_t SEG_OVERRIDE = 1 << 4;
 
 struct DecodedInsn {
   Handler fn = nullptr;
+  // The fast path (Cpu::execute_block running a whole block): `fast` runs
+  // this instruction, or, with fast_count 2, this one and the next (an ALU
+  // operation on registers and the block's final Jcc, fused by the decoder)
+  // in one call; fast_len and fast_cost are the pair's length and cost.
+  Handler fast = nullptr;
+  uint8_t fast_count = 1;
+  uint8_t fast_len = 0;
   uint8_t len = 0;
   uint8_t opsize = 0;    // operand size in bytes
   uint8_t addrsize = 0;  // address size in bytes
@@ -44,11 +51,12 @@ struct DecodedInsn {
   uint8_t mem_scale = 0;   // shift count 0..3
   uint8_t mem_seg_arch = 3;  // the operand's architectural segment (DS default), for VM-exit instruction information
   uint16_t cost = 1;       // modeled cycles
+  uint16_t fast_cost = 0;
   uint16_t id = 0;         // Capstone instruction id (diagnostics only)
+  Operand op[3];
   int64_t disp = 0;
   uint64_t imm = 0;   // first immediate, truncated to its operand's size
   uint64_t imm2 = 0;  // second immediate (ENTER, far pointer selector)
-  Operand op[3];
 };
 
 }  // namespace nestbed::sim

@@ -257,6 +257,29 @@ void Decoder::decode_block(Cpu& cpu, uint64_t la, uint64_t pa, Block& b) {
     pa += d.len;
     if ((pa & 0xfff) == 0) break;
   }
+  prepare_fast_path(b);
+}
+
+// The entries Cpu::execute_block's fast loop runs: each instruction alone,
+// except an ALU-on-registers + final Jcc pair, fused into one.
+void Decoder::prepare_fast_path(Block& b) {
+  for (DecodedInsn& d : b.insns) {
+    d.fast = d.fn;
+    d.fast_count = 1;
+    d.fast_len = d.len;
+    d.fast_cost = d.cost;
+  }
+  const size_t n = b.insns.size();
+  if (n < 2) return;
+  DecodedInsn& alu = b.insns[n - 2];
+  const DecodedInsn& jcc = b.insns[n - 1];
+  if (alu.fn == &h_invalid_opcode || alu.fn == &h_unimplemented) return;
+  if (Handler fused = fuse_alu_jcc(alu, jcc, b.mode)) {
+    alu.fast = fused;
+    alu.fast_count = 2;
+    alu.fast_len = uint8_t(alu.len + jcc.len);
+    alu.fast_cost = uint16_t(alu.cost + jcc.cost);
+  }
 }
 
 std::string Decoder::disassemble(CpuMode mode, const uint8_t* bytes, size_t n, uint64_t address) {

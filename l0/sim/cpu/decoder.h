@@ -35,6 +35,7 @@ class Decoder {
 
  private:
   void build(const cs_insn& ci, CpuMode mode, DecodedInsn& d);
+  void prepare_fast_path(Block& b);
   bool convert_operand(const cs_x86_op& o, const cs_x86& x, CpuMode mode, DecodedInsn& d, unsigned n,
                        unsigned* imm_count);
 

@@ -2,6 +2,8 @@
 // and rotates, SHLD/SHRD, MUL/IMUL/DIV/IDIV, BT*, BSF/BSR (SDM vol. 2).
 #include <capstone/capstone.h>
 
+#include <utility>
+
 #include "arch/x86/exceptions.h"
 #include "l0/sim/cpu/exec_common.h"
 #include "l0/sim/cpu/exec_select.h"
@@ -35,37 +37,75 @@ inline T alu(T a, T b, uint64_t& f) {
   }
 }
 
-template <Alu OP, typename T>
+// Register destination; the source's form S is fixed at decode time.
+template <Alu OP, typename T, Form S>
 void h_alu_reg(Cpu& c, const DecodedInsn& i) {
-  const T b = read_op<T>(c, i, 1);
+  const T b = read_form<T, S>(c, i, 1);
   uint64_t& f = c.state().rflags;
   const T r = alu<OP, T>(get_reg<T>(c, i.op[0]), b, f);
   if constexpr (OP != Alu::Cmp && OP != Alu::Test) set_reg<T>(c, i.op[0], r);
 }
 
-template <Alu OP, typename T>
+// Memory destination in form D (M or M64), register or immediate source S.
+template <Alu OP, typename T, Form D, Form S>
 void h_alu_mem(Cpu& c, const DecodedInsn& i) {
-  const T b = read_op<T>(c, i, 1);
+  const T b = read_form<T, S>(c, i, 1);
   uint64_t f = c.state().rflags;
   if constexpr (OP == Alu::Cmp || OP == Alu::Test) {
-    alu<OP, T>(c.read<T>(c.linear(i, sizeof(T), Access::Read)), b, f);
+    alu<OP, T>(c.read<T>(form_linear<D>(c, i, sizeof(T), Access::Read)), b, f);
   } else {
-    modify_op0<T>(c, i, [&](T a) { return alu<OP, T>(a, b, f); });
+    modify_mem<T, D>(c, i, [&](T a) { return alu<OP, T>(a, b, f); });
   }
   c.state().rflags = f;
 }
 
-template <Alu OP>
-bool select_binop(DecodedInsn& d, const CostModel& costs) {
-  const unsigned size = d.op[0].size;
-  Handler h;
-  if (d.op[0].kind == OpKind::Reg) {
-    h = NB_BY_SIZE_P(h_alu_reg, OP, size);
-  } else {
-    h = NB_BY_SIZE_P(h_alu_mem, OP, size);
+template <Alu OP, typename T>
+Handler alu_handler(Form dst, Form src) {
+  if (dst == Form::R) {
+    switch (src) {
+      case Form::R: return &h_alu_reg<OP, T, Form::R>;
+      case Form::I: return &h_alu_reg<OP, T, Form::I>;
+      case Form::M: return &h_alu_reg<OP, T, Form::M>;
+      default: return &h_alu_reg<OP, T, Form::M64>;
+    }
   }
+  const bool reg_src = src == Form::R;
+  if (dst == Form::M64) return reg_src ? &h_alu_mem<OP, T, Form::M64, Form::R> : &h_alu_mem<OP, T, Form::M64, Form::I>;
+  return reg_src ? &h_alu_mem<OP, T, Form::M, Form::R> : &h_alu_mem<OP, T, Form::M, Form::I>;
+}
+
+template <Alu OP>
+bool select_binop(DecodedInsn& d, CpuMode mode, const CostModel& costs) {
+  const Form dst = form_of(d, 0, mode), src = form_of(d, 1, mode);
+  const Handler h = by_size(d.op[0].size, [&](auto tag) { return alu_handler<OP, typename decltype(tag)::type>(dst, src); });
   set_handler(d, h, costs, d.op[0].kind == OpKind::Mem ? CostClass::load_store : CostClass::simple);
   return true;
+}
+
+// ALU on registers then the block's final Jcc (64-bit mode), fused: one
+// dispatch for the commonest pair (cmp/test/add/sub/and, then a branch).
+// Register and immediate operands only, so the first half cannot fault,
+// exit or end the block.
+template <Alu OP, typename T, Form S, unsigned CC>
+void h_alu_jcc(Cpu& c, const DecodedInsn& i) {
+  h_alu_reg<OP, T, S>(c, i);
+  if (condition(c.state().rflags, CC)) c.reg(REG_RIP) += (&i)[1].imm;  // 64-bit RIP: no truncation
+}
+
+template <Alu OP, typename T, Form S, size_t... CC>
+Handler alu_jcc_handler(unsigned cc, std::index_sequence<CC...>) {
+  static constexpr Handler table[] = {&h_alu_jcc<OP, T, S, CC>...};
+  return table[cc];
+}
+
+template <Alu OP>
+Handler alu_jcc_sized(unsigned size, Form src, unsigned cc) {
+  const auto seq = std::make_index_sequence<16>();
+  if (size == 8)
+    return src == Form::R ? alu_jcc_handler<OP, uint64_t, Form::R>(cc, seq) : alu_jcc_handler<OP, uint64_t, Form::I>(cc, seq);
+  if (size == 4)
+    return src == Form::R ? alu_jcc_handler<OP, uint32_t, Form::R>(cc, seq) : alu_jcc_handler<OP, uint32_t, Form::I>(cc, seq);
+  return nullptr;
 }
 
 // ----------------------------------------------------------- unary
@@ -337,19 +377,35 @@ void h_bitscan(Cpu& c, const DecodedInsn& i) {
 
 }  // namespace
 
+Handler fuse_alu_jcc(const DecodedInsn& alu, const DecodedInsn& jcc, CpuMode mode) {
+  const int cc = jcc_condition(jcc.id);
+  if (mode != CpuMode::Bits64 || cc < 0 || (alu.flags & insn_flag::LOCK)) return nullptr;
+  if (alu.op[0].kind != OpKind::Reg || alu.op[0].high8) return nullptr;
+  const Form src = form_of(alu, 1, mode);
+  if (src != Form::R && src != Form::I) return nullptr;
+  const unsigned size = alu.op[0].size;
+  switch (alu.id) {
+    case X86_INS_CMP: return alu_jcc_sized<Alu::Cmp>(size, src, unsigned(cc));
+    case X86_INS_TEST: return alu_jcc_sized<Alu::Test>(size, src, unsigned(cc));
+    case X86_INS_ADD: return alu_jcc_sized<Alu::Add>(size, src, unsigned(cc));
+    case X86_INS_SUB: return alu_jcc_sized<Alu::Sub>(size, src, unsigned(cc));
+    case X86_INS_AND: return alu_jcc_sized<Alu::And>(size, src, unsigned(cc));
+    default: return nullptr;
+  }
+}
+
 bool select_alu(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs) {
-  (void)mode;
   const unsigned size = d.op[0].size;
   switch (id) {
-    case X86_INS_ADD: return select_binop<Alu::Add>(d, costs);
-    case X86_INS_OR: return select_binop<Alu::Or>(d, costs);
-    case X86_INS_ADC: return select_binop<Alu::Adc>(d, costs);
-    case X86_INS_SBB: return select_binop<Alu::Sbb>(d, costs);
-    case X86_INS_AND: return select_binop<Alu::And>(d, costs);
-    case X86_INS_SUB: return select_binop<Alu::Sub>(d, costs);
-    case X86_INS_XOR: return select_binop<Alu::Xor>(d, costs);
-    case X86_INS_CMP: return select_binop<Alu::Cmp>(d, costs);
-    case X86_INS_TEST: return select_binop<Alu::Test>(d, costs);
+    case X86_INS_ADD: return select_binop<Alu::Add>(d, mode, costs);
+    case X86_INS_OR: return select_binop<Alu::Or>(d, mode, costs);
+    case X86_INS_ADC: return select_binop<Alu::Adc>(d, mode, costs);
+    case X86_INS_SBB: return select_binop<Alu::Sbb>(d, mode, costs);
+    case X86_INS_AND: return select_binop<Alu::And>(d, mode, costs);
+    case X86_INS_SUB: return select_binop<Alu::Sub>(d, mode, costs);
+    case X86_INS_XOR: return select_binop<Alu::Xor>(d, mode, costs);
+    case X86_INS_CMP: return select_binop<Alu::Cmp>(d, mode, costs);
+    case X86_INS_TEST: return select_binop<Alu::Test>(d, mode, costs);
     case X86_INS_INC: set_handler(d, NB_BY_SIZE(h_inc, size), costs, CostClass::simple); return true;
     case X86_INS_DEC: set_handler(d, NB_BY_SIZE(h_dec, size), costs, CostClass::simple); return true;
     case X86_INS_NEG: set_handler(d, NB_BY_SIZE(h_neg, size), costs, CostClass::simple); return true;

@@ -69,16 +69,44 @@ NB_INLINE void write_op(Cpu& c, const DecodedInsn& i, unsigned n, T v) {
     c.write<T>(c.linear(i, sizeof(T), Access::Write), v);
 }
 
-// Read-modify-write of operand 0: `f(old)` returns the new value; writes
-// happen only after the access is known to be allowed.
-template <typename T, typename F>
-inline void modify_op0(Cpu& c, const DecodedInsn& i, F f) {
-  const Operand& o = i.op[0];
-  if (o.kind == OpKind::Reg) {
-    set_reg<T>(c, o, f(get_reg<T>(c, o)));
-    return;
-  }
-  const uint64_t la = c.linear(i, sizeof(T), Access::Write);
+// ------------------------------------------------------- operand forms
+
+// An operand's form, fixed when the instruction is decoded, so that a
+// handler specialised by form does no switching on operand kinds: a
+// register, the immediate, a memory operand, or a memory operand of an
+// instruction decoded in 64-bit mode with a 64-bit address (Cpu::linear64).
+enum class Form : uint8_t { R, I, M, M64 };
+
+inline Form form_of(const DecodedInsn& d, unsigned n, CpuMode mode) {
+  const OpKind k = d.op[n].kind;
+  if (k == OpKind::Reg) return Form::R;
+  if (k != OpKind::Mem) return Form::I;  // as read_op: anything else reads the immediate
+  return mode == CpuMode::Bits64 && d.addrsize == 8 ? Form::M64 : Form::M;
+}
+
+template <Form F>
+NB_INLINE uint64_t form_linear(Cpu& c, const DecodedInsn& i, unsigned size, Access a) {
+  static_assert(F == Form::M || F == Form::M64);
+  if constexpr (F == Form::M64)
+    return c.linear64(i);
+  else
+    return c.linear(i, size, a);
+}
+
+template <typename T, Form F>
+NB_INLINE T read_form(Cpu& c, const DecodedInsn& i, unsigned n) {
+  if constexpr (F == Form::R)
+    return get_reg<T>(c, i.op[n]);
+  else if constexpr (F == Form::I)
+    return T(i.imm);
+  else
+    return c.read<T>(form_linear<F>(c, i, sizeof(T), Access::Read));
+}
+
+// Read-modify-write of memory operand 0 in form F (M or M64), as modify_op0.
+template <typename T, Form F, typename Fn>
+NB_INLINE void modify_mem(Cpu& c, const DecodedInsn& i, Fn f) {
+  const uint64_t la = form_linear<F>(c, i, sizeof(T), Access::Write);
   if (T* p = c.rmw_ptr<T>(la)) {
     T old;
     std::memcpy(&old, p, sizeof(T));
@@ -88,6 +116,34 @@ inline void modify_op0(Cpu& c, const DecodedInsn& i, F f) {
   }
   const T old = T(c.rmw_read(la, sizeof(T)));
   c.write<T>(la, f(old));
+}
+
+// Picks the instance of a handler family for an operand size and form(s):
+// `pick(tag<T>{}, form...)` returns the handler.
+template <typename T>
+struct SizeTag {
+  using type = T;
+};
+template <typename Pick>
+inline Handler by_size(unsigned size, Pick pick) {
+  switch (size) {
+    case 1: return pick(SizeTag<uint8_t>{});
+    case 2: return pick(SizeTag<uint16_t>{});
+    case 4: return pick(SizeTag<uint32_t>{});
+    default: return pick(SizeTag<uint64_t>{});
+  }
+}
+
+// Read-modify-write of operand 0: `f(old)` returns the new value; writes
+// happen only after the access is known to be allowed.
+template <typename T, typename F>
+inline void modify_op0(Cpu& c, const DecodedInsn& i, F f) {
+  const Operand& o = i.op[0];
+  if (o.kind == OpKind::Reg) {
+    set_reg<T>(c, o, f(get_reg<T>(c, o)));
+    return;
+  }
+  modify_mem<T, Form::M>(c, i, f);
 }
 
 template <typename T>

@@ -195,6 +195,12 @@ constexpr Handler jcc_handler(unsigned cc, std::index_sequence<CC...>) {
 
 }  // namespace
 
+int jcc_condition(unsigned id) {
+  for (unsigned cc = 0; cc < 16; ++cc)
+    if (kJcc[cc] == id) return int(cc);
+  return -1;
+}
+
 bool select_control(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs) {
   const bool b64 = mode == CpuMode::Bits64;
   // Near-branch width: 64 in 64-bit mode (66h is ignored, as on Intel),

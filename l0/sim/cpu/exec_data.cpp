@@ -15,9 +15,30 @@ namespace nestbed::sim {
 
 namespace {
 
-template <typename T>
+// MOV with the destination's form D and the source's form S fixed at
+// decode time (at most one of them is memory).
+template <typename T, Form D, Form S>
 void h_mov(Cpu& c, const DecodedInsn& i) {
-  write_op<T>(c, i, 0, read_op<T>(c, i, 1));
+  const T v = read_form<T, S>(c, i, 1);
+  if constexpr (D == Form::R)
+    set_reg<T>(c, i.op[0], v);
+  else
+    c.write<T>(form_linear<D>(c, i, sizeof(T), Access::Write), v);
+}
+
+template <typename T>
+Handler mov_handler(Form dst, Form src) {
+  if (dst == Form::R) {
+    switch (src) {
+      case Form::R: return &h_mov<T, Form::R, Form::R>;
+      case Form::I: return &h_mov<T, Form::R, Form::I>;
+      case Form::M: return &h_mov<T, Form::R, Form::M>;
+      default: return &h_mov<T, Form::R, Form::M64>;
+    }
+  }
+  const bool reg_src = src == Form::R;
+  if (dst == Form::M64) return reg_src ? &h_mov<T, Form::M64, Form::R> : &h_mov<T, Form::M64, Form::I>;
+  return reg_src ? &h_mov<T, Form::M, Form::R> : &h_mov<T, Form::M, Form::I>;
 }
 
 // MOVZX/MOVSX/MOVSXD: D is the destination width, S the source width.
@@ -377,7 +398,9 @@ bool select_data(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
       // Moves to/from segment, control and debug registers are system instructions.
       for (unsigned k = 0; k < 2; ++k)
         if (d.op[k].kind != OpKind::Reg && d.op[k].kind != OpKind::Mem && d.op[k].kind != OpKind::Imm) return false;
-      set_handler(d, NB_BY_SIZE(h_mov, size), costs, simple);
+      set_handler(d, by_size(size, [&](auto tag) {
+                    return mov_handler<typename decltype(tag)::type>(form_of(d, 0, mode), form_of(d, 1, mode));
+                  }), costs, simple);
       return true;
     case X86_INS_MOVZX:
       set_handler(d, movx_handler(size, d.op[1].size, false), costs, simple);

@@ -16,6 +16,13 @@ bool select_system(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& c
 bool select_vmx(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 
 // Handlers the decoder uses directly.
+// The condition (0..15, SDM vol. 1 B.1) of a Jcc's Capstone id, or -1.
+int jcc_condition(unsigned id);
+// A handler running `alu` (an ALU operation on registers, 64-bit mode) and
+// then `jcc` (a Jcc, in 64-bit mode) in one call, or nullptr when the pair
+// does not fuse. The pair stays two instructions in every count.
+Handler fuse_alu_jcc(const DecodedInsn& alu, const DecodedInsn& jcc, CpuMode mode);
+
 void h_unimplemented(Cpu& c, const DecodedInsn& i);
 void h_invalid_opcode(Cpu& c, const DecodedInsn& i);
 

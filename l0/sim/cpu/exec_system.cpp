@@ -27,7 +27,7 @@ inline unsigned iopl(const Cpu& c) { return (c.state().rflags & fl::IOPL) >> fl:
 
 void h_hlt(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
-  if (proc_exiting(c, pc::HLT_EXITING)) c.vm_exit_insn(i, uint32_t(ExitReason::HLT));
+  if (proc_exiting(c, pc::HLT_EXITING)) return c.vm_exit_pending(i, uint32_t(ExitReason::HLT));
   c.halt();
 }
 
@@ -46,21 +46,23 @@ void h_sti(Cpu& c, const DecodedInsn&) {
 }
 
 // The I/O-permission checks come first, then the VMX I/O exit (SDM 25.1.1).
-void io_intercept(Cpu& c, const DecodedInsn& i, uint16_t port, unsigned size, bool in, bool immediate) {
-  if (!c.non_root()) return;
+// True when the instruction exits (the caller returns at once).
+bool io_intercept(Cpu& c, const DecodedInsn& i, uint16_t port, unsigned size, bool in, bool immediate) {
+  if (!c.non_root()) return false;
   c.check_io_permission(port, size);
-  if (!c.vmx().io_exits(port, size)) return;
+  if (!c.vmx().io_exits(port, size)) return false;
   namespace q = arch::vmx::qual_io;
   const uint64_t qual = q::SIZE.make(size - 1) | q::DIRECTION.make(in ? q::IN : q::OUT) |
                         q::OPERAND_ENCODING.make(immediate ? q::PORT_IMMEDIATE : q::PORT_IN_DX) | q::PORT.make(port);
-  c.vm_exit_insn(i, uint32_t(ExitReason::IO_INSTRUCTION), qual);
+  c.vm_exit_pending(i, uint32_t(ExitReason::IO_INSTRUCTION), qual);
+  return true;
 }
 
 template <typename T>
 void h_in(Cpu& c, const DecodedInsn& i) {
   const bool immediate = i.op[1].kind == OpKind::Imm;
   const uint16_t port = immediate ? uint16_t(i.imm & 0xff) : uint16_t(c.reg(RDX));
-  io_intercept(c, i, port, sizeof(T), true, immediate);
+  if (io_intercept(c, i, port, sizeof(T), true, immediate)) return;
   set_reg<T>(c, RAX, T(c.io_in(port, sizeof(T))));
 }
 
@@ -68,7 +70,7 @@ template <typename T>
 void h_out(Cpu& c, const DecodedInsn& i) {
   const bool immediate = i.op[0].kind == OpKind::Imm;
   const uint16_t port = immediate ? uint16_t(i.imm & 0xff) : uint16_t(c.reg(RDX));
-  io_intercept(c, i, port, sizeof(T), false, immediate);
+  if (io_intercept(c, i, port, sizeof(T), false, immediate)) return;
   c.io_out(port, sizeof(T), uint32_t(T(c.reg(RAX))));
 }
 
@@ -388,7 +390,7 @@ void h_invlpg(Cpu& c, const DecodedInsn& i) {
 
 void h_rdmsr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
-  if (c.non_root() && c.vmx().msr_exits(uint32_t(c.reg(RCX)), false)) c.vm_exit_insn(i, uint32_t(ExitReason::MSR_READ));
+  if (c.non_root() && c.vmx().msr_exits(uint32_t(c.reg(RCX)), false)) return c.vm_exit_pending(i, uint32_t(ExitReason::MSR_READ));
   const uint64_t v = c.read_msr(uint32_t(c.reg(RCX)));
   c.reg(RAX) = uint32_t(v);
   c.reg(RDX) = v >> 32;
@@ -396,7 +398,7 @@ void h_rdmsr(Cpu& c, const DecodedInsn& i) {
 
 void h_wrmsr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
-  if (c.non_root() && c.vmx().msr_exits(uint32_t(c.reg(RCX)), true)) c.vm_exit_insn(i, uint32_t(ExitReason::MSR_WRITE));
+  if (c.non_root() && c.vmx().msr_exits(uint32_t(c.reg(RCX)), true)) return c.vm_exit_pending(i, uint32_t(ExitReason::MSR_WRITE));
   c.write_msr(uint32_t(c.reg(RCX)), (c.reg(RDX) << 32) | uint32_t(c.reg(RAX)));
   c.end_block();
 }
@@ -407,7 +409,7 @@ uint64_t guest_tsc(Cpu& c) { return c.read_tsc() + (c.non_root() ? c.vmx().contr
 
 void h_rdtsc(Cpu& c, const DecodedInsn& i) {
   if ((c.state().cr4 & arch::cr4::TSD) && c.state().cpl != 0) raise_gp(0);
-  if (proc_exiting(c, pc::RDTSC_EXITING)) c.vm_exit_insn(i, uint32_t(ExitReason::RDTSC));
+  if (proc_exiting(c, pc::RDTSC_EXITING)) return c.vm_exit_pending(i, uint32_t(ExitReason::RDTSC));
   const uint64_t tsc = guest_tsc(c);
   c.reg(RAX) = uint32_t(tsc);
   c.reg(RDX) = tsc >> 32;
@@ -416,7 +418,7 @@ void h_rdtsc(Cpu& c, const DecodedInsn& i) {
 void h_rdtscp(Cpu& c, const DecodedInsn& i) {
   if (c.non_root() && !(c.vmx().controls().proc2 & pc2::ENABLE_RDTSCP)) raise_ud();  // SDM 25.3
   if ((c.state().cr4 & arch::cr4::TSD) && c.state().cpl != 0) raise_gp(0);
-  if (proc_exiting(c, pc::RDTSC_EXITING)) c.vm_exit_insn(i, uint32_t(ExitReason::RDTSCP));
+  if (proc_exiting(c, pc::RDTSC_EXITING)) return c.vm_exit_pending(i, uint32_t(ExitReason::RDTSCP));
   const uint64_t tsc = guest_tsc(c);
   c.reg(RAX) = uint32_t(tsc);
   c.reg(RDX) = tsc >> 32;
@@ -432,7 +434,7 @@ void h_rdpmc(Cpu& c, const DecodedInsn& i) {
 }
 
 void h_cpuid(Cpu& c, const DecodedInsn& i) {
-  if (c.non_root()) c.vm_exit_insn(i, uint32_t(ExitReason::CPUID));  // unconditional (SDM 25.1.2)
+  if (c.non_root()) return c.vm_exit_pending(i, uint32_t(ExitReason::CPUID));  // unconditional (SDM 25.1.2)
   const CpuidResult r = cpuid(uint32_t(c.reg(RAX)), uint32_t(c.reg(RCX)), 0);
   c.reg(RAX) = r.eax;
   c.reg(RBX) = r.ebx;

@@ -19,14 +19,19 @@ using arch::vmx::ExitReason;
 // SDM 30.3 "Operation", first lines of every VMX instruction but VMXON:
 // #UD outside VMX operation or outside protected/IA-32e 64-bit code, a VM
 // exit in non-root operation, #GP(0) above CPL 0.
-void vmx_prologue(Cpu& c, const DecodedInsn& i, ExitReason reason, uint64_t qualification = 0,
-                  uint32_t info = 0) {
+// True when the instruction exits (the caller returns at once).
+[[nodiscard]] bool vmx_prologue(Cpu& c, const DecodedInsn& i, ExitReason reason, uint64_t qualification = 0,
+                                uint32_t info = 0) {
   const CpuState& s = c.state();
   if (!c.vmx().in_vmx_operation() || !(s.cr0 & arch::cr0::PE) || (s.rflags & arch::rflags::VM) ||
       ((s.efer & arch::efer::LMA) && c.mode() != CpuMode::Bits64))
     raise_ud();
-  if (c.non_root()) c.vm_exit_insn(i, uint32_t(reason), qualification, info);
+  if (c.non_root()) {
+    c.vm_exit_pending(i, uint32_t(reason), qualification, info);
+    return true;
+  }
   if (s.cpl != 0) raise_gp(0);
+  return false;
 }
 
 uint64_t read_m64(Cpu& c, const DecodedInsn& i) { return c.read<uint64_t>(c.linear(i, 8, Access::Read)); }
@@ -56,22 +61,22 @@ void h_vmxon(Cpu& c, const DecodedInsn& i) {
 }
 
 void h_vmxoff(Cpu& c, const DecodedInsn& i) {
-  vmx_prologue(c, i, ExitReason::VMXOFF);
+  if (vmx_prologue(c, i, ExitReason::VMXOFF)) return;
   c.vmx().vmxoff();
 }
 
 void h_vmclear(Cpu& c, const DecodedInsn& i) {
-  vmx_prologue(c, i, ExitReason::VMCLEAR, displacement_qualification(i), mem_info(i));
+  if (vmx_prologue(c, i, ExitReason::VMCLEAR, displacement_qualification(i), mem_info(i))) return;
   c.vmx().vmclear(read_m64(c, i));
 }
 
 void h_vmptrld(Cpu& c, const DecodedInsn& i) {
-  vmx_prologue(c, i, ExitReason::VMPTRLD, displacement_qualification(i), mem_info(i));
+  if (vmx_prologue(c, i, ExitReason::VMPTRLD, displacement_qualification(i), mem_info(i))) return;
   c.vmx().vmptrld(read_m64(c, i));
 }
 
 void h_vmptrst(Cpu& c, const DecodedInsn& i) {
-  vmx_prologue(c, i, ExitReason::VMPTRST, displacement_qualification(i), mem_info(i));
+  if (vmx_prologue(c, i, ExitReason::VMPTRST, displacement_qualification(i), mem_info(i))) return;
   c.write<uint64_t>(c.linear(i, 8, Access::Write), c.vmx().vmptrst());
   c.vmx().vm_succeed();
 }
@@ -92,8 +97,8 @@ void h_vmread(Cpu& c, const DecodedInsn& i) {
   if (c.non_root() && c.vmx().in_vmx_operation() && c.state().cpl == 0 && c.vmx().shadowed(encoding, false)) {
     // Shadowed: read the shadow VMCS without an exit (SDM 25.1.3, 30.3).
   } else {
-    vmx_prologue(c, i, ExitReason::VMREAD, i.op[0].kind == OpKind::Mem ? displacement_qualification(i) : 0,
-                 vmread_write_info(i, 0, 1));
+    if (vmx_prologue(c, i, ExitReason::VMREAD, i.op[0].kind == OpKind::Mem ? displacement_qualification(i) : 0,
+                     vmread_write_info(i, 0, 1))) return;
   }
   uint64_t value;
   if (!c.vmx().vmread(encoding, value)) return;
@@ -107,27 +112,27 @@ void h_vmwrite(Cpu& c, const DecodedInsn& i) {
   const uint64_t encoding = c.reg(i.op[0].reg) & (c.mode() == CpuMode::Bits64 ? ~0ull : 0xffffffffull);
   if (c.non_root() && c.vmx().in_vmx_operation() && c.state().cpl == 0 && c.vmx().shadowed(encoding, true)) {
   } else {
-    vmx_prologue(c, i, ExitReason::VMWRITE, i.op[1].kind == OpKind::Mem ? displacement_qualification(i) : 0,
-                 vmread_write_info(i, 1, 0));
+    if (vmx_prologue(c, i, ExitReason::VMWRITE, i.op[1].kind == OpKind::Mem ? displacement_qualification(i) : 0,
+                     vmread_write_info(i, 1, 0))) return;
   }
   const uint64_t value = c.mode() == CpuMode::Bits64 ? read_op<uint64_t>(c, i, 1) : read_op<uint32_t>(c, i, 1);
   c.vmx().vmwrite(encoding, value);
 }
 
 void h_vmlaunch(Cpu& c, const DecodedInsn& i) {
-  vmx_prologue(c, i, ExitReason::VMLAUNCH);
+  if (vmx_prologue(c, i, ExitReason::VMLAUNCH)) return;
   c.vmx().vmlaunch(false);
 }
 
 void h_vmresume(Cpu& c, const DecodedInsn& i) {
-  vmx_prologue(c, i, ExitReason::VMRESUME);
+  if (vmx_prologue(c, i, ExitReason::VMRESUME)) return;
   c.vmx().vmlaunch(true);
 }
 
 // VMCALL: always exits in non-root operation; in root operation it would
 // activate the dual-monitor treatment, which is not offered (SDM 30.3).
 void h_vmcall(Cpu& c, const DecodedInsn& i) {
-  if (c.non_root()) c.vm_exit_insn(i, uint32_t(ExitReason::VMCALL));
+  if (c.non_root()) return c.vm_exit_pending(i, uint32_t(ExitReason::VMCALL));
   if (!c.vmx().in_vmx_operation()) raise_ud();
   if (c.state().cpl != 0) raise_gp(0);
   c.vmx().vm_fail(uint32_t(arch::vmx::VmInstructionError::VMCALL_IN_VMX_ROOT));
@@ -139,7 +144,7 @@ uint32_t inv_info(const DecodedInsn& i) {
 }
 
 void h_invept(Cpu& c, const DecodedInsn& i) {
-  vmx_prologue(c, i, ExitReason::INVEPT, displacement_qualification(i), inv_info(i));
+  if (vmx_prologue(c, i, ExitReason::INVEPT, displacement_qualification(i), inv_info(i))) return;
   const uint64_t type = c.reg(i.op[0].reg);
   const uint64_t la = c.linear(i, 16, Access::Read);
   const uint64_t eptp = c.read<uint64_t>(la);
@@ -147,7 +152,7 @@ void h_invept(Cpu& c, const DecodedInsn& i) {
 }
 
 void h_invvpid(Cpu& c, const DecodedInsn& i) {
-  vmx_prologue(c, i, ExitReason::INVVPID, displacement_qualification(i), inv_info(i));
+  if (vmx_prologue(c, i, ExitReason::INVVPID, displacement_qualification(i), inv_info(i))) return;
   const uint64_t type = c.reg(i.op[0].reg);
   const uint64_t la = c.linear(i, 16, Access::Read);
   const uint64_t lo = c.read<uint64_t>(la), linear = c.read<uint64_t>(la + 8);

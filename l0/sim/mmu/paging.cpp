@@ -21,7 +21,7 @@ uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override) {
     const TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
     const uint64_t page = la & ~0xfffull;
     const uint64_t tag = a == Access::Read ? e.tag_r : a == Access::Write ? e.tag_w : e.tag_x;
-    if (tag == page) return e.pa_page | (la & 0xfff);
+    if (tag == page || (a == Access::Write && e.tag_wc == page)) return e.pa_page | (la & 0xfff);
   }
   if (!(s_.cr0 & cr0::PG)) {
     uint64_t pa = uint32_t(la);
@@ -47,7 +47,7 @@ uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override) {
 void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, bool writable) {
   TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
   const uint64_t page = la & ~0xfffull, pa_page = pa & ~0xfffull;
-  if (e.tag_r != page && e.tag_w != page && e.tag_x != page) e = TlbEntry{};
+  if (e.tag_r != page && e.tag_w != page && e.tag_x != page && e.tag_wc != page) e = TlbEntry{};
   e.pa_page = pa_page;
   e.global = global;
   const bool ram = mem_.contains(pa_page, 0x1000);
@@ -55,7 +55,7 @@ void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, b
   // The fast path serves reads and writes of RAM only; MMIO always walks.
   if (a == Access::Read && ram) e.tag_r = page;
   if (a == Access::Write && ram) e.tag_r = page;
-  if (a != Access::Exec && ram && writable && !code_page_[pa_page >> 12]) e.tag_w = page;
+  if (a != Access::Exec && ram && writable) (code_page_[pa_page >> 12] ? e.tag_wc : e.tag_w) = page;
   if (a == Access::Exec) e.tag_x = page;
   (void)user;
 }
@@ -65,7 +65,7 @@ void Cpu::flush_tlb(bool include_global) {
     if (include_global || !tlb_[k].global) tlb_[k] = TlbEntry{};
   // Only when no other context can still hold large-page entries.
   if (include_global && tlb_contexts_.size() == 1) tlb_has_large_ = false;
-  ++code_generation_;
+  new_fetch_generation();
 }
 
 void Cpu::invlpg(uint64_t la) { invlpg_in_context(tlb_key_, la); }
@@ -82,9 +82,12 @@ void Cpu::invlpg_in_context(uint64_t key, uint64_t la) {
   } else {
     TlbEntry& e = entries[(la >> 12) & TLB_MASK];
     const uint64_t page = la & ~0xfffull;
-    if (e.tag_r == page || e.tag_w == page || e.tag_x == page) e = TlbEntry{};
+    if (e.tag_r == page || e.tag_w == page || e.tag_x == page || e.tag_wc == page) e = TlbEntry{};
   }
-  ++code_generation_;
+  if (key == tlb_key_)
+    new_fetch_generation();
+  else
+    context_generation_[key] = ++generation_counter_;
 }
 
 // The page walk. Sets A in every entry used and D in the final one for

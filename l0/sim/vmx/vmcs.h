@@ -25,6 +25,21 @@ class Vmcs {
     values_[slot_of(enc)] = v & arch::vmx::width_mask(arch::vmx::vmcs_encoding_width(enc));
   }
 
+  // The same for a field known at compile time: slot and width mask fold
+  // to constants (the VM exit and entry paths).
+  template <VmcsField F>
+  uint64_t get() const {
+    constexpr int slot = arch::vmx::vmcs_field_slot(F);
+    static_assert(slot >= 0);
+    return values_[slot];
+  }
+  template <VmcsField F>
+  void set(uint64_t v) {
+    constexpr int slot = arch::vmx::vmcs_field_slot(F);
+    static_assert(slot >= 0);
+    values_[slot] = v & arch::vmx::width_mask(arch::vmx::vmcs_encoding_width(uint32_t(F)));
+  }
+
   // VMREAD/VMWRITE by encoding, including the HIGH halves of 64-bit fields
   // (SDM 24.11.2). False: not a supported component (VM-instruction error 12).
   bool read_encoding(uint64_t enc, uint64_t& value) const;

@@ -3,6 +3,7 @@
 #include "l0/sim/vmx/vmx.h"
 
 #include <cstring>
+#include <utility>
 
 #include "arch/vmx/vmx.h"
 #include "arch/x86/control_regs.h"
@@ -267,19 +268,36 @@ void Vmx::decode_controls(const Vmcs& v) {
 
 namespace {
 
-Segment segment_from(const Vmcs& v, F sel, F base, F limit, F access) {
-  return Segment{uint16_t(v.read(sel)), v.read(base), uint32_t(v.read(limit)), uint32_t(v.read(access))};
+// Segment K of kGuestSegmentFields (ES..GS, LDTR, TR), its fields known at
+// compile time so each access is one load or store.
+template <size_t K>
+Segment segment_from(const Vmcs& v) {
+  constexpr GuestSegmentFields f = kGuestSegmentFields[K];
+  return Segment{uint16_t(v.get<f.selector>()), v.get<f.base>(), uint32_t(v.get<f.limit>()),
+                 uint32_t(v.get<f.access_rights>())};
 }
-void segment_to(Vmcs& v, const Segment& s, F sel, F base, F limit, F access) {
-  v.write(sel, s.selector);
-  v.write(base, s.base);
-  v.write(limit, s.limit);
-  v.write(access, (s.ar & ar::UNUSABLE) ? ar::UNUSABLE : s.ar);
+template <size_t K>
+void segment_to(Vmcs& v, const Segment& s) {
+  constexpr GuestSegmentFields f = kGuestSegmentFields[K];
+  v.set<f.selector>(s.selector);
+  v.set<f.base>(s.base);
+  v.set<f.limit>(s.limit);
+  v.set<f.access_rights>((s.ar & ar::UNUSABLE) ? ar::UNUSABLE : s.ar);
+}
+// The CPU's segment registers in kGuestSegmentFields order.
+inline Segment& guest_segment(CpuState& s, size_t k) {
+  return k < 6 ? s.seg[k] : k == kGuestLdtrIndex ? s.ldtr : s.tr;
+}
+template <size_t... K>
+void segments_from(const Vmcs& v, CpuState& s, std::index_sequence<K...>) {
+  ((guest_segment(s, K) = segment_from<K>(v)), ...);
+}
+template <size_t... K>
+void segments_to(Vmcs& v, CpuState& s, std::index_sequence<K...>) {
+  (segment_to<K>(v, guest_segment(s, K)), ...);
 }
 
 constexpr const VmcsField* kGuestPdptes = kGuestPdpteFields;
-using SegmentFields = GuestSegmentFields;
-constexpr const GuestSegmentFields* kGuestSegments = kGuestSegmentFields;
 
 }  // namespace
 
@@ -305,12 +323,7 @@ void Vmx::load_guest_state(Vmcs& v) {
     s.efer = (s.efer & ~(arch::efer::LMA | arch::efer::LME)) | (ia32e ? arch::efer::LMA : 0) |
              ((ia32e && (s.cr0 & arch::cr0::PG)) ? arch::efer::LME : 0);
   }
-  for (unsigned k = 0; k < 6; ++k) {
-    const SegmentFields& f = kGuestSegments[k];
-    s.seg[k] = segment_from(v, f.selector, f.base, f.limit, f.access_rights);
-  }
-  s.ldtr = segment_from(v, F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES);
-  s.tr = segment_from(v, F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES);
+  segments_from(v, s, std::make_index_sequence<8>());  // ES..GS, LDTR, TR
   s.gdtr = TableRegister{v.read(F::GUEST_GDTR_BASE), uint16_t(v.read(F::GUEST_GDTR_LIMIT))};
   s.idtr = TableRegister{v.read(F::GUEST_IDTR_BASE), uint16_t(v.read(F::GUEST_IDTR_LIMIT))};
   s.r[RSP] = v.read(F::GUEST_RSP);
@@ -515,12 +528,7 @@ void Vmx::save_guest_state(Vmcs& v, uint64_t guest_rip) {
   v.write(F::GUEST_RSP, s.r[RSP]);
   v.write(F::GUEST_RIP, guest_rip);
   v.write(F::GUEST_RFLAGS, s.rflags);
-  for (unsigned k = 0; k < 6; ++k) {
-    const SegmentFields& f = kGuestSegments[k];
-    segment_to(v, s.seg[k], f.selector, f.base, f.limit, f.access_rights);
-  }
-  segment_to(v, s.ldtr, F::GUEST_LDTR_SELECTOR, F::GUEST_LDTR_BASE, F::GUEST_LDTR_LIMIT, F::GUEST_LDTR_AR_BYTES);
-  segment_to(v, s.tr, F::GUEST_TR_SELECTOR, F::GUEST_TR_BASE, F::GUEST_TR_LIMIT, F::GUEST_TR_AR_BYTES);
+  segments_to(v, cpu_.state(), std::make_index_sequence<8>());  // ES..GS, LDTR, TR
   v.write(F::GUEST_GDTR_BASE, s.gdtr.base);
   v.write(F::GUEST_GDTR_LIMIT, s.gdtr.limit);
   v.write(F::GUEST_IDTR_BASE, s.idtr.base);
