@@ -15,6 +15,7 @@ packages=(
   qemu-system-x86                          # depth-0 reference runs
   python3 python3-pandas python3-matplotlib  # e2e driver, analysis/
   python3-pytest                           # analysis/'s tests
+  slurm-wlm munge                          # nestbed sweep --slurm's test (a single-node Slurm)
   valgrind
 )
 

@@ -8,7 +8,8 @@
     its status and the sweep goes on;
   - --resume skips the runs that succeeded and runs the failed ones again;
   - two sweeps of the same SPEC give the same CSV files but for the wall-time
-    columns;
+    columns, and so do its two shards (--shard 1/2, 2/2) once merged
+    (`nestbed sweep merge`; on a real Slurm: tests/e2e/check_slurm.py);
   - a malformed SPEC gets status 66 and one error naming its line.
 
     check_sweep.py --nestbed build/bin/nestbed --images build/images
@@ -127,6 +128,21 @@ def check_deterministic(opts, spec, out, tmp):
         strip = lambda rows: [{k: v for k, v in row.items() if k not in WALL_COLUMNS} for row in rows]
         if strip(a) != strip(b):
             raise Failure(f"{name} differs between two sweeps of the same SPEC")
+    sharded = tmp / "sharded"
+    for shard in ("1/2", "2/2"):
+        r = sweep(opts, str(spec), "--out", str(sharded), "--shard", shard)
+        if r.returncode != 0 or f"shard {shard}: 3 runs" not in r.stderr:
+            raise Failure(f"--shard {shard}: status {r.returncode}, expected 3 runs:\n{r.stderr}")
+        if (sharded / "results.csv").exists():
+            raise Failure(f"--shard {shard} wrote results.csv (merge's job)")
+    r = subprocess.run([opts.nestbed, "sweep", "merge", str(sharded)], capture_output=True, text=True,
+                       timeout=opts.timeout)
+    if r.returncode != 0:
+        raise Failure(f"sweep merge: status {r.returncode}\n{r.stderr}")
+    for name in ("results.csv", "levels.csv", "exits.csv"):
+        strip = lambda rows: [{k: v for k, v in row.items() if k not in WALL_COLUMNS} for row in rows]
+        if strip(read_csv(out / name)) != strip(read_csv(sharded / name)):
+            raise Failure(f"{name} of the merged shards differs from the sweep's")
 
 
 MALFORMED = [
