@@ -43,16 +43,6 @@ void write_file(const fs::path& path, const std::string& text) {
   if (!out) throw InputError("cannot write '" + path.string() + "': " + std::strerror(errno));
 }
 
-// A word of a shell command, quoted when it needs it (command.txt).
-std::string shell_word(const std::string& w) {
-  if (!w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+") ==
-                        std::string::npos)
-    return w;
-  std::string q = "'";
-  for (char c : w) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 std::string clock_text(double seconds) {
   const long s = long(seconds + 0.5);
   char buf[32];
@@ -191,6 +181,15 @@ void check_images(const Spec& spec, const std::vector<const Run*>& runs, const s
 }
 
 }  // namespace
+
+std::string shell_word(const std::string& w) {
+  if (!w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+") ==
+                        std::string::npos)
+    return w;
+  std::string q = "'";
+  for (char c : w) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
 
 std::vector<std::string> run_arguments(const Spec& spec, const Run& run, const std::string& images,
                                        const std::string& run_dir) {

@@ -24,6 +24,10 @@ struct SweepTally {
   double seconds = 0;
 };
 
+// A word of a shell command, single-quoted when it needs it (command.txt,
+// the Slurm script).
+std::string shell_word(const std::string& word);
+
 // The `nestbed run` arguments of a run (after "nestbed run"), its files in `run_dir`.
 std::vector<std::string> run_arguments(const Spec& spec, const Run& run, const std::string& images,
                                        const std::string& run_dir);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "l0/cli/sweep_runner.h"
 #include "l0/engine.h"
 
 namespace nestbed::cli::sweep {
@@ -18,13 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string absolute(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
-
-// A word of a shell command, single-quoted.
-std::string quoted(const std::string& w) {
-  std::string q = "'";
-  for (char c : w) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 
 }  // namespace
 
@@ -66,8 +60,8 @@ std::string write_slurm_script(const Spec& spec, const std::string& script_dir, 
       << "#SBATCH --cpus-per-task=1\n"
       << "#SBATCH --output=" << absolute((fs::path(script_dir) / "logs" / "%A_%a.out").string()) << "\n"
       << "set -euo pipefail\n"
-      << "exec " << quoted(absolute(nestbed)) << " sweep " << quoted(absolute(spec.path)) << " --out "
-      << quoted(absolute(out_dir)) << " --images " << quoted(absolute(images)) << " --shard \"${SLURM_ARRAY_TASK_ID}/"
+      << "exec " << shell_word(absolute(nestbed)) << " sweep " << shell_word(absolute(spec.path)) << " --out "
+      << shell_word(absolute(out_dir)) << " --images " << shell_word(absolute(images)) << " --shard \"${SLURM_ARRAY_TASK_ID}/"
       << tasks << "\" --resume\n";
   out.close();
   if (!out) throw InputError("cannot write '" + path.string() + "': " + std::strerror(errno));
