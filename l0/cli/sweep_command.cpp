@@ -50,7 +50,7 @@ SweepCommand::SweepCommand(CLI::App& app) {
   command_->add_option("--shard", shard_, "Run only shard i of N (runs k with k mod N = i - 1), without writing "
                                           "the CSV files: `nestbed sweep merge DIR` does, once every shard is done")
       ->type_name("i/N");
-  command_->add_option("--slurm", slurm_dir_, "Write a Slurm job-array script (DIR/sweep.sbatch) that runs the "
+  command_->add_option("--slurm", slurm_dir_, "Write a Slurm job-array script (SCRIPT_DIR/sweep.sbatch) that runs the "
                                               "sweep's shards on a cluster, instead of running")
       ->type_name("SCRIPT_DIR");
   command_->add_option("--tasks", tasks_, "Array tasks of --slurm (default: one per run, at most 1000)")
