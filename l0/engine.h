@@ -2,9 +2,12 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "l0/level_stats.h"
 
 namespace nestbed {
 
@@ -61,6 +64,7 @@ struct RunStats {
   uint64_t mmio_exits = 0;   // MMIO accesses reaching the device layer
   uint64_t vm_exits = 0;     // hardware VM exits of the platform's VMX (sim)
   uint64_t vm_entries = 0;   // successful VM entries (sim)
+  std::optional<std::vector<LevelStats>> levels;  // levels 1, 2, ... (sim); none where not measured (kvm)
 };
 
 struct RunResult {

@@ -10,9 +10,12 @@ packages=(
   g++ make cmake pkg-config binutils       # build (CMake presets use Makefiles)
   libcapstone-dev                          # the sim's decoder
   libcli11-dev nlohmann-json3-dev          # the nestbed CLI (header-only)
+  libtomlplusplus-dev                      # nestbed sweep's SPEC files
   libgtest-dev libbenchmark-dev            # tests, microbenchmarks
   qemu-system-x86                          # depth-0 reference runs
   python3 python3-pandas python3-matplotlib  # e2e driver, analysis/
+  python3-pytest                           # analysis/'s tests
+  slurm-wlm munge                          # nestbed sweep --slurm's test (a single-node Slurm)
   valgrind
 )
 

@@ -1,5 +1,7 @@
 #include "l0/cli/stats_json.h"
 
+#include "l0/cli/levels_json.h"
+
 namespace nestbed::cli {
 
 const char* stop_reason_name(StopReason reason) {
@@ -35,6 +37,7 @@ nlohmann::ordered_json stats_json(const Engine& engine, const RunConfig& config,
   j["interrupts"] = s.interrupts;
   j["vm_exits"] = s.vm_exits;
   j["vm_entries"] = s.vm_entries;
+  j["levels"] = levels_json(s.levels);
   j["io_accesses"] = devices.bus.io_accesses;
   j["mmio_accesses"] = devices.bus.mmio_accesses;
   j["apic_timer_interrupts"] = devices.apic.timer_interrupts;

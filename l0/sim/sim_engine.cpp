@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "l0/sim/level_accounting.h"
 #include "l0/sim/trace_recorder.h"
 #include "l0/machine/machine.h"
 #include "l0/sim/cost_model.h"
@@ -23,7 +24,8 @@ class SimEngine final : public Engine {
       recorder = std::make_unique<trace::SimTraceRecorder>(config.trace_path, trace::sim_run_notes(config));
 
     sim::Cpu cpu(machine.memory, machine.devices, costs);
-    if (recorder) cpu.set_trace_sink(recorder.get());
+    sim::LevelAccounting levels(costs, recorder.get());  // passes every event on to the recorder
+    cpu.set_trace_sink(&levels);
     cpu.reset_to_multiboot(machine.boot.entry, machine.boot.eax, machine.boot.ebx);
 
     const auto start = std::chrono::steady_clock::now();
@@ -50,6 +52,7 @@ class SimEngine final : public Engine {
     r.stats.interrupts = cpu.counters().interrupts;
     r.stats.vm_exits = cpu.counters().vm_exits;
     r.stats.vm_entries = cpu.counters().vm_entries;
+    r.stats.levels = levels.finish(r.stats.instructions, r.stats.cycles);
     r.stats.io_exits = machine.devices.bus.io_accesses;
     r.stats.mmio_exits = machine.devices.bus.mmio_accesses;
     return r;

@@ -12,12 +12,9 @@ namespace nestbed::trace {
 namespace {
 
 constexpr size_t STREAM_BUFFER_BYTES = 1 << 20;
-constexpr uint8_t ROOT_LEVEL = 1;  // the VMM l0 boots runs in VMX root operation
 
 // x86 register numbers (the order of AnnotationEvent::regs).
 constexpr unsigned RAX = 0, RCX = 1, RDX = 2, RSI = 6, RDI = 7;
-
-constexpr uint64_t kind_number(arch::trace::AnnotationKind k) { return uint64_t(k); }
 
 }  // namespace
 
@@ -57,23 +54,6 @@ void SimTraceRecorder::guarded(Write&& write) {
   }
 }
 
-// The deepest answer wins: a VMCS_NESTED link that resolves, else the
-// VMCS_LEVEL said of this VMCS itself (a guest hypervisor that names none
-// of its VMCSs leaves level k's own guess, k + 2).
-uint8_t SimTraceRecorder::resolve_level(uint8_t vmm_level, uint64_t vmcs) const {
-  if (vmm_level == 0xff) return 0;  // deeper than any level: a cycle of references
-  auto it = vmcs_names_.find({vmm_level, vmcs});
-  if (it == vmcs_names_.end()) return 0;
-  if (it->second.nested_vmcs != ~0ull)
-    if (const uint8_t deeper = resolve_level(uint8_t(vmm_level + 1), it->second.nested_vmcs)) return deeper;
-  return it->second.level;
-}
-
-uint8_t SimTraceRecorder::level_of(uint64_t vmcs) const {
-  const uint8_t level = resolve_level(ROOT_LEVEL, vmcs);
-  return level ? level : DEFAULT_GUEST_LEVEL;
-}
-
 // A Name record just before the first record that uses the code, so the
 // file names every reason it holds and only those.
 void SimTraceRecorder::name_exit_reason(uint32_t exit_reason) {
@@ -102,7 +82,7 @@ void SimTraceRecorder::hw_exit(const sim::HwExitEvent& e) {
   r.guest_linear_address = e.guest_linear_address;
   r.guest_physical_address = e.guest_physical_address;
   r.vmcs = e.vmcs;
-  const uint8_t level = resolve_level(ROOT_LEVEL, e.vmcs);
+  const uint8_t level = levels_.registered_level(e.vmcs);
   r.level = level ? level : DEFAULT_GUEST_LEVEL;
   r.flags = level ? LEVEL_REGISTERED : 0;
   r.insn_len = e.insn_len <= sizeof r.insn_bytes ? e.insn_len : 0;
@@ -120,35 +100,15 @@ void SimTraceRecorder::hw_entry(const sim::HwEntryEvent& e) {
   r.instructions = e.instructions;
   r.vmcs = e.vmcs;
   r.guest_rip = e.guest_rip;
-  const uint8_t level = resolve_level(ROOT_LEVEL, e.vmcs);
+  const uint8_t level = levels_.registered_level(e.vmcs);
   r.level = level ? level : DEFAULT_GUEST_LEVEL;
   r.flags = level ? LEVEL_REGISTERED : 0;
   r.launch = e.launch ? 1 : 0;
   guarded([&] { writer_->record(r); });
 }
 
-// Every VMM level names its own VMCSs, in its own physical space: level 1
-// (in VMX root operation on the sim's VMX) the hardware's, a deeper one
-// (non-root) guest-physical ones, which the hardware never runs. Nested
-// VMX links them: level k's vmcs02 runs what level k+1's vmcs12 runs
-// (VMCS_NESTED), so a hardware VMCS of level 1 resolves, level by level,
-// to the VMCS_LEVEL its innermost VMM gave (resolve_level).
-void SimTraceRecorder::register_vmcs_level(const sim::AnnotationEvent& e) {
-  const uint64_t kind = e.regs[RAX];
-  const uint8_t executor = e.non_root ? level_of(e.vmcs) : ROOT_LEVEL;
-  if (kind == kind_number(arch::trace::AnnotationKind::VMCS_LEVEL)) {
-    const uint64_t level = e.regs[RSI];
-    if (level >= 1 && level <= 0xff) vmcs_names_[{executor, e.regs[RDI]}].level = uint8_t(level);
-  } else if (kind == kind_number(arch::trace::AnnotationKind::VMCS_NESTED)) {
-    // RDX is the level that says it (l1-vmm's own level): that names the
-    // address space of RDI, and RSI is in the next one.
-    const uint64_t vmm = e.regs[RDX];
-    if (vmm >= 1 && vmm < 0xff) vmcs_names_[{uint8_t(vmm), e.regs[RDI]}].nested_vmcs = e.regs[RSI];
-  }
-}
-
 void SimTraceRecorder::annotation(const sim::AnnotationEvent& e) {
-  register_vmcs_level(e);
+  levels_.note(e);
   Annotation r{};
   r.seq = annotations_++;
   r.cycles = e.cycles;
@@ -161,7 +121,7 @@ void SimTraceRecorder::annotation(const sim::AnnotationEvent& e) {
   r.args[2] = e.regs[RDX];
   r.args[3] = e.regs[RCX];
   r.non_root = e.non_root ? 1 : 0;
-  r.level = e.non_root ? level_of(e.vmcs) : ROOT_LEVEL;
+  r.level = levels_.executing_level(e.non_root, e.vmcs);
   guarded([&] {
     name_annotation_kind(r.kind);
     writer_->record(r);

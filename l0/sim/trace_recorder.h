@@ -12,13 +12,13 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <map>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "exit-tracer/trace_writer.h"
 #include "l0/sim/trace_hooks.h"
+#include "l0/sim/vmcs_levels.h"
 
 namespace nestbed {
 struct RunConfig;
@@ -52,7 +52,7 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
 
   // The level VMCS_LEVEL (or VMCS_NESTED) registered for this VMCS, else
   // DEFAULT_GUEST_LEVEL.
-  uint8_t level_of(uint64_t vmcs) const;
+  uint8_t level_of(uint64_t vmcs) const { return levels_.level_of(vmcs); }
 
  private:
   void start(const Notes& notes);
@@ -61,7 +61,6 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   void guarded(Write&& write);
   void name_exit_reason(uint32_t exit_reason);
   void name_annotation_kind(uint64_t kind);
-  void register_vmcs_level(const sim::AnnotationEvent& e);
 
   std::string path_;  // "" when writing to a caller's stream
   std::FILE* out_ = nullptr;
@@ -70,17 +69,7 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   std::unique_ptr<TraceWriter> writer_;
   std::string error_;  // the first write failure
 
-  // What each VMM level said of its VMCSs (addresses in its own physical
-  // space): the level a VMCS runs (VMCS_LEVEL), or that it runs whatever
-  // a VMCS of the next level runs (VMCS_NESTED, nested VMX's vmcs02 for a
-  // vmcs12). Level 1's addresses are the hardware's.
-  struct VmcsName {
-    uint8_t level = 0;             // the level it runs (VMCS_LEVEL), 0 if not said
-    uint64_t nested_vmcs = ~0ull;  // the next level's VMCS whose guest it runs (VMCS_NESTED), ~0 if none
-  };
-  std::map<std::pair<uint8_t, uint64_t>, VmcsName> vmcs_names_;
-  // Follows VMCS_NESTED references down to a VMCS_LEVEL; 0 if none.
-  uint8_t resolve_level(uint8_t vmm_level, uint64_t vmcs) const;
+  sim::VmcsLevels levels_;  // what the VMMs said of their VMCSs
   std::vector<bool> named_reasons_;  // per basic exit reason: its Name record is written
   std::vector<bool> named_kinds_;    // per annotation kind
   uint64_t exits_ = 0, entries_ = 0, annotations_ = 0;

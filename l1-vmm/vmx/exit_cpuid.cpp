@@ -23,10 +23,10 @@
 namespace l1 {
 namespace {
 
-constexpr uint32_t HV_LEAF_FIRST = 0x40000000;
-constexpr uint32_t HV_LEAF_LEVEL = 0x40000001;
+constexpr uint32_t HV_LEAF_FIRST = hypercall::CPUID_LEAF_SIGNATURE;
+constexpr uint32_t HV_LEAF_LEVEL = hypercall::CPUID_LEAF_LEVEL;
 constexpr uint32_t HV_LEAF_LAST = 0x400000ff;
-constexpr char HV_SIGNATURE[13] = "NestbedL1VMM";  // EBX, ECX, EDX, as KVM's "KVMKVMKVM\0\0\0"
+constexpr const char* HV_SIGNATURE = hypercall::SIGNATURE;  // EBX, ECX, EDX (l1-vmm/hypercall_abi.h)
 
 uint32_t signature_word(unsigned i) {
   uint32_t w;
