@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "exit-tracer/host_file.h"
 #include "exit-tracer/trace_format.h"
 
 namespace nestbed::trace {
@@ -15,8 +16,8 @@ namespace nestbed::trace {
 // A trace file that cannot be read or is not a valid trace; the message
 // names the file and what is wrong, in one line. The CLI reports it as bad
 // input (l0/cli/trace_command.cpp).
-struct TraceError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct TraceError : InputError {
+  using InputError::InputError;
 };
 
 class ExitTrace {

@@ -54,7 +54,7 @@ void dump_hw_exit(const ExitTrace& t, const HwExit& e, const HwExitCost& cost, c
   std::string reason = t.name(NameSpace::VmxExitReason, arch::vmx::exit_reason_basic(e.exit_reason));
   std::fprintf(out, "  %s  rip %s", reason.c_str(), hex(e.guest_rip).c_str());
   if (e.insn_len)
-    std::fprintf(out, "  %s [%s]", disassemble(e.insn_bytes, e.insn_len, e.guest_rip).c_str(),
+    std::fprintf(out, "  %s [%s]", disassemble(e.insn_bytes, e.insn_len, e.guest_rip, e.code_size).c_str(),
                  hex_bytes(e.insn_bytes, e.insn_len).c_str());
   const std::string what = describe_exit(e);
   if (!what.empty()) std::fprintf(out, "  -- %s", what.c_str());

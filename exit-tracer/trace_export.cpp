@@ -62,7 +62,7 @@ void write_sim_csv(const ExitTrace& trace, std::FILE* out) {
         << uint64_t(arch::vmx::exit_reason_is_entry_failure(e.exit_reason)) << hex(e.qualification)
         << describe_exit(e) << hex(e.guest_rip) << hex(e.guest_linear_address) << hex(e.guest_physical_address)
         << hex(e.intr_info) << uint64_t(e.insn_len) << hex_bytes(e.insn_bytes, e.insn_len)
-        << disassemble(e.insn_bytes, e.insn_len, e.guest_rip) << hex(e.vmcs) << e.instructions << e.cycles;
+        << disassemble(e.insn_bytes, e.insn_len, e.guest_rip, e.code_size) << hex(e.vmcs) << e.instructions << e.cycles;
     if (cost.timed)
       row << e.cycles + cost.cycles << cost.cycles;
     else
@@ -201,7 +201,7 @@ void hw_exit_events(EventWriter& w, const ExitTrace& trace, const Attribution& a
     args.number("seq", e.seq)
         .string("rip", hex(e.guest_rip))
         .string("qualification", describe_exit(e))
-        .string("instruction", disassemble(e.insn_bytes, e.insn_len, e.guest_rip))
+        .string("instruction", disassemble(e.insn_bytes, e.insn_len, e.guest_rip, e.code_size))
         .number("cycles", c.cycles);
     if (a.causes[i]) args.number("cause", *a.causes[i]);
     const std::string name = trace.name(NameSpace::VmxExitReason, arch::vmx::exit_reason_basic(e.exit_reason));

@@ -10,6 +10,7 @@ packages=(
   g++ make cmake pkg-config binutils       # build (CMake presets use Makefiles)
   libcapstone-dev                          # the sim's decoder
   libcli11-dev nlohmann-json3-dev          # the nestbed CLI (header-only)
+  libssl-dev                               # the nestbed CLI: SHA-256 of a run's inputs in --stats
   libgtest-dev libbenchmark-dev            # tests, microbenchmarks
   qemu-system-x86                          # depth-0 reference runs
   python3 python3-pandas python3-matplotlib  # e2e driver, analysis/

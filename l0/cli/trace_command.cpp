@@ -1,8 +1,6 @@
 #include "l0/cli/trace_command.h"
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 
 #include "exit-tracer/exit_trace.h"
@@ -10,6 +8,7 @@
 #include "exit-tracer/trace_export.h"
 #include "exit-tracer/trace_summary.h"
 #include "l0/cli/exit_status_help.h"
+#include "l0/cli/option_checks.h"
 #include "l0/engine.h"
 
 namespace nestbed::cli {
@@ -19,14 +18,9 @@ const char* const FORMAT = "Trace file (format: exit-tracer/TRACE_FORMAT.md)";
 
 // Writes an export to `path` ("-": stdout); the file is whole or reported.
 void write_output(const std::string& path, const char* what, const std::function<void(std::FILE*)>& write) {
-  const bool to_stdout = path == "-";
-  std::FILE* out = to_stdout ? stdout : std::fopen(path.c_str(), "w");
-  if (!out) throw InputError(std::string("cannot write ") + what + " file '" + path + "': " + std::strerror(errno));
-  write(out);
-  const bool failed = std::ferror(out) != 0 || std::fflush(out) != 0;
-  const int error = errno;
-  if (!to_stdout) std::fclose(out);
-  if (failed) throw InputError(std::string("cannot write ") + what + " file '" + path + "': " + std::strerror(error));
+  OutputFile out(path, what);
+  write(out.stream());
+  out.close();
 }
 
 // A trace that cannot be read is bad input (status 66), like a bad image.
@@ -64,6 +58,7 @@ TraceCommand::TraceCommand(CLI::App& app) {
   export_->add_option("--hz", nominal_hz_,
                       "Nominal cycles per second for the JSON's times (default: the file's TSC rate; for the sim's "
                       "modeled cycles, 1 cycle = 1 us)")
+      ->check(positive_number())
       ->type_name("HZ");
   export_->add_option("TRACE", path_, FORMAT)->required();
   // At least one output: a usage error (status 64), found while parsing.
