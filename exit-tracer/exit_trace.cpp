@@ -153,6 +153,16 @@ void read_record(const RecordReader& r, RecordType type, size_t payload, size_t 
 
 }  // namespace
 
+const char* kernel_event_name(uint32_t kind) {
+  switch (KernelEventKind(kind)) {
+    case KernelEventKind::Exit: return "kvm_exit";
+    case KernelEventKind::NestedExit: return "kvm_nested_vmexit";
+    case KernelEventKind::Entry: return "kvm_entry";
+    case KernelEventKind::UserspaceExit: return "kvm_userspace_exit";
+  }
+  return "kernel event";
+}
+
 const std::string* ExitTrace::note(const std::string& key) const {
   for (const auto& [k, v] : notes)
     if (k == key) return &v;

@@ -77,6 +77,10 @@ class ExitTrace {
   std::map<std::string, uint32_t> kernel_reason_codes_;
 };
 
+// "kvm_exit", "kvm_nested_vmexit", "kvm_entry", "kvm_userspace_exit": the
+// tracepoint a KernelEvent records (its KernelEventKind).
+const char* kernel_event_name(uint32_t kind);
+
 // Writes the trace: notes, names, user exits and kernel events merged by
 // TSC, then the sim records in sim_order, then End. Throws
 // std::runtime_error when the file cannot be written.

@@ -188,3 +188,9 @@ add_test(NAME cli.killed_by_sigterm_at_depth1
   COMMAND bash ${NESTBED_CLI_TEST_DIR}/killed_run.sh TERM $<TARGET_FILE:nestbed>
     ${CMAKE_CURRENT_BINARY_DIR}/killed-depth1 "" -- --module "${NESTBED_IMAGE_DIR}/cpuid-loop 1000000000" ${NESTBED_IMAGE_DIR}/l1-vmm)
 set_tests_properties(cli.killed_by_sigterm_at_depth1 PROPERTIES LABELS "cli;sim" TIMEOUT 120)
+# Under kvm, where /dev/kvm is usable (else skipped).
+add_test(NAME cli.killed_by_sigterm_on_kvm
+  COMMAND bash ${NESTBED_CLI_TEST_DIR}/killed_run.sh TERM $<TARGET_FILE:nestbed>
+    ${CMAKE_CURRENT_BINARY_DIR}/killed-kvm "^ok$" -- --engine kvm ${in}/spin.elf)
+set_tests_properties(cli.killed_by_sigterm_on_kvm PROPERTIES FIXTURES_REQUIRED nestbed_cli_inputs LABELS "cli;kvm"
+  TIMEOUT 120 ENVIRONMENT KILLED_RUN_NEEDS_KVM=1 SKIP_RETURN_CODE 77)

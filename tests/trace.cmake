@@ -37,7 +37,7 @@ nestbed_cli_test(trace_summary_of_a_missing_file 66 ONE_LINE
 nestbed_cli_test(trace_dump_of_an_image 66 ONE_LINE
   STDERR "^nestbed: .*hello.elf: not a nestbed trace file \\(no NBTRACE header\\)$"
   ARGS trace dump ${NESTBED_CLI_INPUTS}/hello.elf)
-nestbed_cli_test(trace_export_needs_an_output 64 STDERR "--csv FILE or --perfetto FILE"
+nestbed_cli_test(trace_export_needs_an_output 64 STDERR "--csv FILE, --logical-csv FILE or --perfetto FILE"
   ARGS trace export ${trace_file})
 nestbed_cli_test(trace_export_to_an_unwritable_file 66 ONE_LINE
   STDERR "^nestbed: cannot write CSV file '/nonexistent/x.csv': No such file or directory$"
@@ -64,3 +64,13 @@ nestbed_cli_test(trace_summary_of_a_1_1_file 0 STDOUT "nestbed trace 1.1$"
 nestbed_cli_test(trace_dump_of_a_1_1_file 0 STDOUT "^header      nestbed trace 1.1"
   STDOUT "^hw-exit     #19  L2  cycles [0-9]+  cost [0-9]+  CPUID  rip 0x[0-9a-f]+  cpuid .0f a2.$"
   ARGS trace dump ${NESTBED_TRACE_FIXTURE_DIR}/depth1-cpuid-loop-20.v1.1.trace)
+
+# The logical exits of a depth-1 trace as CSV, beside the hardware exits.
+nestbed_cli_test(trace_export_logical_csv 0
+  STDOUT "^index,handler_level,guest_level,exit_reason,reason,qualification,description,start_exit,start_cycles,end_cycles,cost_cycles,hw_exits,hw_exit_cycles,vmm_cycles$"
+  STDOUT "^19,1,2,10,CPUID,0x0,,[0-9]+,[0-9]+,[0-9]+,[0-9]+,1,[0-9]+,[0-9]+$"
+  ARGS trace export --logical-csv - ${NESTBED_TRACE_FIXTURE_DIR}/depth1-cpuid-loop-20.v1.1.trace)
+# The summary breaks the sim's I/O exits down per port, as kvm's, and says what its words mean.
+nestbed_cli_test(trace_summary_explains_levels_and_costs 0 STDOUT "^level 1 is the program l0 boots"
+  STDOUT "^cost of a hardware exit: modeled cycles from the VM exit to the next VM entry"
+  ARGS trace summary ${NESTBED_TRACE_FIXTURE_DIR}/depth1-cpuid-loop-20.v1.1.trace)

@@ -5,11 +5,10 @@
 #include <vector>
 
 #include "exit-tracer/host_file.h"
-#include "l0/cli/build_version.h"  // generated: l0/cli/write_version.cmake
 
 namespace nestbed::cli {
 
-const char* nestbed_version() { return NESTBED_VERSION; }
+// nestbed_version() is generated at build time: l0/cli/write_version.cmake.
 
 nlohmann::ordered_json sha256_of_file(const std::string& path) {
   std::vector<uint8_t> bytes;

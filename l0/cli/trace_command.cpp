@@ -50,8 +50,17 @@ TraceCommand::TraceCommand(CLI::App& app) {
               "decoded");
   dump_->add_option("TRACE", path_, FORMAT)->required();
 
-  export_ = command_->add_subcommand("export", "Write a trace as CSV (one row per exit) and/or Chrome/Perfetto JSON");
-  export_->add_option("--csv", csv_path_, "Write the CSV to FILE ('-': stdout)")->type_name("FILE");
+  export_ = command_->add_subcommand(
+      "export", "Write a trace as CSV (one row per exit; columns: exit-tracer/README.md), a CSV of logical exits, "
+                "and/or Chrome/Perfetto JSON");
+  export_->add_option("--csv", csv_path_,
+                      "Write the CSV to FILE ('-': stdout): one row per hardware VM exit (sim), or per exit to user "
+                      "space and kernel event (kvm)")
+      ->type_name("FILE");
+  export_->add_option("--logical-csv", logical_csv_path_,
+                      "Write one row per logical exit to FILE ('-': stdout): handler and guest level, reason, the "
+                      "hardware exits it caused, their cycles, the VMM's own measured cycles")
+      ->type_name("FILE");
   export_->add_option("--perfetto", perfetto_path_,
                       "Write the Chrome/Perfetto trace-event JSON to FILE ('-': stdout); open it in ui.perfetto.dev")
       ->type_name("FILE");
@@ -63,13 +72,16 @@ TraceCommand::TraceCommand(CLI::App& app) {
   export_->add_option("TRACE", path_, FORMAT)->required();
   // At least one output: a usage error (status 64), found while parsing.
   export_->callback([this] {
-    if (csv_path_.empty() && perfetto_path_.empty()) throw CLI::RequiredError("--csv FILE or --perfetto FILE");
+    if (csv_path_.empty() && logical_csv_path_.empty() && perfetto_path_.empty())
+      throw CLI::RequiredError("--csv FILE, --logical-csv FILE or --perfetto FILE");
   });
 }
 
 int TraceCommand::run_export() const {
   const trace::ExitTrace trace = read_trace(path_);
   if (!csv_path_.empty()) write_output(csv_path_, "CSV", [&](std::FILE* out) { trace::write_csv(trace, out); });
+  if (!logical_csv_path_.empty())
+    write_output(logical_csv_path_, "logical-exit CSV", [&](std::FILE* out) { trace::write_logical_csv(trace, out); });
   if (!perfetto_path_.empty())
     write_output(perfetto_path_, "Perfetto JSON",
                  [&](std::FILE* out) { trace::write_perfetto_json(trace, out, nominal_hz_); });

@@ -7,9 +7,11 @@
 # SIGNAL (TERM or INT), and checks: the process ended by that signal (a
 # shell's 128 + N), the guest's output is in the file, stderr is one line
 # saying so, --stats says stop_reason "signal", and every trace reader
-# accepts the trace. No timing is asserted: the wait only decides when to
+# accepts the trace. With KILLED_RUN_NEEDS_KVM=1 it skips (status 77)
+# where /dev/kvm is not usable. No timing is asserted: the wait only decides when to
 # send the signal.
 set -u
+if [[ ${KILLED_RUN_NEEDS_KVM:-0} == 1 && ! -w /dev/kvm ]]; then echo "skipped: /dev/kvm is not usable here"; exit 77; fi
 signal=$1 nestbed=$2 dir=$3 expected=$4
 shift 4
 [[ ${1:-} == -- ]] && shift
@@ -23,8 +25,8 @@ report() { echo "FAIL: $*"; fail=1; }
 pid=$!
 ticks_per_second=$(getconf CLK_TCK)
 for ((i = 0; i < 600; ++i)); do  # at most 60 s of waiting
-  utime=$(awk '{print $14}' "/proc/$pid/stat" 2>/dev/null) || break
-  (( utime * 2 >= ticks_per_second )) && break
+  cpu=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || break  # user + system (KVM's guest time)
+  (( cpu * 2 >= ticks_per_second )) && break
   sleep 0.1
 done
 kill "-$signal" "$pid"
@@ -34,8 +36,8 @@ number=$(kill -l "$signal")
 
 [[ $status == $((128 + number)) ]] || report "exit status $status, expected $((128 + number)) (killed by SIG$signal)"
 [[ -z $expected ]] || grep -Eq -- "$expected" "$dir/out.txt" || report "the guest's output is not in the file: $expected"
-[[ $(wc -l <"$dir/err.txt") == 1 ]] || report "stderr is not exactly one line"
-grep -q "^nestbed: stopped by SIG$signal;" "$dir/err.txt" || report "stderr does not say the run was stopped by SIG$signal"
+# The last line says how the run ended (a kvm host may warn about its tracepoints before it).
+tail -n 1 "$dir/err.txt" | grep -q "^nestbed: stopped by SIG$signal;" || report "stderr's last line does not say the run was stopped by SIG$signal"
 grep -q '"stop_reason": "signal"' "$dir/stats.json" || report "--stats does not say stop_reason \"signal\""
 grep -q "\"signal\": $number," "$dir/stats.json" || report "--stats does not give signal $number"
 grep -q "\"exit_status\": $((128 + number))," "$dir/stats.json" || report "--stats does not give exit_status $((128 + number))"
