@@ -8,6 +8,7 @@ namespace nestbed::trace {
 namespace {
 
 constexpr cs_mode kModes[] = {CS_MODE_64, CS_MODE_32, CS_MODE_16};
+constexpr unsigned kCodeSizes[] = {64, 32, 16};  // HwExit::code_size of each mode
 
 // One decoding; `size` 0 when the bytes do not decode in this mode.
 struct Decoded {
@@ -42,8 +43,13 @@ Disassembler::~Disassembler() {
     if (h) cs_close(&h);
 }
 
-std::string Disassembler::operator()(const uint8_t* bytes, size_t length, uint64_t rip) const {
+std::string Disassembler::operator()(const uint8_t* bytes, size_t length, uint64_t rip, unsigned code_size) const {
   if (length == 0) return "";
+  for (unsigned k = 0; k < MODES; ++k) {
+    if (code_size != kCodeSizes[k]) continue;
+    const Decoded d = decode(handles_[k], bytes, length, rip);
+    return d.size ? d.text : "(bad)";
+  }
   Decoded first;
   for (unsigned k = 0; k < MODES; ++k) {
     Decoded d = decode(handles_[k], bytes, length, rip);

@@ -16,11 +16,12 @@ class Disassembler {
   Disassembler& operator=(const Disassembler&) = delete;
 
   // One instruction at `rip`, Intel syntax; "" when there are no bytes,
-  // "(bad)" when none of the modes decodes them. The record does not say
-  // which mode the guest was in, so the VM-exit instruction length picks
-  // it: the first of 64-, 32-, 16-bit code whose decoding is exactly
-  // `length` bytes long (64-bit when several are, as most are).
-  std::string operator()(const uint8_t* bytes, size_t length, uint64_t rip) const;
+  // "(bad)" when they do not decode. `code_size` (16, 32 or 64: HwExit's,
+  // trace 1.2) says how to decode them. A 1.1 record does not say
+  // (code_size 0), so the VM-exit instruction length picks the mode: the
+  // first of 64-, 32-, 16-bit code whose decoding is exactly `length`
+  // bytes long (64-bit when several are, as most are).
+  std::string operator()(const uint8_t* bytes, size_t length, uint64_t rip, unsigned code_size = 0) const;
 
  private:
   static constexpr unsigned MODES = 3;

@@ -2,12 +2,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "arch/trace_annotations.h"
 #include "arch/vmx/exit_reasons.h"
+#include "exit-tracer/packed_records.h"
 #include "exit-tracer/trace_writer.h"
 
 namespace nestbed::trace {
@@ -55,6 +53,10 @@ class RecordReader {
     T value{};
     std::memcpy(&value, bytes_.data() + offset, have < sizeof value ? have : sizeof value);
     return value;
+  }
+
+  void decode(size_t offset, size_t bytes, uint32_t count, ExitTrace& trace) const {
+    decode_packed(bytes_.data() + offset, bytes, count, trace, origin_);
   }
 
   // The NUL-terminated string at `offset`; advances it past the NUL.
@@ -131,6 +133,13 @@ void read_record(const RecordReader& r, RecordType type, size_t payload, size_t 
     case RecordType::HwExit: trace.add(r.fixed_at<HwExit>(payload, end, "hardware exit")); return;
     case RecordType::HwEntry: trace.add(r.fixed_at<HwEntry>(payload, end, "hardware entry")); return;
     case RecordType::Annotation: trace.add(r.fixed_at<Annotation>(payload, end, "annotation")); return;
+    case RecordType::Packed: {
+      auto h = r.fixed_at<PackedHeader>(payload, end, "packed");
+      payload += sizeof h;
+      if (h.payload_bytes > end - payload) r.fail("truncated packed record");
+      r.decode(payload, h.payload_bytes, h.count, trace);
+      return;
+    }
     case RecordType::End: {
       auto e = r.prefix_at<End>(payload, end, END_1_0_BYTES, "end");
       check_end(r, e, trace);
@@ -143,6 +152,16 @@ void read_record(const RecordReader& r, RecordType type, size_t payload, size_t 
 }
 
 }  // namespace
+
+const char* kernel_event_name(uint32_t kind) {
+  switch (KernelEventKind(kind)) {
+    case KernelEventKind::Exit: return "kvm_exit";
+    case KernelEventKind::NestedExit: return "kvm_nested_vmexit";
+    case KernelEventKind::Entry: return "kvm_entry";
+    case KernelEventKind::UserspaceExit: return "kvm_userspace_exit";
+  }
+  return "kernel event";
+}
 
 const std::string* ExitTrace::note(const std::string& key) const {
   for (const auto& [k, v] : notes)
@@ -203,12 +222,12 @@ ExitTrace parse_trace(const std::vector<uint8_t>& bytes, const std::string& orig
 }
 
 ExitTrace read_trace_file(const std::string& path) {
-  std::error_code ignored;
-  if (std::filesystem::is_directory(path, ignored)) throw TraceError("trace file '" + path + "' is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw TraceError("cannot open trace file '" + path + "': " + std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw TraceError("cannot read trace file '" + path + "'");
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = InputFile(path, "trace file").read_all();
+  } catch (const InputError& e) {
+    throw TraceError(e.what());
+  }
   return parse_trace(bytes, path);
 }
 

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "exit-tracer/host_file.h"
 #include "exit-tracer/trace_format.h"
 
 namespace nestbed::trace {
@@ -15,8 +16,8 @@ namespace nestbed::trace {
 // A trace file that cannot be read or is not a valid trace; the message
 // names the file and what is wrong, in one line. The CLI reports it as bad
 // input (l0/cli/trace_command.cpp).
-struct TraceError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct TraceError : InputError {
+  using InputError::InputError;
 };
 
 class ExitTrace {
@@ -75,6 +76,10 @@ class ExitTrace {
   std::map<std::pair<NameSpace, uint32_t>, std::string> names_;
   std::map<std::string, uint32_t> kernel_reason_codes_;
 };
+
+// "kvm_exit", "kvm_nested_vmexit", "kvm_entry", "kvm_userspace_exit": the
+// tracepoint a KernelEvent records (its KernelEventKind).
+const char* kernel_event_name(uint32_t kind);
 
 // Writes the trace: notes, names, user exits and kernel events merged by
 // TSC, then the sim records in sim_order, then End. Throws

@@ -14,16 +14,6 @@ namespace {
 
 using arch::trace::AnnotationKind;
 
-const char* kernel_kind(uint32_t kind) {
-  switch (KernelEventKind(kind)) {
-    case KernelEventKind::Exit: return "kvm_exit";
-    case KernelEventKind::NestedExit: return "kvm_nested_vmexit";
-    case KernelEventKind::Entry: return "kvm_entry";
-    case KernelEventKind::UserspaceExit: return "kvm_userspace_exit";
-  }
-  return "kernel event";
-}
-
 void dump_user_exit(const ExitTrace& t, const UserExit& e, std::FILE* out) {
   static const char* const kAccess[] = {"", " read", " write"};
   std::fprintf(out, "user-exit   #%" PRIu64 "  tsc %" PRIu64, e.seq, e.tsc_exit);
@@ -36,7 +26,7 @@ void dump_user_exit(const ExitTrace& t, const UserExit& e, std::FILE* out) {
 }
 
 void dump_kernel_event(const ExitTrace& t, const KernelEvent& e, std::FILE* out) {
-  std::fprintf(out, "kernel      %s  tsc %" PRIu64 "  cpu %u vcpu %u", kernel_kind(e.kind), e.tsc, e.cpu, e.vcpu);
+  std::fprintf(out, "kernel      %s  tsc %" PRIu64 "  cpu %u vcpu %u", kernel_event_name(e.kind), e.tsc, e.cpu, e.vcpu);
   const auto kind = KernelEventKind(e.kind);
   if (kind == KernelEventKind::Exit || kind == KernelEventKind::NestedExit)
     std::fprintf(out, "  %s  info1 %s info2 %s", t.name(NameSpace::KernelExitReason, e.reason).c_str(),
@@ -54,7 +44,7 @@ void dump_hw_exit(const ExitTrace& t, const HwExit& e, const HwExitCost& cost, c
   std::string reason = t.name(NameSpace::VmxExitReason, arch::vmx::exit_reason_basic(e.exit_reason));
   std::fprintf(out, "  %s  rip %s", reason.c_str(), hex(e.guest_rip).c_str());
   if (e.insn_len)
-    std::fprintf(out, "  %s [%s]", disassemble(e.insn_bytes, e.insn_len, e.guest_rip).c_str(),
+    std::fprintf(out, "  %s [%s]", disassemble(e.insn_bytes, e.insn_len, e.guest_rip, e.code_size).c_str(),
                  hex_bytes(e.insn_bytes, e.insn_len).c_str());
   const std::string what = describe_exit(e);
   if (!what.empty()) std::fprintf(out, "  -- %s", what.c_str());

@@ -1,9 +1,11 @@
 #include "exit-tracer/trace_export.h"
 
 #include <cinttypes>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "arch/trace_annotations.h"
 #include "arch/vmx/exit_reasons.h"
@@ -62,7 +64,7 @@ void write_sim_csv(const ExitTrace& trace, std::FILE* out) {
         << uint64_t(arch::vmx::exit_reason_is_entry_failure(e.exit_reason)) << hex(e.qualification)
         << describe_exit(e) << hex(e.guest_rip) << hex(e.guest_linear_address) << hex(e.guest_physical_address)
         << hex(e.intr_info) << uint64_t(e.insn_len) << hex_bytes(e.insn_bytes, e.insn_len)
-        << disassemble(e.insn_bytes, e.insn_len, e.guest_rip) << hex(e.vmcs) << e.instructions << e.cycles;
+        << disassemble(e.insn_bytes, e.insn_len, e.guest_rip, e.code_size) << hex(e.vmcs) << e.instructions << e.cycles;
     if (cost.timed)
       row << e.cycles + cost.cycles << cost.cycles;
     else
@@ -76,18 +78,75 @@ void write_sim_csv(const ExitTrace& trace, std::FILE* out) {
   }
 }
 
-void write_kvm_csv(const ExitTrace& trace, std::FILE* out) {
-  std::fputs("seq,reason,reason_name,access,size,count,address,data,tsc_exit,tsc_resume,cost_cycles\n", out);
+// The next kvm_entry after each kernel exit event (its in-kernel cost,
+// as the summary reckons it), 0 where none follows.
+std::vector<uint64_t> kernel_exit_ends(const ExitTrace& trace) {
+  std::vector<uint64_t> ends(trace.kernel_events.size(), 0);
+  std::optional<size_t> open;
+  for (size_t i = 0; i < trace.kernel_events.size(); ++i) {
+    const auto kind = KernelEventKind(trace.kernel_events[i].kind);
+    if (kind == KernelEventKind::Entry) {
+      if (open) ends[*open] = trace.kernel_events[i].tsc;
+      open.reset();
+    } else if (kind == KernelEventKind::Exit || kind == KernelEventKind::NestedExit) {
+      open = i;
+    }
+  }
+  return ends;
+}
+
+std::string kernel_reason_name(const ExitTrace& trace, const KernelEvent& e) {
+  switch (KernelEventKind(e.kind)) {
+    case KernelEventKind::Exit:
+    case KernelEventKind::NestedExit: return trace.name(NameSpace::KernelExitReason, e.reason);
+    case KernelEventKind::UserspaceExit: return trace.name(NameSpace::KvmExitReason, e.reason);
+    default: return "";
+  }
+}
+
+void kvm_user_row(const ExitTrace& trace, const UserExit& e, std::FILE* out) {
   static const char* const kAccess[] = {"", "read", "write"};
-  for (const UserExit& e : trace.user_exits) {
-    CsvRow row(out);
-    row << e.seq << uint64_t(e.reason) << trace.name(NameSpace::KvmExitReason, e.reason)
-        << (e.access < 3 ? kAccess[e.access] : "?") << uint64_t(e.size) << uint64_t(e.count) << hex(e.address)
-        << hex(e.data) << e.tsc_exit << e.tsc_resume;
-    if (e.tsc_resume)
-      row << e.tsc_resume - e.tsc_exit;
-    else
-      row << "";
+  CsvRow row(out);
+  row << e.seq << uint64_t(e.reason) << trace.name(NameSpace::KvmExitReason, e.reason)
+      << (e.access < 3 ? kAccess[e.access] : "?") << uint64_t(e.size) << uint64_t(e.count) << hex(e.address)
+      << hex(e.data) << e.tsc_exit << e.tsc_resume;
+  if (e.tsc_resume)
+    row << e.tsc_resume - e.tsc_exit;
+  else
+    row << "";
+  row << "user_exit" << "" << "" << "" << "" << "";
+}
+
+void kvm_kernel_row(const ExitTrace& trace, size_t index, uint64_t end, std::FILE* out) {
+  const KernelEvent& e = trace.kernel_events[index];
+  CsvRow row(out);
+  row << uint64_t(index) << uint64_t(e.reason) << kernel_reason_name(trace, e) << "" << "" << "" << "" << "" << e.tsc;
+  if (end)
+    row << end << end - e.tsc;
+  else
+    row << "" << "";
+  row << kernel_event_name(e.kind) << hex(e.guest_rip) << hex(e.info1) << hex(e.info2) << uint64_t(e.cpu)
+      << uint64_t(e.vcpu);
+}
+
+// User exits and kernel tracepoint events in one table, merged by TSC as
+// the file holds them (a kernel event first on a tie).
+void write_kvm_csv(const ExitTrace& trace, std::FILE* out) {
+  std::fputs("seq,reason,reason_name,access,size,count,address,data,tsc_exit,tsc_resume,cost_cycles,"
+             "record,guest_rip,info1,info2,cpu,vcpu\n",
+             out);
+  const std::vector<uint64_t> ends = kernel_exit_ends(trace);
+  size_t user = 0, kernel = 0;
+  while (user < trace.user_exits.size() || kernel < trace.kernel_events.size()) {
+    const bool kernel_first = user == trace.user_exits.size() ||
+                              (kernel < trace.kernel_events.size() &&
+                               trace.kernel_events[kernel].tsc <= trace.user_exits[user].tsc_exit);
+    if (kernel_first) {
+      kvm_kernel_row(trace, kernel, ends[kernel], out);
+      ++kernel;
+    } else {
+      kvm_user_row(trace, trace.user_exits[user++], out);
+    }
   }
 }
 
@@ -201,7 +260,7 @@ void hw_exit_events(EventWriter& w, const ExitTrace& trace, const Attribution& a
     args.number("seq", e.seq)
         .string("rip", hex(e.guest_rip))
         .string("qualification", describe_exit(e))
-        .string("instruction", disassemble(e.insn_bytes, e.insn_len, e.guest_rip))
+        .string("instruction", disassemble(e.insn_bytes, e.insn_len, e.guest_rip, e.code_size))
         .number("cycles", c.cycles);
     if (a.causes[i]) args.number("cause", *a.causes[i]);
     const std::string name = trace.name(NameSpace::VmxExitReason, arch::vmx::exit_reason_basic(e.exit_reason));
@@ -238,22 +297,32 @@ void kvm_events(EventWriter& w, const ExitTrace& trace) {
     w.span(trace.name(NameSpace::KvmExitReason, e.reason), "user_exit", HW_PID, 0, e.tsc_exit, timed,
            timed ? e.tsc_resume - e.tsc_exit : 0, Args().number("seq", e.seq).string("address", hex(e.address)).json());
   }
-  const KernelEvent* open = nullptr;
-  for (const KernelEvent& e : trace.kernel_events) {
+  // Every kernel event, as the summary counts them: an exit (or nested
+  // exit) spans to its kvm_entry; kvm_userspace_exit is an instant.
+  const std::vector<uint64_t> ends = kernel_exit_ends(trace);
+  for (size_t i = 0; i < trace.kernel_events.size(); ++i) {
+    const KernelEvent& e = trace.kernel_events[i];
     const auto kind = KernelEventKind(e.kind);
-    if (kind == KernelEventKind::Entry && open) {
-      w.span(trace.name(NameSpace::KernelExitReason, open->reason), "kernel_exit", LOGICAL_PID, int(open->vcpu),
-             open->tsc, true, e.tsc - open->tsc, Args().string("rip", hex(open->guest_rip)).json());
-      open = nullptr;
-    } else if (kind == KernelEventKind::Exit || kind == KernelEventKind::NestedExit) {
-      open = &e;
-    }
+    if (kind == KernelEventKind::Entry) continue;  // the end of the exit before it
+    Args args;
+    args.number("index", i).string("rip", hex(e.guest_rip)).string("info1", hex(e.info1)).string("info2", hex(e.info2));
+    const std::string name = kernel_reason_name(trace, e);
+    const char* cat = kind == KernelEventKind::UserspaceExit ? "kernel_userspace_exit"
+                      : kind == KernelEventKind::NestedExit  ? "kernel_nested_exit"
+                                                             : "kernel_exit";
+    const bool timed = kind != KernelEventKind::UserspaceExit && ends[i] != 0;
+    w.span(kind == KernelEventKind::UserspaceExit ? "userspace_exit " + name : name, cat, LOGICAL_PID, int(e.vcpu),
+           e.tsc, timed, timed ? ends[i] - e.tsc : 0, args.json());
   }
 }
 
+// The trace-event format's "ts" and "dur" are microseconds. With a clock
+// rate they are real time (shown in ns: displayTimeUnit); without one (the
+// sim's modeled cycles) one cycle is written as one microsecond, and the
+// viewer's default unit is left alone, so what it shows as 1 us is 1 cycle.
 std::string time_unit(uint64_t hz) {
-  if (!hz) return "1 us in the viewer = 1 modeled cycle";
-  return "us at " + std::to_string(hz) + " cycles per second";
+  if (!hz) return "ts and dur: 1 us = 1 modeled cycle (no clock rate; trace export --hz converts)";
+  return "ts and dur: us, from cycles at " + std::to_string(hz) + " cycles per second; displayed in ns";
 }
 
 }  // namespace
@@ -265,12 +334,41 @@ void write_csv(const ExitTrace& trace, std::FILE* out) {
     write_kvm_csv(trace, out);
 }
 
+void write_logical_csv(const ExitTrace& trace, std::FILE* out) {
+  std::fputs("index,handler_level,guest_level,exit_reason,reason,qualification,description,start_exit,"
+             "start_cycles,end_cycles,cost_cycles,hw_exits,hw_exit_cycles,vmm_cycles\n",
+             out);
+  if (!trace.from_sim()) return;  // logical exits are the sim's annotations
+  const Attribution a = attribute(trace);
+  for (size_t i = 0; i < a.logical_exits.size(); ++i) {
+    const LogicalExit& le = a.logical_exits[i];
+    CsvRow row(out);
+    row << uint64_t(i) << uint64_t(le.handler_level) << uint64_t(le.guest_level) << uint64_t(le.basic_reason)
+        << trace.name(NameSpace::VmxExitReason, le.basic_reason) << hex(le.qualification)
+        << describe_qualification(le.basic_reason, le.qualification);
+    if (le.start_exit)
+      row << uint64_t(*le.start_exit);
+    else
+      row << "";
+    row << le.start_cycles;
+    if (le.timed)
+      row << le.end_cycles << le.cycles();
+    else
+      row << "" << "";
+    row << uint64_t(le.hw_exits.size()) << le.hw_exit_cycles;
+    if (le.vmm_cycles)
+      row << *le.vmm_cycles;
+    else
+      row << "";
+  }
+}
+
 void write_perfetto_json(const ExitTrace& trace, std::FILE* out, uint64_t nominal_hz) {
   const uint64_t hz = nominal_hz ? nominal_hz : trace.tsc_hz;
   const std::string* engine = trace.note("engine");
-  std::fprintf(out, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"source\":\"nestbed trace %u.%u\",\"engine\":%s,"
-               "\"time_unit\":%s},\"traceEvents\":[",
-               unsigned(trace.version_major), unsigned(trace.version_minor),
+  std::fprintf(out, "{%s\"otherData\":{\"source\":\"nestbed trace %u.%u\",\"engine\":%s,\"time_unit\":%s},"
+               "\"traceEvents\":[",
+               hz ? "\"displayTimeUnit\":\"ns\"," : "", unsigned(trace.version_major), unsigned(trace.version_minor),
                json_string(engine ? *engine : "").c_str(), json_string(time_unit(hz)).c_str());
   EventWriter w(out, hz);
   if (trace.from_sim()) {

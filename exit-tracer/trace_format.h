@@ -1,4 +1,4 @@
-// The nestbed exit trace file, version 1.1: the on-disk layouts.
+// The nestbed exit trace file, version 1.2: the on-disk layouts.
 // TRACE_FORMAT.md beside this file is the specification; the structs here
 // are that specification in C++ and are written and read as they are
 // (little-endian x86-64, naturally aligned, no padding the compiler adds:
@@ -7,7 +7,9 @@
 // Writers: the kvm engine (UserExit, KernelEvent) and the sim engine through
 // SimTraceRecorder (l0/sim/trace_recorder.h: HwExit, HwEntry, Annotation). Readers of 1.0 skip the
 // 1.1 record types and read the first 32 bytes of End, so a 1.1 file that
-// holds only kvm records reads the same under both.
+// holds only kvm records reads the same under both. 1.2 writes the sim's
+// records in Packed records (packed_records.h); this reader reads 1.0, 1.1
+// and 1.2 files.
 #pragma once
 #include <cstdint>
 
@@ -15,7 +17,7 @@ namespace nestbed::trace {
 
 inline constexpr char MAGIC[8] = {'N', 'B', 'T', 'R', 'A', 'C', 'E', '\0'};
 inline constexpr uint16_t VERSION_MAJOR = 1;  // a reader refuses another major version
-inline constexpr uint16_t VERSION_MINOR = 1;  // minor versions only add record types, trailing fields or notes
+inline constexpr uint16_t VERSION_MINOR = 2;  // minor versions only add record types, trailing fields or notes
 
 struct FileHeader {
   char magic[8];
@@ -44,7 +46,18 @@ enum class RecordType : uint32_t {
   HwExit = 6,      // HwExit: a hardware VM exit (non-root -> root) of the sim's VMX
   HwEntry = 7,     // HwEntry: a VM entry (VMLAUNCH/VMRESUME) that reached the guest
   Annotation = 8,  // Annotation: a magic-NOP annotation (arch/trace_annotations.h)
+  // 1.2: the sim's records, compact.
+  Packed = 9,  // PackedHeader + HwExit/HwEntry/Annotation records, variable-length (packed_records.h)
 };
+
+// 1.2: a block of the sim's records in the compact encoding
+// (TRACE_FORMAT.md "Packed"), followed by `payload_bytes` bytes and zero
+// padding to a multiple of 8.
+struct PackedHeader {
+  uint32_t count;          // records in the block
+  uint32_t payload_bytes;  // bytes of encoded records after this header
+};
+static_assert(sizeof(PackedHeader) == 8);
 
 // Name records give each code its text, so a reader needs no tables.
 enum class NameSpace : uint32_t {
@@ -124,7 +137,8 @@ struct HwExit {
   uint8_t flags;                    // HwFlags
   uint8_t insn_len;                 // VM-exit instruction length (0 where not defined)
   uint8_t insn_bytes[15];           // the exiting instruction (first insn_len bytes valid, the rest 0)
-  uint8_t reserved[6];              // 0
+  uint8_t code_size;                // 1.2: the guest's code size at the exit, 16, 32 or 64 (0: unknown, as in 1.1)
+  uint8_t reserved[5];              // 0
 };
 static_assert(sizeof(HwExit) == 96);
 

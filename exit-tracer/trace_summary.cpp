@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 
+#include "arch/vmx/exit_qualification.h"
 #include "arch/vmx/exit_reasons.h"
 #include "exit-tracer/exit_decoder.h"
 
@@ -128,17 +129,31 @@ uint32_t hw_reason_key(uint32_t exit_reason) {
          (arch::vmx::exit_reason_is_entry_failure(exit_reason) ? 0x80000000u : 0u);
 }
 
+// "port 0x80 out" for an I/O-instruction exit (qualification: SDM 27.2.1,
+// table 27-5), keyed by port and direction, as the kvm summary's accesses.
+std::string io_port_label(uint64_t qualification) {
+  namespace io = arch::vmx::qual_io;
+  return "port " + hex(io::PORT.get(qualification)) + (io::DIRECTION.get(qualification) == io::IN ? " in" : " out");
+}
+uint32_t io_port_key(uint64_t qualification) {
+  namespace io = arch::vmx::qual_io;
+  return uint32_t(io::PORT.get(qualification) << 1 | io::DIRECTION.get(qualification));
+}
+
 void summarize_hw_exits(const ExitTrace& trace, const Attribution& a, SimSummary& s) {
   RowSet<uint32_t> levels;
-  std::map<uint32_t, RowSet<uint32_t>> reasons;
+  std::map<uint32_t, RowSet<uint32_t>> reasons, ports;
   for (size_t i = 0; i < trace.hw_exits.size(); ++i) {
     const HwExit& e = trace.hw_exits[i];
     const HwExitCost& c = a.exit_costs[i];
     add(levels.row(e.level, "level " + std::to_string(e.level)), c.timed, c.cycles);
     add(reasons[e.level].row(hw_reason_key(e.exit_reason), hw_reason_label(trace, e.exit_reason)), c.timed, c.cycles);
+    if (e.exit_reason == uint32_t(arch::vmx::ExitReason::IO_INSTRUCTION))
+      add(ports[e.level].row(io_port_key(e.qualification), io_port_label(e.qualification)), c.timed, c.cycles);
   }
   s.levels = levels.by_key();
   for (const auto& [level, rows] : reasons) s.reasons.push_back({level, rows.sorted()});
+  for (const auto& [level, rows] : ports) s.io_ports.push_back({level, rows.sorted()});
 }
 
 void add(LogicalRow& row, const LogicalExit& le) {
@@ -235,15 +250,30 @@ void print_logical_table(std::FILE* out, const LogicalLevelRows& level) {
   }
 }
 
+// What the tables' words mean (README "Levels and depth", TRACE_FORMAT.md).
+const char* const SIM_LEGEND =
+    "\nlevel 1 is the program l0 boots (l1-vmm, in VMX root operation); level k + 1 is the guest of level k.\n"
+    "A run at depth d has d VMM levels: its workload runs at level d + 1, and every hardware VM exit is an\n"
+    "exit of some level >= 2 to level 1.\n"
+    "cost of a hardware exit: modeled cycles from the VM exit to the next VM entry: the VM-exit transition\n"
+    "(cost class vm_exit), everything level 1 ran meanwhile, and the VM-entry transition (vm_entry).\n"
+    "cost of a logical exit: from the hardware exit that took its guest off the CPU to the VM entry that\n"
+    "resumes a guest of its handler; vmm mean: the handler's own RDTSC measurement (EXIT_COST annotations).\n";
+
 void print_sim_summary(const ExitTrace& trace, std::FILE* out) {
   const SimSummary s = summarize_sim(trace, attribute(trace));
   std::fprintf(out, "  records: %zu hardware exits, %zu VM entries, %zu annotations\n", trace.hw_exits.size(),
                trace.hw_entries.size(), trace.annotations.size());
+  std::fputs(SIM_LEGEND, out);
   const uint64_t hz = trace.tsc_hz;
   print_table(out, "hardware VM exits by level (cost: exit -> next VM entry, in modeled cycles)", s.levels, hz, true);
   for (const LevelRows& level : s.reasons) {
     const std::string title = "hardware VM exits of level " + std::to_string(level.level) + " by reason";
     print_table(out, title.c_str(), level.rows, hz, true);
+  }
+  for (const LevelRows& level : s.io_ports) {
+    const std::string title = "I/O-instruction exits of level " + std::to_string(level.level) + " by port";
+    print_table(out, title.c_str(), level.rows, hz, false);
   }
   if (s.logical.empty())
     std::fprintf(out, "\nlogical exits: none annotated (LOGICAL_EXIT, arch/trace_annotations.h)\n");

@@ -66,6 +66,7 @@ struct SimSummary {
   std::vector<CostRow> levels;                 // hardware exits per level ("level 2"), by level
   std::vector<LevelRows> reasons;              // hardware exits per level and reason, by level
   std::vector<LogicalLevelRows> logical;       // logical exits per handler level and reason, by level
+  std::vector<LevelRows> io_ports;             // IO_INSTRUCTION exits per level and port ("port 0x80 out"), by level
   uint64_t hw_entries = 0;
   uint64_t annotations = 0;
 };

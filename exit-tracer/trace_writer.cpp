@@ -52,48 +52,74 @@ void TraceWriter::write(RecordType type, const void* fixed, size_t fixed_bytes,
   write_raw(buffer.data(), buffer.size());
 }
 
-// The sim's hot path: no allocation, two writes into the stream's buffer.
+// One fixed-size record: two writes into the stream's buffer.
 void TraceWriter::write_fixed(RecordType type, const void* fixed, size_t fixed_bytes) {
   const RecordHeader header{uint32_t(type), uint32_t(sizeof header + fixed_bytes)};
   write_raw(&header, sizeof header);
   write_raw(fixed, fixed_bytes);
 }
 
+void TraceWriter::flush_packed() {
+  if (packed_.empty()) return;
+  const std::vector<uint8_t>& payload = packed_.payload();
+  const PackedHeader h{packed_.count(), uint32_t(payload.size())};
+  const uint32_t total = padded(sizeof(RecordHeader) + sizeof h + payload.size());
+  const RecordHeader header{uint32_t(RecordType::Packed), total};
+  static constexpr uint8_t ZEROS[RECORD_ALIGN] = {};
+  write_raw(&header, sizeof header);
+  write_raw(&h, sizeof h);
+  write_raw(payload.data(), payload.size());
+  write_raw(ZEROS, total - sizeof header - sizeof h - payload.size());
+  packed_.clear();
+}
+
+void TraceWriter::packed_added() {
+  if (packed_.payload().size() >= PACKED_BLOCK_BYTES) flush_packed();
+}
+
 void TraceWriter::note(std::string_view key, std::string_view value) {
+  flush_packed();
   write(RecordType::Note, nullptr, 0, {key, value});
 }
 
 void TraceWriter::name(NameSpace space, uint32_t code, std::string_view text) {
+  flush_packed();
   const NameHeader h{uint32_t(space), code};
   write(RecordType::Name, &h, sizeof h, {text});
 }
 
 void TraceWriter::record(const UserExit& e) {
+  flush_packed();
   write_fixed(RecordType::UserExit, &e, sizeof e);
   ++counts_.user_exits;
 }
 
 void TraceWriter::record(const KernelEvent& e) {
+  flush_packed();
   write_fixed(RecordType::KernelEvent, &e, sizeof e);
   ++counts_.kernel_events;
 }
 
 void TraceWriter::record(const HwExit& e) {
-  write_fixed(RecordType::HwExit, &e, sizeof e);
+  packed_.add(e);
   ++counts_.hw_exits;
+  packed_added();
 }
 
 void TraceWriter::record(const HwEntry& e) {
-  write_fixed(RecordType::HwEntry, &e, sizeof e);
+  packed_.add(e);
   ++counts_.hw_entries;
+  packed_added();
 }
 
 void TraceWriter::record(const Annotation& e) {
-  write_fixed(RecordType::Annotation, &e, sizeof e);
+  packed_.add(e);
   ++counts_.annotations;
+  packed_added();
 }
 
 void TraceWriter::end(uint64_t kernel_events_lost) {
+  flush_packed();
   End end = counts_;
   end.kernel_events_lost = kernel_events_lost;
   end.reserved = 0;

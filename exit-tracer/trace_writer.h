@@ -8,12 +8,19 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "exit-tracer/packed_records.h"
 #include "exit-tracer/trace_format.h"
 
 namespace nestbed::trace {
 
+// The sim's records (HwExit, HwEntry, Annotation) are collected into
+// Packed records of up to PACKED_BLOCK_BYTES, each written at once; any
+// other record first writes the block collected so far, so the file keeps
+// the order in which records were given.
 class TraceWriter {
  public:
+  static constexpr size_t PACKED_BLOCK_BYTES = 64 * 1024;
+
   // Writes the file header at once. Every member throws std::runtime_error
   // (with strerror) when the stream cannot be written.
   TraceWriter(std::FILE* out, uint64_t tsc_hz);
@@ -37,9 +44,13 @@ class TraceWriter {
   // A record that is one fixed-size struct (every one is a multiple of 8 bytes).
   void write_fixed(RecordType type, const void* fixed, size_t fixed_bytes);
   void write_raw(const void* data, size_t bytes);
+  // Writes the sim records collected so far as one Packed record.
+  void flush_packed();
+  void packed_added();
 
   std::FILE* out_;
   End counts_{};
+  PackedEncoder packed_;  // the sim's records not yet written
 };
 
 }  // namespace nestbed::trace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "l0/level_stats.h"
+#include "exit-tracer/host_file.h"
 
 namespace nestbed {
 
@@ -24,16 +25,18 @@ inline constexpr int SANITIZER = 86;          // debug builds: ASan/UBSan found 
 inline constexpr int INSTRUCTION_LIMIT = 118; // --max-instructions reached
 inline constexpr int HALTED = 120;            // HLT with interrupts off and nothing pending
 inline constexpr int TRIPLE_FAULT = 122;      // shutdown after a triple fault
+// SIGINT/SIGTERM: the run ends cleanly, then the process is ended by the
+// same signal, which a shell reports as 128 + N (130, 143; 124 under GNU
+// timeout). Not one of nestbed's own statuses, so outside the assert below.
+inline constexpr int SIGNALED_BASE = 128;
 constexpr int debug_exit(uint32_t code) { return int(((code << 1) | 1) & 0xff); }
 static_assert((USAGE | BAD_INPUT | INTERNAL_ERROR | UNSUPPORTED | SANITIZER | INSTRUCTION_LIMIT | HALTED |
                TRIPLE_FAULT) % 2 == 0,
               "nestbed's own statuses are even: a guest's are odd");
 }  // namespace exit_status
 
-// A clear, user-facing error about the input (image, module, option).
-struct InputError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+// InputError, a clear, user-facing error about the input (image, module,
+// option, output file), is exit-tracer/host_file.h's: status BAD_INPUT.
 
 struct ModuleSpec {
   std::string path;
@@ -52,10 +55,14 @@ struct RunConfig {
   std::string cost_model_path;
 };
 
-enum class StopReason { DebugExit, Halted, TripleFault, InstructionLimit, Unsupported, InternalError };
+// Signal: SIGINT or SIGTERM asked the run to end (l0/machine/stop_signal.h).
+enum class StopReason { DebugExit, Halted, TripleFault, InstructionLimit, Unsupported, InternalError, Signal };
 
 struct RunStats {
-  uint64_t instructions = 0;  // retired instructions (sim); 0 where unknown (kvm)
+  // Instructions, exceptions and VM exits/entries are counted by the sim;
+  // KVM runs the guest natively and cannot see them (false: null in --stats).
+  bool guest_events_counted = true;
+  uint64_t instructions = 0;  // retired instructions (sim)
   uint64_t cycles = 0;        // modeled cycles (sim) or TSC cycles (kvm)
   double wall_seconds = 0;
   uint64_t exceptions = 0;   // exceptions delivered through the IDT
@@ -70,6 +77,7 @@ struct RunStats {
 struct RunResult {
   StopReason reason = StopReason::InternalError;
   uint32_t debug_exit_code = 0;
+  int signal = 0;       // StopReason::Signal: SIGINT or SIGTERM
   std::string message;  // one line for stderr when the stop is not a debug exit
   RunStats stats;
 
@@ -81,6 +89,9 @@ struct RunResult {
       case StopReason::InstructionLimit: return exit_status::INSTRUCTION_LIMIT;
       case StopReason::Unsupported: return exit_status::UNSUPPORTED;
       case StopReason::InternalError: return exit_status::INTERNAL_ERROR;
+      // The process ends by the signal itself (reraise_stop_signal), which
+      // a shell reports as 128 + N.
+      case StopReason::Signal: return exit_status::SIGNALED_BASE + signal;
     }
     return exit_status::INTERNAL_ERROR;
   }

@@ -11,6 +11,7 @@ packages=(
   libcapstone-dev                          # the sim's decoder
   libcli11-dev nlohmann-json3-dev          # the nestbed CLI (header-only)
   libtomlplusplus-dev                      # nestbed sweep's SPEC files
+  libssl-dev                               # the nestbed CLI: SHA-256 of a run's inputs in --stats
   libgtest-dev libbenchmark-dev            # tests, microbenchmarks
   qemu-system-x86                          # depth-0 reference runs
   python3 python3-pandas python3-matplotlib  # e2e driver, analysis/

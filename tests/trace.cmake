@@ -4,8 +4,11 @@
 # nlohmann-json; the cli.trace_* cases below run the CLI on a sim run's
 # trace (nestbed_cli_test is tests/cli.cmake's).
 find_package(nlohmann_json REQUIRED)
+set(NESTBED_TRACE_FIXTURE_DIR ${CMAKE_CURRENT_LIST_DIR}/trace_fixtures)
 if(TARGET nestbed_unit_tests)
   target_link_libraries(nestbed_unit_tests PRIVATE nlohmann_json::nlohmann_json)
+  # Trace files of older format versions, which the reader must keep reading.
+  target_compile_definitions(nestbed_unit_tests PRIVATE NESTBED_TRACE_FIXTURE_DIR="${NESTBED_TRACE_FIXTURE_DIR}")
 endif()
 
 set(NESTBED_TRACE_TEST_DIR ${CMAKE_CURRENT_BINARY_DIR}/trace-files)
@@ -16,10 +19,10 @@ set(trace_file ${NESTBED_TRACE_TEST_DIR}/hello.trace)
 nestbed_cli_test(trace_sim_run 33 STDOUT "^ok$" ARGS run --trace ${trace_file} ${NESTBED_CLI_INPUTS}/hello.elf)
 set_tests_properties(cli.trace_sim_run PROPERTIES FIXTURES_SETUP nestbed_sim_trace)
 nestbed_cli_test(trace_summary_of_a_sim_run 0
-  STDOUT "nestbed trace 1.1$" STDOUT "^  engine: sim$" STDOUT "records: 0 hardware exits"
+  STDOUT "nestbed trace 1.2$" STDOUT "^  engine: sim$" STDOUT "records: 0 hardware exits"
   ARGS trace summary ${trace_file})
 nestbed_cli_test(trace_dump_of_a_sim_run 0
-  STDOUT "^header      nestbed trace 1.1" STDOUT "^note        engine: sim$" STDOUT "^end "
+  STDOUT "^header      nestbed trace 1.2" STDOUT "^note        engine: sim$" STDOUT "^end "
   ARGS trace dump ${trace_file})
 nestbed_cli_test(trace_export_of_a_sim_run 0
   STDOUT "^seq,level,exit_reason,reason," STDOUT "\"traceEvents\":"
@@ -34,7 +37,7 @@ nestbed_cli_test(trace_summary_of_a_missing_file 66 ONE_LINE
 nestbed_cli_test(trace_dump_of_an_image 66 ONE_LINE
   STDERR "^nestbed: .*hello.elf: not a nestbed trace file \\(no NBTRACE header\\)$"
   ARGS trace dump ${NESTBED_CLI_INPUTS}/hello.elf)
-nestbed_cli_test(trace_export_needs_an_output 64 STDERR "--csv FILE or --perfetto FILE"
+nestbed_cli_test(trace_export_needs_an_output 64 STDERR "--csv FILE, --logical-csv FILE or --perfetto FILE"
   ARGS trace export ${trace_file})
 nestbed_cli_test(trace_export_to_an_unwritable_file 66 ONE_LINE
   STDERR "^nestbed: cannot write CSV file '/nonexistent/x.csv': No such file or directory$"
@@ -52,3 +55,22 @@ add_test(NAME trace.sim_trace_is_deterministic
   COMMAND sh -c "for t in a b; do \"$0\" run --cmdline 5 --trace \"$1/$t.trace\" \"$2\" >/dev/null; s=$?; [ $s = 1 ] || { echo \"run $t: status $s, expected 1\"; exit 1; }; done; cmp \"$1/a.trace\" \"$1/b.trace\""
     $<TARGET_FILE:nestbed> ${NESTBED_TRACE_TEST_DIR} ${NESTBED_IMAGE_DIR}/timer)
 set_tests_properties(trace.sim_trace_is_deterministic PROPERTIES TIMEOUT 120 LABELS "e2e;sim;determinism")
+
+# Format 1.2 readers keep reading 1.1 files: a depth-1 cpuid-loop trace
+# written by the 1.1 writer (tests/trace_fixtures/).
+nestbed_cli_test(trace_summary_of_a_1_1_file 0 STDOUT "nestbed trace 1.1$"
+  STDOUT "records: 20 hardware exits, 21 VM entries, 61 annotations" STDOUT "^  CPUID +20 +18263 +913.1"
+  ARGS trace summary ${NESTBED_TRACE_FIXTURE_DIR}/depth1-cpuid-loop-20.v1.1.trace)
+nestbed_cli_test(trace_dump_of_a_1_1_file 0 STDOUT "^header      nestbed trace 1.1"
+  STDOUT "^hw-exit     #19  L2  cycles [0-9]+  cost [0-9]+  CPUID  rip 0x[0-9a-f]+  cpuid .0f a2.$"
+  ARGS trace dump ${NESTBED_TRACE_FIXTURE_DIR}/depth1-cpuid-loop-20.v1.1.trace)
+
+# The logical exits of a depth-1 trace as CSV, beside the hardware exits.
+nestbed_cli_test(trace_export_logical_csv 0
+  STDOUT "^index,handler_level,guest_level,exit_reason,reason,qualification,description,start_exit,start_cycles,end_cycles,cost_cycles,hw_exits,hw_exit_cycles,vmm_cycles$"
+  STDOUT "^19,1,2,10,CPUID,0x0,,[0-9]+,[0-9]+,[0-9]+,[0-9]+,1,[0-9]+,[0-9]+$"
+  ARGS trace export --logical-csv - ${NESTBED_TRACE_FIXTURE_DIR}/depth1-cpuid-loop-20.v1.1.trace)
+# The summary breaks the sim's I/O exits down per port, as kvm's, and says what its words mean.
+nestbed_cli_test(trace_summary_explains_levels_and_costs 0 STDOUT "^level 1 is the program l0 boots"
+  STDOUT "^cost of a hardware exit: modeled cycles from the VM exit to the next VM entry"
+  ARGS trace summary ${NESTBED_TRACE_FIXTURE_DIR}/depth1-cpuid-loop-20.v1.1.trace)

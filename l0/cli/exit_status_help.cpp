@@ -29,11 +29,12 @@ std::string exit_status_help() {
              "193 l1-vmm panic (its own fault, a VM-entry failure, an EPT misconfiguration),\n"
              "195 bad l1-vmm option, 197 no usable VMX, 199 no guest module or not a loadable kernel,\n"
              "201 the guest did what l1-vmm cannot run, 203 out of memory") +
-         row(0, "nestbed trace, nestbed engines, --help: done") +
+         row(0, "nestbed trace, nestbed engines, nestbed cost-model, --help, --version: done") +
          row(s::USAGE, "bad command-line option") +
          row(s::BAD_INPUT,
-             "bad input: unreadable or malformed image, module or trace file, --memory out of range\n"
-             "or too small, an output file (--stats, --trace, trace export) that cannot be written") +
+             "bad input: unreadable or malformed image, module, cost model or trace file, or one that\n"
+             "is not a regular file (a FIFO, /dev/zero), --memory out of range or too small, an output\n"
+             "(--stats, --trace, trace export, the guest's output on stdout) that cannot be written") +
          row(s::INTERNAL_ERROR, "internal error in nestbed (a bug; please report it)") +
          row(s::UNSUPPORTED, "the engine cannot run this here (e.g. no VMX under kvm)") +
          row(s::SANITIZER,
@@ -42,6 +43,9 @@ std::string exit_status_help() {
          row(s::INSTRUCTION_LIMIT, "--max-instructions reached") +
          row(s::HALTED, "the guest halted with interrupts disabled and nothing pending") +
          row(s::TRIPLE_FAULT, "the guest triple-faulted (shutdown)") +
+         row("128+N", "nestbed run ended by signal N, SIGINT (130) or SIGTERM (143), as a shell reports\n"
+                      "it (GNU timeout: 124): the guest's output, --trace and --stats (stop_reason\n"
+                      "\"signal\") are written first, then nestbed ends by that signal") +
          "A guest's status is always odd and nestbed's own always even, so the two never collide.\n";
 }
 

@@ -4,9 +4,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include "l0/cli/cost_model_command.h"
 #include "l0/cli/engines_command.h"
 #include "l0/cli/exit_status_help.h"
 #include "l0/cli/report_command.h"
+#include "l0/cli/provenance.h"
 #include "l0/cli/run_command.h"
 #include "l0/cli/sweep_command.h"
 #include "l0/cli/trace_command.h"
@@ -33,16 +35,18 @@ int main(int argc, char** argv) {
   // At most one subcommand; "none" is reported below, so that an unknown
   // word is named as such by CLI11 instead of "a subcommand is required".
   app.require_subcommand(0, 1);
+  app.set_version_flag("--version", std::string("nestbed ") + nestbed::cli::nestbed_version());
   nestbed::cli::RunCommand run(app);
   nestbed::cli::EnginesCommand engines(app);
   nestbed::cli::TraceCommand trace(app);
   nestbed::cli::SweepCommand sweep(app);
   nestbed::cli::ReportCommand report_command(app);
+  nestbed::cli::CostModelCommand cost_model(app);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : status::USAGE;  // --help exits 0
+    return app.exit(e) == 0 ? 0 : status::USAGE;  // --help and --version exit 0
   }
 
   try {
@@ -51,6 +55,7 @@ int main(int argc, char** argv) {
     if (trace.selected()) return trace.execute();
     if (sweep.selected()) return sweep.execute();
     if (report_command.selected()) return report_command.execute();
+    if (cost_model.selected()) return cost_model.execute();
     std::fprintf(stderr, "nestbed: a subcommand is required (nestbed run ... IMAGE)\nRun with --help for more information.\n");
     return status::USAGE;
   } catch (const nestbed::InputError& e) {

@@ -21,6 +21,7 @@ class TraceCommand {
 
   std::string path_;
   std::string csv_path_;
+  std::string logical_csv_path_;
   std::string perfetto_path_;
   uint64_t nominal_hz_ = 0;
   CLI::App* command_;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "l0/kvm/host_tsc.h"
+#include "l0/machine/stop_signal.h"
 #include "l0/kvm/kvm_api.h"
 
 namespace nestbed::kvm {
@@ -67,7 +68,10 @@ void DeadlineAlarm::arm(uint64_t deadline) {
 
 void DeadlineAlarm::wait() {
   if (armed_ == NEVER) return;
+  // Another handled signal interrupts the wait (EINTR): a stop signal ends
+  // it (the caller looks at stop_signal()), anything else waits on.
   while (sigwaitinfo(&alarm_set_, nullptr) < 0 && errno == EINTR) {
+    if (stop_signal()) return;
   }
   armed_ = NEVER;
 }

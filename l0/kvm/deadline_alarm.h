@@ -29,7 +29,8 @@ class DeadlineAlarm {
 
   // Fires at host TSC `deadline` (NEVER: disarms). Re-arming the same deadline is free.
   void arm(uint64_t deadline);
-  // Sleeps until the alarm fires (for a halted vCPU); returns at once if it already has.
+  // Sleeps until the alarm fires (for a halted vCPU) or a stop signal
+  // arrives (l0/machine/stop_signal.h); returns at once if it already has.
   void wait();
   // Consumes a delivered alarm signal, if any, after KVM_RUN returned EINTR.
   void consume();

@@ -19,6 +19,7 @@
 #include "l0/kvm/multiboot_entry.h"
 #include "l0/kvm/vcpu_loop.h"
 #include "l0/machine/machine.h"
+#include "l0/machine/stop_signal.h"
 
 namespace nestbed {
 namespace {
@@ -41,33 +42,29 @@ void reject_sim_only_options(const RunConfig& config) {
 // unsupported leaves no empty file behind).
 class TraceOutput {
  public:
-  explicit TraceOutput(const std::string& path) : path_(path) {
-    if (path_.empty()) return;
-    file_ = std::fopen(path_.c_str(), "wb");
-    if (!file_) throw InputError("cannot write trace file '" + path_ + "': " + std::strerror(errno));
+  explicit TraceOutput(const std::string& path) {
+    if (!path.empty()) file_.emplace(path, "trace");
   }
   ~TraceOutput() {
-    if (!file_) return;
-    std::fclose(file_);
-    if (!written_) std::remove(path_.c_str());
+    if (file_ && !written_) file_->discard();
   }
   TraceOutput(const TraceOutput&) = delete;
   TraceOutput& operator=(const TraceOutput&) = delete;
 
-  bool wanted() const { return file_ != nullptr; }
+  bool wanted() const { return file_.has_value(); }
 
   void write(const trace::ExitTrace& trace) {
     try {
-      trace::write_trace(trace, file_);
-      written_ = true;
+      trace::write_trace(trace, file_->stream());
     } catch (const std::runtime_error& e) {
-      throw InputError("cannot write trace file '" + path_ + "': " + e.what());
+      file_->fail(e.what());
     }
+    file_->close();
+    written_ = true;
   }
 
  private:
-  std::string path_;
-  std::FILE* file_ = nullptr;
+  std::optional<OutputFile> file_;
   bool written_ = false;
 };
 
@@ -197,8 +194,9 @@ RunResult result_of(const LoopStop& stop, const Machine& machine, const VcpuLoop
   RunResult r;
   r.reason = stop.reason;
   r.message = stop.message;
+  if (stop.reason == StopReason::Signal) r.signal = stop_signal();
   if (stop.reason == StopReason::DebugExit) r.debug_exit_code = *machine.devices.debug_exit.code;
-  r.stats.instructions = 0;  // KVM does not count them
+  r.stats.guest_events_counted = false;  // KVM does not count instructions, exceptions or VM exits
   r.stats.cycles = loop.tsc_cycles();
   r.stats.wall_seconds = seconds;
   r.stats.interrupts = loop.interrupts_injected();

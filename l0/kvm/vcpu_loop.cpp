@@ -7,6 +7,7 @@
 
 #include "l0/kvm/host_tsc.h"
 #include "l0/kvm/kvm_exit_reasons.h"
+#include "l0/machine/stop_signal.h"
 
 namespace nestbed::kvm {
 namespace {
@@ -37,8 +38,18 @@ VcpuLoop::VcpuLoop(KvmVcpu& vcpu, PlatformDevices& devices, trace::ExitTrace& tr
 
 LoopStop VcpuLoop::run() {
   vcpu_.set_signal_mask(alarm_.kvm_run_mask());
+  // A stop signal sets immediate_exit, so even one that lands between the
+  // check below and KVM_RUN makes KVM_RUN return at once (EINTR).
+  set_stop_signal_byte(&shared_.immediate_exit);
+  struct Unregister {
+    ~Unregister() { set_stop_signal_byte(nullptr); }
+  } unregister;
   start_tsc_ = read_tsc();
   for (;;) {
+    if (stop_signal()) {
+      end_tsc_ = read_tsc();
+      return LoopStop{StopReason::Signal, signal_stop_message(stop_signal())};
+    }
     prepare_entry();
     if (!trace_.user_exits.empty()) trace_.user_exits.back().tsc_resume = read_tsc();
     const bool exited = vcpu_.run();
@@ -186,6 +197,7 @@ std::optional<LoopStop> VcpuLoop::handle_hlt() {
     if (wake == DeadlineAlarm::NEVER) return stop_at_rip(StopReason::Halted, "HLT with no interrupt source armed");
     alarm_.arm(wake);
     alarm_.wait();
+    if (stop_signal()) return std::nullopt;  // run() stops before the next KVM_RUN
   }
 }
 

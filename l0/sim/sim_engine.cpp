@@ -5,12 +5,30 @@
 #include "l0/sim/level_accounting.h"
 #include "l0/sim/trace_recorder.h"
 #include "l0/machine/machine.h"
+#include "l0/machine/stop_signal.h"
 #include "l0/sim/cost_model.h"
 #include "l0/sim/cpu/cpu.h"
 
 namespace nestbed {
 
 namespace {
+
+// How often a run looks for SIGINT/SIGTERM: every 2^24 instructions, about
+// a tenth of a second. The CPU runs to an instruction count and resumes
+// exactly where it stopped, as --max-instructions already relies on.
+constexpr uint64_t SIGNAL_POLL_INSTRUCTIONS = 1ull << 24;
+
+// cpu.run() in slices, so that a stop signal ends the run between two of
+// them; CpuStop::None when it did.
+sim::CpuStop run_until_stopped(sim::Cpu& cpu, uint64_t max_instructions) {
+  for (;;) {
+    if (stop_signal()) return sim::CpuStop::None;
+    const uint64_t slice_end = cpu.counters().instructions + SIGNAL_POLL_INSTRUCTIONS;
+    const bool last = max_instructions != 0 && max_instructions <= slice_end;
+    const sim::CpuStop stop = cpu.run(last ? max_instructions : slice_end);
+    if (stop != sim::CpuStop::InstructionLimit || last) return stop;
+  }
+}
 
 class SimEngine final : public Engine {
  public:
@@ -24,12 +42,13 @@ class SimEngine final : public Engine {
       recorder = std::make_unique<trace::SimTraceRecorder>(config.trace_path, trace::sim_run_notes(config));
 
     sim::Cpu cpu(machine.memory, machine.devices, costs);
+    if (recorder) recorder->watch(cpu);
     sim::LevelAccounting levels(costs, recorder.get());  // passes every event on to the recorder
     cpu.set_trace_sink(&levels);
     cpu.reset_to_multiboot(machine.boot.entry, machine.boot.eax, machine.boot.ebx);
 
     const auto start = std::chrono::steady_clock::now();
-    const sim::CpuStop stop = cpu.run(config.max_instructions);
+    const sim::CpuStop stop = run_until_stopped(cpu, config.max_instructions);
     const auto end = std::chrono::steady_clock::now();
     if (recorder) recorder->finish();
 
@@ -42,9 +61,10 @@ class SimEngine final : public Engine {
       case sim::CpuStop::Halted: r.reason = StopReason::Halted; break;
       case sim::CpuStop::TripleFault: r.reason = StopReason::TripleFault; break;
       case sim::CpuStop::InstructionLimit: r.reason = StopReason::InstructionLimit; break;
-      case sim::CpuStop::None: r.reason = StopReason::InternalError; break;
+      case sim::CpuStop::None: r.reason = StopReason::Signal; break;
     }
-    r.message = cpu.stop_message();
+    r.signal = stop == sim::CpuStop::None ? stop_signal() : 0;
+    r.message = stop == sim::CpuStop::None ? signal_stop_message(r.signal) : cpu.stop_message();
     r.stats.instructions = cpu.counters().instructions;
     r.stats.cycles = cpu.cycles();
     r.stats.wall_seconds = std::chrono::duration<double>(end - start).count();

@@ -7,6 +7,7 @@
 #include "arch/trace_annotations.h"
 #include "arch/vmx/exit_reasons.h"
 #include "l0/engine.h"
+#include "l0/sim/cpu/cpu.h"
 
 namespace nestbed::trace {
 namespace {
@@ -16,12 +17,20 @@ constexpr size_t STREAM_BUFFER_BYTES = 1 << 20;
 // x86 register numbers (the order of AnnotationEvent::regs).
 constexpr unsigned RAX = 0, RCX = 1, RDX = 2, RSI = 6, RDI = 7;
 
+uint8_t code_size(sim::CpuMode mode) {
+  switch (mode) {
+    case sim::CpuMode::Bits16: return 16;
+    case sim::CpuMode::Bits32: return 32;
+    case sim::CpuMode::Bits64: return 64;
+  }
+  return 0;
+}
+
 }  // namespace
 
-SimTraceRecorder::SimTraceRecorder(const std::string& path, const Notes& notes) : path_(path) {
-  out_ = std::fopen(path.c_str(), "wb");
-  if (!out_) throw InputError("cannot write trace file '" + path + "': " + std::strerror(errno));
-  owns_file_ = true;
+SimTraceRecorder::SimTraceRecorder(const std::string& path, const Notes& notes)
+    : path_(path), file_(std::make_unique<OutputFile>(path, "trace")) {
+  out_ = file_->stream();
   buffer_ = std::make_unique<char[]>(STREAM_BUFFER_BYTES);
   std::setvbuf(out_, buffer_.get(), _IOFBF, STREAM_BUFFER_BYTES);
   start(notes);
@@ -29,9 +38,7 @@ SimTraceRecorder::SimTraceRecorder(const std::string& path, const Notes& notes) 
 
 SimTraceRecorder::SimTraceRecorder(std::FILE* out, const Notes& notes) : out_(out) { start(notes); }
 
-SimTraceRecorder::~SimTraceRecorder() {
-  if (owns_file_) std::fclose(out_);
-}
+SimTraceRecorder::~SimTraceRecorder() = default;  // file_ closes the file
 
 void SimTraceRecorder::start(const Notes& notes) {
   try {
@@ -86,6 +93,9 @@ void SimTraceRecorder::hw_exit(const sim::HwExitEvent& e) {
   r.level = level ? level : DEFAULT_GUEST_LEVEL;
   r.flags = level ? LEVEL_REGISTERED : 0;
   r.insn_len = e.insn_len <= sizeof r.insn_bytes ? e.insn_len : 0;
+  // A VM-entry failure is reported after host state is loaded: no guest code ran.
+  const bool entry_failure = arch::vmx::exit_reason_is_entry_failure(e.exit_reason);
+  r.code_size = cpu_ && !entry_failure ? code_size(cpu_->mode()) : 0;
   std::memcpy(r.insn_bytes, e.insn_bytes, r.insn_len);  // bytes past insn_len stay 0: deterministic
   guarded([&] {
     name_exit_reason(r.exit_reason);
@@ -143,6 +153,7 @@ SimTraceRecorder::Notes sim_run_notes(const RunConfig& config) {
 void SimTraceRecorder::finish() {
   guarded([&] { writer_->end(0); });
   if (!error_.empty()) throw InputError("cannot write trace file '" + path_ + "': " + error_);
+  if (file_) file_->close();  // the last buffered bytes can fail too (a full disk): reported
 }
 
 }  // namespace nestbed::trace

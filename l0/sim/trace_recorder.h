@@ -16,12 +16,17 @@
 #include <utility>
 #include <vector>
 
+#include "exit-tracer/host_file.h"
 #include "exit-tracer/trace_writer.h"
 #include "l0/sim/trace_hooks.h"
 #include "l0/sim/vmcs_levels.h"
 
 namespace nestbed {
 struct RunConfig;
+}
+
+namespace nestbed::sim {
+class Cpu;
 }
 
 namespace nestbed::trace {
@@ -40,6 +45,10 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   ~SimTraceRecorder() override;
   SimTraceRecorder(const SimTraceRecorder&) = delete;
   SimTraceRecorder& operator=(const SimTraceRecorder&) = delete;
+
+  // The CPU whose exits are recorded: at each exit (still in guest state)
+  // its decode mode is the guest's code size, HwExit::code_size.
+  void watch(const sim::Cpu& cpu) { cpu_ = &cpu; }
 
   void hw_exit(const sim::HwExitEvent& e) override;
   void hw_entry(const sim::HwEntryEvent& e) override;
@@ -63,8 +72,9 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   void name_annotation_kind(uint64_t kind);
 
   std::string path_;  // "" when writing to a caller's stream
+  std::unique_ptr<OutputFile> file_;  // when writing to path_
+  const sim::Cpu* cpu_ = nullptr;
   std::FILE* out_ = nullptr;
-  bool owns_file_ = false;
   std::unique_ptr<char[]> buffer_;
   std::unique_ptr<TraceWriter> writer_;
   std::string error_;  // the first write failure

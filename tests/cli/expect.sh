@@ -1,12 +1,13 @@
 #!/bin/bash
 # Runs a command and checks how it ended, for the CLI tests (tests/cli.cmake):
-#   expect.sh --status N [--stderr REGEX]... [--stdout REGEX]... [--one-line] -- COMMAND [ARGS...]
+#   expect.sh --status N [--stderr REGEX]... [--stdout REGEX]... [--one-line] [--stdout-to FILE] -- COMMAND [ARGS...]
 # Passes when the exit status is exactly N (so never a crash by a signal),
 # every --stderr/--stdout extended regex matches some line of that stream,
 # with --one-line, stderr is exactly one line, and stderr has no sanitizer
 # report (tests/sanitizer/report_patterns.txt), whatever the status.
+# --stdout-to sends the command's stdout to FILE (e.g. /dev/full) instead.
 set -u
-status="" one_line=0
+status="" one_line=0 stdout_to=""
 stderr_patterns=() stdout_patterns=()
 while [[ $# -gt 0 && $1 != -- ]]; do
   case $1 in
@@ -14,6 +15,7 @@ while [[ $# -gt 0 && $1 != -- ]]; do
     --stderr) stderr_patterns+=("$2"); shift 2 ;;
     --stdout) stdout_patterns+=("$2"); shift 2 ;;
     --one-line) one_line=1; shift ;;
+    --stdout-to) stdout_to=$2; shift 2 ;;
     *) echo "expect.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -25,7 +27,7 @@ patterns=$(dirname "$0")/../sanitizer/report_patterns.txt
 
 out=$(mktemp) err=$(mktemp) reports=$(mktemp)
 trap 'rm -f "$out" "$err" "$reports"' EXIT
-"$@" >"$out" 2>"$err"
+"$@" >"${stdout_to:-$out}" 2>"$err"
 actual=$?
 
 fail=0

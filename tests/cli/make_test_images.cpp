@@ -1,10 +1,16 @@
 // Writes the inputs of the CLI tests (tests/cli.cmake) into a directory:
 //   hello.elf   ELF32 x86 Multiboot kernel: prints "ok" on COM1, exits with code 0x10
 //   high.elf    like hello.elf but loaded at 8 MiB: needs --memory 9 or more
+//   spin.elf    prints "ok" on COM1, then loops forever (runs killed by a signal)
 //   arm64.elf   an AArch64 ELF64 carrying a valid Multiboot header
 //   big.bin     a 3 MiB module
 //   empty.bin   an empty file (an empty module is allowed)
 //   notes.txt   a text file
+//   fifo        a FIFO nobody writes to (opening it for reading would block)
+//   dup.cost, empty.cost, unknown.cost   bad cost models: a class given twice, none, an unknown one
+//   my dir/spin.elf   spin.elf in a directory whose name has a space
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -22,6 +28,16 @@ t::ElfSpec kernel_at(uint64_t address) {
   return spec;
 }
 
+// Prints "ok\n", then `1: jmp 1b` forever.
+t::ElfSpec spinning_kernel() {
+  t::ElfSpec spec = kernel_at(0x100000);
+  std::vector<uint8_t> code = {0x66, 0xba, 0xf8, 0x03};  // mov dx, 0x3f8
+  for (char ch : std::string("ok\n")) code.insert(code.end(), {0xb0, uint8_t(ch), 0xee});  // mov al, ch; out dx, al
+  code.insert(code.end(), {0xeb, 0xfe});  // jmp $
+  spec.segments = {{0x100000, 0, code, 0x1000}};
+  return spec;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -34,6 +50,7 @@ int main(int argc, char** argv) {
 
   t::write_file(dir / "hello.elf", t::build_elf(kernel_at(0x100000)));
   t::write_file(dir / "high.elf", t::build_elf(kernel_at(8 << 20)));
+  t::write_file(dir / "spin.elf", t::build_elf(spinning_kernel()));
 
   t::ElfSpec arm = kernel_at(0x100000);
   arm.elf64 = true;
@@ -44,5 +61,19 @@ int main(int argc, char** argv) {
   t::write_file(dir / "empty.bin", {});
   std::string text = "This is not a kernel.\n";
   t::write_file(dir / "notes.txt", std::vector<uint8_t>(text.begin(), text.end()));
+
+  std::filesystem::remove(dir / "fifo");
+  if (::mkfifo((dir / "fifo").c_str(), 0600) != 0) {
+    std::perror("mkfifo");
+    return 1;
+  }
+  auto write_text = [&](const char* name, const std::string& content) {
+    t::write_file(dir / name, std::vector<uint8_t>(content.begin(), content.end()));
+  };
+  write_text("dup.cost", "cpuid 100\nvm_exit 10\ncpuid 200\n");
+  write_text("empty.cost", "# only a comment\n");
+  write_text("unknown.cost", "vmexit 10\n");
+  std::filesystem::create_directories(dir / "my dir");
+  t::write_file(dir / "my dir" / "spin.elf", t::build_elf(spinning_kernel()));
   return 0;
 }

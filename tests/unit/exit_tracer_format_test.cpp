@@ -1,4 +1,4 @@
-// exit-tracer's file format 1.1 (exit-tracer/TRACE_FORMAT.md) and the sim's
+// exit-tracer's file format 1.2 (exit-tracer/TRACE_FORMAT.md) and the sim's
 // recorder: what SimTraceRecorder writes reads back the same, levels come
 // from VMCS_LEVEL annotations, and the reader refuses what it must.
 #include <gtest/gtest.h>
@@ -51,8 +51,10 @@ TEST(ExitTracerFormat, RecordLayoutsHaveTheDocumentedSizes) {
   EXPECT_EQ(offsetof(HwExit, level), 72u);
   EXPECT_EQ(offsetof(HwExit, insn_bytes), 75u);
   EXPECT_EQ(offsetof(Annotation, args), 48u);
+  EXPECT_EQ(offsetof(HwExit, code_size), 90u);
+  EXPECT_EQ(sizeof(PackedHeader), 8u);
   EXPECT_EQ(VERSION_MAJOR, 1);
-  EXPECT_EQ(VERSION_MINOR, 1);
+  EXPECT_EQ(VERSION_MINOR, 2);
 }
 
 TEST(ExitTracerFormat, RecorderRoundTripsExitsEntriesAndAnnotationsInOrder) {
@@ -64,7 +66,7 @@ TEST(ExitTracerFormat, RecorderRoundTripsExitsEntriesAndAnnotationsInOrder) {
       .entry(150, VMCS01);
   const ExitTrace t = b.read();
   EXPECT_EQ(t.version_major, 1);
-  EXPECT_EQ(t.version_minor, 1);
+  EXPECT_EQ(t.version_minor, 2);
   EXPECT_EQ(t.tsc_hz, 0u) << "modeled cycles have no frequency";
   ASSERT_NE(t.note("engine"), nullptr);
   EXPECT_EQ(*t.note("engine"), "sim");
@@ -171,7 +173,7 @@ TEST(ExitTracerFormat, RefusesAnotherMajorVersion) {
   SimTraceBuilder b;
   std::vector<uint8_t> bytes = b.exit(1, ExitReason::HLT, VMCS01).bytes();
   bytes[8] = 2;  // version_major
-  expect_trace_error(bytes, "trace format version 2.1 is not supported (this nestbed reads 1.x)");
+  expect_trace_error(bytes, "trace format version 2.2 is not supported (this nestbed reads 1.x)");
 }
 
 TEST(ExitTracerFormat, DetectsTruncation) {
@@ -226,23 +228,36 @@ TEST(ExitTracerFormat, ReadsA1_0FileWithItsShorterEndRecord) {
 
 // A later minor version may add record types and append fields to a record:
 // this reader skips the one and reads the known prefix of the other.
+// A fixed-size HwExit record (1.1's layout, which 1.2 still reads) and an
+// End, written by hand.
+template <typename T>
+void append(std::vector<uint8_t>& bytes, const T& value) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&value);
+  bytes.insert(bytes.end(), p, p + sizeof value);
+}
+
 TEST(ExitTracerFormat, ReadsALaterMinorVersionsLongerRecordsAndNewTypes) {
-  SimTraceBuilder b;
-  std::vector<uint8_t> bytes = b.exit(100, ExitReason::CPUID, VMCS01).bytes();
-  bytes[10] = 9;  // version_minor 1.9
-  // Grow the HwExit record (the last before End) by 8 bytes of a future field.
-  std::vector<RecordHeader> records = record_headers(bytes);
-  size_t at = sizeof(FileHeader);
-  for (size_t i = 0; i + 2 < records.size(); ++i) at += records[i].bytes;
-  ASSERT_EQ(records[records.size() - 2].type, uint32_t(RecordType::HwExit));
-  RecordHeader grown{uint32_t(RecordType::HwExit), records[records.size() - 2].bytes + 8};
-  std::memcpy(bytes.data() + at, &grown, sizeof grown);
-  bytes.insert(bytes.begin() + at + sizeof(RecordHeader) + sizeof(HwExit), 8, 0xee);
-  // And a record of an unknown type before it.
-  std::vector<uint8_t> future(24, 0xab);
-  RecordHeader fh{77, 24};
-  std::memcpy(future.data(), &fh, sizeof fh);
-  bytes.insert(bytes.begin() + at, future.begin(), future.end());
+  std::vector<uint8_t> bytes;
+  FileHeader header{};
+  std::memcpy(header.magic, MAGIC, sizeof MAGIC);
+  header.version_major = 1;
+  header.version_minor = 9;  // 1.9
+  header.header_bytes = sizeof header;
+  append(bytes, header);
+  // A record of an unknown type.
+  append(bytes, RecordHeader{77, 24});
+  bytes.insert(bytes.end(), 16, 0xab);
+  // An HwExit grown by 8 bytes of a future field.
+  HwExit e{};
+  e.cycles = 100;
+  e.exit_reason = uint32_t(ExitReason::CPUID);
+  append(bytes, RecordHeader{uint32_t(RecordType::HwExit), uint32_t(8 + sizeof e + 8)});
+  append(bytes, e);
+  bytes.insert(bytes.end(), 8, 0xee);
+  End end{};
+  end.hw_exits = 1;
+  append(bytes, RecordHeader{uint32_t(RecordType::End), uint32_t(8 + sizeof end)});
+  append(bytes, end);
 
   const ExitTrace t = parse_trace(bytes, "future.trace");
   EXPECT_EQ(t.version_minor, 9);

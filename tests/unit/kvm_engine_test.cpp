@@ -403,8 +403,20 @@ TEST(KvmCli, TraceSummaryCountsThePioLoopsExits) {
   ASSERT_EQ(run.status, 1) << run.err;
   CliResult summary = run_cli({"trace", "summary", trace});
   EXPECT_EQ(summary.status, 0) << summary.err;
+  EXPECT_EQ(summary.err, "") << "a clean run's summary says nothing on stderr";
   EXPECT_NE(summary.out.find("\n  port 0x80 out                            25 "), std::string::npos) << summary.out;
   EXPECT_NE(summary.out.find("\n  KVM_EXIT_IO "), std::string::npos) << summary.out;
+}
+
+// What KVM cannot see is null in --stats, never a 0 that looks measured.
+TEST(KvmCli, StatsGiveNullForWhatKvmDoesNotMeasure) {
+  SKIP_WITHOUT_KVM();
+  CliResult r = run_cli({"run", "--engine", "kvm", "--stats", "-", workload("hello")});
+  ASSERT_EQ(r.status, 1) << r.err;
+  for (const char* key : {"\"instructions\": null", "\"mips\": null", "\"exceptions\": null", "\"vm_exits\": null",
+                          "\"vm_entries\": null", "\"cost_model\": null"})
+    EXPECT_NE(r.out.find(key), std::string::npos) << key << "\n" << r.out;
+  EXPECT_NE(r.out.find("\"io_accesses\": 60"), std::string::npos) << r.out;
 }
 
 TEST(KvmCli, TraceSummaryRejectsWhatIsNotATrace) {
