@@ -6,6 +6,7 @@
 
 #include "l0/cli/engines_command.h"
 #include "l0/cli/exit_status_help.h"
+#include "l0/cli/pg_command.h"
 #include "l0/cli/run_command.h"
 #include "l0/cli/trace_command.h"
 #include "l0/engine.h"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   nestbed::cli::RunCommand run(app);
   nestbed::cli::EnginesCommand engines(app);
   nestbed::cli::TraceCommand trace(app);
+  nestbed::cli::PgCommand pg(app);
 
   try {
     app.parse(argc, argv);
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
     if (run.selected()) return run.execute();
     if (engines.selected()) return engines.execute();
     if (trace.selected()) return trace.execute();
+    if (pg.selected()) return pg.execute();
     std::fprintf(stderr, "nestbed: a subcommand is required (nestbed run ... IMAGE)\nRun with --help for more information.\n");
     return status::USAGE;
   } catch (const nestbed::InputError& e) {
