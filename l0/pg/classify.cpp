@@ -77,7 +77,7 @@ Verdict behavior_sensitive(const ProbeRun& run, const CatalogueEntry& e, const s
 Classification classify_one(const ProbeRun& run, const CatalogueEntry& e, const std::string& mode) {
   Classification c;
   c.id = e.id;
-  c.text = e.text;
+  c.text = mode == "64" ? e.text : e.text32;
   c.mode = mode;
   const Observation* k = run.find(e.id, mode, 0, BASE);
   if (!k || (k->fault && *k->fault == UD)) {

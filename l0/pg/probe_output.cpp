@@ -87,8 +87,12 @@ ProbeRun parse_probe_output(const std::string& text) {
       std::vector<std::string> w = words(line);
       if (w.size() < 5) malformed(line, "wrong number of fields");
       size_t text_at = line.find(' ', line.find("compat=")) + 1;
-      run.entries.push_back({w[1], line.substr(text_at), value_of(w[2], "time", line) == "1",
+      run.entries.push_back({w[1], line.substr(text_at), "", value_of(w[2], "time", line) == "1",
                              value_of(w[3], "compat", line) == "1"});
+    } else if (line.rfind("insn32 ", 0) == 0) {
+      std::vector<std::string> w = words(line);
+      if (w.size() < 3 || run.entries.empty() || run.entries.back().id != w[1]) malformed(line, "insn32 without its insn");
+      run.entries.back().text32 = line.substr(line.find(' ', 7) + 1);
     } else if (line.rfind("config ", 0) == 0) {
       std::vector<std::string> w = words(line);
       if (w.size() != 3) malformed(line, "wrong number of fields");

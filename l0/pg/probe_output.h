@@ -18,6 +18,7 @@ struct ProbeOutputError : std::runtime_error {
 struct CatalogueEntry {
   std::string id;
   std::string text;            // the instruction as written in 64-bit mode
+  std::string text32;          // and in compatibility mode
   bool time_dependent = false; // its result is the time: never compared
   bool has_compat = false;     // has a compatibility-mode variant
 };

@@ -23,9 +23,11 @@ bool has_word(const char* cmdline, const char* word) {
 
 unsigned run_catalogue() {
   using namespace pg;
-  for (unsigned i = 0; i < CATALOGUE_SIZE; i++)
-    rt::printf("insn %s time=%u compat=%u %s\n", CATALOGUE[i].id, (CATALOGUE[i].flags & F_TIME) ? 1 : 0,
-               CATALOGUE[i].bits32.start ? 1 : 0, CATALOGUE[i].text);
+  for (unsigned i = 0; i < CATALOGUE_SIZE; i++) {
+    const Entry& e = CATALOGUE[i];
+    rt::printf("insn %s time=%u compat=%u %s\n", e.id, (e.flags & F_TIME) ? 1 : 0, e.bits32.start ? 1 : 0, e.text);
+    if (e.bits32.start) rt::printf("insn32 %s %s\n", e.id, e.text32);
+  }
   for (unsigned c = 0; c < unsigned(Config::COUNT); c++)
     rt::printf("config %s supported=%u\n", config_name(Config(c)), config_supported(Config(c)));
   unsigned runs = 0;

@@ -44,7 +44,8 @@ struct Variant {
 
 struct Entry {
   const char* id;
-  const char* text;  // the probed instruction in 64-bit mode, as written
+  const char* text;    // the probed instruction in 64-bit mode, as written
+  const char* text32;  // and in compatibility mode
   Variant bits64;
   Variant bits32;  // start == nullptr: none
   Input input;

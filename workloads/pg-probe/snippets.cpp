@@ -24,6 +24,7 @@ namespace pg {
 #define PG_ENTRY(id, pre64, insn64, post64, pre32, insn32, post32, input, outputs, flags)                 \
   Entry{#id,                                                                                         \
         insn64,                                                                                      \
+        insn32,                                                                                      \
         {pg_##id##_64_start, pg_##id##_64_insn, pg_##id##_64_end},                                   \
         {sizeof(insn32) > 1 ? pg_##id##_32_start : nullptr, pg_##id##_32_insn, pg_##id##_32_end}, \
         input,                                                                                       \
