@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 
 #include "exit-tracer/exit_trace.h"
 #include "l0/cli/exit_status_help.h"
@@ -223,9 +224,10 @@ void check_writable(const std::string& path) {
 PgCommand::PgCommand(CLI::App& app) {
   command_ = app.add_subcommand("pg", DESCRIPTION);
   command_->footer(exit_status_help());
-  command_->add_option("--depth", depth_, "Deepest level of l1-vmm to run under (0.." + std::to_string(MAX_DEPTH) + ")")
-      ->check(CLI::Range(0u, MAX_DEPTH))
-      ->capture_default_str();
+  CLI::Option* depth =
+      command_->add_option("--depth", depth_, "Deepest level of l1-vmm to run under (0.." + std::to_string(MAX_DEPTH) + ")")
+          ->check(CLI::Range(0u, MAX_DEPTH))
+          ->capture_default_str();
   command_->add_option("--json", json_path_, "Write the whole report as JSON to FILE")->type_name("FILE");
   command_->add_option("--markdown", markdown_path_, "Write the tables as Markdown to FILE")->type_name("FILE");
   command_->add_option("--latex", latex_path_, "Write the tables as LaTeX to FILE")->type_name("FILE");
@@ -234,16 +236,22 @@ PgCommand::PgCommand(CLI::App& app) {
   command_->add_option("--vmm-cmdline", vmm_cmdline_,
                        "Options for every l1-vmm level (l1-vmm/README.md), e.g. a test-only mis-configuration")
       ->type_name("STR");
+  command_->add_option("--probe-output", probe_output_,
+                       "Classify pg-probe's output captured elsewhere (QEMU, hardware) instead of running it: the "
+                       "depth-0 table only")
+      ->type_name("FILE")
+      ->excludes(depth);
 }
 
 int PgCommand::execute() {
+  check_writable(json_path_);
+  check_writable(markdown_path_);
+  check_writable(latex_path_);
+  if (!probe_output_.empty()) return classify_captured();
   Runner runner(images_dir_.empty() ? default_images_dir() : images_dir_, vmm_cmdline_);
   check_image(runner, "pg-probe");
   check_image(runner, "l1-vmm");
   for (const Workload& w : WORKLOADS) check_image(runner, w.name);
-  check_writable(json_path_);
-  check_writable(markdown_path_);
-  check_writable(latex_path_);
 
   GuestRun native = runner.run(0, "pg-probe", "", false);
   require_ok(native, "pg-probe", 0);
@@ -259,6 +267,28 @@ int PgCommand::execute() {
   for (unsigned depth = 0; depth <= depth_; depth++)
     report.depths.push_back(measure_depth(runner, depth, report, native_probe, native_workloads));
 
+  return write_report(report);
+}
+
+int PgCommand::classify_captured() {
+  std::ifstream in(probe_output_);
+  if (!in) throw InputError("cannot read '" + probe_output_ + "': " + std::strerror(errno));
+  std::stringstream text;
+  text << in.rdbuf();
+  pg::ProbeRun run;
+  try {
+    run = pg::parse_probe_output(text.str());
+  } catch (const pg::ProbeOutputError& e) {
+    throw InputError(probe_output_ + ": " + e.what());
+  }
+  if (!run.complete) throw InputError(probe_output_ + ": not a complete pg-probe catalogue run");
+  pg::Report report;
+  report.configs = run.configs;
+  report.rows = pg::classify(run);
+  return write_report(report);
+}
+
+int PgCommand::write_report(const pg::Report& report) const {
   const std::string markdown = pg::report_markdown(report);
   std::fputs(markdown.c_str(), stdout);
   write_file(json_path_, pg::report_json(report).dump(2) + "\n");

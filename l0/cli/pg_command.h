@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "l0/pg/report.h"
+
 namespace nestbed::cli {
 
 class PgCommand {
@@ -19,8 +21,11 @@ class PgCommand {
   int execute();
 
  private:
+  int classify_captured();
+  int write_report(const pg::Report& report) const;
+
   unsigned depth_ = 1;
-  std::string json_path_, markdown_path_, latex_path_, images_dir_, vmm_cmdline_;
+  std::string json_path_, markdown_path_, latex_path_, images_dir_, vmm_cmdline_, probe_output_;
   CLI::App* command_;
 };
 

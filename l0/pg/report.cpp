@@ -255,16 +255,21 @@ nlohmann::ordered_json report_json(const Report& r) {
 
 std::string report_markdown(const Report& r) {
   std::ostringstream s;
-  s << "## Classification (depth 0: bare x86 on the sim; VT-x: under l1-vmm)\n\n" << markdown_table(classification_table(r));
-  s << "\n## Theorem 2: the same l1-vmm at every level\n\n" << markdown_table(theorem2_table(r));
+  s << "## Classification (depth 0: bare x86; VT-x: under l1-vmm at depth d)\n\n" << markdown_table(classification_table(r));
+  if (r.depths.size() > 1)
+    s << "\n## Theorem 2: the same l1-vmm at every level\n\n" << markdown_table(theorem2_table(r));
   s << "\n## How each row was decided\n\n" << evidence_markdown(r);
-  s << "\n## Escape probes\n\n" << escapes_markdown(r);
+  if (!r.depths.empty()) s << "\n## Escape probes\n\n" << escapes_markdown(r);
   return s.str();
 }
 
 std::string report_latex(const Report& r) {
-  return latex_table(classification_table(r), "Popek-Goldberg classification by experiment (nestbed pg)") + "\n" +
-         latex_table(theorem2_table(r), "Theorem 2: equivalence, resource control and efficiency per depth");
+  std::string tex = latex_table(classification_table(r), "Popek-Goldberg classification by experiment (nestbed pg)");
+  if (r.depths.size() > 1) {
+    tex += '\n';
+    tex += latex_table(theorem2_table(r), "Theorem 2: equivalence, resource control and efficiency per depth");
+  }
+  return tex;
 }
 
 }  // namespace nestbed::pg
