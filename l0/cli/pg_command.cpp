@@ -181,9 +181,7 @@ pg::DepthResult measure_depth(const Runner& runner, unsigned depth, const pg::Re
     for (const pg::Classification& c : report.rows) d.vtx.push_back(pg::classify_vtx(c, native_probe, run, exits));
     d.probe_equivalence = {true, "every run gave the native fault, result and state change"};
     for (const pg::VtxVerdict& v : d.vtx)
-      if (v.kind == pg::VtxVerdict::Kind::NoExitDiffers ||
-          v.why.find("differs from native") != std::string::npos)
-        d.probe_equivalence = {false, v.why};
+      if (!v.difference.empty()) d.probe_equivalence = {false, v.difference};
   } else {
     d.probe_equivalence = {true, "depth 0"};
   }

@@ -151,6 +151,7 @@ VtxVerdict classify_vtx(const Classification& c, const ProbeRun& native, const P
   if (found != exits.end()) v.exits = found->second;
   unsigned compared = 0;
   const std::string difference = first_difference(native, nested, *e, c.mode, compared);
+  v.difference = difference;
   if (!v.exits.empty()) {
     v.kind = VtxVerdict::Kind::Exits;
     std::ostringstream s;

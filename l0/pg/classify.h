@@ -48,6 +48,7 @@ struct VtxVerdict {
   Kind kind = Kind::NotSensitive;
   std::map<std::string, uint64_t> exits;  // reason -> count
   std::string why;
+  std::string difference;  // the first run that differs from native ("" when none)
   // A sensitive instruction is under the VMM's control when it exits or
   // when, without exiting, it behaves exactly as on bare hardware.
   bool controlled() const { return kind != Kind::NoExitDiffers; }
