@@ -15,6 +15,7 @@
 #include "l1-vmm/stats.h"
 #include "l1-vmm/vmx/ept.h"
 #include "l1-vmm/vmx/exit_handlers.h"
+#include "l1-vmm/vmx/test_misconfig.h"
 #include "l1-vmm/vmx/vmcs01.h"
 #include "l1-vmm/vmx/vmcs_config.h"
 #include "l1-vmm/vmx/vmx.h"
@@ -53,6 +54,7 @@ int kmain(const rt::BootInfo& boot) {
   l1::allocate_guest_memory(vcpu.options.guest_mem_mib);
   l1::fw_cfg.set_ram_size(l1::guest_memory.size);
   l1::build_ept01(vcpu.config);
+  if (vcpu.options.test_leak_page) l1::map_test_leak_page();
   const l1::GuestBoot guest = l1::load_multiboot_guest(boot);
 
   l1::init_vmcs01(vcpu, guest);

@@ -42,6 +42,8 @@ constexpr OptionSpec SPECS[] = {
      "offer VMX to the guest, emulated (default 1; 0: VMX hidden)"},
     {"shadow_vmcs", Kind::Flag, 0, 1, [](Options& o, uint64_t v) { o.shadow_vmcs = v; },
      "VMCS shadowing: use the platform's for the guest hypervisor, and offer it (default 1)"},
+    {"test_leak_page", Kind::Flag, 0, 1, [](Options& o, uint64_t v) { o.test_leak_page = v; },
+     "TEST ONLY: map a page of l1-vmm's own memory into the guest (vmx/test_misconfig.h)"},
 };
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }

@@ -18,6 +18,7 @@ struct Options {
   uint32_t exit_exc = 0;      // exception bitmap: these exceptions exit and are reflected
   bool nested = true;         // offer VMX to the guest (nested/); 0: VMX hidden, as on a CPU without it
   bool shadow_vmcs = true;    // VMCS shadowing: used for the guest hypervisor if the platform has it, and offered
+  bool test_leak_page = false; // TEST ONLY, a deliberate hole: vmx/test_misconfig.h
 };
 
 // Parses the cmdline (whose first word, the image name, is skipped). A

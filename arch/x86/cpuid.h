@@ -28,6 +28,8 @@ inline constexpr uint32_t L1_EDX_PAT = 1u << 16;
 inline constexpr uint32_t L1_EDX_FXSR = 1u << 24;
 inline constexpr uint32_t L1_EDX_SSE = 1u << 25;
 inline constexpr uint32_t L1_EDX_SSE2 = 1u << 26;
+// Leaf 7 (subleaf 0), ECX.
+inline constexpr uint32_t L7_ECX_UMIP = 1u << 2;
 // Leaf 0x80000001.
 inline constexpr uint32_t X1_ECX_LAHF_LM = 1u << 0;
 inline constexpr uint32_t X1_EDX_SYSCALL = 1u << 11;

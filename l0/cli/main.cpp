@@ -9,6 +9,7 @@
 #include "l0/cli/exit_status_help.h"
 #include "l0/cli/report_command.h"
 #include "l0/cli/provenance.h"
+#include "l0/cli/pg_command.h"
 #include "l0/cli/run_command.h"
 #include "l0/cli/sweep_command.h"
 #include "l0/cli/trace_command.h"
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   nestbed::cli::SweepCommand sweep(app);
   nestbed::cli::ReportCommand report_command(app);
   nestbed::cli::CostModelCommand cost_model(app);
+  nestbed::cli::PgCommand pg(app);
 
   try {
     app.parse(argc, argv);
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
     if (sweep.selected()) return sweep.execute();
     if (report_command.selected()) return report_command.execute();
     if (cost_model.selected()) return cost_model.execute();
+    if (pg.selected()) return pg.execute();
     std::fprintf(stderr, "nestbed: a subcommand is required (nestbed run ... IMAGE)\nRun with --help for more information.\n");
     return status::USAGE;
   } catch (const nestbed::InputError& e) {

@@ -27,7 +27,6 @@ uint32_t chars(const char* s) {
 // Leaves above the maximum return zeros (deterministic; real Intel parts
 // return the highest basic leaf's data instead).
 CpuidResult cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id) {
-  (void)subleaf;
   switch (leaf) {
     case 0: return {kMaxBasicLeaf, chars(kVendor), chars(kVendor + 8), chars(kVendor + 4)};
     case 1: {
@@ -38,6 +37,7 @@ CpuidResult cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id) {
                            L1_EDX_APIC | L1_EDX_PGE | L1_EDX_CMOV | L1_EDX_PAT | (1u << 19) /* CLFSH */;
       return {kSignature, ebx, ecx, edx};
     }
+    case 7: return {0, 0, subleaf == 0 ? L7_ECX_UMIP : 0, 0};
     case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
     case 0x80000001:
       return {0, 0, X1_ECX_LAHF_LM, X1_EDX_SYSCALL | X1_EDX_NX | X1_EDX_PDPE1GB | X1_EDX_RDTSCP | X1_EDX_LM};

@@ -23,6 +23,11 @@ namespace pc2 = arch::vmx::proc_ctl2;
 inline void require_cpl0(Cpu& c) {
   if (c.state().cpl != 0) raise_gp(0);
 }
+// SGDT, SIDT, SLDT, SMSW, STR: #GP(0) at CPL > 0 with CR4.UMIP (SDM vol. 3,
+// 2.5), a privilege fault and so before any VM exit (SDM 25.1.1).
+inline void check_umip(Cpu& c) {
+  if ((c.state().cr4 & arch::cr4::UMIP) && c.state().cpl != 0) raise_gp(0);
+}
 inline unsigned iopl(const Cpu& c) { return (c.state().rflags & fl::IOPL) >> fl::IOPL_SHIFT; }
 
 void h_hlt(Cpu& c, const DecodedInsn& i) {
@@ -268,6 +273,7 @@ void h_load_table(Cpu& c, const DecodedInsn& i) {
 
 template <bool IDT>
 void h_store_table(Cpu& c, const DecodedInsn& i) {
+  check_umip(c);
   dtable_intercept(c, i, true, IDT ? 1 : 0);
   const unsigned base_size = c.mode() == CpuMode::Bits64 ? 8 : 4;
   const uint64_t la = c.linear(i, 2 + base_size, Access::Write);
@@ -325,6 +331,7 @@ void h_ltr(Cpu& c, const DecodedInsn& i) {
 
 template <bool TR>
 void h_store_selector(Cpu& c, const DecodedInsn& i) {
+  check_umip(c);
   dtable_intercept(c, i, false, TR ? 1 : 0);
   const uint16_t sel = TR ? c.state().tr.selector : c.state().ldtr.selector;
   if (i.op[0].kind == OpKind::Mem)
@@ -359,6 +366,7 @@ void h_lmsw(Cpu& c, const DecodedInsn& i) {
 }
 
 void h_smsw(Cpu& c, const DecodedInsn& i) {
+  check_umip(c);
   const uint64_t cr0 = visible_cr0(c);
   if (i.op[0].kind == OpKind::Mem)
     c.write<uint16_t>(c.linear(i, 2, Access::Write), uint16_t(cr0));

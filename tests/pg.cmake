@@ -1,0 +1,39 @@
+# The Popek-Goldberg checker (`nestbed pg`, l0/pg/, workloads/pg-probe/):
+#
+#   nestbed_pg_tests (PgClassify.*, ...)  the classification, equivalence,
+#                                         escape-probe and efficiency logic on
+#                                         fixtures (tests/pg/*_test.cpp)
+#   pg.classification.depth<D>            tests/pg/pg_check.py: the known
+#                                         classification with its reasons, VT-x
+#                                         verdicts, escape probes that reach
+#                                         nothing, equivalence, the JSON the
+#                                         same across two runs
+#   pg.misconfig                          l1-vmm's test-only hole is detected
+#   pg.qemu                               pg-probe on QEMU TCG, classified
+#                                         (skips without QEMU)
+if(TARGET nestbed_pg)
+  file(GLOB NESTBED_PG_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/pg/*_test.cpp)
+  add_executable(nestbed_pg_tests ${NESTBED_PG_TESTS})
+  target_link_libraries(nestbed_pg_tests PRIVATE nestbed_pg GTest::gtest_main)
+  nestbed_host_target(nestbed_pg_tests)
+  gtest_discover_tests(nestbed_pg_tests DISCOVERY_TIMEOUT 60
+    PROPERTIES FAIL_REGULAR_EXPRESSION "${NESTBED_SANITIZER_REPORT_REGEX}" LABELS pg)
+endif()
+
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+set(PG_CHECK ${CMAKE_CURRENT_LIST_DIR}/pg/pg_check.py)
+if(TARGET nestbed)
+  set(PG_NESTBED $<TARGET_FILE:nestbed>)
+else()
+  set(PG_NESTBED ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/nestbed)
+endif()
+function(pg_check name)
+  add_test(NAME pg.${name}
+    COMMAND Python3::Interpreter ${PG_CHECK} ${ARGN} --nestbed ${PG_NESTBED} --images ${NESTBED_IMAGE_DIR} --timeout 260)
+  set_tests_properties(pg.${name} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "e2e;sim;pg")
+endfunction()
+pg_check(classification.depth1 classification --depth 1)
+pg_check(classification.depth2 classification --depth 2)
+pg_check(misconfig misconfig)
+pg_check(qemu qemu)
+set_tests_properties(pg.qemu PROPERTIES LABELS "e2e;qemu;pg")

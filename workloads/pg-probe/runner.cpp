@@ -1,0 +1,253 @@
+#include "workloads/pg-probe/runner.h"
+
+#include "arch/x86/control_regs.h"
+#include "arch/x86/exceptions.h"
+#include "arch/x86/msr.h"
+#include "arch/x86/rflags.h"
+#include "arch/platform.h"
+#include "runtime/libc.h"
+#include "runtime/runtime.h"
+
+// How a run goes: pg_enter saves the runner's callee-saved registers and
+// stack pointer, loads the snippet's registers and IRETQs to it (to CPL 0 or
+// 3, 64-bit or compatibility mode: IRETQ pops SS:RSP in every case, SDM
+// vol. 3, 6.14.3). The snippet ends in UD2; that #UD, or the fault of any
+// instruction before it, enters on_exception at CPL 0 (through the TSS's
+// RSP0 from CPL 3), which records the frame and the privileged state and
+// rewrites the frame to return to pg_resume on the runner's stack.
+namespace {
+
+struct Launch {
+  uint64_t rip, cs, rflags, rsp, ss;
+  uint64_t rax, rcx, rdx, rbx, rsi, rdi;
+};
+static_assert(__builtin_offsetof(Launch, rax) == 40 && __builtin_offsetof(Launch, rdi) == 80);
+
+}  // namespace
+
+extern "C" {
+uint64_t pg_kernel_rsp;
+void pg_enter(const Launch* launch);
+extern const char pg_resume[];
+}
+
+asm(R"(
+    .pushsection .text.pg_runner, "ax"
+    .global pg_enter, pg_resume
+pg_enter:
+    push %rbx
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, pg_kernel_rsp(%rip)
+    pushq 32(%rdi)
+    pushq 24(%rdi)
+    pushq 16(%rdi)
+    pushq 8(%rdi)
+    pushq 0(%rdi)
+    mov 40(%rdi), %rax
+    mov 48(%rdi), %rcx
+    mov 56(%rdi), %rdx
+    mov 64(%rdi), %rbx
+    mov 72(%rdi), %rsi
+    mov 80(%rdi), %rdi
+    iretq
+pg_resume:
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbp
+    pop %rbx
+    ret
+    .popsection
+)");
+
+namespace pg {
+namespace {
+
+constexpr uint8_t TIMER_VECTOR = 0x40, SPURIOUS_VECTOR = 0xff;
+constexpr unsigned EXCEPTION_VECTORS = 32;
+constexpr uint16_t COM1_SCR = arch::platform::COM1 + arch::platform::UART_SCR;
+
+struct Outcome {
+  uint64_t vector, error_code, rip, rflags;
+  uint64_t regs[6];  // rax, rcx, rdx, rbx, rsi, rdi
+  Snapshot after;
+};
+
+volatile bool armed = false;
+Outcome outcome;
+volatile unsigned timer_ticks = 0;
+
+void on_exception(rt::InterruptFrame& f) {
+  if (!armed) {
+    rt::printf("pg-probe: exception %lu (error 0x%lx) at 0x%lx outside a run\n", f.vector, f.error_code, f.rip);
+    rt::exit(rt::EXIT_EXCEPTION);
+  }
+  armed = false;
+  outcome = {f.vector, f.error_code, f.rip, f.rflags, {f.rax, f.rcx, f.rdx, f.rbx, f.rsi, f.rdi}, take_snapshot(f.rflags)};
+  f.rip = reinterpret_cast<uint64_t>(pg_resume);
+  f.cs = KCODE64;
+  f.ss = KDATA;
+  f.rsp = pg_kernel_rsp;
+  f.rflags = arch::rflags::FIXED1;
+}
+
+void on_timer(rt::InterruptFrame&) {
+  timer_ticks = timer_ticks + 1;
+  rt::apic::eoi();
+}
+
+uint64_t code_selector(Mode mode, unsigned cpl) {
+  if (mode == Mode::BITS64) return cpl ? UCODE64 : KCODE64;
+  return cpl ? UCODE32 : KCODE32;
+}
+
+// The registers the entry's Input asks for (probe.h); rdi is the buffer.
+void fill_inputs(const Entry& e, Launch& l) {
+  const Alternates& alt = alternates();
+  l.rdi = reinterpret_cast<uint64_t>(result_buffer());
+  switch (e.input) {
+    case IN_NONE: break;
+    case IN_POPF: l.rax = arch::rflags::FIXED1 | arch::rflags::IF; break;
+    case IN_NULL_SELECTOR: l.rcx = 0; break;
+    case IN_KERNEL_SELECTOR: l.rcx = KDATA; break;
+    case IN_ALT_GDTR: l.rsi = alt.gdtr_pseudo; break;
+    case IN_ALT_IDTR: l.rsi = alt.idtr_pseudo; break;
+    case IN_ALT_LDT: l.rcx = LDT_B; break;
+    case IN_ALT_TSS: l.rcx = TSS_B; break;
+    case IN_LMSW: l.rcx = (rt::read_cr0() ^ arch::cr0::TS) & 0xffff; break;
+    case IN_CR0_TOGGLE: l.rax = rt::read_cr0() ^ arch::cr0::TS; break;
+    case IN_ALT_CR3: l.rax = alt.pml4; break;
+    case IN_CR4_TOGGLE: l.rax = rt::read_cr4() ^ arch::cr4::PCE; break;
+    case IN_MSR: l.rcx = arch::msr::IA32_SYSENTER_ESP; break;
+    case IN_MSR_WRITE:
+      l.rcx = arch::msr::IA32_SYSENTER_ESP;
+      l.rax = 0x3333000;
+      break;
+    case IN_PORT_SCR: l.rdx = COM1_SCR; break;
+    case IN_PORT_SCR_WRITE:
+      l.rdx = COM1_SCR;
+      l.rax = 0xa5;
+      break;
+  }
+}
+
+// HLT at CPL 0 sleeps until an interrupt: a periodic APIC timer with IF set
+// in the launch wakes it. Whatever the run did, one tick is waited for
+// afterwards, so no tick is left pending for the next run.
+void arm_wakeup() {
+  timer_ticks = 0;
+  rt::apic::timer_start_periodic(TIMER_VECTOR, rt::apic::DIVIDE_BY_16, 2000);
+}
+void disarm_wakeup() {
+  while (timer_ticks == 0) rt::sti_hlt();
+  rt::cli();
+  rt::apic::timer_stop();
+}
+
+void print_outputs(const Entry& e, Mode mode) {
+  static const char* const names[6] = {"rax", "rcx", "rdx", "rbx", "rsi", "rdi"};
+  bool any = false;
+  for (unsigned r = 0; r < 6; r++) {
+    if (!(e.outputs & (1u << r))) continue;
+    uint64_t v = outcome.regs[r];
+    // Compatibility mode leaves bits 63:32 undefined (SDM vol. 1, 3.4.1.1).
+    if (mode == Mode::COMPAT) v = uint32_t(v);
+    rt::printf("%s%s:%lx", any ? "," : "", names[r], v);
+    any = true;
+  }
+  if (e.outputs & OUT_MEM) {
+    rt::printf("%smem:", any ? "," : "");
+    for (unsigned i = 0; i < 16; i++) rt::printf("%02x", result_buffer()[i]);
+    any = true;
+  }
+  if (!any) rt::printf("-");
+}
+
+Launch launch_for(const Variant& v, Mode mode, unsigned cpl, Config config) {
+  memset(result_buffer(), 0, 16);
+  Launch l{};
+  l.rip = reinterpret_cast<uint64_t>(v.start);
+  l.cs = code_selector(mode, cpl);
+  l.ss = cpl ? UDATA : KDATA;
+  l.rsp = cpl ? user_stack_top() : kernel_probe_stack_top();
+  l.rflags = arch::rflags::FIXED1 | apply_config(config);
+  return l;
+}
+
+// Runs the launch to its end (UD2 or a fault) and puts the base state
+// back; returns the state before it.
+Snapshot run(const Launch& l, unsigned cpl) {
+  load_data_segments(cpl ? UDATA : KDATA);
+  const Snapshot before = take_snapshot(l.rflags);
+  armed = true;
+  pg_enter(&l);
+  restore_base();
+  return before;
+}
+
+bool finished(const Variant& v) {
+  return outcome.vector == uint64_t(arch::Vector::UD) && outcome.rip == uint64_t(v.end);
+}
+
+const Entry& entry(const char* id) {
+  for (unsigned i = 0; i < CATALOGUE_SIZE; i++)
+    if (strlen(CATALOGUE[i].id) == strlen(id) && !memcmp(CATALOGUE[i].id, id, strlen(id))) return CATALOGUE[i];
+  rt::printf("pg-probe: no catalogue entry '%s'\n", id);
+  rt::exit(rt::EXIT_FAILURE);
+}
+
+uint8_t try_msr(const char* id, uint32_t index, uint64_t& value) {
+  const Variant& v = entry(id).bits64;
+  Launch l = launch_for(v, Mode::BITS64, 0, Config::BASE);
+  l.rcx = index;
+  l.rax = uint32_t(value);
+  l.rdx = value >> 32;
+  run(l, 0);
+  if (!finished(v)) return uint8_t(outcome.vector);
+  value = (outcome.regs[2] << 32) | uint32_t(outcome.regs[0]);
+  return NO_FAULT;
+}
+
+}  // namespace
+
+uint8_t try_rdmsr(uint32_t index, uint64_t& value) { return try_msr("rdmsr", index, value); }
+uint8_t try_wrmsr(uint32_t index, uint64_t value) { return try_msr("wrmsr", index, value); }
+
+void runner_init() {
+  for (unsigned v = 0; v < EXCEPTION_VECTORS; v++) rt::set_interrupt_handler(uint8_t(v), on_exception);
+  rt::set_interrupt_handler(TIMER_VECTOR, on_timer);
+  rt::apic::enable(SPURIOUS_VECTOR);
+}
+
+void run_and_print(const Entry& e, Mode mode, unsigned cpl, Config config) {
+  const Variant& v = mode == Mode::BITS64 ? e.bits64 : e.bits32;
+  Launch l = launch_for(v, mode, cpl, config);
+  fill_inputs(e, l);
+  if (e.flags & F_WAKE) {
+    l.rflags |= arch::rflags::IF;
+    arm_wakeup();
+  }
+  const Snapshot before = run(l, cpl);
+  if (e.flags & F_WAKE) disarm_wakeup();
+
+  const bool completed = finished(v);
+  const char* at = outcome.rip == uint64_t(v.insn) ? "insn" : "other";
+  rt::printf("obs %s %s %u %s insn=%lx ", e.id, mode == Mode::BITS64 ? "64" : "32", cpl, config_name(config),
+             uint64_t(v.insn));
+  if (completed)
+    rt::printf("fault=- ");
+  else
+    rt::printf("fault=%lu err=%lx at=%s ", outcome.vector, outcome.error_code, at);
+  rt::printf("out=");
+  print_outputs(e, mode);
+  rt::printf(" diff=");
+  print_diff(before, outcome.after);
+  rt::printf("\n");
+}
+
+}  // namespace pg
