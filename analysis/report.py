@@ -17,10 +17,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import arch_names  # noqa: E402
-import figures  # noqa: E402
-import metrics  # noqa: E402
-import tables  # noqa: E402
+try:
+    import arch_names  # noqa: E402
+    import figures  # noqa: E402
+    import metrics  # noqa: E402
+    import tables  # noqa: E402
+except ModuleNotFoundError as e:
+    raise SystemExit(f"report: {e.name} is missing: analysis/ needs Debian's python3-pandas and python3-matplotlib "
+                     f"(scripts/install-deps.sh); this is {sys.executable}")
 
 REFERENCE = HERE / "reference.csv"
 FIGURES = ("exits_by_level", "multiplication", "cycles_per_exit", "overhead", "efficiency")
