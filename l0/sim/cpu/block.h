@@ -34,6 +34,9 @@ struct Block {
   bool dead = false;
   std::vector<DecodedInsn> insns;
   uint32_t count = 0;  // insns.size(), kept for the run loop
+  // The fast path's entries: count, or count - 1 when the last two
+  // instructions are one fused entry (DecodedInsn::fast).
+  uint32_t fast_entries = 0;
   // The blocks that followed this one last time, by linear RIP; valid while
   // the CPU's code generation is unchanged (no TLB flush, mode change or
   // code invalidation since).

@@ -164,8 +164,8 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
     // instruction at a time: fused pairs would overshoot.
     if (NB_UNLIKELY(budget < n)) return execute_steps(b, budget);
     const DecodedInsn* i = b->insns.data();
-    const DecodedInsn* end = i + n;
-    while (i != end) {
+    const DecodedInsn* end = i + b->fast_entries;  // a fused pair is the last entry
+    for (; i != end; ++i) {
       const uint64_t rip = s_.r[REG_RIP];
       fault_rip_ = rip;
       s_.r[REG_RIP] = rip + i->fast_len;
@@ -178,7 +178,6 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
       }
       cycles_ += i->fast_cost;
       counters_.instructions += i->fast_count;
-      i += i->fast_count;
     }
     budget -= n;
     if (budget == 0 || cycles_ >= next_event_ || mode_ != CpuMode::Bits64) return;

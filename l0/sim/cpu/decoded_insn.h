@@ -34,8 +34,11 @@ struct DecodedInsn {
   // this instruction, or, with fast_count 2, this one and the next (an ALU
   // operation on registers and the block's final Jcc, fused by the decoder)
   // in one call; fast_len and fast_cost are the pair's length and cost.
+  // fast_cost and fast_count sit side by side, as the CPU's cycle and
+  // instruction counters do, so retiring an entry is one 128-bit add.
   Handler fast = nullptr;
-  uint8_t fast_count = 1;
+  uint64_t fast_cost = 0;
+  uint64_t fast_count = 1;
   uint8_t fast_len = 0;
   uint8_t len = 0;
   uint8_t opsize = 0;    // operand size in bytes
@@ -51,7 +54,6 @@ struct DecodedInsn {
   uint8_t mem_scale = 0;   // shift count 0..3
   uint8_t mem_seg_arch = 3;  // the operand's architectural segment (DS default), for VM-exit instruction information
   uint16_t cost = 1;       // modeled cycles
-  uint16_t fast_cost = 0;
   uint16_t id = 0;         // Capstone instruction id (diagnostics only)
   Operand op[3];
   int64_t disp = 0;

@@ -270,6 +270,7 @@ void Decoder::prepare_fast_path(Block& b) {
     d.fast_cost = d.cost;
   }
   const size_t n = b.insns.size();
+  b.fast_entries = uint32_t(n);
   if (n < 2) return;
   DecodedInsn& alu = b.insns[n - 2];
   const DecodedInsn& jcc = b.insns[n - 1];
@@ -278,7 +279,8 @@ void Decoder::prepare_fast_path(Block& b) {
     alu.fast = fused;
     alu.fast_count = 2;
     alu.fast_len = uint8_t(alu.len + jcc.len);
-    alu.fast_cost = uint16_t(alu.cost + jcc.cost);
+    alu.fast_cost = uint64_t(alu.cost) + jcc.cost;
+    b.fast_entries = uint32_t(n - 1);
   }
 }
 
