@@ -29,6 +29,8 @@ class LevelAccounting final : public CpuTraceSink {
   void hw_exit(const HwExitEvent& e) override;
   void hw_entry(const HwEntryEvent& e) override;
   void annotation(const AnnotationEvent& e) override;
+  // Only the trace recorder behind it reads the exiting instruction's bytes.
+  bool wants_instruction_bytes() const override { return next_ && next_->wants_instruction_bytes(); }
 
   // Closes the last stretch at the run's totals; levels 1..deepest seen.
   std::vector<LevelStats> finish(uint64_t instructions, uint64_t cycles);

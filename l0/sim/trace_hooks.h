@@ -48,6 +48,9 @@ class CpuTraceSink {
   virtual void hw_exit(const HwExitEvent& e) = 0;
   virtual void hw_entry(const HwEntryEvent& e) = 0;
   virtual void annotation(const AnnotationEvent& e) = 0;
+  // Whether hw_exit needs HwExitEvent::insn_bytes (read from guest memory
+  // at every exit: a sink that only counts skips that cost).
+  virtual bool wants_instruction_bytes() const { return true; }
 };
 
 }  // namespace nestbed::sim

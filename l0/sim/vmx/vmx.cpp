@@ -629,7 +629,7 @@ void Vmx::vm_exit(const VmExitRequest& r, uint64_t guest_rip) {
     e.guest_physical_address = r.guest_physical;
     e.intr_info = r.intr_info;
     e.insn_len = uint8_t(r.insn_len > 15 ? 15 : r.insn_len);
-    for (unsigned k = 0; k < e.insn_len; ++k) {
+    for (unsigned k = 0; k < e.insn_len && t->wants_instruction_bytes(); ++k) {
       try {
         e.insn_bytes[k] = uint8_t(cpu_.read_system(cpu_.state().seg[arch::seg::CS].base + guest_rip + k, 1));
       } catch (...) {
