@@ -54,9 +54,11 @@ std::string default_stop_message(StopReason reason) {
 
 // The guest's output is stdout: a failed write (a full disk, /dev/full, a
 // closed pipe) means the output is incomplete, which the status must say.
-void check_guest_output() {
-  if (std::fflush(stdout) != 0 || std::ferror(stdout))
-    throw InputError("cannot write the guest's output to stdout: " + std::string(std::strerror(errno)));
+// "" when all of it was written, else why not.
+std::string flush_guest_output() {
+  errno = 0;
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return "";
+  return errno ? std::strerror(errno) : "write error";
 }
 
 }  // namespace
@@ -115,7 +117,7 @@ int RunCommand::execute() {
     if (stats_file) stats_file->discard();
     throw;
   }
-  check_guest_output();
+  const std::string output_error = flush_guest_output();
 
   if (result.reason != StopReason::DebugExit) {
     std::string message = result.message.empty() ? default_stop_message(result.reason) : result.message;
@@ -126,6 +128,8 @@ int RunCommand::execute() {
     std::fputs(text.c_str(), stats_file->stream());
     stats_file->close();
   }
+  // Reported after --stats is written: the run happened, its output is incomplete.
+  if (!output_error.empty()) throw InputError("cannot write the guest's output to stdout: " + output_error);
   if (result.reason == StopReason::Signal) reraise_stop_signal();
   return result.process_status();
 }

@@ -3,7 +3,8 @@
 #   killed_run.sh SIGNAL NESTBED WORKDIR EXPECTED_STDOUT_REGEX|"" -- RUN-ARGS...
 # starts `NESTBED run --stats WORKDIR/stats.json --trace WORKDIR/run.trace
 # RUN-ARGS...` with stdout and stderr redirected to files, waits until it
-# has used half a second of CPU (the guest is running by then), sends
+# has used KILLED_RUN_CPU_TENTHS tenths of a second of CPU (default 5; the
+# guest is running by then), sends
 # SIGNAL (TERM or INT), and checks: the process ended by that signal (a
 # shell's 128 + N), the guest's output is in the file, stderr is one line
 # saying so, --stats says stop_reason "signal", and every trace reader
@@ -26,7 +27,7 @@ pid=$!
 ticks_per_second=$(getconf CLK_TCK)
 for ((i = 0; i < 600; ++i)); do  # at most 60 s of waiting
   cpu=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || break  # user + system (KVM's guest time)
-  (( cpu * 2 >= ticks_per_second )) && break
+  (( cpu * 10 >= ticks_per_second * ${KILLED_RUN_CPU_TENTHS:-5} )) && break
   sleep 0.1
 done
 kill "-$signal" "$pid"
