@@ -600,6 +600,28 @@ void Vmx::load_host_state(Vmcs& v) {
   mtf_pending_ = false;
 }
 
+// The exiting instruction's bytes for the trace: eight at a time while they
+// stay on one page (a read is a page walk, and an EPT walk in a guest), then
+// byte by byte; the bytes up to an unreadable one.
+void Vmx::read_exiting_instruction(uint64_t la, HwExitEvent& e) {
+  unsigned k = 0;
+  try {
+    while (k < e.insn_len) {
+      const uint64_t at = la + k;
+      if (e.insn_len - k >= 8 && (at & 0xfff) <= 0x1000 - 8) {
+        const uint64_t q = cpu_.read_system(at, 8);
+        __builtin_memcpy(e.insn_bytes + k, &q, 8);
+        k += 8;
+      } else {
+        e.insn_bytes[k] = uint8_t(cpu_.read_system(at, 1));
+        k += 1;
+      }
+    }
+  } catch (...) {
+    for (unsigned i = k; i < e.insn_len; ++i) e.insn_bytes[i] = 0;
+  }
+}
+
 void Vmx::vm_exit(const VmExitRequest& r, uint64_t guest_rip) {
   Vmcs& v = *current_;
   ++cpu_.counters().vm_exits;
@@ -629,13 +651,7 @@ void Vmx::vm_exit(const VmExitRequest& r, uint64_t guest_rip) {
     e.guest_physical_address = r.guest_physical;
     e.intr_info = r.intr_info;
     e.insn_len = uint8_t(r.insn_len > 15 ? 15 : r.insn_len);
-    for (unsigned k = 0; k < e.insn_len && t->wants_instruction_bytes(); ++k) {
-      try {
-        e.insn_bytes[k] = uint8_t(cpu_.read_system(cpu_.state().seg[arch::seg::CS].base + guest_rip + k, 1));
-      } catch (...) {
-        break;
-      }
-    }
+    if (t->wants_instruction_bytes()) read_exiting_instruction(cpu_.state().seg[arch::seg::CS].base + guest_rip, e);
     e.vmcs = current_pa_;
     t->hw_exit(e);
   }
