@@ -2,6 +2,7 @@
 
 #include "arch/x86/msr.h"
 #include "arch/x86/segment.h"
+#include "arch/x86/tss.h"
 #include "runtime/boot_layout.h"
 #include "runtime/libc.h"
 #include "runtime/memory.h"
@@ -53,18 +54,9 @@ Capabilities read_capabilities() {
 
 namespace {
 
-// The 64-bit TSS (SDM vol. 3, 8.7, figure 8-11). Nothing here ever switches
-// stacks through it; it exists because VM exits load TR.
-struct [[gnu::packed]] Tss64 {
-  uint32_t reserved0;
-  uint64_t rsp[3];
-  uint64_t reserved1;
-  uint64_t ist[7];
-  uint64_t reserved2;
-  uint16_t reserved3;
-  uint16_t io_map_base;
-};
-static_assert(sizeof(Tss64) == 104);
+// The 64-bit TSS. Nothing here ever switches stacks through it; it exists
+// because VM exits load TR.
+using arch::Tss64;
 
 constexpr unsigned GDT_ENTRIES = HOST_TR_SELECTOR / 8 + 2;  // a system descriptor takes two slots
 alignas(16) uint64_t host_gdt[GDT_ENTRIES];

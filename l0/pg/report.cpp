@@ -19,6 +19,7 @@ unsigned DepthResult::reachable_count() const {
 }
 
 bool DepthResult::all_controlled() const {
+  if (!probe_failure.empty()) return false;  // nothing shows the instructions under control
   for (const VtxVerdict& v : vtx)
     if (!v.controlled()) return false;
   return true;
@@ -53,6 +54,7 @@ nlohmann::ordered_json row_json(const Report& r, size_t i) {
 nlohmann::ordered_json depth_json(const DepthResult& d) {
   nlohmann::ordered_json j;
   j["depth"] = d.depth;
+  j["pg_probe_failure"] = d.probe_failure.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(d.probe_failure);
   nlohmann::ordered_json eq = nlohmann::ordered_json::array();
   eq.push_back({{"workload", "pg-probe"}, {"equal", d.probe_equivalence.equal}, {"why", d.probe_equivalence.why}});
   for (const WorkloadResult& w : d.workloads)
@@ -152,8 +154,11 @@ Table theorem2_table(const Report& r) {
     std::string control = d.reachable_count() == 0 ? "nothing reachable" : std::to_string(d.reachable_count()) +
                                                                                  " reachable";
     control += " (" + std::to_string(d.escapes.size()) + " escape probes)";
-    control += d.all_controlled() ? "; every sensitive instruction exits or runs as natively"
-                                  : "; a sensitive instruction differs without an exit";
+    if (!d.probe_failure.empty())
+      control += "; pg-probe did not finish: " + d.probe_failure;
+    else
+      control += d.all_controlled() ? "; every sensitive instruction exits or runs as natively"
+                                    : "; a sensitive instruction differs without an exit";
     t.rows.push_back({std::to_string(d.depth),
                       std::to_string(equal) + "/" + std::to_string(runs) + " runs identical to depth 0", control,
                       efficiency_cell(d)});

@@ -23,6 +23,7 @@ struct WorkloadResult {
 struct DepthResult {
   unsigned depth = 0;
   std::vector<VtxVerdict> vtx;  // one per Report::rows entry (depth >= 1)
+  std::string probe_failure;     // how pg-probe's catalogue run ended if it did not finish ("" if it did)
   Equivalence probe_equivalence;  // pg-probe's whole catalogue against depth 0
   std::vector<WorkloadResult> workloads;
   std::vector<EscapeTry> escapes;

@@ -7,6 +7,7 @@
 #include "arch/x86/paging.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
+#include "arch/x86/tss.h"
 #include "runtime/libc.h"
 #include "runtime/runtime.h"
 
@@ -33,17 +34,9 @@ constexpr uint32_t CODE = ar::TYPE_CODE | ar::TYPE_WRITABLE | ar::TYPE_ACCESSED 
 constexpr uint32_t DATA = ar::TYPE_WRITABLE | ar::TYPE_ACCESSED | ar::S | ar::P | ar::DB | ar::G;
 constexpr uint32_t DPL3 = 3u << ar::DPL_SHIFT;
 
-// The 64-bit TSS (SDM vol. 3, 8.7): RSP0 is where a fault at CPL 3 lands.
-struct [[gnu::packed]] Tss64 {
-  uint32_t reserved0;
-  uint64_t rsp[3];
-  uint64_t reserved1;
-  uint64_t ist[7];
-  uint64_t reserved2;
-  uint16_t reserved3;
-  uint16_t io_map_base;  // beyond the limit: no I/O permission bitmap, IN/OUT obey IOPL only
-};
-static_assert(sizeof(Tss64) == 104);
+// RSP0 of the TSS is where a fault at CPL 3 lands; io_map_base past the
+// limit: no I/O permission bitmap, so IN/OUT obey IOPL only.
+using arch::Tss64;
 
 struct [[gnu::packed]] PseudoDescriptor {
   uint16_t limit;
