@@ -44,6 +44,7 @@ struct VmcsSlot {
   bool vmcs02_prepared = false;  // vmcs02 holds this vmcs12 (VMRESUME rewrites only the dirty fields)
   uint32_t proc02 = 0;         // vmcs02's primary controls
   uint64_t eptp02 = 0;         // vmcs02's EPT pointer (EPT02's roots can move: nested_ept.cpp)
+  uint16_t vpid02 = 0;         // vmcs02's VPID (nested_vpid_on_entry)
   uint64_t shadow_vmcs = 0;    // the platform shadow VMCS mirroring it (shadow_vmcs.cpp)
   uint64_t mirror[arch::vmx::kShadowFieldCount] = {};  // what that shadow VMCS holds
   bool mirror_valid = false;
@@ -84,7 +85,12 @@ struct NestedVmx {
   // Level k+2 runs (cur's vmcs02 is current); KVM's is_guest_mode().
   bool guest_mode = false;
   uint32_t proc_ctl01 = 0;     // vmcs01's primary controls while vmcs02 runs
-  uint16_t last_vpid12 = 0;    // vpid02's TLB holds this vpid12's translations
+  // vpid02s (KVM has one; a nested l1-vmm alternates between two vmcs12s
+  // with different vpid12s at every round trip, and one vpid02 would be
+  // flushed at each switch): vpid02[i] = VPID02_BASE + i runs vpid12[i].
+  static constexpr unsigned kVpid02s = 4;
+  uint16_t vpid12_of[kVpid02s] = {};  // 0: free
+  uint64_t vpid02_used[kVpid02s] = {};  // clock of its last entry, for replacement
   uint64_t l1_cr3 = 0;         // level k+1's CR3 at VMLAUNCH/VMRESUME
 
   uint64_t current_vmptr() const { return cur ? cur->vmptr : arch::vmx::VMCS_POINTER_NONE; }

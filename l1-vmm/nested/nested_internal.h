@@ -30,8 +30,9 @@ bool nested_make_current(Vcpu& v, uint64_t vmptr, const uint8_t* region, bool is
 // VMLAUNCH (launch) or VMRESUME of vmcs12 (nested_vmx.cpp).
 void nested_vmx_run(Vcpu& v, bool launch);
 
-// Flushes the translations level k+2 has cached under vpid02.
-void nested_flush_vpid02(Vcpu& v);
+// Flushes the translations level k+2 has cached under the vpid02 of
+// `vpid12`, or under every vpid02 (vpid12 = 0).
+void nested_flush_vpid02(Vcpu& v, uint16_t vpid12);
 
 // Guest-state fields copied from vmcs12 to vmcs02 as they are, and back at
 // a nested VM exit (SDM 24.4). CR0/CR4, EFER, PAT, DR7/DEBUGCTL and the

@@ -34,9 +34,11 @@ using E = VmInstructionError;
 namespace msr = arch::msr;
 namespace rflags = arch::rflags;
 
-// vpid02: the VPID level k+2 runs with, whatever vpid12 level k+1 chose
-// (level k+1 runs with VPID 1, vmcs01.cpp; 0 is the host's).
-constexpr uint16_t VPID02 = 2;
+// vpid02s: the VPIDs level k+2 runs with (l1-vmm's own guest has VPID 1):
+// VPID02_BASE + i for the i-th vpid12 l1-vmm tracks, VPID02_NONE for
+// vmcs12s without VPID (flushed at every entry, SDM 28.3.3.3).
+constexpr uint16_t VPID02_NONE = 2;
+constexpr uint16_t VPID02_BASE = 3;
 
 // RFLAGS arithmetic flags a VMX instruction sets or clears (SDM 30.2).
 constexpr uint64_t VMX_FLAGS = rflags::STATUS;
@@ -167,7 +169,7 @@ void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
   // guest-physical space and EPT01 maps it.
   n.cur->eptp02 = m.ept12 ? nested_ept_eptp02(v, c.get(F::EPT_POINTER)) : ept01.eptp();
   vmcs_write(F::EPT_POINTER, n.cur->eptp02);
-  if (cfg.vpid()) vmcs_write(F::VIRTUAL_PROCESSOR_ID, VPID02);
+  if (cfg.vpid()) n.cur->vpid02 = 0;  // written by nested_vpid_on_entry
 }
 
 // EPT02's root for vmcs12's EPTP may have moved since vmcs02 was prepared
@@ -184,18 +186,43 @@ void nested_ept_on_entry(Vcpu& v, NestedVmx& n) {
   }
 }
 
-// VPID: one vpid02 for every vpid12 (KVM's nested.vpid02). Its
-// translations belong to the last vpid12 that ran; a different vpid12, or
-// none (every entry flushes then, SDM 28.3.3.3), flushes them. At every
-// nested entry.
+// VPID: each vpid12 gets a vpid02 of its own while l1-vmm tracks it (the
+// least recently entered gives its vpid02 up, flushed), so switching
+// between vmcs12s flushes nothing; a vmcs12 without VPID runs on
+// VPID02_NONE, flushed at every entry (SDM 28.3.3.3). At every nested entry.
+uint16_t vpid02_for(Vcpu& v, NestedVmx& n, uint16_t vpid12) {
+  if (vpid12 == 0) {
+    rt::vmx::invvpid(invvpid_type::SINGLE_CONTEXT, VPID02_NONE, 0);
+    return VPID02_NONE;
+  }
+  unsigned i = 0;
+  for (unsigned k = 0; k < NestedVmx::kVpid02s; k++) {
+    if (n.vpid12_of[k] == vpid12) {
+      i = k;
+      break;
+    }
+    if (n.vpid12_of[k] == 0 || (n.vpid12_of[i] != 0 && n.vpid02_used[k] < n.vpid02_used[i])) i = k;
+  }
+  const uint16_t vpid02 = uint16_t(VPID02_BASE + i);
+  if (n.vpid12_of[i] != vpid12) {  // a new vpid12 on a vpid02 that held another's translations
+    rt::vmx::invvpid(invvpid_type::SINGLE_CONTEXT, vpid02, 0);
+    n.vpid12_of[i] = vpid12;
+  }
+  n.vpid02_used[i] = ++n.clock;
+  (void)v;
+  return vpid02;
+}
+
 void nested_vpid_on_entry(Vcpu& v, NestedVmx& n) {
   if (!v.config.vpid()) return;
   const Vmcs12& c = n.cur->vmcs12;
   const bool vpid12_on = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
                          c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::ENABLE_VPID);
-  const uint16_t vpid12 = vpid12_on ? uint16_t(c.get(F::VIRTUAL_PROCESSOR_ID)) : 0;
-  if (vpid12 == 0 || vpid12 != n.last_vpid12) nested_flush_vpid02(v);
-  n.last_vpid12 = vpid12;
+  const uint16_t vpid02 = vpid02_for(v, n, vpid12_on ? uint16_t(c.get(F::VIRTUAL_PROCESSOR_ID)) : 0);
+  if (vpid02 != n.cur->vpid02) {
+    vmcs_write(F::VIRTUAL_PROCESSOR_ID, vpid02);
+    n.cur->vpid02 = vpid02;
+  }
 }
 
 // CR0/CR4 of vmcs02 (KVM's prepare_vmcs02: nested_read_cr0): a bit either
@@ -428,8 +455,12 @@ bool nested_make_current(Vcpu& v, uint64_t vmptr, const uint8_t* region, bool is
 }
 
 
-void nested_flush_vpid02(Vcpu& v) {
-  if (v.config.vpid()) rt::vmx::invvpid(invvpid_type::SINGLE_CONTEXT, VPID02, 0);
+void nested_flush_vpid02(Vcpu& v, uint16_t vpid12) {
+  if (!v.config.vpid()) return;
+  const NestedVmx& n = v.nested;
+  for (unsigned i = 0; i < NestedVmx::kVpid02s; i++)
+    if (n.vpid12_of[i] && (vpid12 == 0 || n.vpid12_of[i] == vpid12))
+      rt::vmx::invvpid(invvpid_type::SINGLE_CONTEXT, uint16_t(VPID02_BASE + i), 0);
 }
 
 void nested_vmx_setup(Vcpu& v) {

@@ -199,8 +199,9 @@ void handle_invvpid(Vcpu& v, NestedVmx& n) {
   if (type != invvpid_type::ALL_CONTEXT && vpid == 0) return nested_vmx_fail(v, E::INVALID_INVEPT_INVVPID_OPERAND);
   if (type == invvpid_type::INDIVIDUAL_ADDRESS && !arch::is_canonical(desc[1]))
     return nested_vmx_fail(v, E::INVALID_INVEPT_INVVPID_OPERAND);
-  // Every vpid12 shares vpid02: flushing it flushes at least what was asked.
-  nested_flush_vpid02(v);
+  // The vpid02 of that vpid12, or every vpid02 (all contexts): a whole
+  // context flushes at least what was asked.
+  nested_flush_vpid02(v, type == invvpid_type::ALL_CONTEXT ? 0 : uint16_t(vpid));
   nested_vmx_succeed(v);
 }
 
