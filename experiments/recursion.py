@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MEMORY = 3584
 # Counts per depth: enough logical exits to dominate, few enough to run fast
 # (without shadowing a logical exit at depth 5 costs about a second of host time).
-COUNTS = {0: (1000, 3000), 1: (1000, 3000), 2: (200, 600), 3: (100, 300), 4: (30, 90), 5: (10, 30)}
+COUNTS = {0: (20000, 90000), 1: (20000, 90000), 2: (5000, 25000), 3: (1000, 3000), 4: (100, 300), 5: (10, 50)}
 COUNTS_NO_SHADOW = {4: (10, 30), 5: (2, 6)}
 WORKLOADS = ("cpuid-loop", "pio-loop")
 
