@@ -29,7 +29,8 @@ std::string exit_status_help() {
              "193 l1-vmm panic (its own fault, a VM-entry failure, an EPT misconfiguration),\n"
              "195 bad l1-vmm option, 197 no usable VMX, 199 no guest module or not a loadable kernel,\n"
              "201 the guest did what l1-vmm cannot run, 203 out of memory") +
-         row(0, "nestbed trace, nestbed engines, nestbed cost-model, --help, --version: done") +
+         row(0, "nestbed trace, engines, cost-model, sweep (even when runs failed: their statuses are\n"
+                "in results.csv), report, pg, --help, --version: done") +
          row(s::USAGE, "bad command-line option") +
          row(s::BAD_INPUT,
              "bad input: unreadable or malformed image, module, cost model or trace file, or one that\n"

@@ -58,7 +58,17 @@ int ReportCommand::execute() {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  // report.py's statuses in nestbed's scheme (README "Exit status"): its
+  // SystemExit messages (no results, a missing package, unknown exit
+  // reasons) are bad input; argparse's usage errors are usage errors. Never
+  // 1, which is a guest's "ok".
+  if (!WIFEXITED(status)) return 128 + WTERMSIG(status);
+  switch (WEXITSTATUS(status)) {
+    case 0: return 0;
+    case 1: return exit_status::BAD_INPUT;
+    case 2: return exit_status::USAGE;
+    default: return exit_status::INTERNAL_ERROR;
+  }
 }
 
 }  // namespace nestbed::cli
