@@ -190,7 +190,7 @@ void nested_ept_on_entry(Vcpu& v, NestedVmx& n) {
 // least recently entered gives its vpid02 up, flushed), so switching
 // between vmcs12s flushes nothing; a vmcs12 without VPID runs on
 // VPID02_NONE, flushed at every entry (SDM 28.3.3.3). At every nested entry.
-uint16_t vpid02_for(Vcpu& v, NestedVmx& n, uint16_t vpid12) {
+uint16_t vpid02_for(NestedVmx& n, uint16_t vpid12) {
   if (vpid12 == 0) {
     rt::vmx::invvpid(invvpid_type::SINGLE_CONTEXT, VPID02_NONE, 0);
     return VPID02_NONE;
@@ -209,7 +209,6 @@ uint16_t vpid02_for(Vcpu& v, NestedVmx& n, uint16_t vpid12) {
     n.vpid12_of[i] = vpid12;
   }
   n.vpid02_used[i] = ++n.clock;
-  (void)v;
   return vpid02;
 }
 
@@ -218,7 +217,7 @@ void nested_vpid_on_entry(Vcpu& v, NestedVmx& n) {
   const Vmcs12& c = n.cur->vmcs12;
   const bool vpid12_on = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
                          c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::ENABLE_VPID);
-  const uint16_t vpid02 = vpid02_for(v, n, vpid12_on ? uint16_t(c.get(F::VIRTUAL_PROCESSOR_ID)) : 0);
+  const uint16_t vpid02 = vpid02_for(n, vpid12_on ? uint16_t(c.get(F::VIRTUAL_PROCESSOR_ID)) : 0);
   if (vpid02 != n.cur->vpid02) {
     vmcs_write(F::VIRTUAL_PROCESSOR_ID, vpid02);
     n.cur->vpid02 = vpid02;
