@@ -174,8 +174,8 @@ bool select_vmx(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cost
     case X86_INS_VMCLEAR: set_handler(d, &h_vmclear, costs, CostClass::vmx_instruction, true); return d.op[0].kind == OpKind::Mem;
     case X86_INS_VMPTRLD: set_handler(d, &h_vmptrld, costs, CostClass::vmx_instruction, true); return d.op[0].kind == OpKind::Mem;
     case X86_INS_VMPTRST: set_handler(d, &h_vmptrst, costs, CostClass::vmx_instruction, true); return d.op[0].kind == OpKind::Mem;
-    case X86_INS_VMREAD: set_handler(d, &h_vmread, costs, CostClass::vmread, true); return true;
-    case X86_INS_VMWRITE: set_handler(d, &h_vmwrite, costs, CostClass::vmwrite, true); return true;
+    case X86_INS_VMREAD: set_handler(d, &h_vmread, costs, CostClass::vmread); return true;
+    case X86_INS_VMWRITE: set_handler(d, &h_vmwrite, costs, CostClass::vmwrite); return true;
     case X86_INS_VMLAUNCH: set_handler(d, &h_vmlaunch, costs, CostClass::vmx_instruction, true); return true;
     case X86_INS_VMRESUME: set_handler(d, &h_vmresume, costs, CostClass::vmx_instruction, true); return true;
     case X86_INS_VMCALL: set_handler(d, &h_vmcall, costs, CostClass::vmx_instruction, true); return true;

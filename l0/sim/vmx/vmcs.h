@@ -42,8 +42,24 @@ class Vmcs {
 
   // VMREAD/VMWRITE by encoding, including the HIGH halves of 64-bit fields
   // (SDM 24.11.2). False: not a supported component (VM-instruction error 12).
-  bool read_encoding(uint64_t enc, uint64_t& value) const;
-  bool write_encoding(uint64_t enc, uint64_t value);
+  // Inline: VMREAD and VMWRITE are the hottest VMX instructions.
+  bool read_encoding(uint64_t enc, uint64_t& value) const {
+    const int slot = arch::vmx::vmcs_field_slot(enc);
+    if (slot < 0) return false;
+    const uint64_t v = values_[slot];
+    // The HIGH encoding of a 64-bit field reads its upper 32 bits.
+    value = arch::vmx::vmcs_encoding_is_high(enc) ? (v >> 32) : v;
+    return true;
+  }
+  bool write_encoding(uint64_t enc, uint64_t value) {
+    const int slot = arch::vmx::vmcs_field_slot(enc);
+    if (slot < 0) return false;
+    if (arch::vmx::vmcs_encoding_is_high(enc))
+      values_[slot] = (values_[slot] & 0xffffffffull) | (uint64_t(uint32_t(value)) << 32);
+    else
+      values_[slot] = value & arch::vmx::width_mask(arch::vmx::vmcs_encoding_width(uint32_t(enc & ~1ull)));
+    return true;
+  }
 
   // The region in guest-physical memory:
   //   +0  revision identifier (bits 30:0) | shadow-VMCS indicator (bit 31)

@@ -154,14 +154,8 @@ void Vmx::vmptrld(uint64_t region) {
 
 // VMREAD/VMWRITE reach the shadow VMCS in non-root operation (SDM 30.3).
 bool Vmx::vmread(uint64_t encoding, uint64_t& value) {
-  Vmcs* v = current_;
-  if (non_root_) {
-    v = ctl_.link_pointer == ~0ull ? nullptr : cached_vmcs(ctl_.link_pointer);
-    if (!v) {
-      vm_fail_invalid();
-      return false;
-    }
-  } else if (!v) {
+  Vmcs* v = accessed_vmcs();
+  if (!v) {
     vm_fail_invalid();
     return false;
   }
@@ -174,8 +168,7 @@ bool Vmx::vmread(uint64_t encoding, uint64_t& value) {
 }
 
 void Vmx::vmwrite(uint64_t encoding, uint64_t value) {
-  Vmcs* v = current_;
-  if (non_root_) v = ctl_.link_pointer == ~0ull ? nullptr : cached_vmcs(ctl_.link_pointer);
+  Vmcs* v = accessed_vmcs();
   if (!v) return vm_fail_invalid();
   // IA32_VMX_MISC bit 29 is reported: every supported field is writable,
   // the read-only exit-information fields included (SDM 30.3 VMWRITE).
@@ -264,6 +257,7 @@ void Vmx::decode_controls(const Vmcs& v) {
   ctl_.vmread_bitmap = v.read(F::VMREAD_BITMAP);
   ctl_.vmwrite_bitmap = v.read(F::VMWRITE_BITMAP);
   ctl_.link_pointer = v.read(F::VMCS_LINK_POINTER);
+  linked_ = nullptr;
 }
 
 namespace {

@@ -97,6 +97,14 @@ class Vmx {
 
   Vmcs* current() { return current_; }
   Vmcs* cached_vmcs(uint64_t region);  // the VMCS at `region`, loaded into the cache if needed
+  // The VMCS that VMREAD and VMWRITE access: the current VMCS in root
+  // operation; in non-root operation the one the VMCS link pointer names
+  // (SDM 30.3), looked up once per VM entry. nullptr: VMfailInvalid.
+  Vmcs* accessed_vmcs() {
+    if (!non_root_) return current_;
+    if (__builtin_expect(linked_ != nullptr, 1)) return linked_;
+    return ctl_.link_pointer == ~0ull ? nullptr : (linked_ = cached_vmcs(ctl_.link_pointer));
+  }
 
  private:
   void read_region(uint64_t region, Vmcs& v);
@@ -122,6 +130,10 @@ class Vmx {
   Vmcs* current_ = nullptr;
   std::unordered_map<uint64_t, std::unique_ptr<Vmcs>> cache_;
   GuestControls ctl_;
+  // The cached VMCS ctl_.link_pointer names, once a non-root VMREAD or
+  // VMWRITE has looked it up; reset at every VM entry. Nothing removes a
+  // VMCS from the cache in non-root operation (VMCLEAR and VMXOFF exit).
+  Vmcs* linked_ = nullptr;
   uint64_t preemption_deadline_ = ~0ull;
   bool mtf_pending_ = false;
   bool virtual_nmi_blocked_ = false;
