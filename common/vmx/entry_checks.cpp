@@ -6,7 +6,7 @@
 //
 // Scope: every check that applies to the VMX the sim CPU advertises
 // (l0/sim/vmx/capabilities.cpp); a VMM using these checks offers its guest
-// a subset of it. Controls outside it (TPR shadow, APIC virtualization,
+// a subset of it. Controls outside it (APIC-access page, APIC virtualization,
 // posted interrupts, PML, VM functions, #VE, tertiary controls,
 // SMM/dual-monitor, CET, PKRS, FRED, perf-global-ctrl, BNDCFGS, RTIT, LBR)
 // cannot be 1 once the reserved-bit checks against the capability MSRs
@@ -16,6 +16,7 @@
 #include "common/vmx/entry_checks.h"
 
 #include "arch/vmx/vmx.h"
+#include "arch/x86/apic.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/msr.h"
@@ -105,6 +106,7 @@ constexpr PageAddressChecks kIoBitmapB = NESTBED_PAGE_ADDRESS_CHECKS("I/O-bitmap
 constexpr PageAddressChecks kMsrBitmap = NESTBED_PAGE_ADDRESS_CHECKS("MSR-bitmap");
 constexpr PageAddressChecks kVmreadBitmap = NESTBED_PAGE_ADDRESS_CHECKS("VMREAD-bitmap");
 constexpr PageAddressChecks kVmwriteBitmap = NESTBED_PAGE_ADDRESS_CHECKS("VMWRITE-bitmap");
+constexpr PageAddressChecks kVirtualApic = NESTBED_PAGE_ADDRESS_CHECKS("virtual-APIC");
 #undef NESTBED_PAGE_ADDRESS_CHECKS
 
 // The failed check, or null.
@@ -362,9 +364,11 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
   // Secondary controls are checked only when activated.
   if ((c.proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) && !ctls_valid(caps.procbased2, c.proc2_raw))
     return control("SDM 26.2.1.1: reserved bits in the secondary processor-based VM-execution controls (IA32_VMX_PROCBASED_CTLS2)");
-  // Tertiary controls, TPR shadow, APIC virtualization, posted interrupts,
-  // PML, VM functions, EPT-violation #VE, sub-page permissions, PT: not
-  // offered, so rejected above as reserved bits.
+  // Tertiary controls, APIC-access page, x2APIC and APIC-register
+  // virtualization, virtual-interrupt delivery, posted interrupts, PML, VM
+  // functions, EPT-violation #VE, sub-page permissions, PT: not offered, so
+  // rejected above as reserved bits. So is every control that needs "use
+  // TPR shadow" to be 1.
 
   if (v.read<F::CR3_TARGET_COUNT>() > vmx_misc::CR3_TARGETS.get(caps.misc))
     return control("SDM 26.2.1.1: CR3-target count exceeds IA32_VMX_MISC[24:16]");
@@ -375,6 +379,14 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
   }
   if (c.proc & proc_ctl::USE_MSR_BITMAPS) {
     if (const char* p = page_address_problem(v.read<F::MSR_BITMAP>(), kMsrBitmap)) return control(p);
+  }
+
+  if (c.proc & proc_ctl::USE_TPR_SHADOW) {
+    if (const char* p = page_address_problem(v.read<F::VIRTUAL_APIC_PAGE_ADDR>(), kVirtualApic)) return control(p);
+    // "Virtual-interrupt delivery" is 0 (not offered).
+    if (v.read<F::TPR_THRESHOLD>() >> 4) return control("SDM 26.2.1.1: TPR threshold bits 31:4 are not 0");
+    EntryCheckResult r = check_tpr_threshold_vtpr(v, ctx);
+    if (!r.ok()) return r;
   }
 
   if (!(c.pin & pin_ctl::NMI_EXITING) && (c.pin & pin_ctl::VIRTUAL_NMIS))
@@ -397,6 +409,17 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
     if (const char* p = page_address_problem(v.read<F::VMREAD_BITMAP>(), kVmreadBitmap)) return control(p);
     if (const char* p = page_address_problem(v.read<F::VMWRITE_BITMAP>(), kVmwriteBitmap)) return control(p);
   }
+  return {};
+}
+
+EntryCheckResult check_tpr_threshold_vtpr(VmcsView v, const EntryCheckContext& ctx) {
+  // With "use TPR shadow" and neither "virtualize APIC accesses" nor
+  // "virtual-interrupt delivery" (neither is offered): TPR threshold[3:0]
+  // may not exceed VTPR[7:4], byte 80H of the virtual-APIC page (SDM 26.2.1.1).
+  if (!(v.read<F::CPU_BASED_VM_EXEC_CONTROL>() & proc_ctl::USE_TPR_SHADOW)) return {};
+  const uint64_t vtpr = ctx.read_phys(ctx.read_phys_opaque, v.read<F::VIRTUAL_APIC_PAGE_ADDR>() + arch::apic::TPR, 4);
+  if ((v.read<F::TPR_THRESHOLD>() & 0xf) > ((vtpr >> 4) & 0xf))
+    return control("SDM 26.2.1.1: TPR threshold bits 3:0 exceed bits 7:4 of VTPR");
   return {};
 }
 

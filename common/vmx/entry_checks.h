@@ -57,7 +57,8 @@ struct VmcsView {
 
 // Reads `size` (4 or 8) bytes of physical memory at `pa` — guest-physical
 // memory of the VMM whose VMCS this is — for the VMCS link pointer's
-// revision identifier and a PAE guest's PDPTEs. All-ones outside its RAM.
+// revision identifier, a PAE guest's PDPTEs and VTPR (the TPR shadow). All-ones
+// outside its RAM.
 using ReadPhys = uint64_t (*)(void* opaque, uint64_t pa, unsigned size);
 
 struct EntryCheckContext {
@@ -109,6 +110,11 @@ inline constexpr F kFields[] = {
 };
 }  // namespace guest_register_fields
 inline constexpr const auto& kGuestRegisterFields = guest_register_fields::kFields;
+
+// The check of "use TPR shadow" that reads memory (VTPR on the virtual-APIC
+// page, part of 26.2.1.1): a VMM that skips the control checks while the
+// control fields are unchanged must still run this one at every entry.
+EntryCheckResult check_tpr_threshold_vtpr(VmcsView vmcs, const EntryCheckContext& ctx);
 
 // The EPTP's own checks (part of 26.2.1.1), shared with INVEPT (SDM 30.3).
 EntryCheckResult check_eptp(uint64_t eptp, const VmxCapabilities& caps);

@@ -1,9 +1,11 @@
 #include "l0/cli/engines_command.h"
 
 #include <cstdio>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "arch/vmx/controls.h"
 #include "arch/x86/msr.h"
 #include "l0/kvm/kvm_capabilities.h"
 #include "l0/sim/vmx/capabilities.h"
@@ -48,6 +50,25 @@ nlohmann::ordered_json sim_vmx_json() {
   return j;
 }
 
+// The controls each word of the sim's VMX lets be 1 (allowed-1 of its true
+// capability MSR where there is one, SDM A.3-A.5), by name: what a VMM
+// can use, decoded from the MSRs above.
+nlohmann::ordered_json sim_vmx_controls_json() {
+  nlohmann::ordered_json j;
+  for (const arch::vmx::ControlWordInfo& w : arch::vmx::kControlWords) {
+    uint64_t cap;
+    const uint32_t msr = w.true_capability_msr ? w.true_capability_msr : w.capability_msr;
+    if (!msr || !sim::vmx::read_vmx_capability_msr(msr, cap)) continue;
+    // 32-bit words: allowed-1 in bits 63:32; 64-bit words: the MSR is the allowed-1 mask.
+    const uint64_t allowed1 = w.bits == 64 ? cap : cap >> 32;
+    nlohmann::ordered_json names = nlohmann::ordered_json::array();
+    for (const arch::vmx::ControlInfo& c : arch::vmx::kControls)
+      if (c.word == w.word && ((allowed1 >> c.bit) & 1)) names.push_back(c.name);
+    if (!names.empty()) j[w.name] = names;
+  }
+  return j;
+}
+
 }  // namespace
 
 EnginesCommand::EnginesCommand(CLI::App& app) {
@@ -59,7 +80,8 @@ int EnginesCommand::execute() {
   const kvm::KvmCapabilities caps = kvm::probe_kvm_capabilities();
   if (json_) {
     nlohmann::ordered_json j;
-    j["sim"] = {{"usable", true}, {"vmx", true}, {"max_depth", "unbounded"}, {"vmx_capability_msrs", sim_vmx_json()}};
+    j["sim"] = {{"usable", true}, {"vmx", true}, {"max_depth", "unbounded"}, {"vmx_capability_msrs", sim_vmx_json()},
+                {"vmx_controls_allowed1", sim_vmx_controls_json()}};
     j["kvm"] = kvm_json(caps);
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
@@ -68,6 +90,13 @@ int EnginesCommand::execute() {
   const nlohmann::ordered_json vmx = sim_vmx_json();
   for (const auto& [name, value] : vmx.items())
     std::printf("  %-30s %s\n", name.c_str(), value.get<std::string>().c_str());
+  std::printf("  controls that may be 1:\n");
+  const nlohmann::ordered_json controls = sim_vmx_controls_json();
+  for (const auto& [word, names] : controls.items()) {
+    std::string line;
+    for (const auto& n : names) line += " " + n.get<std::string>();
+    std::printf("    %-10s%s\n", word.c_str(), line.c_str());
+  }
   std::printf("kvm: %s\n%s", caps.usable ? "usable" : "not usable", kvm::format_kvm_report(caps).c_str());
   return 0;
 }

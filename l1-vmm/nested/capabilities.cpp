@@ -19,15 +19,16 @@ uint32_t pin() {
 }
 
 // Primary: every exit control is merged into vmcs02 and its exits are
-// reflected by vmcs12's setting. Left out: the TPR shadow (the platform
-// has none), MONITOR/MWAIT exiting (no such instructions), tertiary controls.
+// reflected by vmcs12's setting; the TPR shadow is vmcs12's page itself.
+// Left out: MONITOR/MWAIT exiting (no such instructions), tertiary controls.
 uint32_t proc() {
   return proc_ctl::DEFAULT1 | proc_ctl::INTERRUPT_WINDOW_EXITING | proc_ctl::USE_TSC_OFFSETTING |
          proc_ctl::HLT_EXITING | proc_ctl::INVLPG_EXITING | proc_ctl::RDPMC_EXITING | proc_ctl::RDTSC_EXITING |
          proc_ctl::CR3_LOAD_EXITING | proc_ctl::CR3_STORE_EXITING | proc_ctl::CR8_LOAD_EXITING |
          proc_ctl::CR8_STORE_EXITING | proc_ctl::NMI_WINDOW_EXITING | proc_ctl::MOV_DR_EXITING |
          proc_ctl::UNCONDITIONAL_IO_EXITING | proc_ctl::USE_IO_BITMAPS | proc_ctl::MONITOR_TRAP_FLAG |
-         proc_ctl::USE_MSR_BITMAPS | proc_ctl::PAUSE_EXITING | proc_ctl::ACTIVATE_SECONDARY_CONTROLS;
+         proc_ctl::USE_MSR_BITMAPS | proc_ctl::PAUSE_EXITING | proc_ctl::USE_TPR_SHADOW |
+         proc_ctl::ACTIVATE_SECONDARY_CONTROLS;
 }
 
 // Secondary: EPT (nested EPT, EPT02 = EPT12 o EPT01), unrestricted guest,

@@ -87,7 +87,9 @@ nestbed::common::vmx::EntryCheckResult check_vmcs12(NestedVmx& n, uint64_t efer0
     slot.checked_version = version;
     slot.checked_ia32e = ctx.cpu_in_ia32e_mode;
   } else {
-    const cv::EntryCheckResult r = cv::check_vm_entry_controls(view, ctx);
+    // VTPR is in memory, which changes without a VMWRITE.
+    cv::EntryCheckResult r = cv::check_tpr_threshold_vtpr(view, ctx);
+    if (r.ok()) r = cv::check_vm_entry_controls(view, ctx);
     if (!r.ok()) return r;
   }
   // The guest's registers likewise (they read the controls too, and RFLAGS.VM).
@@ -137,6 +139,12 @@ void init_vmcs02(Vcpu& v, NestedVmx& n) {
   nestbed_annotate(arch::trace::AnnotationKind::VMCS_LEVEL, n.cur->vmcs02, v.level + 2, 0, 0);
 }
 
+// The platform-physical address of vmcs12's virtual-APIC page, or 0 if it
+// is not in level k+1's RAM (l1-vmm maps its own memory 1:1).
+uint64_t virtual_apic02(const Vmcs12& c) {
+  return reinterpret_cast<uint64_t>(guest_memory.hva(c.get(F::VIRTUAL_APIC_PAGE_ADDR), arch::pte::PAGE_SIZE));
+}
+
 // The controls of vmcs02: what vmcs12 asks for, plus what l1-vmm itself
 // needs (KVM's prepare_vmcs02_early). I/O and MSR accesses all exit to
 // l1-vmm, which consults vmcs12's bitmaps (l1_wants_exit) — KVM's choice
@@ -146,7 +154,19 @@ void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
   const VmcsConfig& cfg = v.config;
   const OwnNeeds own{cfg.pin,         cfg.proc,         cfg.exit,       cfg.entry,         cfg.caps.exit,
                      cfg.caps.entry,  v.options.exit_exc, v.options.preempt, cfg.vpid(), v.pending.any()};
-  const Vmcs02Controls m = merge_controls(c, own);
+  Vmcs02Controls m = merge_controls(c, own);
+  // "Use TPR shadow": vmcs02 names the very page vmcs12 does, so VTPR is
+  // shared and never copied. A page outside level k+1's RAM is used by no
+  // instruction when both CR8 controls exit (KVM drops the control then
+  // too); nested_vmx_run_checks refused every other such vmcs12.
+  if (m.proc & proc_ctl::USE_TPR_SHADOW) {
+    if (const uint64_t page = virtual_apic02(c)) {
+      vmcs_write(F::VIRTUAL_APIC_PAGE_ADDR, page);
+      vmcs_write(F::TPR_THRESHOLD, c.get(F::TPR_THRESHOLD));
+    } else {
+      m.proc &= ~proc_ctl::USE_TPR_SHADOW;
+    }
+  }
   proc02 = m.proc;
   vmcs_write(F::PIN_BASED_VM_EXEC_CONTROL, m.pin);
   vmcs_write(F::CPU_BASED_VM_EXEC_CONTROL, m.proc);
@@ -286,7 +306,8 @@ constexpr F CONTROL_FIELDS[] = {
     F::PIN_BASED_VM_EXEC_CONTROL, F::CPU_BASED_VM_EXEC_CONTROL, F::SECONDARY_VM_EXEC_CONTROL, F::VM_EXIT_CONTROLS,
     F::EXCEPTION_BITMAP, F::PAGE_FAULT_ERROR_CODE_MASK, F::PAGE_FAULT_ERROR_CODE_MATCH, F::CR3_TARGET_COUNT,
     F::CR3_TARGET_VALUE0, F::CR3_TARGET_VALUE1, F::CR3_TARGET_VALUE2, F::CR3_TARGET_VALUE3, F::TSC_OFFSET,
-    F::VMX_PREEMPTION_TIMER_VALUE, F::EPT_POINTER, F::VIRTUAL_PROCESSOR_ID};
+    F::VMX_PREEMPTION_TIMER_VALUE, F::EPT_POINTER, F::VIRTUAL_PROCESSOR_ID, F::VIRTUAL_APIC_PAGE_ADDR,
+    F::TPR_THRESHOLD};
 constexpr F CR_FIELDS[] = {F::GUEST_CR0,           F::GUEST_CR4,       F::CR0_GUEST_HOST_MASK,
                            F::CR4_GUEST_HOST_MASK, F::CR0_READ_SHADOW, F::CR4_READ_SHADOW};
 constexpr F MSR_FIELDS[] = {F::GUEST_IA32_EFER, F::GUEST_IA32_PAT, F::GUEST_DR7, F::GUEST_IA32_DEBUGCTL};
@@ -549,6 +570,14 @@ Level1State read_level1_state(const Vcpu& v) {
 // VMLAUNCH/VMRESUME's checks (SDM 30.3, 26.2-26.3) and their failures; the
 // entry itself is nested_vmx_run's. vmcs01 is current unless `shadow` (the
 // shadow VMCS is: the caller's VMWRITE copy left it so).
+// vmcs12 uses the TPR shadow, MOV CR8 may reach it, and its page is not
+// in level k+1's RAM.
+bool tpr_shadow_unbacked(const Vmcs12& c) {
+  constexpr uint32_t both_cr8_exit = proc_ctl::CR8_LOAD_EXITING | proc_ctl::CR8_STORE_EXITING;
+  const uint32_t proc12 = c.get32(F::CPU_BASED_VM_EXEC_CONTROL);
+  return (proc12 & proc_ctl::USE_TPR_SHADOW) && (proc12 & both_cr8_exit) != both_cr8_exit && !virtual_apic02(c);
+}
+
 bool nested_vmx_run_checks(Vcpu& v, bool launch, const Level1State& l1, bool shadow) {
   NestedVmx& n = v.nested;
   auto back_to_vmcs01 = [&] {
@@ -564,7 +593,12 @@ bool nested_vmx_run_checks(Vcpu& v, bool launch, const Level1State& l1, bool sha
     return back_to_vmcs01(), nested_vmx_fail(v, E::VMRESUME_NONLAUNCHED_VMCS), false;
   using nestbed::common::vmx::EntryFailure;
   const nestbed::common::vmx::EntryCheckResult check = check_vmcs12(n, l1.msrs.efer);
-  if (check.failure == EntryFailure::None) return true;
+  if (check.failure == EntryFailure::None && !tpr_shadow_unbacked(n.cur->vmcs12)) return true;
+  // A TPR shadow outside level k+1's RAM that an instruction could use:
+  // l1-vmm cannot point vmcs02 at it and fails the entry as KVM does
+  // (VMfailValid 7; a processor would read all-ones there).
+  if (check.failure == EntryFailure::None)
+    return back_to_vmcs01(), nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD), false;
   back_to_vmcs01();
   if (check.failure == EntryFailure::Control) nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD);
   else if (check.failure == EntryFailure::HostState) nested_vmx_fail(v, E::ENTRY_INVALID_HOST_STATE_FIELD);

@@ -117,6 +117,7 @@ bool l1_wants_exit(const Vmcs12& c, const ExitFacts& e, const GuestBytes& m) {
     case ExitReason::MWAIT: return proc(c, proc_ctl::MWAIT_EXITING);
     case ExitReason::MONITOR: return proc(c, proc_ctl::MONITOR_EXITING);
     case ExitReason::PAUSE: return proc(c, proc_ctl::PAUSE_EXITING);
+    case ExitReason::TPR_BELOW_THRESHOLD: return proc(c, proc_ctl::USE_TPR_SHADOW);
     case ExitReason::MONITOR_TRAP_FLAG: return proc(c, proc_ctl::MONITOR_TRAP_FLAG);
     case ExitReason::PREEMPTION_TIMER: return pin(c, pin_ctl::PREEMPTION_TIMER);
     case ExitReason::WBINVD: return proc2(c, proc_ctl2::WBINVD_EXITING);

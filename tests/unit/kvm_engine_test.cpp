@@ -390,8 +390,13 @@ TEST(KvmCli, EnginesReportsKvmAndItsDepths) {
   EXPECT_NE(r.out.find("sim: usable"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("kvm: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("depths:"), std::string::npos) << r.out;
+  // The sim's controls by name, decoded from the capability MSRs.
+  EXPECT_NE(r.out.find("    proc_ctl   INTERRUPT_WINDOW_EXITING "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" USE_TPR_SHADOW "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("VIRTUALIZE_APIC_ACCESSES"), std::string::npos) << "not implemented, so not offered\n" << r.out;
   CliResult json = run_cli({"engines", "--json"});
   EXPECT_EQ(json.status, 0);
+  EXPECT_NE(json.out.find("\"vmx_controls_allowed1\""), std::string::npos) << json.out;
   EXPECT_NE(json.out.find(host().vmx_offered ? "\"vmx_offered\": true" : "\"vmx_offered\": false"), std::string::npos)
       << json.out;
 }

@@ -103,13 +103,22 @@ TEST_F(NestedCapabilities, ThePlatformsUnimplementedControlsAreNotOffered) {
   ASSERT_TRUE(ctls_allowed1(platform.procbased2) & proc_ctl2::VMCS_SHADOWING);
   EXPECT_TRUE(ctls_allowed1(offered.procbased2()) & proc_ctl2::VMCS_SHADOWING);
   EXPECT_FALSE(ctls_allowed1(make_nested_capabilities(platform, false).procbased2()) & proc_ctl2::VMCS_SHADOWING);
-  // A platform with posted interrupts and a TPR shadow: cut as well.
+  // A platform with posted interrupts and an APIC-access page: cut as well.
   rt::vmx::Capabilities p = platform;
   p.pinbased |= uint64_t(pin_ctl::POSTED_INTERRUPTS) << 32;
-  p.procbased |= uint64_t(proc_ctl::USE_TPR_SHADOW) << 32;
+  p.procbased2 |= uint64_t(proc_ctl2::VIRTUALIZE_APIC_ACCESSES) << 32;
   const auto n = make_nested_capabilities(p, true);
   EXPECT_FALSE(ctls_allowed1(n.pinbased()) & pin_ctl::POSTED_INTERRUPTS);
-  EXPECT_FALSE(ctls_allowed1(n.procbased()) & proc_ctl::USE_TPR_SHADOW);
+  EXPECT_FALSE(ctls_allowed1(n.procbased2()) & proc_ctl2::VIRTUALIZE_APIC_ACCESSES);
+}
+
+TEST_F(NestedCapabilities, TheTprShadowIsOfferedWhereThePlatformHasIt) {
+  // vmcs02 points at vmcs12's own virtual-APIC page (nested_vmx.cpp).
+  ASSERT_TRUE(ctls_allowed1(platform.procbased) & proc_ctl::USE_TPR_SHADOW);
+  EXPECT_TRUE(ctls_allowed1(offered.procbased()) & proc_ctl::USE_TPR_SHADOW);
+  rt::vmx::Capabilities p = platform;
+  p.procbased &= ~(uint64_t(proc_ctl::USE_TPR_SHADOW) << 32);
+  EXPECT_FALSE(ctls_allowed1(make_nested_capabilities(p, true).procbased()) & proc_ctl::USE_TPR_SHADOW);
 }
 
 TEST_F(NestedCapabilities, AControlThePlatformLacksIsNotOffered) {
@@ -338,7 +347,7 @@ TEST_F(NestedCapabilities, SimOfferMatchesTheReadme) {
   };
   for (const Row& r : {Row{msr::IA32_VMX_BASIC, 0x00d810004e4c3132ull},
                        Row{msr::IA32_VMX_TRUE_PINBASED_CTLS, 0x0000007f00000016ull},
-                       Row{msr::IA32_VMX_TRUE_PROCBASED_CTLS, 0xdfd9fbfe04006172ull},
+                       Row{msr::IA32_VMX_TRUE_PROCBASED_CTLS, 0xdff9fbfe04006172ull},
                        Row{msr::IA32_VMX_PROCBASED_CTLS2, 0x000040ee00000000ull},
                        Row{msr::IA32_VMX_TRUE_EXIT_CTLS, 0x007fefff00036dfbull},
                        Row{msr::IA32_VMX_TRUE_ENTRY_CTLS, 0x0000d3ff000011fbull},

@@ -298,6 +298,10 @@ const Mut pae_paging_no_ept =
          Mem(kPdpt + 16, 0), Mem(kPdpt + 24, 0xfff0000000000000ull /*not present*/)});
 // A VMCS link pointer to a valid ordinary VMCS.
 const Mut link_vmcs = All({W(F::VMCS_LINK_POINTER, kLinkVmcs), Mem(kLinkVmcs, kVmcsRevision)});
+// "Use TPR shadow" with VTPR = 0x30 (TPR[7:4] = 3) and TPR threshold 3.
+constexpr uint64_t kVirtualApic = 0x16000;
+const Mut tpr_shadow = All({Or(PROC, proc_ctl::USE_TPR_SHADOW), W(F::VIRTUAL_APIC_PAGE_ADDR, kVirtualApic),
+                            W(F::TPR_THRESHOLD, 3), Mem(kVirtualApic + 0x80, 0x30)});
 const Mut shadowing = All({Or(PROC2, proc_ctl2::VMCS_SHADOWING), W(F::VMREAD_BITMAP, 0x14000), W(F::VMWRITE_BITMAP, 0x15000)});
 // CPL 3 in the 64-bit guest.
 const Mut cpl3 = All({W(kCS.sel, 0x0b), SetDpl(kCS.ar, 3), W(kSS.sel, 0x13), SetDpl(kSS.ar, 3)});
@@ -324,7 +328,7 @@ std::vector<Case> cases() {
       // ---- SDM 26.2.1.1: VM-execution controls -> VMfailValid(7) ----
       {"PinReserved", base64, none, Or(PIN, pin_ctl::POSTED_INTERRUPTS), CTL, "pin-based"},
       {"PinUndefinedBit", base64, none, Or(PIN, 1u << 8), CTL, "pin-based"},
-      {"ProcReserved", base64, none, Or(PROC, proc_ctl::USE_TPR_SHADOW), CTL, "primary processor-based"},
+      {"ProcReserved", base64, none, Or(PROC, proc_ctl::ACTIVATE_TERTIARY_CONTROLS), CTL, "primary processor-based"},
       {"ProcDefault1Cleared", base64, none, Clr(PROC, 1u << 1), CTL, "primary processor-based"},
       {"ProcMwaitNotOffered", base64, none, Or(PROC, proc_ctl::MWAIT_EXITING), CTL, "primary processor-based"},
       {"Proc2Reserved", base64, none, Or(PROC2, proc_ctl2::ENABLE_PML), CTL, "secondary processor-based"},
@@ -343,6 +347,17 @@ std::vector<Case> cases() {
       {"MsrBitmapBeyondMaxphyaddr", base64, none, W(F::MSR_BITMAP, kBeyondPhys | 0x12000), CTL, "MSR-bitmap address sets bits beyond"},
       {"MsrBitmapIgnoredWhenUnused", base64, All({Clr(PROC, proc_ctl::USE_MSR_BITMAPS), W(F::MSR_BITMAP, 1)}),
        Or(PROC, proc_ctl::USE_MSR_BITMAPS), CTL, "MSR-bitmap"},
+      {"VirtualApicUnaligned", base64, tpr_shadow, W(F::VIRTUAL_APIC_PAGE_ADDR, kVirtualApic + 0x80), CTL,
+       "virtual-APIC address bits 11:0"},
+      {"VirtualApicBeyondMaxphyaddr", base64, tpr_shadow, W(F::VIRTUAL_APIC_PAGE_ADDR, kBeyondPhys | kVirtualApic),
+       CTL, "virtual-APIC address sets bits beyond"},
+      {"VirtualApicIgnoredWithoutTprShadow", base64,
+       All({W(F::VIRTUAL_APIC_PAGE_ADDR, 0x123), W(F::TPR_THRESHOLD, 0xffffffff)}), Or(PROC, proc_ctl::USE_TPR_SHADOW),
+       CTL, "virtual-APIC address bits 11:0"},
+      {"TprThresholdBits31To4", base64, tpr_shadow, W(F::TPR_THRESHOLD, 0x13), CTL, "TPR threshold bits 31:4"},
+      {"TprThresholdAboveVtpr", base64, tpr_shadow, W(F::TPR_THRESHOLD, 4), CTL, "exceed bits 7:4 of VTPR"},
+      {"VtprLoweredBelowThreshold", base64, tpr_shadow, Mem(kVirtualApic + 0x80, 0x2f), CTL,
+       "exceed bits 7:4 of VTPR"},
       {"VirtualNmisWithoutNmiExiting", base64, none, Clr(PIN, pin_ctl::NMI_EXITING), CTL, "\"virtual NMIs\" is 1 without"},
       {"NmiWindowWithoutVirtualNmis", base64, Clr(PIN, pin_ctl::VIRTUAL_NMIS), Or(PROC, proc_ctl::NMI_WINDOW_EXITING), CTL,
        "\"NMI-window exiting\" is 1 without"},

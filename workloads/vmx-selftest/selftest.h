@@ -298,6 +298,9 @@ bool vmx_usable();
   X(vpid_invvpid, "vpid-invvpid")                              \
   X(vmcs_shadowing, "vmcs-shadowing")                          \
   X(vmlaunch_shadow_vmcs, "vmlaunch-shadow-vmcs")              \
+  X(tpr_shadow, "tpr-shadow")                                  \
+  X(tpr_threshold, "tpr-threshold")                            \
+  X(entry_tpr_shadow, "entry-tpr-shadow")                      \
   X(vmxoff, "vmxoff")
 
 #define SELFTEST_DECLARE(fn, name) void test_##fn();

@@ -3,6 +3,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <utility>
 
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
@@ -132,6 +133,14 @@ CpuStop Cpu::run(uint64_t max_instructions) {
     if (in_shadow) {
       shadow_ = false;
       check_events_soon();
+    }
+    // The instruction retired, so a blocking by STI or MOV SS it ran under
+    // has ended.
+    if (NB_UNLIKELY(trap_exit_reason_ != 0)) {
+      // Before an MTF exit and any pending event (SDM 29.1.2: a TPR-shadow
+      // update has priority over SMIs, INIT and lower-priority events).
+      const uint32_t reason = std::exchange(trap_exit_reason_, 0);
+      if (non_root_) deliver_vm_exit(vmx::VmExitRequest{reason});
     }
     if (mtf && non_root_ && vmx_->mtf_pending() && stop_ == CpuStop::None) {
       vmx_->clear_mtf();

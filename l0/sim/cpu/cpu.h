@@ -229,6 +229,13 @@ class Cpu : public Clock {
   // The run loop delivers it exactly as it delivers a thrown request: the
   // instruction is not retired and RIP is rewound to it.
   void vm_exit_pending(const DecodedInsn& i, uint32_t reason, uint64_t qualification = 0, uint32_t insn_info = 0);
+  // A trap-like VM exit (TPR below threshold, SDM 29.1.2): the instruction
+  // completes and retires, then the exit saves the RIP after it. Ends the
+  // block; the run loop delivers it before anything else can happen.
+  void vm_exit_after_instruction(uint32_t reason) {
+    trap_exit_reason_ = reason;
+    exit_block_ = true;
+  }
   // Translates a guest-physical address through EPT in non-root operation
   // (SDM 28.2), raising EPT-violation / misconfiguration exits. `la` is the
   // guest-linear address when `la_valid`; `paging_structure` marks accesses
@@ -372,6 +379,7 @@ class Cpu : public Clock {
   CpuTraceSink* trace_ = nullptr;
   void deliver_vm_exit(const vmx::VmExitRequest& r);
   // vm_exit_pending's request, delivered when the handler has returned.
+  uint32_t trap_exit_reason_ = 0;  // vm_exit_after_instruction(), 0: none (0 is no trap-like reason)
   struct PendingExit {
     bool valid = false;
     uint32_t reason = 0, insn_len = 0, insn_info = 0;

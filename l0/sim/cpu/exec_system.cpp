@@ -138,6 +138,12 @@ uint64_t cr_write_intercept(Cpu& c, const DecodedInsn& i, unsigned cr, uint64_t 
   return v;
 }
 
+// In non-root operation with "use TPR shadow", MOV CR8 that does not exit
+// reads and writes the TPR shadow, not the APIC's TPR (SDM 25.3, 29.3).
+bool uses_tpr_shadow(Cpu& c) {
+  return c.non_root() && (c.vmx().controls().proc & pc::USE_TPR_SHADOW);
+}
+
 void h_mov_to_cr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
   uint64_t v = c.reg(i.op[1].reg);
@@ -151,7 +157,11 @@ void h_mov_to_cr(Cpu& c, const DecodedInsn& i) {
     case 4: c.write_cr4(v); break;
     case 8:
       if (c.mode() != CpuMode::Bits64) raise_ud();
-      c.write_cr8(v);
+      if (uses_tpr_shadow(c)) {
+        if (c.vmx().write_cr8_shadow(v)) c.vm_exit_after_instruction(uint32_t(ExitReason::TPR_BELOW_THRESHOLD));
+      } else {
+        c.write_cr8(v);
+      }
       break;
     default: raise_ud();
   }
@@ -191,7 +201,7 @@ void h_mov_from_cr(Cpu& c, const DecodedInsn& i) {
     case 4: v = visible_cr4(c); break;
     case 8:
       if (c.mode() != CpuMode::Bits64) raise_ud();
-      v = c.read_cr8();
+      v = uses_tpr_shadow(c) ? c.vmx().read_cr8_shadow() : c.read_cr8();
       break;
     default: raise_ud();
   }

@@ -32,7 +32,7 @@ VmxCapabilities make_capabilities() {
       proc_ctl::CR3_LOAD_EXITING | proc_ctl::CR3_STORE_EXITING | proc_ctl::CR8_LOAD_EXITING |
       proc_ctl::CR8_STORE_EXITING | proc_ctl::NMI_WINDOW_EXITING | proc_ctl::MOV_DR_EXITING |
       proc_ctl::UNCONDITIONAL_IO_EXITING | proc_ctl::USE_IO_BITMAPS | proc_ctl::MONITOR_TRAP_FLAG |
-      proc_ctl::USE_MSR_BITMAPS | proc_ctl::PAUSE_EXITING |
+      proc_ctl::USE_MSR_BITMAPS | proc_ctl::PAUSE_EXITING | proc_ctl::USE_TPR_SHADOW |
       proc_ctl::ACTIVATE_SECONDARY_CONTROLS;
   // True controls: CR3-load/store exiting may be 0 (SDM A.3.2).
   c.procbased = ctls_make(proc_ctl::DEFAULT1 & ~(proc_ctl::CR3_LOAD_EXITING | proc_ctl::CR3_STORE_EXITING), proc1);

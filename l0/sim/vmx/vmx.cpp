@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "arch/vmx/vmx.h"
+#include "arch/x86/apic.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/paging.h"
@@ -186,6 +187,20 @@ bool Vmx::shadowed(uint64_t encoding, bool write) {
   return ((byte >> (encoding & 7)) & 1) == 0;
 }
 
+uint64_t Vmx::read_cr8_shadow() {
+  // Bits 3:0 of the destination are VTPR[7:4], bits 63:4 are cleared.
+  return (cpu_.phys_read(ctl_.virtual_apic + arch::apic::TPR, 4) >> 4) & 0xf;
+}
+
+bool Vmx::write_cr8_shadow(uint64_t value) {
+  // VTPR[7:4] = source bits 3:0, VTPR[3:0] and VTPR[31:8] cleared (SDM 25.3).
+  const uint32_t vtpr = uint32_t(value & 0xf) << 4;
+  cpu_.phys_write(ctl_.virtual_apic + arch::apic::TPR, 4, vtpr);
+  // TPR-shadow update without "virtual-interrupt delivery", which is not
+  // offered (SDM 29.1.2): a VM exit if VTPR[7:4] < TPR threshold[3:0].
+  return (vtpr >> 4) < (ctl_.tpr_threshold & 0xf);
+}
+
 // ---------------------------------------------------------- exit predicates
 
 // SDM 25.1.3: unconditional I/O exiting, else the I/O bitmaps (a port
@@ -258,6 +273,10 @@ void Vmx::decode_controls(const Vmcs& v) {
   ctl_.vmwrite_bitmap = v.read(F::VMWRITE_BITMAP);
   ctl_.link_pointer = v.read(F::VMCS_LINK_POINTER);
   linked_ = nullptr;
+  if (ctl_.proc & proc_ctl::USE_TPR_SHADOW) {
+    ctl_.virtual_apic = v.read(F::VIRTUAL_APIC_PAGE_ADDR);
+    ctl_.tpr_threshold = uint32_t(v.read(F::TPR_THRESHOLD));
+  }
 }
 
 namespace {

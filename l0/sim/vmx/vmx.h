@@ -44,6 +44,9 @@ struct GuestControls {
   uint64_t eptp = 0;
   uint16_t vpid = 0;
   uint64_t vmread_bitmap = 0, vmwrite_bitmap = 0, link_pointer = ~0ull;
+  // "Use TPR shadow" (SDM 29.1): the virtual-APIC page and the TPR threshold.
+  uint64_t virtual_apic = 0;
+  uint32_t tpr_threshold = 0;
 };
 
 class Vmx {
@@ -82,6 +85,12 @@ class Vmx {
   // Does the VMREAD/VMWRITE in non-root operation go to the shadow VMCS
   // (SDM 25.1.3)? False: it exits.
   bool shadowed(uint64_t encoding, bool write);
+  // MOV from/to CR8 with "use TPR shadow" (SDM 25.3): VTPR, the 32 bits at
+  // offset 80H of the virtual-APIC page. A MOV to CR8 is a TPR-shadow
+  // update (SDM 29.1.2): true if it brought VTPR[7:4] below the TPR
+  // threshold, which is a trap-like VM exit after the instruction.
+  uint64_t read_cr8_shadow();
+  bool write_cr8_shadow(uint64_t value);
   // Exit predicates used by instruction handlers (SDM 25.1.3).
   bool io_exits(uint16_t port, unsigned size);
   bool msr_exits(uint32_t index, bool write);

@@ -1,0 +1,136 @@
+// Tests of APIC virtualization (SDM chapter 29 of the 2016-2022 editions,
+// "APIC Virtualization and Virtual Interrupts"): the TPR shadow that MOV CR8
+// reads and writes in VMX non-root operation, the TPR threshold and its VM
+// exit, and the VM-entry checks of "use TPR shadow" (SDM 26.2.1.1).
+#include "arch/x86/apic.h"
+#include "runtime/apic.h"
+#include "workloads/vmx-selftest/selftest.h"
+
+namespace selftest {
+
+using namespace arch::vmx;
+
+namespace {
+
+// VTPR: the 32 bits at offset 80H of the virtual-APIC page (SDM 29.1.1).
+volatile uint32_t& vtpr() { return *reinterpret_cast<volatile uint32_t*>(pages.scratch[0] + arch::apic::TPR); }
+
+// A guest at `rip` with "use TPR shadow", the virtual-APIC page in
+// pages.scratch[0] holding `initial_vtpr`, and TPR threshold `threshold`.
+// False (SKIP) where the platform does not offer the control.
+bool setup_tpr_shadow(const char* rip, uint32_t initial_vtpr, uint32_t threshold) {
+  if (!setup_guest(addr(rip))) return false;
+  if (!set_proc(proc_ctl::USE_TPR_SHADOW)) return false;
+  clear_page(pages.scratch[0]);
+  vtpr() = initial_vtpr;
+  vwrite(VmcsField::VIRTUAL_APIC_PAGE_ADDR, pages.scratch[0]);
+  vwrite(VmcsField::TPR_THRESHOLD, threshold);
+  return true;
+}
+
+uint32_t host_tpr() { return rt::apic::read(arch::apic::TPR); }
+
+}  // namespace
+
+void test_tpr_shadow() {
+  // MOV to CR8 writes VTPR: bits 7:4 from the source's bits 3:0, the rest
+  // cleared; MOV from CR8 reads VTPR[7:4] into bits 3:0, bits 63:4 cleared.
+  // The APIC's own TPR is untouched (SDM 25.3, 29.3).
+  const uint32_t tpr_before = host_tpr();
+  REQUIRE(setup_tpr_shadow(guest_mov_to_cr8, 0xffffffff, 0));
+  regs.gpr[vmx::RAX] = 0xfffffffffffffff5ull;  // bits 63:4 of the source are ignored
+  CHECK_VMCALL_AT(run(), guest_mov_to_cr8, 4);
+  CHECK_EQ(vtpr(), 0x50, "VTPR after MOV to CR8 of 5");
+  CHECK_EQ(host_tpr(), tpr_before, "the APIC's TPR after the guest's MOV to CR8");
+
+  vtpr() = 0x123456a7;
+  restart_at(guest_mov_from_cr8);
+  regs.gpr[vmx::RAX] = ~0ull;
+  CHECK_VMCALL_AT(resume(), guest_mov_from_cr8, 4);
+  CHECK_EQ(regs.gpr[vmx::RAX], 0xa, "MOV from CR8 with VTPR 0x123456a7");
+  CHECK_EQ(vtpr(), 0x123456a7, "VTPR after MOV from CR8");
+
+  // "CR8-store exiting" and "CR8-load exiting" win over the shadow: the
+  // exits happen and VTPR is neither read nor written (SDM 25.1.3).
+  vset_bits(VmcsField::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::CR8_STORE_EXITING | proc_ctl::CR8_LOAD_EXITING);
+  restart_at(guest_mov_from_cr8);
+  CHECK_EXIT_AT(resume(), ExitReason::CR_ACCESS, guest_mov_from_cr8, 4);
+  restart_at(guest_mov_to_cr8);
+  regs.gpr[vmx::RAX] = 1;
+  CHECK_EXIT_AT(resume(), ExitReason::CR_ACCESS, guest_mov_to_cr8, 4);
+  CHECK_EQ(vtpr(), 0x123456a7, "VTPR after MOV to CR8 with CR8-load exiting");
+}
+
+void test_tpr_threshold() {
+  // A MOV to CR8 that takes VTPR[7:4] below TPR threshold[3:0] completes,
+  // then exits: "TPR below threshold", trap-like, RIP after the MOV, no
+  // qualification (SDM 29.1.2, 27.2.1). Equal or above: no exit.
+  REQUIRE(setup_tpr_shadow(guest_mov_to_cr8, 0x80, 5));
+  regs.gpr[vmx::RAX] = 5;
+  CHECK_VMCALL_AT(run(), guest_mov_to_cr8, 4);
+  CHECK_EQ(vtpr(), 0x50, "VTPR after MOV to CR8 of 5 (threshold 5)");
+
+  restart_at(guest_mov_to_cr8);
+  regs.gpr[vmx::RAX] = 4;
+  const Exit e = resume();
+  CHECK_EXIT_AT(e, ExitReason::TPR_BELOW_THRESHOLD, guest_mov_to_cr8 + 4, 0);
+  CHECK_QUAL(e, 0);
+  CHECK_EQ(vtpr(), 0x40, "VTPR after MOV to CR8 of 4 (threshold 5)");
+  // The guest goes on after the MOV once the threshold is lowered.
+  vwrite(VmcsField::TPR_THRESHOLD, 4);
+  CHECK_VMCALL_AT(resume(), guest_mov_to_cr8, 4);
+
+  // Raising VTPR never exits, whatever the threshold.
+  restart_at(guest_mov_to_cr8);
+  regs.gpr[vmx::RAX] = 0xf;
+  CHECK_VMCALL_AT(resume(), guest_mov_to_cr8, 4);
+  CHECK_EQ(vtpr(), 0xf0, "VTPR after MOV to CR8 of 15");
+}
+
+void test_entry_tpr_shadow() {
+  // With "use TPR shadow" (SDM 26.2.1.1): a 4-KiB aligned virtual-APIC
+  // address within the physical-address width; TPR threshold bits 31:4
+  // zero (without virtual-interrupt delivery); TPR threshold[3:0] not above
+  // VTPR[7:4] (without APIC-access virtualization). VMfailValid(7) each.
+  REQUIRE(setup_tpr_shadow(guest_vmcall, 0x50, 5));
+  struct Case {
+    const char* what;
+    VmcsField field;
+    uint64_t value;
+  } cases[] = {
+      {"a virtual-APIC address with bits 11:0 set", VmcsField::VIRTUAL_APIC_PAGE_ADDR, pages.scratch[0] + 0x80},
+      {"a virtual-APIC address beyond the physical-address width", VmcsField::VIRTUAL_APIC_PAGE_ADDR,
+       pages.scratch[0] | (1ull << 52)},
+      {"TPR threshold bit 4 set", VmcsField::TPR_THRESHOLD, 0x10},
+      {"TPR threshold bit 31 set", VmcsField::TPR_THRESHOLD, 0x80000000},
+      {"TPR threshold 6 above VTPR[7:4] = 5", VmcsField::TPR_THRESHOLD, 6},
+  };
+  for (const Case& c : cases) {
+    const uint64_t good = vread(c.field);
+    vwrite(c.field, c.value);
+    CHECK_ENTRY_FAIL(run(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD, c.what);
+    vwrite(c.field, good);
+  }
+  // VTPR is read from memory at each entry, whether or not a VMWRITE came
+  // between: lowering it under the threshold fails VMLAUNCH, and VMRESUME
+  // after an entry that passed.
+  vtpr() = 0x40;
+  CHECK_ENTRY_FAIL(run(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD,
+                   "VTPR[7:4] = 4 below TPR threshold 5");
+  vtpr() = 0x5f;  // VTPR[3:0] does not count
+  CHECK_VMCALL_AT(run(), guest_vmcall, 0);
+  vtpr() = 0x40;
+  restart_at(guest_vmcall);
+  CHECK_ENTRY_FAIL(resume(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD,
+                   "VMRESUME with VTPR[7:4] = 4 below TPR threshold 5");
+  // A control check: it comes before the guest-state checks (SDM 26.2).
+  const uint64_t rflags = vread(VmcsField::GUEST_RFLAGS);
+  vwrite(VmcsField::GUEST_RFLAGS, 0);  // bit 1 must be 1 (SDM 26.3.1.4)
+  CHECK_ENTRY_FAIL(resume(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD,
+                   "VMRESUME with VTPR below the threshold and an invalid RFLAGS");
+  vwrite(VmcsField::GUEST_RFLAGS, rflags);
+  vtpr() = 0x50;
+  CHECK_VMCALL_AT(resume(), guest_vmcall, 0);
+}
+
+}  // namespace selftest
