@@ -210,6 +210,43 @@ TEST_F(SimVmxTest, EptViolationReportsAccessAndAddress) {
   EXPECT_EQ(m.peek<uint8_t>(0x800000), 0u);  // nothing was written
 }
 
+// The TLB may serve a write without walking only if EPT lets it write: a
+// read through a guest PTE whose D flag is already 1 must not open a
+// read-only EPT page to a later write (SDM 28.2.3.2; 28.3.3: translations
+// cached for reads carry EPT's permissions), nor skip setting its EPT dirty
+// flag (SDM 28.2.4).
+TEST_F(SimVmxTest, EptWritePermissionAndDirtyFlagHoldAfterARead) {
+  sim::vmx::Vmcs& v = prepare();
+  constexpr uint64_t WB = 6 << 3, LARGE = 1 << 7, EPT_AD = 1 << 6;
+  m.poke<uint64_t>(EPT_ROOT, (EPT_ROOT + 0x1000) | 7);
+  m.poke<uint64_t>(EPT_ROOT + 0x1000, (EPT_ROOT + 0x2000) | 7);
+  m.poke<uint64_t>(EPT_ROOT + 0x2000, 0x000000 | 7 | WB | LARGE);
+  m.poke<uint64_t>(EPT_ROOT + 0x2008, 0x200000 | 7 | WB | LARGE);
+  m.poke<uint64_t>(EPT_ROOT + 0x2010, 0x400000 | 1 | WB | LARGE);  // read-only
+  v.write(F::CPU_BASED_VM_EXEC_CONTROL,
+          v.read(F::CPU_BASED_VM_EXEC_CONTROL) | arch::vmx::proc_ctl::ACTIVATE_SECONDARY_CONTROLS);
+  v.write(F::SECONDARY_VM_EXEC_CONTROL, arch::vmx::proc_ctl2::ENABLE_EPT);
+  v.write(F::EPT_POINTER, EPT_ROOT | 6 | (3 << 3) | EPT_AD);
+  namespace pte = arch::pte;
+  m.map(0x400000, 0x400000, pte::P | pte::RW | pte::US | pte::A | pte::D, 2);
+  // mov rbx, [rax]; mov [rax], rbx; cpuid
+  m.load_code(GUEST_CODE, {0x48, 0x8b, 0x18, 0x48, 0x89, 0x18, 0x0f, 0xa2});
+  m.reg(sim::RAX) = 0x400100;
+  launch();
+  EXPECT_EQ(field(F::VM_EXIT_REASON), uint32_t(ExitReason::EPT_VIOLATION));
+  EXPECT_EQ(field(F::GUEST_RIP), GUEST_CODE + 3);
+  EXPECT_TRUE(arch::vmx::qual_ept_violation::WRITE.test(field(F::EXIT_QUALIFICATION)));
+
+  // Writable now: the write walks EPT and sets the leaf's dirty flag.
+  constexpr uint64_t EPT_D = 1 << 9;
+  m.poke<uint64_t>(EPT_ROOT + 0x2010, 0x400000 | 3 | WB | LARGE);
+  m.load_code(GUEST_CODE + 0x10, {0x48, 0x8b, 0x18, 0x48, 0x89, 0x18, 0x0f, 0xa2});
+  v.write(F::GUEST_RIP, GUEST_CODE + 0x10);
+  launch(true);
+  EXPECT_EQ(field(F::VM_EXIT_REASON), uint32_t(ExitReason::CPUID));
+  EXPECT_TRUE(m.peek<uint64_t>(EPT_ROOT + 0x2010) & EPT_D) << "EPT dirty flag after the guest's write";
+}
+
 }  // namespace
 }  // namespace nestbed
 

@@ -240,7 +240,11 @@ class Cpu : public Clock {
   // (SDM 28.2), raising EPT-violation / misconfiguration exits. `la` is the
   // guest-linear address when `la_valid`; `paging_structure` marks accesses
   // to the guest's own page tables.
-  uint64_t ept_translate(uint64_t gpa, Access a, uint64_t la, bool la_valid, bool paging_structure);
+  // `writable_now` (if given): whether a later write may reuse the
+  // translation without a walk — EPT permits writes and, with EPT A/D
+  // flags, the leaf's dirty flag is already set (SDM 28.2.4).
+  uint64_t ept_translate(uint64_t gpa, Access a, uint64_t la, bool la_valid, bool paging_structure,
+                         bool* writable_now = nullptr);
   bool ept_active() const { return ept_active_; }
   void set_ept_active(bool v) { ept_active_ = v; }
   // Selects the TLB for a (VPID, EPT) context; `flush` empties it first.

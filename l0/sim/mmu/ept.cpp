@@ -13,7 +13,8 @@ namespace nestbed::sim {
 
 using namespace arch::vmx;
 
-uint64_t Cpu::ept_translate(uint64_t gpa, Access a, uint64_t la, bool la_valid, bool paging_structure) {
+uint64_t Cpu::ept_translate(uint64_t gpa, Access a, uint64_t la, bool la_valid, bool paging_structure,
+                            bool* writable_now) {
   const common::vmx::EptMemory mem{
       this,
       [](void* ctx, uint64_t pa, uint64_t& v) {
@@ -28,7 +29,13 @@ uint64_t Cpu::ept_translate(uint64_t gpa, Access a, uint64_t la, bool la_valid, 
   opt.execute_only = true;  // IA32_VMX_EPT_VPID_CAP bit 0 is reported
   opt.paging_structure = paging_structure;
   const common::vmx::EptWalkResult r = common::vmx::ept_walk(vmx_->controls().eptp, gpa, access, mem, opt);
-  if (r.status == common::vmx::EptWalkStatus::Ok) return r.address;
+  if (r.status == common::vmx::EptWalkStatus::Ok) {
+    if (writable_now) {
+      const bool ad = eptp::ENABLE_AD.test(vmx_->controls().eptp);
+      *writable_now = r.writable && (!ad || ept_entry::DIRTY.test(r.leaf));
+    }
+    return r.address;
+  }
 
   vmx::VmExitRequest exit{uint32_t(r.status == common::vmx::EptWalkStatus::Violation ? ExitReason::EPT_VIOLATION
                                                                                       : ExitReason::EPT_MISCONFIG)};

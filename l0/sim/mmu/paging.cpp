@@ -27,14 +27,19 @@ uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override) {
     uint64_t pa = uint32_t(la);
     // Paging off in non-root operation (unrestricted guest): the linear
     // address is guest-physical (SDM 28.2.1).
-    if (ept_active_) pa = ept_translate(pa, a, la, true, false);
-    if (!supervisor_override) fill_tlb(la, pa, a, user, false, true);
+    bool writable = true;
+    if (ept_active_) pa = ept_translate(pa, a, la, true, false, &writable);
+    if (!supervisor_override) fill_tlb(la, pa, a, user, false, writable);
     return pa;
   }
   if ((s_.efer & efer::LMA) && !arch::is_canonical(la)) raise_gp(0);  // SDM 3.3.7.1
   bool global = false, writable = false, large = false;
   uint64_t pa = walk(la, a, user, &global, &writable, &large);
-  if (ept_active_) pa = ept_translate(pa, a, la, true, false);
+  // A write may reuse the translation only if both the guest's paging and
+  // EPT let it (and neither has a dirty flag left to set).
+  bool ept_writable = true;
+  if (ept_active_) pa = ept_translate(pa, a, la, true, false, &ept_writable);
+  writable = writable && ept_writable;
   if (large) tlb_has_large_ = true;
   if (!(supervisor_override && s_.cpl == 3)) fill_tlb(la, pa, a, user, global, writable);
   return pa;
