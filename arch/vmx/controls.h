@@ -152,4 +152,14 @@ constexpr bool in_bitmap_b(uint16_t port) { return port >= PORTS_PER_BITMAP; }
 constexpr unsigned bit_index(uint16_t port) { return port & (PORTS_PER_BITMAP - 1); }
 }  // namespace io_bitmap
 
+// The page-modification log (SDM 28.2.5; "enable PML"): one 4-KiB page at
+// the PML address, 512 guest-physical addresses of 8 bytes (bits 11:0
+// clear), filled from the guest PML index downwards; an index outside
+// 0-511 means the log is full.
+namespace pml {
+inline constexpr unsigned ENTRIES = 512;
+inline constexpr uint64_t ENTRY_BYTES = 8;
+inline constexpr uint64_t GPA_MASK = ~0xfffull;
+}  // namespace pml
+
 }  // namespace arch::vmx

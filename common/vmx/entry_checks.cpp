@@ -7,7 +7,7 @@
 // Scope: every check that applies to the VMX the sim CPU advertises
 // (l0/sim/vmx/capabilities.cpp); a VMM using these checks offers its guest
 // a subset of it. Controls outside it (APIC-access page, APIC virtualization,
-// posted interrupts, PML, VM functions, #VE, tertiary controls,
+// posted interrupts, VM functions, #VE, tertiary controls,
 // SMM/dual-monitor, CET, PKRS, FRED, perf-global-ctrl, BNDCFGS, RTIT, LBR)
 // cannot be 1 once the reserved-bit checks against the capability MSRs
 // pass, so the checks that depend on them being 1 are not written out. The
@@ -107,6 +107,7 @@ constexpr PageAddressChecks kMsrBitmap = NESTBED_PAGE_ADDRESS_CHECKS("MSR-bitmap
 constexpr PageAddressChecks kVmreadBitmap = NESTBED_PAGE_ADDRESS_CHECKS("VMREAD-bitmap");
 constexpr PageAddressChecks kVmwriteBitmap = NESTBED_PAGE_ADDRESS_CHECKS("VMWRITE-bitmap");
 constexpr PageAddressChecks kVirtualApic = NESTBED_PAGE_ADDRESS_CHECKS("virtual-APIC");
+constexpr PageAddressChecks kPmlAddress = NESTBED_PAGE_ADDRESS_CHECKS("PML");
 #undef NESTBED_PAGE_ADDRESS_CHECKS
 
 // The failed check, or null.
@@ -365,7 +366,7 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
   if ((c.proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) && !ctls_valid(caps.procbased2, c.proc2_raw))
     return control("SDM 26.2.1.1: reserved bits in the secondary processor-based VM-execution controls (IA32_VMX_PROCBASED_CTLS2)");
   // Tertiary controls, APIC-access page, x2APIC and APIC-register
-  // virtualization, virtual-interrupt delivery, posted interrupts, PML, VM
+  // virtualization, virtual-interrupt delivery, posted interrupts, VM
   // functions, EPT-violation #VE, sub-page permissions, PT: not offered, so
   // rejected above as reserved bits. So is every control that needs "use
   // TPR shadow" to be 1.
@@ -400,6 +401,11 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
   if (c.proc2 & proc_ctl2::ENABLE_EPT) {
     EntryCheckResult r = check_eptp(v.read<F::EPT_POINTER>(), caps);
     if (!r.ok()) return r;
+  }
+
+  if (c.proc2 & proc_ctl2::ENABLE_PML) {
+    if (!(c.proc2 & proc_ctl2::ENABLE_EPT)) return control("SDM 26.2.1.1: \"enable PML\" is 1 without \"enable EPT\"");
+    if (const char* p = page_address_problem(v.read<F::PML_ADDRESS>(), kPmlAddress)) return control(p);
   }
 
   if ((c.proc2 & proc_ctl2::UNRESTRICTED_GUEST) && !(c.proc2 & proc_ctl2::ENABLE_EPT))

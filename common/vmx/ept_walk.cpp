@@ -70,6 +70,10 @@ EptWalkResult ept_walk(uint64_t eptp_value, uint64_t gpa, EptAccess a, const Ept
       const bool allowed = a == EptAccess::Read ? r.readable : write ? r.writable : r.executable;
       if (!allowed) return violation();
     }
+    if (ad && leaf && write && !ept_entry::DIRTY.test(e) && mem.log_dirty && !mem.log_dirty(mem.ctx, gpa)) {
+      r.status = EptWalkStatus::LogFull;
+      return r;
+    }
     if (ad) {
       uint64_t ne = e | ept_entry::ACCESSED.mask;
       if (leaf && write) ne |= ept_entry::DIRTY.mask;

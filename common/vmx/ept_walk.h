@@ -19,6 +19,11 @@ struct EptMemory {
   void* ctx;
   bool (*read)(void* ctx, uint64_t pa, uint64_t& value);
   void (*write)(void* ctx, uint64_t pa, uint64_t value);
+  // Page-modification logging (SDM 28.2.5), if not null: called before the
+  // walk sets a leaf's dirty flag from 0 to 1, with the guest-physical
+  // address; false means the log is full: the walk ends with LogFull and
+  // sets no flag of the leaf.
+  bool (*log_dirty)(void* ctx, uint64_t gpa) = nullptr;
 };
 
 enum class EptWalkStatus : uint8_t {
@@ -26,6 +31,7 @@ enum class EptWalkStatus : uint8_t {
   Violation,     // EPT violation: `qualification` bits 5:0 are set
   Misconfig,     // EPT misconfiguration
   NoMemory,      // a paging structure outside what EptMemory reaches
+  LogFull,       // the page-modification log is full (EptMemory::log_dirty)
 };
 
 struct EptWalkResult {

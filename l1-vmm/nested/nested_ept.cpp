@@ -106,6 +106,22 @@ void write_l1_entry(void*, uint64_t pa, uint64_t value) {
   if (auto* p = static_cast<uint64_t*>(guest_memory.hva(pa, 8))) *p = value;
 }
 
+// vmcs12's page-modification log (SDM 28.2.5), emulated where the walk of
+// EPT12 sets a dirty flag: EPT02 is writable only once EPT12's leaf is
+// dirty (ept02_rules.h), so every 0-to-1 transition of a dirty flag in
+// EPT12 passes through here — KVM's nested PML. The log is level k+1's
+// memory (a PML address outside its RAM takes the entry nowhere, as a
+// processor's write there would).
+bool log_dirty_in_vmcs12(void* ctx, uint64_t gpa) {
+  Vmcs12& c = *static_cast<Vmcs12*>(ctx);
+  const uint64_t index = c.get(F::GUEST_PML_INDEX);
+  if (index >= pml::ENTRIES) return false;
+  if (auto* p = static_cast<uint64_t*>(guest_memory.hva(c.get(F::PML_ADDRESS) + pml::ENTRY_BYTES * index, 8)))
+    *p = gpa & pml::GPA_MASK;
+  c.set(F::GUEST_PML_INDEX, index - 1);
+  return true;
+}
+
 }  // namespace
 
 uint64_t nested_ept_eptp02(const Vcpu& v, uint64_t eptp12) {
@@ -147,7 +163,9 @@ void nested_ept_violation(Vcpu& v) {
   const uint64_t qual = v.exit.qualification;
   const uint64_t gpa2 = vmcs_read(F::GUEST_PHYSICAL_ADDRESS);
   const uint64_t eptp12 = c.get(F::EPT_POINTER);
-  const nestbed::common::vmx::EptMemory mem{nullptr, read_l1_entry, write_l1_entry};
+  const bool pml12 = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
+                     c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::ENABLE_PML);
+  const nestbed::common::vmx::EptMemory mem{&c, read_l1_entry, write_l1_entry, pml12 ? log_dirty_in_vmcs12 : nullptr};
   const bool execute_only = vmx_ept_vpid_cap::EXECUTE_ONLY.test(v.nested.caps.ept_vpid_cap());
   const Ept12Request req = ept12_request(qual, eptp12, execute_only);
   const nestbed::common::vmx::EptWalkResult r =
@@ -162,6 +180,10 @@ void nested_ept_violation(Vcpu& v) {
     case nestbed::common::vmx::EptWalkStatus::Misconfig:
       ept02.stats.reflected++;
       return nested_vmx_vmexit(v, uint32_t(ExitReason::EPT_MISCONFIG), 0);
+    case nestbed::common::vmx::EptWalkStatus::LogFull:
+      // vmcs12's log is full: level k+1's "page-modification log full" exit.
+      ept02.stats.reflected++;
+      return nested_vmx_vmexit(v, uint32_t(ExitReason::PML_FULL), qual & qual_ept_violation::NMI_UNBLOCKING.mask);
     case nestbed::common::vmx::EptWalkStatus::NoMemory:
       guest_failed(v, "EPT12 (the guest hypervisor's EPT) has a table outside its RAM");
     case nestbed::common::vmx::EptWalkStatus::Ok:

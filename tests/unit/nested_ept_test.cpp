@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <vector>
 
 #include "arch/vmx/vmx.h"
 #include "arch/x86/apic.h"
@@ -249,6 +250,49 @@ TEST_F(NestedEpt, WithAdALargeLeafGetsItsDirtyFlag) {
   map2m(0x40000000, 0x600000, RWX | WB);
   ASSERT_EQ(walk(0x40000000, EptAccess::Write, kEptpAd).status, EptWalkStatus::Ok);
   EXPECT_TRUE(e::DIRTY.test(mem.entries[at(kPd, 0x40000000, 2)]));
+}
+
+// Page-modification logging (SDM 28.2.5): the walk calls log_dirty before
+// a leaf's dirty flag goes from 0 to 1, and only then.
+struct PmlLog {
+  std::vector<uint64_t> logged;
+  bool full = false;
+  static bool log(void* ctx, uint64_t gpa) {
+    auto* l = static_cast<PmlLog*>(ctx);
+    if (l->full) return false;
+    l->logged.push_back(gpa);
+    return true;
+  }
+};
+PmlLog* g_pml = nullptr;  // the ctx of EptMemory is the Ept12Memory; the log is reached through this
+
+TEST_F(NestedEpt, PmlLogsTheFirstWriteToACleanPageOnly) {
+  map4k(0x5000, 0x800000, RWX | WB);
+  PmlLog log;
+  g_pml = &log;
+  EptMemory m = mem.view();
+  m.log_dirty = [](void*, uint64_t gpa) { return PmlLog::log(g_pml, gpa); };
+  EXPECT_EQ(ept_walk(kEptpAd, 0x5123, EptAccess::Read, m).status, EptWalkStatus::Ok);
+  EXPECT_TRUE(log.logged.empty()) << "a read sets no dirty flag";
+  EXPECT_EQ(ept_walk(kEptpAd, 0x5123, EptAccess::Write, m).status, EptWalkStatus::Ok);
+  EXPECT_EQ(ept_walk(kEptpAd, 0x5456, EptAccess::Write, m).status, EptWalkStatus::Ok);
+  EXPECT_EQ(log.logged, std::vector<uint64_t>{0x5123}) << "logged once, when the dirty flag was set";
+  log.logged.clear();
+  map4k(0x6000, 0x801000, RWX | WB);
+  EXPECT_EQ(ept_walk(kEptp, 0x6000, EptAccess::Write, m).status, EptWalkStatus::Ok);
+  EXPECT_TRUE(log.logged.empty()) << "without EPT A/D flags nothing is logged";
+}
+
+TEST_F(NestedEpt, AFullPmlLogEndsTheWalkWithTheLeafUntouched) {
+  map4k(0x5000, 0x800000, RWX | WB);
+  PmlLog log;
+  log.full = true;
+  g_pml = &log;
+  EptMemory m = mem.view();
+  m.log_dirty = [](void*, uint64_t gpa) { return PmlLog::log(g_pml, gpa); };
+  EXPECT_EQ(ept_walk(kEptpAd, 0x5000, EptAccess::Write, m).status, EptWalkStatus::LogFull);
+  const uint64_t leaf = mem.entries[at(kPt, 0x5000, 1)];
+  EXPECT_FALSE(e::DIRTY.test(leaf) || e::ACCESSED.test(leaf)) << std::hex << leaf;
 }
 
 TEST_F(NestedEpt, WithoutAdNothingIsWritten) {

@@ -434,7 +434,7 @@ constexpr Row kRows[] = {
     {ExitReason::VMFUNC, Kind::NotOffered, proc_ctl2::ENABLE_VM_FUNCTIONS},
     {ExitReason::ENCLS, Kind::NotOffered, proc_ctl2::ENABLE_ENCLS_EXITING},
     {ExitReason::RDSEED, Kind::Proc2, proc_ctl2::RDSEED_EXITING},
-    {ExitReason::PML_FULL, Kind::NotOffered, proc_ctl2::ENABLE_PML},
+    {ExitReason::PML_FULL, Kind::Proc2, proc_ctl2::ENABLE_PML},
     {ExitReason::XSAVES, Kind::NotOffered, proc_ctl2::ENABLE_XSAVES_XRSTORS},
     {ExitReason::XRSTORS, Kind::NotOffered, proc_ctl2::ENABLE_XSAVES_XRSTORS},
     {ExitReason::PCONFIG, Kind::NotOffered, proc_ctl2::ENABLE_PCONFIG},

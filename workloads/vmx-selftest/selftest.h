@@ -293,6 +293,8 @@ bool vmx_usable();
   X(ept_misconfig, "ept-misconfig")                            \
   X(ept_accessed_dirty, "ept-accessed-dirty")                  \
   X(ept_paging_structures, "ept-paging-structures")            \
+  X(pml, "pml")                                                \
+  X(pml_full, "pml-full")                                      \
   X(idt_vectoring_info, "idt-vectoring-info")                  \
   X(invept, "invept")                                          \
   X(vpid_invvpid, "vpid-invvpid")                              \

@@ -546,6 +546,95 @@ void test_ept_paging_structures() {
         "EPT leaf of the data page 0x%lx: expected accessed and not dirty after a read", *data_leaf);
 }
 
+namespace {
+
+// A guest with EPT A/D flags whose EPT leaves other than TEST_GPA's (the
+// identity map holding the guest's code, stack and page tables) are already
+// dirty, TEST_GPA's clean, and "enable PML" with an empty log at
+// pages.scratch[1] (index 511). False: SKIP or FAIL reported.
+bool setup_pml(vmx::Ept& ept, uint64_t h) {
+  if (!cap::ACCESSED_DIRTY.test(caps.ept_vpid_cap)) return skip("EPT accessed and dirty flags are not supported"), false;
+  if (!allowed1(caps.procbased2, proc_ctl2::ENABLE_PML)) return skip("PML is not offered"), false;
+  clear_page(h);
+  clear_page(pages.scratch[1]);
+  if (!setup_guest(addr(guest_write)) || !setup_ept(ept, h, vmx::EPT_RWX | vmx::EPT_WB)) return false;
+  vwrite(VmcsField::EPT_POINTER, ept.eptp() | eptp::ENABLE_AD.mask);
+  // One run without PML: the guest's walks dirty the identity map's leaves
+  // (its paging-structure accesses are writes for EPT A/D, SDM 28.2.4).
+  regs.gpr[vmx::RDI] = TEST_GPA + 0x18;
+  regs.gpr[vmx::RAX] = MAGIC1;
+  const Exit e = run();
+  if (!expect_vmcall_at(e, guest_write, 3)) return false;
+  if (!set_leaf(ept, h, vmx::EPT_RWX | vmx::EPT_WB)) return false;  // TEST_GPA clean again
+  if (!set_proc2(proc_ctl2::ENABLE_PML)) return false;
+  vwrite(VmcsField::PML_ADDRESS, pages.scratch[1]);
+  vwrite(VmcsField::GUEST_PML_INDEX, pml::ENTRIES - 1);
+  return !test_failed();
+}
+
+}  // namespace
+
+void test_pml() {
+  // Page-modification logging (SDM 28.2.5): before a write sets an EPT
+  // dirty flag from 0 to 1, the guest-physical address (bits 11:0 clear)
+  // goes to PML address + 8 x index and the index is decremented. A write
+  // to a dirty page and a read log nothing.
+  vmx::Ept ept;
+  const uint64_t h = pages.scratch[0], log = pages.scratch[1];
+  REQUIRE(setup_pml(ept, h));
+  const uint64_t* leaf = ept.leaf(TEST_GPA);
+  restart_at(guest_write);
+  regs.gpr[vmx::RDI] = TEST_GPA + 0x28;
+  regs.gpr[vmx::RAX] = MAGIC2;
+  CHECK_VMCALL_AT(resume(), guest_write, 3);
+  CHECK_EQ(qword(log, 8 * 511), TEST_GPA, "PML entry 511 after the write to TEST_GPA + 0x28");
+  CHECK_EQ(vread(VmcsField::GUEST_PML_INDEX), 510, "guest PML index after one logged write");
+  CHECK(ept_entry::DIRTY.test(*leaf), "EPT leaf 0x%lx: dirty flag clear after a logged write", *leaf);
+  CHECK_EQ(qword(h, 0x28), MAGIC2, "the page after the logged write");
+
+  restart_at(guest_write);
+  regs.gpr[vmx::RDI] = TEST_GPA + 0x30;
+  CHECK_VMCALL_AT(resume(), guest_write, 3);
+  restart_at(guest_read);
+  regs.gpr[vmx::RDI] = TEST_GPA + 0x30;
+  CHECK_VMCALL_AT(resume(), guest_read, READ_LENGTH);
+  CHECK_EQ(vread(VmcsField::GUEST_PML_INDEX), 510, "guest PML index after a write to a dirty page and a read");
+  CHECK_EQ(qword(log, 8 * 510), 0, "PML entry 510");
+}
+
+void test_pml_full() {
+  // Index 0 takes one more entry and wraps to FFFFH; then the log is full:
+  // the next write that would set a dirty flag is a fault-like
+  // "page-modification log full" exit, the write not made and the flag
+  // left clear (SDM 28.2.5, 27.2.1).
+  vmx::Ept ept;
+  const uint64_t h = pages.scratch[0], log = pages.scratch[1];
+  REQUIRE(setup_pml(ept, h));
+  const uint64_t* leaf = ept.leaf(TEST_GPA);
+  vwrite(VmcsField::GUEST_PML_INDEX, 0);
+  restart_at(guest_write);
+  regs.gpr[vmx::RDI] = TEST_GPA + 0x18;
+  regs.gpr[vmx::RAX] = MAGIC2;
+  CHECK_VMCALL_AT(resume(), guest_write, 3);
+  CHECK_EQ(qword(log, 0), TEST_GPA, "PML entry 0");
+  CHECK_EQ(vread(VmcsField::GUEST_PML_INDEX), 0xffff, "guest PML index after logging at index 0");
+
+  REQUIRE(set_leaf(ept, h, vmx::EPT_RWX | vmx::EPT_WB));  // clean again
+  restart_at(guest_write);
+  regs.gpr[vmx::RAX] = 0x5555;
+  const Exit e = resume();
+  CHECK_EXIT_AT(e, ExitReason::PML_FULL, guest_write, 0);
+  CHECK_QUAL(e, 0);
+  CHECK_EQ(qword(h, 0x18), MAGIC2, "the page after the write the full log refused");
+  CHECK(!ept_entry::DIRTY.test(*leaf), "EPT leaf 0x%lx: dirty flag set by the refused write", *leaf);
+  CHECK_EQ(vread(VmcsField::GUEST_PML_INDEX), 0xffff, "guest PML index after the log-full exit");
+  // A fresh log lets the write through.
+  vwrite(VmcsField::GUEST_PML_INDEX, 511);
+  CHECK_VMCALL_AT(resume(), guest_write, 3);
+  CHECK_EQ(qword(h, 0x18), 0x5555, "the page after the log was emptied");
+  CHECK_EQ(qword(log, 8 * 511), TEST_GPA, "PML entry 511 of the fresh log");
+}
+
 void test_idt_vectoring_info() {
   // An EPT violation while delivering an exception (its frame goes to a
   // stack EPT does not map) records that exception in the IDT-vectoring

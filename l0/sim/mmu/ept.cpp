@@ -21,7 +21,9 @@ uint64_t Cpu::ept_translate(uint64_t gpa, Access a, uint64_t la, bool la_valid, 
         v = static_cast<Cpu*>(ctx)->phys_read(pa, 8);
         return true;
       },
-      [](void* ctx, uint64_t pa, uint64_t v) { static_cast<Cpu*>(ctx)->phys_write(pa, 8, v); }};
+      [](void* ctx, uint64_t pa, uint64_t v) { static_cast<Cpu*>(ctx)->phys_write(pa, 8, v); },
+      vmx_->controls().pml ? +[](void* ctx, uint64_t gpa) { return static_cast<Cpu*>(ctx)->vmx().pml_log(gpa); }
+                           : nullptr};
   const common::vmx::EptAccess access = a == Access::Read    ? common::vmx::EptAccess::Read
                                         : a == Access::Write ? common::vmx::EptAccess::Write
                                                              : common::vmx::EptAccess::Exec;
@@ -37,6 +39,9 @@ uint64_t Cpu::ept_translate(uint64_t gpa, Access a, uint64_t la, bool la_valid, 
     return r.address;
   }
 
+  // A full page-modification log: a fault-like exit, the access not made
+  // and no flag of the leaf set (SDM 28.2.5).
+  if (r.status == common::vmx::EptWalkStatus::LogFull) throw vmx::VmExitRequest{uint32_t(ExitReason::PML_FULL)};
   vmx::VmExitRequest exit{uint32_t(r.status == common::vmx::EptWalkStatus::Violation ? ExitReason::EPT_VIOLATION
                                                                                       : ExitReason::EPT_MISCONFIG)};
   exit.qualification = 0;

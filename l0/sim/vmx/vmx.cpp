@@ -187,6 +187,16 @@ bool Vmx::shadowed(uint64_t encoding, bool write) {
   return ((byte >> (encoding & 7)) & 1) == 0;
 }
 
+bool Vmx::pml_log(uint64_t gpa) {
+  // The index lives in the current VMCS (a guest-state field the processor
+  // updates as it logs): VMREAD after the exit sees it.
+  const uint64_t index = current_->get<F::GUEST_PML_INDEX>();
+  if (index >= pml::ENTRIES) return false;
+  cpu_.phys_write(ctl_.pml_address + pml::ENTRY_BYTES * index, pml::ENTRY_BYTES, gpa & pml::GPA_MASK);
+  current_->set<F::GUEST_PML_INDEX>(index - 1);  // 0 wraps to FFFFH: full
+  return true;
+}
+
 uint64_t Vmx::read_cr8_shadow() {
   // Bits 3:0 of the destination are VTPR[7:4], bits 63:4 are cleared.
   return (cpu_.phys_read(ctl_.virtual_apic + arch::apic::TPR, 4) >> 4) & 0xf;
@@ -273,6 +283,8 @@ void Vmx::decode_controls(const Vmcs& v) {
   ctl_.vmwrite_bitmap = v.read(F::VMWRITE_BITMAP);
   ctl_.link_pointer = v.read(F::VMCS_LINK_POINTER);
   linked_ = nullptr;
+  ctl_.pml = ctl_.proc2 & proc_ctl2::ENABLE_PML;
+  if (ctl_.pml) ctl_.pml_address = v.read(F::PML_ADDRESS);
   if (ctl_.proc & proc_ctl::USE_TPR_SHADOW) {
     ctl_.virtual_apic = v.read(F::VIRTUAL_APIC_PAGE_ADDR);
     ctl_.tpr_threshold = uint32_t(v.read(F::TPR_THRESHOLD));

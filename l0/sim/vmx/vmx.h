@@ -47,6 +47,9 @@ struct GuestControls {
   // "Use TPR shadow" (SDM 29.1): the virtual-APIC page and the TPR threshold.
   uint64_t virtual_apic = 0;
   uint32_t tpr_threshold = 0;
+  // "Enable PML" (SDM 28.2.5) and the log's address.
+  bool pml = false;
+  uint64_t pml_address = 0;
 };
 
 class Vmx {
@@ -89,6 +92,11 @@ class Vmx {
   // offset 80H of the virtual-APIC page. A MOV to CR8 is a TPR-shadow
   // update (SDM 29.1.2): true if it brought VTPR[7:4] below the TPR
   // threshold, which is a trap-like VM exit after the instruction.
+  // Page-modification logging (SDM 28.2.5), before an EPT dirty flag goes
+  // from 0 to 1: the guest-physical page into the log at the guest PML
+  // index, which is decremented. False: the index is not in 0-511, a
+  // "page-modification log full" exit instead.
+  bool pml_log(uint64_t gpa);
   uint64_t read_cr8_shadow();
   bool write_cr8_shadow(uint64_t value);
   // Exit predicates used by instruction handlers (SDM 25.1.3).
