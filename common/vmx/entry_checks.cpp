@@ -6,7 +6,8 @@
 //
 // Scope: every check that applies to the VMX the sim CPU advertises
 // (l0/sim/vmx/capabilities.cpp); a VMM using these checks offers its guest
-// a subset of it. Controls outside it (APIC-access page, APIC virtualization,
+// a subset of it. Controls outside it (x2APIC and APIC-register virtualization,
+// virtual-interrupt delivery,
 // posted interrupts, VM functions, #VE, tertiary controls,
 // SMM/dual-monitor, CET, PKRS, FRED, perf-global-ctrl, BNDCFGS, RTIT, LBR)
 // cannot be 1 once the reserved-bit checks against the capability MSRs
@@ -108,6 +109,7 @@ constexpr PageAddressChecks kVmreadBitmap = NESTBED_PAGE_ADDRESS_CHECKS("VMREAD-
 constexpr PageAddressChecks kVmwriteBitmap = NESTBED_PAGE_ADDRESS_CHECKS("VMWRITE-bitmap");
 constexpr PageAddressChecks kVirtualApic = NESTBED_PAGE_ADDRESS_CHECKS("virtual-APIC");
 constexpr PageAddressChecks kPmlAddress = NESTBED_PAGE_ADDRESS_CHECKS("PML");
+constexpr PageAddressChecks kApicAccess = NESTBED_PAGE_ADDRESS_CHECKS("APIC-access");
 #undef NESTBED_PAGE_ADDRESS_CHECKS
 
 // The failed check, or null.
@@ -365,7 +367,7 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
   // Secondary controls are checked only when activated.
   if ((c.proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) && !ctls_valid(caps.procbased2, c.proc2_raw))
     return control("SDM 26.2.1.1: reserved bits in the secondary processor-based VM-execution controls (IA32_VMX_PROCBASED_CTLS2)");
-  // Tertiary controls, APIC-access page, x2APIC and APIC-register
+  // Tertiary controls, x2APIC and APIC-register
   // virtualization, virtual-interrupt delivery, posted interrupts, VM
   // functions, EPT-violation #VE, sub-page permissions, PT: not offered, so
   // rejected above as reserved bits. So is every control that needs "use
@@ -395,6 +397,10 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
   if (!(c.pin & pin_ctl::VIRTUAL_NMIS) && (c.proc & proc_ctl::NMI_WINDOW_EXITING))
     return control("SDM 26.2.1.1: \"NMI-window exiting\" is 1 without \"virtual NMIs\"");
 
+  if (c.proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES) {
+    if (const char* p = page_address_problem(v.read<F::APIC_ACCESS_ADDR>(), kApicAccess)) return control(p);
+  }
+
   if ((c.proc2 & proc_ctl2::ENABLE_VPID) && v.read<F::VIRTUAL_PROCESSOR_ID>() == 0)
     return control("SDM 26.2.1.1: VPID is 0000H with \"enable VPID\"");
 
@@ -420,9 +426,12 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
 
 EntryCheckResult check_tpr_threshold_vtpr(VmcsView v, const EntryCheckContext& ctx) {
   // With "use TPR shadow" and neither "virtualize APIC accesses" nor
-  // "virtual-interrupt delivery" (neither is offered): TPR threshold[3:0]
-  // may not exceed VTPR[7:4], byte 80H of the virtual-APIC page (SDM 26.2.1.1).
-  if (!(v.read<F::CPU_BASED_VM_EXEC_CONTROL>() & proc_ctl::USE_TPR_SHADOW)) return {};
+  // "virtual-interrupt delivery" (not offered): TPR threshold[3:0] may not
+  // exceed VTPR[7:4], byte 80H of the virtual-APIC page (SDM 26.2.1.1).
+  // With "virtualize APIC accesses" a VM exit follows the entry instead
+  // (SDM 26.6.7).
+  const Controls c(v);
+  if (!(c.proc & proc_ctl::USE_TPR_SHADOW) || (c.proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES)) return {};
   const uint64_t vtpr = ctx.read_phys(ctx.read_phys_opaque, v.read<F::VIRTUAL_APIC_PAGE_ADDR>() + arch::apic::TPR, 4);
   if ((v.read<F::TPR_THRESHOLD>() & 0xf) > ((vtpr >> 4) & 0xf))
     return control("SDM 26.2.1.1: TPR threshold bits 3:0 exceed bits 7:4 of VTPR");

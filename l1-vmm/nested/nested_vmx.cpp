@@ -14,6 +14,7 @@
 #include "common/vmx/entry_checks.h"
 #include "l1-vmm/mm/guest_memory.h"
 #include "l1-vmm/mm/phys_alloc.h"
+#include "l1-vmm/nested/ept02_rules.h"
 #include "l1-vmm/nested/merge.h"
 #include "l1-vmm/nested/nested_ept.h"
 #include "l1-vmm/nested/nested_internal.h"
@@ -145,6 +146,13 @@ uint64_t virtual_apic02(const Vmcs12& c) {
   return reinterpret_cast<uint64_t>(guest_memory.hva(c.get(F::VIRTUAL_APIC_PAGE_ADDR), arch::pte::PAGE_SIZE));
 }
 
+// The platform-physical page EPT01 maps vmcs12's APIC-access address to,
+// or 0 if it maps nothing there.
+uint64_t apic_access02(const Vmcs12& c) {
+  uint64_t hpa, bits01;
+  return ept01_translate(guest_memory, c.get(F::APIC_ACCESS_ADDR), hpa, bits01) ? hpa : 0;
+}
+
 // The controls of vmcs02: what vmcs12 asks for, plus what l1-vmm itself
 // needs (KVM's prepare_vmcs02_early). I/O and MSR accesses all exit to
 // l1-vmm, which consults vmcs12's bitmaps (l1_wants_exit) — KVM's choice
@@ -167,6 +175,11 @@ void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
       m.proc &= ~proc_ctl::USE_TPR_SHADOW;
     }
   }
+  // "Virtualize APIC accesses": the platform compares the final (host)
+  // physical address of each access with vmcs02's APIC-access address, so
+  // that is the page EPT01 puts behind vmcs12's (its RAM or the local
+  // APIC's page); nested_vmx_run_checks refused a vmcs12 whose page has none.
+  if (m.proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES) vmcs_write(F::APIC_ACCESS_ADDR, apic_access02(c));
   proc02 = m.proc;
   vmcs_write(F::PIN_BASED_VM_EXEC_CONTROL, m.pin);
   vmcs_write(F::CPU_BASED_VM_EXEC_CONTROL, m.proc);
@@ -307,7 +320,7 @@ constexpr F CONTROL_FIELDS[] = {
     F::EXCEPTION_BITMAP, F::PAGE_FAULT_ERROR_CODE_MASK, F::PAGE_FAULT_ERROR_CODE_MATCH, F::CR3_TARGET_COUNT,
     F::CR3_TARGET_VALUE0, F::CR3_TARGET_VALUE1, F::CR3_TARGET_VALUE2, F::CR3_TARGET_VALUE3, F::TSC_OFFSET,
     F::VMX_PREEMPTION_TIMER_VALUE, F::EPT_POINTER, F::VIRTUAL_PROCESSOR_ID, F::VIRTUAL_APIC_PAGE_ADDR,
-    F::TPR_THRESHOLD};
+    F::TPR_THRESHOLD, F::APIC_ACCESS_ADDR};
 constexpr F CR_FIELDS[] = {F::GUEST_CR0,           F::GUEST_CR4,       F::CR0_GUEST_HOST_MASK,
                            F::CR4_GUEST_HOST_MASK, F::CR0_READ_SHADOW, F::CR4_READ_SHADOW};
 constexpr F MSR_FIELDS[] = {F::GUEST_IA32_EFER, F::GUEST_IA32_PAT, F::GUEST_DR7, F::GUEST_IA32_DEBUGCTL};
@@ -578,6 +591,12 @@ bool tpr_shadow_unbacked(const Vmcs12& c) {
   return (proc12 & proc_ctl::USE_TPR_SHADOW) && (proc12 & both_cr8_exit) != both_cr8_exit && !virtual_apic02(c);
 }
 
+// vmcs12 virtualizes APIC accesses to a page EPT01 maps nothing to.
+bool apic_access_unbacked(const Vmcs12& c) {
+  return c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
+         c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::VIRTUALIZE_APIC_ACCESSES) && !apic_access02(c);
+}
+
 bool nested_vmx_run_checks(Vcpu& v, bool launch, const Level1State& l1, bool shadow) {
   NestedVmx& n = v.nested;
   auto back_to_vmcs01 = [&] {
@@ -593,10 +612,12 @@ bool nested_vmx_run_checks(Vcpu& v, bool launch, const Level1State& l1, bool sha
     return back_to_vmcs01(), nested_vmx_fail(v, E::VMRESUME_NONLAUNCHED_VMCS), false;
   using nestbed::common::vmx::EntryFailure;
   const nestbed::common::vmx::EntryCheckResult check = check_vmcs12(n, l1.msrs.efer);
-  if (check.failure == EntryFailure::None && !tpr_shadow_unbacked(n.cur->vmcs12)) return true;
-  // A TPR shadow outside level k+1's RAM that an instruction could use:
-  // l1-vmm cannot point vmcs02 at it and fails the entry as KVM does
-  // (VMfailValid 7; a processor would read all-ones there).
+  if (check.failure == EntryFailure::None && !tpr_shadow_unbacked(n.cur->vmcs12) &&
+      !apic_access_unbacked(n.cur->vmcs12))
+    return true;
+  // A TPR shadow outside level k+1's RAM that an instruction could use, or
+  // an APIC-access page EPT01 maps nothing to: l1-vmm cannot point vmcs02
+  // at it and fails the entry as KVM does (VMfailValid 7).
   if (check.failure == EntryFailure::None)
     return back_to_vmcs01(), nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD), false;
   back_to_vmcs01();

@@ -416,7 +416,7 @@ constexpr Row kRows[] = {
     {ExitReason::PAUSE, Kind::Proc, proc_ctl::PAUSE_EXITING},
     {ExitReason::MCE_DURING_VMENTRY, Kind::Always, 0, false, "VM-entry failure (26.8)"},
     {ExitReason::TPR_BELOW_THRESHOLD, Kind::Proc, proc_ctl::USE_TPR_SHADOW},
-    {ExitReason::APIC_ACCESS, Kind::NotOffered, proc_ctl2::VIRTUALIZE_APIC_ACCESSES},
+    {ExitReason::APIC_ACCESS, Kind::Proc2, proc_ctl2::VIRTUALIZE_APIC_ACCESSES},
     {ExitReason::VIRTUALIZED_EOI, Kind::NotOffered, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY},
     {ExitReason::GDTR_IDTR, Kind::Proc2, proc_ctl2::DESCRIPTOR_TABLE_EXITING},
     {ExitReason::LDTR_TR, Kind::Proc2, proc_ctl2::DESCRIPTOR_TABLE_EXITING},

@@ -229,6 +229,17 @@ guest_mov_from_cr8:
     movq %%cr8, %%rax
     vmcall
     ud2
+
+    # 32-bit loads and stores through RDI (2 bytes each), for the APIC page.
+    .global guest_read32, guest_write32
+guest_read32:
+    movl (%%rdi), %%eax
+    vmcall
+    ud2
+guest_write32:
+    movl %%eax, (%%rdi)
+    vmcall
+    ud2
 guest_rdtscp:
     rdtscp
     vmcall

@@ -189,6 +189,7 @@ extern char guest_invept[], guest_invvpid[], guest_vmread[], guest_vmwrite[];
 extern char guest_pm32[], guest_pm32_vmcall[];
 extern char guest_state[], guest_state_vmcall[], guest_pause[], guest_rdpmc[], guest_wbinvd[], guest_mov_to_cr8[], guest_mov_from_cr8[];
 extern char guest_rdtscp[], guest_int3[], guest_lmsw[];
+extern char guest_read32[], guest_write32[];
 extern char guest_sti_vmcall[], guest_mov_ss_vmcall[];
 extern char guest_vmxon[], guest_vmclear[], guest_vmptrld[], guest_vmptrst[], guest_vmlaunch[], guest_vmresume[],
     guest_vmxoff[], guest_vmx_insns_end[];
@@ -303,6 +304,8 @@ bool vmx_usable();
   X(tpr_shadow, "tpr-shadow")                                  \
   X(tpr_threshold, "tpr-threshold")                            \
   X(entry_tpr_shadow, "entry-tpr-shadow")                      \
+  X(apic_access, "apic-access")                                \
+  X(apic_access_vtpr, "apic-access-vtpr")                      \
   X(vmxoff, "vmxoff")
 
 #define SELFTEST_DECLARE(fn, name) void test_##fn();

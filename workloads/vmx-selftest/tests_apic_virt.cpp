@@ -1,9 +1,11 @@
 // Tests of APIC virtualization (SDM chapter 29 of the 2016-2022 editions,
 // "APIC Virtualization and Virtual Interrupts"): the TPR shadow that MOV CR8
 // reads and writes in VMX non-root operation, the TPR threshold and its VM
-// exit, and the VM-entry checks of "use TPR shadow" (SDM 26.2.1.1).
+// exit, the APIC-access page with its exits and its virtualized VTPR, and
+// the VM-entry checks of both controls (SDM 26.2.1.1).
 #include "arch/x86/apic.h"
 #include "runtime/apic.h"
+#include "runtime/libc.h"
 #include "workloads/vmx-selftest/selftest.h"
 
 namespace selftest {
@@ -131,6 +133,111 @@ void test_entry_tpr_shadow() {
   vwrite(VmcsField::GUEST_RFLAGS, rflags);
   vtpr() = 0x50;
   CHECK_VMCALL_AT(resume(), guest_vmcall, 0);
+}
+
+namespace {
+
+namespace q = qual_apic_access;
+uint64_t apic_access_qual(unsigned offset, uint64_t type) { return q::OFFSET.make(offset) | q::ACCESS_TYPE.make(type); }
+
+// "Virtualize APIC accesses" with the APIC-access page at pages.scratch[2]
+// (which the guest reaches through the identity map), filled with 0xAA.
+bool set_apic_access_page() {
+  if (!allowed1(caps.procbased2, proc_ctl2::VIRTUALIZE_APIC_ACCESSES))
+    return skip("the APIC-access page is not offered"), false;
+  if (!set_proc2(proc_ctl2::VIRTUALIZE_APIC_ACCESSES)) return false;
+  memset(reinterpret_cast<void*>(pages.scratch[2]), 0xaa, PAGE);
+  vwrite(VmcsField::APIC_ACCESS_ADDR, pages.scratch[2]);
+  return true;
+}
+uint64_t apic_page(unsigned offset) { return pages.scratch[2] + offset; }
+
+}  // namespace
+
+void test_apic_access() {
+  // Without the TPR shadow every linear access to the APIC-access page is
+  // an APIC-access VM exit, fault-like (RIP of the access, nothing
+  // written), with the page offset and the access type in the
+  // qualification (SDM 29.4, 27.2.1 table 27-6). The address must be 4-KiB
+  // aligned (SDM 26.2.1.1).
+  REQUIRE(setup_guest(addr(guest_read)));
+  REQUIRE(set_apic_access_page());
+  vwrite(VmcsField::APIC_ACCESS_ADDR, apic_page(0x80));
+  CHECK_ENTRY_FAIL(run(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD,
+                   "an APIC-access address with bits 11:0 set");
+  vwrite(VmcsField::APIC_ACCESS_ADDR, apic_page(0));
+  regs.gpr[vmx::RDI] = apic_page(0x30);
+  Exit e = run();
+  CHECK_EXIT_AT(e, ExitReason::APIC_ACCESS, guest_read, 0);
+  CHECK_QUAL(e, apic_access_qual(0x30, q::LINEAR_READ));
+
+  restart_at(guest_write);
+  regs.gpr[vmx::RDI] = apic_page(0x300);
+  regs.gpr[vmx::RAX] = 0;
+  e = resume();
+  CHECK_EXIT_AT(e, ExitReason::APIC_ACCESS, guest_write, 0);
+  CHECK_QUAL(e, apic_access_qual(0x300, q::LINEAR_WRITE));
+  CHECK_EQ(*reinterpret_cast<volatile uint64_t*>(apic_page(0x300)), 0xaaaaaaaaaaaaaaaaull,
+           "the APIC-access page after the refused write");
+
+  restart_at(guest_read32);
+  regs.gpr[vmx::RDI] = apic_page(0x80);  // VTPR without a TPR shadow: an exit like any other
+  e = resume();
+  CHECK_EXIT_AT(e, ExitReason::APIC_ACCESS, guest_read32, 0);
+  CHECK_QUAL(e, apic_access_qual(0x80, q::LINEAR_READ));
+
+  restart_at(guest_jmp);
+  regs.gpr[vmx::RDI] = apic_page(0x10);
+  e = resume();
+  CHECK_EXIT(e, ExitReason::APIC_ACCESS);
+  CHECK_EQ(e.rip, apic_page(0x10), "guest RIP of the fetch's APIC-access exit");
+  CHECK_QUAL(e, apic_access_qual(0x10, q::LINEAR_FETCH));
+}
+
+void test_apic_access_vtpr() {
+  // With the TPR shadow, a read or write of at most 32 bits at offset 80H
+  // of the APIC-access page goes to VTPR on the virtual-APIC page (SDM
+  // 29.4.2, 29.4.3.1); a write is followed by APIC-write emulation, which
+  // clears VTPR bytes 3:1, and TPR virtualization (29.4.3.2, 29.1.2).
+  // Offset 81H or 8 bytes at 80H are APIC-access exits. A TPR threshold
+  // above VTPR at entry is no entry failure here: a VM exit follows the
+  // entry (SDM 26.2.1.1, 26.6.7).
+  REQUIRE(setup_tpr_shadow(guest_read32, 0x12345670, 0));
+  REQUIRE(set_apic_access_page());
+  regs.gpr[vmx::RDI] = apic_page(0x80);
+  CHECK_VMCALL_AT(run(), guest_read32, 2);
+  CHECK_EQ(regs.gpr[vmx::RAX], 0x12345670, "a 32-bit read of offset 80H: VTPR");
+
+  restart_at(guest_read32);
+  regs.gpr[vmx::RDI] = apic_page(0x81);
+  Exit e = resume();
+  CHECK_EXIT_AT(e, ExitReason::APIC_ACCESS, guest_read32, 0);
+  CHECK_QUAL(e, apic_access_qual(0x81, q::LINEAR_READ));
+  restart_at(guest_read);
+  regs.gpr[vmx::RDI] = apic_page(0x80);
+  e = resume();
+  CHECK_EXIT_AT(e, ExitReason::APIC_ACCESS, guest_read, 0);
+  CHECK_QUAL(e, apic_access_qual(0x80, q::LINEAR_READ));
+
+  vwrite(VmcsField::TPR_THRESHOLD, 2);
+  restart_at(guest_write32);
+  regs.gpr[vmx::RDI] = apic_page(0x80);
+  regs.gpr[vmx::RAX] = 0xabcdef30;
+  CHECK_VMCALL_AT(resume(), guest_write32, 2);
+  CHECK_EQ(vtpr(), 0x30, "VTPR after writing 0xabcdef30 to offset 80H (bytes 3:1 cleared)");
+  CHECK_EQ(*reinterpret_cast<volatile uint32_t*>(apic_page(0x80)), 0xaaaaaaaa, "the APIC-access page at 80H");
+
+  restart_at(guest_write32);
+  regs.gpr[vmx::RAX] = 0x10;
+  e = resume();
+  CHECK_EXIT_AT(e, ExitReason::TPR_BELOW_THRESHOLD, guest_write32 + 2, 0);
+  CHECK_EQ(vtpr(), 0x10, "VTPR after writing 0x10 to offset 80H");
+
+  // VTPR[7:4] = 1, threshold 5: the entry succeeds and exits at once.
+  vwrite(VmcsField::TPR_THRESHOLD, 5);
+  restart_at(guest_vmcall);
+  e = resume();
+  CHECK_EXIT_AT(e, ExitReason::TPR_BELOW_THRESHOLD, guest_vmcall, 0);
 }
 
 }  // namespace selftest

@@ -122,25 +122,31 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       Block* b = lookup_block();
       execute_block(b, budget);
     } catch (const GuestFault& f) {
+      tpr_shadow_update_ = TprUpdate::None;  // the instruction did not complete
       s_.rip() = fault_rip_;
       ++counters_.exceptions;
       deliver_event(f.vector, f.has_error_code, f.error_code, false, false, 0);
     } catch (const vmx::VmExitRequest& r) {
+      tpr_shadow_update_ = TprUpdate::None;
       s_.rip() = fault_rip_;
       deliver_vm_exit(r);
     }
-    if (NB_UNLIKELY(pending_exit_.valid)) deliver_pending_exit();
+    if (NB_UNLIKELY(pending_exit_.valid)) {
+      tpr_shadow_update_ = TprUpdate::None;  // the instruction did not complete
+      deliver_pending_exit();
+    }
     if (in_shadow) {
       shadow_ = false;
       check_events_soon();
     }
-    // The instruction retired, so a blocking by STI or MOV SS it ran under
-    // has ended.
-    if (NB_UNLIKELY(trap_exit_reason_ != 0)) {
-      // Before an MTF exit and any pending event (SDM 29.1.2: a TPR-shadow
-      // update has priority over SMIs, INIT and lower-priority events).
-      const uint32_t reason = std::exchange(trap_exit_reason_, 0);
-      if (non_root_) deliver_vm_exit(vmx::VmExitRequest{reason});
+    // After the instruction retired (so a blocking by STI or MOV SS it ran
+    // under has ended), before an MTF exit and any pending event: a
+    // TPR-shadow update has priority over SMIs, INIT and lower-priority
+    // events (SDM 29.1.2).
+    if (NB_UNLIKELY(tpr_shadow_update_ != TprUpdate::None)) {
+      const bool apic_write = std::exchange(tpr_shadow_update_, TprUpdate::None) == TprUpdate::ApicWrite;
+      if (non_root_ && vmx_->tpr_shadow_update(apic_write))
+        deliver_vm_exit(vmx::VmExitRequest{uint32_t(arch::vmx::ExitReason::TPR_BELOW_THRESHOLD)});
     }
     if (mtf && non_root_ && vmx_->mtf_pending() && stop_ == CpuStop::None) {
       vmx_->clear_mtf();
@@ -452,20 +458,20 @@ uint64_t Cpu::read_slow(uint64_t la, unsigned size, Access a) {
     for (unsigned k = 0; k < size; ++k) v |= read_slow(la + k, 1, a) << (8 * k);
     return v;
   }
-  return phys_read(translate(la, a), size);
+  return phys_read(translate(la, a, false, size), size);
 }
 
 void Cpu::write_slow(uint64_t la, uint64_t size, uint64_t value) {
   if ((la & 0xfff) + size > 0x1000) {
     // Both pages must be writable before any byte is written.
     const unsigned first = unsigned(0x1000 - (la & 0xfff));
-    const uint64_t pa0 = translate(la, Access::Write);
-    const uint64_t pa1 = translate(la + first, Access::Write);
+    const uint64_t pa0 = translate(la, Access::Write, false, first);
+    const uint64_t pa1 = translate(la + first, Access::Write, false, unsigned(size - first));
     for (unsigned k = 0; k < size; ++k)
       phys_write(k < first ? pa0 + k : pa1 + (k - first), 1, (value >> (8 * k)) & 0xff);
     return;
   }
-  const uint64_t pa = translate(la, Access::Write);
+  const uint64_t pa = translate(la, Access::Write, false, unsigned(size));
   phys_write(pa, unsigned(size), value);
   // The page's code is gone: give its writes the fast path back.
   TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
@@ -476,14 +482,15 @@ void Cpu::write_slow(uint64_t la, uint64_t size, uint64_t value) {
 }
 
 uint64_t Cpu::rmw_read(uint64_t la, unsigned size) {
-  translate(la, Access::Write);
-  if ((la & 0xfff) + size > 0x1000) translate(la + size - 1, Access::Write);
+  const unsigned first = (la & 0xfff) + size > 0x1000 ? unsigned(0x1000 - (la & 0xfff)) : size;
+  translate(la, Access::Write, false, first);
+  if (first < size) translate(la + first, Access::Write, false, size - first);
   return read_slow(la, size, Access::Read);
 }
 
 uint8_t* Cpu::host_span(uint64_t la, uint64_t len, Access a) {
   if (len == 0 || (la & 0xfff) + len > 0x1000) return nullptr;
-  const uint64_t pa = translate(la, a);
+  const uint64_t pa = translate(la, a, false, unsigned(len));
   if (!mem_.contains(pa, len)) return nullptr;
   if (a == Access::Write && code_page_[pa >> 12]) return nullptr;
   return mem_.ptr(pa);

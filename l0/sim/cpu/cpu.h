@@ -229,13 +229,22 @@ class Cpu : public Clock {
   // The run loop delivers it exactly as it delivers a thrown request: the
   // instruction is not retired and RIP is rewound to it.
   void vm_exit_pending(const DecodedInsn& i, uint32_t reason, uint64_t qualification = 0, uint32_t insn_info = 0);
-  // A trap-like VM exit (TPR below threshold, SDM 29.1.2): the instruction
-  // completes and retires, then the exit saves the RIP after it. Ends the
-  // block; the run loop delivers it before anything else can happen.
-  void vm_exit_after_instruction(uint32_t reason) {
-    trap_exit_reason_ = reason;
+  // A TPR-shadow update happened (MOV to CR8, or a write to VTPR through
+  // the APIC-access page; SDM 29.1.2): once the instruction has completed
+  // and retired, the run loop compares VTPR with the TPR threshold and
+  // makes the trap-like "TPR below threshold" VM exit if it is below.
+  // `apic_write`: the update is a virtualized write to VTPR through the
+  // APIC-access page, whose APIC-write emulation first clears VTPR's bytes
+  // 3:1 (SDM 29.4.3.2).
+  void tpr_shadow_updated(bool apic_write = false) {
+    tpr_shadow_update_ = apic_write ? TprUpdate::ApicWrite : TprUpdate::Cr8;
     exit_block_ = true;
   }
+  // "Virtualize APIC accesses" (SDM 29.4): the physical page whose accesses
+  // exit or are virtualized, or kNoApicAccessPage. Setting one drops the
+  // current TLB context's translations to it.
+  static constexpr uint64_t kNoApicAccessPage = ~0ull;
+  void set_apic_access_page(uint64_t page);
   // Translates a guest-physical address through EPT in non-root operation
   // (SDM 28.2), raising EPT-violation / misconfiguration exits. `la` is the
   // guest-linear address when `la_valid`; `paging_structure` marks accesses
@@ -300,7 +309,9 @@ class Cpu : public Clock {
 
   // Translates a linear address for an access at the current CPL or as a
   // supervisor access (descriptor tables), filling the TLB. Throws #PF.
-  uint64_t translate(uint64_t la, Access a, bool supervisor_override = false);
+  // `size`: the bytes accessed from `la` (all in its page), if known; only
+  // accesses to the APIC-access page need it (0 for a fetch).
+  uint64_t translate(uint64_t la, Access a, bool supervisor_override = false, unsigned size = 0);
 
  private:
   friend class Decoder;
@@ -383,7 +394,13 @@ class Cpu : public Clock {
   CpuTraceSink* trace_ = nullptr;
   void deliver_vm_exit(const vmx::VmExitRequest& r);
   // vm_exit_pending's request, delivered when the handler has returned.
-  uint32_t trap_exit_reason_ = 0;  // vm_exit_after_instruction(), 0: none (0 is no trap-like reason)
+  enum class TprUpdate : uint8_t { None, Cr8, ApicWrite };
+  TprUpdate tpr_shadow_update_ = TprUpdate::None;  // tpr_shadow_updated()
+  uint64_t apic_access_page_ = kNoApicAccessPage;
+  // An access whose translation ends in the APIC-access page (SDM 29.4):
+  // the APIC-access VM exit, or the physical address of VTPR on the
+  // virtual-APIC page where the TPR shadow virtualizes it.
+  uint64_t apic_access_page_access(uint64_t pa, Access a, unsigned size);
   struct PendingExit {
     bool valid = false;
     uint32_t reason = 0, insn_len = 0, insn_info = 0;

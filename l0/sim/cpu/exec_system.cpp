@@ -157,11 +157,8 @@ void h_mov_to_cr(Cpu& c, const DecodedInsn& i) {
     case 4: c.write_cr4(v); break;
     case 8:
       if (c.mode() != CpuMode::Bits64) raise_ud();
-      if (uses_tpr_shadow(c)) {
-        if (c.vmx().write_cr8_shadow(v)) c.vm_exit_after_instruction(uint32_t(ExitReason::TPR_BELOW_THRESHOLD));
-      } else {
-        c.write_cr8(v);
-      }
+      if (uses_tpr_shadow(c)) c.vmx().write_cr8_shadow(v);
+      else c.write_cr8(v);
       break;
     default: raise_ud();
   }

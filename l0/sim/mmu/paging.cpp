@@ -3,11 +3,13 @@
 // dirty flags, WP, NX and reserved-bit checks.
 #include <cinttypes>
 
+#include "arch/x86/apic.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/segment.h"
 #include "arch/vmx/ept.h"
+#include "arch/vmx/vmx.h"
 #include "l0/sim/cpu/cpu.h"
 #include "l0/sim/vmx/vmx.h"
 
@@ -15,7 +17,7 @@ namespace nestbed::sim {
 
 using namespace arch;
 
-uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override) {
+uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override, unsigned size) {
   const bool user = s_.cpl == 3 && !supervisor_override;
   if (!supervisor_override) {
     const TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
@@ -29,6 +31,7 @@ uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override) {
     // address is guest-physical (SDM 28.2.1).
     bool writable = true;
     if (ept_active_) pa = ept_translate(pa, a, la, true, false, &writable);
+    if (NB_UNLIKELY((pa & ~0xfffull) == apic_access_page_)) return apic_access_page_access(pa, a, size);
     if (!supervisor_override) fill_tlb(la, pa, a, user, false, writable);
     return pa;
   }
@@ -40,6 +43,7 @@ uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override) {
   bool ept_writable = true;
   if (ept_active_) pa = ept_translate(pa, a, la, true, false, &ept_writable);
   writable = writable && ept_writable;
+  if (NB_UNLIKELY((pa & ~0xfffull) == apic_access_page_)) return apic_access_page_access(pa, a, size);
   if (large) tlb_has_large_ = true;
   if (!(supervisor_override && s_.cpl == 3)) fill_tlb(la, pa, a, user, global, writable);
   return pa;
@@ -63,6 +67,36 @@ void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, b
   if (a != Access::Exec && ram && writable) (code_page_[pa_page >> 12] ? e.tag_wc : e.tag_w) = page;
   if (a == Access::Exec) e.tag_x = page;
   (void)user;
+}
+
+// "Virtualize APIC accesses" (SDM 29.4) without APIC-register virtualization
+// or virtual-interrupt delivery (neither is offered): with the TPR shadow,
+// a read or write of at most 32 bits at offset 80H is done on the
+// virtual-APIC page (29.4.2, 29.4.3.1), a write followed by APIC-write
+// emulation (29.4.3.2); any other linear access is an APIC-access VM exit,
+// fault-like, below page faults and EPT violations in priority (29.4.1),
+// with the offset and the access type in its qualification (27.2.1).
+uint64_t Cpu::apic_access_page_access(uint64_t pa, Access a, unsigned size) {
+  const vmx::GuestControls& ctl = vmx_->controls();
+  const unsigned offset = unsigned(pa & 0xfff);
+  const bool vtpr = a != Access::Exec && offset == apic::TPR && size != 0 && size <= 4;
+  if (vtpr && (ctl.proc & arch::vmx::proc_ctl::USE_TPR_SHADOW)) {
+    if (a == Access::Write) tpr_shadow_updated(/*apic_write=*/true);
+    return ctl.virtual_apic + offset;
+  }
+  namespace q = arch::vmx::qual_apic_access;
+  vmx::VmExitRequest r{uint32_t(arch::vmx::ExitReason::APIC_ACCESS)};
+  const uint64_t type = a == Access::Read ? q::LINEAR_READ : a == Access::Write ? q::LINEAR_WRITE : q::LINEAR_FETCH;
+  r.qualification = q::OFFSET.make(offset) | q::ACCESS_TYPE.make(type);
+  throw r;
+}
+
+void Cpu::set_apic_access_page(uint64_t page) {
+  apic_access_page_ = page;
+  if (page == kNoApicAccessPage) return;
+  for (unsigned k = 0; k < TLB_SIZE; ++k)
+    if (tlb_[k].pa_page == page) tlb_[k] = TlbEntry{};
+  new_fetch_generation();
 }
 
 void Cpu::flush_tlb(bool include_global) {

@@ -202,13 +202,21 @@ uint64_t Vmx::read_cr8_shadow() {
   return (cpu_.phys_read(ctl_.virtual_apic + arch::apic::TPR, 4) >> 4) & 0xf;
 }
 
-bool Vmx::write_cr8_shadow(uint64_t value) {
+void Vmx::write_cr8_shadow(uint64_t value) {
   // VTPR[7:4] = source bits 3:0, VTPR[3:0] and VTPR[31:8] cleared (SDM 25.3).
-  const uint32_t vtpr = uint32_t(value & 0xf) << 4;
-  cpu_.phys_write(ctl_.virtual_apic + arch::apic::TPR, 4, vtpr);
-  // TPR-shadow update without "virtual-interrupt delivery", which is not
-  // offered (SDM 29.1.2): a VM exit if VTPR[7:4] < TPR threshold[3:0].
-  return (vtpr >> 4) < (ctl_.tpr_threshold & 0xf);
+  cpu_.phys_write(ctl_.virtual_apic + arch::apic::TPR, 4, uint32_t(value & 0xf) << 4);
+  cpu_.tpr_shadow_updated();
+}
+
+bool Vmx::tpr_shadow_update(bool apic_write) {
+  const uint64_t vtpr = ctl_.virtual_apic + arch::apic::TPR;
+  if (apic_write) cpu_.phys_write(vtpr, 4, cpu_.phys_read(vtpr, 1));
+  return tpr_below_threshold();
+}
+
+bool Vmx::tpr_below_threshold() {
+  const uint64_t vtpr = cpu_.phys_read(ctl_.virtual_apic + arch::apic::TPR, 4);
+  return ((vtpr >> 4) & 0xf) < (ctl_.tpr_threshold & 0xf);
 }
 
 // ---------------------------------------------------------- exit predicates
@@ -283,6 +291,8 @@ void Vmx::decode_controls(const Vmcs& v) {
   ctl_.vmwrite_bitmap = v.read(F::VMWRITE_BITMAP);
   ctl_.link_pointer = v.read(F::VMCS_LINK_POINTER);
   linked_ = nullptr;
+  ctl_.apic_access = ctl_.proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES;
+  if (ctl_.apic_access) ctl_.apic_access_page = v.read(F::APIC_ACCESS_ADDR);
   ctl_.pml = ctl_.proc2 & proc_ctl2::ENABLE_PML;
   if (ctl_.pml) ctl_.pml_address = v.read(F::PML_ADDRESS);
   if (ctl_.proc & proc_ctl::USE_TPR_SHADOW) {
@@ -488,6 +498,10 @@ void Vmx::vmlaunch(bool resume) {
   // TLB context (SDM 28.3.3): without VPID, entries and exits flush VPID 0.
   const uint64_t ept_tag = ctl_.eptp ? ((ctl_.eptp & arch::pte::ADDR_MASK) << 4) : 0;
   cpu_.switch_tlb_context(ctl_.vpid | ept_tag, ctl_.vpid == 0);
+  // Accesses to the APIC-access page must reach Cpu::apic_access_page_access:
+  // no translation to it may stay cached (the TLB never caches one while
+  // the control is on).
+  cpu_.set_apic_access_page(ctl_.apic_access ? ctl_.apic_access_page : Cpu::kNoApicAccessPage);
 
   if (CpuTraceSink* t = cpu_.trace_sink()) {
     HwEntryEvent e{};
@@ -512,6 +526,14 @@ void Vmx::vmlaunch(bool resume) {
   inject_event(v);
   // After injecting an event, a pending MTF VM exit happens at once, before
   // the handler's first instruction (SDM 25.5.2).
+  // SDM 26.6.7: with "use TPR shadow" and "virtualize APIC accesses" (and
+  // no virtual-interrupt delivery), a VM exit right after entry — after any
+  // injection, before a pending MTF exit — if TPR threshold[3:0] exceeds
+  // VTPR[7:4] (the entry checks do not test it then).
+  if (non_root_ && ctl_.apic_access && (ctl_.proc & proc_ctl::USE_TPR_SHADOW) && tpr_below_threshold()) {
+    mtf_pending_ = false;
+    return vm_exit(VmExitRequest{uint32_t(ExitReason::TPR_BELOW_THRESHOLD)}, cpu_.state().rip());
+  }
   if (injected && mtf_pending_ && non_root_) {
     mtf_pending_ = false;
     vm_exit(VmExitRequest{uint32_t(ExitReason::MONITOR_TRAP_FLAG)}, cpu_.state().rip());
@@ -614,6 +636,7 @@ void Vmx::load_host_state(Vmcs& v) {
   non_root_ = false;
   cpu_.set_non_root(false);
   cpu_.set_ept_active(false);
+  cpu_.set_apic_access_page(Cpu::kNoApicAccessPage);
   cpu_.set_cpl(0);
   cpu_.set_halted(false);
   cpu_.set_interrupt_shadow(false);

@@ -47,6 +47,9 @@ struct GuestControls {
   // "Use TPR shadow" (SDM 29.1): the virtual-APIC page and the TPR threshold.
   uint64_t virtual_apic = 0;
   uint32_t tpr_threshold = 0;
+  // "Virtualize APIC accesses" (SDM 29.4) and the APIC-access page.
+  bool apic_access = false;
+  uint64_t apic_access_page = 0;
   // "Enable PML" (SDM 28.2.5) and the log's address.
   bool pml = false;
   uint64_t pml_address = 0;
@@ -90,15 +93,21 @@ class Vmx {
   bool shadowed(uint64_t encoding, bool write);
   // MOV from/to CR8 with "use TPR shadow" (SDM 25.3): VTPR, the 32 bits at
   // offset 80H of the virtual-APIC page. A MOV to CR8 is a TPR-shadow
-  // update (SDM 29.1.2): true if it brought VTPR[7:4] below the TPR
-  // threshold, which is a trap-like VM exit after the instruction.
+  // update (Cpu::tpr_shadow_updated).
   // Page-modification logging (SDM 28.2.5), before an EPT dirty flag goes
   // from 0 to 1: the guest-physical page into the log at the guest PML
   // index, which is decremented. False: the index is not in 0-511, a
   // "page-modification log full" exit instead.
   bool pml_log(uint64_t gpa);
   uint64_t read_cr8_shadow();
-  bool write_cr8_shadow(uint64_t value);
+  void write_cr8_shadow(uint64_t value);
+  // Is VTPR[7:4] below TPR threshold[3:0]?
+  bool tpr_below_threshold();
+  // After an instruction that updated the TPR shadow: APIC-write emulation
+  // of offset 080H if `apic_write` (bytes 3:1 of VTPR cleared, SDM
+  // 29.4.3.2), then TPR virtualization without virtual-interrupt delivery
+  // (29.1.2): true if a "TPR below threshold" VM exit follows.
+  bool tpr_shadow_update(bool apic_write);
   // Exit predicates used by instruction handlers (SDM 25.1.3).
   bool io_exits(uint16_t port, unsigned size);
   bool msr_exits(uint32_t index, bool write);
