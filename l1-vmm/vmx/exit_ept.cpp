@@ -38,7 +38,7 @@ void handle_ept_violation(Vcpu& v) {
   // RIP: not an instruction fetch, and not an access of the processor's own
   // while delivering an event (IDT-vectoring information valid, SDM 27.2.4),
   // which no instruction at RIP made.
-  if (device && !q::FETCH.test(qual) && !intr_info::VALID.test(vmcs_read32(F::IDT_VECTORING_INFO_FIELD)))
+  if (device && !q::FETCH.test(qual) && !intr_info::VALID.test(v.exit.idt_vectoring))
     return emulate_mmio(v, gpa);
   // A read or fetch outside RAM and the devices: all-ones, as natively (a
   // write would have to be dropped, which needs the instruction emulated:

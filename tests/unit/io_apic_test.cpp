@@ -96,7 +96,8 @@ TEST_F(IoApicTest, WindowTakesDwordAccessesOnly) {
   EXPECT_EQ(dev.bus.mmio_read(io::DEFAULT_BASE + io::IOWIN, 2), 0u);
   // An 8-byte access is two dword accesses: IOWIN, then offset 0x14 (nothing).
   dev.bus.mmio_write(io::DEFAULT_BASE + io::IOWIN, 8, 0xffffffff00000042ull);
-  EXPECT_EQ(dev.bus.mmio_read(io::DEFAULT_BASE + io::IOWIN, 8), 0x10042ull);
+  EXPECT_EQ(dev.bus.mmio_read(io::DEFAULT_BASE + io::IOWIN, 8), 0x42ull);
+  EXPECT_EQ(read(io::redirection_high(0)), 0u);
 }
 
 TEST_F(IoApicTest, OffsetsDecodeLikeQemu) {
