@@ -41,17 +41,18 @@ uint64_t code_linear_address(CodeSize code) {
 // Fetches and decodes the instruction at `la`: the bytes up to the end of
 // its page first, the next page only if the instruction goes on there (so
 // an instruction at the end of a page whose successor is not mapped does
-// not fault). False: fetching faulted, a #PF was injected.
+// not fault); `have` says how many were fetched. False: fetching faulted,
+// a #PF was injected.
 bool fetch_and_decode(Vcpu& v, uint64_t la, CodeSize code, uint8_t (&bytes)[devices::MAX_INSTRUCTION_LENGTH],
-                      DecodeResult& result) {
+                      unsigned& have, DecodeResult& result) {
   const unsigned first = unsigned(PAGE_4K - (la & (PAGE_4K - 1)));
-  unsigned have = first < devices::MAX_INSTRUCTION_LENGTH ? first : devices::MAX_INSTRUCTION_LENGTH;
+  have = first < devices::MAX_INSTRUCTION_LENGTH ? first : devices::MAX_INSTRUCTION_LENGTH;
   if (!nested::read_guest_linear(v, la, bytes, have)) return false;
   result = devices::decode_mmio_instruction(bytes, have, code);
   if (result.status != DecodeStatus::Truncated) return true;
-  const unsigned rest = devices::MAX_INSTRUCTION_LENGTH - have;
-  if (!nested::read_guest_linear(v, la + have, bytes + have, rest)) return false;
-  result = devices::decode_mmio_instruction(bytes, devices::MAX_INSTRUCTION_LENGTH, code);
+  if (!nested::read_guest_linear(v, la + have, bytes + have, devices::MAX_INSTRUCTION_LENGTH - have)) return false;
+  have = devices::MAX_INSTRUCTION_LENGTH;
+  result = devices::decode_mmio_instruction(bytes, have, code);
   return true;
 }
 
@@ -103,9 +104,10 @@ void emulate_mmio(Vcpu& v, uint64_t gpa) {
   const CodeSize code = code_size();
   const uint64_t la = code_linear_address(code);
   uint8_t bytes[devices::MAX_INSTRUCTION_LENGTH] = {};
+  unsigned have = 0;
   DecodeResult d{};
-  if (!fetch_and_decode(v, la, code, bytes, d)) return;  // the guest takes the #PF, then retries
-  if (d.status != DecodeStatus::Ok) cannot_emulate(gpa, la, bytes, devices::MAX_INSTRUCTION_LENGTH, d.why);
+  if (!fetch_and_decode(v, la, code, bytes, have, d)) return;  // the guest takes the #PF, then retries
+  if (d.status != DecodeStatus::Ok) cannot_emulate(gpa, la, bytes, have, d.why);
   const MmioInstruction& insn = d.insn;
   // The exit must describe this instruction's access (SDM 28.3.3.2): its
   // direction, and all of it inside the forwarded page.
