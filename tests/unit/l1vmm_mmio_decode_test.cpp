@@ -1,7 +1,9 @@
 // l1-vmm's MMIO instruction decoder (l1-vmm/devices/mmio_decode.h): the
 // length, direction, width and register of every MOV form it accepts, in
 // 64-, 32- and 16-bit code, the register results of loads and the values of
-// stores, and a clear refusal (or a request for more bytes) for the rest.
+// stores, and a clear refusal (or a request for more bytes) for the rest;
+// the lengths of every ModRM/SIB/prefix combination against Capstone.
+#include <capstone/capstone.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -227,6 +229,79 @@ TEST(L1vmmMmioDecode, StoreValuesAreTheSourceBytes) {
   EXPECT_EQ(store_value(ok({0x88, 0x02}), reg), 0x88ull);
   EXPECT_EQ(store_value(ok({0x88, 0x22}), reg), 0x77ull);  // AH
   EXPECT_EQ(store_value(ok({0x66, 0x89, 0x02}), reg), 0x7788ull);
+}
+
+}  // namespace
+
+// ---- against Capstone ------------------------------------------------------------
+// Every accepted opcode with every memory ModRM, a spread of SIB bytes and
+// prefix sets, in each code size: the decoded length must be the one
+// Capstone (an independent decoder, the one exit-tracer uses) finds.
+
+namespace {
+
+struct Capstone {
+  csh handle = 0;
+  explicit Capstone(cs_mode mode) { EXPECT_EQ(cs_open(CS_ARCH_X86, mode, &handle), CS_ERR_OK); }
+  ~Capstone() { cs_close(&handle); }
+  size_t length(const std::vector<uint8_t>& bytes) const {
+    cs_insn* insn = nullptr;
+    size_t n = 0;
+    if (cs_disasm(handle, bytes.data(), bytes.size(), 0x1000, 1, &insn) == 1) n = insn->size;
+    if (insn) cs_free(insn, 1);
+    return n;
+  }
+};
+
+TEST(L1vmmMmioDecode, LengthsAgreeWithCapstone) {
+  struct Mode {
+    CodeSize code;
+    cs_mode cs;
+    std::vector<std::vector<uint8_t>> prefixes;
+  };
+  const std::vector<Mode> modes = {
+      {CodeSize::Bits64, CS_MODE_64, {{}, {0x66}, {0x67}, {0x3e}, {0x65}, {0x48}, {0x44}, {0x41}, {0x4f}, {0x66, 0x41}, {0x67, 0x48}}},
+      {CodeSize::Bits32, CS_MODE_32, {{}, {0x66}, {0x67}, {0x26}, {0x66, 0x67}}},
+      {CodeSize::Bits16, CS_MODE_16, {{}, {0x66}, {0x67}, {0x2e}, {0x66, 0x67}}},
+  };
+  const std::vector<std::vector<uint8_t>> opcodes = {{0x88}, {0x89}, {0x8a}, {0x8b}, {0xc6}, {0xc7},
+                                                     {0x0f, 0xb6}, {0x0f, 0xb7}, {0x0f, 0xbe}, {0x0f, 0xbf}};
+  const uint8_t sibs[] = {0x00, 0x24, 0x25, 0x65, 0xa5, 0xe4, 0x1d};
+  unsigned compared = 0;
+  for (const Mode& m : modes) {
+    Capstone cs(m.cs);
+    for (const auto& prefix : m.prefixes) {
+      for (const auto& opcode : opcodes) {
+        for (unsigned modrm = 0; modrm < 0xc0; modrm++) {
+          if ((opcode[0] == 0xc6 || opcode[0] == 0xc7) && ((modrm >> 3) & 7) != 0) continue;
+          for (uint8_t sib : sibs) {
+            std::vector<uint8_t> bytes = prefix;
+            bytes.insert(bytes.end(), opcode.begin(), opcode.end());
+            bytes.push_back(uint8_t(modrm));
+            bytes.push_back(sib);
+            for (int k = 0; k < 10; k++) bytes.push_back(uint8_t(0x11 * (k + 1)));
+            DecodeResult r = decode(bytes, m.code);
+            ASSERT_EQ(r.status, DecodeStatus::Ok) << r.why;
+            ASSERT_EQ(r.insn.length, cs.length(bytes))
+                << "mode " << int(m.code) << ", bytes " << std::hex << int(bytes[0]) << " " << int(bytes[1]) << " "
+                << int(bytes[2]) << " " << int(bytes[3]);
+            compared++;
+          }
+        }
+      }
+      // MOV to and from moffs.
+      for (uint8_t op = 0xa0; op <= 0xa3; op++) {
+        std::vector<uint8_t> bytes = prefix;
+        bytes.push_back(op);
+        for (int k = 0; k < 10; k++) bytes.push_back(uint8_t(0x10 + k));
+        DecodeResult r = decode(bytes, m.code);
+        ASSERT_EQ(r.status, DecodeStatus::Ok) << r.why;
+        ASSERT_EQ(r.insn.length, cs.length(bytes)) << "mode " << int(m.code) << ", moffs opcode " << std::hex << int(op);
+        compared++;
+      }
+    }
+  }
+  EXPECT_GT(compared, 100000u);
 }
 
 }  // namespace
