@@ -13,6 +13,11 @@ struct PortCount {
   uint64_t count;
 };
 constexpr unsigned PORT_SLOTS = 16;  // distinct ports listed; the rest are summed as "other"
+struct MmioCount {
+  uint64_t page;
+  uint64_t count;
+};
+constexpr unsigned MMIO_SLOTS = 4;  // distinct device pages listed; the rest are summed as "other"
 
 bool enabled = false;
 unsigned vmm_level = 1;
@@ -22,6 +27,9 @@ uint64_t other_reason_count, other_reason_cycles;  // basic reasons beyond the t
 PortCount ports[PORT_SLOTS];
 unsigned port_slots_used;
 uint64_t other_ports;
+MmioCount mmio_pages[MMIO_SLOTS];
+unsigned mmio_slots_used;
+uint64_t other_mmio;
 
 // The runtime's printf pads on the left only: names are padded here.
 void print_name(const char* name, unsigned width) {
@@ -34,6 +42,12 @@ void print_ports() {
   for (unsigned i = 0; i < port_slots_used; i++)
     rt::printf("l1-vmm:     port 0x%04x %14lu\n", ports[i].port, ports[i].count);
   if (other_ports) rt::printf("l1-vmm:     other ports %11lu\n", other_ports);
+}
+
+void print_mmio() {
+  for (unsigned i = 0; i < mmio_slots_used; i++)
+    rt::printf("l1-vmm:     mmio 0x%08lx %12lu\n", mmio_pages[i].page, mmio_pages[i].count);
+  if (other_mmio) rt::printf("l1-vmm:     other mmio %12lu\n", other_mmio);
 }
 
 void print_row(const char* name, unsigned reason, uint64_t n, uint64_t c) {
@@ -75,6 +89,21 @@ void stats_record_port(uint16_t port) {
   other_ports++;
 }
 
+void stats_record_mmio(uint64_t gpa) {
+  const uint64_t page = gpa & ~0xfffull;
+  for (unsigned i = 0; i < mmio_slots_used; i++) {
+    if (mmio_pages[i].page == page) {
+      mmio_pages[i].count++;
+      return;
+    }
+  }
+  if (mmio_slots_used < MMIO_SLOTS) {
+    mmio_pages[mmio_slots_used++] = {page, 1};
+    return;
+  }
+  other_mmio++;
+}
+
 void stats_print_at_end() {
   static bool printed = false;
   if (printed) return;
@@ -95,6 +124,7 @@ void stats_print_if_enabled() {
     const char* name = arch::vmx::exit_reason_name(r);
     print_row(name ? name : "?", r, counts[r], cycles[r]);
     if (r == unsigned(arch::vmx::ExitReason::IO_INSTRUCTION)) print_ports();
+    if (r == unsigned(arch::vmx::ExitReason::EPT_VIOLATION)) print_mmio();
     total += counts[r];
     total_cycles += cycles[r];
   }

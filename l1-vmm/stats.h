@@ -14,6 +14,9 @@ bool stats_enabled();
 void stats_record(uint16_t basic_reason, uint64_t cycles);
 // An I/O exit on `port` (the table under IO_INSTRUCTION).
 void stats_record_port(uint16_t port);
+// An EPT violation l1-vmm emulated as an MMIO access to guest-physical
+// `gpa` (the table under EPT_VIOLATION, per 4 KiB page).
+void stats_record_mmio(uint64_t gpa);
 
 // The table, each line prefixed "l1-vmm:", if `stats` is on.
 void stats_print_if_enabled();

@@ -5,6 +5,7 @@
 #include "arch/multiboot.h"
 #include "arch/platform.h"
 #include "arch/x86/apic.h"
+#include "arch/x86/io_apic.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/paging.h"
@@ -105,8 +106,9 @@ _start:
     incl %%ecx
     cmpl %[pd_entries], %%ecx
     jb 2b
-    # The local APIC's registers must not be cached (SDM 11.4.1).
+    # The local and I/O APICs' registers must not be cached (SDM 11.4.1).
     orl %[uncached], rt_boot_pd + %c[apic_pd_offset]
+    orl %[uncached], rt_boot_pd + %c[io_apic_pd_offset]
 
     lgdt rt_gdtr
     movl %[data_selector], %%eax
@@ -160,6 +162,7 @@ rt_gdtr:
                  [identity_gib] "i"(IDENTITY_MAP_GIB), [pd_entries] "i"(IDENTITY_MAP_GIB * ENTRIES),
                  [large_page_flags] "i"(pte::P | pte::RW | pte::PS), [uncached] "i"(pte::PCD | pte::PWT),
                  [apic_pd_offset] "i"(arch::apic::DEFAULT_BASE / pte::LARGE_PAGE_SIZE * 8),
+                 [io_apic_pd_offset] "i"(arch::io_apic::DEFAULT_BASE / pte::LARGE_PAGE_SIZE * 8),
                  [data_selector] "i"(rt::KERNEL_DS), [code_selector] "i"(rt::KERNEL_CS),
                  [cr4_pae] "i"(arch::cr4::PAE), [efer] "i"(arch::msr::IA32_EFER),
                  [efer_bits] "i"(arch::efer::LME | arch::efer::NXE), [cr0_pg] "i"(uint32_t(arch::cr0::PG)),

@@ -66,17 +66,19 @@ endfunction()
 
 l1vmm_check(equivalence.native equivalence native)
 l1vmm_check(equivalence.native-all-exits equivalence native "--l1-cmdline=${L1VMM_ALL_EXITS}")
+# Every MOV form l1-vmm's MMIO decoder takes, on the I/O APIC.
+l1vmm_check(equivalence.mmio equivalence mmio)
 # The guest as a plain ELF64 (with debug info), which QEMU would refuse but
 # Multiboot loaders that follow the program headers take.
 l1vmm_check(equivalence.elf64-guest equivalence native --elf64 ${CMAKE_BINARY_DIR}/l1-vmm/l1vmm-probe.elf64)
 l1vmm_check(hypervisor hypervisor)
-foreach(mode triple-fault outside halt)
+foreach(mode triple-fault outside mmio-unsupported halt)
   l1vmm_check(misbehave.${mode} misbehave ${mode})
 endforeach()
 foreach(mode no-module not-multiboot arm-elf truncated-elf bad-option too-much-memory)
   l1vmm_check(bad-input.${mode} bad-input ${mode})
 endforeach()
-foreach(workload cpuid-loop pio-loop)
+foreach(workload cpuid-loop pio-loop mmio-loop)
   l1vmm_check(exits.${workload} exits ${workload})
 endforeach()
 l1vmm_check(depth2 depth2)

@@ -14,8 +14,8 @@
 #   nested.selftest                  vmx-selftest natively and at depth 1, test
 #                                    by test (SKIP only for what is not offered)
 #   nested.selftest-depth2           ... and at depth 2, every test as natively
-#   nested.exits                     cpuid-loop/pio-loop N at depth 2, shadowing
-#                                    off and on: N logical exits of level 3
+#   nested.exits                     cpuid-loop/pio-loop/mmio-loop N at depth 2, shadowing
+#                                    off and on: N logical exits of level 3 (3N + 2 for mmio-loop)
 #                                    handled by level 2, and the hardware exits
 #                                    each causes (fewer with shadowing)
 #   nested.exits-depth3              cpuid-loop N at depth 3: 8 hardware exits

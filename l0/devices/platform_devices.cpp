@@ -2,6 +2,7 @@
 
 #include "arch/platform.h"
 #include "arch/x86/apic.h"
+#include "arch/x86/io_apic.h"
 
 namespace nestbed {
 
@@ -17,6 +18,7 @@ PlatformDevices::PlatformDevices(const PlatformConfig& config)
   bus.map_ports(pf::PIC1_COMMAND, 2, &pic);
   bus.map_ports(pf::PIC2_COMMAND, 2, &pic);
   bus.map_mmio(arch::apic::DEFAULT_BASE, arch::apic::MMIO_SIZE, &apic);
+  bus.map_mmio(arch::io_apic::DEFAULT_BASE, arch::io_apic::MMIO_SIZE, &io_apic);
   apic.attach_bus(&bus);
 }
 

@@ -1,6 +1,6 @@
 // The devices every engine provides (DESIGN.md §3): COM1 16550 UART,
-// isa-debug-exit, fw_cfg, the PIC pair (mask writes accepted) and the local
-// APIC with its timer. Engines own one PlatformDevices per machine and route
+// isa-debug-exit, fw_cfg, the PIC pair (mask writes accepted), the local
+// APIC with its timer and the I/O APIC's registers. Engines own one PlatformDevices per machine and route
 // port and MMIO accesses through its bus.
 #pragma once
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "arch/x86/io_apic.h"
 #include "common/devices/fw_cfg.h"
 #include "l0/devices/device_bus.h"
 
@@ -187,6 +188,35 @@ class LocalApic : public MmioDevice {
   uint32_t irr_[8] = {}, isr_[8] = {}, tmr_[8] = {};
 };
 
+// I/O APIC (Intel 82093AA data sheet, section 3) at 0xFEC00000, as QEMU's
+// pc machine has it: IOREGSEL selects an indirect register, IOWIN reads and
+// writes it (32-bit accesses only); ID, version (0x00170020: version 0x20,
+// 24 entries, as QEMU under TCG), arbitration ID and 24 redirection entries.
+// What is stored reads back as the data sheet says: reserved bits read 0,
+// Delivery Status and Remote IRR are read-only.
+//
+// No interrupt is ever delivered through it: no device of the platform is
+// wired to its pins, so an entry's pin never asserts, Delivery Status and
+// Remote IRR stay 0 and an EOI has nothing to clear. Its registers are
+// there for guests that program it (and for the mmio-loop workload, whose
+// accesses every VMM level must emulate).
+class IoApic : public MmioDevice {
+ public:
+  IoApic();
+  uint64_t mmio_read(uint64_t offset, unsigned size) override;
+  void mmio_write(uint64_t offset, unsigned size, uint64_t value) override;
+
+ private:
+  uint32_t read32(uint64_t offset, unsigned size) const;
+  void write32(uint64_t offset, unsigned size, uint32_t value);
+  uint32_t read_register(uint32_t reg) const;
+  void write_register(uint32_t reg, uint32_t value);
+
+  uint8_t ioregsel_ = 0;
+  uint32_t id_ = 0;  // bits 27:24 as the ID register reads
+  uint64_t redirection_[arch::io_apic::REDIRECTION_ENTRIES];
+};
+
 struct PlatformConfig {
   uint64_t ram_size = 0;
   uint16_t nb_cpus = 1;
@@ -205,6 +235,7 @@ class PlatformDevices {
   FwCfg fw_cfg;
   Pic8259 pic;
   LocalApic apic;
+  IoApic io_apic;
 };
 
 }  // namespace nestbed

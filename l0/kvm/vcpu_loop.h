@@ -10,7 +10,8 @@
 //    APIC difference;
 //  - APIC accesses are exits that user space sees and records, as the sim
 //    sees them; with KVM_CREATE_IRQCHIP they would vanish into the kernel
-//    (and it would bring an in-kernel PIC and IOAPIC the platform does not have);
+//    (and KVM's in-kernel PIC and I/O APIC would replace the shared models:
+//    its I/O APIC reports version 0x11, the shared one QEMU TCG's 0x20);
 //  - HLT reaches user space, so "HLT with interrupts off" is an exact Halted
 //    stop, not a vCPU blocked forever inside KVM_RUN.
 // The cost: APIC register accesses are user-space exits (slower than

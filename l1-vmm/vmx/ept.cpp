@@ -92,6 +92,8 @@ void build_ept01(const VmcsConfig& config) {
   // its page maps to the real one, uncached as MMIO must be, not executable.
   ept01.map_range(arch::apic::DEFAULT_BASE, arch::apic::DEFAULT_BASE, arch::apic::MMIO_SIZE,
                   ept_entry::READ.mask | ept_entry::WRITE.mask | memory_type(ept_memory_type::UC));
+  // The I/O APIC's page stays unmapped: every access to it is an EPT
+  // violation that l1-vmm emulates by performing it itself (devices/mmio.h).
 }
 
 }  // namespace l1

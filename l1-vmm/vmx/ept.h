@@ -3,7 +3,8 @@
 // allocator: the guest's RAM with 2 MiB pages where both addresses are
 // 2 MiB aligned (4 KiB pages elsewhere), and the local APIC's page passed
 // through (README.md, "Devices"). Everything else is unmapped: a guest
-// access there is an EPT violation.
+// access there is an EPT violation (emulated for the I/O APIC's page,
+// devices/mmio.h).
 #pragma once
 #include <stdint.h>
 

@@ -1,12 +1,14 @@
 // EPT violations and misconfigurations. EPT01 maps all of the guest's RAM
-// and the APIC page up front, so a violation is the guest touching
-// guest-physical memory it does not have. A read there gets the platform's
-// answer, all-ones (a read-only page of them is mapped); a write would have
-// to be dropped, which l1-vmm cannot do without emulating the instruction,
-// so it stops the guest and says where. A misconfiguration is l1-vmm's own
-// bug.
+// and the APIC page up front, so a violation is either the guest's access
+// to a device l1-vmm emulates by exit (the I/O APIC page,
+// devices/mmio.h), or the guest touching guest-physical memory it does not
+// have. A read there gets the platform's answer, all-ones (a read-only page
+// of them is mapped); a write would have to be dropped, which l1-vmm does
+// not do for memory that is no device, so it stops the guest and says
+// where. A misconfiguration is l1-vmm's own bug.
 #include "arch/vmx/vmx.h"
 #include "arch/x86/paging.h"
+#include "l1-vmm/devices/mmio.h"
 #include "l1-vmm/mm/guest_memory.h"
 #include "l1-vmm/mm/phys_alloc.h"
 #include "l1-vmm/vmx/ept.h"
@@ -31,10 +33,18 @@ const char* access_name(uint64_t qual) {
 void handle_ept_violation(Vcpu& v) {
   const uint64_t qual = v.exit.qualification;
   const uint64_t gpa = vmcs_read(F::GUEST_PHYSICAL_ADDRESS);
-  // A read or fetch outside RAM: all-ones, as natively (a write would have
-  // to be dropped, which needs the instruction emulated: it stops the guest).
+  const bool device = mmio_forwarded(gpa);
+  // A load or store of an emulated device register by the instruction at
+  // RIP: not an instruction fetch, and not an access of the processor's own
+  // while delivering an event (IDT-vectoring information valid, SDM 27.2.4),
+  // which no instruction at RIP made.
+  if (device && !q::FETCH.test(qual) && !intr_info::VALID.test(v.exit.idt_vectoring))
+    return emulate_mmio(v, gpa);
+  // A read or fetch outside RAM and the devices: all-ones, as natively (a
+  // write would have to be dropped, which needs the instruction emulated:
+  // it stops the guest).
   const bool write = q::WRITE.test(qual);
-  if (!write && !guest_memory.contains(gpa & ~(arch::pte::PAGE_SIZE - 1), arch::pte::PAGE_SIZE) &&
+  if (!device && !write && !guest_memory.contains(gpa & ~(arch::pte::PAGE_SIZE - 1), arch::pte::PAGE_SIZE) &&
       (gpa >> arch::pte::MAXPHYADDR) == 0) {
     ept01.map_range(gpa & ~(arch::pte::PAGE_SIZE - 1), no_ram_page(), arch::pte::PAGE_SIZE,
                     ept_entry::READ.mask | ept_entry::EXECUTE.mask | ept_entry::MEMORY_TYPE.make(ept_memory_type::UC));
@@ -43,8 +53,9 @@ void handle_ept_violation(Vcpu& v) {
   const uint64_t rip = vmcs_read(F::GUEST_RIP);
   const bool linear = q::GLA_VALID.test(qual);
   const uint64_t la = linear ? vmcs_read(F::GUEST_LINEAR_ADDRESS) : 0;
-  const char* where = guest_memory.contains(gpa, 1) ? "which EPT01 does not allow there"
-                                                    : "outside its RAM and the devices l1-vmm maps";
+  const char* where = device ? "the I/O APIC's page, where l1-vmm emulates an instruction's loads and stores only"
+                       : guest_memory.contains(gpa, 1) ? "which EPT01 does not allow there"
+                                                       : "outside its RAM and the devices l1-vmm maps";
   fatal(L1_GUEST_FAILED, "guest stopped: %s guest-physical 0x%lx (%s; the guest has %lu MiB of RAM): EPT violation, "
         "qualification 0x%lx, guest rip 0x%lx%s0x%lx", access_name(qual), gpa, where, guest_memory.size >> 20, qual, rip,
         linear ? ", linear address " : ", no linear address ", la);

@@ -78,6 +78,9 @@ struct Vcpu {
 // interrupt shadow that instruction may have had (KVM's
 // kvm_skip_emulated_instruction): the instruction is done.
 void skip_emulated_instruction(Vcpu& v);
+// The same for an instruction `length` bytes long, for exits that do not
+// save the length (EPT violations: SDM 27.2.5), whose handler decodes it.
+void skip_instruction(Vcpu& v, uint64_t length);
 
 // Injects a hardware exception into the guest at the next VM entry (SDM
 // 26.6), with an error code where the vector has one.

@@ -221,11 +221,15 @@ void requeue_event(uint32_t idt_vectoring) {
   }
 }
 
-void skip_emulated_instruction(Vcpu&) {
-  // RIP plus the instruction's length (SDM 27.2.5). Outside 64-bit code
-  // RIP would wrap at 4 GiB; no guest places code at the top of its 32-bit
-  // space, so that read of CS is saved.
-  vmcs_write(F::GUEST_RIP, vmcs_read(F::GUEST_RIP) + vmcs_read(F::VM_EXIT_INSTRUCTION_LEN));
+void skip_emulated_instruction(Vcpu& v) {
+  // The instruction's length as the exit saved it (SDM 27.2.5).
+  skip_instruction(v, vmcs_read(F::VM_EXIT_INSTRUCTION_LEN));
+}
+
+void skip_instruction(Vcpu&, uint64_t length) {
+  // Outside 64-bit code RIP would wrap at 4 GiB; no guest places code at
+  // the top of its 32-bit space, so that read of CS is saved.
+  vmcs_write(F::GUEST_RIP, vmcs_read(F::GUEST_RIP) + length);
   // STI or MOV SS blocked events for one instruction: this one (SDM 26.3.1.5
   // also forbids entering HLT with that blocking).
   const uint32_t intr = vmcs_read32(F::GUEST_INTERRUPTIBILITY_INFO);

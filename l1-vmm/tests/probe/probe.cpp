@@ -14,11 +14,20 @@
 //               hidden (CPUID, CR4.VMXE, IA32_FEATURE_CONTROL, VMXON).
 //   triple-fault  shuts the machine down (IDT of limit 0, then INT3).
 //   outside     writes guest-physical 3 GiB (no RAM there under l1-vmm).
+//   mmio        every instruction form l1-vmm's MMIO decoder takes
+//               (l1-vmm/devices/mmio_decode.h), on the I/O APIC's registers:
+//               widths 1-8, immediates, AH/BH, REX registers, MOVZX/MOVSX/
+//               MOVSXD, moffs, SIB, disp32, 67 and segment prefixes; prints
+//               what each load returned (the same natively, at depth 1 and on
+//               QEMU).
+//   mmio-unsupported  ADD to the I/O APIC's IOWIN, which l1-vmm does not
+//               emulate: natively it works, at depth 1 the guest is stopped.
 //   halt        CLI; HLT: nothing can wake it.
 #include "arch/platform.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/exceptions.h"
+#include "arch/x86/io_apic.h"
 #include "arch/x86/msr.h"
 #include "l1-vmm/hypercall_abi.h"
 #include "runtime/libc.h"
@@ -243,6 +252,94 @@ int write_outside() {
   return rt::EXIT_OK;
 }
 
+// ---- MMIO --------------------------------------------------------------------------
+// Each access is one instruction of a fixed encoding (inline assembly, so
+// the bytes are the ones named). IOREGSEL takes any width; IOWIN 32-bit
+// accesses only (other widths read 0 and are dropped, as on QEMU).
+
+constexpr uint64_t IOREGSEL = arch::io_apic::DEFAULT_BASE + arch::io_apic::IOREGSEL;
+constexpr uint64_t IOWIN = arch::io_apic::DEFAULT_BASE + arch::io_apic::IOWIN;
+
+void mmio_select(uint32_t reg) { asm volatile("movl %0, (%1)" : : "r"(reg), "r"(IOREGSEL) : "memory"); }
+uint32_t mmio_window() {
+  uint32_t v;
+  asm volatile("movl (%1), %0" : "=r"(v) : "r"(IOWIN) : "memory");
+  return v;
+}
+
+int probe_mmio() {
+  uint64_t r = 0;
+  asm volatile("movb $0x16, (%0)" : : "r"(IOREGSEL) : "memory");                     // C6: entry 3, low
+  asm volatile("movl $0x0001a9c5, (%0)" : : "r"(IOWIN) : "memory");                  // C7
+  asm volatile("movl (%1), %k0" : "=r"(r) : "r"(IOWIN) : "memory");                  // 8B
+  rt::printf("  mmio C6 select, C7 store, 8B load: 0x%lx\n", r);
+  asm volatile("movb %%ah, (%1)" : : "a"(0x1700ull), "S"(IOREGSEL) : "memory");      // 88 AH: entry 3, high
+  {
+    register uint64_t r9 asm("r9") = 0xffffffff5a000000ull;
+    asm volatile("movl %%r9d, (%1)" : : "r"(r9), "r"(IOWIN) : "memory");             // 44 89 r9d
+  }
+  r = 0x1122334455667788ull;
+  asm volatile("movb (%1), %%bh" : "+b"(r) : "S"(IOREGSEL) : "memory");              // 8A BH
+  rt::printf("  mmio 88 AH select, 8A BH load of IOREGSEL: 0x%lx; window 0x%x\n", r, mmio_window());
+  {
+    register uint64_t r10 asm("r10") = ~0ull;
+    asm volatile("movzbl (%1), %%r10d" : "+r"(r10) : "r"(IOREGSEL) : "memory");     // 44 0F B6
+    rt::printf("  mmio movzbl r10d: 0x%lx\n", r10);
+  }
+  asm volatile("movb $0x90, (%0)" : : "r"(IOREGSEL) : "memory");                     // an unassigned register
+  asm volatile("movsbq (%1), %0" : "=r"(r) : "r"(IOREGSEL) : "memory");              // 48 0F BE
+  rt::printf("  mmio movsbq: 0x%lx\n", r);
+  asm volatile("movswl (%1), %k0" : "=r"(r) : "r"(IOREGSEL) : "memory");             // 0F BF
+  rt::printf("  mmio movswl: 0x%lx\n", r);
+  {
+    register uint64_t r11 asm("r11") = 0xabcd0011ull;                                // entry 0, high
+    asm volatile("movw %%r11w, (%1)" : : "r"(r11), "r"(IOREGSEL) : "memory");        // 66 44 89
+  }
+  r = 0x1111111111111111ull;
+  asm volatile("movw (%1), %w0" : "+c"(r) : "r"(IOREGSEL) : "memory");               // 66 8B
+  rt::printf("  mmio 66 89 select, 66 8B load: 0x%lx\n", r);
+  asm volatile("movl %0, (%1)" : : "r"(0xff000000u), "r"(IOWIN) : "memory");
+  asm volatile("movslq (%1), %0" : "=r"(r) : "r"(IOWIN) : "memory");                 // 48 63 MOVSXD
+  rt::printf("  mmio movslq: 0x%lx\n", r);
+  asm volatile("movw (%1), %w0" : "=r"(r) : "r"(IOWIN) : "memory");                  // a 16-bit IOWIN read: 0
+  rt::printf("  mmio 16-bit window load: 0x%lx\n", r & 0xffff);
+  asm volatile("movq (%1), %0" : "=r"(r) : "r"(IOREGSEL) : "memory");                // 48 8B: IOREGSEL and +4
+  rt::printf("  mmio movq load of IOREGSEL: 0x%lx\n", r);
+  mmio_select(arch::io_apic::redirection_low(7));
+  asm volatile("movq %0, (%1)" : : "r"(0x123456780001002aull), "r"(IOWIN) : "memory");  // 48 89: IOWIN and +4
+  rt::printf("  mmio movq store: window 0x%x\n", mmio_window());
+  // 48 C7, imm32 sign-extended: IOREGSEL keeps 0xfe (IOWIN would keep
+  // reserved bits on QEMU, which nestbed's I/O APIC reads as 0).
+  asm volatile("movq $-2, (%0)" : : "r"(IOREGSEL) : "memory");
+  asm volatile("movzbl (%1), %k0" : "=r"(r) : "r"(IOREGSEL) : "memory");
+  rt::printf("  mmio movq imm store: IOREGSEL 0x%lx\n", r);
+  mmio_select(arch::io_apic::redirection_low(9));
+  asm volatile("movabs %%eax, 0xfec00010" : : "a"(0x1c033u) : "memory");              // A3 moffs64
+  asm volatile("movabs 0xfec00010, %%eax" : "=a"(r) : : "memory");                     // A1 moffs64
+  rt::printf("  mmio moffs: 0x%lx\n", r);
+  asm volatile("movl (%%rbx,%%rcx,4), %%edx" : "=d"(r) : "b"(arch::io_apic::DEFAULT_BASE), "c"(4ull) : "memory");  // SIB
+  rt::printf("  mmio SIB load: 0x%lx\n", r);
+  asm volatile("movl 0x100010(%%rbx), %%eax" : "=a"(r) : "b"(arch::io_apic::DEFAULT_BASE - 0x100000) : "memory");  // disp32
+  rt::printf("  mmio disp32 load: 0x%lx\n", r);
+  asm volatile("movl (%%ebx), %%eax" : "=a"(r) : "b"(IOWIN) : "memory");              // 67
+  rt::printf("  mmio 67 load: 0x%lx\n", r);
+  asm volatile("ds movl (%%rbx), %%eax" : "=a"(r) : "b"(IOWIN) : "memory");           // 3E
+  rt::printf("  mmio ds load: 0x%lx\n", r);
+  mmio_select(arch::io_apic::REG_VERSION);
+  rt::printf("  mmio version entries: %u\n", (mmio_window() >> arch::io_apic::VERSION_MAX_ENTRY_SHIFT) & 0xff);
+  rt::printf("l1vmm-probe: mmio probes done\n");
+  return rt::EXIT_OK;
+}
+
+// An instruction l1-vmm's decoder refuses: ADD (01 03) to IOWIN.
+int mmio_unsupported() {
+  rt::printf("l1vmm-probe: ADD to the I/O APIC's IOWIN\n");
+  mmio_select(arch::io_apic::redirection_low(1));
+  asm volatile("addl %%eax, (%%rbx)" : : "a"(1u), "b"(IOWIN) : "memory");
+  rt::printf("l1vmm-probe: the ADD went through: window 0x%x\n", mmio_window());
+  return rt::EXIT_OK;
+}
+
 bool mode_is(const char* cmdline, const char* mode) {
   // The mode is the second word ("<image> MODE").
   const char* p = cmdline;
@@ -259,6 +356,8 @@ int kmain(const rt::BootInfo& boot) {
   if (mode_is(boot.cmdline, "hypervisor")) return probe_hypervisor();
   if (mode_is(boot.cmdline, "triple-fault")) triple_fault();
   if (mode_is(boot.cmdline, "outside")) return write_outside();
+  if (mode_is(boot.cmdline, "mmio")) return probe_mmio();
+  if (mode_is(boot.cmdline, "mmio-unsupported")) return mmio_unsupported();
   if (mode_is(boot.cmdline, "halt")) {
     rt::printf("l1vmm-probe: halting with interrupts off\n");
     rt::halt_forever();
