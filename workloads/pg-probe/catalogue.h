@@ -6,7 +6,10 @@
 // X(id, pre64, insn64, post64, pre32, insn32, post32, input, outputs, flags)
 //   pre/post: set-up and read-out instructions around the probed one (a
 //     fault is attributed to the probed instruction only when its RIP is the
-//     probed instruction's); insn32 "" = no compatibility-mode variant.
+//     probed instruction's); insn32 "" = no 32-bit variant (compatibility
+//     and legacy protected mode run the same 32-bit code). SWAPGS's 32-bit
+//     variant is its bytes (the assembler knows it is 64-bit only; the CPU
+//     raises #UD for it there, SDM vol. 2B SWAPGS).
 //   input: how the runner fills the registers (Input in probe.h).
 //   outputs: the registers (OUT_*) and memory the experiment compares.
 //   flags: F_TIME (its result is the time: never compared), F_WAKE (HLT:
@@ -45,7 +48,7 @@
   X(mov_from_dr7, "", "mov %dr7, %rax", "", "", "mov %dr7, %eax", "", IN_NONE, OUT_RAX, 0) \
   X(rdmsr, "", "rdmsr", "",         "", "rdmsr", "",         IN_MSR, OUT_RAX | OUT_RDX, 0) \
   X(wrmsr, "", "wrmsr", "",         "", "wrmsr", "",         IN_MSR_WRITE, 0, 0) \
-  X(swapgs, "", "swapgs", "",       "", "", "",              IN_NONE, 0, 0) \
+  X(swapgs, "", "swapgs", "",       "", ".byte 0x0f, 0x01, 0xf8  # swapgs", "", IN_NONE, 0, 0) \
   X(invlpg, "", "invlpg (%rdi)", "", "", "invlpg (%edi)", "", IN_NONE, 0, 0) \
   X(wbinvd, "", "wbinvd", "",       "", "wbinvd", "",        IN_NONE, 0, 0) \
   X(cli,   "", "cli", "",           "", "cli", "",           IN_NONE, 0, 0) \
