@@ -13,7 +13,8 @@
                                            is found by the escape probes
     pg_check.py qemu                       pg-probe on QEMU TCG (an independent x86),
                                            its output classified by `nestbed pg
-                                           --probe-output`: the same known classes
+                                           --probe-output`: the same known classes,
+                                           and the sim's class for every row
 
 Paths: --nestbed build/bin/nestbed, --images build/images.
 Exit status 0 = pass, 1 = fail, 77 = skipped (qemu: no qemu-system-x86_64).
@@ -226,8 +227,18 @@ def qemu(args):
                                timeout=args.timeout)
         c.expect(p.returncode == 1, f"pg-probe on QEMU ended with status {p.returncode}: {p.stderr[-500:]}")
         report, _ = run_pg(args, ["--probe-output", str(log)], Path(tmp) / "q.json")
+        sim, _ = run_pg(args, ["--depth", "0"], Path(tmp) / "s.json")
     check_native(c, report)
     c.expect(report["configurations"].get("cr4.umip"), "QEMU -cpu max has UMIP")
+    # An independent x86 and the sim: the same class for every instruction in every mode.
+    def classes(r):
+        return {(x["id"], x["mode"]): (x["implemented"], x["privileged"]["value"], x["control_sensitive"]["value"],
+                                       x["behavior_sensitive"]["value"], sorted(x["privileged_under"]))
+                for x in r["instructions"]}
+    on_qemu, on_sim = classes(report), classes(sim)
+    c.expect(on_qemu.keys() == on_sim.keys(), f"QEMU and the sim ran different rows: {on_qemu.keys() ^ on_sim.keys()}")
+    for row in sorted(on_qemu.keys() & on_sim.keys()):
+        c.expect(on_qemu[row] == on_sim[row], f"{row}: QEMU {on_qemu[row]}, the sim {on_sim[row]}")
     return c
 
 

@@ -9,6 +9,7 @@
 #include "arch/x86/segment.h"
 #include "runtime/libc.h"
 #include "runtime/runtime.h"
+#include "workloads/pg-probe/runner.h"
 
 // A run in 32-bit protected mode (pg_enter_protected, below):
 //   64-bit mode: save the callee-saved registers, RSP, IDTR and CR3 (as
@@ -67,7 +68,6 @@ struct [[gnu::packed]] PseudoDescriptor32 {
 };
 
 constexpr unsigned GATES = 256;
-constexpr uint8_t TIMER_VECTOR = 0x40, SPURIOUS_VECTOR = 0xff;  // runner.cpp's
 constexpr unsigned STUB_SIZE = 16;                              // pg32_stubs: one per exception vector
 
 // Error-code vectors as a mask, for the stubs (SDM vol. 3, 6.13).

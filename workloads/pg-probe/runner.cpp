@@ -72,7 +72,6 @@ pg_resume:
 namespace pg {
 namespace {
 
-constexpr uint8_t TIMER_VECTOR = 0x40, SPURIOUS_VECTOR = 0xff;
 constexpr unsigned EXCEPTION_VECTORS = 32;
 constexpr uint16_t COM1_SCR = arch::platform::COM1 + arch::platform::UART_SCR;
 // What the result buffer holds before a run, so that a store's width shows:

@@ -13,6 +13,10 @@ enum class Mode { BITS64, COMPAT, PROTECTED };
 // The entry's snippet for `mode`; `start` is null when it has none.
 const Variant& variant(const Entry& entry, Mode mode);
 
+// The APIC timer that wakes HLT, and the APIC's spurious vector (both
+// worlds' IDTs have gates for them).
+inline constexpr uint8_t TIMER_VECTOR = 0x40, SPURIOUS_VECTOR = 0xff;
+
 // Installs the handlers that end a run (every exception vector) and the
 // APIC timer's (HLT's wake-up).
 void runner_init();
