@@ -363,13 +363,22 @@ TEST_F(SimSelectorChecks, MemoryOperandOutsideTheSegmentFaults) {
 }
 
 // The descriptor-table read is a supervisor access: an LDT on a page that
-// is not mapped makes LAR #PF (at the descriptor's address).
-TEST_F(SimSelectorChecks, DescriptorTableReadCanPageFault) {
+// is not mapped makes LAR #PF (at the descriptor's address); a
+// non-canonical one #GP(0) (SDM vol. 3, 3.3.7.1).
+TEST_F(SimSelectorChecks, DescriptorTableReadCanFault) {
   m.s().ldtr = sim::Segment{0x58, 0x40000000, 0xff, ar::P | arch::seg::sys_type::LDT};
   m.s().r[rCX] = 0x0c | 3;  // LDT index 1
   EXPECT_EQ(fault_of(LAR_EAX_ECX), PF);
   EXPECT_EQ(m.s().cr2, 0x40000008u);
   EXPECT_EQ(m.stack64(0), 0u);
+  EXPECT_EQ(m.stack64(1), L::CODE);
+
+  reset();
+  m.s().ldtr = sim::Segment{0x58, 0x8000000000000000ull, 0xff, ar::P | arch::seg::sys_type::LDT};
+  m.s().r[rCX] = 0x0c;
+  EXPECT_EQ(fault_of(VERW_CX), GP);
+  EXPECT_EQ(m.stack64(0), 0u);
+  EXPECT_EQ(m.stack64(1), L::CODE);
 }
 
 // =================================================== outside protected mode
