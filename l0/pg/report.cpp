@@ -255,7 +255,9 @@ std::string escapes_markdown(const Report& r) {
 
 nlohmann::ordered_json report_json(const Report& r) {
   nlohmann::ordered_json j;
-  j["format"] = "nestbed-pg 1";
+  // 2: rows for 32-bit protected mode ("mode": "32-bit protected"),
+  // "mode_differences", and "#UD natively" for a row that is #UD at CPL 0.
+  j["format"] = "nestbed-pg 2";
   j["vmm_cmdline"] = r.vmm_cmdline;
   j["configurations"] = r.configs;
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
