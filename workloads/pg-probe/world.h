@@ -1,6 +1,7 @@
-// The probe's world: its own GDT (with compatibility-mode and user
-// segments, two TSSs, two LDTs), user-accessible page tables, stacks, and
-// the configurations that each change one resource of the base one.
+// The probe's world: its own GDT (with 32-bit and user segments, two
+// 64-bit and two 32-bit TSSs, two LDTs), user-accessible page tables,
+// stacks, and the configurations that each change one resource of the base
+// one. The 32-bit protected-mode world's IDT is protected_mode.cpp's.
 #pragma once
 #include <stdint.h>
 
