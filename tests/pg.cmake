@@ -4,12 +4,15 @@
 #                                         escape-probe and efficiency logic on
 #                                         fixtures (tests/pg/*_test.cpp)
 #   pg.classification.depth<D>            tests/pg/pg_check.py: the known
-#                                         classification with its reasons, VT-x
+#                                         classification with its reasons in
+#                                         64-bit, compatibility and 32-bit
+#                                         protected mode, VT-x
 #                                         verdicts, escape probes that reach
 #                                         nothing, equivalence, the JSON the
 #                                         same across two runs
 #   pg.misconfig                          l1-vmm's test-only hole is detected
-#   pg.qemu                               pg-probe on QEMU TCG, classified
+#   pg.qemu                               pg-probe on QEMU TCG, classified,
+#                                         every row's class the sim's too
 #                                         (skips without QEMU)
 if(TARGET nestbed_pg)
   file(GLOB NESTBED_PG_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/pg/*_test.cpp)

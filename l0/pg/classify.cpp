@@ -77,12 +77,14 @@ Verdict behavior_sensitive(const ProbeRun& run, const CatalogueEntry& e, const s
 Classification classify_one(const ProbeRun& run, const CatalogueEntry& e, const std::string& mode) {
   Classification c;
   c.id = e.id;
-  c.text = mode == "64" ? e.text : e.text32;
+  c.text = mode == MODE_64 ? e.text : e.text32;
   c.mode = mode;
   const Observation* k = run.find(e.id, mode, 0, BASE);
   if (!k || (k->fault && *k->fault == UD)) {
     c.implemented = false;
-    const std::string why = k ? "#UD at CPL 0: the platform does not implement it" : "not run";
+    const std::string why =
+        k ? "#UD at CPL 0: not an instruction in " + mode_name(mode) + " mode, or not implemented by the platform"
+          : "not run";
     c.privileged = c.control_sensitive = c.behavior_sensitive = {false, why};
     return c;
   }
@@ -120,10 +122,37 @@ std::string first_difference(const ProbeRun& native, const ProbeRun& nested, con
 
 std::vector<Classification> classify(const ProbeRun& native) {
   std::vector<Classification> rows;
-  for (const char* mode : {"64", "32"})
+  for (const char* mode : MODES)
     for (const CatalogueEntry& e : native.entries)
-      if (std::string(mode) == "64" || e.has_compat) rows.push_back(classify_one(native, e, mode));
+      if (std::string(mode) == MODE_64 || e.has_compat) rows.push_back(classify_one(native, e, mode));
   return rows;
+}
+
+std::string class_summary(const Classification& c) {
+  if (!c.implemented) return "#UD at CPL 0";
+  std::string s = c.privileged.yes ? "privileged" : "unprivileged";
+  if (c.control_sensitive.yes) s += ", control-sensitive";
+  if (c.behavior_sensitive.yes) s += ", behavior-sensitive";
+  if (!c.sensitive()) s += ", not sensitive";
+  if (c.theorem1_violation()) s += ": Theorem 1 violation";
+  for (const auto& [config, why] : c.privileged_under) s += "; privileged with " + config;
+  return s;
+}
+
+std::vector<ModeDifference> mode_differences(const std::vector<Classification>& rows) {
+  std::vector<ModeDifference> out;
+  for (const Classification& first : rows) {
+    if (first.mode != MODE_64) continue;
+    ModeDifference d{first.id, {}};
+    bool differs = false;
+    for (const Classification& c : rows) {
+      if (c.id != first.id) continue;
+      d.by_mode.emplace_back(c.mode, class_summary(c));
+      differs |= d.by_mode.back().second != d.by_mode.front().second;
+    }
+    if (differs) out.push_back(d);
+  }
+  return out;
 }
 
 const char* vtx_kind_name(VtxVerdict::Kind kind) {
@@ -132,7 +161,7 @@ const char* vtx_kind_name(VtxVerdict::Kind kind) {
     case VtxVerdict::Kind::Exits: return "exits";
     case VtxVerdict::Kind::NoExitSameAsNative: return "no exit, as natively";
     case VtxVerdict::Kind::NoExitDiffers: return "no exit, differs from native";
-    case VtxVerdict::Kind::NotImplemented: return "not implemented";
+    case VtxVerdict::Kind::NotImplemented: return "#UD natively";
   }
   return "?";
 }

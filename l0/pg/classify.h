@@ -26,8 +26,10 @@ struct Verdict {
 };
 
 struct Classification {
-  std::string id, text, mode;  // mode "64" or "32"
-  bool implemented = true;     // false: #UD at CPL 0 in the base configuration
+  std::string id, text, mode;  // mode: MODE_64, MODE_COMPAT or MODE_PROTECTED (probe_output.h)
+  // false: #UD at CPL 0 in the base configuration (not an instruction in
+  // this mode, like SWAPGS outside 64-bit mode, or one the platform lacks)
+  bool implemented = true;
   Verdict privileged, control_sensitive, behavior_sensitive;
   // Configurations under which it is privileged though it is not in the
   // base one (CR4.UMIP, CR4.TSD), each with its evidence.
@@ -38,6 +40,17 @@ struct Classification {
 
 // Depth 0: one row per catalogue entry and mode.
 std::vector<Classification> classify(const ProbeRun& native);
+
+// The class of a row in a few words ("privileged, control-sensitive",
+// "sensitive, unprivileged: Theorem 1 violation", "#UD at CPL 0", ...).
+std::string class_summary(const Classification& c);
+
+// An instruction whose class is not the same in every mode it ran in.
+struct ModeDifference {
+  std::string id;
+  std::vector<std::pair<std::string, std::string>> by_mode;  // mode -> class_summary
+};
+std::vector<ModeDifference> mode_differences(const std::vector<Classification>& rows);
 
 // Hardware exits of the probe's level at an instruction address, by reason
 // name, counted over the whole run.

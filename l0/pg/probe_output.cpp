@@ -54,7 +54,7 @@ Observation parse_observation(const std::string& line) {
   Observation o;
   o.id = w[1];
   o.mode = w[2];
-  if (o.mode != "64" && o.mode != "32") malformed(line, "bad mode");
+  if (o.mode != MODE_64 && o.mode != MODE_COMPAT && o.mode != MODE_PROTECTED) malformed(line, "bad mode");
   if (w[3] != "0" && w[3] != "3") malformed(line, "bad CPL");
   o.cpl = unsigned(w[3][0] - '0');
   o.config = w[4];
@@ -76,6 +76,20 @@ Observation parse_observation(const std::string& line) {
 }
 
 }  // namespace
+
+std::string mode_name(const std::string& mode) {
+  if (mode == MODE_64) return "64-bit";
+  if (mode == MODE_COMPAT) return "compatibility";
+  if (mode == MODE_PROTECTED) return "32-bit protected";
+  return mode;
+}
+
+std::string mode_cell(const std::string& mode) {
+  if (mode == MODE_64) return "64";
+  if (mode == MODE_COMPAT) return "compat";
+  if (mode == MODE_PROTECTED) return "pm32";
+  return mode;
+}
 
 ProbeRun parse_probe_output(const std::string& text) {
   ProbeRun run;

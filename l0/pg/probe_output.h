@@ -15,12 +15,24 @@ struct ProbeOutputError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The modes pg-probe runs in, as its observation lines name them: 64-bit
+// mode, compatibility mode (IA-32e mode's 32-bit protected mode) and legacy
+// 32-bit protected mode (paging off).
+inline const char* const MODE_64 = "64";
+inline const char* const MODE_COMPAT = "32";
+inline const char* const MODE_PROTECTED = "pm";
+inline const char* const MODES[] = {MODE_64, MODE_COMPAT, MODE_PROTECTED};
+// The report's words for a mode: "64-bit", "compatibility", "32-bit
+// protected"; and its table cell: "64", "compat", "pm32".
+std::string mode_name(const std::string& mode);
+std::string mode_cell(const std::string& mode);
+
 struct CatalogueEntry {
   std::string id;
   std::string text;            // the instruction as written in 64-bit mode
-  std::string text32;          // and in compatibility mode
+  std::string text32;          // and in 32-bit code (compatibility and protected mode)
   bool time_dependent = false; // its result is the time: never compared
-  bool has_compat = false;     // has a compatibility-mode variant
+  bool has_compat = false;     // has a 32-bit variant (run in compatibility and protected mode)
 };
 
 struct StateChange {
@@ -31,7 +43,7 @@ struct StateChange {
 
 struct Observation {
   std::string id;
-  std::string mode;  // "64" (64-bit mode) or "32" (compatibility mode)
+  std::string mode;  // MODE_64, MODE_COMPAT or MODE_PROTECTED
   unsigned cpl = 0;
   std::string config;  // "base" or the one resource that differs
   uint64_t insn_rip = 0;

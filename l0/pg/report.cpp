@@ -33,7 +33,7 @@ nlohmann::ordered_json row_json(const Report& r, size_t i) {
   const Classification& c = r.rows[i];
   nlohmann::ordered_json j;
   j["id"] = c.id;
-  j["mode"] = c.mode == "64" ? "64-bit" : "compatibility";
+  j["mode"] = mode_name(c.mode);
   j["instruction"] = c.text;
   j["implemented"] = c.implemented;
   j["privileged"] = verdict_json(c.privileged);
@@ -90,7 +90,7 @@ nlohmann::ordered_json depth_json(const DepthResult& d) {
 std::string yes_no(bool v) { return v ? "yes" : "no"; }
 
 std::string privileged_cell(const Classification& c) {
-  if (!c.implemented) return "not implemented";
+  if (!c.implemented) return "#UD";
   return c.privileged.yes ? "yes" : "no";
 }
 
@@ -133,7 +133,7 @@ Table classification_table(const Report& r) {
     if (d.depth > 0) t.header.push_back("VT-x, depth " + std::to_string(d.depth));
   for (size_t i = 0; i < r.rows.size(); i++) {
     const Classification& c = r.rows[i];
-    std::vector<std::string> row = {c.text, c.mode == "64" ? "64" : "compat", privileged_cell(c),
+    std::vector<std::string> row = {c.text, mode_cell(c.mode), privileged_cell(c),
                                     yes_no(c.control_sensitive.yes), yes_no(c.behavior_sensitive.yes),
                                     c.theorem1_violation() ? "VIOLATION" : "-", under_cell(c)};
     for (const DepthResult& d : r.depths)
@@ -216,12 +216,25 @@ std::string evidence_markdown(const Report& r) {
   std::ostringstream s;
   for (size_t i = 0; i < r.rows.size(); i++) {
     const Classification& c = r.rows[i];
-    s << "- `" << c.text << "` (" << (c.mode == "64" ? "64-bit" : "compatibility") << " mode): privileged: "
+    s << "- `" << c.text << "` (" << mode_name(c.mode) << " mode): privileged: "
       << c.privileged.why << "; control-sensitive: " << c.control_sensitive.why
       << "; behavior-sensitive: " << c.behavior_sensitive.why;
     for (const auto& [config, why] : c.privileged_under) s << "; " << why;
     for (const DepthResult& d : r.depths)
       if (d.depth > 0 && i < d.vtx.size()) s << "; depth " << d.depth << ": " << d.vtx[i].why;
+    s << "\n";
+  }
+  return s.str();
+}
+
+std::string differences_markdown(const Report& r) {
+  std::ostringstream s;
+  const std::vector<ModeDifference> differences = mode_differences(r.rows);
+  if (differences.empty()) s << "Every instruction has the same class in every mode it ran in.\n";
+  for (const ModeDifference& d : differences) {
+    s << "- " << d.id << ":";
+    for (size_t i = 0; i < d.by_mode.size(); i++)
+      s << (i ? ";" : "") << " " << mode_name(d.by_mode[i].first) << ": " << d.by_mode[i].second;
     s << "\n";
   }
   return s.str();
@@ -242,7 +255,9 @@ std::string escapes_markdown(const Report& r) {
 
 nlohmann::ordered_json report_json(const Report& r) {
   nlohmann::ordered_json j;
-  j["format"] = "nestbed-pg 1";
+  // 2: rows for 32-bit protected mode ("mode": "32-bit protected"),
+  // "mode_differences", and "#UD natively" for a row that is #UD at CPL 0.
+  j["format"] = "nestbed-pg 2";
   j["vmm_cmdline"] = r.vmm_cmdline;
   j["configurations"] = r.configs;
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
@@ -250,8 +265,15 @@ nlohmann::ordered_json report_json(const Report& r) {
   j["instructions"] = rows;
   nlohmann::ordered_json violations = nlohmann::ordered_json::array();
   for (const Classification& c : r.rows)
-    if (c.theorem1_violation()) violations.push_back(c.id + (c.mode == "64" ? "" : " (compat)"));
+    if (c.theorem1_violation()) violations.push_back(c.id + (c.mode == MODE_64 ? "" : " (" + mode_cell(c.mode) + ")"));
   j["theorem1_violations_bare_x86"] = violations;
+  nlohmann::ordered_json differences = nlohmann::ordered_json::array();
+  for (const ModeDifference& d : mode_differences(r.rows)) {
+    nlohmann::ordered_json by_mode;
+    for (const auto& [mode, summary] : d.by_mode) by_mode[mode_name(mode)] = summary;
+    differences.push_back({{"id", d.id}, {"classes", by_mode}});
+  }
+  j["mode_differences"] = differences;
   nlohmann::ordered_json depths = nlohmann::ordered_json::array();
   for (const DepthResult& d : r.depths) depths.push_back(depth_json(d));
   j["depths"] = depths;
@@ -261,6 +283,7 @@ nlohmann::ordered_json report_json(const Report& r) {
 std::string report_markdown(const Report& r) {
   std::ostringstream s;
   s << "## Classification (depth 0: bare x86; VT-x: under l1-vmm at depth d)\n\n" << markdown_table(classification_table(r));
+  s << "\n## Where the modes differ\n\n" << differences_markdown(r);
   if (r.depths.size() > 1)
     s << "\n## Theorem 2: the same l1-vmm at every level\n\n" << markdown_table(theorem2_table(r));
   s << "\n## How each row was decided\n\n" << evidence_markdown(r);

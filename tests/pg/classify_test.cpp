@@ -66,6 +66,7 @@ TEST(PgProbeOutput, IncompleteWhenTheCountDoesNotMatch) {
 TEST(PgProbeOutput, RejectsMalformedLines) {
   EXPECT_THROW(parse_probe_output("obs sgdt 64 0 base insn=zz fault=- out=- diff=-\n"), ProbeOutputError);
   EXPECT_THROW(parse_probe_output("obs sgdt 16 0 base insn=1 fault=- out=- diff=-\n"), ProbeOutputError);
+  EXPECT_THROW(parse_probe_output("obs sgdt real 0 base insn=1 fault=- out=- diff=-\n"), ProbeOutputError);
   EXPECT_THROW(parse_probe_output("obs sgdt 64 0 base insn=1 fault=13 out=- diff=-\n"), ProbeOutputError);
   EXPECT_THROW(parse_probe_output("obs lgdt 64 0 base insn=1 fault=- out=- diff=gdtr\n"), ProbeOutputError);
   // Lines that are not pg-probe's (a VMM's banner) are skipped.
@@ -105,6 +106,50 @@ TEST(PgClassify, InnocuousAndTimeDependentAndUnimplemented) {
   EXPECT_FALSE(lar.implemented);
   EXPECT_FALSE(lar.theorem1_violation());
   EXPECT_NE(lar.privileged.why.find("#UD at CPL 0"), std::string::npos);
+}
+
+// SWAPGS in the three modes, shaped like pg-probe's output: an instruction in
+// 64-bit mode, #UD in compatibility and 32-bit protected mode ("pm").
+const char* const THREE_MODES = R"(pg-probe: catalogue v1
+insn swapgs time=0 compat=1 swapgs
+insn32 swapgs .byte 0x0f, 0x01, 0xf8  # swapgs
+insn add time=0 compat=1 add %ecx, %eax
+insn32 add add %ecx, %eax
+config base supported=1
+obs swapgs 64 0 base insn=1000 fault=- out=- diff=msr.gs_base:0:2222000,msr.kernel_gs_base:2222000:0
+obs swapgs 64 3 base insn=1000 fault=13 err=0 at=insn out=- diff=-
+obs add 64 0 base insn=1010 fault=- out=rax:0 diff=-
+obs add 64 3 base insn=1010 fault=- out=rax:0 diff=-
+obs swapgs 32 0 base insn=2000 fault=6 err=0 at=insn out=- diff=-
+obs swapgs 32 3 base insn=2000 fault=6 err=0 at=insn out=- diff=-
+obs add 32 0 base insn=2010 fault=- out=rax:0 diff=-
+obs add 32 3 base insn=2010 fault=- out=rax:0 diff=-
+obs swapgs pm 0 base insn=3000 fault=6 err=0 at=insn out=- diff=-
+obs swapgs pm 3 base insn=3000 fault=6 err=0 at=insn out=- diff=-
+obs add pm 0 base insn=3010 fault=- out=rax:0 diff=-
+obs add pm 3 base insn=3010 fault=- out=rax:0 diff=-
+pg-probe: 12 runs
+)";
+
+TEST(PgClassify, ProtectedModeRowsAndWhereTheModesDiffer) {
+  const ProbeRun run = parse_probe_output(THREE_MODES);
+  ASSERT_TRUE(run.complete);
+  const std::vector<Classification> rows = classify(run);
+  ASSERT_EQ(rows.size(), 6u) << "two instructions in three modes";
+  EXPECT_EQ(rows[4].mode, MODE_PROTECTED);
+  EXPECT_EQ(rows[4].text, ".byte 0x0f, 0x01, 0xf8  # swapgs") << "32-bit code's text";
+  EXPECT_EQ(mode_name(rows[4].mode), "32-bit protected");
+  EXPECT_EQ(mode_cell(rows[4].mode), "pm32");
+  EXPECT_FALSE(rows[4].implemented);
+  EXPECT_NE(rows[4].privileged.why.find("not an instruction in 32-bit protected mode"), std::string::npos);
+  EXPECT_TRUE(rows[0].privileged.yes && rows[0].control_sensitive.yes);
+  // Only SWAPGS differs; ADD is the same everywhere.
+  const std::vector<ModeDifference> d = mode_differences(rows);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].id, "swapgs");
+  ASSERT_EQ(d[0].by_mode.size(), 3u);
+  EXPECT_EQ(d[0].by_mode[0].second, "privileged, control-sensitive");
+  EXPECT_EQ(d[0].by_mode[2], (std::pair<std::string, std::string>{MODE_PROTECTED, "#UD at CPL 0"}));
 }
 
 TEST(PgClassifyVtx, ExitsNoExitAndDifferences) {

@@ -14,7 +14,7 @@
     pg_check.py qemu                       pg-probe on QEMU TCG (an independent x86),
                                            its output classified by `nestbed pg
                                            --probe-output`: the same known classes,
-                                           LAR/LSL/VERR/VERW included
+                                           and the sim's class for every row
 
 Paths: --nestbed build/bin/nestbed, --images build/images.
 Exit status 0 = pass, 1 = fail, 77 = skipped (qemu: no qemu-system-x86_64).
@@ -35,7 +35,9 @@ from sanitizer_report import failure as sanitizer_failure  # noqa: E402
 # id -> what their result must depend on (a word of the "why").
 STORE_PRIVILEGED_STATE = {"sgdt": "gdtr", "sidt": "idtr", "sldt": "ldtr", "str": "tr", "smsw": "cr0.ts"}
 CPL_REVEALING = {"mov_from_cs": "CPL 0 vs CPL 3", "mov_from_ss": "CPL 0 vs CPL 3"}
-DESCRIPTOR_CHECKS = ["lar", "lsl", "verr", "verw"]  # their ZF depends on CPL vs the descriptor's DPL
+# Their ZF depends on CPL vs the DPL of the descriptor they are given (KDATA, DPL 0): set at CPL 0, clear
+# at CPL 3, with no fault (SDM vol. 2A LAR/LSL, 2B VERR/VERW).
+DESCRIPTOR_CHECKS = ["lar", "lsl", "verr", "verw"]
 # Privileged: #GP at CPL 3 (IN/OUT with IOPL 0), none at CPL 0.
 PRIVILEGED = ["mov_to_cr0", "mov_to_cr3", "mov_to_cr4", "lgdt", "lidt", "lldt", "ltr", "hlt", "wrmsr", "rdmsr",
               "in_scr", "out_scr", "out_post", "cli", "sti", "clts", "lmsw"]
@@ -65,8 +67,50 @@ def rows(report, mode):
     return {r["id"]: r for r in report["instructions"] if r["mode"] == mode}
 
 
-def check_native(c, report, require_descriptor_checks=False):
-    for mode in ("64-bit", "compatibility"):
+MODES = ("64-bit", "compatibility", "32-bit protected")
+
+
+def mem_of(why, which):
+    """The `which`-th (0, 1) "mem:HEX" of a behavior-sensitive why ("CPL 0, base vs gdtr: mem:.. vs mem:..")."""
+    mems = [w[len("mem:"):] for w in why.replace(",", " ").split() if w.startswith("mem:")]
+    return mems[which] if len(mems) > which else ""
+
+
+def check_modes(c, report):
+    """What differs between the modes, with its reason."""
+    counts = {mode: len(rows(report, mode)) for mode in MODES}
+    c.expect(counts["compatibility"] == counts["32-bit protected"] == counts["64-bit"],
+             f"every instruction should run in both 32-bit modes: rows per mode {counts}")
+    # SWAPGS exists in 64-bit mode only (SDM vol. 2B SWAPGS: #UD if not in 64-bit mode).
+    swapgs = {mode: rows(report, mode)["swapgs"] for mode in MODES}
+    c.expect(swapgs["64-bit"]["privileged"]["value"] and swapgs["64-bit"]["control_sensitive"]["value"],
+             f"swapgs (64-bit mode): should be privileged and control-sensitive: {swapgs['64-bit']}")
+    for mode in MODES[1:]:
+        c.expect(not swapgs[mode]["implemented"] and "#UD at CPL 0" in swapgs[mode]["privileged"]["why"],
+                 f"swapgs ({mode} mode): should be #UD: {swapgs[mode]['privileged']['why']}")
+    differences = {d["id"]: d["classes"] for d in report["mode_differences"]}
+    c.expect("swapgs" in differences and len(differences["swapgs"]) == 3,
+             f"the mode differences should list swapgs in all three modes: {report['mode_differences']}")
+    # SGDT stores 10 bytes in 64-bit mode, 6 in 32-bit code (SDM vol. 2B SGDT); the buffer is filled with
+    # a5 before each run.
+    for mode in MODES:
+        mem = mem_of(rows(report, mode)["sgdt"]["behavior_sensitive"]["why"], 0)
+        bytes_6_to_9_written = len(mem) == 32 and mem[12:20] != "a5" * 4
+        c.expect(len(mem) == 32 and mem[20:] == "a5" * 6 and bytes_6_to_9_written == (mode == "64-bit"),
+                 f"sgdt ({mode} mode): should store {10 if mode == '64-bit' else 6} bytes: mem:{mem}")
+    # Legacy protected mode runs with paging off: MOV from CR0 shows PG clear there, set in IA-32e mode.
+    for mode in MODES:
+        cr0 = rows(report, mode)["mov_from_cr0"]["behavior_sensitive"]["why"]
+        value = int(cr0.split("rax:")[1].split()[0], 16) if "rax:" in cr0 else None
+        paging = None if value is None else bool(value & (1 << 31))
+        c.expect(paging == (mode != "32-bit protected"),
+                 f"mov_from_cr0 ({mode} mode): CR0.PG should be {'clear' if mode == '32-bit protected' else 'set'}: "
+                 f"{cr0}")
+
+
+def check_native(c, report):
+    check_modes(c, report)
+    for mode in MODES:
         by_id = rows(report, mode)
         where = f"({mode} mode)"
         for insn, resource in STORE_PRIVILEGED_STATE.items():
@@ -93,17 +137,13 @@ def check_native(c, report, require_descriptor_checks=False):
                  f"popf {where}: should set IF at CPL 0 and silently not at CPL 3: {popf['behavior_sensitive']}")
         for insn in DESCRIPTOR_CHECKS:
             r = by_id[insn]
-            if r["implemented"]:
-                c.expect(r["theorem1_violation"] and "CPL 0 vs CPL 3" in r["behavior_sensitive"]["why"],
-                         f"{insn} {where}: should be sensitive to the CPL and unprivileged: {r['behavior_sensitive']}")
-            else:
-                c.expect(not require_descriptor_checks, f"{insn} {where}: not implemented: {r['privileged']['why']}")
-                # The sim raises #UD for these (a gap of l0/sim/cpu, reported, not hidden).
-                c.expect("#UD at CPL 0" in r["privileged"]["why"], f"{insn} {where}: {r['privileged']['why']}")
-                print(f"note: {insn} {where} not implemented by the platform: {r['privileged']['why']}")
+            c.expect(r["implemented"], f"{insn} {where}: not implemented: {r['privileged']['why']}")
+            why = r["behavior_sensitive"]["why"]
+            c.expect(r["theorem1_violation"] and not r["privileged"]["value"]
+                     and why.startswith("CPL 0 vs CPL 3") and "rdx:1 vs" in why and why.endswith("rdx:0"),
+                     f"{insn} {where}: ZF (and LAR's/LSL's result) should depend on the CPL against the DPL 0 "
+                     f"descriptor, with no fault at CPL 3: {r['privileged']['why']}; {r['behavior_sensitive']['why']}")
         for insn in PRIVILEGED:
-            if insn not in by_id:
-                continue  # no compatibility-mode variant
             r = by_id[insn]
             c.expect(r["privileged"]["value"] and "#GP at CPL 3, none at CPL 0" in r["privileged"]["why"],
                      f"{insn} {where}: should be privileged: {r['privileged']['why']}")
@@ -185,8 +225,18 @@ def qemu(args):
                                timeout=args.timeout)
         c.expect(p.returncode == 1, f"pg-probe on QEMU ended with status {p.returncode}: {p.stderr[-500:]}")
         report, _ = run_pg(args, ["--probe-output", str(log)], Path(tmp) / "q.json")
-    check_native(c, report, require_descriptor_checks=True)
+        sim, _ = run_pg(args, ["--depth", "0"], Path(tmp) / "s.json")
+    check_native(c, report)
     c.expect(report["configurations"].get("cr4.umip"), "QEMU -cpu max has UMIP")
+    # An independent x86 and the sim: the same class for every instruction in every mode.
+    def classes(r):
+        return {(x["id"], x["mode"]): (x["implemented"], x["privileged"]["value"], x["control_sensitive"]["value"],
+                                       x["behavior_sensitive"]["value"], sorted(x["privileged_under"]))
+                for x in r["instructions"]}
+    on_qemu, on_sim = classes(report), classes(sim)
+    c.expect(on_qemu.keys() == on_sim.keys(), f"QEMU and the sim ran different rows: {on_qemu.keys() ^ on_sim.keys()}")
+    for row in sorted(on_qemu.keys() & on_sim.keys()):
+        c.expect(on_qemu[row] == on_sim[row], f"{row}: QEMU {on_qemu[row]}, the sim {on_sim[row]}")
     return c
 
 

@@ -6,7 +6,12 @@
 // X(id, pre64, insn64, post64, pre32, insn32, post32, input, outputs, flags)
 //   pre/post: set-up and read-out instructions around the probed one (a
 //     fault is attributed to the probed instruction only when its RIP is the
-//     probed instruction's); insn32 "" = no compatibility-mode variant.
+//     probed instruction's); insn32 "" = no 32-bit variant (compatibility
+//     and legacy protected mode run the same 32-bit code; MOV to CR3 loads
+//     a PML4 copy below 4 GiB in both, which protected mode's paging-off
+//     world does not use). SWAPGS's 32-bit
+//     variant is its bytes (the assembler knows it is 64-bit only; the CPU
+//     raises #UD for it there, SDM vol. 2B SWAPGS).
 //   input: how the runner fills the registers (Input in probe.h).
 //   outputs: the registers (OUT_*) and memory the experiment compares.
 //   flags: F_TIME (its result is the time: never compared), F_WAKE (HLT:
@@ -39,13 +44,13 @@
   X(mov_from_cr0, "", "mov %cr0, %rax", "", "", "mov %cr0, %eax", "", IN_NONE, OUT_RAX, 0) \
   X(mov_to_cr0,   "", "mov %rax, %cr0", "", "", "mov %eax, %cr0", "", IN_CR0_TOGGLE, 0, 0) \
   X(mov_from_cr3, "", "mov %cr3, %rax", "", "", "mov %cr3, %eax", "", IN_NONE, OUT_RAX, 0) \
-  X(mov_to_cr3,   "", "mov %rax, %cr3", "", "", "", "",               IN_ALT_CR3, 0, 0) \
+  X(mov_to_cr3,   "", "mov %rax, %cr3", "", "", "mov %eax, %cr3", "", IN_ALT_CR3, 0, 0) \
   X(mov_from_cr4, "", "mov %cr4, %rax", "", "", "mov %cr4, %eax", "", IN_NONE, OUT_RAX, 0) \
   X(mov_to_cr4,   "", "mov %rax, %cr4", "", "", "mov %eax, %cr4", "", IN_CR4_TOGGLE, 0, 0) \
   X(mov_from_dr7, "", "mov %dr7, %rax", "", "", "mov %dr7, %eax", "", IN_NONE, OUT_RAX, 0) \
   X(rdmsr, "", "rdmsr", "",         "", "rdmsr", "",         IN_MSR, OUT_RAX | OUT_RDX, 0) \
   X(wrmsr, "", "wrmsr", "",         "", "wrmsr", "",         IN_MSR_WRITE, 0, 0) \
-  X(swapgs, "", "swapgs", "",       "", "", "",              IN_NONE, 0, 0) \
+  X(swapgs, "", "swapgs", "",       "", ".byte 0x0f, 0x01, 0xf8  # swapgs", "", IN_NONE, 0, 0) \
   X(invlpg, "", "invlpg (%rdi)", "", "", "invlpg (%edi)", "", IN_NONE, 0, 0) \
   X(wbinvd, "", "wbinvd", "",       "", "wbinvd", "",        IN_NONE, 0, 0) \
   X(cli,   "", "cli", "",           "", "cli", "",           IN_NONE, 0, 0) \

@@ -1,5 +1,6 @@
 // pg-probe: the Popek–Goldberg probe guest (README.md beside this file).
-//   pg-probe            every catalogued instruction, every mode, CPL and configuration
+//   pg-probe            every catalogued instruction, every mode (64-bit, compatibility, 32-bit
+//                       protected), CPL and configuration
 //   pg-probe escape K   the resource-control probes, writing to memory address K last
 #include "runtime/libc.h"
 #include "runtime/runtime.h"
@@ -31,14 +32,14 @@ unsigned run_catalogue() {
   for (unsigned c = 0; c < unsigned(Config::COUNT); c++)
     rt::printf("config %s supported=%u\n", config_name(Config(c)), config_supported(Config(c)));
   unsigned runs = 0;
-  const Mode modes[] = {Mode::BITS64, Mode::COMPAT};
+  const Mode modes[] = {Mode::BITS64, Mode::COMPAT, Mode::PROTECTED};
   const unsigned cpls[] = {0, 3};
   for (Mode mode : modes)
     for (unsigned cpl : cpls)
       for (unsigned c = 0; c < unsigned(Config::COUNT); c++) {
         if (!config_supported(Config(c))) continue;
         for (unsigned i = 0; i < CATALOGUE_SIZE; i++) {
-          if (mode == Mode::COMPAT && !CATALOGUE[i].bits32.start) continue;
+          if (!variant(CATALOGUE[i], mode).start) continue;
           run_and_print(CATALOGUE[i], mode, cpl, Config(c));
           runs++;
         }

@@ -1,6 +1,6 @@
 // pg-probe: the Popek–Goldberg probe guest (README.md beside this file).
-// Runs each catalogued instruction at CPL 0 and 3, in 64-bit mode and in
-// compatibility mode, under configurations that differ from the base one in
+// Runs each catalogued instruction at CPL 0 and 3, in 64-bit mode,
+// compatibility mode and legacy 32-bit protected mode, under configurations that differ from the base one in
 // one resource, and prints what happened, one line per run.
 #pragma once
 #include <stdint.h>
@@ -45,9 +45,10 @@ struct Variant {
 struct Entry {
   const char* id;
   const char* text;    // the probed instruction in 64-bit mode, as written
-  const char* text32;  // and in compatibility mode
+  const char* text32;  // and in 32-bit code (compatibility and legacy protected mode)
   Variant bits64;
-  Variant bits32;  // start == nullptr: none
+  Variant bits32;  // compatibility mode; start == nullptr: no 32-bit variant
+  Variant bitspm;  // legacy protected mode: the same 32-bit code, another copy
   Input input;
   uint32_t outputs;
   uint32_t flags;

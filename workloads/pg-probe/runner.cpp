@@ -7,6 +7,7 @@
 #include "arch/platform.h"
 #include "runtime/libc.h"
 #include "runtime/runtime.h"
+#include "workloads/pg-probe/protected_mode.h"
 
 // How a run goes: pg_enter saves the runner's callee-saved registers and
 // stack pointer, loads the snippet's registers and IRETQs to it (to CPL 0 or
@@ -14,7 +15,9 @@
 // vol. 3, 6.14.3). The snippet ends in UD2; that #UD, or the fault of any
 // instruction before it, enters on_exception at CPL 0 (through the TSS's
 // RSP0 from CPL 3), which records the frame and the privileged state and
-// rewrites the frame to return to pg_resume on the runner's stack.
+// rewrites the frame to return to pg_resume on the runner's stack. A run in
+// 32-bit protected mode goes through protected_mode.cpp instead, which
+// leaves IA-32e mode for it and comes back to pg_resume the same way.
 namespace {
 
 struct Launch {
@@ -27,6 +30,7 @@ static_assert(__builtin_offsetof(Launch, rax) == 40 && __builtin_offsetof(Launch
 
 extern "C" {
 uint64_t pg_kernel_rsp;
+volatile unsigned pg_timer_ticks = 0;  // APIC timer ticks (both worlds' handlers count them)
 void pg_enter(const Launch* launch);
 extern const char pg_resume[];
 }
@@ -68,9 +72,12 @@ pg_resume:
 namespace pg {
 namespace {
 
-constexpr uint8_t TIMER_VECTOR = 0x40, SPURIOUS_VECTOR = 0xff;
 constexpr unsigned EXCEPTION_VECTORS = 32;
 constexpr uint16_t COM1_SCR = arch::platform::COM1 + arch::platform::UART_SCR;
+// What the result buffer holds before a run, so that a store's width shows:
+// SGDT/SIDT store 10 bytes in 64-bit mode and 6 in 32-bit code (SDM vol. 2B,
+// SGDT).
+constexpr uint8_t RESULT_FILL = 0xa5;
 
 struct Outcome {
   uint64_t vector, error_code, rip, rflags;
@@ -80,7 +87,6 @@ struct Outcome {
 
 volatile bool armed = false;
 Outcome outcome;
-volatile unsigned timer_ticks = 0;
 
 void on_exception(rt::InterruptFrame& f) {
   if (!armed) {
@@ -97,7 +103,7 @@ void on_exception(rt::InterruptFrame& f) {
 }
 
 void on_timer(rt::InterruptFrame&) {
-  timer_ticks = timer_ticks + 1;
+  pg_timer_ticks = pg_timer_ticks + 1;
   rt::apic::eoi();
 }
 
@@ -107,8 +113,12 @@ uint64_t code_selector(Mode mode, unsigned cpl) {
 }
 
 // The registers the entry's Input asks for (probe.h); rdi is the buffer.
-void fill_inputs(const Entry& e, Launch& l) {
+// In protected mode IDTR and TR take that world's own alternates and CR0
+// has paging off.
+void fill_inputs(const Entry& e, Mode mode, Launch& l) {
   const Alternates& alt = alternates();
+  const bool pm = mode == Mode::PROTECTED;
+  const uint64_t cr0 = pm ? rt::read_cr0() & ~arch::cr0::PG : rt::read_cr0();
   l.rdi = reinterpret_cast<uint64_t>(result_buffer());
   switch (e.input) {
     case IN_NONE: break;
@@ -116,11 +126,11 @@ void fill_inputs(const Entry& e, Launch& l) {
     case IN_NULL_SELECTOR: l.rcx = 0; break;
     case IN_KERNEL_SELECTOR: l.rcx = KDATA; break;
     case IN_ALT_GDTR: l.rsi = alt.gdtr_pseudo; break;
-    case IN_ALT_IDTR: l.rsi = alt.idtr_pseudo; break;
+    case IN_ALT_IDTR: l.rsi = pm ? protected_mode_alt_idtr() : alt.idtr_pseudo; break;
     case IN_ALT_LDT: l.rcx = LDT_B; break;
-    case IN_ALT_TSS: l.rcx = TSS_B; break;
-    case IN_LMSW: l.rcx = (rt::read_cr0() ^ arch::cr0::TS) & 0xffff; break;
-    case IN_CR0_TOGGLE: l.rax = rt::read_cr0() ^ arch::cr0::TS; break;
+    case IN_ALT_TSS: l.rcx = pm ? TSS32_B : TSS_B; break;
+    case IN_LMSW: l.rcx = (cr0 ^ arch::cr0::TS) & 0xffff; break;
+    case IN_CR0_TOGGLE: l.rax = cr0 ^ arch::cr0::TS; break;
     case IN_ALT_CR3: l.rax = alt.pml4; break;
     case IN_CR4_TOGGLE: l.rax = rt::read_cr4() ^ arch::cr4::PCE; break;
     case IN_MSR: l.rcx = arch::msr::IA32_SYSENTER_ESP; break;
@@ -140,11 +150,11 @@ void fill_inputs(const Entry& e, Launch& l) {
 // in the launch wakes it. Whatever the run did, one tick is waited for
 // afterwards, so no tick is left pending for the next run.
 void arm_wakeup() {
-  timer_ticks = 0;
+  pg_timer_ticks = 0;
   rt::apic::timer_start_periodic(TIMER_VECTOR, rt::apic::DIVIDE_BY_16, 2000);
 }
 void disarm_wakeup() {
-  while (timer_ticks == 0) rt::sti_hlt();
+  while (pg_timer_ticks == 0) rt::sti_hlt();
   rt::cli();
   rt::apic::timer_stop();
 }
@@ -155,8 +165,8 @@ void print_outputs(const Entry& e, Mode mode) {
   for (unsigned r = 0; r < 6; r++) {
     if (!(e.outputs & (1u << r))) continue;
     uint64_t v = outcome.regs[r];
-    // Compatibility mode leaves bits 63:32 undefined (SDM vol. 1, 3.4.1.1).
-    if (mode == Mode::COMPAT) v = uint32_t(v);
+    // 32-bit modes leave bits 63:32 undefined (SDM vol. 1, 3.4.1.1).
+    if (mode != Mode::BITS64) v = uint32_t(v);
     rt::printf("%s%s:%lx", any ? "," : "", names[r], v);
     any = true;
   }
@@ -169,7 +179,7 @@ void print_outputs(const Entry& e, Mode mode) {
 }
 
 Launch launch_for(const Variant& v, Mode mode, unsigned cpl, Config config) {
-  memset(result_buffer(), 0, 16);
+  memset(result_buffer(), RESULT_FILL, 16);
   Launch l{};
   l.rip = reinterpret_cast<uint64_t>(v.start);
   l.cs = code_selector(mode, cpl);
@@ -188,6 +198,20 @@ Snapshot run(const Launch& l, unsigned cpl) {
   pg_enter(&l);
   restore_base();
   return before;
+}
+
+// The same in 32-bit protected mode.
+Snapshot run_protected(const Launch& l, unsigned cpl, Config config) {
+  ProtectedLaunch p{uint32_t(l.rip), uint32_t(l.cs), uint32_t(l.rflags), uint32_t(l.rsp), uint32_t(l.ss),
+                    {uint32_t(l.rax), uint32_t(l.rcx), uint32_t(l.rdx), uint32_t(l.rbx), uint32_t(l.rsi),
+                     uint32_t(l.rdi)},
+                    cpl ? UDATA : KDATA,
+                    config};
+  const ProtectedExit x = run_in_protected_mode(p);
+  restore_base();
+  outcome = {x.vector, x.error_code, x.eip, x.eflags, {}, x.after};
+  for (unsigned r = 0; r < 6; r++) outcome.regs[r] = x.regs[r];
+  return x.before;
 }
 
 bool finished(const Variant& v) {
@@ -218,26 +242,43 @@ uint8_t try_msr(const char* id, uint32_t index, uint64_t& value) {
 uint8_t try_rdmsr(uint32_t index, uint64_t& value) { return try_msr("rdmsr", index, value); }
 uint8_t try_wrmsr(uint32_t index, uint64_t value) { return try_msr("wrmsr", index, value); }
 
+const Variant& variant(const Entry& e, Mode mode) {
+  return mode == Mode::BITS64 ? e.bits64 : mode == Mode::COMPAT ? e.bits32 : e.bitspm;
+}
+
 void runner_init() {
+  protected_mode_init();
   for (unsigned v = 0; v < EXCEPTION_VECTORS; v++) rt::set_interrupt_handler(uint8_t(v), on_exception);
   rt::set_interrupt_handler(TIMER_VECTOR, on_timer);
   rt::apic::enable(SPURIOUS_VECTOR);
 }
 
+namespace {
+// The mode as the observation line names it (README.md).
+const char* mode_token(Mode mode) {
+  switch (mode) {
+    case Mode::BITS64: return "64";
+    case Mode::COMPAT: return "32";
+    case Mode::PROTECTED: return "pm";
+  }
+  return "?";
+}
+}  // namespace
+
 void run_and_print(const Entry& e, Mode mode, unsigned cpl, Config config) {
-  const Variant& v = mode == Mode::BITS64 ? e.bits64 : e.bits32;
+  const Variant& v = variant(e, mode);
   Launch l = launch_for(v, mode, cpl, config);
-  fill_inputs(e, l);
+  fill_inputs(e, mode, l);
   if (e.flags & F_WAKE) {
     l.rflags |= arch::rflags::IF;
     arm_wakeup();
   }
-  const Snapshot before = run(l, cpl);
+  const Snapshot before = mode == Mode::PROTECTED ? run_protected(l, cpl, config) : run(l, cpl);
   if (e.flags & F_WAKE) disarm_wakeup();
 
   const bool completed = finished(v);
   const char* at = outcome.rip == uint64_t(v.insn) ? "insn" : "other";
-  rt::printf("obs %s %s %u %s insn=%lx ", e.id, mode == Mode::BITS64 ? "64" : "32", cpl, config_name(config),
+  rt::printf("obs %s %s %u %s insn=%lx ", e.id, mode_token(mode), cpl, config_name(config),
              uint64_t(v.insn));
   if (completed)
     rt::printf("fault=- ");

@@ -6,7 +6,16 @@
 
 namespace pg {
 
-enum class Mode { BITS64, COMPAT };
+// 64-bit mode, compatibility mode (IA-32e mode's 32-bit protected mode),
+// and legacy 32-bit protected mode (protected_mode.h).
+enum class Mode { BITS64, COMPAT, PROTECTED };
+
+// The entry's snippet for `mode`; `start` is null when it has none.
+const Variant& variant(const Entry& entry, Mode mode);
+
+// The APIC timer that wakes HLT, and the APIC's spurious vector (both
+// worlds' IDTs have gates for them).
+inline constexpr uint8_t TIMER_VECTOR = 0x40, SPURIOUS_VECTOR = 0xff;
 
 // Installs the handlers that end a run (every exception vector) and the
 // APIC timer's (HLT's wake-up).

@@ -17,7 +17,7 @@ namespace {
 namespace ar = arch::seg::ar;
 namespace pte = arch::pte;
 
-constexpr unsigned GDT_ENTRIES = LDT_B / 8 + 2;  // a system descriptor takes two slots
+constexpr unsigned GDT_ENTRIES = TSS32_B / 8 + 1;
 constexpr uint16_t COM1_SCR = arch::platform::COM1 + arch::platform::UART_SCR;
 // Values the base state gives the MSRs the catalogue reads or swaps, so that
 // a change is visible.
@@ -34,9 +34,11 @@ constexpr uint32_t CODE = ar::TYPE_CODE | ar::TYPE_WRITABLE | ar::TYPE_ACCESSED 
 constexpr uint32_t DATA = ar::TYPE_WRITABLE | ar::TYPE_ACCESSED | ar::S | ar::P | ar::DB | ar::G;
 constexpr uint32_t DPL3 = 3u << ar::DPL_SHIFT;
 
-// RSP0 of the TSS is where a fault at CPL 3 lands; io_map_base past the
-// limit: no I/O permission bitmap, so IN/OUT obey IOPL only.
+// RSP0 (ESP0) of the TSS is where a fault at CPL 3 lands; io_map_base past
+// the limit: no I/O permission bitmap, so IN/OUT obey IOPL only.
+using arch::Tss32;
 using arch::Tss64;
+constexpr uint64_t TSS_BUSY = uint64_t(0x2) << 40;  // type 9 -> B (SDM vol. 3, 8.2.2)
 
 struct [[gnu::packed]] PseudoDescriptor {
   uint16_t limit;
@@ -48,6 +50,7 @@ alignas(4096) uint64_t alt_gdt[GDT_ENTRIES];
 alignas(4096) uint8_t alt_idt[4096];
 alignas(4096) uint64_t alt_pml4[512];
 alignas(16) Tss64 tss[2];
+alignas(16) Tss32 tss32[2];
 alignas(16) uint64_t ldt[2][2];
 alignas(16) PseudoDescriptor gdtr_base_pd, gdtr_alt_pd, idtr_base_pd, idtr_alt_pd;
 alignas(4096) uint8_t interrupt_stack[16384];
@@ -69,9 +72,8 @@ void load_idtr(const PseudoDescriptor& pd) { asm volatile("lidt %0" : : "m"(pd) 
 void load_ldtr(uint16_t sel) { asm volatile("lldt %0" : : "r"(sel) : "memory"); }
 // LTR needs an available TSS: clear both busy bits first (SDM LTR).
 void load_tr(uint64_t* table, uint16_t sel) {
-  constexpr uint64_t BUSY = uint64_t(0x2) << 40;
-  table[TSS_A / 8] &= ~BUSY;
-  table[TSS_B / 8] &= ~BUSY;
+  table[TSS_A / 8] &= ~TSS_BUSY;
+  table[TSS_B / 8] &= ~TSS_BUSY;
   asm volatile("ltr %0" : : "r"(sel) : "memory");
 }
 uint64_t read_dr7() {
@@ -112,6 +114,11 @@ void build_gdt() {
     tss[t].io_map_base = sizeof(Tss64);
     set_system_descriptor(gdt, (t ? TSS_B : TSS_A) / 8, reinterpret_cast<uint64_t>(&tss[t]), sizeof(Tss64) - 1,
                           arch::seg::sys_type::TSS_AVAILABLE);
+    tss32[t].esp0 = uint32_t(reinterpret_cast<uint64_t>(interrupt_stack + sizeof(interrupt_stack)));
+    tss32[t].ss0 = KDATA;
+    tss32[t].io_map_base = sizeof(Tss32);
+    gdt[(t ? TSS32_B : TSS32_A) / 8] = descriptor(uint32_t(reinterpret_cast<uint64_t>(&tss32[t])),
+                                                  sizeof(Tss32) - 1, arch::seg::sys_type::TSS_AVAILABLE | ar::P);
     ldt[t][0] = ldt[t][1] = descriptor(0, 0xfffff, DATA);
     set_system_descriptor(gdt, (t ? LDT_B : LDT_A) / 8, reinterpret_cast<uint64_t>(&ldt[t]), sizeof(ldt[t]) - 1,
                           arch::seg::sys_type::LDT);
@@ -255,6 +262,12 @@ void print_diff(const Snapshot& a, const Snapshot& b) {
 
 void load_data_segments(uint16_t sel) {
   asm volatile("mov %0, %%ds; mov %0, %%es; mov %0, %%fs; mov %0, %%gs" : : "r"(uint32_t(sel)) : "memory");
+}
+
+void make_tss32_available() {
+  uint64_t* table = reinterpret_cast<uint64_t*>(rt::sgdt().base);
+  table[TSS32_A / 8] &= ~TSS_BUSY;
+  table[TSS32_B / 8] &= ~TSS_BUSY;
 }
 
 const Alternates& alternates() { return alts; }

@@ -1,15 +1,20 @@
-// The probe's world: its own GDT (with compatibility-mode and user
-// segments, two TSSs, two LDTs), user-accessible page tables, stacks, and
-// the configurations that each change one resource of the base one.
+// The probe's world: its own GDT (with 32-bit and user segments, two
+// 64-bit and two 32-bit TSSs, two LDTs), user-accessible page tables,
+// stacks, and the configurations that each change one resource of the base
+// one. The 32-bit protected-mode world's IDT is protected_mode.cpp's.
 #pragma once
 #include <stdint.h>
 
 namespace pg {
 
 // GDT selectors. 0x08/0x10 stay the runtime's (the IDT's gates use 0x08).
+// TSS_A/B are 64-bit TSSs (16-byte descriptors); TSS32_A/B the 32-bit ones
+// the protected-mode world loads (protected_mode.h). The LDT descriptors'
+// first 8 bytes serve in both.
 inline constexpr uint16_t KCODE64 = 0x08, KDATA = 0x10, KCODE32 = 0x18;
 inline constexpr uint16_t UCODE32 = 0x20 | 3, UDATA = 0x28 | 3, UCODE64 = 0x30 | 3;
 inline constexpr uint16_t TSS_A = 0x38, TSS_B = 0x48, LDT_A = 0x58, LDT_B = 0x68;
+inline constexpr uint16_t TSS32_A = 0x78, TSS32_B = 0x80;
 
 // Each configuration differs from BASE in the one resource its name says.
 enum class Config : unsigned { BASE, GDTR, IDTR, LDTR, TR, CR0_TS, CR3, IOPL3, IF, UMIP, TSD, COUNT };
@@ -43,6 +48,9 @@ uint64_t apply_config(Config c);
 void restore_base();
 // Loads DS, ES, FS and GS with `sel` (the launch CPL's data segment).
 void load_data_segments(uint16_t sel);
+// Marks both 32-bit TSSs available in the GDT GDTR points at, so that the
+// protected-mode world can LTR one.
+void make_tss32_available();
 
 // The addresses the inputs point at.
 struct Alternates {

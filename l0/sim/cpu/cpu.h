@@ -170,6 +170,10 @@ class Cpu : public Clock {
   void load_segment(unsigned seg, uint16_t selector);
   void load_cs_for_far_transfer(uint16_t selector, bool is_call);
   uint64_t read_descriptor(uint16_t selector, uint32_t error_code);
+  // The linear address of the descriptor `selector` names, false when it is
+  // past the GDT's or LDT's limit or the LDT is unusable (read_descriptor's
+  // #GP; LAR, LSL, VERR and VERW clear ZF instead).
+  bool descriptor_address(uint16_t selector, uint64_t& la) const;
   // Loads CS for a return to `new_cpl` (IRET, RETF) after the checks of SDM vol. 2 IRET/RET.
   void load_cs_checked(uint16_t selector, unsigned new_cpl);
   // Implicit supervisor-mode accesses (descriptor tables, TSS, event frames; SDM 4.6).

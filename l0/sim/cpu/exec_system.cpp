@@ -1,7 +1,9 @@
 // System instructions: HLT, CLI/STI, IN/OUT, MOV to/from CR/DR/Sreg,
-// descriptor tables, INVLPG, RDMSR/WRMSR, RDTSC(P), RDPMC, CPUID, SWAPGS,
+// descriptor tables, LAR/LSL/VERR/VERW, INVLPG, RDMSR/WRMSR, RDTSC(P), RDPMC, CPUID, SWAPGS,
 // cache control (SDM vol. 2; vol. 3 chapters 2-5).
 #include <capstone/capstone.h>
+
+#include <initializer_list>
 
 #include "arch/x86/paging.h"
 #include "arch/x86/control_regs.h"
@@ -347,6 +349,92 @@ void h_store_selector(Cpu& c, const DecodedInsn& i) {
     c.reg(i.op[0].reg) = sel;
 }
 
+// LAR, LSL, VERR, VERW (SDM vol. 2A LAR, LSL; vol. 2B VERR/VERW) ask what a
+// selector names without loading it. A null selector, an offset past the
+// GDT/LDT limit, a descriptor that is not visible (not conforming code and
+// DPL < CPL or DPL < RPL) or a type the instruction does not accept clear ZF
+// and leave the destination alone; only the operand and the descriptor-table
+// read fault. None of them causes a VM exit.
+enum class SelectorCheck { LAR, LSL, VERR, VERW };
+
+// The system-descriptor types (S = 0) LAR and LSL accept, bit t for type t:
+// SDM vol. 2A tables 3-52 (LAR) and 3-55 (LSL) give one column for
+// protected mode and one for IA-32e mode (EFER.LMA = 1: 64-bit and
+// compatibility mode). Gates have no limit, so LSL takes none; in IA-32e mode
+// the 16-bit TSSs and the task gate are gone, LAR no longer takes the LDT,
+// and LSL takes type 0 ("upper 8 bytes of a 16-byte descriptor"). AMD's
+// manual lets LAR take the LDT in long mode; this CPU is Intel's.
+constexpr uint16_t type_bits(std::initializer_list<unsigned> types) {
+  uint16_t m = 0;
+  for (unsigned t : types) m |= uint16_t(1u << t);
+  return m;
+}
+constexpr uint16_t LAR_TYPES_PROTECTED = type_bits({0x1, 0x2, 0x3, 0x4, 0x5, 0x9, 0xb, 0xc});
+constexpr uint16_t LAR_TYPES_IA32E = type_bits({0x9, 0xb, 0xc});
+constexpr uint16_t LSL_TYPES_PROTECTED = type_bits({0x1, 0x2, 0x3, 0x9, 0xb});
+constexpr uint16_t LSL_TYPES_IA32E = type_bits({0x0, 0x2, 0x9, 0xb});
+
+// "Not recognized in real-address mode" and #UD in virtual-8086 mode.
+void require_protected_mode(Cpu& c) {
+  if (!(c.state().cr0 & arch::cr0::PE) || (c.state().rflags & fl::VM)) raise_ud();
+}
+
+// True (ZF = 1) when `sel` names a descriptor the instruction accepts; `d`
+// is then that descriptor. The descriptor is read as read_descriptor reads
+// it (a supervisor access: #PF or #GP there are the instruction's).
+bool selector_passes(Cpu& c, uint16_t sel, SelectorCheck check, uint64_t& d) {
+  namespace ar = arch::seg::ar;
+  uint64_t la;
+  if ((sel & 0xfffc) == 0 || !c.descriptor_address(sel, la)) return false;
+  d = c.read_system(la, 8);
+  const uint32_t rights = arch::seg::descriptor_access_rights(d);
+  const unsigned dpl = (rights & ar::DPL_MASK) >> ar::DPL_SHIFT;
+  const bool segment = rights & ar::S;  // code or data
+  const bool code = segment && (rights & ar::TYPE_CODE);
+  const bool conforming_code = code && (rights & ar::TYPE_CONFORMING);
+  if (!conforming_code && (c.state().cpl > dpl || arch::seg::selector_rpl(sel) > dpl)) return false;
+  const unsigned type = rights & ar::TYPE_MASK;
+  const bool ia32e = c.state().efer & arch::efer::LMA;
+  switch (check) {
+    case SelectorCheck::LAR: return segment || ((ia32e ? LAR_TYPES_IA32E : LAR_TYPES_PROTECTED) >> type & 1);
+    case SelectorCheck::LSL: return segment || ((ia32e ? LSL_TYPES_IA32E : LSL_TYPES_PROTECTED) >> type & 1);
+    case SelectorCheck::VERR: return segment && (!code || (rights & ar::TYPE_WRITABLE));  // code: readable
+    case SelectorCheck::VERW: return segment && !code && (rights & ar::TYPE_WRITABLE);
+  }
+  return false;
+}
+
+void set_zf(Cpu& c, bool zf) { set_status(c.state().rflags, zf ? fl::ZF : 0, fl::ZF); }
+
+// LAR r16/r32/r64, r/m16 and LSL: T is the destination's size. LAR gives
+// descriptor bits 23:8 of the second doubleword (type, S, DPL, P, AVL, L,
+// D/B, G) masked by 00FxFF00H (x, limit 19:16, undefined: 0 here), or FF00H
+// with a 16-bit operand; LSL the byte-granular limit. A 32-bit destination
+// is zero-extended, a 16-bit one keeps bits 63:16 (SDM vol. 1, 3.4.1.1).
+template <SelectorCheck CHECK, typename T>
+void h_load_from_selector(Cpu& c, const DecodedInsn& i) {
+  require_protected_mode(c);
+  const uint16_t sel = read_op<uint16_t>(c, i, 1);
+  uint64_t d;
+  const bool ok = selector_passes(c, sel, CHECK, d);
+  set_zf(c, ok);
+  if (!ok) return;
+  uint32_t v;
+  if constexpr (CHECK == SelectorCheck::LAR)
+    v = uint32_t(d >> 32) & (sizeof(T) == 2 ? 0xff00u : 0x00f0ff00u);
+  else
+    v = arch::seg::descriptor_limit(d);
+  set_reg<T>(c, i.op[0], T(v));
+}
+
+// VERR/VERW r/m16: ZF says whether the segment is readable/writable.
+template <SelectorCheck CHECK>
+void h_verify_selector(Cpu& c, const DecodedInsn& i) {
+  require_protected_mode(c);
+  uint64_t d;
+  set_zf(c, selector_passes(c, read_op<uint16_t>(c, i, 0), CHECK, d));
+}
+
 // LMSW changes CR0.PE/MP/EM/TS only, and cannot clear PE.
 void h_lmsw(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
@@ -511,6 +599,16 @@ bool select_system(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& c
     case X86_INS_LTR: set_handler(d, &h_ltr, costs, CostClass::descriptor_table, true); return true;
     case X86_INS_SLDT: set_handler(d, &h_store_selector<false>, costs, CostClass::descriptor_table); return true;
     case X86_INS_STR: set_handler(d, &h_store_selector<true>, costs, CostClass::descriptor_table); return true;
+    case X86_INS_LAR:
+      set_handler(d, NB_BY_SIZE_P(h_load_from_selector, SelectorCheck::LAR, d.op[0].size), costs,
+                  CostClass::descriptor_table);
+      return d.op[0].size >= 2;
+    case X86_INS_LSL:
+      set_handler(d, NB_BY_SIZE_P(h_load_from_selector, SelectorCheck::LSL, d.op[0].size), costs,
+                  CostClass::descriptor_table);
+      return d.op[0].size >= 2;
+    case X86_INS_VERR: set_handler(d, &h_verify_selector<SelectorCheck::VERR>, costs, CostClass::descriptor_table); return true;
+    case X86_INS_VERW: set_handler(d, &h_verify_selector<SelectorCheck::VERW>, costs, CostClass::descriptor_table); return true;
     case X86_INS_LMSW: set_handler(d, &h_lmsw, costs, CostClass::control_register, true); return true;
     case X86_INS_SMSW: set_handler(d, &h_smsw, costs, CostClass::control_register); return true;
     case X86_INS_CLTS: set_handler(d, &h_clts, costs, CostClass::control_register); return true;

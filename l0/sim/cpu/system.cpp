@@ -94,14 +94,21 @@ uint64_t Cpu::segment_linear(unsigned seg_index, uint64_t ea, unsigned size, Acc
 
 // ------------------------------------------------------------ segmentation
 
-uint64_t Cpu::read_descriptor(uint16_t selector, uint32_t error_code) {
+bool Cpu::descriptor_address(uint16_t selector, uint64_t& la) const {
   const bool ldt = seg::selector_ti(selector);
   const uint64_t base = ldt ? s_.ldtr.base : s_.gdtr.base;
   const uint32_t limit = ldt ? s_.ldtr.limit : s_.gdtr.limit;
-  if (ldt && (s_.ldtr.ar & seg::ar::UNUSABLE)) raise_gp(error_code);
+  if (ldt && (s_.ldtr.ar & seg::ar::UNUSABLE)) return false;
   const uint32_t offset = seg::selector_index(selector) * 8u;
-  if (offset + 7 > limit) raise_gp(error_code);
-  return read_system(base + offset, 8);
+  if (offset + 7 > limit) return false;
+  la = base + offset;
+  return true;
+}
+
+uint64_t Cpu::read_descriptor(uint16_t selector, uint32_t error_code) {
+  uint64_t la;
+  if (!descriptor_address(selector, la)) raise_gp(error_code);
+  return read_system(la, 8);
 }
 
 void Cpu::set_cpl(uint8_t cpl) {
