@@ -306,6 +306,8 @@ bool vmx_usable();
   X(entry_tpr_shadow, "entry-tpr-shadow")                      \
   X(apic_access, "apic-access")                                \
   X(apic_access_vtpr, "apic-access-vtpr")                      \
+  X(exit_tsc_order, "exit-tsc-order")                          \
+  X(mtf_before_preemption_timer, "mtf-before-preemption-timer") \
   X(vmxoff, "vmxoff")
 
 #define SELFTEST_DECLARE(fn, name) void test_##fn();

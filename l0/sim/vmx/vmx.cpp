@@ -411,7 +411,11 @@ bool Vmx::store_msr_list(uint64_t address, uint32_t count) {
     const uint32_t index = uint32_t(cpu_.phys_read(entry, 4));
     uint64_t value;
     try {
-      value = cpu_.read_msr(index);
+      // Stored as part of the VM exit, not by the guest: IA32_TSC is the
+      // processor's, without the exiting guest's TSC offset (which only
+      // its own RDTSC/RDMSR see, SDM 25.3); KVM reads its autostored TSC
+      // so too.
+      value = index == arch::msr::IA32_TIME_STAMP_COUNTER ? cpu_.read_tsc() : cpu_.read_msr(index);
     } catch (const GuestFault&) {
       return false;  // SDM 27.4: an MSR that cannot be read is a VMX abort
     }
