@@ -159,7 +159,7 @@ CpuStop Cpu::run(uint64_t max_instructions) {
 NB_INLINE Block* Cpu::chained_successor(Block* b, uint64_t la) {
   for (const Block::Successor& s : b->successors)
     if (s.la == la && s.generation == code_generation_) return s.block;
-  const JumpCacheEntry& jc = jump_cache_[(la ^ (la >> 10)) & (JC_SIZE - 1)];
+  const JumpCacheEntry& jc = jump_cache_slot(la);
   if (jc.la != la || jc.generation != code_generation_ || jc.block->mode != mode_) return nullptr;
   b->successors[b->next_successor] = Block::Successor{la, code_generation_, jc.block};
   b->next_successor ^= 1;
@@ -230,7 +230,7 @@ Block* Cpu::lookup_block() {
     if (la > cs.limit) raise_gp(0);  // SDM 5.3: fetch beyond the CS limit
     la = uint32_t(cs.base + la);
   }
-  JumpCacheEntry& jc = jump_cache_[(la ^ (la >> 10)) & (JC_SIZE - 1)];
+  JumpCacheEntry& jc = jump_cache_slot(la);
   if (NB_LIKELY(jc.la == la && jc.generation == code_generation_ && jc.block->mode == mode_)) return jc.block;
 
   const uint64_t pa = translate(la, Access::Exec);
@@ -402,6 +402,7 @@ void Cpu::switch_tlb_context(uint64_t key, bool flush) {
   }
   tlb_ = entries.get();
   tlb_key_ = key;
+  jc_salt_ = (key * 0x9e3779b97f4a7c15ull) >> (64 - JC_BITS);  // a slot offset per context
   uint64_t& generation = context_generation_[key];
   if (flush || generation == 0) generation = ++generation_counter_;
   code_generation_ = generation;

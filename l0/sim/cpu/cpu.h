@@ -424,8 +424,18 @@ class Cpu : public Clock {
   std::unordered_map<uint64_t, uint64_t> context_generation_;  // by TLB context key
   void new_fetch_generation();      // the current context's fetches are stale
   void new_fetch_generation_all();  // every context's (code changed, INVEPT/INVVPID)
-  static constexpr unsigned JC_SIZE = 4096;
-  JumpCacheEntry jump_cache_[JC_SIZE];
+  static constexpr unsigned JC_BITS = 14;
+  static constexpr unsigned JC_SIZE = 1u << JC_BITS;
+  std::unique_ptr<JumpCacheEntry[]> jump_cache_ = std::make_unique<JumpCacheEntry[]>(JC_SIZE);  // 384 KiB: not on a stack
+  // The jump-cache slot of `la` in the current TLB context: a
+  // multiplicative hash (la ^ la >> 10 made code 4 KiB apart collide, and
+  // l1-vmm's exit path evicted itself at every round trip), salted by the
+  // context (nested l1-vmms run the same code at the same linear addresses
+  // at every level).
+  uint64_t jc_salt_ = 0;
+  JumpCacheEntry& jump_cache_slot(uint64_t la) {
+    return jump_cache_[((la * 0x9e3779b97f4a7c15ull) >> (64 - JC_BITS)) ^ jc_salt_];
+  }
   std::unordered_map<uint64_t, Block*> blocks_;  // key: pa << 2 | mode
   // Decoded code is tracked per 64-byte chunk of a page, so a write next to
   // code (data on the same page) keeps the page's blocks (issue 10 item 5).
