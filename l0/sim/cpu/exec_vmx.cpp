@@ -119,6 +119,30 @@ void h_vmwrite(Cpu& c, const DecodedInsn& i) {
   c.vmx().vmwrite(encoding, value);
 }
 
+// VMREAD and VMWRITE with two 64-bit registers in VMX root operation at
+// CPL 0 — a VMM's own accesses, dozens at every VM exit it handles: the
+// prologue's checks that can fail there and the access, inline. Anything
+// else (non-root operation, no current VMCS, an unsupported field, a fault)
+// is the general handler's, which starts over and is exact.
+bool root_vmx_access(Cpu& c) {
+  return !c.non_root() && c.vmx().in_vmx_operation() && c.state().cpl == 0 && c.mode() == CpuMode::Bits64;
+}
+
+void h_vmread_reg64(Cpu& c, const DecodedInsn& i) {
+  vmx::Vmcs* v = c.vmx().current();
+  uint64_t value;
+  if (NB_UNLIKELY(!root_vmx_access(c) || !v || !v->read_encoding(c.reg(i.op[1].reg), value))) return h_vmread(c, i);
+  c.reg(i.op[0].reg) = value;
+  c.state().rflags &= ~arch::rflags::STATUS;  // VMsucceed
+}
+
+void h_vmwrite_reg64(Cpu& c, const DecodedInsn& i) {
+  vmx::Vmcs* v = c.vmx().current();
+  if (NB_UNLIKELY(!root_vmx_access(c) || !v || !v->write_encoding(c.reg(i.op[0].reg), c.reg(i.op[1].reg))))
+    return h_vmwrite(c, i);
+  c.state().rflags &= ~arch::rflags::STATUS;  // VMsucceed
+}
+
 void h_vmlaunch(Cpu& c, const DecodedInsn& i) {
   if (vmx_prologue(c, i, ExitReason::VMLAUNCH)) return;
   c.vmx().vmlaunch(false);
@@ -167,15 +191,15 @@ void h_invvpid(Cpu& c, const DecodedInsn& i) {
 }  // namespace
 
 bool select_vmx(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs) {
-  (void)mode;
+  const bool reg64 = mode == CpuMode::Bits64 && d.op[0].kind == OpKind::Reg && d.op[1].kind == OpKind::Reg;
   switch (id) {
     case X86_INS_VMXON: set_handler(d, &h_vmxon, costs, CostClass::vmx_instruction, true); return d.op[0].kind == OpKind::Mem;
     case X86_INS_VMXOFF: set_handler(d, &h_vmxoff, costs, CostClass::vmx_instruction, true); return true;
     case X86_INS_VMCLEAR: set_handler(d, &h_vmclear, costs, CostClass::vmx_instruction, true); return d.op[0].kind == OpKind::Mem;
     case X86_INS_VMPTRLD: set_handler(d, &h_vmptrld, costs, CostClass::vmx_instruction, true); return d.op[0].kind == OpKind::Mem;
     case X86_INS_VMPTRST: set_handler(d, &h_vmptrst, costs, CostClass::vmx_instruction, true); return d.op[0].kind == OpKind::Mem;
-    case X86_INS_VMREAD: set_handler(d, &h_vmread, costs, CostClass::vmread); return true;
-    case X86_INS_VMWRITE: set_handler(d, &h_vmwrite, costs, CostClass::vmwrite); return true;
+    case X86_INS_VMREAD: set_handler(d, reg64 ? &h_vmread_reg64 : &h_vmread, costs, CostClass::vmread); return true;
+    case X86_INS_VMWRITE: set_handler(d, reg64 ? &h_vmwrite_reg64 : &h_vmwrite, costs, CostClass::vmwrite); return true;
     case X86_INS_VMLAUNCH: set_handler(d, &h_vmlaunch, costs, CostClass::vmx_instruction, true); return true;
     case X86_INS_VMRESUME: set_handler(d, &h_vmresume, costs, CostClass::vmx_instruction, true); return true;
     case X86_INS_VMCALL: set_handler(d, &h_vmcall, costs, CostClass::vmx_instruction, true); return true;
