@@ -138,8 +138,8 @@ bool Decoder::convert_operand(const cs_x86_op& o, const cs_x86& x, CpuMode mode,
       return true;
     case X86_OP_MEM: {
       op.kind = OpKind::Mem;
-      d.mem_base = o.mem.base == X86_REG_INVALID ? REG_ZERO : regs[o.mem.base].index;
-      d.mem_index = o.mem.index == X86_REG_INVALID ? REG_ZERO : regs[o.mem.index].index;
+      d.mem_base = o.mem.base == X86_REG_INVALID ? uint8_t(REG_ZERO) : regs[o.mem.base].index;
+      d.mem_index = o.mem.index == X86_REG_INVALID ? uint8_t(REG_ZERO) : regs[o.mem.index].index;
       if ((o.mem.base != X86_REG_INVALID && regs[o.mem.base].kind != OpKind::Reg) ||
           (o.mem.index != X86_REG_INVALID && regs[o.mem.index].kind != OpKind::Reg))
         return false;

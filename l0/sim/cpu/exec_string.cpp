@@ -93,7 +93,7 @@ void string_io_intercept(Cpu& c, const DecodedInsn& i, bool rep) {
                         q::STRING.mask | q::REP.make(rep) | q::PORT.make(port);
   namespace f = arch::vmx::insn_info_ins_outs;
   const uint64_t info = f::ADDRESS_SIZE.make(i.addrsize == 2 ? 0 : i.addrsize == 4 ? 1 : 2) |
-                        f::SEGMENT.make(OP == Str::Outs ? i.mem_seg_arch : arch::seg::ES);
+                        f::SEGMENT.make(OP == Str::Outs ? i.mem_seg_arch : uint8_t(arch::seg::ES));
   // The guest-linear address field holds the memory operand's first byte (SDM 27.2.1).
   vmx::VmExitRequest r{uint32_t(arch::vmx::ExitReason::IO_INSTRUCTION)};
   r.qualification = qual;
