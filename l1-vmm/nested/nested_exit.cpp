@@ -311,7 +311,11 @@ bool nested_vmx_handle_exit(Vcpu& v) {
     const uint64_t src = v.gpr(unsigned(qual_cr_access::GPR.get(v.exit.qualification)));
     facts.cr_source = guest_64bit_code() ? src : uint32_t(src);
   }
-  if (!l1_wants_exit(c, facts, kGuestBytes)) return false;
+  if (!l1_wants_exit(c, facts, kGuestBytes)) {
+    if (basic == ExitReason::MSR_READ || basic == ExitReason::MSR_WRITE)
+      return nested_x2apic_tpr_access(v, basic == ExitReason::MSR_WRITE);
+    return false;
+  }
   nested_vmx_vmexit(v, reason, v.exit.qualification);
   // An interrupt the platform acknowledged for l1-vmm (exit_intr) that
   // level k+1 wanted without acknowledging: it stays owed to level k+1.

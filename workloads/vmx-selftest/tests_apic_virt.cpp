@@ -4,6 +4,8 @@
 // exit, the APIC-access page with its exits and its virtualized VTPR, and
 // the VM-entry checks of both controls (SDM 26.2.1.1).
 #include "arch/x86/apic.h"
+#include "arch/x86/exceptions.h"
+#include "arch/x86/msr.h"
 #include "runtime/apic.h"
 #include "runtime/libc.h"
 #include "workloads/vmx-selftest/selftest.h"
@@ -238,6 +240,73 @@ void test_apic_access_vtpr() {
   restart_at(guest_vmcall);
   e = resume();
   CHECK_EXIT_AT(e, ExitReason::TPR_BELOW_THRESHOLD, guest_vmcall, 0);
+}
+
+void test_x2apic_virtualization() {
+  // "Virtualize x2APIC mode" without APIC-register virtualization (SDM
+  // 29.5): RDMSR/WRMSR of 808H (the x2APIC TPR) that the MSR bitmap lets
+  // through read and write bytes 87H:80H of the virtual-APIC page, x2APIC
+  // mode or not; a WRMSR with bits 63:8 set is #GP; a write is followed by
+  // TPR virtualization. The bitmap still decides which ones exit. It needs
+  // "use TPR shadow" and excludes "virtualize APIC accesses" (26.2.1.1).
+  REQUIRE(setup_tpr_shadow(guest_rdmsr, 0x50, 0));
+  if (!allowed1(caps.procbased2, proc_ctl2::VIRTUALIZE_X2APIC_MODE))
+    return skip("x2APIC virtualization is not offered");
+  REQUIRE(set_proc2(proc_ctl2::VIRTUALIZE_X2APIC_MODE));
+  REQUIRE(set_proc(proc_ctl::USE_MSR_BITMAPS));
+  clear_page(pages.msr_bitmap);
+  vwrite(VmcsField::MSR_BITMAP, pages.msr_bitmap);
+  auto* vapic = reinterpret_cast<volatile uint32_t*>(pages.scratch[0] + arch::apic::TPR);
+  vapic[1] = 0x11223344;  // bytes 87H:84H
+  regs.gpr[vmx::RCX] = arch::msr::IA32_X2APIC_TPR;
+  CHECK_VMCALL_AT(run(), guest_rdmsr, 2);
+  CHECK_EQ(regs.gpr[vmx::RAX], 0x50, "EAX of RDMSR 808H: bytes 83H:80H");
+  CHECK_EQ(regs.gpr[vmx::RDX], 0x11223344, "EDX of RDMSR 808H: bytes 87H:84H");
+
+  restart_at(guest_wrmsr);
+  regs.gpr[vmx::RAX] = 0x30;
+  regs.gpr[vmx::RDX] = 0;
+  CHECK_VMCALL_AT(resume(), guest_wrmsr, 2);
+  CHECK_EQ(vapic[0], 0x30, "VTPR after WRMSR 808H of 0x30");
+  CHECK_EQ(vapic[1], 0, "bytes 87H:84H after WRMSR 808H");
+
+  struct Bad {
+    uint64_t eax, edx;
+  } bad[] = {{0x130, 0}, {0x30, 1}};
+  for (const Bad& b : bad) {
+    restart_at(guest_wrmsr);
+    regs.gpr[vmx::RCX] = arch::msr::IA32_X2APIC_TPR;  // the guest's #GP stub clobbers RCX
+    regs.gpr[vmx::RAX] = b.eax;
+    regs.gpr[vmx::RDX] = b.edx;
+    CHECK_GUEST_VECTOR(resume(), uint8_t(arch::Vector::GP));
+    CHECK_EQ(vapic[0], 0x30, "VTPR after a WRMSR 808H that faulted");
+  }
+
+  vwrite(VmcsField::TPR_THRESHOLD, 3);  // VTPR[7:4] is 3: the entry passes
+  restart_at(guest_wrmsr);
+  regs.gpr[vmx::RCX] = arch::msr::IA32_X2APIC_TPR;
+  regs.gpr[vmx::RAX] = 0x20;
+  regs.gpr[vmx::RDX] = 0;
+  CHECK_EXIT_AT(resume(), ExitReason::TPR_BELOW_THRESHOLD, guest_wrmsr + 2, 0);
+  CHECK_EQ(vapic[0], 0x20, "VTPR after WRMSR 808H of 0x20");
+
+  // The MSR bitmap first: a read of 808H it intercepts exits.
+  reinterpret_cast<volatile uint8_t*>(pages.msr_bitmap)[arch::msr::IA32_X2APIC_TPR / 8] = 1u << (arch::msr::IA32_X2APIC_TPR % 8);
+  vwrite(VmcsField::TPR_THRESHOLD, 0);
+  restart_at(guest_rdmsr);
+  CHECK_EXIT_AT(resume(), ExitReason::MSR_READ, guest_rdmsr, 2);
+
+  const uint32_t proc = uint32_t(vread(VmcsField::CPU_BASED_VM_EXEC_CONTROL));
+  vwrite(VmcsField::CPU_BASED_VM_EXEC_CONTROL, proc & ~proc_ctl::USE_TPR_SHADOW);
+  CHECK_ENTRY_FAIL(resume(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD,
+                   "virtualize x2APIC mode without use TPR shadow");
+  vwrite(VmcsField::CPU_BASED_VM_EXEC_CONTROL, proc);
+  if (allowed1(caps.procbased2, proc_ctl2::VIRTUALIZE_APIC_ACCESSES)) {
+    vset_bits(VmcsField::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::VIRTUALIZE_APIC_ACCESSES);
+    vwrite(VmcsField::APIC_ACCESS_ADDR, pages.scratch[2]);
+    CHECK_ENTRY_FAIL(resume(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD,
+                     "virtualize x2APIC mode and virtualize APIC accesses");
+  }
 }
 
 }  // namespace selftest

@@ -491,10 +491,20 @@ void h_invlpg(Cpu& c, const DecodedInsn& i) {
   c.end_block();
 }
 
+// "Virtualize x2APIC mode" without APIC-register virtualization (SDM 29.5):
+// RDMSR and WRMSR of the x2APIC TPR MSR that do not exit access the 8
+// bytes at offset 80H of the virtual-APIC page; every other MSR works as
+// it would.
+bool virtualizes_x2apic_tpr(Cpu& c, uint32_t index) {
+  return c.non_root() && (c.vmx().controls().proc2 & pc2::VIRTUALIZE_X2APIC_MODE) &&
+         index == arch::msr::IA32_X2APIC_TPR;
+}
+
 void h_rdmsr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
   if (c.non_root() && c.vmx().msr_exits(uint32_t(c.reg(RCX)), false)) return c.vm_exit_pending(i, uint32_t(ExitReason::MSR_READ));
-  const uint64_t v = c.read_msr(uint32_t(c.reg(RCX)));
+  const uint32_t index = uint32_t(c.reg(RCX));
+  const uint64_t v = virtualizes_x2apic_tpr(c, index) ? c.vmx().read_x2apic_tpr_shadow() : c.read_msr(index);
   c.reg(RAX) = uint32_t(v);
   c.reg(RDX) = v >> 32;
 }
@@ -502,7 +512,14 @@ void h_rdmsr(Cpu& c, const DecodedInsn& i) {
 void h_wrmsr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
   if (c.non_root() && c.vmx().msr_exits(uint32_t(c.reg(RCX)), true)) return c.vm_exit_pending(i, uint32_t(ExitReason::MSR_WRITE));
-  c.write_msr(uint32_t(c.reg(RCX)), (c.reg(RDX) << 32) | uint32_t(c.reg(RAX)));
+  const uint64_t value = (c.reg(RDX) << 32) | uint32_t(c.reg(RAX));
+  if (virtualizes_x2apic_tpr(c, uint32_t(c.reg(RCX)))) {
+    // Only bits 7:0 may be set (SDM 29.5): #GP otherwise, nothing written.
+    if (value >> 8) raise_gp(0);
+    c.vmx().write_x2apic_tpr_shadow(value);
+    return c.end_block();
+  }
+  c.write_msr(uint32_t(c.reg(RCX)), value);
   c.end_block();
 }
 

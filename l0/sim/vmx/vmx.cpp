@@ -208,6 +208,13 @@ void Vmx::write_cr8_shadow(uint64_t value) {
   cpu_.tpr_shadow_updated();
 }
 
+uint64_t Vmx::read_x2apic_tpr_shadow() { return cpu_.phys_read(ctl_.virtual_apic + arch::apic::TPR, 8); }
+
+void Vmx::write_x2apic_tpr_shadow(uint64_t value) {
+  cpu_.phys_write(ctl_.virtual_apic + arch::apic::TPR, 8, value);
+  cpu_.tpr_shadow_updated();
+}
+
 bool Vmx::tpr_shadow_update(bool apic_write) {
   const uint64_t vtpr = ctl_.virtual_apic + arch::apic::TPR;
   if (apic_write) cpu_.phys_write(vtpr, 4, cpu_.phys_read(vtpr, 1));

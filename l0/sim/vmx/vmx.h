@@ -101,6 +101,11 @@ class Vmx {
   bool pml_log(uint64_t gpa);
   uint64_t read_cr8_shadow();
   void write_cr8_shadow(uint64_t value);
+  // RDMSR/WRMSR of the x2APIC TPR with "virtualize x2APIC mode" (SDM
+  // 29.5): bytes 87H:80H of the virtual-APIC page; a write is a TPR-shadow
+  // update.
+  uint64_t read_x2apic_tpr_shadow();
+  void write_x2apic_tpr_shadow(uint64_t value);
   // Is VTPR[7:4] below TPR threshold[3:0]?
   bool tpr_below_threshold();
   // After an instruction that updated the TPR shadow: APIC-write emulation
