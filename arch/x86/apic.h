@@ -35,6 +35,29 @@ inline constexpr uint32_t TIMER_CURRENT_COUNT = 0x390;
 inline constexpr uint32_t TIMER_DIVIDE_CONFIG = 0x3e0;
 inline constexpr uint32_t SELF_IPI = 0x3f0;  // x2APIC only
 
+// APIC-register virtualization (SDM 29.4.2, 29.4.3.1): the registers whose
+// 4 bytes (offset to offset+3) a read of the APIC-access page may be
+// virtualized for, and those a write may be (without virtual-interrupt
+// delivery). Offsets are those of the 16-byte register slots.
+constexpr bool apicv_read_register(uint32_t reg) {
+  switch (reg) {
+    case ID: case VERSION: case TPR: case EOI: case LDR: case DFR: case SVR: case ESR: case ICR_LOW: case ICR_HIGH:
+    case TIMER_INITIAL_COUNT: case TIMER_DIVIDE_CONFIG:
+      return true;
+    default:
+      return (reg >= ISR0 && reg < ESR) || (reg >= LVT_TIMER && reg <= LVT_ERROR);  // ISR, TMR, IRR; the LVTs
+  }
+}
+constexpr bool apicv_write_register(uint32_t reg) {
+  switch (reg) {
+    case TPR: case EOI: case LDR: case DFR: case SVR: case ESR: case ICR_LOW: case ICR_HIGH: case TIMER_INITIAL_COUNT:
+    case TIMER_DIVIDE_CONFIG:
+      return true;
+    default:
+      return reg >= LVT_TIMER && reg <= LVT_ERROR;
+  }
+}
+
 // LVT bits.
 inline constexpr uint32_t LVT_VECTOR_MASK = 0xff;
 inline constexpr uint32_t LVT_DELIVERY_PENDING = 1u << 12;

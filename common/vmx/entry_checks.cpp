@@ -6,8 +6,7 @@
 //
 // Scope: every check that applies to the VMX the sim CPU advertises
 // (l0/sim/vmx/capabilities.cpp); a VMM using these checks offers its guest
-// a subset of it. Controls outside it (APIC-register virtualization,
-// virtual-interrupt delivery,
+// a subset of it. Controls outside it (virtual-interrupt delivery,
 // posted interrupts, VM functions, #VE, tertiary controls,
 // SMM/dual-monitor, CET, PKRS, FRED, perf-global-ctrl, BNDCFGS, RTIT, LBR)
 // cannot be 1 once the reserved-bit checks against the capability MSRs
@@ -367,8 +366,7 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
   // Secondary controls are checked only when activated.
   if ((c.proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) && !ctls_valid(caps.procbased2, c.proc2_raw))
     return control("SDM 26.2.1.1: reserved bits in the secondary processor-based VM-execution controls (IA32_VMX_PROCBASED_CTLS2)");
-  // Tertiary controls, APIC-register
-  // virtualization, virtual-interrupt delivery, posted interrupts, VM
+  // Tertiary controls, virtual-interrupt delivery, posted interrupts, VM
   // functions, EPT-violation #VE, sub-page permissions, PT: not offered, so
   // rejected above as reserved bits. So is every control that needs "use
   // TPR shadow" to be 1.
@@ -402,6 +400,8 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
   }
   if (!(c.proc & proc_ctl::USE_TPR_SHADOW) && (c.proc2 & proc_ctl2::VIRTUALIZE_X2APIC_MODE))
     return control("SDM 26.2.1.1: \"virtualize x2APIC mode\" is 1 without \"use TPR shadow\"");
+  if (!(c.proc & proc_ctl::USE_TPR_SHADOW) && (c.proc2 & proc_ctl2::APIC_REGISTER_VIRTUALIZATION))
+    return control("SDM 26.2.1.1: \"APIC-register virtualization\" is 1 without \"use TPR shadow\"");
   if ((c.proc2 & proc_ctl2::VIRTUALIZE_X2APIC_MODE) && (c.proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES))
     return control("SDM 26.2.1.1: \"virtualize x2APIC mode\" and \"virtualize APIC accesses\" are both 1");
 

@@ -1,5 +1,6 @@
 // vmcs12's "virtualize x2APIC mode" (SDM 29.5), for level k+2's RDMSR and
-// WRMSR of the x2APIC TPR (808H) that vmcs12's MSR bitmap lets through.
+// WRMSR of the x2APIC TPR (808H) that vmcs12's MSR bitmap lets through,
+// and with "APIC-register virtualization" its RDMSR of any x2APIC MSR.
 // vmcs02 has no MSR bitmap — every RDMSR/WRMSR of level k+2 exits to
 // l1-vmm, which consults vmcs12's (reflect.h) — so l1-vmm does here what
 // the processor would: bytes 87H:80H of vmcs12's virtual-APIC page (level
@@ -22,14 +23,20 @@ using F = VmcsField;
 
 bool nested_x2apic_tpr_access(Vcpu& v, bool write) {
   const Vmcs12& c = v.nested.cur->vmcs12;
-  const bool virtualized = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
-                           c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::VIRTUALIZE_X2APIC_MODE);
-  if (!virtualized || uint32_t(v.regs.gpr[RCX]) != arch::msr::IA32_X2APIC_TPR) return false;
-  // Outside level k+1's RAM the page reads all-ones and takes no write, as
-  // the processor's accesses there would.
-  const uint64_t vtpr = c.get(F::VIRTUAL_APIC_PAGE_ADDR) + arch::apic::TPR;
+  const uint32_t proc2 = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS)
+                             ? c.get32(F::SECONDARY_VM_EXEC_CONTROL)
+                             : 0;
+  const uint32_t index = uint32_t(v.regs.gpr[RCX]);
+  if (!(proc2 & proc_ctl2::VIRTUALIZE_X2APIC_MODE)) return false;
+  // With APIC-register virtualization, RDMSR of any x2APIC MSR reads the 8
+  // bytes at (ECX & FFH) << 4; otherwise only the TPR is virtualized.
+  const bool all_reads = (proc2 & proc_ctl2::APIC_REGISTER_VIRTUALIZATION) && index >= arch::msr::X2APIC_FIRST &&
+                         index <= arch::msr::X2APIC_LAST;
+  if (index != arch::msr::IA32_X2APIC_TPR && !(all_reads && !write)) return false;
+  const uint64_t page = c.get(F::VIRTUAL_APIC_PAGE_ADDR);
+  const uint64_t vtpr = page + arch::apic::TPR;
   if (!write) {
-    const uint64_t value = guest_memory.read_or_ones(vtpr, 8);
+    const uint64_t value = guest_memory.read_or_ones(page + ((index & 0xff) << 4), 8);
     v.regs.gpr[RAX] = uint32_t(value);
     v.regs.gpr[RDX] = value >> 32;
     skip_emulated_instruction(v);

@@ -583,12 +583,17 @@ Level1State read_level1_state(const Vcpu& v) {
 // VMLAUNCH/VMRESUME's checks (SDM 30.3, 26.2-26.3) and their failures; the
 // entry itself is nested_vmx_run's. vmcs01 is current unless `shadow` (the
 // shadow VMCS is: the caller's VMWRITE copy left it so).
-// vmcs12 uses the TPR shadow, MOV CR8 may reach it, and its page is not
-// in level k+1's RAM.
+// vmcs12 uses the TPR shadow, an instruction may reach its page (MOV CR8,
+// or any control of APIC virtualization), and the page is not in level
+// k+1's RAM.
 bool tpr_shadow_unbacked(const Vmcs12& c) {
   constexpr uint32_t both_cr8_exit = proc_ctl::CR8_LOAD_EXITING | proc_ctl::CR8_STORE_EXITING;
+  constexpr uint32_t page_users = proc_ctl2::VIRTUALIZE_APIC_ACCESSES | proc_ctl2::VIRTUALIZE_X2APIC_MODE |
+                                  proc_ctl2::APIC_REGISTER_VIRTUALIZATION;
   const uint32_t proc12 = c.get32(F::CPU_BASED_VM_EXEC_CONTROL);
-  return (proc12 & proc_ctl::USE_TPR_SHADOW) && (proc12 & both_cr8_exit) != both_cr8_exit && !virtual_apic02(c);
+  const bool used = (proc12 & both_cr8_exit) != both_cr8_exit ||
+                    ((proc12 & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) && (c.get32(F::SECONDARY_VM_EXEC_CONTROL) & page_users));
+  return (proc12 & proc_ctl::USE_TPR_SHADOW) && used && !virtual_apic02(c);
 }
 
 // vmcs12 virtualizes APIC accesses to a page EPT01 maps nothing to.

@@ -154,19 +154,22 @@ TEST_F(NestedMerge, VpidIsL1vmmsNotVmcs12s) {
   EXPECT_TRUE(merge().proc2 & proc_ctl2::ENABLE_VPID);  // vpid02 whatever vpid12 is
 }
 
-// Shadowing and PML are emulated by l1-vmm (shadow_vmcs.cpp, nested_ept.cpp),
-// never the platform's for vmcs02; the APIC-access page is the platform's.
+// Shadowing, PML and x2APIC virtualization are emulated by l1-vmm
+// (shadow_vmcs.cpp, nested_ept.cpp, apic_virt.cpp), never the platform's
+// for vmcs02; the APIC-access page and APIC-register virtualization are
+// the platform's, on vmcs12's pages.
 TEST_F(NestedMerge, SecondaryControlsL1vmmEmulatesAreDropped) {
-  proc2(proc_ctl2::VMCS_SHADOWING | proc_ctl2::ENABLE_PML | proc_ctl2::APIC_REGISTER_VIRTUALIZATION);
-  EXPECT_EQ(merge().proc2 & (proc_ctl2::VMCS_SHADOWING | proc_ctl2::ENABLE_PML | proc_ctl2::APIC_REGISTER_VIRTUALIZATION),
-            0u);
+  constexpr uint32_t emulated = proc_ctl2::VMCS_SHADOWING | proc_ctl2::ENABLE_PML | proc_ctl2::VIRTUALIZE_X2APIC_MODE;
+  proc2(emulated);
+  EXPECT_EQ(merge().proc2 & emulated, 0u);
 }
 
-TEST_F(NestedMerge, TheApicAccessPageIsVmcs12s) {
-  proc2(proc_ctl2::VIRTUALIZE_APIC_ACCESSES);
-  EXPECT_TRUE(merge().proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES);
+TEST_F(NestedMerge, TheApicAccessPageAndRegisterVirtualizationAreVmcs12s) {
+  constexpr uint32_t platform = proc_ctl2::VIRTUALIZE_APIC_ACCESSES | proc_ctl2::APIC_REGISTER_VIRTUALIZATION;
+  proc2(platform);
+  EXPECT_EQ(merge().proc2 & platform, platform);
   proc2(0);
-  EXPECT_FALSE(merge().proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES);
+  EXPECT_EQ(merge().proc2 & platform, 0u);
 }
 
 // ---- VM-exit and VM-entry controls ------------------------------------------

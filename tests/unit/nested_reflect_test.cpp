@@ -428,7 +428,7 @@ constexpr Row kRows[] = {
     {ExitReason::INVVPID, Kind::Always, 0, false, "25.1.2"},
     {ExitReason::WBINVD, Kind::Proc2, proc_ctl2::WBINVD_EXITING},
     {ExitReason::XSETBV, Kind::Always, 0, false, "25.1.2"},
-    {ExitReason::APIC_WRITE, Kind::NotOffered, proc_ctl2::APIC_REGISTER_VIRTUALIZATION},
+    {ExitReason::APIC_WRITE, Kind::Proc2, proc_ctl2::APIC_REGISTER_VIRTUALIZATION},
     {ExitReason::RDRAND, Kind::Proc2, proc_ctl2::RDRAND_EXITING},
     {ExitReason::INVPCID, Kind::NotOffered, proc_ctl2::ENABLE_INVPCID},
     {ExitReason::VMFUNC, Kind::NotOffered, proc_ctl2::ENABLE_VM_FUNCTIONS},

@@ -307,6 +307,7 @@ bool vmx_usable();
   X(apic_access, "apic-access")                                \
   X(apic_access_vtpr, "apic-access-vtpr")                      \
   X(x2apic_virtualization, "x2apic-virtualization")            \
+  X(apic_register_virtualization, "apic-register-virtualization") \
   X(exit_tsc_order, "exit-tsc-order")                          \
   X(mtf_before_preemption_timer, "mtf-before-preemption-timer") \
   X(vmxoff, "vmxoff")

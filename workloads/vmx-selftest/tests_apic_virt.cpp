@@ -309,4 +309,89 @@ void test_x2apic_virtualization() {
   }
 }
 
+void test_apic_register_virtualization() {
+  // With APIC-register virtualization (and no virtual-interrupt delivery):
+  // reads entirely within the first 4 bytes of ID, version, TPR, EOI, LDR,
+  // DFR, SVR, ISR/TMR/IRR, ESR, ICR, the LVTs, initial count or divide
+  // configuration come from the virtual-APIC page (SDM 29.4.2); writes to
+  // TPR, EOI, LDR, DFR, SVR, ESR, ICR, the LVTs, initial count and divide
+  // configuration go there (29.4.3.1) and are followed by APIC-write
+  // emulation: an APIC-write VM exit, trap-like, with the offset (29.4.3.3)
+  // — except TPR (TPR virtualization) and ICR high (bytes 2:0 cleared,
+  // nothing else, 29.4.3.2). Anything else is an APIC-access VM exit. With
+  // "virtualize x2APIC mode" too, RDMSR of 800H-8FFH reads 8 bytes at
+  // (ECX & FFH) << 4 (29.5).
+  REQUIRE(setup_tpr_shadow(guest_read32, 0x50, 0));
+  if (!allowed1(caps.procbased2, proc_ctl2::APIC_REGISTER_VIRTUALIZATION))
+    return skip("APIC-register virtualization is not offered");
+  REQUIRE(set_apic_access_page());
+  REQUIRE(set_proc2(proc_ctl2::APIC_REGISTER_VIRTUALIZATION));
+  auto vapic = [](unsigned offset) -> volatile uint32_t& {
+    return *reinterpret_cast<volatile uint32_t*>(pages.scratch[0] + offset);
+  };
+  vapic(0x20) = 0x01000000;
+  vapic(0x320) = 0x10030;
+  vapic(0x324) = 0x5a5a5a5a;
+  vapic(0x390) = 0x1234;
+  regs.gpr[vmx::RDI] = apic_page(0x20);
+  CHECK_VMCALL_AT(run(), guest_read32, 2);
+  CHECK_EQ(regs.gpr[vmx::RAX], 0x01000000, "a read of the APIC ID: the virtual-APIC page's");
+  restart_at(guest_read32);
+  regs.gpr[vmx::RDI] = apic_page(0x320);
+  CHECK_VMCALL_AT(resume(), guest_read32, 2);
+  CHECK_EQ(regs.gpr[vmx::RAX], 0x10030, "a read of the LVT timer register");
+
+  struct Refused {
+    const char* snippet;
+    unsigned offset;
+    uint64_t type;
+  } refused[] = {
+      {guest_read32, 0x390, q::LINEAR_READ},    // current count: not virtualized
+      {guest_read32, 0x322, q::LINEAR_READ},    // past the register's first 4 bytes
+      {guest_write32, 0x390, q::LINEAR_WRITE},  // current count is read-only
+      {guest_write32, 0x20, q::LINEAR_WRITE},   // the ID is not written
+  };
+  for (const Refused& r : refused) {
+    restart_at(r.snippet);
+    regs.gpr[vmx::RDI] = apic_page(r.offset);
+    const Exit e = resume();
+    CHECK_EXIT_AT(e, ExitReason::APIC_ACCESS, r.snippet, 0);
+    CHECK_QUAL(e, apic_access_qual(r.offset, r.type));
+  }
+
+  restart_at(guest_write32);
+  regs.gpr[vmx::RDI] = apic_page(0x320);
+  regs.gpr[vmx::RAX] = 0x10040;
+  Exit e = resume();
+  CHECK_EXIT_AT(e, ExitReason::APIC_WRITE, guest_write32 + 2, 0);
+  CHECK_QUAL(e, 0x320);
+  CHECK_EQ(vapic(0x320), 0x10040, "the LVT timer register on the virtual-APIC page after the write");
+  CHECK_EQ(*reinterpret_cast<volatile uint32_t*>(apic_page(0x320)), 0xaaaaaaaa, "the APIC-access page");
+
+  restart_at(guest_write32);
+  regs.gpr[vmx::RDI] = apic_page(0x310);
+  regs.gpr[vmx::RAX] = 0xffffffff;
+  CHECK_VMCALL_AT(resume(), guest_write32, 2);
+  CHECK_EQ(vapic(0x310), 0xff000000, "ICR high after writing all-ones (bytes 2:0 cleared)");
+
+  // x2APIC: with both controls, RDMSR 832H (the LVT timer) reads 8 bytes at 320H.
+  const uint32_t proc2 = uint32_t(vread(VmcsField::SECONDARY_VM_EXEC_CONTROL));
+  vwrite(VmcsField::SECONDARY_VM_EXEC_CONTROL,
+         (proc2 & ~proc_ctl2::VIRTUALIZE_APIC_ACCESSES) | proc_ctl2::VIRTUALIZE_X2APIC_MODE);
+  REQUIRE(set_proc(proc_ctl::USE_MSR_BITMAPS));
+  clear_page(pages.msr_bitmap);
+  vwrite(VmcsField::MSR_BITMAP, pages.msr_bitmap);
+  restart_at(guest_rdmsr);
+  regs.gpr[vmx::RCX] = arch::msr::X2APIC_FIRST + (0x320 >> 4);
+  CHECK_VMCALL_AT(resume(), guest_rdmsr, 2);
+  CHECK_EQ(regs.gpr[vmx::RAX], 0x10040, "EAX of RDMSR 832H");
+  CHECK_EQ(regs.gpr[vmx::RDX], 0x5a5a5a5a, "EDX of RDMSR 832H: bytes 327H:324H");
+
+  const uint32_t proc = uint32_t(vread(VmcsField::CPU_BASED_VM_EXEC_CONTROL));
+  vwrite(VmcsField::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::APIC_REGISTER_VIRTUALIZATION);
+  vwrite(VmcsField::CPU_BASED_VM_EXEC_CONTROL, proc & ~proc_ctl::USE_TPR_SHADOW);
+  CHECK_ENTRY_FAIL(resume(), Status::FailValid, VmInstructionError::ENTRY_INVALID_CONTROL_FIELD,
+                   "APIC-register virtualization without use TPR shadow");
+}
+
 }  // namespace selftest

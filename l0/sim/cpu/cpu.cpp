@@ -122,17 +122,20 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       Block* b = lookup_block();
       execute_block(b, budget);
     } catch (const GuestFault& f) {
-      tpr_shadow_update_ = TprUpdate::None;  // the instruction did not complete
+      tpr_shadow_update_ = false;  // the instruction did not complete
+      apic_write_offset_ = kNoApicWrite;
       s_.rip() = fault_rip_;
       ++counters_.exceptions;
       deliver_event(f.vector, f.has_error_code, f.error_code, false, false, 0);
     } catch (const vmx::VmExitRequest& r) {
-      tpr_shadow_update_ = TprUpdate::None;
+      tpr_shadow_update_ = false;
+      apic_write_offset_ = kNoApicWrite;
       s_.rip() = fault_rip_;
       deliver_vm_exit(r);
     }
     if (NB_UNLIKELY(pending_exit_.valid)) {
-      tpr_shadow_update_ = TprUpdate::None;  // the instruction did not complete
+      tpr_shadow_update_ = false;  // the instruction did not complete
+      apic_write_offset_ = kNoApicWrite;
       deliver_pending_exit();
     }
     if (in_shadow) {
@@ -143,11 +146,7 @@ CpuStop Cpu::run(uint64_t max_instructions) {
     // under has ended), before an MTF exit and any pending event: a
     // TPR-shadow update has priority over SMIs, INIT and lower-priority
     // events (SDM 29.1.2).
-    if (NB_UNLIKELY(tpr_shadow_update_ != TprUpdate::None)) {
-      const bool apic_write = std::exchange(tpr_shadow_update_, TprUpdate::None) == TprUpdate::ApicWrite;
-      if (non_root_ && vmx_->tpr_shadow_update(apic_write))
-        deliver_vm_exit(vmx::VmExitRequest{uint32_t(arch::vmx::ExitReason::TPR_BELOW_THRESHOLD)});
-    }
+    if (NB_UNLIKELY(tpr_shadow_update_ || apic_write_offset_ != kNoApicWrite)) after_apic_virtualization();
     if (mtf && non_root_ && vmx_->mtf_pending() && stop_ == CpuStop::None) {
       vmx_->clear_mtf();
       deliver_vm_exit(vmx::VmExitRequest{uint32_t(arch::vmx::ExitReason::MONITOR_TRAP_FLAG)});
@@ -363,6 +362,15 @@ void Cpu::note_code_write(uint64_t pa, unsigned size, uint64_t value) {
 }
 
 // ------------------------------------------------------------ VMX glue
+
+void Cpu::after_apic_virtualization() {
+  const bool tpr = std::exchange(tpr_shadow_update_, false);
+  const uint16_t offset = std::exchange(apic_write_offset_, kNoApicWrite);
+  if (!non_root_) return;
+  vmx::VmExitRequest r{0};
+  if (offset != kNoApicWrite ? vmx_->apic_write_emulation(offset, r) : tpr && vmx_->tpr_shadow_update(r))
+    deliver_vm_exit(r);
+}
 
 void Cpu::deliver_vm_exit(const vmx::VmExitRequest& r) {
   const uint64_t guest_rip = r.rip_after ? s_.rip() + r.insn_len : s_.rip();

@@ -237,11 +237,15 @@ class Cpu : public Clock {
   // the APIC-access page; SDM 29.1.2): once the instruction has completed
   // and retired, the run loop compares VTPR with the TPR threshold and
   // makes the trap-like "TPR below threshold" VM exit if it is below.
-  // `apic_write`: the update is a virtualized write to VTPR through the
-  // APIC-access page, whose APIC-write emulation first clears VTPR's bytes
-  // 3:1 (SDM 29.4.3.2).
-  void tpr_shadow_updated(bool apic_write = false) {
-    tpr_shadow_update_ = apic_write ? TprUpdate::ApicWrite : TprUpdate::Cr8;
+  void tpr_shadow_updated() {
+    tpr_shadow_update_ = true;
+    exit_block_ = true;
+  }
+  // A write to the APIC-access page that was virtualized (the data went to
+  // the virtual-APIC page at `offset`): APIC-write emulation follows once
+  // the instruction has completed (SDM 29.4.3.2), in the run loop.
+  void apic_write_virtualized(unsigned offset) {
+    apic_write_offset_ = uint16_t(offset);
     exit_block_ = true;
   }
   // "Virtualize APIC accesses" (SDM 29.4): the physical page whose accesses
@@ -398,8 +402,13 @@ class Cpu : public Clock {
   CpuTraceSink* trace_ = nullptr;
   void deliver_vm_exit(const vmx::VmExitRequest& r);
   // vm_exit_pending's request, delivered when the handler has returned.
-  enum class TprUpdate : uint8_t { None, Cr8, ApicWrite };
-  TprUpdate tpr_shadow_update_ = TprUpdate::None;  // tpr_shadow_updated()
+  bool tpr_shadow_update_ = false;  // tpr_shadow_updated()
+  static constexpr uint16_t kNoApicWrite = 0xffff;
+  uint16_t apic_write_offset_ = kNoApicWrite;  // apic_write_virtualized()
+  // After an instruction that updated the TPR shadow or wrote the
+  // APIC-access page: TPR virtualization, APIC-write emulation, and the
+  // trap-like VM exit either may end in.
+  void after_apic_virtualization();
   uint64_t apic_access_page_ = kNoApicAccessPage;
   // An access whose translation ends in the APIC-access page (SDM 29.4):
   // the APIC-access VM exit, or the physical address of VTPR on the

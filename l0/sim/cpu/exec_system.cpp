@@ -6,6 +6,7 @@
 #include <initializer_list>
 
 #include "arch/x86/paging.h"
+#include "arch/x86/apic.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/segment.h"
@@ -491,20 +492,28 @@ void h_invlpg(Cpu& c, const DecodedInsn& i) {
   c.end_block();
 }
 
-// "Virtualize x2APIC mode" without APIC-register virtualization (SDM 29.5):
-// RDMSR and WRMSR of the x2APIC TPR MSR that do not exit access the 8
-// bytes at offset 80H of the virtual-APIC page; every other MSR works as
-// it would.
+// "Virtualize x2APIC mode" (SDM 29.5): RDMSR and WRMSR of the x2APIC TPR
+// MSR that do not exit access the 8 bytes at offset 80H of the
+// virtual-APIC page; with APIC-register virtualization too, RDMSR of any
+// MSR in 800H-8FFH reads the 8 bytes at (ECX & FFH) << 4. Every other
+// access works as it would.
 bool virtualizes_x2apic_tpr(Cpu& c, uint32_t index) {
   return c.non_root() && (c.vmx().controls().proc2 & pc2::VIRTUALIZE_X2APIC_MODE) &&
          index == arch::msr::IA32_X2APIC_TPR;
+}
+bool virtualizes_x2apic_read(Cpu& c, uint32_t index) {
+  constexpr uint32_t both = pc2::VIRTUALIZE_X2APIC_MODE | pc2::APIC_REGISTER_VIRTUALIZATION;
+  return c.non_root() && (c.vmx().controls().proc2 & both) == both && index >= arch::msr::X2APIC_FIRST &&
+         index <= arch::msr::X2APIC_LAST;
 }
 
 void h_rdmsr(Cpu& c, const DecodedInsn& i) {
   require_cpl0(c);
   if (c.non_root() && c.vmx().msr_exits(uint32_t(c.reg(RCX)), false)) return c.vm_exit_pending(i, uint32_t(ExitReason::MSR_READ));
   const uint32_t index = uint32_t(c.reg(RCX));
-  const uint64_t v = virtualizes_x2apic_tpr(c, index) ? c.vmx().read_x2apic_tpr_shadow() : c.read_msr(index);
+  const uint64_t v = virtualizes_x2apic_read(c, index) ? c.vmx().read_virtual_apic(uint32_t(index & 0xff) << 4, 8)
+                     : virtualizes_x2apic_tpr(c, index) ? c.vmx().read_virtual_apic(arch::apic::TPR, 8)
+                                                        : c.read_msr(index);
   c.reg(RAX) = uint32_t(v);
   c.reg(RDX) = v >> 32;
 }

@@ -69,19 +69,30 @@ void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, b
   (void)user;
 }
 
-// "Virtualize APIC accesses" (SDM 29.4) without APIC-register virtualization
-// or virtual-interrupt delivery (neither is offered): with the TPR shadow,
-// a read or write of at most 32 bits at offset 80H is done on the
-// virtual-APIC page (29.4.2, 29.4.3.1), a write followed by APIC-write
-// emulation (29.4.3.2); any other linear access is an APIC-access VM exit,
+// "Virtualize APIC accesses" (SDM 29.4) without virtual-interrupt delivery
+// (not offered). A read or write the controls virtualize is done on the
+// virtual-APIC page (29.4.2, 29.4.3.1) — with the TPR shadow, one of at
+// most 32 bits at offset 80H; with APIC-register virtualization too, one
+// entirely within the first 4 bytes of a register apic::apicv_*_register
+// lists — a write followed by APIC-write emulation (29.4.3.2, after the
+// instruction). Any other linear access is an APIC-access VM exit,
 // fault-like, below page faults and EPT violations in priority (29.4.1),
 // with the offset and the access type in its qualification (27.2.1).
 uint64_t Cpu::apic_access_page_access(uint64_t pa, Access a, unsigned size) {
+  namespace pc = arch::vmx::proc_ctl;
+  namespace pc2 = arch::vmx::proc_ctl2;
   const vmx::GuestControls& ctl = vmx_->controls();
-  const unsigned offset = unsigned(pa & 0xfff);
-  const bool vtpr = a != Access::Exec && offset == apic::TPR && size != 0 && size <= 4;
-  if (vtpr && (ctl.proc & arch::vmx::proc_ctl::USE_TPR_SHADOW)) {
-    if (a == Access::Write) tpr_shadow_updated(/*apic_write=*/true);
+  const unsigned offset = unsigned(pa & 0xfff), reg = offset & ~0xfu;
+  const bool in_register = size != 0 && (offset & 0xf) + size <= 4;
+  bool virtualized = false;
+  if (a != Access::Exec && (ctl.proc & pc::USE_TPR_SHADOW) && in_register) {
+    if (ctl.proc2 & pc2::APIC_REGISTER_VIRTUALIZATION)
+      virtualized = a == Access::Read ? apic::apicv_read_register(reg) : apic::apicv_write_register(reg);
+    else
+      virtualized = offset == apic::TPR && size <= 4;
+  }
+  if (virtualized) {
+    if (a == Access::Write) apic_write_virtualized(offset);
     return ctl.virtual_apic + offset;
   }
   namespace q = arch::vmx::qual_apic_access;

@@ -208,17 +208,33 @@ void Vmx::write_cr8_shadow(uint64_t value) {
   cpu_.tpr_shadow_updated();
 }
 
-uint64_t Vmx::read_x2apic_tpr_shadow() { return cpu_.phys_read(ctl_.virtual_apic + arch::apic::TPR, 8); }
+uint64_t Vmx::read_virtual_apic(unsigned offset, unsigned size) { return cpu_.phys_read(ctl_.virtual_apic + offset, size); }
 
 void Vmx::write_x2apic_tpr_shadow(uint64_t value) {
   cpu_.phys_write(ctl_.virtual_apic + arch::apic::TPR, 8, value);
   cpu_.tpr_shadow_updated();
 }
 
-bool Vmx::tpr_shadow_update(bool apic_write) {
-  const uint64_t vtpr = ctl_.virtual_apic + arch::apic::TPR;
-  if (apic_write) cpu_.phys_write(vtpr, 4, cpu_.phys_read(vtpr, 1));
-  return tpr_below_threshold();
+bool Vmx::tpr_shadow_update(VmExitRequest& exit) {
+  if (!tpr_below_threshold()) return false;
+  exit = VmExitRequest{uint32_t(ExitReason::TPR_BELOW_THRESHOLD)};
+  return true;
+}
+
+bool Vmx::apic_write_emulation(unsigned offset, VmExitRequest& exit) {
+  const uint64_t page = ctl_.virtual_apic;
+  switch (offset & ~0xfu) {
+    case arch::apic::TPR:
+      cpu_.phys_write(page + arch::apic::TPR, 4, cpu_.phys_read(page + arch::apic::TPR, 1));
+      return tpr_shadow_update(exit);
+    case arch::apic::ICR_HIGH:
+      cpu_.phys_write(page + arch::apic::ICR_HIGH, 4, cpu_.phys_read(page + arch::apic::ICR_HIGH, 4) & 0xff000000u);
+      return false;
+    default:
+      exit = VmExitRequest{uint32_t(ExitReason::APIC_WRITE)};
+      exit.qualification = qual_apic_write::OFFSET.make(offset);
+      return true;
+  }
 }
 
 bool Vmx::tpr_below_threshold() {

@@ -104,15 +104,20 @@ class Vmx {
   // RDMSR/WRMSR of the x2APIC TPR with "virtualize x2APIC mode" (SDM
   // 29.5): bytes 87H:80H of the virtual-APIC page; a write is a TPR-shadow
   // update.
-  uint64_t read_x2apic_tpr_shadow();
+  uint64_t read_virtual_apic(unsigned offset, unsigned size);
   void write_x2apic_tpr_shadow(uint64_t value);
   // Is VTPR[7:4] below TPR threshold[3:0]?
   bool tpr_below_threshold();
-  // After an instruction that updated the TPR shadow: APIC-write emulation
-  // of offset 080H if `apic_write` (bytes 3:1 of VTPR cleared, SDM
-  // 29.4.3.2), then TPR virtualization without virtual-interrupt delivery
-  // (29.1.2): true if a "TPR below threshold" VM exit follows.
-  bool tpr_shadow_update(bool apic_write);
+  // After an instruction that updated the TPR shadow (MOV to CR8, WRMSR):
+  // TPR virtualization without virtual-interrupt delivery (SDM 29.1.2).
+  // True, with `exit` set, if a "TPR below threshold" VM exit follows.
+  bool tpr_shadow_update(VmExitRequest& exit);
+  // APIC-write emulation (SDM 29.4.3.2) after an instruction that wrote the
+  // APIC-access page at page offset `offset`, virtualized: VTPR's bytes
+  // 3:1 cleared and TPR virtualization (80H), VICR_HI's bytes 2:0 cleared
+  // (310H), else an APIC-write VM exit (56, trap-like, the offset as its
+  // qualification, 29.4.3.3). True, with `exit` set, if a VM exit follows.
+  bool apic_write_emulation(unsigned offset, VmExitRequest& exit);
   // Exit predicates used by instruction handlers (SDM 25.1.3).
   bool io_exits(uint16_t port, unsigned size);
   bool msr_exits(uint32_t index, bool write);
