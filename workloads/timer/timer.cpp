@@ -1,6 +1,7 @@
 // timer N: N interrupts from the local APIC timer in periodic mode, the CPU
 // halted in between (HLT and the interrupt are exits under a VMM). The
-// handler stops the timer on the Nth tick, so exactly N are counted.
+// handler stops the timer on the Nth tick and counts no more, so exactly N
+// are counted.
 #include "runtime/runtime.h"
 
 namespace {
@@ -16,10 +17,16 @@ constexpr uint32_t INITIAL_COUNT = 50000;
 volatile uint64_t ticks = 0;
 uint64_t target = 0;
 
+// A tick already pending when the Nth stopped the timer is acknowledged but
+// not counted: QEMU's APIC timer runs on host time, so a guest descheduled
+// for longer than a period finds the next tick in IRR (seen once in CI:
+// "timer: 4 interrupts" for N = 3). On the sim no such tick exists.
 void on_tick(rt::InterruptFrame&) {
-  uint64_t now = ticks + 1;
-  ticks = now;
-  if (now == target) rt::apic::timer_stop();
+  if (ticks < target) {
+    const uint64_t now = ticks + 1;
+    ticks = now;
+    if (now == target) rt::apic::timer_stop();
+  }
   rt::apic::eoi();
 }
 
