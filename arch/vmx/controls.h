@@ -152,6 +152,16 @@ constexpr bool in_bitmap_b(uint16_t port) { return port >= PORTS_PER_BITMAP; }
 constexpr unsigned bit_index(uint16_t port) { return port & (PORTS_PER_BITMAP - 1); }
 }  // namespace io_bitmap
 
+// The TPR shadow (SDM 29.1.1-29.1.2): VTPR is the 32 bits at offset 80H of
+// the virtual-APIC page; without virtual-interrupt delivery, VTPR[7:4]
+// below TPR threshold[3:0] is what the entry check refuses (26.2.1.1) and
+// what makes TPR virtualization exit.
+namespace tpr_shadow {
+constexpr bool below_threshold(uint64_t vtpr, uint64_t tpr_threshold) {
+  return ((vtpr >> 4) & 0xf) < (tpr_threshold & 0xf);
+}
+}  // namespace tpr_shadow
+
 // The page-modification log (SDM 28.2.5; "enable PML"): one 4-KiB page at
 // the PML address, 512 guest-physical addresses of 8 bytes (bits 11:0
 // clear), filled from the guest PML index downwards; an index outside

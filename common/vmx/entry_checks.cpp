@@ -437,7 +437,7 @@ EntryCheckResult check_tpr_threshold_vtpr(VmcsView v, const EntryCheckContext& c
   const Controls c(v);
   if (!(c.proc & proc_ctl::USE_TPR_SHADOW) || (c.proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES)) return {};
   const uint64_t vtpr = ctx.read_phys(ctx.read_phys_opaque, v.read<F::VIRTUAL_APIC_PAGE_ADDR>() + arch::apic::TPR, 4);
-  if ((v.read<F::TPR_THRESHOLD>() & 0xf) > ((vtpr >> 4) & 0xf))
+  if (tpr_shadow::below_threshold(vtpr, v.read<F::TPR_THRESHOLD>()))
     return control("SDM 26.2.1.1: TPR threshold bits 3:0 exceed bits 7:4 of VTPR");
   return {};
 }

@@ -52,7 +52,7 @@ bool nested_x2apic_tpr_access(Vcpu& v, bool write) {
   // TPR virtualization without virtual-interrupt delivery: a trap-like
   // exit, RIP past the WRMSR.
   const uint64_t vtpr_now = guest_memory.read_or_ones(vtpr, 4);
-  if (((vtpr_now >> 4) & 0xf) < (c.get32(F::TPR_THRESHOLD) & 0xf))
+  if (tpr_shadow::below_threshold(vtpr_now, c.get(F::TPR_THRESHOLD)))
     nested_vmx_vmexit(v, uint32_t(ExitReason::TPR_BELOW_THRESHOLD), 0);
   return true;
 }

@@ -199,7 +199,7 @@ bool Vmx::pml_log(uint64_t gpa) {
 
 uint64_t Vmx::read_cr8_shadow() {
   // Bits 3:0 of the destination are VTPR[7:4], bits 63:4 are cleared.
-  return (cpu_.phys_read(ctl_.virtual_apic + arch::apic::TPR, 4) >> 4) & 0xf;
+  return (read_virtual_apic(arch::apic::TPR, 4) >> 4) & 0xf;
 }
 
 void Vmx::write_cr8_shadow(uint64_t value) {
@@ -238,8 +238,7 @@ bool Vmx::apic_write_emulation(unsigned offset, VmExitRequest& exit) {
 }
 
 bool Vmx::tpr_below_threshold() {
-  const uint64_t vtpr = cpu_.phys_read(ctl_.virtual_apic + arch::apic::TPR, 4);
-  return ((vtpr >> 4) & 0xf) < (ctl_.tpr_threshold & 0xf);
+  return tpr_shadow::below_threshold(read_virtual_apic(arch::apic::TPR, 4), ctl_.tpr_threshold);
 }
 
 // ---------------------------------------------------------- exit predicates
