@@ -37,6 +37,10 @@ struct Block {
   // The fast path's entries: count, or count - 1 when the last two
   // instructions are one fused entry (DecodedInsn::fast).
   uint32_t fast_entries = 0;
+  // The cycles and instructions of running the fast path's entries to the
+  // end (side by side, as the CPU's counters: retiring is one 128-bit add).
+  uint64_t total_cost = 0;
+  uint64_t total_count = 0;
   // The blocks that followed this one last time, by linear RIP; valid while
   // the CPU's code generation is unchanged (no TLB flush, mode change or
   // code invalidation since).

@@ -122,12 +122,14 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       Block* b = lookup_block();
       execute_block(b, budget);
     } catch (const GuestFault& f) {
+      abandon_fast_path();
       tpr_shadow_update_ = false;  // the instruction did not complete
       apic_write_offset_ = kNoApicWrite;
       s_.rip() = fault_rip_;
       ++counters_.exceptions;
       deliver_event(f.vector, f.has_error_code, f.error_code, false, false, 0);
     } catch (const vmx::VmExitRequest& r) {
+      abandon_fast_path();
       tpr_shadow_update_ = false;
       apic_write_offset_ = kNoApicWrite;
       s_.rip() = fault_rip_;
@@ -168,7 +170,10 @@ NB_INLINE Block* Cpu::chained_successor(Block* b, uint64_t la) {
 // Runs `b` and, while nothing needs the run loop (no event due, no state
 // change, budget left), the blocks that follow it: a successor is found
 // through the block's own successor cache or the jump cache, never by a
-// page walk or a decode.
+// page walk or a decode. An entry costs a store of its position, RIP and
+// the handler's call: cycles and instructions are retired per block
+// (DecodedInsn::before_cost), and fault_rip() is worked out from the
+// position only when something asks.
 void Cpu::execute_block(Block* b, uint64_t budget) {
   for (;;) {
     const size_t n = b->count;
@@ -177,27 +182,52 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
     // for an interrupt shadow or the monitor trap flag) runs it one
     // instruction at a time: fused pairs would overshoot.
     if (NB_UNLIKELY(budget < n)) return execute_steps(b, budget);
+    const uint64_t base = s_.r[REG_RIP];
+    block_rip_ = base;
     const DecodedInsn* i = b->insns.data();
     const DecodedInsn* end = i + b->fast_entries;  // a fused pair is the last entry
     for (; i != end; ++i) {
-      const uint64_t rip = s_.r[REG_RIP];
-      fault_rip_ = rip;
-      s_.r[REG_RIP] = rip + i->fast_len;
+      fast_entry_ = i;
+      s_.r[REG_RIP] = base + i->end_off;
       i->fast(*this, *i);
-      if (NB_UNLIKELY(exit_block_)) {
-        if (pending_exit_.valid) return;  // a VM exit instead of the instruction: not retired
-        cycles_ += i->fast_cost;
-        counters_.instructions += i->fast_count;
-        return;
-      }
-      cycles_ += i->fast_cost;
-      counters_.instructions += i->fast_count;
+      if (NB_UNLIKELY(exit_block_)) return retire_early(i);
     }
+    fast_entry_ = nullptr;
+    uint64_t cost = b->total_cost, count = b->total_count;
+    if (NB_UNLIKELY(folded_count_ != 0)) {
+      cost -= folded_cost_;
+      count -= folded_count_;
+      folded_cost_ = folded_count_ = 0;
+    }
+    cycles_ += cost;
+    counters_.instructions += count;
     budget -= n;
     if (budget == 0 || cycles_ >= next_event_ || mode_ != CpuMode::Bits64) return;
     b = chained_successor(b, s_.r[REG_RIP]);
     if (!b) return;
   }
+}
+
+// The fast path's entry `i` ended the block: it retired, or (a VM exit
+// instead of the instruction) it did not and RIP goes back to it.
+void Cpu::retire_early(const DecodedInsn* i) {
+  const bool retired = !pending_exit_.valid;
+  fast_entry_ = nullptr;
+  cycles_ += i->before_cost - folded_cost_ + (retired ? i->fast_cost : 0);
+  counters_.instructions += i->before_count - folded_count_ + (retired ? i->fast_count : 0);
+  folded_cost_ = folded_count_ = 0;
+  if (!retired) fault_rip_ = block_rip_ + i->start_off;
+}
+
+void Cpu::settle_fast_path() {
+  const DecodedInsn* i = fast_entry_;
+  if (!i) return;
+  cycles_ += i->before_cost - folded_cost_;
+  counters_.instructions += i->before_count - folded_count_;
+  folded_cost_ = i->before_cost;
+  folded_count_ = i->before_count;
+  fault_rip_ = block_rip_ + i->start_off;
+  fast_entry_ = nullptr;
 }
 
 // The first `budget` instructions of `b`, each on its own (no fused pairs).
@@ -429,9 +459,9 @@ void Cpu::new_fetch_generation_all() {
 void Cpu::annotate() {
   if (!trace_) return;
   AnnotationEvent e{};
-  e.cycles = cycles_;
-  e.instructions = counters_.instructions;
-  e.rip = fault_rip_;
+  e.cycles = cycles();
+  e.instructions = instructions();
+  e.rip = fault_rip();
   for (unsigned k = 0; k < 16; ++k) e.regs[k] = s_.r[k];
   e.non_root = non_root_;
   e.vmcs = vmx_->current_vmcs_pointer();

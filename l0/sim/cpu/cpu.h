@@ -70,8 +70,15 @@ class Cpu : public Clock {
   const CpuState& state() const { return s_; }
   const CpuCounters& counters() const { return counters_; }
   CpuCounters& counters() { return counters_; }
-  uint64_t cycles() const { return cycles_; }
-  uint64_t now() const override { return cycles_; }  // the APIC timer's clock
+  // Modeled cycles and retired instructions so far. While a block runs on
+  // the fast path (fast_entry_ set), cycles_ and counters_.instructions
+  // lag: the entries before the current one in its block are added here
+  // and retired together when the block ends (Cpu::execute_block).
+  uint64_t cycles() const { return fast_entry_ ? cycles_ + fast_entry_->before_cost - folded_cost_ : cycles_; }
+  uint64_t instructions() const {
+    return fast_entry_ ? counters_.instructions + fast_entry_->before_count - folded_count_ : counters_.instructions;
+  }
+  uint64_t now() const override { return cycles(); }  // the APIC timer's clock
 
   // ---- used by the instruction handlers ----
   uint64_t& reg(unsigned i) { return s_.r[i]; }
@@ -198,7 +205,7 @@ class Cpu : public Clock {
   uint64_t read_cr8();
   uint64_t read_msr(uint32_t index);  // #GP for unknown MSRs
   void write_msr(uint32_t index, uint64_t value);
-  uint64_t read_tsc() const { return cycles_ + s_.tsc_offset; }
+  uint64_t read_tsc() const { return cycles() + s_.tsc_offset; }
 
   // Port I/O through the shared device layer, with the I/O permission check.
   uint32_t io_in(uint16_t port, unsigned size);
@@ -284,7 +291,12 @@ class Cpu : public Clock {
     shadow_ = v;
     shadow_mov_ss_ = v && by_mov_ss;
   }
-  uint64_t fault_rip() const { return fault_rip_; }
+  // RIP of the instruction being executed.
+  uint64_t fault_rip() const { return fast_entry_ ? block_rip_ + fast_entry_->start_off : fault_rip_; }
+  // Folds the fast path's lag into cycles_, counters_.instructions and
+  // fault_rip_ (the current instruction not retired), for code that sets
+  // them outright rather than reading them.
+  void settle_fast_path();
   // VM-entry event injection (SDM 26.6); `report_rip` is the RIP a fault
   // during delivery reports.
   void inject(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external,
@@ -358,6 +370,10 @@ class Cpu : public Clock {
   void mark_code_page(uint64_t page, Block* b);
   void free_dead_blocks();
   void execute_block(Block* b, uint64_t budget);
+  void abandon_fast_path() {  // a fault or exit left the block by a throw
+    settle_fast_path();
+    folded_cost_ = folded_count_ = 0;
+  }
   void execute_steps(Block* b, uint64_t budget);
   inline Block* chained_successor(Block* b, uint64_t la);
 
@@ -382,7 +398,14 @@ class Cpu : public Clock {
   CpuCounters counters_;
   uint64_t next_event_ = 0;  // cycle count at which to service events
   bool exit_block_ = false;
-  uint64_t fault_rip_ = 0;  // RIP of the instruction being executed
+  uint64_t fault_rip_ = 0;  // RIP of the instruction being executed, off the fast path (fault_rip())
+  // The fast path's position: the entry running and its block's RIP, and
+  // the part of the block's cycles and instructions that settle_fast_path
+  // already added.
+  const DecodedInsn* fast_entry_ = nullptr;
+  uint64_t block_rip_ = 0;
+  uint64_t folded_cost_ = 0, folded_count_ = 0;
+  void retire_early(const DecodedInsn* i);
   bool halted_ = false;
   bool shadow_ = false;  // interrupt shadow for the next instruction
   bool shadow_mov_ss_ = false;  // ... caused by MOV SS / POP SS (else STI)

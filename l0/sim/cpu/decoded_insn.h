@@ -34,9 +34,16 @@ struct DecodedInsn {
   // this instruction, or, with fast_count 2, this one and the next (an ALU
   // operation on registers and the block's final Jcc, fused by the decoder)
   // in one call; fast_len and fast_cost are the pair's length and cost.
-  // fast_cost and fast_count sit side by side, as the CPU's cycle and
-  // instruction counters do, so retiring an entry is one 128-bit add.
   Handler fast = nullptr;
+  // The fast path keeps no per-instruction count: it retires a whole block
+  // at once, and an entry knows where it sits in its block. RIP after it is
+  // the block's RIP + end_off, its own RIP the block's + start_off, and the
+  // cycles and instructions retired before it in the block before_cost and
+  // before_count (Cpu::cycles() adds them while the entry runs).
+  uint16_t start_off = 0;
+  uint16_t end_off = 0;
+  uint64_t before_cost = 0;
+  uint64_t before_count = 0;
   uint64_t fast_cost = 0;
   uint64_t fast_count = 1;
   uint8_t fast_len = 0;

@@ -271,17 +271,35 @@ void Decoder::prepare_fast_path(Block& b) {
   }
   const size_t n = b.insns.size();
   b.fast_entries = uint32_t(n);
-  if (n < 2) return;
-  DecodedInsn& alu = b.insns[n - 2];
-  const DecodedInsn& jcc = b.insns[n - 1];
-  if (alu.fn == &h_invalid_opcode || alu.fn == &h_unimplemented) return;
-  if (Handler fused = fuse_alu_jcc(alu, jcc, b.mode)) {
-    alu.fast = fused;
-    alu.fast_count = 2;
-    alu.fast_len = uint8_t(alu.len + jcc.len);
-    alu.fast_cost = uint64_t(alu.cost) + jcc.cost;
-    b.fast_entries = uint32_t(n - 1);
+  if (n >= 2) {
+    DecodedInsn& alu = b.insns[n - 2];
+    const DecodedInsn& jcc = b.insns[n - 1];
+    const Handler fused = alu.fn == &h_invalid_opcode || alu.fn == &h_unimplemented
+                              ? nullptr
+                              : fuse_alu_jcc(alu, jcc, b.mode);
+    if (fused) {
+      alu.fast = fused;
+      alu.fast_count = 2;
+      alu.fast_len = uint8_t(alu.len + jcc.len);
+      alu.fast_cost = uint64_t(alu.cost) + jcc.cost;
+      b.fast_entries = uint32_t(n - 1);
+    }
   }
+  // Where each entry sits in the block (DecodedInsn::start_off and the rest).
+  uint64_t cost = 0, count = 0;
+  unsigned off = 0;
+  for (uint32_t k = 0; k < b.fast_entries; ++k) {
+    DecodedInsn& d = b.insns[k];
+    d.before_cost = cost;
+    d.before_count = count;
+    d.start_off = uint16_t(off);
+    off += d.fast_len;
+    d.end_off = uint16_t(off);
+    cost += d.fast_cost;
+    count += d.fast_count;
+  }
+  b.total_cost = cost;
+  b.total_count = count;
 }
 
 std::string Decoder::disassemble(CpuMode mode, const uint8_t* bytes, size_t n, uint64_t address) {

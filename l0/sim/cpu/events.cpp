@@ -90,7 +90,7 @@ bool Cpu::vmx_events() {
   const vmx::GuestControls& ctl = vmx_->controls();
   const uint64_t deadline = vmx_->preemption_deadline();
   if (deadline != ~0ull) {
-    if (cycles_ >= deadline) {
+    if (cycles() >= deadline) {
       deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::PREEMPTION_TIMER)});
       return true;
     }
@@ -168,7 +168,7 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
       if (vector == uint8_t(Vector::PF)) r.qualification = pf_linear_;  // CR2 is not loaded (SDM 27.1)
       if (is_software) {
         r.insn_len = insn_len;
-        s_.rip() = fault_rip_;
+        s_.rip() = fault_rip();
       }
       deliver_vm_exit(r);
       return;
@@ -190,7 +190,7 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
       idt_vectoring_error_ = has_error ? error : 0;
       vmx::VmExitRequest r = exit;
       if (is_software) {
-        s_.rip() = fault_rip_;
+        s_.rip() = fault_rip();
         r.insn_len = insn_len;
       }
       deliver_vm_exit(r);
@@ -198,7 +198,7 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
     } catch (const GuestFault& f) {
       // A fault while delivering `vector`. A software interrupt's faults
       // report the INT instruction itself (they are faults, not traps).
-      if (is_software) s_.rip() = fault_rip_;
+      if (is_software) s_.rip() = fault_rip();
       if (vector == uint8_t(Vector::DF)) {
         if (non_root_) {  // a triple fault in non-root operation exits (SDM 25.2)
           deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::TRIPLE_FAULT)});
@@ -226,6 +226,7 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
 // without consulting the exception bitmap for the injected event itself.
 void Cpu::inject(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external,
                  uint64_t report_rip, unsigned insn_len) {
+  settle_fast_path();  // VM entry, from VMLAUNCH/VMRESUME's handler
   fault_rip_ = report_rip;
   injecting_ = true;
   if (is_external) ++counters_.interrupts;

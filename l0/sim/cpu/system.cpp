@@ -330,7 +330,7 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
     return a;
   };
   switch (index) {
-    case msr::IA32_TIME_STAMP_COUNTER: s_.tsc_offset = v - cycles_; return;
+    case msr::IA32_TIME_STAMP_COUNTER: s_.tsc_offset = v - cycles(); return;
     case msr::IA32_APIC_BASE:
       if (!dev_.apic.set_apic_base(v)) raise_gp(0);
       flush_tlb(true);  // the APIC page may have moved
@@ -422,8 +422,8 @@ void Cpu::io_out(uint16_t port, unsigned size, uint32_t value) {
 // -------------------------------------------------------------- diagnostics
 
 void Cpu::unimplemented(const DecodedInsn& i) {
-  std::string text = decoder_->describe(*this, fault_rip_, i);
-  std::fprintf(stderr, "nestbed: unimplemented instruction at rip 0x%" PRIx64 ": %s (raising #UD)\n", fault_rip_,
+  std::string text = decoder_->describe(*this, fault_rip(), i);
+  std::fprintf(stderr, "nestbed: unimplemented instruction at rip 0x%" PRIx64 ": %s (raising #UD)\n", fault_rip(),
                text.c_str());
   raise_ud();
 }

@@ -466,7 +466,7 @@ void Vmx::entry_failure(Vmcs& v, uint32_t reason, uint64_t qualification) {
   if (CpuTraceSink* t = cpu_.trace_sink()) {
     HwExitEvent e{};
     e.cycles = cpu_.cycles();
-    e.instructions = cpu_.counters().instructions;
+    e.instructions = cpu_.instructions();
     e.exit_reason = reason | uint32_t(exit_reason_field::ENTRY_FAILURE.mask);
     e.qualification = qualification;
     e.guest_rip = v.read(F::GUEST_RIP);
@@ -532,7 +532,7 @@ void Vmx::vmlaunch(bool resume) {
   if (CpuTraceSink* t = cpu_.trace_sink()) {
     HwEntryEvent e{};
     e.cycles = cpu_.cycles();
-    e.instructions = cpu_.counters().instructions;
+    e.instructions = cpu_.instructions();
     e.vmcs = current_pa_;
     e.guest_rip = cpu_.state().rip();
     e.launch = !resume;
@@ -717,7 +717,7 @@ void Vmx::vm_exit(const VmExitRequest& r, uint64_t guest_rip) {
   if (CpuTraceSink* t = cpu_.trace_sink()) {
     HwExitEvent e{};
     e.cycles = cpu_.cycles();
-    e.instructions = cpu_.counters().instructions;
+    e.instructions = cpu_.instructions();
     e.exit_reason = r.reason;
     e.qualification = r.qualification;
     e.guest_rip = guest_rip;
