@@ -99,6 +99,8 @@ CpuStop Cpu::run(uint64_t max_instructions) {
   stop_ = CpuStop::None;
   stop_message_.clear();
   const uint64_t limit = max_instructions ? max_instructions : ~0ull;
+  limit_ = limit;
+  string_iterations_ = 0;
   check_events_soon();
   while (stop_ == CpuStop::None) {
     if (NB_UNLIKELY(cycles_ >= next_event_ || halted_)) {
@@ -106,7 +108,7 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       if (stop_ != CpuStop::None) break;
       if (halted_) continue;
     }
-    if (counters_.instructions >= limit) {
+    if (counters_.instructions + string_iterations_ >= limit) {
       char msg[96];
       std::snprintf(msg, sizeof msg, "instruction limit reached (%" PRIu64 " instructions)", limit);
       stop(CpuStop::InstructionLimit, msg);
@@ -116,7 +118,7 @@ CpuStop Cpu::run(uint64_t max_instructions) {
     const bool in_shadow = shadow_;
     // Monitor trap flag: one guest instruction, then an exit (SDM 25.5.2).
     const bool mtf = non_root_ && vmx_->mtf_pending();
-    uint64_t budget = (in_shadow || mtf) ? 1 : limit - counters_.instructions;
+    uint64_t budget = (in_shadow || mtf) ? 1 : limit - counters_.instructions - string_iterations_;
     fault_rip_ = s_.rip();
     try {
       Block* b = lookup_block();
@@ -135,6 +137,7 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       s_.rip() = fault_rip_;
       deliver_vm_exit(r);
     }
+    restart_ = false;
     if (NB_UNLIKELY(pending_exit_.valid)) {
       tpr_shadow_update_ = false;  // the instruction did not complete
       apic_write_offset_ = kNoApicWrite;
@@ -211,12 +214,25 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
 // The fast path's entry `i` ended the block: it retired, or (a VM exit
 // instead of the instruction) it did not and RIP goes back to it.
 void Cpu::retire_early(const DecodedInsn* i) {
-  const bool retired = !pending_exit_.valid;
+  const bool retired = !pending_exit_.valid && !restart_;
   fast_entry_ = nullptr;
   cycles_ += i->before_cost - folded_cost_ + (retired ? i->fast_cost : 0);
   counters_.instructions += i->before_count - folded_count_ + (retired ? i->fast_count : 0);
   folded_cost_ = folded_count_ = 0;
   if (!retired) fault_rip_ = block_rip_ + i->start_off;
+}
+
+uint64_t Cpu::string_iteration_allowance() const {
+  if (non_root_ && vmx_->mtf_pending()) return 1;
+  const uint64_t used = instructions() + string_iterations_;
+  return limit_ > used ? limit_ - used : 1;
+}
+
+void Cpu::stop_string_instruction(uint64_t iterations) {
+  string_iterations_ += iterations;
+  s_.rip() = fault_rip();
+  restart_ = true;
+  exit_block_ = true;
 }
 
 void Cpu::settle_fast_path() {
@@ -240,7 +256,7 @@ void Cpu::execute_steps(Block* b, uint64_t budget) {
     s_.r[REG_RIP] = rip + i->len;
     i->fn(*this, *i);
     if (NB_UNLIKELY(exit_block_)) {
-      if (pending_exit_.valid) return;
+      if (pending_exit_.valid || restart_) return;
       cycles_ += i->cost;
       ++counters_.instructions;
       return;

@@ -165,12 +165,28 @@ class Cpu : public Clock {
   // Ends the current block after this instruction (state that decoding or
   // translation depends on has changed).
   void end_block() { exit_block_ = true; }
+
+  // REP string instructions are interruptible between iterations (SDM
+  // vol. 1 7.3.9.2, vol. 2 "REP"): how many more iterations this one may
+  // run before it must stop, at least 1. One under the monitor trap flag
+  // (SDM 25.5.2: the MTF VM exit follows the first iteration); otherwise
+  // what is left of the run's instruction limit, each iteration of a
+  // string instruction that stopped counting as an instruction would.
+  uint64_t string_iteration_allowance() const;
+  // Whether an event (interrupt, timer, VMX-preemption timer) is due, so
+  // a string instruction should stop between iterations and let it in.
+  bool event_due() const { return !shadow_ && cycles() >= next_event_; }
+  // Stops the running string instruction after `iterations` iterations:
+  // it is not retired, RIP stays on it and RCX/RSI/RDI show its progress,
+  // so it resumes where it stopped once the run loop has done its work.
+  void stop_string_instruction(uint64_t iterations);
   // Everything cached from the current translation regime is stale.
   void flush_tlb(bool include_global);
   void invlpg(uint64_t la);
   void recompute_mode();
   // Forces an event check (interrupts, APIC timer) before the next block.
   void check_events_soon() { next_event_ = 0; }
+  uint64_t next_event() const { return next_event_; }
 
   // Loads a segment register from a selector with the checks of MOV/POP
   // Sreg (SDM vol. 2, MOV) or of a far transfer for CS.
@@ -398,6 +414,9 @@ class Cpu : public Clock {
   CpuCounters counters_;
   uint64_t next_event_ = 0;  // cycle count at which to service events
   bool exit_block_ = false;
+  bool restart_ = false;  // stop_string_instruction(): the instruction did not retire
+  uint64_t limit_ = ~0ull;  // run()'s instruction limit
+  uint64_t string_iterations_ = 0;  // iterations of stopped string instructions in this run()
   uint64_t fault_rip_ = 0;  // RIP of the instruction being executed, off the fast path (fault_rip())
   // The fast path's position: the entry running and its block's RIP, and
   // the part of the block's cycles and instructions that settle_fast_path

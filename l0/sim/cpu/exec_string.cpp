@@ -2,7 +2,11 @@
 // INS, OUTS (SDM vol. 2; vol. 1, 7.3.9). The source is seg:rSI (DS unless
 // overridden), the destination ES:rDI; rSI/rDI/rCX use the address size.
 // A fault mid-way leaves the registers at the faulting element, so the
-// instruction restarts where it stopped, as on hardware.
+// instruction restarts where it stopped, as on hardware. So does an
+// interrupt, a VMX-preemption timer, the monitor trap flag or the run's
+// instruction limit: a REP instruction stops between iterations when one
+// is due (Cpu::stop_string_instruction), and a guest cannot hold l0 with
+// one long REP.
 #include <capstone/capstone.h>
 
 #include <algorithm>
@@ -45,11 +49,15 @@ inline uint64_t dest_linear(Cpu& c, uint64_t ea, unsigned size, Access a) {
 // Bulk forward copies/fills within single pages of RAM: same result as
 // the element loop (overlapping MOVS copies element by element, as the
 // architecture defines), just faster.
+// At most `allowed` elements, and not past the next event.
 template <Str OP, typename T>
-bool bulk_step(Cpu& c, const DecodedInsn& i, const StringRegs& sr, uint64_t& count) {
+bool bulk_step(Cpu& c, const DecodedInsn& i, const StringRegs& sr, uint64_t& count, uint64_t& allowed) {
   if ((c.state().rflags & fl::DF) || c.mode() != CpuMode::Bits64 || sr.mask != ~0ull) return false;
   const uint64_t rdi = c.reg(RDI);
   uint64_t n = std::min<uint64_t>(count, (0x1000 - (rdi & 0xfff)) / sizeof(T));
+  n = std::min(n, allowed);
+  const uint64_t per_element = c.costs()[CostClass::string_iteration];
+  if (per_element && c.next_event() > c.cycles()) n = std::min(n, (c.next_event() - c.cycles() + per_element - 1) / per_element);
   if (OP == Str::Movs) {
     const uint64_t src = source_linear(c, i, c.reg(RSI), sizeof(T));
     n = std::min<uint64_t>(n, (0x1000 - (src & 0xfff)) / sizeof(T));
@@ -76,8 +84,9 @@ bool bulk_step(Cpu& c, const DecodedInsn& i, const StringRegs& sr, uint64_t& cou
   }
   c.reg(RDI) += n * sizeof(T);
   count -= n;
+  allowed -= n;
   c.reg(RCX) = count;
-  c.charge(n * c.costs()[CostClass::string_iteration]);
+  c.charge(n * per_element);
   return true;
 }
 
@@ -115,9 +124,15 @@ void h_string(Cpu& c, const DecodedInsn& i) {
   uint64_t count = rep ? sr.get(c, RCX) : 1;
   const int64_t step = (c.state().rflags & fl::DF) ? -int64_t(sizeof(T)) : int64_t(sizeof(T));
   const uint64_t per_element = c.costs()[CostClass::string_iteration];
+  const uint64_t allowance = rep ? c.string_iteration_allowance() : 1;
+  uint64_t allowed = allowance;
   while (count) {
+    if (allowed == 0 || (allowed < allowance && c.event_due())) {
+      // Between two iterations, with work left (SDM vol. 1 7.3.9.2).
+      return c.stop_string_instruction(allowance - allowed);
+    }
     if constexpr (OP == Str::Movs || OP == Str::Stos) {
-      if (rep && count > 1 && bulk_step<OP, T>(c, i, sr, count)) continue;
+      if (rep && count > 1 && bulk_step<OP, T>(c, i, sr, count, allowed)) continue;
     }
     const uint64_t rsi = sr.get(c, RSI), rdi = sr.get(c, RDI);
     bool stop = false;
@@ -147,6 +162,7 @@ void h_string(Cpu& c, const DecodedInsn& i) {
     if constexpr (OP == Str::Movs || OP == Str::Lods || OP == Str::Cmps || OP == Str::Outs) sr.set(c, RSI, rsi + step);
     if constexpr (OP != Str::Lods && OP != Str::Outs) sr.set(c, RDI, rdi + step);
     --count;
+    --allowed;
     c.charge(per_element);
     if (rep) sr.set(c, RCX, count);
     if constexpr (OP == Str::Cmps || OP == Str::Scas) {
