@@ -87,6 +87,12 @@ nestbed_cli_test(run_debug_exit_with_stats 33
   ARGS run --stats - ${in}/hello.elf)
 nestbed_cli_test(run_instruction_limit 118 ONE_LINE STDERR "^nestbed: instruction limit reached \\(2 instructions\\)$"
   ARGS run --max-instructions 2 ${in}/hello.elf)
+# One REP STOSD over the APIC page with ECX = 0xffffffff stops at the limit
+# between two iterations (issue 14 item 7: it used to run for 75 s).
+nestbed_cli_test(run_instruction_limit_inside_rep 118 ONE_LINE
+  STDERR "^nestbed: instruction limit reached \\(100 instructions\\)$"
+  ARGS run --max-instructions 100 ${in}/rep-stos-apic.elf)
+set_tests_properties(cli.run_instruction_limit_inside_rep PROPERTIES TIMEOUT 20)
 nestbed_cli_test(run_with_modules_before_image 33 STDOUT "^ok$"
   ARGS run --module "${in}/notes.txt a b" --module ${in}/big.bin ${in}/hello.elf)
 # An empty file is a module of 0 bytes (the debug build once found a null

@@ -2,6 +2,7 @@
 //   hello.elf   ELF32 x86 Multiboot kernel: prints "ok" on COM1, exits with code 0x10
 //   high.elf    like hello.elf but loaded at 8 MiB: needs --memory 9 or more
 //   spin.elf    prints "ok" on COM1, then loops forever (runs killed by a signal)
+//   rep-stos-apic.elf   one REP STOSD of 2^32 - 1 dwords over the local APIC's page (issue 14 item 7)
 //   arm64.elf   an AArch64 ELF64 carrying a valid Multiboot header
 //   big.bin     a 3 MiB module
 //   empty.bin   an empty file (an empty module is allowed)
@@ -38,6 +39,17 @@ t::ElfSpec spinning_kernel() {
   return spec;
 }
 
+// mov edi, 0xfee00400; mov ecx, 0xffffffff; xor eax, eax; cld; rep stosd; jmp $
+// (32-bit protected mode, paging off: the APIC's registers from 0x400 on are
+// written one MMIO access per element).
+t::ElfSpec rep_stos_apic_kernel() {
+  t::ElfSpec spec = kernel_at(0x100000);
+  const std::vector<uint8_t> code = {0xbf, 0x00, 0x04, 0xe0, 0xfe, 0xb9, 0xff, 0xff, 0xff, 0xff,
+                                     0x31, 0xc0, 0xfc, 0xf3, 0xab, 0xeb, 0xfe};
+  spec.segments = {{0x100000, 0, code, 0x1000}};
+  return spec;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -51,6 +63,7 @@ int main(int argc, char** argv) {
   t::write_file(dir / "hello.elf", t::build_elf(kernel_at(0x100000)));
   t::write_file(dir / "high.elf", t::build_elf(kernel_at(8 << 20)));
   t::write_file(dir / "spin.elf", t::build_elf(spinning_kernel()));
+  t::write_file(dir / "rep-stos-apic.elf", t::build_elf(rep_stos_apic_kernel()));
 
   t::ElfSpec arm = kernel_at(0x100000);
   arm.elf64 = true;
