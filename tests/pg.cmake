@@ -40,7 +40,12 @@ function(pg_check name timeout)
   set_tests_properties(pg.${name} PROPERTIES TIMEOUT ${timeout} SKIP_RETURN_CODE 77 LABELS "e2e;sim;pg")
 endfunction()
 pg_check(classification.depth1 300 classification --depth 1)
-pg_check(classification.depth2 900 classification --depth 2 --no-rerun)
+# Under ASan/UBSan the README's `nestbed pg --depth 2` example
+# (readme.examples) runs the same depth-2 classification through the same
+# l0 code; its expected verdicts are checked here, in the release build.
+if(NOT NESTBED_SANITIZE)
+  pg_check(classification.depth2 900 classification --depth 2 --no-rerun)
+endif()
 pg_check(misconfig 300 misconfig)
 pg_check(qemu 300 qemu)
 set_tests_properties(pg.qemu PROPERTIES LABELS "e2e;qemu;pg")

@@ -27,6 +27,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
@@ -151,17 +152,19 @@ def main():
                 if opts.list:
                     print(f"RUN  {where}: {command}")
                     continue
+                started = time.monotonic()
                 problems, out, err = run(command, scratch.name)
+                took = f"({time.monotonic() - started:.1f} s)"
                 ran += 1
                 if problems:
                     failures += 1
-                    print(f"FAIL {where}: {command}")
+                    print(f"FAIL {took} {where}: {command}")
                     for p in problems:
                         print(f"     {p}")
                     print("     --- stdout (last lines)\n" + "\n".join(out.decode(errors="replace").splitlines()[-10:]))
                     print("     --- stderr\n" + err.decode(errors="replace"))
                 else:
-                    print(f"ok   {where}: {command}")
+                    print(f"ok   {took} {where}: {command}")
             scratch.cleanup()
     if not opts.list:
         print(f"{ran} examples run, {failures} failed")
