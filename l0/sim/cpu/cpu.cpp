@@ -254,7 +254,9 @@ void Cpu::execute_steps(Block* b, uint64_t budget) {
     const uint64_t rip = s_.r[REG_RIP];
     fault_rip_ = rip;
     s_.r[REG_RIP] = rip + i->len;
+    step_insn_ = i;
     i->fn(*this, *i);
+    step_insn_ = nullptr;
     if (NB_UNLIKELY(exit_block_)) {
       if (pending_exit_.valid || restart_) return;
       cycles_ += i->cost;

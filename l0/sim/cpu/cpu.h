@@ -138,12 +138,20 @@ class Cpu : public Clock {
   // the given access allowed (string fast paths), else nullptr.
   uint8_t* host_span(uint64_t la, uint64_t len, Access a);
 
-  // Stack (SS-relative, stack-address-size aware).
+  // Stack (SS-relative, stack-address-size aware). In 64-bit mode a
+  // non-canonical stack address is #SS(0), not #GP(0) (SDM vol. 2 PUSH,
+  // POP, CALL, RET: "#SS(0) If a memory address referencing the SS segment
+  // is in a non-canonical form"): checked where the TLB misses, as no
+  // TLB entry holds a non-canonical page.
   template <typename T>
   void push(T v) {
     uint64_t rsp = s_.r[RSP] - sizeof(T);
     if (NB_LIKELY(mode_ == CpuMode::Bits64)) {
-      write<T>(rsp, v);
+      const TlbEntry& e = tlb_[(rsp >> 12) & TLB_MASK];
+      if (NB_LIKELY(e.tag_w == ((rsp + sizeof(T) - 1) & ~0xfffull)))
+        std::memcpy(reinterpret_cast<uint8_t*>(e.addend + rsp), &v, sizeof(T));
+      else
+        write_slow(check_stack_canonical(rsp, sizeof(T)), sizeof(T), uint64_t(v));
       s_.r[RSP] = rsp;
     } else {
       push_legacy(uint64_t(v), sizeof(T));
@@ -152,12 +160,20 @@ class Cpu : public Clock {
   template <typename T>
   T pop() {
     if (NB_LIKELY(mode_ == CpuMode::Bits64)) {
-      T v = read<T>(s_.r[RSP]);
-      s_.r[RSP] += sizeof(T);
+      const uint64_t rsp = s_.r[RSP];
+      const TlbEntry& e = tlb_[(rsp >> 12) & TLB_MASK];
+      T v;
+      if (NB_LIKELY(e.tag_r == ((rsp + sizeof(T) - 1) & ~0xfffull)))
+        std::memcpy(&v, reinterpret_cast<const uint8_t*>(e.addend + rsp), sizeof(T));
+      else
+        v = T(read_slow(check_stack_canonical(rsp, sizeof(T)), sizeof(T), Access::Read));
+      s_.r[RSP] = rsp + sizeof(T);
       return v;
     }
     return T(pop_legacy(sizeof(T)));
   }
+  // `la`, or #SS(0) if a byte of [la, la + size) is non-canonical (64-bit mode).
+  uint64_t check_stack_canonical(uint64_t la, unsigned size) const;
   void push_legacy(uint64_t v, unsigned size);
   uint64_t pop_legacy(unsigned size);
   uint64_t stack_pointer_mask() const;
@@ -387,6 +403,7 @@ class Cpu : public Clock {
   void free_dead_blocks();
   void execute_block(Block* b, uint64_t budget);
   void abandon_fast_path() {  // a fault or exit left the block by a throw
+    step_insn_ = nullptr;
     settle_fast_path();
     folded_cost_ = folded_count_ = 0;
   }
@@ -422,6 +439,8 @@ class Cpu : public Clock {
   // the part of the block's cycles and instructions that settle_fast_path
   // already added.
   const DecodedInsn* fast_entry_ = nullptr;
+  const DecodedInsn* step_insn_ = nullptr;  // the instruction execute_steps runs
+  [[noreturn]] void raise_noncanonical() const;
   uint64_t block_rip_ = 0;
   uint64_t folded_cost_ = 0, folded_count_ = 0;
   void retire_early(const DecodedInsn* i);

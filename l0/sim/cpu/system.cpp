@@ -47,8 +47,13 @@ uint64_t Cpu::stack_pointer_mask() const {
   return (s_.seg[seg::SS].ar & seg::ar::DB) ? 0xffffffffull : 0xffffull;
 }
 
+uint64_t Cpu::check_stack_canonical(uint64_t la, unsigned size) const {
+  if (!arch::is_canonical(la) || !arch::is_canonical(la + size - 1)) raise_fault(uint8_t(Vector::SS), 0);
+  return la;
+}
+
 uint64_t Cpu::read_stack(uint64_t sp, unsigned size) {
-  if (mode_ == CpuMode::Bits64) return read_slow(sp, size, Access::Read);
+  if (mode_ == CpuMode::Bits64) return read_slow(check_stack_canonical(sp, size), size, Access::Read);
   const uint64_t mask = stack_pointer_mask();
   return read_slow(segment_linear(seg::SS, sp & mask, size, Access::Read), size, Access::Read);
 }

@@ -17,6 +17,17 @@ namespace nestbed::sim {
 
 using namespace arch;
 
+// SDM 3.3.7.1 and vol. 2's exception lists: a non-canonical address is
+// #GP(0), or #SS(0) when it references the SS segment: here the running
+// instruction's memory operand (RSP or RBP as its base, or an SS
+// override); implicit stack accesses check for themselves
+// (check_stack_canonical).
+[[noreturn]] void Cpu::raise_noncanonical() const {
+  const DecodedInsn* i = fast_entry_ ? fast_entry_ : step_insn_;
+  if (i && i->mem_seg_arch == seg::SS) raise_fault(uint8_t(arch::Vector::SS), 0);
+  raise_gp(0);
+}
+
 uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override, unsigned size) {
   const bool user = s_.cpl == 3 && !supervisor_override;
   if (!supervisor_override) {
@@ -35,7 +46,7 @@ uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override, unsigne
     if (!supervisor_override) fill_tlb(la, pa, a, user, false, writable);
     return pa;
   }
-  if ((s_.efer & efer::LMA) && !arch::is_canonical(la)) raise_gp(0);  // SDM 3.3.7.1
+  if ((s_.efer & efer::LMA) && !arch::is_canonical(la)) raise_noncanonical();  // SDM 3.3.7.1
   bool global = false, writable = false, large = false;
   uint64_t pa = walk(la, a, user, &global, &writable, &large);
   // A write may reuse the translation only if both the guest's paging and
