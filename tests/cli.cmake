@@ -198,6 +198,14 @@ add_test(NAME cli.killed_by_sigterm_at_depth1
 # (dump and export too) must get through it in the sanitizer build.
 set_tests_properties(cli.killed_by_sigterm_at_depth1 PROPERTIES LABELS "cli;sim" TIMEOUT 600
   ENVIRONMENT KILLED_RUN_CPU_TENTHS=1)
+# SIGTERM twice, 0.1 s apart, as `timeout` delivers it (to the command and
+# to its process group): a clean stop, not the default action half-way
+# through writing the trace (readme.examples' `timeout 2` run saw that).
+add_test(NAME cli.killed_by_sigterm_twice
+  COMMAND bash ${NESTBED_CLI_TEST_DIR}/killed_run.sh TERM $<TARGET_FILE:nestbed>
+    ${CMAKE_CURRENT_BINARY_DIR}/killed-twice "^ok$" -- ${in}/spin.elf)
+set_tests_properties(cli.killed_by_sigterm_twice PROPERTIES FIXTURES_REQUIRED nestbed_cli_inputs LABELS cli
+  TIMEOUT 120 ENVIRONMENT KILLED_RUN_TWICE=1)
 # Under kvm, where /dev/kvm is usable (else skipped).
 add_test(NAME cli.killed_by_sigterm_on_kvm
   COMMAND bash ${NESTBED_CLI_TEST_DIR}/killed_run.sh TERM $<TARGET_FILE:nestbed>

@@ -8,7 +8,8 @@
 # SIGNAL (TERM or INT), and checks: the process ended by that signal (a
 # shell's 128 + N), the guest's output is in the file, stderr is one line
 # saying so, --stats says stop_reason "signal", and every trace reader
-# accepts the trace. With KILLED_RUN_NEEDS_KVM=1 it skips (status 77)
+# accepts the trace. With KILLED_RUN_TWICE=1 the signal is sent twice,
+# 0.1 s apart. With KILLED_RUN_NEEDS_KVM=1 it skips (status 77)
 # where /dev/kvm is not usable. No timing is asserted: the wait only decides when to
 # send the signal.
 set -u
@@ -31,6 +32,9 @@ for ((i = 0; i < 600; ++i)); do  # at most 60 s of waiting
   sleep 0.1
 done
 kill "-$signal" "$pid"
+# KILLED_RUN_TWICE=1: the same signal again a moment later, as GNU timeout
+# sends it (to the command, then to its process group): still a clean stop.
+if [[ ${KILLED_RUN_TWICE:-0} == 1 ]]; then sleep 0.1; kill "-$signal" "$pid" 2>/dev/null; fi
 wait "$pid"
 status=$?
 number=$(kill -l "$signal")
