@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/x86/control_regs.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
@@ -357,6 +358,7 @@ class SimRunner {
   // Returns an empty string, or why the run did not end at the HLT after the snippet.
   std::string run(const std::vector<uint8_t>& code, Regs& regs) {
     m_.enter_long_mode();
+    m_.s().cr4 |= arch::cr4::OSFXSR | arch::cr4::OSXMMEXCPT;  // SSE available, as on the host
     std::vector<uint8_t> bytes = code;
     bytes.push_back(0xf4);  // HLT; IF = 0, so the run stops there
     m_.load_code(kSimPhys + kCodeOff, bytes);
@@ -2110,6 +2112,317 @@ TEST_F(Differential, Sequences) {
     c.name = name;
     c.code = e.bytes;
     cases.push_back(std::move(c));
+  }
+  check(cases);
+}
+
+// ------------------------------------------------------------------ SSE
+// SSE/SSE2 cases: the snippet loads MXCSR and XMM0/XMM1 from the data
+// area, runs one instruction (on XMM0 and XMM1 or on an aligned m128 at
+// [rbx+0x40]), stores XMM0, XMM1 and MXCSR back to the data area, where
+// the memory comparison checks them, and restores the host's MXCSR
+// (0x1f80). Every exception stays masked (an unmasked one would trap the
+// host; those are tests/unit/sim_sse_test.cpp's); rounding control,
+// DAZ, FTZ and sticky flags vary from case to case.
+namespace sse {
+constexpr uint8_t kMxcsrIn = 0x00, kMxcsrHost = 0x08, kXmm0In = 0x10, kXmm1In = 0x20, kXmm0Out = 0x30, kMem = 0x40,
+                  kXmm1Out = 0x50, kMxcsrOut = 0x60;
+// ModRM: xmm0, xmm1 / xmm0, [rbx + 0x40] (disp8 follows).
+constexpr uint8_t kRegForm = 0xc1, kMemForm = 0x43;
+
+// MXCSR values: the four rounding modes, DAZ, FTZ, both, and sticky flags
+// already set; all exceptions masked.
+constexpr uint32_t kMxcsrs[] = {0x1f80, 0x3f80, 0x5f80, 0x7f80, 0x1fc0, 0x9f80, 0xffc0, 0x1fbf, 0x7fc0 | 0x21};
+
+const std::vector<uint32_t>& float_edges() {
+  static const std::vector<uint32_t> v = {
+      0x00000000, 0x80000000, 0x3f800000, 0xbfc00000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc12345,
+      0x7fa00000, 0xff812345, 0x00000001, 0x807fffff, 0x00800000, 0x80800001, 0x7f7fffff, 0xff7fffff,
+      0x3eaaaaab, 0x4b800001, 0xcf000000, 0x4f000000, 0x5f000000, 0x0c000000, 0x72000000, 0x3f7fffff};
+  return v;
+}
+const std::vector<uint64_t>& double_edges() {
+  static const std::vector<uint64_t> v = {
+      0x0000000000000000, 0x8000000000000000, 0x3ff0000000000000, 0xbff8000000000000, 0x7ff0000000000000,
+      0xfff0000000000000, 0x7ff8000000000000, 0xfff8000000012345, 0x7ff4000000000000, 0xfff0000000012345,
+      0x0000000000000001, 0x800fffffffffffff, 0x0010000000000000, 0x8010000000000001, 0x7fefffffffffffff,
+      0xffefffffffffffff, 0x3fd5555555555555, 0x41e0000000000000, 0xc1e0000000200000, 0x43e0000000000000,
+      0xc3e0000000000000, 0x01a56e1fc2f8f359, 0x7e37e43c8800759c, 0x3ff0000000000001, 0x36a0000000000000,
+      0x47efffffe0000000};
+  return v;
+}
+
+struct Data {
+  uint32_t mxcsr = 0x1f80;
+  uint64_t x0[2] = {}, x1[2] = {}, mem[2] = {};
+};
+
+std::vector<uint8_t> le(const void* p, size_t n) {
+  const uint8_t* b = static_cast<const uint8_t*>(p);
+  return std::vector<uint8_t>(b, b + n);
+}
+
+// One case: `insn` (its ModRM and any immediate included) between the
+// loads and the stores.
+Case make(Gen& g, const std::string& name, const std::vector<uint8_t>& insn, const Data& d) {
+  Case c = g.start(name);
+  c.in.r[rBX] = g.base + kDataOff;
+  c.memory = true;
+  const uint32_t host = 0x1f80;
+  c.patches = {{kDataOff + kMxcsrIn, le(&d.mxcsr, 4)}, {kDataOff + kMxcsrHost, le(&host, 4)},
+               {kDataOff + kXmm0In, le(d.x0, 16)},    {kDataOff + kXmm1In, le(d.x1, 16)},
+               {kDataOff + kMem, le(d.mem, 16)}};
+  std::vector<uint8_t> code = {0x0f, 0xae, 0x53, kMxcsrIn,          // ldmxcsr [rbx]
+                               0xf3, 0x0f, 0x6f, 0x43, kXmm0In,     // movdqu xmm0, [rbx+0x10]
+                               0xf3, 0x0f, 0x6f, 0x4b, kXmm1In};    // movdqu xmm1, [rbx+0x20]
+  code.insert(code.end(), insn.begin(), insn.end());
+  const std::vector<uint8_t> tail = {0xf3, 0x0f, 0x7f, 0x43, kXmm0Out,  // movdqu [rbx+0x30], xmm0
+                                     0xf3, 0x0f, 0x7f, 0x4b, kXmm1Out,  // movdqu [rbx+0x50], xmm1
+                                     0x0f, 0xae, 0x5b, kMxcsrOut,       // stmxcsr [rbx+0x60]
+                                     0x0f, 0xae, 0x53, kMxcsrHost};     // ldmxcsr [rbx+8]
+  code.insert(code.end(), tail.begin(), tail.end());
+  c.code = std::move(code);
+  return c;
+}
+
+// The instruction bytes: prefix (0 for none), 0F, opcode, ModRM, [disp8], [imm8].
+std::vector<uint8_t> insn(uint8_t prefix, std::initializer_list<uint8_t> opcode, bool mem, int imm = -1,
+                          uint8_t rex = 0, uint8_t modrm_reg_form = kRegForm) {
+  std::vector<uint8_t> b;
+  if (prefix) b.push_back(prefix);
+  if (rex) b.push_back(rex);
+  b.insert(b.end(), opcode.begin(), opcode.end());
+  b.push_back(mem ? kMemForm : modrm_reg_form);
+  if (mem) b.push_back(kMem);
+  if (imm >= 0) b.push_back(uint8_t(imm));
+  return b;
+}
+
+// Floating-point operand pairs: every pair of edge values, placed in the
+// lanes of XMM0 (destination) and XMM1/m128 (source); scalar forms see
+// each pair in lane 0, packed forms four pairs per case.
+template <typename T>
+std::vector<Data> fp_pairs(Gen& g, const std::vector<T>& e, bool scalar) {
+  constexpr unsigned lanes = 16 / sizeof(T);
+  std::vector<std::pair<T, T>> pairs;
+  for (T a : e)
+    for (T b : e) pairs.push_back({a, b});
+  std::vector<Data> out;
+  const unsigned per_case = scalar ? 1 : lanes;
+  for (size_t k = 0; k < pairs.size(); k += per_case) {
+    Data d;
+    d.mxcsr = kMxcsrs[out.size() % (sizeof kMxcsrs / sizeof kMxcsrs[0])];
+    T x0[lanes], x1[lanes];
+    for (unsigned l = 0; l < lanes; ++l) {
+      const auto& p = pairs[(k + (scalar ? 0 : l)) % pairs.size()];
+      x0[l] = (scalar && l) ? T(g.r64()) : p.first;
+      x1[l] = (scalar && l) ? T(g.r64()) : p.second;
+    }
+    std::memcpy(d.x0, x0, 16);
+    std::memcpy(d.x1, x1, 16);
+    std::memcpy(d.mem, x1, 16);
+    out.push_back(d);
+  }
+  return out;
+}
+}  // namespace sse
+
+// SSE/SSE2 arithmetic, min/max, square root, compares with all eight
+// predicates, COMIS/UCOMIS, in the PS/SS/PD/SD forms, register and memory
+// source (SDM vol. 2, each instruction).
+TEST_F(Differential, SseFloatingPoint) {
+  Gen g(0x55e, base());
+  std::vector<Case> cases;
+  struct Family {
+    const char* name;
+    uint8_t opcode;
+    int imm;
+  };
+  std::vector<Family> families = {{"add", 0x58, -1}, {"mul", 0x59, -1}, {"sub", 0x5c, -1}, {"min", 0x5d, -1},
+                                  {"div", 0x5e, -1}, {"max", 0x5f, -1}, {"sqrt", 0x51, -1}};
+  for (int p = 0; p < 8; ++p) families.push_back({"cmp", 0xc2, p});
+  families.push_back({"cmp", 0xc2, 0xfd});  // imm8 bits 7:3 ignored
+  const struct {
+    const char* suffix;
+    uint8_t prefix;
+    bool dbl, scalar;
+  } forms[] = {{"ps", 0, false, false}, {"ss", 0xf3, false, true}, {"pd", 0x66, true, false}, {"sd", 0xf2, true, true}};
+  for (const Family& f : families) {
+    for (const auto& form : forms) {
+      const auto data = form.dbl ? sse::fp_pairs(g, sse::double_edges(), form.scalar)
+                                 : sse::fp_pairs(g, sse::float_edges(), form.scalar);
+      for (size_t k = 0; k < data.size(); ++k) {
+        const bool mem = k % 3 == 1;
+        const std::string name = std::string(f.name) + form.suffix + (f.imm >= 0 ? " imm " + std::to_string(f.imm) : "") +
+                                 (mem ? " mem" : "") + " mxcsr " + std::to_string(data[k].mxcsr);
+        cases.push_back(sse::make(g, name, sse::insn(form.prefix, {0x0f, f.opcode}, mem, f.imm), data[k]));
+      }
+    }
+  }
+  // COMISS/UCOMISS (no prefix), COMISD/UCOMISD (66): ZF, PF, CF; OF, SF, AF cleared.
+  for (uint8_t op : {0x2f, 0x2e}) {
+    for (bool dbl : {false, true}) {
+      const auto data = dbl ? sse::fp_pairs(g, sse::double_edges(), true) : sse::fp_pairs(g, sse::float_edges(), true);
+      for (size_t k = 0; k < data.size(); ++k) {
+        const bool mem = k % 3 == 1;
+        const std::string name = std::string(op == 0x2f ? "comis" : "ucomis") + (dbl ? "d" : "s") + (mem ? " mem" : "");
+        cases.push_back(sse::make(g, name, sse::insn(dbl ? 0x66 : 0, {0x0f, op}, mem), data[k]));
+      }
+    }
+  }
+  check(cases);
+}
+
+// The conversions between integers, singles and doubles, truncating forms
+// included, in every rounding mode (SDM vol. 2, CVT*).
+TEST_F(Differential, SseConversions) {
+  Gen g(0xc7, base());
+  std::vector<Case> cases;
+  // xmm <- xmm/m: (prefix, opcode, source is double)
+  const struct {
+    const char* name;
+    uint8_t prefix, opcode;
+    bool src_double;
+  } vv[] = {{"cvtps2pd", 0, 0x5a, false},     {"cvtpd2ps", 0x66, 0x5a, true},   {"cvtss2sd", 0xf3, 0x5a, false},
+            {"cvtsd2ss", 0xf2, 0x5a, true},   {"cvtdq2ps", 0, 0x5b, false},     {"cvtps2dq", 0x66, 0x5b, false},
+            {"cvttps2dq", 0xf3, 0x5b, false}, {"cvtdq2pd", 0xf3, 0xe6, false},  {"cvtpd2dq", 0xf2, 0xe6, true},
+            {"cvttpd2dq", 0x66, 0xe6, true}};
+  for (const auto& c : vv) {
+    const auto data = c.src_double ? sse::fp_pairs(g, sse::double_edges(), false)
+                                   : sse::fp_pairs(g, sse::float_edges(), false);
+    for (size_t k = 0; k < data.size(); ++k) {
+      sse::Data d = data[k];
+      if (c.opcode == 0x5b && c.prefix == 0) {  // cvtdq2ps: integers in
+        for (auto& q : d.x1) q = g.r64() >> g.below(64);
+        std::memcpy(d.mem, d.x1, 16);
+      }
+      const bool mem = k % 3 == 1;
+      cases.push_back(sse::make(g, std::string(c.name) + (mem ? " mem" : ""), sse::insn(c.prefix, {0x0f, c.opcode}, mem), d));
+    }
+  }
+  // GPR <- xmm/m (2D: round, 2C: truncate) and xmm <- r/m (2A), 32- and 64-bit.
+  for (uint8_t prefix : {0xf3, 0xf2}) {
+    const auto data = prefix == 0xf2 ? sse::fp_pairs(g, sse::double_edges(), true)
+                                     : sse::fp_pairs(g, sse::float_edges(), true);
+    for (uint8_t op : {0x2d, 0x2c}) {
+      for (uint8_t rex : {0, 0x48}) {
+        for (size_t k = 0; k < data.size(); k += 2) {
+          const bool mem = k % 3 == 1;
+          // cvt(t)s?2si eax/rax, xmm1 (ModRM c1) or [rbx+0x40] (ModRM 43).
+          cases.push_back(sse::make(g, std::string(prefix == 0xf3 ? "cvt(t)ss2si" : "cvt(t)sd2si") + (rex ? " r64" : " r32"),
+                                    sse::insn(prefix, {0x0f, op}, mem, -1, rex), data[k]));
+        }
+      }
+    }
+    const std::vector<uint64_t> ints = {0, 1, ~0ull, 0x7fffffff, 0x80000000, 0x7fffffffffffffff, 0x8000000000000000,
+                                        0xffffff, 0x1000001, 0x20000000000001, 0x123456789abcdef};
+    for (uint8_t rex : {0, 0x48}) {
+      for (size_t k = 0; k < ints.size() * 4; ++k) {
+        sse::Data d;
+        d.mxcsr = sse::kMxcsrs[k % 9];
+        d.x0[0] = g.r64();
+        d.x0[1] = g.r64();
+        const uint64_t v = k < ints.size() ? ints[k] : g.r64() >> g.below(64);
+        d.mem[0] = v;
+        const bool mem = k % 2 == 1;
+        Case c = sse::make(g, std::string(prefix == 0xf3 ? "cvtsi2ss" : "cvtsi2sd") + (rex ? " r64" : " r32"),
+                           sse::insn(prefix, {0x0f, 0x2a}, mem, -1, rex, 0xc0), d);  // xmm0, eax/rax
+        c.in.r[rAX] = v;
+        cases.push_back(c);
+      }
+    }
+  }
+  check(cases);
+}
+
+// Integer SIMD, bitwise logic, unpacks, shuffles and shifts (SDM vol. 2).
+TEST_F(Differential, SseInteger) {
+  Gen g(0x1e7, base());
+  std::vector<Case> cases;
+  const uint8_t ops66[] = {0xfc, 0xfd, 0xfe, 0xd4, 0xf8, 0xf9, 0xfa, 0xfb, 0xec, 0xed, 0xdc, 0xdd, 0xe8, 0xe9,
+                           0xd8, 0xd9, 0x74, 0x75, 0x76, 0x64, 0x65, 0x66, 0xd5, 0xe5, 0xe4, 0xf4, 0xf5, 0xf6,
+                           0xe0, 0xe3, 0xda, 0xde, 0xea, 0xee, 0xdb, 0xdf, 0xeb, 0xef, 0x60, 0x61, 0x62, 0x6c,
+                           0x68, 0x69, 0x6a, 0x6d, 0x63, 0x6b, 0x67, 0xf1, 0xf2, 0xf3, 0xd1, 0xd2, 0xd3, 0xe1,
+                           0xe2, 0x54, 0x55, 0x56, 0x57, 0x14, 0x15};
+  const uint64_t patterns[] = {0, ~0ull, 0x8000800080008000, 0x7fff7fff7fff7fff, 0x0101010101010101,
+                               0x8080808080808080, 0x00ff00ff00ff00ff, 0x0000000080000000, 0x7f807f80ff0100fe};
+  auto data = [&](unsigned k) {
+    sse::Data d;
+    d.x0[0] = k < 9 ? patterns[k] : g.r64();
+    d.x0[1] = k < 9 ? patterns[(k + 3) % 9] : g.r64();
+    d.x1[0] = k < 9 ? patterns[(k + 5) % 9] : g.r64();
+    d.x1[1] = g.r64();
+    if (k % 4 == 3) d.x1[0] = g.below(70);  // shift counts in range
+    std::memcpy(d.mem, d.x1, 16);
+    return d;
+  };
+  for (uint8_t op : ops66) {
+    for (unsigned k = 0; k < 16; ++k) {
+      const bool mem = k % 3 == 1;
+      char name[32];
+      std::snprintf(name, sizeof name, "66 0f %02x%s", op, mem ? " mem" : "");
+      cases.push_back(sse::make(g, name, sse::insn(0x66, {0x0f, op}, mem), data(k)));
+      if (op >= 0x54 && op <= 0x57) cases.push_back(sse::make(g, name, sse::insn(0, {0x0f, op}, mem), data(k)));
+      if (op == 0x14 || op == 0x15) cases.push_back(sse::make(g, name, sse::insn(0, {0x0f, op}, mem), data(k)));
+    }
+  }
+  // With an immediate: PSHUFD/PSHUFHW/PSHUFLW, SHUFPS/SHUFPD, and the shifts
+  // by immediate (66 0F 71-73 /r with xmm0 in ModRM.rm).
+  for (unsigned k = 0; k < 24; ++k) {
+    const uint8_t imm = uint8_t(k < 4 ? std::initializer_list<uint8_t>{0, 0x1b, 0xe4, 0xff}.begin()[k] : g.r64());
+    const bool mem = k % 3 == 1;
+    cases.push_back(sse::make(g, "pshufd", sse::insn(0x66, {0x0f, 0x70}, mem, imm), data(k)));
+    cases.push_back(sse::make(g, "pshufhw", sse::insn(0xf3, {0x0f, 0x70}, mem, imm), data(k)));
+    cases.push_back(sse::make(g, "pshuflw", sse::insn(0xf2, {0x0f, 0x70}, mem, imm), data(k)));
+    cases.push_back(sse::make(g, "shufps", sse::insn(0, {0x0f, 0xc6}, mem, imm), data(k)));
+    cases.push_back(sse::make(g, "shufpd", sse::insn(0x66, {0x0f, 0xc6}, mem, imm), data(k)));
+    const uint8_t count = uint8_t(k < 12 ? k * 6 : g.r64());
+    for (uint8_t modrm : {0xd0, 0xe0, 0xf0}) {  // /2 PSRL, /4 PSRA, /6 PSLL
+      cases.push_back(sse::make(g, "shift w imm", sse::insn(0x66, {0x0f, 0x71}, false, count, 0, modrm), data(k)));
+      cases.push_back(sse::make(g, "shift d imm", sse::insn(0x66, {0x0f, 0x72}, false, count, 0, modrm), data(k)));
+    }
+    for (uint8_t modrm : {0xd0, 0xd8, 0xf0, 0xf8})  // PSRLQ, PSRLDQ, PSLLQ, PSLLDQ
+      cases.push_back(sse::make(g, "shift q/dq imm", sse::insn(0x66, {0x0f, 0x73}, false, count % 20, 0, modrm), data(k)));
+  }
+  check(cases);
+}
+
+// Data movement between XMM registers, memory and general registers.
+TEST_F(Differential, SseMoves) {
+  Gen g(0x3a7, base());
+  std::vector<Case> cases;
+  const struct {
+    const char* name;
+    std::vector<uint8_t> bytes;
+  } moves[] = {
+      {"movaps r", {0x0f, 0x28, 0xc1}},           {"movaps m", {0x0f, 0x28, 0x43, 0x40}},
+      {"movaps st", {0x0f, 0x29, 0x43, 0x40}},    {"movups m", {0x0f, 0x10, 0x43, 0x40}},
+      {"movupd st", {0x66, 0x0f, 0x11, 0x43, 0x40}}, {"movdqa m", {0x66, 0x0f, 0x6f, 0x43, 0x40}},
+      {"movdqa st", {0x66, 0x0f, 0x7f, 0x43, 0x40}}, {"movntdq", {0x66, 0x0f, 0xe7, 0x43, 0x40}},
+      {"movntps", {0x0f, 0x2b, 0x43, 0x40}},      {"movss r", {0xf3, 0x0f, 0x10, 0xc1}},
+      {"movss m", {0xf3, 0x0f, 0x10, 0x43, 0x40}}, {"movss st", {0xf3, 0x0f, 0x11, 0x43, 0x40}},
+      {"movsd r", {0xf2, 0x0f, 0x10, 0xc1}},      {"movsd m", {0xf2, 0x0f, 0x10, 0x43, 0x40}},
+      {"movsd st", {0xf2, 0x0f, 0x11, 0x43, 0x40}}, {"movhlps", {0x0f, 0x12, 0xc1}},
+      {"movlhps", {0x0f, 0x16, 0xc1}},            {"movlps m", {0x0f, 0x12, 0x43, 0x40}},
+      {"movhps m", {0x0f, 0x16, 0x43, 0x40}},     {"movhpd st", {0x66, 0x0f, 0x17, 0x43, 0x40}},
+      {"movlpd st", {0x66, 0x0f, 0x13, 0x43, 0x40}}, {"movq r", {0xf3, 0x0f, 0x7e, 0xc1}},
+      {"movq m", {0xf3, 0x0f, 0x7e, 0x43, 0x40}}, {"movq st", {0x66, 0x0f, 0xd6, 0x43, 0x40}},
+      {"movq xmm,xmm D6", {0x66, 0x0f, 0xd6, 0xc8}}, {"movd eax,xmm0", {0x66, 0x0f, 0x7e, 0xc0}},
+      {"movd xmm0,eax", {0x66, 0x0f, 0x6e, 0xc0}}, {"movq rax,xmm0", {0x66, 0x48, 0x0f, 0x7e, 0xc0}},
+      {"movq xmm0,rax", {0x66, 0x48, 0x0f, 0x6e, 0xc0}}, {"movd m,xmm0", {0x66, 0x0f, 0x7e, 0x43, 0x40}},
+      {"movd xmm0,m", {0x66, 0x0f, 0x6e, 0x43, 0x40}}, {"movmskps", {0x0f, 0x50, 0xc1}},
+      {"movmskpd", {0x66, 0x0f, 0x50, 0xc1}},     {"pmovmskb", {0x66, 0x0f, 0xd7, 0xc1}},
+      {"pmovmskb r64", {0x66, 0x48, 0x0f, 0xd7, 0xc1}}, {"pextrw", {0x66, 0x0f, 0xc5, 0xc1, 0x05}},
+      {"pinsrw r", {0x66, 0x0f, 0xc4, 0xc0, 0x0b}}, {"pinsrw m", {0x66, 0x0f, 0xc4, 0x43, 0x40, 0x02}},
+      {"movnti", {0x0f, 0xc3, 0x43, 0x40}},       {"movnti r64", {0x48, 0x0f, 0xc3, 0x43, 0x40}},
+      {"movdqu xmm9 round trip", {0xf3, 0x44, 0x0f, 0x6f, 0xc8, 0xf3, 0x41, 0x0f, 0x6f, 0xc1}},
+  };
+  for (const auto& mv : moves) {
+    for (unsigned k = 0; k < 4; ++k) {
+      sse::Data d;
+      for (auto* q : {&d.x0[0], &d.x0[1], &d.x1[0], &d.x1[1], &d.mem[0], &d.mem[1]}) *q = g.r64();
+      cases.push_back(sse::make(g, mv.name, mv.bytes, d));
+    }
   }
   check(cases);
 }
