@@ -1,9 +1,8 @@
 // Shared pieces of the SSE/SSE2 handlers (exec_sse.cpp: state, moves,
 // MXCSR, FXSAVE; exec_sse_int.cpp: integer SIMD; exec_sse_fp.cpp:
-// floating point): the availability checks of SDM vol. 3 13.1-13.2 and
-// vol. 2 table 2-? ("exception conditions for legacy SSE instructions"),
-// XMM and memory operand access, and running one host SSE instruction
-// under the guest's MXCSR.
+// floating point): the availability checks of SDM vol. 3 13.1-13.2
+// (table 13-1), XMM and memory operand access, and running one host SSE
+// instruction under the guest's MXCSR.
 //
 // Floating-point results and MXCSR flags come from the host CPU executing
 // the same instruction (the project targets x86-64 hosts, where SSE2 is
@@ -31,9 +30,9 @@ namespace nestbed::sim {
 using V128 = __m128i;
 
 // SSE/SSE2 instructions (not FXSAVE/FXRSTOR): #UD if CR0.EM = 1 or
-// CR4.OSFXSR = 0, then #NM if CR0.TS = 1 (SDM vol. 3, 13.1 and table 13-?
-// "Action taken for combinations of OSFXSR, OSXMMEXCPT, SSE, EM, TS";
-// #UD outranks #NM, SDM vol. 3 table 6-2).
+// CR4.OSFXSR = 0, then #NM if CR0.TS = 1 (SDM vol. 3, 13.1 and table 13-1,
+// "action taken for combinations of OSFXSR, OSXMMEXCPT, SSE ..., EM, MP
+// and TS"; #UD outranks #NM in the instruction's exception table).
 [[noreturn]] void sse_unavailable(Cpu& c);
 NB_INLINE void check_sse(Cpu& c) {
   const CpuState& s = c.state();
