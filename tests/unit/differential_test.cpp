@@ -20,6 +20,8 @@
 #include <gtest/gtest.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <ucontext.h>
+#include <xmmintrin.h>
 #include <asm/prctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -245,8 +247,21 @@ sigjmp_buf g_native_jmp;
 volatile sig_atomic_t g_in_native = 0;
 volatile sig_atomic_t g_native_signal = 0;
 
-void on_native_signal(int sig, siginfo_t*, void*) {
+// What the host's state was when a snippet trapped (the SSE cases with
+// unmasked exceptions compare it with the sim's).
+struct NativeTrap {
+  uint64_t rip = 0;
+  uint32_t mxcsr = 0;
+  uint64_t xmm0[2] = {}, xmm1[2] = {};
+} g_native_trap;
+
+void on_native_signal(int sig, siginfo_t*, void* context) {
   if (g_in_native) {
+    const auto* uc = static_cast<const ucontext_t*>(context);
+    g_native_trap.rip = uint64_t(uc->uc_mcontext.gregs[REG_RIP]);
+    g_native_trap.mxcsr = uc->uc_mcontext.fpregs->mxcsr;
+    std::memcpy(g_native_trap.xmm0, &uc->uc_mcontext.fpregs->_xmm[0], 16);
+    std::memcpy(g_native_trap.xmm1, &uc->uc_mcontext.fpregs->_xmm[1], 16);
     g_in_native = 0;
     g_native_signal = sig;
     siglongjmp(g_native_jmp, 1);
@@ -382,6 +397,14 @@ class SimRunner {
     return "";
   }
   void write_memory(const uint8_t* image) { m_.mem.write(kSimPhys + kMemOff, image, kMemSize); }
+  // After a run that ended in an exception's default handler: its vector
+  // (-1 if none) and the RIP in its frame (the stack is in the region).
+  int vector() { return m_.stub_vector(); }
+  uint64_t frame_rip() {
+    const uint64_t rsp = m_.s().r[sim::RSP];
+    return m_.mem.read_obj<uint64_t>(kSimPhys + (rsp - base_));
+  }
+  const sim::CpuState& state() { return m_.s(); }
   void read_memory(uint8_t* out) { m_.mem.read(kSimPhys + kMemOff, out, kMemSize); }
 
  private:
@@ -2425,6 +2448,94 @@ TEST_F(Differential, SseMoves) {
     }
   }
   check(cases);
+}
+
+// Unmasked SIMD floating-point exceptions (SDM vol. 1 11.5.2): where the
+// host traps (#XM, SIGFPE) the sim must raise #XM at the same instruction
+// with the same MXCSR and XMM0/XMM1 unchanged; where the host does not
+// trap the results must agree as in the masked cases. MXCSR values unmask
+// one exception at a time, then all, under each rounding mode and DAZ/FTZ.
+TEST_F(Differential, SseUnmaskedExceptions) {
+  Gen g(0x3c, base());
+  const struct {
+    const char* name;
+    std::vector<uint8_t> insn;
+    bool dbl, scalar;
+  } ops[] = {
+      {"addps", {0x0f, 0x58, 0xc1}, false, false},        {"subss", {0xf3, 0x0f, 0x5c, 0xc1}, false, true},
+      {"mulps", {0x0f, 0x59, 0xc1}, false, false},        {"divss", {0xf3, 0x0f, 0x5e, 0xc1}, false, true},
+      {"divpd", {0x66, 0x0f, 0x5e, 0xc1}, true, false},   {"mulsd", {0xf2, 0x0f, 0x59, 0xc1}, true, true},
+      {"sqrtps", {0x0f, 0x51, 0xc1}, false, false},       {"sqrtsd", {0xf2, 0x0f, 0x51, 0xc1}, true, true},
+      {"maxps", {0x0f, 0x5f, 0xc1}, false, false},        {"cmpltpd", {0x66, 0x0f, 0xc2, 0xc1, 1}, true, false},
+      {"comiss", {0x0f, 0x2f, 0xc1}, false, true},        {"ucomisd", {0x66, 0x0f, 0x2e, 0xc1}, true, true},
+      {"cvtpd2ps", {0x66, 0x0f, 0x5a, 0xc1}, true, false}, {"cvtps2dq", {0x66, 0x0f, 0x5b, 0xc1}, false, false},
+      {"cvttsd2si", {0xf2, 0x0f, 0x2c, 0xc1}, true, true}, {"cvtsd2ss", {0xf2, 0x0f, 0x5a, 0xc1}, true, true},
+  };
+  std::vector<uint32_t> mxcsrs;
+  for (uint32_t rc : {0x0000u, 0x2000u, 0x4000u, 0x6000u, 0x8040u})
+    for (unsigned k = 0; k <= 6; ++k) mxcsrs.push_back(rc | (k < 6 ? (0x1f80 & ~(0x80u << k)) : 0));
+  std::vector<uint8_t> image(kMemSize), sim_mem(kMemSize);
+  unsigned failures = 0, traps = 0, cases = 0;
+  for (const auto& op : ops) {
+    const auto data = op.dbl ? sse::fp_pairs(g, sse::double_edges(), op.scalar)
+                             : sse::fp_pairs(g, sse::float_edges(), op.scalar);
+    for (size_t k = 0; k < data.size(); ++k) {
+      sse::Data d = data[k];
+      d.mxcsr = mxcsrs[(k * 7 + k / mxcsrs.size()) % mxcsrs.size()];
+      Case c = sse::make(g, op.name, op.insn, d);
+      image = pristine_;
+      for (const MemPatch& p : c.patches) std::memcpy(&image[p.off - kMemOff], p.bytes.data(), p.bytes.size());
+      std::memcpy(native_->base() + kMemOff, image.data(), kMemSize);
+      sim_->write_memory(image.data());
+      Regs host = c.in, sim = c.in;
+      host.rflags = fl::FIXED1 | (c.in.rflags & kCompared);
+      const uint32_t host_mxcsr = _mm_getcsr();
+      const int sig = native_->run(c.code, host);
+      _mm_setcsr(host_mxcsr);  // a trap leaves the kernel's initial MXCSR
+      const std::string sim_error = sim_->run(c.code, sim);
+      ++cases;
+      std::string diff;
+      char line[200];
+      if (sig == SIGFPE) {
+        ++traps;
+        const sim::CpuState& s = sim_->state();
+        if (sim_->vector() != 19) {
+          std::snprintf(line, sizeof line, "  host #XM, sim vector %d (%s)\n", sim_->vector(), sim_error.c_str());
+          diff += line;
+        } else {
+          if (sim_->frame_rip() != g_native_trap.rip) diff += "  #XM at a different RIP\n";
+          if (s.mxcsr != g_native_trap.mxcsr) {
+            std::snprintf(line, sizeof line, "  mxcsr in 0x%04x  host 0x%04x  sim 0x%04x\n", d.mxcsr,
+                          g_native_trap.mxcsr, s.mxcsr);
+            diff += line;
+          }
+          if (std::memcmp(s.xmm[0].q, g_native_trap.xmm0, 16) || std::memcmp(s.xmm[1].q, g_native_trap.xmm1, 16))
+            diff += "  XMM0/XMM1 differ at the trap\n";
+        }
+      } else if (sig) {
+        std::snprintf(line, sizeof line, "  host raised signal %d\n", sig);
+        diff += line;
+      } else if (!sim_error.empty()) {
+        diff += "  host completed, sim: " + sim_error + "\n";
+      } else {
+        for (unsigned r = 0; r < 16; ++r)
+          if (host.r[r] != sim.r[r]) diff += std::string("  ") + kRegNames[r] + " differs\n";
+        if ((host.rflags ^ sim.rflags) & kCompared) diff += "  rflags differ\n";
+        sim_->read_memory(sim_mem.data());
+        if (std::memcmp(native_->base() + kMemOff, sim_mem.data(), kMemSize)) diff += "  memory (XMM or MXCSR out) differs\n";
+      }
+      if (!diff.empty() && ++failures <= 20)
+        ADD_FAILURE() << op.name << " mxcsr 0x" << std::hex << d.mxcsr << " x0 " << d.x0[0] << ":" << d.x0[1]
+                      << " x1 " << d.x1[0] << ":" << d.x1[1] << "\n"
+                      << diff;
+    }
+  }
+  EXPECT_EQ(failures, 0u) << failures << " of " << cases << " cases differ";
+  EXPECT_GT(traps, cases / 10) << "the cases should trap often";
+  EXPECT_LT(traps, cases) << "and complete sometimes";
+  ++families_;
+  cases_ += cases;
+  std::printf("  %u cases, %u trapped\n", cases, traps);
 }
 
 TEST_F(Differential, Summary) {
