@@ -2447,6 +2447,17 @@ TEST_F(Differential, SseMoves) {
       cases.push_back(sse::make(g, mv.name, mv.bytes, d));
     }
   }
+  // MASKMOVDQU xmm0, xmm1: to [rdi], here an unaligned address in the data
+  // area; masks all-ones, all-zeros and random.
+  for (unsigned k = 0; k < 12; ++k) {
+    sse::Data d;
+    for (auto* q : {&d.x0[0], &d.x0[1], &d.mem[0], &d.mem[1]}) *q = g.r64();
+    d.x1[0] = k == 0 ? ~0ull : k == 1 ? 0 : g.r64();
+    d.x1[1] = k == 0 ? ~0ull : k == 1 ? 0 : g.r64();
+    Case c = sse::make(g, "maskmovdqu", {0x66, 0x0f, 0xf7, 0xc1}, d);
+    c.in.r[rDI] = base() + kDataOff + sse::kMem + k;
+    cases.push_back(c);
+  }
   check(cases);
 }
 

@@ -197,6 +197,26 @@ TEST_F(SimSse, SplitStoreFaultWritesNothing) {
   expect_stub(run(a), PF);
   EXPECT_EQ(m.s().cr2, la + 0x1000);
   EXPECT_EQ(m.peek<uint64_t>(L::SCRATCH + 0xff8), 0x5a5a5a5a5a5a5a5aull);
+  // MASKMOVDQU to DS:RDI likewise, even with only first-page bytes selected.
+  m.enter_long_mode();
+  m.s().cr4 |= cr4::OSFXSR;
+  m.reg(sim::RDI) = la + 0xff8;
+  set_xmm(0, 0x0123456789abcdefull, 0xfedcba9876543210ull);
+  set_xmm(1, 0x8080808080808080ull, 0);
+  Asm b(L::CODE);
+  b.raw({0x66, 0x0f, 0xf7, 0xc1});  // maskmovdqu xmm0, xmm1
+  b.hlt();
+  expect_stub(run(b), PF);
+  EXPECT_EQ(m.peek<uint64_t>(L::SCRATCH + 0xff8), 0x5a5a5a5a5a5a5a5aull);
+  // Within one page: only the selected bytes change.
+  m.enter_long_mode();
+  m.s().cr4 |= cr4::OSFXSR;
+  m.reg(sim::RDI) = la + 0x100;
+  m.poke<uint64_t>(L::SCRATCH + 0x100, 0);
+  set_xmm(0, 0x0123456789abcdefull, 0);
+  set_xmm(1, 0x00000000800080ffull, 0);
+  expect_done(run(b));
+  EXPECT_EQ(m.peek<uint64_t>(L::SCRATCH + 0x100), 0x000000008900cdefull);  // bytes 0, 1, 3
 }
 
 // SDM vol. 1 11.5.2: masked, divide-by-zero sets MXCSR.ZE and gives an

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "arch/x86/segment.h"
 #include "l0/sim/cpu/exec_select.h"
 #include "l0/sim/cpu/exec_sse.h"
 
@@ -214,6 +215,22 @@ void h_pextrw(Cpu& c, const DecodedInsn& i) {
   alignas(16) uint16_t e[8];
   _mm_store_si128(reinterpret_cast<V128*>(e), get_xmm(c, i.op[1].reg));
   c.reg(i.op[0].reg) = e[i.imm & 7];
+}
+
+// MASKMOVDQU xmm1, xmm2: the bytes of xmm1 whose mask byte in xmm2 has its
+// top bit set go to DS:rDI (segment overridable). Both pages are checked
+// for writing first, whatever the mask (the SDM leaves faults with an
+// all-zero mask implementation-specific), so a fault writes nothing.
+template <Form F>
+void h_maskmovdqu(Cpu& c, const DecodedInsn& i) {
+  check_sse(c);
+  const uint64_t la = form_linear<F>(c, i, 16, Access::Write);
+  check_writable(c, la, 16);
+  alignas(16) uint8_t src[16], mask[16];
+  _mm_store_si128(reinterpret_cast<V128*>(src), get_xmm(c, i.op[0].reg));
+  _mm_store_si128(reinterpret_cast<V128*>(mask), get_xmm(c, i.op[1].reg));
+  for (unsigned k = 0; k < 16; ++k)
+    if (mask[k] & 0x80) c.write<uint8_t>(la + k, src[k]);
 }
 
 // ------------------------------------------------------------------ MXCSR
@@ -485,7 +502,7 @@ bool has_xmm_operand(const DecodedInsn& d) {
   return false;
 }
 
-Handler select_sse_move(unsigned id, const DecodedInsn& d, CpuMode mode, CostClass& cost) {
+Handler select_sse_move(unsigned id, DecodedInsn& d, CpuMode mode, CostClass& cost) {
   cost = CostClass::load_store;
   const bool mem0 = d.nops >= 1 && d.op[0].kind == OpKind::Mem;
   switch (id) {
@@ -507,6 +524,18 @@ Handler select_sse_move(unsigned id, const DecodedInsn& d, CpuMode mode, CostCla
       if (d.op[0].kind != OpKind::Xmm) return nullptr;
       if (d.op[1].kind == OpKind::Reg) return &h_pinsrw<Form::R>;
       return form_of(d, 1, mode) == Form::M64 ? &h_pinsrw<Form::M64> : &h_pinsrw<Form::M>;
+    case X86_INS_MASKMOVDQU: {
+      if (d.op[0].kind != OpKind::Xmm || d.op[1].kind != OpKind::Xmm) return nullptr;
+      // The implicit operand DS:rDI as a memory operand [rDI] (SDM 3.3.7:
+      // in 64-bit mode only an FS or GS override has a base).
+      d.mem_base = RDI;
+      d.mem_index = REG_ZERO;
+      d.mem_scale = 0;
+      d.disp = 0;
+      d.mem_seg_arch = d.mem_seg;
+      if (mode == CpuMode::Bits64 && d.mem_seg != arch::seg::FS && d.mem_seg != arch::seg::GS) d.mem_seg = SEG_NONE;
+      return mode == CpuMode::Bits64 && d.addrsize == 8 ? &h_maskmovdqu<Form::M64> : &h_maskmovdqu<Form::M>;
+    }
     case X86_INS_PEXTRW:
       return d.op[0].kind == OpKind::Reg && d.op[1].kind == OpKind::Xmm ? &h_pextrw : nullptr;
     default: return nullptr;
