@@ -370,6 +370,34 @@ TEST_F(SimSse, FxsaveLegacyLayoutInProtectedMode) {
   EXPECT_EQ(m.peek<uint64_t>(kData + fx::XMM0 + 16 * 8), 0xeeeeeeeeeeeeeeeeull) << "XMM8 not saved";
 }
 
+// Outside 64-bit mode a 16-byte operand is checked against the segment
+// limit as a whole (SDM vol. 3 5.3): the last byte past DS's limit is #GP(0).
+TEST_F(SimSse, SegmentLimitCoversAllSixteenBytes) {
+  m.poke<uint64_t>(kData + 8, 0x1111);
+  m.poke<uint64_t>(kData + 16, 0x2222);
+  for (uint32_t disp : {8u, 9u}) {
+    m.setup_protected_mode();
+    m.s().cr4 |= cr4::OSFXSR;
+    m.s().seg[arch::seg::DS].limit = uint32_t(kData + 0x17);
+    Asm a(L::CODE);
+    a.raw({0xf3, 0x0f, 0x6f, 0x05});  // movdqu xmm0, [disp32]
+    for (unsigned k = 0; k < 4; ++k) a.raw({uint8_t((kData + disp) >> (8 * k))});
+    a.hlt();
+    m.load_code(a);
+    m.rip() = a.origin;
+    ASSERT_EQ(m.run(10), CpuStop::Halted) << m.cpu.stop_message();
+    if (disp == 8) {
+      EXPECT_EQ(m.stub_vector(), -1);
+      EXPECT_EQ(xmm_lo(0), 0x1111u);
+      EXPECT_EQ(xmm_hi(0), 0x2222u);
+    } else {
+      EXPECT_EQ(m.stub_vector(), GP);
+      EXPECT_EQ(m.stack32(0), 0u) << "error code";
+      EXPECT_EQ(xmm_lo(0), 0u);
+    }
+  }
+}
+
 // FNINIT, FLDCW, FNSTCW, FNSTSW (SDM vol. 1 8.1.5, 8.3.12).
 TEST_F(SimSse, X87ControlWords) {
   m.s().x87.fcw = 0x0040;
