@@ -1,9 +1,10 @@
 // SSE/SSE2 state and data movement: the availability checks, MOVAPS..
 // MOVDQU, MOVD/MOVQ, MOVSS/MOVSD, the half moves, MOVMSKPS/PD, PMOVMSKB,
-// the non-temporal stores, PINSRW/PEXTRW, LDMXCSR/STMXCSR, FXSAVE/FXRSTOR
-// (SDM vol. 1, 10.5.1), and the x87 control instructions whose state
-// FXSAVE carries (FNINIT, FLDCW, FNSTCW, FNSTSW, FWAIT). The arithmetic is
-// in exec_sse_int.cpp and exec_sse_fp.cpp; select_sse tries all three.
+// the non-temporal stores, MASKMOVDQU, PINSRW/PEXTRW, LDMXCSR/STMXCSR,
+// FXSAVE/FXRSTOR (SDM vol. 1, 10.5.1), and the x87 control instructions
+// whose state FXSAVE carries (FNINIT, FLDCW, FNSTCW, FNSTSW, FWAIT). The
+// arithmetic is in exec_sse_int.cpp and exec_sse_fp.cpp; select_sse
+// tries all three.
 #include <capstone/capstone.h>
 #include <setjmp.h>
 #include <signal.h>
