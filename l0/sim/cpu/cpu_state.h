@@ -4,6 +4,7 @@
 
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
+#include "arch/x86/sse.h"
 
 namespace nestbed::sim {
 
@@ -37,6 +38,25 @@ struct TableRegister {
 // in 64-bit mode.
 inline constexpr uint8_t SEG_NONE = 6;
 
+// An XMM register (SDM vol. 1, 10.2.2), as two quadwords, low first.
+struct alignas(16) Xmm {
+  uint64_t q[2] = {0, 0};
+};
+
+// The x87 FPU state that FXSAVE/FXRSTOR carry (SDM vol. 1, 8.1 and table
+// 10-2). The sim does not implement x87 arithmetic yet; this state is
+// loaded and stored verbatim (FNINIT, FLDCW, FNSTCW, FNSTSW, FXSAVE,
+// FXRSTOR).
+struct X87State {
+  uint16_t fcw = arch::x87::FCW_INIT;
+  uint16_t fsw = 0;
+  uint8_t ftw = arch::x87::FTW_ABRIDGED_EMPTY;  // abridged, as FXSAVE stores it
+  uint16_t fop = 0;
+  uint64_t fip = 0, fdp = 0;
+  uint16_t fcs = 0, fds = 0;
+  uint8_t st[8][10] = {};  // ST0-ST7 (80-bit), as stored in the FXSAVE area
+};
+
 struct CpuState {
   uint64_t r[REG_COUNT] = {};  // r[REG_RIP] is RIP, r[REG_ZERO] stays 0
   uint64_t rflags = arch::rflags::FIXED1;
@@ -50,6 +70,10 @@ struct CpuState {
   // PAE paging's four page-directory-pointer-table entries, held in the
   // processor as SDM 4.4.1 describes (loaded by MOV to CR3/CR0/CR4).
   uint64_t pdpte[4] = {};
+  // SSE state (SDM vol. 1, 10.2): XMM0-XMM15 and MXCSR, and the x87 state.
+  Xmm xmm[16];
+  uint32_t mxcsr = arch::mxcsr::RESET;
+  X87State x87;
 
   // MSRs that live in the core.
   uint64_t star = 0, lstar = 0, cstar = 0, fmask = 0;

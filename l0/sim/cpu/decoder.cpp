@@ -46,6 +46,8 @@ const std::array<RegInfo, X86_REG_ENDING>& register_table(csh h) {
         if (k < 4 && n == r8h[k]) r = {OpKind::Reg, k, 1, true};
         if (k < 6 && n == segs[k]) r = {OpKind::SegReg, k, 2, false};
       }
+      for (uint8_t k = 0; k < 16; ++k)
+        if (n == "xmm" + std::to_string(k)) r = {OpKind::Xmm, k, 16, false};
       for (uint8_t k = 8; k < 16; ++k) {
         const std::string base = "r" + std::to_string(k);
         if (n == base) r = {OpKind::Reg, k, 8, false};
@@ -128,7 +130,7 @@ bool Decoder::convert_operand(const cs_x86_op& o, const cs_x86& x, CpuMode mode,
       op.kind = r.kind;
       op.reg = r.index;
       op.high8 = r.high8;
-      if (r.kind == OpKind::Reg) op.size = r.size;
+      if (r.kind == OpKind::Reg || r.kind == OpKind::Xmm) op.size = r.size;
       return true;
     }
     case X86_OP_IMM:
@@ -194,7 +196,9 @@ void Decoder::build(const cs_insn& ci, CpuMode mode, DecodedInsn& d) {
     d.imm = uint64_t(x.operands[0].imm) - (ci.address + ci.size);
 
   if (ok) {
-    ok = select_alu(ci.id, d, mode, costs_) || select_data(ci.id, d, mode, costs_) ||
+    // SSE first: Capstone gives MOVSD and CMPSD one id for the string
+    // instruction and the SSE2 one; select_sse takes the forms with XMM operands.
+    ok = select_sse(ci.id, d, mode, costs_) || select_alu(ci.id, d, mode, costs_) || select_data(ci.id, d, mode, costs_) ||
          select_control(ci.id, d, mode, costs_) || select_string(ci.id, d, mode, costs_) ||
          select_system(ci.id, d, mode, costs_) || select_vmx(ci.id, d, mode, costs_);
   }

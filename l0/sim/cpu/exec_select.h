@@ -13,6 +13,7 @@ bool select_data(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
 bool select_control(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 bool select_string(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 bool select_system(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+bool select_sse(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 bool select_vmx(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 
 // Handlers the decoder uses directly.

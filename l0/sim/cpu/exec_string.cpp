@@ -202,8 +202,8 @@ bool select_string(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& c
   (void)mode;
   for (const StringId& s : kStrings) {
     if (s.id != id) continue;
-    // X86_INS_MOVSD/CMPSD are also SSE2 mnemonics: those have XMM operands,
-    // which the decoder already rejected.
+    // X86_INS_MOVSD/CMPSD are also SSE2 mnemonics: those have XMM operands
+    // and select_sse, which the decoder tries first, takes them.
     Handler h = nullptr;
     switch (s.op) {
       case Str::Movs: h = string_handler<Str::Movs>(s.size); break;
