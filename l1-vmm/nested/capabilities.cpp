@@ -36,14 +36,15 @@ uint32_t proc() {
 // shadowing (shadow_vmcs=1: the level that sees the guest's VMREAD/VMWRITE
 // carries it out), PML (logged as the walk of EPT12 sets dirty flags,
 // nested_ept.cpp), the APIC-access page (vmcs02 names the platform page
-// behind vmcs12's), APIC-register virtualization (the platform's, on
-// vmcs12's pages) and x2APIC virtualization (apic_virt.cpp). Not:
-// virtual-interrupt delivery, posted interrupts.
+// behind vmcs12's), APIC-register virtualization and virtual-interrupt
+// delivery (the platform's, on vmcs12's pages; RVI/SVI through vmcs02) and
+// x2APIC virtualization (apic_virt.cpp). Not: posted interrupts.
 uint32_t proc2(bool shadowing) {
   return proc_ctl2::ENABLE_EPT | proc_ctl2::DESCRIPTOR_TABLE_EXITING | proc_ctl2::ENABLE_RDTSCP |
          proc_ctl2::ENABLE_VPID | proc_ctl2::WBINVD_EXITING | proc_ctl2::UNRESTRICTED_GUEST |
          proc_ctl2::ENABLE_PML | proc_ctl2::VIRTUALIZE_APIC_ACCESSES | proc_ctl2::VIRTUALIZE_X2APIC_MODE |
-         proc_ctl2::APIC_REGISTER_VIRTUALIZATION | (shadowing ? proc_ctl2::VMCS_SHADOWING : 0);
+         proc_ctl2::APIC_REGISTER_VIRTUALIZATION | proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY |
+         (shadowing ? proc_ctl2::VMCS_SHADOWING : 0);
 }
 
 uint32_t exit() {

@@ -180,6 +180,15 @@ void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
   // that is the page EPT01 puts behind vmcs12's (its RAM or the local
   // APIC's page); nested_vmx_run_checks refused a vmcs12 whose page has none.
   if (m.proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES) vmcs_write(F::APIC_ACCESS_ADDR, apic_access02(c));
+  // "Virtual-interrupt delivery": the platform's, on vmcs12's page, with
+  // vmcs12's EOI-exit bitmap (l1-vmm wants no EOI exit of its own) and
+  // RVI/SVI, which go back to vmcs12 at every nested exit. Only with the
+  // control: a platform without it has no such fields.
+  if (m.proc2 & proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY) {
+    constexpr F fields[] = {F::EOI_EXIT_BITMAP0, F::EOI_EXIT_BITMAP1, F::EOI_EXIT_BITMAP2, F::EOI_EXIT_BITMAP3,
+                            F::GUEST_INTR_STATUS};
+    for (F f : fields) vmcs_write(f, c.get(f));
+  }
   proc02 = m.proc;
   vmcs_write(F::PIN_BASED_VM_EXEC_CONTROL, m.pin);
   vmcs_write(F::CPU_BASED_VM_EXEC_CONTROL, m.proc);
@@ -320,7 +329,8 @@ constexpr F CONTROL_FIELDS[] = {
     F::EXCEPTION_BITMAP, F::PAGE_FAULT_ERROR_CODE_MASK, F::PAGE_FAULT_ERROR_CODE_MATCH, F::CR3_TARGET_COUNT,
     F::CR3_TARGET_VALUE0, F::CR3_TARGET_VALUE1, F::CR3_TARGET_VALUE2, F::CR3_TARGET_VALUE3, F::TSC_OFFSET,
     F::VMX_PREEMPTION_TIMER_VALUE, F::EPT_POINTER, F::VIRTUAL_PROCESSOR_ID, F::VIRTUAL_APIC_PAGE_ADDR,
-    F::TPR_THRESHOLD, F::APIC_ACCESS_ADDR};
+    F::TPR_THRESHOLD, F::APIC_ACCESS_ADDR, F::EOI_EXIT_BITMAP0, F::EOI_EXIT_BITMAP1, F::EOI_EXIT_BITMAP2,
+    F::EOI_EXIT_BITMAP3, F::GUEST_INTR_STATUS};
 constexpr F CR_FIELDS[] = {F::GUEST_CR0,           F::GUEST_CR4,       F::CR0_GUEST_HOST_MASK,
                            F::CR4_GUEST_HOST_MASK, F::CR0_READ_SHADOW, F::CR4_READ_SHADOW};
 constexpr F MSR_FIELDS[] = {F::GUEST_IA32_EFER, F::GUEST_IA32_PAT, F::GUEST_DR7, F::GUEST_IA32_DEBUGCTL};
@@ -589,7 +599,7 @@ Level1State read_level1_state(const Vcpu& v) {
 bool tpr_shadow_unbacked(const Vmcs12& c) {
   constexpr uint32_t both_cr8_exit = proc_ctl::CR8_LOAD_EXITING | proc_ctl::CR8_STORE_EXITING;
   constexpr uint32_t page_users = proc_ctl2::VIRTUALIZE_APIC_ACCESSES | proc_ctl2::VIRTUALIZE_X2APIC_MODE |
-                                  proc_ctl2::APIC_REGISTER_VIRTUALIZATION;
+                                  proc_ctl2::APIC_REGISTER_VIRTUALIZATION | proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY;
   const uint32_t proc12 = c.get32(F::CPU_BASED_VM_EXEC_CONTROL);
   const bool used = (proc12 & both_cr8_exit) != both_cr8_exit ||
                     ((proc12 & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) && (c.get32(F::SECONDARY_VM_EXEC_CONTROL) & page_users));

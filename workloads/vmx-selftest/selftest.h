@@ -308,6 +308,10 @@ bool vmx_usable();
   X(apic_access_vtpr, "apic-access-vtpr")                      \
   X(x2apic_virtualization, "x2apic-virtualization")            \
   X(apic_register_virtualization, "apic-register-virtualization") \
+  X(virtual_interrupt_delivery, "virtual-interrupt-delivery")  \
+  X(virtual_eoi, "virtual-eoi")                                \
+  X(self_ipi_virtualization, "self-ipi-virtualization")        \
+  X(entry_virtual_interrupt_delivery, "entry-virtual-interrupt-delivery") \
   X(exit_tsc_order, "exit-tsc-order")                          \
   X(mtf_before_preemption_timer, "mtf-before-preemption-timer") \
   X(vmxoff, "vmxoff")

@@ -83,8 +83,10 @@ void Cpu::service_events() {
 
 // Events of VMX non-root operation at an instruction boundary, in the
 // priority order of SDM 26.7.x/25.2: VMX-preemption timer, NMI window,
-// external interrupts (with "external-interrupt exiting"), interrupt
-// window. Returns true if a VM exit happened.
+// virtual-interrupt delivery (29.2.2: the priority of interrupt-window
+// exits, above external interrupts), external interrupts (with
+// "external-interrupt exiting"), interrupt window. Returns true if a VM
+// exit happened or a virtual interrupt was delivered.
 bool Cpu::vmx_events() {
   namespace v = arch::vmx;
   const vmx::GuestControls& ctl = vmx_->controls();
@@ -100,6 +102,20 @@ bool Cpu::vmx_events() {
     // The NMI window is open when there is no virtual-NMI blocking (SDM 25.2).
     deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::NMI_WINDOW)});
     return true;
+  }
+  if (vmx_->virtual_interrupt_recognized()) {
+    // Delivered when RFLAGS.IF = 1 with no blocking by STI or MOV SS (an
+    // "interrupt-window exiting" guest never recognizes one), as an
+    // external interrupt through the guest's IDT; it wakes HLT (29.2.2).
+    if ((s_.rflags & rflags::IF) && !shadow_) {
+      halted_ = false;
+      const uint8_t vector = vmx_->deliver_virtual_interrupt();
+      ++counters_.interrupts;
+      deliver_event(vector, false, 0, false, true, 0);
+      next_event_ = 0;  // an external interrupt may exit before the handler runs
+      return true;
+    }
+    next_event_ = 0;  // look again after each block
   }
   if ((ctl.pin & v::pin_ctl::EXTERNAL_INTERRUPT_EXITING) && dev_.apic.pending_vector() >= 0) {
     // RFLAGS.IF and STI/MOV-SS blocking do not hold the exit back (SDM 25.2).

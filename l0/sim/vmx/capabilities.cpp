@@ -40,7 +40,8 @@ VmxCapabilities make_capabilities() {
   const uint32_t proc2 = proc_ctl2::ENABLE_EPT | proc_ctl2::DESCRIPTOR_TABLE_EXITING | proc_ctl2::ENABLE_RDTSCP |
                          proc_ctl2::ENABLE_VPID | proc_ctl2::WBINVD_EXITING | proc_ctl2::UNRESTRICTED_GUEST |
                          proc_ctl2::VMCS_SHADOWING | proc_ctl2::ENABLE_PML | proc_ctl2::VIRTUALIZE_APIC_ACCESSES |
-                         proc_ctl2::VIRTUALIZE_X2APIC_MODE | proc_ctl2::APIC_REGISTER_VIRTUALIZATION;
+                         proc_ctl2::VIRTUALIZE_X2APIC_MODE | proc_ctl2::APIC_REGISTER_VIRTUALIZATION |
+                         proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY;
   c.procbased2 = ctls_make(0, proc2);
 
   const uint32_t exit1 = exit_ctl::DEFAULT1 | exit_ctl::HOST_ADDRESS_SPACE_SIZE | exit_ctl::ACK_INTERRUPT_ON_EXIT |
