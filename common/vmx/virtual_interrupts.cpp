@@ -66,4 +66,14 @@ uint8_t deliver_virtual_interrupt(const VirtualApicPage& page, uint16_t& status)
   return vector;
 }
 
+void post_interrupts(const VirtualApicPage& page, uint16_t& status, const uint32_t pir[8]) {
+  for (unsigned w = 0; w < 8; ++w) {
+    if (!pir[w]) continue;
+    const uint32_t word = apic::IRR0 + w * 0x10;
+    page.write(word, page.read(word) | pir[w]);
+    const uint8_t highest = uint8_t(w * 32 + 31 - __builtin_clz(pir[w]));
+    if (highest > rvi(status)) status = uint16_t(gis::RVI.set(status, highest));
+  }
+}
+
 }  // namespace nestbed::common::vmx

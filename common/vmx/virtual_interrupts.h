@@ -38,6 +38,11 @@ void self_ipi_virtualization(const VirtualApicPage& page, uint16_t& status, uint
 // through the guest's IDT.
 uint8_t deliver_virtual_interrupt(const VirtualApicPage& page, uint16_t& status);
 
+// Posted-interrupt processing's steps 5-6 (SDM 29.6): the PIR words
+// (already read and cleared in the descriptor) ORed into VIRR, RVI raised
+// to the highest posted vector (unchanged if none). Evaluation follows.
+void post_interrupts(const VirtualApicPage& page, uint16_t& status, const uint32_t pir[8]);
+
 // The EOI-exit bitmap (SDM 24.6.8): EOI_EXIT_BITMAP0-3 hold vectors 0-63,
 // 64-127, 128-191, 192-255.
 constexpr bool eoi_exit_bitmap_bit(const uint64_t bitmap[4], uint8_t vector) {

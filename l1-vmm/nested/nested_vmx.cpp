@@ -146,6 +146,13 @@ uint64_t virtual_apic02(const Vmcs12& c) {
   return reinterpret_cast<uint64_t>(guest_memory.hva(c.get(F::VIRTUAL_APIC_PAGE_ADDR), arch::pte::PAGE_SIZE));
 }
 
+// The platform-physical address of vmcs12's posted-interrupt descriptor,
+// or 0 if it is not in level k+1's RAM.
+uint64_t posted_interrupt_desc02(const Vmcs12& c) {
+  return reinterpret_cast<uint64_t>(
+      guest_memory.hva(c.get(F::POSTED_INTR_DESC_ADDR), posted_interrupt_desc::SIZE));
+}
+
 // The platform-physical page EPT01 maps vmcs12's APIC-access address to,
 // or 0 if it maps nothing there.
 uint64_t apic_access02(const Vmcs12& c) {
@@ -188,6 +195,15 @@ void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
     constexpr F fields[] = {F::EOI_EXIT_BITMAP0, F::EOI_EXIT_BITMAP1, F::EOI_EXIT_BITMAP2, F::EOI_EXIT_BITMAP3,
                             F::GUEST_INTR_STATUS};
     for (F f : fields) vmcs_write(f, c.get(f));
+  }
+  // "Process posted interrupts": the platform's, with vmcs12's notification
+  // vector and descriptor (level k+1's RAM, mapped 1:1). Level k+1 posts and
+  // sends the vector through the local APIC, which EPT01 passes through, so
+  // it reaches the platform while vmcs02 runs (exit_intr=1 would take it
+  // first: the control is not offered then, capabilities.cpp).
+  if (m.pin & pin_ctl::POSTED_INTERRUPTS) {
+    vmcs_write(F::POSTED_INTR_NV, c.get(F::POSTED_INTR_NV));
+    vmcs_write(F::POSTED_INTR_DESC_ADDR, posted_interrupt_desc02(c));
   }
   proc02 = m.proc;
   vmcs_write(F::PIN_BASED_VM_EXEC_CONTROL, m.pin);
@@ -330,7 +346,7 @@ constexpr F CONTROL_FIELDS[] = {
     F::CR3_TARGET_VALUE0, F::CR3_TARGET_VALUE1, F::CR3_TARGET_VALUE2, F::CR3_TARGET_VALUE3, F::TSC_OFFSET,
     F::VMX_PREEMPTION_TIMER_VALUE, F::EPT_POINTER, F::VIRTUAL_PROCESSOR_ID, F::VIRTUAL_APIC_PAGE_ADDR,
     F::TPR_THRESHOLD, F::APIC_ACCESS_ADDR, F::EOI_EXIT_BITMAP0, F::EOI_EXIT_BITMAP1, F::EOI_EXIT_BITMAP2,
-    F::EOI_EXIT_BITMAP3, F::GUEST_INTR_STATUS};
+    F::EOI_EXIT_BITMAP3, F::GUEST_INTR_STATUS, F::POSTED_INTR_NV, F::POSTED_INTR_DESC_ADDR};
 constexpr F CR_FIELDS[] = {F::GUEST_CR0,           F::GUEST_CR4,       F::CR0_GUEST_HOST_MASK,
                            F::CR4_GUEST_HOST_MASK, F::CR0_READ_SHADOW, F::CR4_READ_SHADOW};
 constexpr F MSR_FIELDS[] = {F::GUEST_IA32_EFER, F::GUEST_IA32_PAT, F::GUEST_DR7, F::GUEST_IA32_DEBUGCTL};
@@ -514,7 +530,7 @@ void nested_vmx_setup(Vcpu& v) {
   // requirements already (vmcs_config.cpp).
   n.enabled = v.options.nested;
   if (!n.enabled) return;
-  n.caps = make_nested_capabilities(v.config.caps, v.options.shadow_vmcs);
+  n.caps = make_nested_capabilities(v.config.caps, v.options.shadow_vmcs, !v.options.exit_intr);
   n.entry_caps = n.caps.for_entry_checks();
 }
 
@@ -606,6 +622,11 @@ bool tpr_shadow_unbacked(const Vmcs12& c) {
   return (proc12 & proc_ctl::USE_TPR_SHADOW) && used && !virtual_apic02(c);
 }
 
+// vmcs12 processes posted interrupts with a descriptor outside level k+1's RAM.
+bool posted_interrupt_desc_unbacked(const Vmcs12& c) {
+  return c.test(F::PIN_BASED_VM_EXEC_CONTROL, pin_ctl::POSTED_INTERRUPTS) && !posted_interrupt_desc02(c);
+}
+
 // vmcs12 virtualizes APIC accesses to a page EPT01 maps nothing to.
 bool apic_access_unbacked(const Vmcs12& c) {
   return c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
@@ -628,11 +649,12 @@ bool nested_vmx_run_checks(Vcpu& v, bool launch, const Level1State& l1, bool sha
   using nestbed::common::vmx::EntryFailure;
   const nestbed::common::vmx::EntryCheckResult check = check_vmcs12(n, l1.msrs.efer);
   if (check.failure == EntryFailure::None && !tpr_shadow_unbacked(n.cur->vmcs12) &&
-      !apic_access_unbacked(n.cur->vmcs12))
+      !apic_access_unbacked(n.cur->vmcs12) && !posted_interrupt_desc_unbacked(n.cur->vmcs12))
     return true;
-  // A TPR shadow outside level k+1's RAM that an instruction could use, or
-  // an APIC-access page EPT01 maps nothing to: l1-vmm cannot point vmcs02
-  // at it and fails the entry as KVM does (VMfailValid 7).
+  // A TPR shadow outside level k+1's RAM that an instruction could use, an
+  // APIC-access page EPT01 maps nothing to, or a posted-interrupt
+  // descriptor outside RAM: l1-vmm cannot point vmcs02 at it and fails the
+  // entry as KVM does (VMfailValid 7).
   if (check.failure == EntryFailure::None)
     return back_to_vmcs01(), nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD), false;
   back_to_vmcs01();

@@ -561,7 +561,7 @@ TEST_P(NestedReflectEveryReason, DecidedAsTheTableSays) {
       // vmcs12 that passes the VM-entry checks has only offered controls:
       // here every control nested VMX implements, and all of l1-vmm's own.)
       Vmcs12 every;
-      every.set(F::PIN_BASED_VM_EXEC_CONTROL, supported::pin());
+      every.set(F::PIN_BASED_VM_EXEC_CONTROL, supported::pin(true));
       every.set(F::CPU_BASED_VM_EXEC_CONTROL, supported::proc());
       every.set(F::SECONDARY_VM_EXEC_CONTROL, supported::proc2(true));
       const OwnNeeds own{all, all, 0, 0, ctls_make(0, all), ctls_make(0, all), 0, 0, true, true};

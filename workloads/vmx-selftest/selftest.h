@@ -312,6 +312,8 @@ bool vmx_usable();
   X(virtual_eoi, "virtual-eoi")                                \
   X(self_ipi_virtualization, "self-ipi-virtualization")        \
   X(entry_virtual_interrupt_delivery, "entry-virtual-interrupt-delivery") \
+  X(posted_interrupts, "posted-interrupts")                    \
+  X(entry_posted_interrupts, "entry-posted-interrupts")        \
   X(exit_tsc_order, "exit-tsc-order")                          \
   X(mtf_before_preemption_timer, "mtf-before-preemption-timer") \
   X(vmxoff, "vmxoff")

@@ -17,9 +17,11 @@ VmxCapabilities make_capabilities() {
             vmx_basic::TRUE_CTLS.make(1);
 
   // Pin-based (SDM 24.6.1). There are no NMI sources on this platform, so
-  // NMI exiting and virtual NMIs are modeled trivially exact.
+  // NMI exiting and virtual NMIs are modeled trivially exact. Posted
+  // interrupts: the notification vector reaches the CPU from its own local
+  // APIC (a self-IPI; there is one CPU).
   const uint32_t pin1 = pin_ctl::DEFAULT1 | pin_ctl::EXTERNAL_INTERRUPT_EXITING | pin_ctl::NMI_EXITING |
-                        pin_ctl::VIRTUAL_NMIS | pin_ctl::PREEMPTION_TIMER;
+                        pin_ctl::VIRTUAL_NMIS | pin_ctl::PREEMPTION_TIMER | pin_ctl::POSTED_INTERRUPTS;
   // As on Intel hardware, the default1 pin-based bits stay 1 even in the true MSR.
   c.pinbased = ctls_make(pin_ctl::DEFAULT1, pin1);
 

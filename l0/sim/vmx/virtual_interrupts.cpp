@@ -79,4 +79,22 @@ uint8_t Vmx::deliver_virtual_interrupt() {
   return vector;
 }
 
+void Vmx::process_posted_interrupts() {
+  namespace pid = posted_interrupt_desc;
+  const uint64_t desc = ctl_.posted_interrupt_desc;
+  // One logical processor: nothing else touches the descriptor in between,
+  // so the locked AND and the atomic read-and-clear of PIR are plain here.
+  cpu_.phys_write(desc + pid::ON_BYTE, 1, cpu_.phys_read(desc + pid::ON_BYTE, 1) & ~uint64_t(pid::ON));
+  uint32_t pir[pid::PIR_WORDS];
+  for (unsigned w = 0; w < pid::PIR_WORDS; ++w) {
+    pir[w] = uint32_t(cpu_.phys_read(desc + 4 * w, 4));
+    if (pir[w]) cpu_.phys_write(desc + 4 * w, 4, 0);
+  }
+  PhysicalPage page{&cpu_, ctl_.virtual_apic};
+  uint16_t status = uint16_t(current_->get<F::GUEST_INTR_STATUS>());
+  vi::post_interrupts(page.view(), status, pir);
+  current_->set<F::GUEST_INTR_STATUS>(status);
+  evaluate_pending_virtual_interrupts();
+}
+
 }  // namespace nestbed::sim::vmx

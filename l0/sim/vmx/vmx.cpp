@@ -349,6 +349,11 @@ void Vmx::decode_controls(const Vmcs& v) {
     ctl_.eoi_exit_bitmap[2] = v.read(F::EOI_EXIT_BITMAP2);
     ctl_.eoi_exit_bitmap[3] = v.read(F::EOI_EXIT_BITMAP3);
   }
+  ctl_.posted_interrupts = ctl_.pin & pin_ctl::POSTED_INTERRUPTS;
+  if (ctl_.posted_interrupts) {
+    ctl_.notification_vector = uint8_t(v.read(F::POSTED_INTR_NV));
+    ctl_.posted_interrupt_desc = v.read(F::POSTED_INTR_DESC_ADDR);
+  }
 }
 
 namespace {

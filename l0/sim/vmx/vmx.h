@@ -56,6 +56,11 @@ struct GuestControls {
   // "Virtual-interrupt delivery" (SDM 29.1-29.2) and the EOI-exit bitmap.
   bool vid = false;
   uint64_t eoi_exit_bitmap[4] = {};
+  // "Process posted interrupts" (SDM 29.6): the notification vector and
+  // the posted-interrupt descriptor.
+  bool posted_interrupts = false;
+  uint8_t notification_vector = 0;
+  uint64_t posted_interrupt_desc = 0;
 };
 
 class Vmx {
@@ -140,6 +145,10 @@ class Vmx {
   bool virtual_interrupt_recognized() const { return virtual_interrupt_recognized_; }
   // Virtual-interrupt delivery's updates (29.2.2); the vector to deliver.
   uint8_t deliver_virtual_interrupt();
+  // Posted-interrupt processing (29.6) after the local APIC delivered the
+  // notification vector, acknowledged and dismissed by the caller (steps
+  // 1, 2, 4): ON cleared, PIR moved into VIRR, RVI raised, evaluation.
+  void process_posted_interrupts();
   // Exit predicates used by instruction handlers (SDM 25.1.3).
   bool io_exits(uint16_t port, unsigned size);
   bool msr_exits(uint32_t index, bool write);
