@@ -71,7 +71,7 @@ void x2apic_vid_write(Vcpu& v, const Vmcs12& c, uint32_t index) {
 
 }  // namespace
 
-bool nested_x2apic_tpr_access(Vcpu& v, bool write) {
+bool nested_x2apic_access(Vcpu& v, bool write) {
   const Vmcs12& c = v.nested.cur->vmcs12;
   const uint32_t proc2 = c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS)
                              ? c.get32(F::SECONDARY_VM_EXEC_CONTROL)

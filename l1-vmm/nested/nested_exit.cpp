@@ -318,7 +318,7 @@ bool nested_vmx_handle_exit(Vcpu& v) {
   }
   if (!l1_wants_exit(c, facts, kGuestBytes)) {
     if (basic == ExitReason::MSR_READ || basic == ExitReason::MSR_WRITE)
-      return nested_x2apic_tpr_access(v, basic == ExitReason::MSR_WRITE);
+      return nested_x2apic_access(v, basic == ExitReason::MSR_WRITE);
     return false;
   }
   nested_vmx_vmexit(v, reason, v.exit.qualification);

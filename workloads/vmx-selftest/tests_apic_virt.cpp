@@ -1,8 +1,10 @@
 // Tests of APIC virtualization (SDM chapter 29 of the 2016-2022 editions,
 // "APIC Virtualization and Virtual Interrupts"): the TPR shadow that MOV CR8
 // reads and writes in VMX non-root operation, the TPR threshold and its VM
-// exit, the APIC-access page with its exits and its virtualized VTPR, and
-// the VM-entry checks of both controls (SDM 26.2.1.1).
+// exit, the APIC-access page with its exits and its virtualized VTPR,
+// APIC-register and x2APIC virtualization, virtual-interrupt delivery
+// (RVI/SVI, virtual EOI, self-IPIs), posted-interrupt processing, and the
+// VM-entry checks of these controls (SDM 26.2.1.1).
 #include "arch/x86/apic.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/msr.h"
