@@ -503,6 +503,18 @@ void test_virtual_interrupt_delivery() {
   e = resume();
   CHECK_EXIT_AT(e, ExitReason::INTERRUPT_WINDOW, guest_nops, 0);
   CHECK_EQ(vread(VmcsField::GUEST_INTR_STATUS), intr_status(0x51, 0), "guest interrupt status at the window exit");
+
+  // A virtual interrupt wakes the HLT activity state as an external
+  // interrupt would (29.2.2): entered in HLT, delivered at once.
+  if (!vmx_misc::ACTIVITY_HLT.test(caps.misc)) return;
+  vclear_bits(VmcsField::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::INTERRUPT_WINDOW_EXITING);
+  reset_vid(guest_vmcall, 0, intr_status(0x51, 0), true);
+  set_vapic_bit(arch::apic::IRR0, 0x51);
+  vwrite(VmcsField::GUEST_ACTIVITY_STATE, activity_state::HLT);
+  e = resume();
+  CHECK_GUEST_VECTOR(e, 0x51);
+  CHECK_EQ(frame_rip(), addr(guest_vmcall), "RIP of the delivery that woke HLT");
+  CHECK_EQ(vread(VmcsField::GUEST_ACTIVITY_STATE), activity_state::ACTIVE, "guest activity state after the delivery");
 }
 
 void test_virtual_eoi() {

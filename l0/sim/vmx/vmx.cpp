@@ -257,7 +257,6 @@ bool Vmx::apic_write_emulation(unsigned offset, VmExitRequest& exit) {
   return true;
 }
 
-
 bool Vmx::tpr_below_threshold() {
   return tpr_shadow::below_threshold(read_virtual_apic(arch::apic::TPR, 4), ctl_.tpr_threshold);
 }
