@@ -100,9 +100,15 @@ bool Cpu::vmx_events() {
     next_event_ = std::min(next_event_, deadline);
   }
   if ((ctl.proc & v::proc_ctl::NMI_WINDOW_EXITING) && !vmx_->virtual_nmi_blocked()) {
-    // The NMI window is open when there is no virtual-NMI blocking (SDM 25.2).
-    deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::NMI_WINDOW)});
-    return true;
+    // The NMI window is open when there is no virtual-NMI blocking and no
+    // blocking by MOV SS (SDM 25.2; blocking by STI, which a processor may
+    // also honour, does not hold it back here). The exit wakes HLT.
+    if (!shadow_by_mov_ss()) {
+      halted_ = false;
+      deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::NMI_WINDOW)});
+      return true;
+    }
+    next_event_ = 0;  // after the instruction in the shadow
   }
   // A recognized virtual interrupt is delivered when RFLAGS.IF = 1 with no
   // blocking by STI or MOV SS (an "interrupt-window exiting" guest never
