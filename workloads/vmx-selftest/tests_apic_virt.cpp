@@ -672,7 +672,7 @@ namespace selftest {
 namespace {
 
 namespace pid = posted_interrupt_desc;
-constexpr uint8_t NOTIFICATION_VECTOR = 0xe5;
+constexpr uint8_t NOTIFICATION_VECTOR = SELF_IPI_VECTOR;
 
 // The posted-interrupt descriptor, in pages.scratch[1].
 volatile uint32_t* pir() { return reinterpret_cast<volatile uint32_t*>(pages.scratch[1]); }

@@ -83,11 +83,10 @@ void Cpu::service_events() {
 
 // Events of VMX non-root operation at an instruction boundary, in the
 // priority order of SDM 26.7.x/25.2: VMX-preemption timer, NMI window,
-// virtual-interrupt delivery (29.2.2: the priority of interrupt-window
-// exits, above external interrupts), external interrupts (with
-// "external-interrupt exiting": a VM exit, or posted-interrupt processing
-// for the notification vector), interrupt window. Returns true if a VM
-// exit happened.
+// interrupt window and virtual-interrupt delivery (29.2.2: the same
+// priority), external interrupts (with "external-interrupt exiting": a VM
+// exit, or posted-interrupt processing for the notification vector).
+// Returns true if a VM exit happened.
 bool Cpu::vmx_events() {
   namespace v = arch::vmx;
   const vmx::GuestControls& ctl = vmx_->controls();
@@ -109,6 +108,14 @@ bool Cpu::vmx_events() {
       return true;
     }
     next_event_ = 0;  // after the instruction in the shadow
+  }
+  // Interrupt-window exits and virtual-interrupt delivery (which never
+  // meet: a guest with the control recognizes no virtual interrupt) come
+  // before external interrupts (SDM 25.2, 29.2.2).
+  if ((ctl.proc & v::proc_ctl::INTERRUPT_WINDOW_EXITING) && (s_.rflags & rflags::IF) && !shadow_) {
+    halted_ = false;
+    deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::INTERRUPT_WINDOW)});
+    return true;
   }
   // A recognized virtual interrupt is delivered when RFLAGS.IF = 1 with no
   // blocking by STI or MOV SS (an "interrupt-window exiting" guest never
@@ -151,11 +158,6 @@ bool Cpu::vmx_events() {
     }
     halted_ = false;
     deliver_vm_exit(r);
-    return true;
-  }
-  if ((ctl.proc & v::proc_ctl::INTERRUPT_WINDOW_EXITING) && (s_.rflags & rflags::IF) && !shadow_) {
-    halted_ = false;
-    deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::INTERRUPT_WINDOW)});
     return true;
   }
   if (ctl.proc & v::proc_ctl::INTERRUPT_WINDOW_EXITING) next_event_ = 0;  // look again after each block
