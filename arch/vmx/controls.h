@@ -172,4 +172,16 @@ inline constexpr uint64_t ENTRY_BYTES = 8;
 inline constexpr uint64_t GPA_MASK = ~0xfffull;
 }  // namespace pml
 
+// The posted-interrupt descriptor (SDM 29.6, table 29-1; "process posted
+// interrupts"): 64 bytes at a 64-byte aligned address, the posted-interrupt
+// requests (PIR, one bit per vector) in bits 255:0, the outstanding-
+// notification bit (ON) at bit 256.
+namespace posted_interrupt_desc {
+inline constexpr uint64_t SIZE = 64;
+inline constexpr uint64_t ALIGN_MASK = SIZE - 1;
+inline constexpr unsigned PIR_WORDS = 8;  // 32-bit words of PIR, vector v in word v / 32
+inline constexpr unsigned ON_BYTE = 32;   // ON is bit 0 of byte 32
+inline constexpr uint8_t ON = 1u << 0;
+}  // namespace posted_interrupt_desc
+
 }  // namespace arch::vmx

@@ -58,6 +58,12 @@ constexpr bool apicv_write_register(uint32_t reg) {
   }
 }
 
+// ISR, TMR and IRR (and their virtual copies VISR, VIRR on the
+// virtual-APIC page, SDM 29.1.1) are 256 bits in eight 32-bit words 10H
+// apart: vector v is bit v % 32 of the word at base + (v / 32) * 10H.
+constexpr uint32_t vector_word(uint32_t base, unsigned vector) { return base + ((vector & 0xff) >> 5) * 0x10; }
+constexpr uint32_t vector_bit(unsigned vector) { return 1u << (vector & 31); }
+
 // LVT bits.
 inline constexpr uint32_t LVT_VECTOR_MASK = 0xff;
 inline constexpr uint32_t LVT_DELIVERY_PENDING = 1u << 12;

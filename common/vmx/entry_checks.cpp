@@ -355,6 +355,24 @@ EntryCheckResult check_guest_segments(VmcsView v, const Controls& c) {
 
 // ---- SDM 26.2.1.1: VM-execution control fields --------------------------------
 
+namespace {
+// "Process posted interrupts" (SDM 26.2.1.1).
+EntryCheckResult check_posted_interrupts(VmcsView v, const Controls& c) {
+  namespace pid = posted_interrupt_desc;
+  if (!(c.proc2 & proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY))
+    return control("SDM 26.2.1.1: \"process posted interrupts\" is 1 without \"virtual-interrupt delivery\"");
+  if (!(c.exit & exit_ctl::ACK_INTERRUPT_ON_EXIT))
+    return control("SDM 26.2.1.1: \"process posted interrupts\" is 1 without \"acknowledge interrupt on exit\"");
+  if (v.read<F::POSTED_INTR_NV>() >> 8)
+    return control("SDM 26.2.1.1: posted-interrupt notification vector bits 15:8 are not 0");
+  const uint64_t desc = v.read<F::POSTED_INTR_DESC_ADDR>();
+  if (desc & pid::ALIGN_MASK) return control("SDM 26.2.1.1: posted-interrupt descriptor address bits 5:0 are not 0");
+  if (!phys_in_range(desc))
+    return control("SDM 26.2.1.1: posted-interrupt descriptor address sets bits beyond the physical-address width");
+  return {};
+}
+}  // namespace
+
 EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext& ctx) {
   const VmxCapabilities& caps = ctx.caps;
   const Controls c(v);
@@ -366,10 +384,8 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
   // Secondary controls are checked only when activated.
   if ((c.proc & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) && !ctls_valid(caps.procbased2, c.proc2_raw))
     return control("SDM 26.2.1.1: reserved bits in the secondary processor-based VM-execution controls (IA32_VMX_PROCBASED_CTLS2)");
-  // Tertiary controls, virtual-interrupt delivery, posted interrupts, VM
-  // functions, EPT-violation #VE, sub-page permissions, PT: not offered, so
-  // rejected above as reserved bits. So is every control that needs "use
-  // TPR shadow" to be 1.
+  // Tertiary controls, VM functions, EPT-violation #VE, sub-page
+  // permissions, PT: not offered, so rejected above as reserved bits.
 
   if (v.read<F::CR3_TARGET_COUNT>() > vmx_misc::CR3_TARGETS.get(caps.misc))
     return control("SDM 26.2.1.1: CR3-target count exceeds IA32_VMX_MISC[24:16]");
@@ -384,8 +400,8 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
 
   if (c.proc & proc_ctl::USE_TPR_SHADOW) {
     if (const char* p = page_address_problem(v.read<F::VIRTUAL_APIC_PAGE_ADDR>(), kVirtualApic)) return control(p);
-    // "Virtual-interrupt delivery" is 0 (not offered).
-    if (v.read<F::TPR_THRESHOLD>() >> 4) return control("SDM 26.2.1.1: TPR threshold bits 31:4 are not 0");
+    if (!(c.proc2 & proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY) && (v.read<F::TPR_THRESHOLD>() >> 4))
+      return control("SDM 26.2.1.1: TPR threshold bits 31:4 are not 0");
     EntryCheckResult r = check_tpr_threshold_vtpr(v, ctx);
     if (!r.ok()) return r;
   }
@@ -404,6 +420,14 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
     return control("SDM 26.2.1.1: \"APIC-register virtualization\" is 1 without \"use TPR shadow\"");
   if ((c.proc2 & proc_ctl2::VIRTUALIZE_X2APIC_MODE) && (c.proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES))
     return control("SDM 26.2.1.1: \"virtualize x2APIC mode\" and \"virtualize APIC accesses\" are both 1");
+  if (!(c.proc & proc_ctl::USE_TPR_SHADOW) && (c.proc2 & proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY))
+    return control("SDM 26.2.1.1: \"virtual-interrupt delivery\" is 1 without \"use TPR shadow\"");
+  if ((c.proc2 & proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY) && !(c.pin & pin_ctl::EXTERNAL_INTERRUPT_EXITING))
+    return control("SDM 26.2.1.1: \"virtual-interrupt delivery\" is 1 without \"external-interrupt exiting\"");
+  if (c.pin & pin_ctl::POSTED_INTERRUPTS) {
+    EntryCheckResult r = check_posted_interrupts(v, c);
+    if (!r.ok()) return r;
+  }
 
   if ((c.proc2 & proc_ctl2::ENABLE_VPID) && v.read<F::VIRTUAL_PROCESSOR_ID>() == 0)
     return control("SDM 26.2.1.1: VPID is 0000H with \"enable VPID\"");
@@ -430,12 +454,14 @@ EntryCheckResult check_vm_execution_controls(VmcsView v, const EntryCheckContext
 
 EntryCheckResult check_tpr_threshold_vtpr(VmcsView v, const EntryCheckContext& ctx) {
   // With "use TPR shadow" and neither "virtualize APIC accesses" nor
-  // "virtual-interrupt delivery" (not offered): TPR threshold[3:0] may not
+  // "virtual-interrupt delivery": TPR threshold[3:0] may not
   // exceed VTPR[7:4], byte 80H of the virtual-APIC page (SDM 26.2.1.1).
   // With "virtualize APIC accesses" a VM exit follows the entry instead
   // (SDM 26.6.7).
   const Controls c(v);
-  if (!(c.proc & proc_ctl::USE_TPR_SHADOW) || (c.proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES)) return {};
+  if (!(c.proc & proc_ctl::USE_TPR_SHADOW) ||
+      (c.proc2 & (proc_ctl2::VIRTUALIZE_APIC_ACCESSES | proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY)))
+    return {};
   const uint64_t vtpr = ctx.read_phys(ctx.read_phys_opaque, v.read<F::VIRTUAL_APIC_PAGE_ADDR>() + arch::apic::TPR, 4);
   if (tpr_shadow::below_threshold(vtpr, v.read<F::TPR_THRESHOLD>()))
     return control("SDM 26.2.1.1: TPR threshold bits 3:0 exceed bits 7:4 of VTPR");

@@ -134,6 +134,9 @@ class LocalApic : public MmioDevice {
   void acknowledge(int vector);
   // Raises a fixed interrupt (self-IPI, tests).
   void raise(uint8_t vector);
+  // A write of 0 to the EOI register: the highest vector in service ends
+  // (SDM 11.8.5); posted-interrupt processing dismisses its notification so.
+  void eoi();
 
   // Timer expiries that set their vector in IRR (expiries missed while the
   // guest did not look coalesce into one, as the IRR bit does).
@@ -171,7 +174,6 @@ class LocalApic : public MmioDevice {
   bool ipi_targets_self(uint32_t shorthand) const;
   bool accept_fixed(uint8_t vector);
   void record_error(uint32_t esr_bits);
-  void eoi();
 
   const Clock* clock_;
   DeviceBus* bus_ = nullptr;

@@ -13,9 +13,12 @@ namespace supported {
 
 // Pin-based: l1-vmm reflects each of these exits, and the timer counts on
 // the platform's clock at the platform's rate (MISC bits 4:0 passed on).
-uint32_t pin() {
+// Posted interrupts are the platform's on vmcs02, whose notification
+// vector comes from the passed-through local APIC — unless l1-vmm takes
+// every external interrupt itself (exit_intr): not offered then.
+uint32_t pin(bool offer_posted_interrupts) {
   return pin_ctl::DEFAULT1 | pin_ctl::EXTERNAL_INTERRUPT_EXITING | pin_ctl::NMI_EXITING | pin_ctl::VIRTUAL_NMIS |
-         pin_ctl::PREEMPTION_TIMER;
+         pin_ctl::PREEMPTION_TIMER | (offer_posted_interrupts ? pin_ctl::POSTED_INTERRUPTS : 0);
 }
 
 // Primary: every exit control is merged into vmcs02 and its exits are
@@ -36,14 +39,15 @@ uint32_t proc() {
 // shadowing (shadow_vmcs=1: the level that sees the guest's VMREAD/VMWRITE
 // carries it out), PML (logged as the walk of EPT12 sets dirty flags,
 // nested_ept.cpp), the APIC-access page (vmcs02 names the platform page
-// behind vmcs12's), APIC-register virtualization (the platform's, on
-// vmcs12's pages) and x2APIC virtualization (apic_virt.cpp). Not:
-// virtual-interrupt delivery, posted interrupts.
+// behind vmcs12's), APIC-register virtualization and virtual-interrupt
+// delivery (the platform's, on vmcs12's pages; RVI/SVI through vmcs02) and
+// x2APIC virtualization (apic_virt.cpp). Not: posted interrupts.
 uint32_t proc2(bool shadowing) {
   return proc_ctl2::ENABLE_EPT | proc_ctl2::DESCRIPTOR_TABLE_EXITING | proc_ctl2::ENABLE_RDTSCP |
          proc_ctl2::ENABLE_VPID | proc_ctl2::WBINVD_EXITING | proc_ctl2::UNRESTRICTED_GUEST |
          proc_ctl2::ENABLE_PML | proc_ctl2::VIRTUALIZE_APIC_ACCESSES | proc_ctl2::VIRTUALIZE_X2APIC_MODE |
-         proc_ctl2::APIC_REGISTER_VIRTUALIZATION | (shadowing ? proc_ctl2::VMCS_SHADOWING : 0);
+         proc_ctl2::APIC_REGISTER_VIRTUALIZATION | proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY |
+         (shadowing ? proc_ctl2::VMCS_SHADOWING : 0);
 }
 
 uint32_t exit() {
@@ -87,7 +91,8 @@ uint64_t restrict_ctls(uint64_t platform, uint32_t implemented) {
 
 }  // namespace
 
-NestedCapabilities make_nested_capabilities(const rt::vmx::Capabilities& p, bool offer_shadowing) {
+NestedCapabilities make_nested_capabilities(const rt::vmx::Capabilities& p, bool offer_shadowing,
+                                            bool offer_posted_interrupts) {
   NestedCapabilities n{};
   auto set = [&n](uint32_t m, uint64_t v) {
     n.value[idx(m)] = v;
@@ -98,7 +103,7 @@ NestedCapabilities make_nested_capabilities(const rt::vmx::Capabilities& p, bool
   set(msr::IA32_VMX_BASIC, vmx_basic::REVISION_ID.make(kVmcs12Revision) | vmx_basic::VMCS_SIZE.make(4096) |
                                vmx_basic::MEMORY_TYPE.make(vmx_basic::MEMORY_TYPE_WB) |
                                (p.basic & vmx_basic::INS_OUTS_INFO.mask) | vmx_basic::TRUE_CTLS.make(1));
-  const uint64_t pin = restrict_ctls(p.pinbased, supported::pin());
+  const uint64_t pin = restrict_ctls(p.pinbased, supported::pin(offer_posted_interrupts));
   const uint64_t proc = restrict_ctls(p.procbased, supported::proc());
   const uint64_t exit = restrict_ctls(p.exit, supported::exit());
   const uint64_t entry = restrict_ctls(p.entry, supported::entry());

@@ -18,7 +18,7 @@ namespace l1::nested {
 // allowed-0 bits are the platform's (a control the platform forces on is
 // forced on for the guest hypervisor too).
 namespace supported {
-uint32_t pin();
+uint32_t pin(bool offer_posted_interrupts);
 uint32_t proc();
 uint32_t proc2(bool shadowing);
 uint32_t exit();
@@ -54,6 +54,9 @@ struct NestedCapabilities {
 
 // From the platform's capabilities (what l1-vmm reads at boot).
 // offer_shadowing: VMCS shadowing (emulated, nested/shadow_vmcs.h) is offered.
-NestedCapabilities make_nested_capabilities(const rt::vmx::Capabilities& platform, bool offer_shadowing);
+// offer_posted_interrupts: false where l1-vmm takes every external
+// interrupt itself (exit_intr), which a notification vector would be.
+NestedCapabilities make_nested_capabilities(const rt::vmx::Capabilities& platform, bool offer_shadowing,
+                                            bool offer_posted_interrupts = true);
 
 }  // namespace l1::nested

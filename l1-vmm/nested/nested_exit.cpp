@@ -92,6 +92,11 @@ void sync_vmcs02_to_vmcs12(Vcpu& v, Vmcs12& c) {
   }
   if (exit12 & exit_ctl::SAVE_PREEMPTION_TIMER)
     c.set(F::VMX_PREEMPTION_TIMER_VALUE, vmcs_read(F::VMX_PREEMPTION_TIMER_VALUE));
+  // RVI and SVI, which the platform's virtual-interrupt delivery kept in
+  // vmcs02 (SDM 27.3.4).
+  if (c.test(F::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::ACTIVATE_SECONDARY_CONTROLS) &&
+      c.test(F::SECONDARY_VM_EXEC_CONTROL, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY))
+    c.set(F::GUEST_INTR_STATUS, vmcs_read(F::GUEST_INTR_STATUS));
   // IA32_VMX_MISC bit 5 is offered: "IA-32e mode guest" follows EFER.LMA (SDM 27.3.2 and A.6).
   const uint64_t entry12 = c.get(F::VM_ENTRY_CONTROLS);
   c.set(F::VM_ENTRY_CONTROLS, (efer & arch::efer::LMA) ? (entry12 | entry_ctl::IA32E_MODE_GUEST)
@@ -313,7 +318,7 @@ bool nested_vmx_handle_exit(Vcpu& v) {
   }
   if (!l1_wants_exit(c, facts, kGuestBytes)) {
     if (basic == ExitReason::MSR_READ || basic == ExitReason::MSR_WRITE)
-      return nested_x2apic_tpr_access(v, basic == ExitReason::MSR_WRITE);
+      return nested_x2apic_access(v, basic == ExitReason::MSR_WRITE);
     return false;
   }
   nested_vmx_vmexit(v, reason, v.exit.qualification);

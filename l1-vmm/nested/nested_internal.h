@@ -65,8 +65,10 @@ void vmptrld_or_die(uint64_t pa, const char* what);
 void nested_vmx_vmexit(Vcpu& v, uint32_t reason, uint64_t qualification, bool own_exit_info = false);
 
 // Level k+2's RDMSR (write false) or WRMSR that level k+1 does not
-// intercept: true if it was vmcs12's virtualized x2APIC TPR and is done
-// (apic_virt.cpp); false: an ordinary MSR access for l1-vmm to carry out.
-bool nested_x2apic_tpr_access(Vcpu& v, bool write);
+// intercept: true if vmcs12's x2APIC virtualization covers it (the TPR,
+// reads with APIC-register virtualization, EOI and SELF IPI with
+// virtual-interrupt delivery) and it is done (apic_virt.cpp); false: an
+// ordinary MSR access for l1-vmm to carry out.
+bool nested_x2apic_access(Vcpu& v, bool write);
 
 }  // namespace l1::nested

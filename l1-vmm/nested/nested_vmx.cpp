@@ -146,6 +146,13 @@ uint64_t virtual_apic02(const Vmcs12& c) {
   return reinterpret_cast<uint64_t>(guest_memory.hva(c.get(F::VIRTUAL_APIC_PAGE_ADDR), arch::pte::PAGE_SIZE));
 }
 
+// The platform-physical address of vmcs12's posted-interrupt descriptor,
+// or 0 if it is not in level k+1's RAM.
+uint64_t posted_interrupt_desc02(const Vmcs12& c) {
+  return reinterpret_cast<uint64_t>(
+      guest_memory.hva(c.get(F::POSTED_INTR_DESC_ADDR), posted_interrupt_desc::SIZE));
+}
+
 // The platform-physical page EPT01 maps vmcs12's APIC-access address to,
 // or 0 if it maps nothing there.
 uint64_t apic_access02(const Vmcs12& c) {
@@ -180,6 +187,24 @@ void prepare_vmcs02_controls(Vcpu& v, NestedVmx& n, uint32_t& proc02) {
   // that is the page EPT01 puts behind vmcs12's (its RAM or the local
   // APIC's page); nested_vmx_run_checks refused a vmcs12 whose page has none.
   if (m.proc2 & proc_ctl2::VIRTUALIZE_APIC_ACCESSES) vmcs_write(F::APIC_ACCESS_ADDR, apic_access02(c));
+  // "Virtual-interrupt delivery": the platform's, on vmcs12's page, with
+  // vmcs12's EOI-exit bitmap (l1-vmm wants no EOI exit of its own) and
+  // RVI/SVI, which go back to vmcs12 at every nested exit. Only with the
+  // control: a platform without it has no such fields.
+  if (m.proc2 & proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY) {
+    constexpr F fields[] = {F::EOI_EXIT_BITMAP0, F::EOI_EXIT_BITMAP1, F::EOI_EXIT_BITMAP2, F::EOI_EXIT_BITMAP3,
+                            F::GUEST_INTR_STATUS};
+    for (F f : fields) vmcs_write(f, c.get(f));
+  }
+  // "Process posted interrupts": the platform's, with vmcs12's notification
+  // vector and descriptor (level k+1's RAM, mapped 1:1). Level k+1 posts and
+  // sends the vector through the local APIC, which EPT01 passes through, so
+  // it reaches the platform while vmcs02 runs (exit_intr=1 would take it
+  // first: the control is not offered then, capabilities.cpp).
+  if (m.pin & pin_ctl::POSTED_INTERRUPTS) {
+    vmcs_write(F::POSTED_INTR_NV, c.get(F::POSTED_INTR_NV));
+    vmcs_write(F::POSTED_INTR_DESC_ADDR, posted_interrupt_desc02(c));
+  }
   proc02 = m.proc;
   vmcs_write(F::PIN_BASED_VM_EXEC_CONTROL, m.pin);
   vmcs_write(F::CPU_BASED_VM_EXEC_CONTROL, m.proc);
@@ -320,7 +345,8 @@ constexpr F CONTROL_FIELDS[] = {
     F::EXCEPTION_BITMAP, F::PAGE_FAULT_ERROR_CODE_MASK, F::PAGE_FAULT_ERROR_CODE_MATCH, F::CR3_TARGET_COUNT,
     F::CR3_TARGET_VALUE0, F::CR3_TARGET_VALUE1, F::CR3_TARGET_VALUE2, F::CR3_TARGET_VALUE3, F::TSC_OFFSET,
     F::VMX_PREEMPTION_TIMER_VALUE, F::EPT_POINTER, F::VIRTUAL_PROCESSOR_ID, F::VIRTUAL_APIC_PAGE_ADDR,
-    F::TPR_THRESHOLD, F::APIC_ACCESS_ADDR};
+    F::TPR_THRESHOLD, F::APIC_ACCESS_ADDR, F::EOI_EXIT_BITMAP0, F::EOI_EXIT_BITMAP1, F::EOI_EXIT_BITMAP2,
+    F::EOI_EXIT_BITMAP3, F::GUEST_INTR_STATUS, F::POSTED_INTR_NV, F::POSTED_INTR_DESC_ADDR};
 constexpr F CR_FIELDS[] = {F::GUEST_CR0,           F::GUEST_CR4,       F::CR0_GUEST_HOST_MASK,
                            F::CR4_GUEST_HOST_MASK, F::CR0_READ_SHADOW, F::CR4_READ_SHADOW};
 constexpr F MSR_FIELDS[] = {F::GUEST_IA32_EFER, F::GUEST_IA32_PAT, F::GUEST_DR7, F::GUEST_IA32_DEBUGCTL};
@@ -504,7 +530,7 @@ void nested_vmx_setup(Vcpu& v) {
   // requirements already (vmcs_config.cpp).
   n.enabled = v.options.nested;
   if (!n.enabled) return;
-  n.caps = make_nested_capabilities(v.config.caps, v.options.shadow_vmcs);
+  n.caps = make_nested_capabilities(v.config.caps, v.options.shadow_vmcs, !v.options.exit_intr);
   n.entry_caps = n.caps.for_entry_checks();
 }
 
@@ -589,11 +615,16 @@ Level1State read_level1_state(const Vcpu& v) {
 bool tpr_shadow_unbacked(const Vmcs12& c) {
   constexpr uint32_t both_cr8_exit = proc_ctl::CR8_LOAD_EXITING | proc_ctl::CR8_STORE_EXITING;
   constexpr uint32_t page_users = proc_ctl2::VIRTUALIZE_APIC_ACCESSES | proc_ctl2::VIRTUALIZE_X2APIC_MODE |
-                                  proc_ctl2::APIC_REGISTER_VIRTUALIZATION;
+                                  proc_ctl2::APIC_REGISTER_VIRTUALIZATION | proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY;
   const uint32_t proc12 = c.get32(F::CPU_BASED_VM_EXEC_CONTROL);
   const bool used = (proc12 & both_cr8_exit) != both_cr8_exit ||
                     ((proc12 & proc_ctl::ACTIVATE_SECONDARY_CONTROLS) && (c.get32(F::SECONDARY_VM_EXEC_CONTROL) & page_users));
   return (proc12 & proc_ctl::USE_TPR_SHADOW) && used && !virtual_apic02(c);
+}
+
+// vmcs12 processes posted interrupts with a descriptor outside level k+1's RAM.
+bool posted_interrupt_desc_unbacked(const Vmcs12& c) {
+  return c.test(F::PIN_BASED_VM_EXEC_CONTROL, pin_ctl::POSTED_INTERRUPTS) && !posted_interrupt_desc02(c);
 }
 
 // vmcs12 virtualizes APIC accesses to a page EPT01 maps nothing to.
@@ -618,11 +649,12 @@ bool nested_vmx_run_checks(Vcpu& v, bool launch, const Level1State& l1, bool sha
   using nestbed::common::vmx::EntryFailure;
   const nestbed::common::vmx::EntryCheckResult check = check_vmcs12(n, l1.msrs.efer);
   if (check.failure == EntryFailure::None && !tpr_shadow_unbacked(n.cur->vmcs12) &&
-      !apic_access_unbacked(n.cur->vmcs12))
+      !apic_access_unbacked(n.cur->vmcs12) && !posted_interrupt_desc_unbacked(n.cur->vmcs12))
     return true;
-  // A TPR shadow outside level k+1's RAM that an instruction could use, or
-  // an APIC-access page EPT01 maps nothing to: l1-vmm cannot point vmcs02
-  // at it and fails the entry as KVM does (VMfailValid 7).
+  // A TPR shadow outside level k+1's RAM that an instruction could use, an
+  // APIC-access page EPT01 maps nothing to, or a posted-interrupt
+  // descriptor outside RAM: l1-vmm cannot point vmcs02 at it and fails the
+  // entry as KVM does (VMfailValid 7).
   if (check.failure == EntryFailure::None)
     return back_to_vmcs01(), nested_vmx_fail(v, E::ENTRY_INVALID_CONTROL_FIELD), false;
   back_to_vmcs01();

@@ -127,7 +127,11 @@ bool l1_wants_exit(const Vmcs12& c, const ExitFacts& e, const GuestBytes& m) {
     case ExitReason::RDSEED: return proc2(c, proc_ctl2::RDSEED_EXITING);
     case ExitReason::PML_FULL: return proc2(c, proc_ctl2::ENABLE_PML);
     case ExitReason::APIC_ACCESS: return proc2(c, proc_ctl2::VIRTUALIZE_APIC_ACCESSES);
-    case ExitReason::APIC_WRITE: return proc2(c, proc_ctl2::APIC_REGISTER_VIRTUALIZATION);
+    // Without APIC-register virtualization, writes to EOI and ICR low that
+    // virtual-interrupt delivery virtualizes may end in APIC-write exits.
+    case ExitReason::APIC_WRITE:
+      return proc2(c, proc_ctl2::APIC_REGISTER_VIRTUALIZATION) || proc2(c, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY);
+    case ExitReason::VIRTUALIZED_EOI: return proc2(c, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY);
     case ExitReason::EPT_VIOLATION:
     case ExitReason::EPT_MISCONFIG: return proc2(c, proc_ctl2::ENABLE_EPT);
     // Unconditional exits (SDM 25.1.2): CPUID, GETSEC, INVD, XSETBV, the

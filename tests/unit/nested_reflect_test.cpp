@@ -417,7 +417,7 @@ constexpr Row kRows[] = {
     {ExitReason::MCE_DURING_VMENTRY, Kind::Always, 0, false, "VM-entry failure (26.8)"},
     {ExitReason::TPR_BELOW_THRESHOLD, Kind::Proc, proc_ctl::USE_TPR_SHADOW},
     {ExitReason::APIC_ACCESS, Kind::Proc2, proc_ctl2::VIRTUALIZE_APIC_ACCESSES},
-    {ExitReason::VIRTUALIZED_EOI, Kind::NotOffered, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY},
+    {ExitReason::VIRTUALIZED_EOI, Kind::Proc2, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY},
     {ExitReason::GDTR_IDTR, Kind::Proc2, proc_ctl2::DESCRIPTOR_TABLE_EXITING},
     {ExitReason::LDTR_TR, Kind::Proc2, proc_ctl2::DESCRIPTOR_TABLE_EXITING},
     {ExitReason::EPT_VIOLATION, Kind::Proc2, proc_ctl2::ENABLE_EPT},
@@ -428,7 +428,9 @@ constexpr Row kRows[] = {
     {ExitReason::INVVPID, Kind::Always, 0, false, "25.1.2"},
     {ExitReason::WBINVD, Kind::Proc2, proc_ctl2::WBINVD_EXITING},
     {ExitReason::XSETBV, Kind::Always, 0, false, "25.1.2"},
-    {ExitReason::APIC_WRITE, Kind::Proc2, proc_ctl2::APIC_REGISTER_VIRTUALIZATION},
+    // Either control virtualizes writes that may end in an APIC-write exit.
+    {ExitReason::APIC_WRITE, Kind::Proc2,
+     proc_ctl2::APIC_REGISTER_VIRTUALIZATION | proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY},
     {ExitReason::RDRAND, Kind::Proc2, proc_ctl2::RDRAND_EXITING},
     {ExitReason::INVPCID, Kind::NotOffered, proc_ctl2::ENABLE_INVPCID},
     {ExitReason::VMFUNC, Kind::NotOffered, proc_ctl2::ENABLE_VM_FUNCTIONS},
@@ -502,7 +504,8 @@ TEST_P(NestedReflectEveryReason, DecidedAsTheTableSays) {
       EXPECT_FALSE(wants(all, all & ~r.control, all));
       break;
     case Kind::Proc2:
-      EXPECT_TRUE(wants(none, sec, r.control));
+      for (uint32_t bits = r.control; bits; bits &= bits - 1)  // each of the controls alone
+        EXPECT_TRUE(wants(none, sec, bits & -bits));
       EXPECT_FALSE(wants(none, sec, none));
       EXPECT_FALSE(wants(all, all, all & ~r.control));
       // Secondary controls count only when activated (SDM 24.6.2).
@@ -558,7 +561,7 @@ TEST_P(NestedReflectEveryReason, DecidedAsTheTableSays) {
       // vmcs12 that passes the VM-entry checks has only offered controls:
       // here every control nested VMX implements, and all of l1-vmm's own.)
       Vmcs12 every;
-      every.set(F::PIN_BASED_VM_EXEC_CONTROL, supported::pin());
+      every.set(F::PIN_BASED_VM_EXEC_CONTROL, supported::pin(true));
       every.set(F::CPU_BASED_VM_EXEC_CONTROL, supported::proc());
       every.set(F::SECONDARY_VM_EXEC_CONTROL, supported::proc2(true));
       const OwnNeeds own{all, all, 0, 0, ctls_make(0, all), ctls_make(0, all), 0, 0, true, true};

@@ -302,6 +302,12 @@ const Mut link_vmcs = All({W(F::VMCS_LINK_POINTER, kLinkVmcs), Mem(kLinkVmcs, kV
 constexpr uint64_t kVirtualApic = 0x16000;
 const Mut tpr_shadow = All({Or(PROC, proc_ctl::USE_TPR_SHADOW), W(F::VIRTUAL_APIC_PAGE_ADDR, kVirtualApic),
                             W(F::TPR_THRESHOLD, 3), Mem(kVirtualApic + 0x80, 0x30)});
+// "Virtual-interrupt delivery" with the "external-interrupt exiting" it needs.
+const Mut virtual_interrupt_delivery =
+    All({Or(PIN, pin_ctl::EXTERNAL_INTERRUPT_EXITING), Or(PROC2, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY)});
+// "Process posted interrupts" with what it needs, vector F2H, a descriptor at 17040H.
+const Mut posted_interrupts = All({virtual_interrupt_delivery, Or(PIN, pin_ctl::POSTED_INTERRUPTS),
+                                   W(F::POSTED_INTR_NV, 0xf2), W(F::POSTED_INTR_DESC_ADDR, 0x17040)});
 const Mut shadowing = All({Or(PROC2, proc_ctl2::VMCS_SHADOWING), W(F::VMREAD_BITMAP, 0x14000), W(F::VMWRITE_BITMAP, 0x15000)});
 // CPL 3 in the 64-bit guest.
 const Mut cpl3 = All({W(kCS.sel, 0x0b), SetDpl(kCS.ar, 3), W(kSS.sel, 0x13), SetDpl(kSS.ar, 3)});
@@ -326,14 +332,14 @@ std::vector<Case> cases() {
   };
   return {
       // ---- SDM 26.2.1.1: VM-execution controls -> VMfailValid(7) ----
-      {"PinReserved", base64, none, Or(PIN, pin_ctl::POSTED_INTERRUPTS), CTL, "pin-based"},
+      {"PinReserved", base64, none, Or(PIN, 1u << 31), CTL, "pin-based"},
       {"PinUndefinedBit", base64, none, Or(PIN, 1u << 8), CTL, "pin-based"},
       {"ProcReserved", base64, none, Or(PROC, proc_ctl::ACTIVATE_TERTIARY_CONTROLS), CTL, "primary processor-based"},
       {"ProcDefault1Cleared", base64, none, Clr(PROC, 1u << 1), CTL, "primary processor-based"},
       {"ProcMwaitNotOffered", base64, none, Or(PROC, proc_ctl::MWAIT_EXITING), CTL, "primary processor-based"},
-      {"Proc2Reserved", base64, none, Or(PROC2, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY), CTL, "secondary processor-based"},
+      {"Proc2Reserved", base64, none, Or(PROC2, proc_ctl2::ENABLE_VM_FUNCTIONS), CTL, "secondary processor-based"},
       {"Proc2OnlyCheckedWhenActivated", base64,
-       All({Clr(PROC, proc_ctl::ACTIVATE_SECONDARY_CONTROLS), Or(PROC2, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY)}),
+       All({Clr(PROC, proc_ctl::ACTIVATE_SECONDARY_CONTROLS), Or(PROC2, proc_ctl2::ENABLE_VM_FUNCTIONS)}),
        Or(PROC, proc_ctl::ACTIVATE_SECONDARY_CONTROLS), CTL, "secondary processor-based"},
       {"Cr3TargetCount", base64, W(F::CR3_TARGET_COUNT, 4), W(F::CR3_TARGET_COUNT, 5), CTL, "CR3-target count"},
       {"IoBitmapAUnaligned", base64, none, W(F::IO_BITMAP_A, 0x10800), CTL, "I/O-bitmap A address bits 11:0"},
@@ -378,6 +384,33 @@ std::vector<Case> cases() {
       {"X2apicVirtualizationWithApicAccesses", base64, All({tpr_shadow, Or(PROC2, proc_ctl2::VIRTUALIZE_X2APIC_MODE)}),
        All({Or(PROC2, proc_ctl2::VIRTUALIZE_APIC_ACCESSES), W(F::APIC_ACCESS_ADDR, 0x18000)}), CTL,
        "\"virtualize x2APIC mode\" and \"virtualize APIC accesses\" are both 1"},
+      {"VirtualInterruptDeliveryWithoutTprShadow", base64, All({tpr_shadow, virtual_interrupt_delivery}),
+       Clr(PROC, proc_ctl::USE_TPR_SHADOW), CTL, "\"virtual-interrupt delivery\" is 1 without \"use TPR shadow\""},
+      {"VirtualInterruptDeliveryWithoutExternalInterruptExiting", base64,
+       All({tpr_shadow, virtual_interrupt_delivery}), Clr(PIN, pin_ctl::EXTERNAL_INTERRUPT_EXITING), CTL,
+       "\"virtual-interrupt delivery\" is 1 without \"external-interrupt exiting\""},
+      // With virtual-interrupt delivery neither TPR-threshold check applies.
+      {"TprThresholdBitsCheckedOnlyWithoutVirtualInterruptDelivery", base64,
+       All({tpr_shadow, virtual_interrupt_delivery, W(F::TPR_THRESHOLD, 0x13)}),
+       Clr(PROC2, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY), CTL, "TPR threshold bits 31:4"},
+      {"VtprCheckedOnlyWithoutVirtualInterruptDelivery", base64,
+       All({tpr_shadow, virtual_interrupt_delivery, W(F::TPR_THRESHOLD, 9)}),
+       Clr(PROC2, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY), CTL, "exceed bits 7:4 of VTPR"},
+      {"PostedInterruptsWithoutVirtualInterruptDelivery", base64, All({tpr_shadow, posted_interrupts}),
+       Clr(PROC2, proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY), CTL,
+       "\"process posted interrupts\" is 1 without \"virtual-interrupt delivery\""},
+      {"PostedInterruptsWithoutAckOnExit", base64, All({tpr_shadow, posted_interrupts}),
+       Clr(EXIT, exit_ctl::ACK_INTERRUPT_ON_EXIT), CTL,
+       "\"process posted interrupts\" is 1 without \"acknowledge interrupt on exit\""},
+      {"PostedInterruptNotificationVectorAbove255", base64, All({tpr_shadow, posted_interrupts}),
+       W(F::POSTED_INTR_NV, 0x1f2), CTL, "notification vector bits 15:8"},
+      {"PostedInterruptDescriptorUnaligned", base64, All({tpr_shadow, posted_interrupts}),
+       W(F::POSTED_INTR_DESC_ADDR, 0x17020), CTL, "descriptor address bits 5:0"},
+      {"PostedInterruptDescriptorBeyondMaxphyaddr", base64, All({tpr_shadow, posted_interrupts}),
+       W(F::POSTED_INTR_DESC_ADDR, kBeyondPhys | 0x17040), CTL, "descriptor address sets bits beyond"},
+      {"PostedInterruptFieldsIgnoredWithoutTheControl", base64,
+       All({tpr_shadow, virtual_interrupt_delivery, W(F::POSTED_INTR_NV, 0x1f2), W(F::POSTED_INTR_DESC_ADDR, 1)}),
+       Or(PIN, pin_ctl::POSTED_INTERRUPTS), CTL, "notification vector bits 15:8"},
       {"VirtualNmisWithoutNmiExiting", base64, none, Clr(PIN, pin_ctl::NMI_EXITING), CTL, "\"virtual NMIs\" is 1 without"},
       {"NmiWindowWithoutVirtualNmis", base64, Clr(PIN, pin_ctl::VIRTUAL_NMIS), Or(PROC, proc_ctl::NMI_WINDOW_EXITING), CTL,
        "\"NMI-window exiting\" is 1 without"},

@@ -504,6 +504,8 @@ int harness_start(const char* image) {
   }
   for (unsigned v = 0; v < 32; v++) rt::set_interrupt_handler(uint8_t(v), on_exception);
   rt::set_interrupt_handler(TIMER_VECTOR, on_timer);
+  rt::set_interrupt_handler(SELF_IPI_VECTOR, [](rt::InterruptFrame&) { rt::apic::eoi(); });
+  rt::set_interrupt_handler(SELF_IPI_VECTOR + 1, [](rt::InterruptFrame&) { rt::apic::eoi(); });
   rt::apic::enable(SPURIOUS_VECTOR);
   if (!pages_init()) {
     rt::printf("%s: not enough memory for the test pages\n", image);
@@ -538,6 +540,8 @@ void reset_machine() {
   // Take any interrupt a test left pending, and end any it acknowledged.
   asm volatile("sti; nop; cli" : : : "memory");
   if (apic_isr_bit(TIMER_VECTOR)) rt::apic::eoi();
+  for (unsigned v = SELF_IPI_VECTOR; v <= SELF_IPI_VECTOR + 1u; ++v)
+    if (apic_isr_bit(uint8_t(v))) rt::apic::eoi();
   memset(&regs, 0, sizeof regs);
 }
 

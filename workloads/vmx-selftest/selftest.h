@@ -163,6 +163,10 @@ bool expect_guest_vector(const Exit& e, uint8_t vector);
 
 // The APIC timer vector the interrupt tests use.
 inline constexpr uint8_t TIMER_VECTOR = 0x40;
+// The vectors tests send to the host's own APIC with interrupts off, for
+// the guest to meet: SELF_IPI_VECTOR and SELF_IPI_VECTOR + 1. One a failing
+// test leaves requested or in service is taken and ended between tests.
+inline constexpr uint8_t SELF_IPI_VECTOR = 0xe5;
 // Interrupts the host took on TIMER_VECTOR.
 extern volatile uint64_t host_timer_interrupts;
 void apic_timer_oneshot(uint32_t initial_count);
@@ -308,6 +312,12 @@ bool vmx_usable();
   X(apic_access_vtpr, "apic-access-vtpr")                      \
   X(x2apic_virtualization, "x2apic-virtualization")            \
   X(apic_register_virtualization, "apic-register-virtualization") \
+  X(virtual_interrupt_delivery, "virtual-interrupt-delivery")  \
+  X(virtual_eoi, "virtual-eoi")                                \
+  X(self_ipi_virtualization, "self-ipi-virtualization")        \
+  X(entry_virtual_interrupt_delivery, "entry-virtual-interrupt-delivery") \
+  X(posted_interrupts, "posted-interrupts")                    \
+  X(entry_posted_interrupts, "entry-posted-interrupts")        \
   X(exit_tsc_order, "exit-tsc-order")                          \
   X(mtf_before_preemption_timer, "mtf-before-preemption-timer") \
   X(vmxoff, "vmxoff")

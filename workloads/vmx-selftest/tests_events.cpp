@@ -2,8 +2,10 @@
 // acknowledge-on-exit, interrupt-window exiting, the VMX-preemption timer,
 // the monitor trap flag and event injection (SDM 24.6.1, 25.2, 25.5, 26.6,
 // 27.2.2).
+#include "arch/x86/apic.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/rflags.h"
+#include "runtime/apic.h"
 #include "runtime/boot_layout.h"
 #include "workloads/vmx-selftest/selftest.h"
 
@@ -99,6 +101,22 @@ void test_interrupt_window() {
   e = resume();
   CHECK_EXIT(e, ExitReason::INTERRUPT_WINDOW);
   CHECK_EQ(e.rip, addr(guest_nops) + 1, "guest RIP of the exit with blocking by STI at entry");
+
+  // An open window comes before a pending external interrupt (SDM 25.2):
+  // a self-IPI the host left requested exits only once the window closes.
+  constexpr uint8_t vector = SELF_IPI_VECTOR + 1;
+  REQUIRE(set_pin(pin_ctl::EXTERNAL_INTERRUPT_EXITING));
+  REQUIRE(set_exit(exit_ctl::ACK_INTERRUPT_ON_EXIT));
+  rt::apic::write(arch::apic::ICR_LOW, (arch::apic::SHORTHAND_SELF << arch::apic::ICR_SHORTHAND_SHIFT) | vector);
+  restart_at(guest_nops);
+  e = resume();
+  CHECK_EXIT_AT(e, ExitReason::INTERRUPT_WINDOW, guest_nops, 0);
+  CHECK(apic_irr_bit(vector), "the external interrupt still requested at the window exit");
+  vclear_bits(VmcsField::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::INTERRUPT_WINDOW_EXITING);
+  e = resume();
+  CHECK_EXIT_AT(e, ExitReason::EXTERNAL_INTERRUPT, guest_nops, 0);
+  CHECK_EQ(e.intr_info, make_intr_info(vector, intr_info::TYPE_EXTERNAL_INTERRUPT, false), "VM-exit interruption information");
+  rt::apic::eoi();
 }
 
 void test_preemption_timer() {
@@ -220,8 +238,9 @@ void test_inject_interrupt() {
 
 void test_nmi_window() {
   // With virtual NMIs, NMI-window exiting exits before the first
-  // instruction unless virtual-NMI blocking is set (SDM 25.2); delivering an
-  // injected NMI sets that blocking (SDM 26.6.1.2, 25.3).
+  // instruction unless virtual-NMI blocking is set or MOV SS blocks events
+  // (SDM 25.2), waking the HLT state; delivering an injected NMI sets
+  // virtual-NMI blocking (SDM 26.6.1.2, 25.3).
   REQUIRE(setup_guest(addr(guest_nops)));
   REQUIRE(set_pin(pin_ctl::NMI_EXITING | pin_ctl::VIRTUAL_NMIS));
   REQUIRE(set_proc(proc_ctl::NMI_WINDOW_EXITING));
@@ -234,6 +253,23 @@ void test_nmi_window() {
   CHECK_VMCALL_AT(resume(), guest_nops, 3);
   CHECK(vread(VmcsField::GUEST_INTERRUPTIBILITY_INFO) & interruptibility::BLOCKING_BY_NMI.mask,
         "virtual-NMI blocking lost across the exit");
+
+  // Blocking by MOV SS holds the exit back for one instruction (SDM 25.2).
+  restart_at(guest_nops);
+  vwrite(VmcsField::GUEST_INTERRUPTIBILITY_INFO, interruptibility::BLOCKING_BY_MOV_SS.mask);
+  e = resume();
+  CHECK_EXIT(e, ExitReason::NMI_WINDOW);
+  CHECK_EQ(e.rip, addr(guest_nops) + 1, "guest RIP of the NMI-window exit with blocking by MOV SS at entry");
+  // The HLT activity state: the exit wakes it, RIP where the guest halted.
+  if (vmx_misc::ACTIVITY_HLT.test(caps.misc)) {
+    restart_at(guest_vmcall);
+    vwrite(VmcsField::GUEST_INTERRUPTIBILITY_INFO, 0);
+    vwrite(VmcsField::GUEST_ACTIVITY_STATE, activity_state::HLT);
+    e = resume();
+    CHECK_EXIT(e, ExitReason::NMI_WINDOW);
+    CHECK_EQ(e.rip, addr(guest_vmcall), "guest RIP of the NMI-window exit in HLT");
+    CHECK_EQ(vread(VmcsField::GUEST_ACTIVITY_STATE), activity_state::ACTIVE, "guest activity state after the exit");
+  }
 
   vclear_bits(VmcsField::CPU_BASED_VM_EXEC_CONTROL, proc_ctl::NMI_WINDOW_EXITING);
   vwrite(VmcsField::GUEST_INTERRUPTIBILITY_INFO, 0);

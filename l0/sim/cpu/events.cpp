@@ -83,8 +83,10 @@ void Cpu::service_events() {
 
 // Events of VMX non-root operation at an instruction boundary, in the
 // priority order of SDM 26.7.x/25.2: VMX-preemption timer, NMI window,
-// external interrupts (with "external-interrupt exiting"), interrupt
-// window. Returns true if a VM exit happened.
+// interrupt window and virtual-interrupt delivery (29.2.2: the same
+// priority), external interrupts (with "external-interrupt exiting": a VM
+// exit, or posted-interrupt processing for the notification vector).
+// Returns true if a VM exit happened.
 bool Cpu::vmx_events() {
   namespace v = arch::vmx;
   const vmx::GuestControls& ctl = vmx_->controls();
@@ -97,15 +99,58 @@ bool Cpu::vmx_events() {
     next_event_ = std::min(next_event_, deadline);
   }
   if ((ctl.proc & v::proc_ctl::NMI_WINDOW_EXITING) && !vmx_->virtual_nmi_blocked()) {
-    // The NMI window is open when there is no virtual-NMI blocking (SDM 25.2).
-    deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::NMI_WINDOW)});
+    // The NMI window is open when there is no virtual-NMI blocking and no
+    // blocking by MOV SS (SDM 25.2; blocking by STI, which a processor may
+    // also honour, does not hold it back here). The exit wakes HLT.
+    if (!shadow_by_mov_ss()) {
+      halted_ = false;
+      deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::NMI_WINDOW)});
+      return true;
+    }
+    next_event_ = 0;  // after the instruction in the shadow
+  }
+  // Interrupt-window exits and virtual-interrupt delivery (which never
+  // meet: a guest with the control recognizes no virtual interrupt) come
+  // before external interrupts (SDM 25.2, 29.2.2).
+  if ((ctl.proc & v::proc_ctl::INTERRUPT_WINDOW_EXITING) && (s_.rflags & rflags::IF) && !shadow_) {
+    halted_ = false;
+    deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::INTERRUPT_WINDOW)});
     return true;
   }
-  if ((ctl.pin & v::pin_ctl::EXTERNAL_INTERRUPT_EXITING) && dev_.apic.pending_vector() >= 0) {
+  // A recognized virtual interrupt is delivered when RFLAGS.IF = 1 with no
+  // blocking by STI or MOV SS (an "interrupt-window exiting" guest never
+  // recognizes one), as an external interrupt through the guest's IDT; it
+  // wakes HLT (29.2.2). Then, at the boundary before the handler's first
+  // instruction, an external interrupt still exits (below). True if the
+  // delivery itself made a VM exit.
+  const auto deliver_virtual_interrupt = [&] {
+    if (!(s_.rflags & rflags::IF) || shadow_) {
+      next_event_ = 0;  // blocked: look again after each block
+      return false;
+    }
+    halted_ = false;
+    const uint8_t vector = vmx_->deliver_virtual_interrupt();
+    ++counters_.interrupts;
+    deliver_event(vector, false, 0, false, true, 0);
+    return !non_root_;
+  };
+  if (vmx_->virtual_interrupt_recognized() && deliver_virtual_interrupt()) return true;
+  while ((ctl.pin & v::pin_ctl::EXTERNAL_INTERRUPT_EXITING) && dev_.apic.pending_vector() >= 0) {
+    const int vector = dev_.apic.pending_vector();
+    if ((ctl.pin & v::pin_ctl::POSTED_INTERRUPTS) && vector == ctl.notification_vector) {
+      // Posted-interrupt processing instead of a VM exit (SDM 29.6): the
+      // APIC acknowledged and the notification dismissed with an EOI, then
+      // PIR into VIRR and evaluation, whose interrupt may go at once. In
+      // HLT the processor stays halted unless one is delivered.
+      dev_.apic.acknowledge(vector);
+      dev_.apic.eoi();
+      vmx_->process_posted_interrupts();
+      if (vmx_->virtual_interrupt_recognized() && deliver_virtual_interrupt()) return true;
+      continue;
+    }
     // RFLAGS.IF and STI/MOV-SS blocking do not hold the exit back (SDM 25.2).
     vmx::VmExitRequest r{uint32_t(v::ExitReason::EXTERNAL_INTERRUPT)};
     if (ctl.exit & v::exit_ctl::ACK_INTERRUPT_ON_EXIT) {
-      const int vector = dev_.apic.pending_vector();
       dev_.apic.acknowledge(vector);
       ++counters_.interrupts;
       r.intr_info = uint32_t(v::intr_info::VECTOR.make(uint64_t(vector)) |
@@ -113,11 +158,6 @@ bool Cpu::vmx_events() {
     }
     halted_ = false;
     deliver_vm_exit(r);
-    return true;
-  }
-  if ((ctl.proc & v::proc_ctl::INTERRUPT_WINDOW_EXITING) && (s_.rflags & rflags::IF) && !shadow_) {
-    halted_ = false;
-    deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::INTERRUPT_WINDOW)});
     return true;
   }
   if (ctl.proc & v::proc_ctl::INTERRUPT_WINDOW_EXITING) next_event_ = 0;  // look again after each block

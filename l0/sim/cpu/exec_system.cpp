@@ -495,8 +495,9 @@ void h_invlpg(Cpu& c, const DecodedInsn& i) {
 // "Virtualize x2APIC mode" (SDM 29.5): RDMSR and WRMSR of the x2APIC TPR
 // MSR that do not exit access the 8 bytes at offset 80H of the
 // virtual-APIC page; with APIC-register virtualization too, RDMSR of any
-// MSR in 800H-8FFH reads the 8 bytes at (ECX & FFH) << 4. Every other
-// access works as it would.
+// MSR in 800H-8FFH reads the 8 bytes at (ECX & FFH) << 4; with
+// virtual-interrupt delivery, WRMSR of 80BH (EOI) and 83FH (SELF IPI) are
+// virtualized too. Every other access works as it would.
 bool virtualizes_x2apic_tpr(Cpu& c, uint32_t index) {
   return c.non_root() && (c.vmx().controls().proc2 & pc2::VIRTUALIZE_X2APIC_MODE) &&
          index == arch::msr::IA32_X2APIC_TPR;
@@ -505,6 +506,12 @@ bool virtualizes_x2apic_read(Cpu& c, uint32_t index) {
   constexpr uint32_t both = pc2::VIRTUALIZE_X2APIC_MODE | pc2::APIC_REGISTER_VIRTUALIZATION;
   return c.non_root() && (c.vmx().controls().proc2 & both) == both && index >= arch::msr::X2APIC_FIRST &&
          index <= arch::msr::X2APIC_LAST;
+}
+
+bool virtualizes_x2apic_vid_write(Cpu& c, uint32_t index) {
+  constexpr uint32_t both = pc2::VIRTUALIZE_X2APIC_MODE | pc2::VIRTUAL_INTERRUPT_DELIVERY;
+  return c.non_root() && (c.vmx().controls().proc2 & both) == both &&
+         (index == arch::msr::IA32_X2APIC_EOI || index == arch::msr::IA32_X2APIC_SELF_IPI);
 }
 
 void h_rdmsr(Cpu& c, const DecodedInsn& i) {
@@ -526,6 +533,20 @@ void h_wrmsr(Cpu& c, const DecodedInsn& i) {
     // Only bits 7:0 may be set (SDM 29.5): #GP otherwise, nothing written.
     if (value >> 8) raise_gp(0);
     c.vmx().write_x2apic_tpr_shadow(value);
+    return c.end_block();
+  }
+  if (virtualizes_x2apic_vid_write(c, uint32_t(c.reg(RCX)))) {
+    // With virtual-interrupt delivery (SDM 29.5): WRMSR 80BH of 0 is EOI
+    // virtualization, after the instruction like the APIC-access page's
+    // write to VEOI (its EOI-induced exit is trap-like); WRMSR 83FH of a
+    // vector is self-IPI virtualization. Other values: #GP(0).
+    if (uint32_t(c.reg(RCX)) == arch::msr::IA32_X2APIC_EOI) {
+      if (value) raise_gp(0);
+      c.apic_write_virtualized(arch::apic::EOI);
+      return c.end_block();
+    }
+    if (value >> 8) raise_gp(0);
+    c.vmx().self_ipi_virtualization(uint8_t(value));
     return c.end_block();
   }
   c.write_msr(uint32_t(c.reg(RCX)), value);

@@ -80,10 +80,10 @@ void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, b
   (void)user;
 }
 
-// "Virtualize APIC accesses" (SDM 29.4) without virtual-interrupt delivery
-// (not offered). A read or write the controls virtualize is done on the
-// virtual-APIC page (29.4.2, 29.4.3.1) — with the TPR shadow, one of at
-// most 32 bits at offset 80H; with APIC-register virtualization too, one
+// "Virtualize APIC accesses" (SDM 29.4). A read or write the controls
+// virtualize is done on the virtual-APIC page (29.4.2, 29.4.3.1) — with the
+// TPR shadow, one of at most 32 bits at offset 80H (with virtual-interrupt
+// delivery, a write at B0H or 300H too); with APIC-register virtualization, one
 // entirely within the first 4 bytes of a register apic::apicv_*_register
 // lists — a write followed by APIC-write emulation (29.4.3.2, after the
 // instruction). Any other linear access is an APIC-access VM exit,
@@ -99,6 +99,8 @@ uint64_t Cpu::apic_access_page_access(uint64_t pa, Access a, unsigned size) {
   if (a != Access::Exec && (ctl.proc & pc::USE_TPR_SHADOW) && in_register) {
     if (ctl.proc2 & pc2::APIC_REGISTER_VIRTUALIZATION)
       virtualized = a == Access::Read ? apic::apicv_read_register(reg) : apic::apicv_write_register(reg);
+    else if (a == Access::Write && (ctl.proc2 & pc2::VIRTUAL_INTERRUPT_DELIVERY))
+      virtualized = offset == apic::TPR || offset == apic::EOI || offset == apic::ICR_LOW;  // SDM 29.4.3.1
     else
       virtualized = offset == apic::TPR && size <= 4;
   }

@@ -17,9 +17,11 @@ VmxCapabilities make_capabilities() {
             vmx_basic::TRUE_CTLS.make(1);
 
   // Pin-based (SDM 24.6.1). There are no NMI sources on this platform, so
-  // NMI exiting and virtual NMIs are modeled trivially exact.
+  // NMI exiting and virtual NMIs are modeled trivially exact. Posted
+  // interrupts: the notification vector reaches the CPU from its own local
+  // APIC (a self-IPI; there is one CPU).
   const uint32_t pin1 = pin_ctl::DEFAULT1 | pin_ctl::EXTERNAL_INTERRUPT_EXITING | pin_ctl::NMI_EXITING |
-                        pin_ctl::VIRTUAL_NMIS | pin_ctl::PREEMPTION_TIMER;
+                        pin_ctl::VIRTUAL_NMIS | pin_ctl::PREEMPTION_TIMER | pin_ctl::POSTED_INTERRUPTS;
   // As on Intel hardware, the default1 pin-based bits stay 1 even in the true MSR.
   c.pinbased = ctls_make(pin_ctl::DEFAULT1, pin1);
 
@@ -40,7 +42,8 @@ VmxCapabilities make_capabilities() {
   const uint32_t proc2 = proc_ctl2::ENABLE_EPT | proc_ctl2::DESCRIPTOR_TABLE_EXITING | proc_ctl2::ENABLE_RDTSCP |
                          proc_ctl2::ENABLE_VPID | proc_ctl2::WBINVD_EXITING | proc_ctl2::UNRESTRICTED_GUEST |
                          proc_ctl2::VMCS_SHADOWING | proc_ctl2::ENABLE_PML | proc_ctl2::VIRTUALIZE_APIC_ACCESSES |
-                         proc_ctl2::VIRTUALIZE_X2APIC_MODE | proc_ctl2::APIC_REGISTER_VIRTUALIZATION;
+                         proc_ctl2::VIRTUALIZE_X2APIC_MODE | proc_ctl2::APIC_REGISTER_VIRTUALIZATION |
+                         proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY;
   c.procbased2 = ctls_make(0, proc2);
 
   const uint32_t exit1 = exit_ctl::DEFAULT1 | exit_ctl::HOST_ADDRESS_SPACE_SIZE | exit_ctl::ACK_INTERRUPT_ON_EXIT |

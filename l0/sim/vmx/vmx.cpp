@@ -14,6 +14,7 @@
 #include "arch/x86/segment.h"
 #include "common/vmx/entry_checks.h"
 #include "common/vmx/host_state.h"
+#include "common/vmx/virtual_interrupts.h"
 #include "l0/sim/cpu/cpu.h"
 
 namespace nestbed::sim::vmx {
@@ -216,6 +217,12 @@ void Vmx::write_x2apic_tpr_shadow(uint64_t value) {
 }
 
 bool Vmx::tpr_shadow_update(VmExitRequest& exit) {
+  // With virtual-interrupt delivery, TPR virtualization is PPR
+  // virtualization and evaluation; no TPR-threshold exit (SDM 29.1.2).
+  if (ctl_.vid) {
+    virtualize_ppr_and_evaluate();
+    return false;
+  }
   if (!tpr_below_threshold()) return false;
   exit = VmExitRequest{uint32_t(ExitReason::TPR_BELOW_THRESHOLD)};
   return true;
@@ -230,11 +237,24 @@ bool Vmx::apic_write_emulation(unsigned offset, VmExitRequest& exit) {
     case arch::apic::ICR_HIGH:
       cpu_.phys_write(page + arch::apic::ICR_HIGH, 4, cpu_.phys_read(page + arch::apic::ICR_HIGH, 4) & 0xff000000u);
       return false;
+    case arch::apic::EOI:
+      // Also reached by WRMSR 80BH of 0 with "virtualize x2APIC mode" (SDM 29.5).
+      if (ctl_.vid) return eoi_virtualization(exit);
+      break;
+    case arch::apic::ICR_LOW: {
+      const uint32_t icr = uint32_t(cpu_.phys_read(page + arch::apic::ICR_LOW, 4));
+      if (ctl_.vid && common::vmx::icr_is_virtualized_self_ipi(icr)) {
+        self_ipi_virtualization(uint8_t(icr & arch::apic::ICR_VECTOR_MASK));
+        return false;
+      }
+      break;
+    }
     default:
-      exit = VmExitRequest{uint32_t(ExitReason::APIC_WRITE)};
-      exit.qualification = qual_apic_write::OFFSET.make(offset);
-      return true;
+      break;
   }
+  exit = VmExitRequest{uint32_t(ExitReason::APIC_WRITE)};
+  exit.qualification = qual_apic_write::OFFSET.make(offset);
+  return true;
 }
 
 bool Vmx::tpr_below_threshold() {
@@ -320,6 +340,18 @@ void Vmx::decode_controls(const Vmcs& v) {
   if (ctl_.proc & proc_ctl::USE_TPR_SHADOW) {
     ctl_.virtual_apic = v.read(F::VIRTUAL_APIC_PAGE_ADDR);
     ctl_.tpr_threshold = uint32_t(v.read(F::TPR_THRESHOLD));
+  }
+  ctl_.vid = ctl_.proc2 & proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY;
+  if (ctl_.vid) {
+    ctl_.eoi_exit_bitmap[0] = v.read(F::EOI_EXIT_BITMAP0);
+    ctl_.eoi_exit_bitmap[1] = v.read(F::EOI_EXIT_BITMAP1);
+    ctl_.eoi_exit_bitmap[2] = v.read(F::EOI_EXIT_BITMAP2);
+    ctl_.eoi_exit_bitmap[3] = v.read(F::EOI_EXIT_BITMAP3);
+  }
+  ctl_.posted_interrupts = ctl_.pin & pin_ctl::POSTED_INTERRUPTS;
+  if (ctl_.posted_interrupts) {
+    ctl_.notification_vector = uint8_t(v.read(F::POSTED_INTR_NV));
+    ctl_.posted_interrupt_desc = v.read(F::POSTED_INTR_DESC_ADDR);
   }
 }
 
@@ -546,6 +578,10 @@ void Vmx::vmlaunch(bool resume) {
     preemption_deadline_ = cpu_.cycles() + ((((tsc >> kPreemptionTimerRate) + value) << kPreemptionTimerRate) - tsc);
   }
   mtf_pending_ = ctl_.proc & proc_ctl::MONITOR_TRAP_FLAG;
+  // With virtual-interrupt delivery, VM entry loads RVI and SVI (they stay
+  // in the VMCS), then PPR virtualization and evaluation (SDM 26.3.2.5).
+  virtual_interrupt_recognized_ = false;
+  if (ctl_.vid) virtualize_ppr_and_evaluate();
   cpu_.check_events_soon();
   cpu_.end_block();
   const bool injected = intr_info::VALID.test(v.read(F::VM_ENTRY_INTR_INFO_FIELD));
@@ -556,7 +592,7 @@ void Vmx::vmlaunch(bool resume) {
   // no virtual-interrupt delivery), a VM exit right after entry — after any
   // injection, before a pending MTF exit — if TPR threshold[3:0] exceeds
   // VTPR[7:4] (the entry checks do not test it then).
-  if (non_root_ && ctl_.apic_access && (ctl_.proc & proc_ctl::USE_TPR_SHADOW) && tpr_below_threshold()) {
+  if (non_root_ && ctl_.apic_access && !ctl_.vid && (ctl_.proc & proc_ctl::USE_TPR_SHADOW) && tpr_below_threshold()) {
     mtf_pending_ = false;
     return vm_exit(VmExitRequest{uint32_t(ExitReason::TPR_BELOW_THRESHOLD)}, cpu_.state().rip());
   }
@@ -672,6 +708,7 @@ void Vmx::load_host_state(Vmcs& v) {
   if (cpu_.pae_paging()) cpu_.read_pdptes(s.cr3, s.pdpte);
   preemption_deadline_ = ~0ull;
   mtf_pending_ = false;
+  virtual_interrupt_recognized_ = false;
 }
 
 // The exiting instruction's bytes for the trace: eight at a time while they

@@ -53,6 +53,14 @@ struct GuestControls {
   // "Enable PML" (SDM 28.2.5) and the log's address.
   bool pml = false;
   uint64_t pml_address = 0;
+  // "Virtual-interrupt delivery" (SDM 29.1-29.2) and the EOI-exit bitmap.
+  bool vid = false;
+  uint64_t eoi_exit_bitmap[4] = {};
+  // "Process posted interrupts" (SDM 29.6): the notification vector and
+  // the posted-interrupt descriptor.
+  bool posted_interrupts = false;
+  uint8_t notification_vector = 0;
+  uint64_t posted_interrupt_desc = 0;
 };
 
 class Vmx {
@@ -109,15 +117,38 @@ class Vmx {
   // Is VTPR[7:4] below TPR threshold[3:0]?
   bool tpr_below_threshold();
   // After an instruction that updated the TPR shadow (MOV to CR8, WRMSR):
-  // TPR virtualization without virtual-interrupt delivery (SDM 29.1.2).
+  // TPR virtualization (SDM 29.1.2) — with virtual-interrupt delivery PPR
+  // virtualization and evaluation, else the TPR-threshold comparison.
   // True, with `exit` set, if a "TPR below threshold" VM exit follows.
   bool tpr_shadow_update(VmExitRequest& exit);
   // APIC-write emulation (SDM 29.4.3.2) after an instruction that wrote the
   // APIC-access page at page offset `offset`, virtualized: VTPR's bytes
   // 3:1 cleared and TPR virtualization (80H), VICR_HI's bytes 2:0 cleared
-  // (310H), else an APIC-write VM exit (56, trap-like, the offset as its
-  // qualification, 29.4.3.3). True, with `exit` set, if a VM exit follows.
+  // (310H); with virtual-interrupt delivery EOI virtualization (B0H) and
+  // self-IPI virtualization (300H, a fixed edge self-IPI); else an
+  // APIC-write VM exit (56, trap-like, the offset as its qualification,
+  // 29.4.3.3). True, with `exit` set, if a VM exit follows.
   bool apic_write_emulation(unsigned offset, VmExitRequest& exit);
+  // ---- Virtual-interrupt delivery (SDM 29.1-29.2; virtual_interrupts.cpp) ----
+  // RVI and SVI live in the current VMCS's guest interrupt status while the
+  // guest runs, so a VM exit leaves them there (SDM 27.3.4).
+  // PPR virtualization, then evaluation of pending virtual interrupts: at
+  // VM entry and in TPR virtualization (29.1.2).
+  void virtualize_ppr_and_evaluate();
+  // EOI virtualization (29.1.4). True, with `exit` set, for the EOI-induced
+  // VM exit (trap-like, the vector as qualification).
+  bool eoi_virtualization(VmExitRequest& exit);
+  // Self-IPI virtualization (29.1.5) of `vector`.
+  void self_ipi_virtualization(uint8_t vector);
+  // Is a virtual interrupt recognized (29.2.1)? Delivered by the run loop
+  // at an instruction boundary where it is not blocked (29.2.2).
+  bool virtual_interrupt_recognized() const { return virtual_interrupt_recognized_; }
+  // Virtual-interrupt delivery's updates (29.2.2); the vector to deliver.
+  uint8_t deliver_virtual_interrupt();
+  // Posted-interrupt processing (29.6) after the local APIC delivered the
+  // notification vector, acknowledged and dismissed by the caller (steps
+  // 1, 2, 4): ON cleared, PIR moved into VIRR, RVI raised, evaluation.
+  void process_posted_interrupts();
   // Exit predicates used by instruction handlers (SDM 25.1.3).
   bool io_exits(uint16_t port, unsigned size);
   bool msr_exits(uint32_t index, bool write);
@@ -173,6 +204,8 @@ class Vmx {
   uint64_t preemption_deadline_ = ~0ull;
   bool mtf_pending_ = false;
   bool virtual_nmi_blocked_ = false;
+  bool virtual_interrupt_recognized_ = false;
+  void evaluate_pending_virtual_interrupts();
 };
 
 }  // namespace nestbed::sim::vmx
