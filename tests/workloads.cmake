@@ -48,3 +48,11 @@ else()
   nestbed_e2e_tests(sim --nestbed ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/nestbed)
   nestbed_e2e_tests(kvm --nestbed ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/nestbed)
 endif()
+
+# fpu-sse runs SSE code, which a KVM without hardware virtualization may not
+# run for its guests: under kvm_pvm (PVM) every SSE instruction, even a PXOR
+# of two registers, ends the run in an emulation failure
+# (KVM_EXIT_INTERNAL_ERROR), reported by nestbed as below. There the case is
+# skipped, output shown, rather than failed; on a hardware KVM it runs.
+set_tests_properties(e2e.kvm.fpu-sse PROPERTIES
+  SKIP_REGULAR_EXPRESSION "nestbed: kvm: KVM cannot emulate the guest's instruction")
