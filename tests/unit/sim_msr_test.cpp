@@ -12,6 +12,7 @@
 #include "arch/x86/msr.h"
 #include "arch/x86/rflags.h"
 #include "tests/support/sim_harness.h"
+#include "tests/support/sim_vmx_setup.h"
 #include "tests/support/x86_encoder.h"
 
 namespace nestbed::testing {
@@ -193,6 +194,36 @@ TEST_F(SimMsr, TscAdjustAtCpl3RaisesGp) {
   EXPECT_FALSE(run(a));
   EXPECT_EQ(m.stack64(1), user + 15) << "the WRMSR faulted";
   EXPECT_EQ(m.s().tsc_adjust, 0u);
+}
+
+// Under VMX TSC offsetting the offset applies to the guest's reads of the
+// TSC only (SDM 25.3: RDMSR of 10H, RDTSC): IA32_TSC_ADJUST reads the
+// processor's value, and a guest WRMSR to it moves the processor's TSC,
+// leaving the VMCS offset alone.
+TEST_F(SimMsr, TscAdjustUnderVmxTscOffsetting) {
+  using F = arch::vmx::VmcsField;
+  namespace pc = arch::vmx::proc_ctl;
+  constexpr uint64_t kOffset = 1ull << 40, kBitmap = 0x502000;
+  enable_vmx(m);
+  sim::vmx::Vmcs& v = prepare_vmcs(m);
+  v.write(F::CPU_BASED_VM_EXEC_CONTROL, v.read(F::CPU_BASED_VM_EXEC_CONTROL) | pc::USE_TSC_OFFSETTING | pc::USE_MSR_BITMAPS);
+  v.write(F::TSC_OFFSET, kOffset);
+  v.write(F::MSR_BITMAP, kBitmap);  // all zeros: no MSR exits
+  Asm g(vmx_layout::GUEST_CODE);
+  g.mov_imm32(rCX, msr::IA32_TSC_ADJUST).rdmsr().mov_rr(rBX, rAX).mov_rr(rSI, rDX);
+  g.mov_imm32(rCX, msr::IA32_TIME_STAMP_COUNTER).rdmsr().mov_rr(rDI, rDX);
+  g.mov_imm32(rCX, msr::IA32_TSC_ADJUST).mov_imm32(rAX, 5).mov_imm32(rDX, 0).wrmsr();
+  g.raw({0x0f, 0xa2});  // CPUID: an exit to the host, which halts
+  m.load_code(g);
+  Asm a = code();
+  a.raw({0x0f, 0x01, 0xc2});  // VMLAUNCH
+  ASSERT_TRUE(run(a));
+  ASSERT_EQ(m.rip(), vmx_layout::HOST_EXIT + 1) << "the host did not get the CPUID exit";
+  EXPECT_EQ(m.reg(rBX) | m.reg(rSI), 0u) << "IA32_TSC_ADJUST carries no VMCS offset";
+  EXPECT_GE(m.reg(rDI), kOffset >> 32) << "RDMSR of the TSC does";
+  EXPECT_EQ(m.s().tsc_adjust, 5u);
+  EXPECT_EQ(m.s().tsc_offset, 5u) << "the processor's TSC moved by the guest's delta";
+  EXPECT_EQ(v.read(F::TSC_OFFSET), kOffset);
 }
 
 // ========================================================= IA32_MISC_ENABLE

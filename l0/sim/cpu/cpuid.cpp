@@ -60,7 +60,7 @@ static CpuidResult base_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id)
 // IA32_MISC_ENABLE (SDM vol. 4, table 2-2): "limit CPUID maxval" makes
 // CPUID.0 report 2 and the leaves above it behave as leaves above the
 // maximum do; "XD bit disable" clears CPUID.80000001H:EDX.NX. A globally
-// disabled APIC clears CPUID.01H:EDX.APIC (SDM 10.4.3).
+// disabled APIC clears CPUID.01H:EDX.APIC (SDM 11.4.3).
 CpuidResult cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id, const CpuidState& state) {
   const bool limited = state.misc_enable & arch::msr::MISC_ENABLE_LIMIT_CPUID;
   if (limited && leaf > arch::msr::MISC_ENABLE_LIMIT_CPUID_MAXVAL && leaf <= kMaxBasicLeaf) return {0, 0, 0, 0};
