@@ -22,12 +22,15 @@ inline constexpr uint32_t L1_EDX_PAE = 1u << 6;
 inline constexpr uint32_t L1_EDX_CX8 = 1u << 8;
 inline constexpr uint32_t L1_EDX_APIC = 1u << 9;
 inline constexpr uint32_t L1_EDX_SEP = 1u << 11;
+inline constexpr uint32_t L1_EDX_MTRR = 1u << 12;
 inline constexpr uint32_t L1_EDX_PGE = 1u << 13;
 inline constexpr uint32_t L1_EDX_CMOV = 1u << 15;
 inline constexpr uint32_t L1_EDX_PAT = 1u << 16;
 inline constexpr uint32_t L1_EDX_FXSR = 1u << 24;
 inline constexpr uint32_t L1_EDX_SSE = 1u << 25;
 inline constexpr uint32_t L1_EDX_SSE2 = 1u << 26;
+// Leaf 7 (subleaf 0), EBX.
+inline constexpr uint32_t L7_EBX_TSC_ADJUST = 1u << 1;
 // Leaf 7 (subleaf 0), ECX.
 inline constexpr uint32_t L7_ECX_UMIP = 1u << 2;
 // Leaf 0x80000001.

@@ -196,9 +196,13 @@ bool LocalApic::set_apic_base(uint64_t value) {
   uint64_t base = value & BASE_MASK;
   if (base != (apic_base_ & BASE_MASK) && bus_ && !bus_->move_mmio(this, base)) return false;
   bool disabling = globally_enabled() && !enable;
+  bool entering_x2apic = !x2apic_enabled() && extd;
   // BSP is set by hardware at reset; software does not change it.
   apic_base_ = (value & ~msr::APIC_BASE_BSP) | (apic_base_ & msr::APIC_BASE_BSP);
   if (disabling) reset_registers();  // re-enabling finds the power-up state (SDM 11.4.3)
+  // xAPIC -> x2APIC: the x2APIC ID (and the LDR derived from it) is the
+  // hardware's, whatever was written to the xAPIC ID; the rest stays (SDM 11.12.5.1).
+  if (entering_x2apic) id_ = initial_apic_id();
   return true;
 }
 
@@ -251,8 +255,9 @@ uint32_t LocalApic::x2apic_ldr() const { return ((id_ >> 4) << 16) | (1u << (id_
 
 uint64_t LocalApic::now() const { return clock_ ? clock_->now() : 0; }
 
-// Power-up/reset values, SDM 11.4.7.1; the APIC ID survives.
+// Power-up/reset values, SDM 11.4.7.1: the ID register holds the initial APIC ID.
 void LocalApic::reset_registers() {
+  id_ = initial_apic_id();
   tpr_ = ldr_ = esr_ = esr_pending_ = icr_lo_ = icr_hi_ = 0;
   dfr_ = 0xffffffff;
   svr_ = 0xff;

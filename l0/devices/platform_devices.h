@@ -114,6 +114,9 @@ class LocalApic : public MmioDevice {
   // IA32_APIC_BASE and the x2APIC MSRs. Return false where the SDM raises #GP.
   // rdmsr/wrmsr accept IA32_APIC_BASE (0x1b) and 0x800..0x8ff; any other MSR is false.
   uint64_t apic_base() const { return apic_base_; }
+  // The APIC ID hardware assigns (CPUID.01H:EBX[31:24]); the xAPIC ID
+  // register starts with it and the x2APIC ID is always it (SDM 11.12.5.1).
+  static constexpr uint32_t initial_apic_id() { return 0; }
   bool set_apic_base(uint64_t value);
   bool x2apic_enabled() const;
   bool rdmsr(uint32_t msr, uint64_t& value);

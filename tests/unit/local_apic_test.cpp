@@ -168,6 +168,65 @@ TEST_F(LocalApicTest, SoftwareDisabledApicKeepsLvtsMasked) {
   EXPECT_FALSE(irr(0x50)) << "fixed interrupts are dropped while software-disabled";
 }
 
+// SDM 11.4.7.2: a software-disabled APIC holds what is pending in IRR and
+// in service in ISR; the CPU still takes the pending one and EOI still
+// retires the in-service one.
+TEST_F(LocalApicTest, SoftwareDisabledApicHoldsPendingAndInServiceInterrupts) {
+  enable();
+  lapic.raise(0x40);
+  lapic.acknowledge(lapic.pending_vector());
+  lapic.raise(0x70);
+  write(apic::SVR, 0xff);
+  EXPECT_TRUE(isr(0x40));
+  EXPECT_TRUE(irr(0x70));
+  EXPECT_EQ(lapic.pending_vector(), 0x70) << "pending interrupts are held, not dropped";
+  lapic.acknowledge(0x70);
+  write(apic::EOI, 0);
+  write(apic::EOI, 0);
+  EXPECT_FALSE(isr(0x70));
+  EXPECT_FALSE(isr(0x40));
+  write(apic::ICR_LOW, (apic::SHORTHAND_SELF << apic::ICR_SHORTHAND_SHIFT) | 0x71);
+  EXPECT_FALSE(irr(0x71)) << "a fixed self-IPI is not accepted while software-disabled";
+  enable();
+  write(apic::ICR_LOW, (apic::SHORTHAND_SELF << apic::ICR_SHORTHAND_SHIFT) | 0x71);
+  EXPECT_TRUE(irr(0x71));
+}
+
+// The timer keeps counting while software-disabled (its LVT is masked, so
+// nothing is delivered), and re-enabling leaves the LVTs masked until
+// software unmasks them (SDM 11.4.7.2).
+TEST_F(LocalApicTest, SoftwareDisabledTimerCountsMaskedAndStaysMaskedAfterReEnable) {
+  enable();
+  start_timer(TIMER_VECTOR | apic::LVT_TIMER_PERIODIC, DIVIDE_BY_1, 100);
+  write(apic::SVR, 0xff);
+  advance_to(130);
+  EXPECT_FALSE(irr(TIMER_VECTOR));
+  EXPECT_EQ(read(apic::TIMER_CURRENT_COUNT), 70u);
+  enable();
+  EXPECT_EQ(read(apic::LVT_TIMER), TIMER_VECTOR | apic::LVT_TIMER_PERIODIC | apic::LVT_MASKED);
+  write(apic::LVT_TIMER, TIMER_VECTOR | apic::LVT_TIMER_PERIODIC);
+  advance_to(200);
+  EXPECT_TRUE(irr(TIMER_VECTOR));
+}
+
+// LINT0/LINT1 (SDM 11.5.1, figure 11-8): vector, delivery mode, pin
+// polarity, trigger mode and mask are stored; delivery status and remote
+// IRR are read-only; while software-disabled the mask stays set.
+TEST_F(LocalApicTest, Lint0AndLint1StoreTheirFields) {
+  constexpr uint32_t EXTINT = 7u << 8, NMI = 4u << 8, ACTIVE_LOW = 1u << 13, LEVEL = 1u << 15, REMOTE_IRR = 1u << 14;
+  write(apic::LVT_LINT0, EXTINT);
+  EXPECT_EQ(read(apic::LVT_LINT0), EXTINT | apic::LVT_MASKED) << "software-disabled: the mask cannot be cleared";
+  enable();
+  write(apic::LVT_LINT0, EXTINT | LEVEL | ACTIVE_LOW | REMOTE_IRR | apic::LVT_DELIVERY_PENDING);
+  EXPECT_EQ(read(apic::LVT_LINT0), EXTINT | LEVEL | ACTIVE_LOW) << "remote IRR and delivery status are read-only";
+  write(apic::LVT_LINT1, NMI | 0x02);
+  EXPECT_EQ(read(apic::LVT_LINT1), NMI | 0x02);
+  write(apic::LVT_LINT1, NMI | apic::LVT_MASKED | 0xffff0000u);
+  EXPECT_EQ(read(apic::LVT_LINT1), NMI | apic::LVT_MASKED) << "bits 31:17 are reserved";
+  write(apic::SVR, 0xff);
+  EXPECT_EQ(read(apic::LVT_LINT0), EXTINT | LEVEL | ACTIVE_LOW | apic::LVT_MASKED);
+}
+
 TEST_F(LocalApicTest, TprMasksLowerPriorityClasses) {
   enable();
   lapic.raise(0x45);
@@ -331,6 +390,26 @@ TEST_F(LocalApicTest, ApicBaseModeTransitions) {
   ASSERT_TRUE(lapic.wrmsr(msr::IA32_APIC_BASE, base | en));
   EXPECT_EQ(read(apic::SVR), 0xffu) << "re-enabled in the power-up state";
   EXPECT_TRUE(lapic.apic_base() & msr::APIC_BASE_BSP) << "BSP is the hardware's";
+}
+
+// The x2APIC ID is the one hardware assigned, whatever software wrote to
+// the xAPIC ID register (SDM 11.12.5.1); a global disable returns the ID
+// register to its power-up value (SDM 11.4.3, 11.4.7.1).
+TEST_F(LocalApicTest, X2apicIdIsTheInitialApicId) {
+  write(apic::ID, 5u << 24);
+  EXPECT_EQ(read(apic::ID), 5u << 24) << "the xAPIC ID is writable";
+  ASSERT_TRUE(enter_x2apic());
+  uint64_t value = 0;
+  ASSERT_TRUE(lapic.rdmsr(msr::IA32_X2APIC_APICID, value));
+  EXPECT_EQ(value, LocalApic::initial_apic_id());
+  ASSERT_TRUE(lapic.rdmsr(msr::IA32_X2APIC_LDR, value));
+  EXPECT_EQ(value, 1u << (LocalApic::initial_apic_id() & 0xf));
+  ASSERT_TRUE(lapic.wrmsr(msr::IA32_APIC_BASE, 0xfee00000));
+  ASSERT_TRUE(lapic.wrmsr(msr::IA32_APIC_BASE, 0xfee00000 | msr::APIC_BASE_EN));
+  write(apic::ID, 6u << 24);
+  ASSERT_TRUE(lapic.wrmsr(msr::IA32_APIC_BASE, 0xfee00000));
+  ASSERT_TRUE(lapic.wrmsr(msr::IA32_APIC_BASE, 0xfee00000 | msr::APIC_BASE_EN));
+  EXPECT_EQ(read(apic::ID), LocalApic::initial_apic_id() << 24) << "power-up value after a global disable";
 }
 
 TEST_F(LocalApicTest, X2apicIsRefusedWhenNotAdvertised) {

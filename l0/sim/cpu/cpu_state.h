@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 
+#include "arch/x86/msr.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
 #include "arch/x86/sse.h"
@@ -57,6 +58,9 @@ struct X87State {
   uint8_t st[8][10] = {};  // ST0-ST7 (80-bit), as stored in the FXSAVE area
 };
 
+// Variable-range MTRR pairs the sim implements (IA32_MTRRCAP.VCNT).
+inline constexpr unsigned MTRR_VARIABLE_COUNT = 8;
+
 struct CpuState {
   uint64_t r[REG_COUNT] = {};  // r[REG_RIP] is RIP, r[REG_ZERO] stays 0
   uint64_t rflags = arch::rflags::FIXED1;
@@ -82,10 +86,18 @@ struct CpuState {
   uint64_t pat = 0x0007040600070406ull;
   uint64_t tsc_aux = 0;
   uint64_t tsc_offset = 0;  // IA32_TSC writes set TSC = cycles + offset
+  uint64_t tsc_adjust = 0;  // IA32_TSC_ADJUST (SDM 17.17.3): 0 at reset
   uint64_t feature_control = 0;
-  uint64_t misc_enable = 1;  // fast strings
+  // IA32_MISC_ENABLE: fast strings, automatic thermal control, BTS and
+  // PEBS unavailable (SDM vol. 4, table 2-2).
+  uint64_t misc_enable = arch::msr::MISC_ENABLE_FAST_STRINGS | arch::msr::MISC_ENABLE_AUTO_THERMAL_CONTROL |
+                         arch::msr::MISC_ENABLE_BTS_UNAVAILABLE | arch::msr::MISC_ENABLE_PEBS_UNAVAILABLE;
   uint64_t debugctl = 0;
+  // MTRRs (SDM 11.11): reset clears E, FE and every valid bit (11.11.5).
+  // The sim models no caches, so the types are only stored and read back.
   uint64_t mtrr_def_type = 0;
+  uint64_t mtrr_fixed[arch::msr::MTRR_FIXED_COUNT] = {};
+  uint64_t mtrr_var[2 * MTRR_VARIABLE_COUNT] = {};  // PHYSBASE0, PHYSMASK0, PHYSBASE1, ...
 
   uint64_t& rip() { return r[REG_RIP]; }
   uint64_t rip() const { return r[REG_RIP]; }

@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include "arch/x86/cpuid.h"
+#include "arch/x86/msr.h"
+#include "arch/x86/paging.h"
 
 namespace nestbed::sim {
 
@@ -26,7 +28,7 @@ uint32_t chars(const char* s) {
 
 // Leaves above the maximum return zeros (deterministic; real Intel parts
 // return the highest basic leaf's data instead).
-CpuidResult cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id) {
+static CpuidResult base_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id) {
   switch (leaf) {
     case 0: return {kMaxBasicLeaf, chars(kVendor), chars(kVendor + 8), chars(kVendor + 4)};
     case 1: {
@@ -34,13 +36,13 @@ CpuidResult cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id) {
       const uint32_t ebx = (8u << 8) | (1u << 16) | (apic_id << 24);
       const uint32_t ecx = L1_ECX_X2APIC | L1_ECX_VMX;
       const uint32_t edx = L1_EDX_DE | L1_EDX_PSE | L1_EDX_TSC | L1_EDX_MSR | L1_EDX_PAE | L1_EDX_CX8 |
-                           L1_EDX_APIC | L1_EDX_PGE | L1_EDX_CMOV | L1_EDX_PAT | (1u << 19) /* CLFSH */ |
+                           L1_EDX_APIC | L1_EDX_MTRR | L1_EDX_PGE | L1_EDX_CMOV | L1_EDX_PAT | (1u << 19) /* CLFSH */ |
                            L1_EDX_FXSR | L1_EDX_SSE | L1_EDX_SSE2;
       // Not FPU: the x87 control words are there (FXSAVE carries them),
       // x87 arithmetic is not.
       return {kSignature, ebx, ecx, edx};
     }
-    case 7: return {0, 0, subleaf == 0 ? L7_ECX_UMIP : 0, 0};
+    case 7: return subleaf == 0 ? CpuidResult{0, L7_EBX_TSC_ADJUST, L7_ECX_UMIP, 0} : CpuidResult{0, 0, 0, 0};
     case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
     case 0x80000001:
       return {0, 0, X1_ECX_LAHF_LM, X1_EDX_SYSCALL | X1_EDX_NX | X1_EDX_PDPE1GB | X1_EDX_RDTSCP | X1_EDX_LM};
@@ -50,9 +52,23 @@ CpuidResult cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id) {
       const char* p = kBrand + 16 * (leaf - 0x80000002);
       return {chars(p), chars(p + 4), chars(p + 8), chars(p + 12)};
     }
-    case 0x80000008: return {0x3000 | 46, 0, 0, 0};  // 48-bit linear, 46-bit physical addresses
+    case 0x80000008: return {0x3000 | arch::pte::MAXPHYADDR, 0, 0, 0};  // 48-bit linear addresses
     default: return {0, 0, 0, 0};
   }
+}
+
+// IA32_MISC_ENABLE (SDM vol. 4, table 2-2): "limit CPUID maxval" makes
+// CPUID.0 report 2 and the leaves above it behave as leaves above the
+// maximum do; "XD bit disable" clears CPUID.80000001H:EDX.NX. A globally
+// disabled APIC clears CPUID.01H:EDX.APIC (SDM 11.4.3).
+CpuidResult cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id, const CpuidState& state) {
+  const bool limited = state.misc_enable & arch::msr::MISC_ENABLE_LIMIT_CPUID;
+  if (limited && leaf > arch::msr::MISC_ENABLE_LIMIT_CPUID_MAXVAL && leaf <= kMaxBasicLeaf) return {0, 0, 0, 0};
+  CpuidResult r = base_cpuid(leaf, subleaf, apic_id);
+  if (leaf == 0 && limited) r.eax = arch::msr::MISC_ENABLE_LIMIT_CPUID_MAXVAL;
+  if (leaf == 1 && !state.apic_enabled) r.edx &= ~L1_EDX_APIC;
+  if (leaf == 0x80000001 && (state.misc_enable & arch::msr::MISC_ENABLE_XD_DISABLE)) r.edx &= ~X1_EDX_NX;
+  return r;
 }
 
 }  // namespace nestbed::sim

@@ -292,6 +292,52 @@ uint64_t Cpu::read_cr8() { return (dev_.apic.mmio_read(apic::TPR, 4) >> 4) & 0xf
 
 // ------------------------------------------------------------------- MSRs
 
+namespace {
+
+// 8 variable ranges, the fixed ranges and write-combining; no SMRR (SDM 11.11.1).
+constexpr uint64_t kMtrrCap = MTRR_VARIABLE_COUNT | msr::MTRRCAP_FIX | msr::MTRRCAP_WC;
+constexpr uint64_t kAboveMaxPhyAddr = ~((1ull << pte::MAXPHYADDR) - 1);
+
+// The read/write MTRR that `index` names, or nullptr (MTRRCAP is read-only).
+uint64_t* mtrr_register(CpuState& s, uint32_t index) {
+  if (index == msr::IA32_MTRR_DEF_TYPE) return &s.mtrr_def_type;
+  if (const int k = msr::mtrr_fixed_index(index); k >= 0) return &s.mtrr_fixed[k];
+  if (index >= msr::IA32_MTRR_PHYSBASE0 && index < msr::IA32_MTRR_PHYSBASE0 + 2 * MTRR_VARIABLE_COUNT)
+    return &s.mtrr_var[index - msr::IA32_MTRR_PHYSBASE0];
+  return nullptr;
+}
+
+// What WRMSR accepts (SDM 11.11.2): a valid memory type in every type field,
+// zeros in reserved bits and at or above MAXPHYADDR; anything else is #GP.
+bool mtrr_value_valid(uint32_t index, uint64_t v) {
+  if (index == msr::IA32_MTRR_DEF_TYPE)
+    return !(v & ~(msr::MTRR_DEF_TYPE_TYPE | msr::MTRR_DEF_TYPE_FE | msr::MTRR_DEF_TYPE_E)) &&
+           msr::mtrr_memory_type_valid(v & msr::MTRR_DEF_TYPE_TYPE);
+  if (msr::mtrr_fixed_index(index) >= 0) return msr::mtrr_fixed_valid(v);
+  const bool physbase = (index - msr::IA32_MTRR_PHYSBASE0) % 2 == 0;
+  if (physbase)
+    return !(v & (kAboveMaxPhyAddr | msr::MTRR_PHYSBASE_RESERVED_LOW)) &&
+           msr::mtrr_memory_type_valid(v & msr::MTRR_PHYSBASE_TYPE);
+  return !(v & (kAboveMaxPhyAddr | msr::MTRR_PHYSMASK_RESERVED_LOW));
+}
+
+// IA32_MISC_ENABLE (SDM vol. 4, table 2-2): the architectural bits this CPU
+// has. BTS/PEBS unavailable read 1 whatever is written; every other bit is
+// reserved (MONITOR, EIST, xTPR and the rest belong to features CPUID does
+// not report) and setting it is #GP.
+constexpr uint64_t kMiscEnableWritable = msr::MISC_ENABLE_FAST_STRINGS | msr::MISC_ENABLE_AUTO_THERMAL_CONTROL |
+                                         msr::MISC_ENABLE_LIMIT_CPUID | msr::MISC_ENABLE_XD_DISABLE;
+constexpr uint64_t kMiscEnableReadOnly = msr::MISC_ENABLE_BTS_UNAVAILABLE | msr::MISC_ENABLE_PEBS_UNAVAILABLE;
+
+// IA32_TIME_STAMP_COUNTER and IA32_TSC_ADJUST move together (SDM 17.17.3):
+// a write to either adds the same delta to both.
+void adjust_tsc(CpuState& s, uint64_t delta) {
+  s.tsc_offset += delta;
+  s.tsc_adjust += delta;
+}
+
+}  // namespace
+
 uint64_t Cpu::read_msr(uint32_t index) {
   switch (index) {
     case msr::IA32_TIME_STAMP_COUNTER: return read_tsc() + (non_root_ ? vmx_->controls().tsc_offset : 0);
@@ -299,7 +345,8 @@ uint64_t Cpu::read_msr(uint32_t index) {
     case msr::IA32_APIC_BASE: return dev_.apic.apic_base();
     case msr::IA32_FEATURE_CONTROL: return s_.feature_control;
     case msr::IA32_BIOS_SIGN_ID: return 0;
-    case msr::IA32_MTRRCAP: return 0;
+    case msr::IA32_MTRRCAP: return kMtrrCap;
+    case msr::IA32_TSC_ADJUST: return s_.tsc_adjust;
     case msr::IA32_SYSENTER_CS: return s_.sysenter_cs;
     case msr::IA32_SYSENTER_ESP: return s_.sysenter_esp;
     case msr::IA32_SYSENTER_EIP: return s_.sysenter_eip;
@@ -308,7 +355,6 @@ uint64_t Cpu::read_msr(uint32_t index) {
     case msr::IA32_MISC_ENABLE: return s_.misc_enable;
     case msr::IA32_DEBUGCTL: return s_.debugctl;
     case msr::IA32_PAT: return s_.pat;
-    case msr::IA32_MTRR_DEF_TYPE: return s_.mtrr_def_type;
     case msr::IA32_EFER: return s_.efer;
     case msr::IA32_STAR: return s_.star;
     case msr::IA32_LSTAR: return s_.lstar;
@@ -320,6 +366,7 @@ uint64_t Cpu::read_msr(uint32_t index) {
     case msr::IA32_TSC_AUX: return s_.tsc_aux;
     default: break;
   }
+  if (const uint64_t* mtrr = mtrr_register(s_, index)) return *mtrr;
   if (index >= msr::X2APIC_FIRST && index <= msr::X2APIC_LAST) {
     uint64_t v;
     if (dev_.apic.rdmsr(index, v)) return v;
@@ -335,7 +382,8 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
     return a;
   };
   switch (index) {
-    case msr::IA32_TIME_STAMP_COUNTER: s_.tsc_offset = v - cycles(); return;
+    case msr::IA32_TIME_STAMP_COUNTER: adjust_tsc(s_, v - read_tsc()); return;
+    case msr::IA32_TSC_ADJUST: adjust_tsc(s_, v - s_.tsc_adjust); return;
     case msr::IA32_APIC_BASE:
       if (!dev_.apic.set_apic_base(v)) raise_gp(0);
       flush_tlb(true);  // the APIC page may have moved
@@ -354,7 +402,10 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
     case msr::IA32_MCG_STATUS:
       if (v) raise_gp(0);
       return;
-    case msr::IA32_MISC_ENABLE: s_.misc_enable = v & 1; return;
+    case msr::IA32_MISC_ENABLE:
+      if (v & ~(kMiscEnableWritable | kMiscEnableReadOnly)) raise_gp(0);
+      s_.misc_enable = (v & kMiscEnableWritable) | kMiscEnableReadOnly;
+      return;
     case msr::IA32_DEBUGCTL:
       if (v) raise_gp(0);  // no branch tracing is modeled
       return;
@@ -363,12 +414,10 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
       if (!msr::pat_valid(v)) raise_gp(0);
       s_.pat = v;
       return;
-    case msr::IA32_MTRR_DEF_TYPE:
-      if (v & ~0xcffull) raise_gp(0);
-      s_.mtrr_def_type = v;
-      return;
     case msr::IA32_EFER: {
       if (v & efer::RESERVED) raise_gp(0);
+      // With XD disabled NXE is reserved (SDM vol. 4, table 2-2, MISC_ENABLE bit 34).
+      if ((v & efer::NXE) && (s_.misc_enable & msr::MISC_ENABLE_XD_DISABLE)) raise_gp(0);
       if (((v ^ s_.efer) & efer::LME) && (s_.cr0 & cr0::PG)) raise_gp(0);  // SDM 9.8.5
       const uint64_t nv = (v & ~efer::LMA) | (s_.efer & efer::LMA);     // LMA is read-only
       if ((nv ^ s_.efer) & efer::NXE) flush_tlb(true);
@@ -384,6 +433,11 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
     case msr::IA32_KERNEL_GS_BASE: s_.kernel_gs_base = canonical(v); return;
     case msr::IA32_TSC_AUX: s_.tsc_aux = v & 0xffffffff; return;
     default: break;
+  }
+  if (uint64_t* mtrr = mtrr_register(s_, index)) {
+    if (!mtrr_value_valid(index, v)) raise_gp(0);
+    *mtrr = v;
+    return;
   }
   if (index >= msr::X2APIC_FIRST && index <= msr::X2APIC_LAST && dev_.apic.wrmsr(index, v)) {
     check_events_soon();
