@@ -37,6 +37,7 @@ struct Block {
   // The fast path's entries: count, or count - 1 when the last two
   // instructions are one fused entry (DecodedInsn::fast).
   uint32_t fast_entries = 0;
+  const DecodedInsn* fast_end = nullptr;  // insns.data() + fast_entries
   // The cycles and instructions of running the fast path's entries to the
   // end (side by side, as the CPU's counters: retiring is one 128-bit add).
   uint64_t total_cost = 0;

@@ -178,9 +178,14 @@ NB_INLINE Block* Cpu::chained_successor(Block* b, uint64_t la) {
 // (DecodedInsn::before_cost), and fault_rip() is worked out from the
 // position only when something asks.
 void Cpu::execute_block(Block* b, uint64_t budget) {
+  // Blocks chain by RIP, which is the linear address only in 64-bit mode
+  // (CS has no base there). A mode change ends the block it happens in.
+  const bool chain = mode_ == CpuMode::Bits64;
+  // Set by a handler that ends its block, which then returns: false
+  // again whenever the loop reaches the next block.
+  exit_block_ = false;
   for (;;) {
     const size_t n = b->count;
-    exit_block_ = false;
     // A budget that ends inside the block (an instruction limit, one step
     // for an interrupt shadow or the monitor trap flag) runs it one
     // instruction at a time: fused pairs would overshoot.
@@ -188,7 +193,7 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
     const uint64_t base = s_.r[REG_RIP];
     block_rip_ = base;
     const DecodedInsn* i = b->insns.data();
-    const DecodedInsn* end = i + b->fast_entries;  // a fused pair is the last entry
+    const DecodedInsn* const end = b->fast_end;  // a fused pair is the last entry
     for (; i != end; ++i) {
       fast_entry_ = i;
       s_.r[REG_RIP] = base + i->end_off;
@@ -205,7 +210,7 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
     cycles_ += cost;
     counters_.instructions += count;
     budget -= n;
-    if (budget == 0 || cycles_ >= next_event_ || mode_ != CpuMode::Bits64) return;
+    if (budget == 0 || cycles_ >= next_event_ || !chain) return;
     b = chained_successor(b, s_.r[REG_RIP]);
     if (!b) return;
   }
@@ -306,6 +311,7 @@ Block* Cpu::decode_block(uint64_t la, uint64_t pa) {
   owned->mode = mode_;
   decoder_->decode_block(*this, la, pa, *owned);
   owned->count = uint32_t(owned->insns.size());
+  owned->fast_end = owned->insns.data() + owned->fast_entries;  // insns is never resized again
   for (const DecodedInsn& i : owned->insns) owned->bytes += i.len;
   // An undecodable instruction depends on up to 15 bytes (the longest
   // instruction): a write to any of them may make it valid.
