@@ -102,6 +102,8 @@ class Cpu : public Clock {
   NB_INLINE uint64_t linear64(const DecodedInsn& i) const {
     return s_.r[i.mem_base] + (s_.r[i.mem_index] << i.mem_scale) + uint64_t(i.disp) + s_.seg[i.mem_seg].base;
   }
+  // linear64 of an operand with no index and no segment base (Form::MB).
+  NB_INLINE uint64_t linear_base_disp(const DecodedInsn& i) const { return s_.r[i.mem_base] + uint64_t(i.disp); }
   __attribute__((noinline)) uint64_t segment_linear(unsigned seg, uint64_t ea, unsigned size, Access a);
 
   template <typename T>

@@ -66,17 +66,19 @@ Handler alu_handler(Form dst, Form src) {
       case Form::R: return &h_alu_reg<OP, T, Form::R>;
       case Form::I: return &h_alu_reg<OP, T, Form::I>;
       case Form::M: return &h_alu_reg<OP, T, Form::M>;
+      case Form::MB: return &h_alu_reg<OP, T, Form::MB>;
       default: return &h_alu_reg<OP, T, Form::M64>;
     }
   }
   const bool reg_src = src == Form::R;
+  if (dst == Form::MB) return reg_src ? &h_alu_mem<OP, T, Form::MB, Form::R> : &h_alu_mem<OP, T, Form::MB, Form::I>;
   if (dst == Form::M64) return reg_src ? &h_alu_mem<OP, T, Form::M64, Form::R> : &h_alu_mem<OP, T, Form::M64, Form::I>;
   return reg_src ? &h_alu_mem<OP, T, Form::M, Form::R> : &h_alu_mem<OP, T, Form::M, Form::I>;
 }
 
 template <Alu OP>
 bool select_binop(DecodedInsn& d, CpuMode mode, const CostModel& costs) {
-  const Form dst = form_of(d, 0, mode), src = form_of(d, 1, mode);
+  const Form dst = form_of_mb(d, 0, mode), src = form_of_mb(d, 1, mode);
   const Handler h = by_size(d.op[0].size, [&](auto tag) { return alu_handler<OP, typename decltype(tag)::type>(dst, src); });
   set_handler(d, h, costs, d.op[0].kind == OpKind::Mem ? CostClass::load_store : CostClass::simple);
   return true;

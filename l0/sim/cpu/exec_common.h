@@ -74,8 +74,11 @@ NB_INLINE void write_op(Cpu& c, const DecodedInsn& i, unsigned n, T v) {
 // An operand's form, fixed when the instruction is decoded, so that a
 // handler specialised by form does no switching on operand kinds: a
 // register, the immediate, a memory operand, or a memory operand of an
-// instruction decoded in 64-bit mode with a 64-bit address (Cpu::linear64).
-enum class Form : uint8_t { R, I, M, M64 };
+// instruction decoded in 64-bit mode with a 64-bit address (Cpu::linear64),
+// or one of those with no index register and no segment base (MB: base +
+// displacement, the commonest form in compiled code; only the MOV and ALU
+// families use it, through form_of_mb).
+enum class Form : uint8_t { R, I, M, M64, MB };
 
 inline Form form_of(const DecodedInsn& d, unsigned n, CpuMode mode) {
   const OpKind k = d.op[n].kind;
@@ -84,10 +87,18 @@ inline Form form_of(const DecodedInsn& d, unsigned n, CpuMode mode) {
   return mode == CpuMode::Bits64 && d.addrsize == 8 ? Form::M64 : Form::M;
 }
 
+// form_of, with MB where it applies.
+inline Form form_of_mb(const DecodedInsn& d, unsigned n, CpuMode mode) {
+  const Form f = form_of(d, n, mode);
+  return f == Form::M64 && d.mem_index == REG_ZERO && d.mem_seg == SEG_NONE ? Form::MB : f;
+}
+
 template <Form F>
 NB_INLINE uint64_t form_linear(Cpu& c, const DecodedInsn& i, unsigned size, Access a) {
-  static_assert(F == Form::M || F == Form::M64);
-  if constexpr (F == Form::M64)
+  static_assert(F == Form::M || F == Form::M64 || F == Form::MB);
+  if constexpr (F == Form::MB)
+    return c.linear_base_disp(i);
+  else if constexpr (F == Form::M64)
     return c.linear64(i);
   else
     return c.linear(i, size, a);

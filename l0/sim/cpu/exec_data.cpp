@@ -33,10 +33,12 @@ Handler mov_handler(Form dst, Form src) {
       case Form::R: return &h_mov<T, Form::R, Form::R>;
       case Form::I: return &h_mov<T, Form::R, Form::I>;
       case Form::M: return &h_mov<T, Form::R, Form::M>;
+      case Form::MB: return &h_mov<T, Form::R, Form::MB>;
       default: return &h_mov<T, Form::R, Form::M64>;
     }
   }
   const bool reg_src = src == Form::R;
+  if (dst == Form::MB) return reg_src ? &h_mov<T, Form::MB, Form::R> : &h_mov<T, Form::MB, Form::I>;
   if (dst == Form::M64) return reg_src ? &h_mov<T, Form::M64, Form::R> : &h_mov<T, Form::M64, Form::I>;
   return reg_src ? &h_mov<T, Form::M, Form::R> : &h_mov<T, Form::M, Form::I>;
 }
@@ -399,7 +401,7 @@ bool select_data(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
       for (unsigned k = 0; k < 2; ++k)
         if (d.op[k].kind != OpKind::Reg && d.op[k].kind != OpKind::Mem && d.op[k].kind != OpKind::Imm) return false;
       set_handler(d, by_size(size, [&](auto tag) {
-                    return mov_handler<typename decltype(tag)::type>(form_of(d, 0, mode), form_of(d, 1, mode));
+                    return mov_handler<typename decltype(tag)::type>(form_of_mb(d, 0, mode), form_of_mb(d, 1, mode));
                   }), costs, simple);
       return true;
     case X86_INS_MOVZX:
