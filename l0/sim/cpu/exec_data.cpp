@@ -43,10 +43,11 @@ Handler mov_handler(Form dst, Form src) {
   return reg_src ? &h_mov<T, Form::M, Form::R> : &h_mov<T, Form::M, Form::I>;
 }
 
-// MOVZX/MOVSX/MOVSXD: D is the destination width, S the source width.
-template <typename D, typename S, bool SIGNED>
+// MOVZX/MOVSX/MOVSXD: D is the destination width, S the source width, F
+// the source's form (a register or memory).
+template <typename D, typename S, bool SIGNED, Form F>
 void h_movx(Cpu& c, const DecodedInsn& i) {
-  const S v = read_op<S>(c, i, 1);
+  const S v = read_form<S, F>(c, i, 1);
   D r;
   if constexpr (SIGNED)
     r = D(std::make_signed_t<D>(std::make_signed_t<S>(v)));
@@ -368,8 +369,18 @@ constexpr unsigned kSet[16] = {X86_INS_SETO, X86_INS_SETNO, X86_INS_SETB, X86_IN
                                X86_INS_SETS, X86_INS_SETNS, X86_INS_SETP, X86_INS_SETNP,
                                X86_INS_SETL, X86_INS_SETGE, X86_INS_SETLE, X86_INS_SETG};
 
-Handler movx_handler(unsigned dst, unsigned src, bool sign) {
-#define NB_MOVX(D, S) (sign ? &h_movx<D, S, true> : &h_movx<D, S, false>)
+template <typename D, typename S>
+Handler movx_form(bool sign, Form f) {
+  switch (f) {
+    case Form::R: return sign ? &h_movx<D, S, true, Form::R> : &h_movx<D, S, false, Form::R>;
+    case Form::MB: return sign ? &h_movx<D, S, true, Form::MB> : &h_movx<D, S, false, Form::MB>;
+    case Form::M64: return sign ? &h_movx<D, S, true, Form::M64> : &h_movx<D, S, false, Form::M64>;
+    default: return sign ? &h_movx<D, S, true, Form::M> : &h_movx<D, S, false, Form::M>;
+  }
+}
+
+Handler movx_handler(unsigned dst, unsigned src, bool sign, Form form) {
+#define NB_MOVX(D, S) movx_form<D, S>(sign, form)
   if (src == 1) return dst == 2 ? NB_MOVX(uint16_t, uint8_t) : dst == 4 ? NB_MOVX(uint32_t, uint8_t) : NB_MOVX(uint64_t, uint8_t);
   if (src == 2) return dst == 2 ? NB_MOVX(uint16_t, uint16_t) : dst == 4 ? NB_MOVX(uint32_t, uint16_t) : NB_MOVX(uint64_t, uint16_t);
   if (src == 4) return dst == 2 ? NB_MOVX(uint16_t, uint16_t) : dst == 4 ? NB_MOVX(uint32_t, uint32_t) : NB_MOVX(uint64_t, uint32_t);
@@ -405,10 +416,10 @@ bool select_data(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
                   }), costs, simple);
       return true;
     case X86_INS_MOVZX:
-      set_handler(d, movx_handler(size, d.op[1].size, false), costs, simple);
+      set_handler(d, movx_handler(size, d.op[1].size, false, form_of_mb(d, 1, mode)), costs, simple);
       return d.fn != nullptr;
     case X86_INS_MOVSX:
-      set_handler(d, movx_handler(size, d.op[1].size, true), costs, simple);
+      set_handler(d, movx_handler(size, d.op[1].size, true, form_of_mb(d, 1, mode)), costs, simple);
       return d.fn != nullptr;
     case X86_INS_MOVSXD: {
       // Capstone 4 reports a 64-bit destination for 63 /r even without
@@ -417,7 +428,7 @@ bool select_data(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
       const unsigned dst = d.opsize, src = dst == 8 ? 4 : dst;
       d.op[0].size = uint8_t(dst);
       d.op[1].size = uint8_t(src);
-      set_handler(d, movx_handler(dst, src, true), costs, simple);
+      set_handler(d, movx_handler(dst, src, true, form_of_mb(d, 1, mode)), costs, simple);
       return d.fn != nullptr;
     }
     case X86_INS_LEA: set_handler(d, NB_BY_SIZE(h_lea, size), costs, CostClass::simple); return true;
