@@ -215,8 +215,9 @@ TEST(ExitTracerPerfetto, ANominalFrequencyGivesMicroseconds) {
 // Debian 12 or on npm to load it with.)
 void expect_trace_event_format(const json& doc) {
   ASSERT_TRUE(doc.is_object());
-  if (doc.contains("displayTimeUnit"))
+  if (doc.contains("displayTimeUnit")) {
     EXPECT_TRUE(doc.at("displayTimeUnit") == "ms" || doc.at("displayTimeUnit") == "ns") << doc.at("displayTimeUnit");
+  }
   ASSERT_TRUE(doc.at("traceEvents").is_array());
   for (const json& e : doc.at("traceEvents")) {
     ASSERT_TRUE(e.contains("name") && e.contains("ph") && e.contains("pid")) << e;
