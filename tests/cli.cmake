@@ -127,11 +127,13 @@ nestbed_cli_test(fifo_cost_model 66 ONE_LINE STDERR "^nestbed: cost model '.*fif
   ARGS run --cost-model ${in}/fifo ${in}/hello.elf)
 nestbed_cli_test(fifo_trace_to_read 66 ONE_LINE STDERR "^nestbed: trace file '.*fifo' is a FIFO, not a regular file$"
   ARGS trace summary ${in}/fifo)
+# The writers use fifo-out: the tests above open `fifo` for reading for a
+# moment, and a writer opening it then would find a reader.
 nestbed_cli_test(fifo_trace_to_write 66 ONE_LINE
-  STDERR "^nestbed: cannot write trace file '.*fifo': a FIFO with no process reading it$"
-  ARGS run --trace ${in}/fifo ${in}/hello.elf)
-nestbed_cli_test(fifo_stats 66 ONE_LINE STDERR "^nestbed: cannot write stats file '.*fifo': a FIFO with no process reading it$"
-  ARGS run --stats ${in}/fifo ${in}/hello.elf)
+  STDERR "^nestbed: cannot write trace file '.*fifo-out': a FIFO with no process reading it$"
+  ARGS run --trace ${in}/fifo-out ${in}/hello.elf)
+nestbed_cli_test(fifo_stats 66 ONE_LINE STDERR "^nestbed: cannot write stats file '.*fifo-out': a FIFO with no process reading it$"
+  ARGS run --stats ${in}/fifo-out ${in}/hello.elf)
 nestbed_cli_test(dev_zero_cost_model 66 ONE_LINE
   STDERR "^nestbed: cost model '/dev/zero' is a character device, not a regular file$"
   ARGS run --cost-model /dev/zero ${in}/hello.elf)

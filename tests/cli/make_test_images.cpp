@@ -8,6 +8,9 @@
 //   empty.bin   an empty file (an empty module is allowed)
 //   notes.txt   a text file
 //   fifo        a FIFO nobody writes to (opening it for reading would block)
+//   fifo-out    a FIFO nobody reads: the tests that write to a FIFO use it, since
+//               the tests that read `fifo` briefly open it for reading, and a
+//               writer opening it then would find a reader (a flake in -j runs)
 //   dup.cost, empty.cost, unknown.cost   bad cost models: a class given twice, none, an unknown one
 //   my dir/spin.elf   spin.elf in a directory whose name has a space
 #include <sys/stat.h>
@@ -75,10 +78,12 @@ int main(int argc, char** argv) {
   std::string text = "This is not a kernel.\n";
   t::write_file(dir / "notes.txt", std::vector<uint8_t>(text.begin(), text.end()));
 
-  std::filesystem::remove(dir / "fifo");
-  if (::mkfifo((dir / "fifo").c_str(), 0600) != 0) {
-    std::perror("mkfifo");
-    return 1;
+  for (const char* name : {"fifo", "fifo-out"}) {
+    std::filesystem::remove(dir / name);
+    if (::mkfifo((dir / name).c_str(), 0600) != 0) {
+      std::perror("mkfifo");
+      return 1;
+    }
   }
   auto write_text = [&](const char* name, const std::string& content) {
     t::write_file(dir / name, std::vector<uint8_t>(content.begin(), content.end()));
