@@ -219,12 +219,14 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
 // The fast path's entry `i` ended the block: it retired, or (a VM exit
 // instead of the instruction) it did not and RIP goes back to it.
 void Cpu::retire_early(const DecodedInsn* i) {
-  const bool retired = !pending_exit_.valid && !restart_;
-  fast_entry_ = nullptr;
-  cycles_ += i->before_cost - folded_cost_ + (retired ? i->fast_cost : 0);
-  counters_.instructions += i->before_count - folded_count_ + (retired ? i->fast_count : 0);
+  settle_fast_path();  // the entries before `i`
+  if (!pending_exit_.valid && !restart_) {
+    cycles_ += i->fast_cost;
+    counters_.instructions += i->fast_count;
+  } else {
+    fault_rip_ = block_rip_ + i->start_off;
+  }
   folded_cost_ = folded_count_ = 0;
-  if (!retired) fault_rip_ = block_rip_ + i->start_off;
 }
 
 uint64_t Cpu::string_iteration_allowance() const {

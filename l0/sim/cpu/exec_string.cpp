@@ -51,12 +51,12 @@ inline uint64_t dest_linear(Cpu& c, uint64_t ea, unsigned size, Access a) {
 // architecture defines), just faster.
 // At most `allowed` elements, and not past the next event.
 template <Str OP, typename T>
-bool bulk_step(Cpu& c, const DecodedInsn& i, const StringRegs& sr, uint64_t& count, uint64_t& allowed) {
+bool bulk_step(Cpu& c, const DecodedInsn& i, const StringRegs& sr, uint64_t per_element, uint64_t& count,
+               uint64_t& allowed) {
   if ((c.state().rflags & fl::DF) || c.mode() != CpuMode::Bits64 || sr.mask != ~0ull) return false;
   const uint64_t rdi = c.reg(RDI);
   uint64_t n = std::min<uint64_t>(count, (0x1000 - (rdi & 0xfff)) / sizeof(T));
   n = std::min(n, allowed);
-  const uint64_t per_element = c.costs()[CostClass::string_iteration];
   if (per_element && c.next_event() > c.cycles()) n = std::min(n, (c.next_event() - c.cycles() + per_element - 1) / per_element);
   if (OP == Str::Movs) {
     const uint64_t src = source_linear(c, i, c.reg(RSI), sizeof(T));
@@ -132,7 +132,7 @@ void h_string(Cpu& c, const DecodedInsn& i) {
       return c.stop_string_instruction(allowance - allowed);
     }
     if constexpr (OP == Str::Movs || OP == Str::Stos) {
-      if (rep && count > 1 && bulk_step<OP, T>(c, i, sr, count, allowed)) continue;
+      if (rep && count > 1 && bulk_step<OP, T>(c, i, sr, per_element, count, allowed)) continue;
     }
     const uint64_t rsi = sr.get(c, RSI), rdi = sr.get(c, RDI);
     bool stop = false;
