@@ -1,0 +1,422 @@
+// Differential tests of SSE/SSE2 (see differential_test.cpp for the harness
+// and tests/support/differential.h for the case builders).
+#include "tests/support/differential.h"
+
+namespace nestbed::testing {
+namespace {
+using namespace differential;
+
+
+// SSE/SSE2 arithmetic, min/max, square root, compares with all eight
+// predicates, COMIS/UCOMIS, in the PS/SS/PD/SD forms, register and memory
+// source (SDM vol. 2, each instruction).
+TEST_F(Differential, SseFloatingPoint) {
+  Gen g(0x55e, base());
+  std::vector<Case> cases;
+  struct Family {
+    const char* name;
+    uint8_t opcode;
+    int imm;
+  };
+  std::vector<Family> families = {{"add", 0x58, -1}, {"mul", 0x59, -1}, {"sub", 0x5c, -1}, {"min", 0x5d, -1},
+                                  {"div", 0x5e, -1}, {"max", 0x5f, -1}, {"sqrt", 0x51, -1}};
+  for (int p = 0; p < 8; ++p) families.push_back({"cmp", 0xc2, p});
+  families.push_back({"cmp", 0xc2, 0xfd});  // imm8 bits 7:3 ignored
+  const struct {
+    const char* suffix;
+    uint8_t prefix;
+    bool dbl, scalar;
+  } forms[] = {{"ps", 0, false, false}, {"ss", 0xf3, false, true}, {"pd", 0x66, true, false}, {"sd", 0xf2, true, true}};
+  for (const Family& f : families) {
+    for (const auto& form : forms) {
+      const auto data = form.dbl ? sse::fp_pairs(g, sse::double_edges(), form.scalar)
+                                 : sse::fp_pairs(g, sse::float_edges(), form.scalar);
+      for (size_t k = 0; k < data.size(); ++k) {
+        const bool mem = k % 3 == 1;
+        const std::string name = std::string(f.name) + form.suffix + (f.imm >= 0 ? " imm " + std::to_string(f.imm) : "") +
+                                 (mem ? " mem" : "") + " mxcsr " + std::to_string(data[k].mxcsr);
+        cases.push_back(sse::make(g, name, sse::insn(form.prefix, {0x0f, f.opcode}, mem, f.imm), data[k]));
+      }
+    }
+  }
+  // COMISS/UCOMISS (no prefix), COMISD/UCOMISD (66): ZF, PF, CF; OF, SF, AF cleared.
+  for (uint8_t op : {0x2f, 0x2e}) {
+    for (bool dbl : {false, true}) {
+      const auto data = dbl ? sse::fp_pairs(g, sse::double_edges(), true) : sse::fp_pairs(g, sse::float_edges(), true);
+      for (size_t k = 0; k < data.size(); ++k) {
+        const bool mem = k % 3 == 1;
+        const std::string name = std::string(op == 0x2f ? "comis" : "ucomis") + (dbl ? "d" : "s") + (mem ? " mem" : "");
+        cases.push_back(sse::make(g, name, sse::insn(dbl ? 0x66 : 0, {0x0f, op}, mem), data[k]));
+      }
+    }
+  }
+  check(cases);
+}
+
+// The conversions between integers, singles and doubles, truncating forms
+// included, in every rounding mode (SDM vol. 2, CVT*).
+TEST_F(Differential, SseConversions) {
+  Gen g(0xc7, base());
+  std::vector<Case> cases;
+  // xmm <- xmm/m: (prefix, opcode, source is double)
+  const struct {
+    const char* name;
+    uint8_t prefix, opcode;
+    bool src_double;
+  } vv[] = {{"cvtps2pd", 0, 0x5a, false},     {"cvtpd2ps", 0x66, 0x5a, true},   {"cvtss2sd", 0xf3, 0x5a, false},
+            {"cvtsd2ss", 0xf2, 0x5a, true},   {"cvtdq2ps", 0, 0x5b, false},     {"cvtps2dq", 0x66, 0x5b, false},
+            {"cvttps2dq", 0xf3, 0x5b, false}, {"cvtdq2pd", 0xf3, 0xe6, false},  {"cvtpd2dq", 0xf2, 0xe6, true},
+            {"cvttpd2dq", 0x66, 0xe6, true}};
+  for (const auto& c : vv) {
+    const auto data = c.src_double ? sse::fp_pairs(g, sse::double_edges(), false)
+                                   : sse::fp_pairs(g, sse::float_edges(), false);
+    for (size_t k = 0; k < data.size(); ++k) {
+      sse::Data d = data[k];
+      if (c.opcode == 0x5b && c.prefix == 0) {  // cvtdq2ps: integers in
+        for (auto& q : d.x1) q = g.r64() >> g.below(64);
+        std::memcpy(d.mem, d.x1, 16);
+      }
+      const bool mem = k % 3 == 1;
+      cases.push_back(sse::make(g, std::string(c.name) + (mem ? " mem" : ""), sse::insn(c.prefix, {0x0f, c.opcode}, mem), d));
+    }
+  }
+  // GPR <- xmm/m (2D: round, 2C: truncate) and xmm <- r/m (2A), 32- and 64-bit.
+  for (uint8_t prefix : {0xf3, 0xf2}) {
+    const auto data = prefix == 0xf2 ? sse::fp_pairs(g, sse::double_edges(), true)
+                                     : sse::fp_pairs(g, sse::float_edges(), true);
+    for (uint8_t op : {0x2d, 0x2c}) {
+      for (uint8_t rex : {0, 0x48}) {
+        for (size_t k = 0; k < data.size(); k += 2) {
+          const bool mem = k % 3 == 1;
+          // cvt(t)s?2si eax/rax, xmm1 (ModRM c1) or [rbx+0x40] (ModRM 43).
+          cases.push_back(sse::make(g, std::string(prefix == 0xf3 ? "cvt(t)ss2si" : "cvt(t)sd2si") + (rex ? " r64" : " r32"),
+                                    sse::insn(prefix, {0x0f, op}, mem, -1, rex), data[k]));
+        }
+      }
+    }
+    const std::vector<uint64_t> ints = {0, 1, ~0ull, 0x7fffffff, 0x80000000, 0x7fffffffffffffff, 0x8000000000000000,
+                                        0xffffff, 0x1000001, 0x20000000000001, 0x123456789abcdef};
+    for (uint8_t rex : {0, 0x48}) {
+      for (size_t k = 0; k < ints.size() * 4; ++k) {
+        sse::Data d;
+        d.mxcsr = sse::kMxcsrs[k % 9];
+        d.x0[0] = g.r64();
+        d.x0[1] = g.r64();
+        const uint64_t v = k < ints.size() ? ints[k] : g.r64() >> g.below(64);
+        d.mem[0] = v;
+        const bool mem = k % 2 == 1;
+        Case c = sse::make(g, std::string(prefix == 0xf3 ? "cvtsi2ss" : "cvtsi2sd") + (rex ? " r64" : " r32"),
+                           sse::insn(prefix, {0x0f, 0x2a}, mem, -1, rex, 0xc0), d);  // xmm0, eax/rax
+        c.in.r[rAX] = v;
+        cases.push_back(c);
+      }
+    }
+  }
+  check(cases);
+}
+
+// Integer SIMD, bitwise logic, unpacks, shuffles and shifts (SDM vol. 2).
+TEST_F(Differential, SseInteger) {
+  Gen g(0x1e7, base());
+  std::vector<Case> cases;
+  const uint8_t ops66[] = {0xfc, 0xfd, 0xfe, 0xd4, 0xf8, 0xf9, 0xfa, 0xfb, 0xec, 0xed, 0xdc, 0xdd, 0xe8, 0xe9,
+                           0xd8, 0xd9, 0x74, 0x75, 0x76, 0x64, 0x65, 0x66, 0xd5, 0xe5, 0xe4, 0xf4, 0xf5, 0xf6,
+                           0xe0, 0xe3, 0xda, 0xde, 0xea, 0xee, 0xdb, 0xdf, 0xeb, 0xef, 0x60, 0x61, 0x62, 0x6c,
+                           0x68, 0x69, 0x6a, 0x6d, 0x63, 0x6b, 0x67, 0xf1, 0xf2, 0xf3, 0xd1, 0xd2, 0xd3, 0xe1,
+                           0xe2, 0x54, 0x55, 0x56, 0x57, 0x14, 0x15};
+  const uint64_t patterns[] = {0, ~0ull, 0x8000800080008000, 0x7fff7fff7fff7fff, 0x0101010101010101,
+                               0x8080808080808080, 0x00ff00ff00ff00ff, 0x0000000080000000, 0x7f807f80ff0100fe};
+  auto data = [&](unsigned k) {
+    sse::Data d;
+    d.x0[0] = k < 9 ? patterns[k] : g.r64();
+    d.x0[1] = k < 9 ? patterns[(k + 3) % 9] : g.r64();
+    d.x1[0] = k < 9 ? patterns[(k + 5) % 9] : g.r64();
+    d.x1[1] = g.r64();
+    if (k % 4 == 3) d.x1[0] = g.below(70);  // shift counts in range
+    std::memcpy(d.mem, d.x1, 16);
+    return d;
+  };
+  for (uint8_t op : ops66) {
+    for (unsigned k = 0; k < 16; ++k) {
+      const bool mem = k % 3 == 1;
+      char name[32];
+      std::snprintf(name, sizeof name, "66 0f %02x%s", op, mem ? " mem" : "");
+      cases.push_back(sse::make(g, name, sse::insn(0x66, {0x0f, op}, mem), data(k)));
+      if (op >= 0x54 && op <= 0x57) cases.push_back(sse::make(g, name, sse::insn(0, {0x0f, op}, mem), data(k)));
+      if (op == 0x14 || op == 0x15) cases.push_back(sse::make(g, name, sse::insn(0, {0x0f, op}, mem), data(k)));
+    }
+  }
+  // With an immediate: PSHUFD/PSHUFHW/PSHUFLW, SHUFPS/SHUFPD, and the shifts
+  // by immediate (66 0F 71-73 /r with xmm0 in ModRM.rm).
+  for (unsigned k = 0; k < 24; ++k) {
+    const uint8_t imm = uint8_t(k < 4 ? std::initializer_list<uint8_t>{0, 0x1b, 0xe4, 0xff}.begin()[k] : g.r64());
+    const bool mem = k % 3 == 1;
+    cases.push_back(sse::make(g, "pshufd", sse::insn(0x66, {0x0f, 0x70}, mem, imm), data(k)));
+    cases.push_back(sse::make(g, "pshufhw", sse::insn(0xf3, {0x0f, 0x70}, mem, imm), data(k)));
+    cases.push_back(sse::make(g, "pshuflw", sse::insn(0xf2, {0x0f, 0x70}, mem, imm), data(k)));
+    cases.push_back(sse::make(g, "shufps", sse::insn(0, {0x0f, 0xc6}, mem, imm), data(k)));
+    cases.push_back(sse::make(g, "shufpd", sse::insn(0x66, {0x0f, 0xc6}, mem, imm), data(k)));
+    const uint8_t count = uint8_t(k < 12 ? k * 6 : g.r64());
+    for (uint8_t modrm : {0xd0, 0xe0, 0xf0}) {  // /2 PSRL, /4 PSRA, /6 PSLL
+      cases.push_back(sse::make(g, "shift w imm", sse::insn(0x66, {0x0f, 0x71}, false, count, 0, modrm), data(k)));
+      cases.push_back(sse::make(g, "shift d imm", sse::insn(0x66, {0x0f, 0x72}, false, count, 0, modrm), data(k)));
+    }
+    for (uint8_t modrm : {0xd0, 0xd8, 0xf0, 0xf8})  // PSRLQ, PSRLDQ, PSLLQ, PSLLDQ
+      cases.push_back(sse::make(g, "shift q/dq imm", sse::insn(0x66, {0x0f, 0x73}, false, count % 20, 0, modrm), data(k)));
+  }
+  check(cases);
+}
+
+// Data movement between XMM registers, memory and general registers.
+TEST_F(Differential, SseMoves) {
+  Gen g(0x3a7, base());
+  std::vector<Case> cases;
+  const struct {
+    const char* name;
+    std::vector<uint8_t> bytes;
+  } moves[] = {
+      {"movaps r", {0x0f, 0x28, 0xc1}},           {"movaps m", {0x0f, 0x28, 0x43, 0x40}},
+      {"movaps st", {0x0f, 0x29, 0x43, 0x40}},    {"movups m", {0x0f, 0x10, 0x43, 0x40}},
+      {"movupd st", {0x66, 0x0f, 0x11, 0x43, 0x40}}, {"movdqa m", {0x66, 0x0f, 0x6f, 0x43, 0x40}},
+      {"movdqa st", {0x66, 0x0f, 0x7f, 0x43, 0x40}}, {"movntdq", {0x66, 0x0f, 0xe7, 0x43, 0x40}},
+      {"movntps", {0x0f, 0x2b, 0x43, 0x40}},      {"movss r", {0xf3, 0x0f, 0x10, 0xc1}},
+      {"movss m", {0xf3, 0x0f, 0x10, 0x43, 0x40}}, {"movss st", {0xf3, 0x0f, 0x11, 0x43, 0x40}},
+      {"movsd r", {0xf2, 0x0f, 0x10, 0xc1}},      {"movsd m", {0xf2, 0x0f, 0x10, 0x43, 0x40}},
+      {"movsd st", {0xf2, 0x0f, 0x11, 0x43, 0x40}}, {"movhlps", {0x0f, 0x12, 0xc1}},
+      {"movlhps", {0x0f, 0x16, 0xc1}},            {"movlps m", {0x0f, 0x12, 0x43, 0x40}},
+      {"movhps m", {0x0f, 0x16, 0x43, 0x40}},     {"movhpd st", {0x66, 0x0f, 0x17, 0x43, 0x40}},
+      {"movlpd st", {0x66, 0x0f, 0x13, 0x43, 0x40}}, {"movq r", {0xf3, 0x0f, 0x7e, 0xc1}},
+      {"movq m", {0xf3, 0x0f, 0x7e, 0x43, 0x40}}, {"movq st", {0x66, 0x0f, 0xd6, 0x43, 0x40}},
+      {"movq xmm,xmm D6", {0x66, 0x0f, 0xd6, 0xc8}}, {"movd eax,xmm0", {0x66, 0x0f, 0x7e, 0xc0}},
+      {"movd xmm0,eax", {0x66, 0x0f, 0x6e, 0xc0}}, {"movq rax,xmm0", {0x66, 0x48, 0x0f, 0x7e, 0xc0}},
+      {"movq xmm0,rax", {0x66, 0x48, 0x0f, 0x6e, 0xc0}}, {"movd m,xmm0", {0x66, 0x0f, 0x7e, 0x43, 0x40}},
+      {"movd xmm0,m", {0x66, 0x0f, 0x6e, 0x43, 0x40}}, {"movmskps", {0x0f, 0x50, 0xc1}},
+      {"movmskpd", {0x66, 0x0f, 0x50, 0xc1}},     {"pmovmskb", {0x66, 0x0f, 0xd7, 0xc1}},
+      {"pmovmskb r64", {0x66, 0x48, 0x0f, 0xd7, 0xc1}}, {"pextrw", {0x66, 0x0f, 0xc5, 0xc1, 0x05}},
+      {"pinsrw r", {0x66, 0x0f, 0xc4, 0xc0, 0x0b}}, {"pinsrw m", {0x66, 0x0f, 0xc4, 0x43, 0x40, 0x02}},
+      {"movnti", {0x0f, 0xc3, 0x43, 0x40}},       {"movnti r64", {0x48, 0x0f, 0xc3, 0x43, 0x40}},
+      {"movdqu xmm9 round trip", {0xf3, 0x44, 0x0f, 0x6f, 0xc8, 0xf3, 0x41, 0x0f, 0x6f, 0xc1}},
+  };
+  for (const auto& mv : moves) {
+    for (unsigned k = 0; k < 4; ++k) {
+      sse::Data d;
+      for (auto* q : {&d.x0[0], &d.x0[1], &d.x1[0], &d.x1[1], &d.mem[0], &d.mem[1]}) *q = g.r64();
+      cases.push_back(sse::make(g, mv.name, mv.bytes, d));
+    }
+  }
+  // MASKMOVDQU xmm0, xmm1: to [rdi], here an unaligned address in the data
+  // area; masks all-ones, all-zeros and random.
+  for (unsigned k = 0; k < 12; ++k) {
+    sse::Data d;
+    for (auto* q : {&d.x0[0], &d.x0[1], &d.mem[0], &d.mem[1]}) *q = g.r64();
+    d.x1[0] = k == 0 ? ~0ull : k == 1 ? 0 : g.r64();
+    d.x1[1] = k == 0 ? ~0ull : k == 1 ? 0 : g.r64();
+    Case c = sse::make(g, "maskmovdqu", {0x66, 0x0f, 0xf7, 0xc1}, d);
+    c.in.r[rDI] = base() + kDataOff + sse::kMem + k;
+    cases.push_back(c);
+  }
+  check(cases);
+}
+
+// Unmasked SIMD floating-point exceptions (SDM vol. 1 11.5.2): where the
+// host traps (#XM, SIGFPE) the sim must raise #XM at the same instruction
+// with the same MXCSR and XMM0/XMM1 unchanged; where the host does not
+// trap the results must agree as in the masked cases. MXCSR values unmask
+// one exception at a time, then all, under each rounding mode and DAZ/FTZ.
+TEST_F(Differential, SseUnmaskedExceptions) {
+  Gen g(0x3c, base());
+  const struct {
+    const char* name;
+    std::vector<uint8_t> insn;
+    bool dbl, scalar;
+  } ops[] = {
+      {"addps", {0x0f, 0x58, 0xc1}, false, false},        {"subss", {0xf3, 0x0f, 0x5c, 0xc1}, false, true},
+      {"mulps", {0x0f, 0x59, 0xc1}, false, false},        {"divss", {0xf3, 0x0f, 0x5e, 0xc1}, false, true},
+      {"divpd", {0x66, 0x0f, 0x5e, 0xc1}, true, false},   {"mulsd", {0xf2, 0x0f, 0x59, 0xc1}, true, true},
+      {"sqrtps", {0x0f, 0x51, 0xc1}, false, false},       {"sqrtsd", {0xf2, 0x0f, 0x51, 0xc1}, true, true},
+      {"maxps", {0x0f, 0x5f, 0xc1}, false, false},        {"cmpltpd", {0x66, 0x0f, 0xc2, 0xc1, 1}, true, false},
+      {"comiss", {0x0f, 0x2f, 0xc1}, false, true},        {"ucomisd", {0x66, 0x0f, 0x2e, 0xc1}, true, true},
+      {"cvtpd2ps", {0x66, 0x0f, 0x5a, 0xc1}, true, false}, {"cvtps2dq", {0x66, 0x0f, 0x5b, 0xc1}, false, false},
+      {"cvttsd2si", {0xf2, 0x0f, 0x2c, 0xc1}, true, true}, {"cvtsd2ss", {0xf2, 0x0f, 0x5a, 0xc1}, true, true},
+  };
+  std::vector<uint32_t> mxcsrs;
+  for (uint32_t rc : {0x0000u, 0x2000u, 0x4000u, 0x6000u, 0x8040u})
+    for (unsigned k = 0; k <= 6; ++k) mxcsrs.push_back(rc | (k < 6 ? (0x1f80 & ~(0x80u << k)) : 0));
+  std::vector<uint8_t> image(kMemSize), sim_mem(kMemSize);
+  unsigned failures = 0, traps = 0, cases = 0;
+  for (const auto& op : ops) {
+    const auto data = op.dbl ? sse::fp_pairs(g, sse::double_edges(), op.scalar)
+                             : sse::fp_pairs(g, sse::float_edges(), op.scalar);
+    for (size_t k = 0; k < data.size(); ++k) {
+      sse::Data d = data[k];
+      d.mxcsr = mxcsrs[(k * 7 + k / mxcsrs.size()) % mxcsrs.size()];
+      Case c = sse::make(g, op.name, op.insn, d);
+      image = pristine_;
+      for (const MemPatch& p : c.patches) std::memcpy(&image[p.off - kMemOff], p.bytes.data(), p.bytes.size());
+      std::memcpy(native_->base() + kMemOff, image.data(), kMemSize);
+      sim_->write_memory(image.data());
+      Regs host = c.in, sim = c.in;
+      host.rflags = fl::FIXED1 | (c.in.rflags & kCompared);
+      const uint32_t host_mxcsr = _mm_getcsr();
+      const int sig = native_->run(c.code, host);
+      _mm_setcsr(host_mxcsr);  // a trap leaves the kernel's initial MXCSR
+      const std::string sim_error = sim_->run(c.code, sim);
+      ++cases;
+      std::string diff;
+      char line[200];
+      if (sig == SIGFPE) {
+        ++traps;
+        const sim::CpuState& s = sim_->state();
+        if (sim_->vector() != 19) {
+          std::snprintf(line, sizeof line, "  host #XM, sim vector %d (%s)\n", sim_->vector(), sim_error.c_str());
+          diff += line;
+        } else {
+          if (sim_->frame_rip() != g_native_trap.rip) diff += "  #XM at a different RIP\n";
+          if (s.mxcsr != g_native_trap.mxcsr) {
+            std::snprintf(line, sizeof line, "  mxcsr in 0x%04x  host 0x%04x  sim 0x%04x\n", d.mxcsr,
+                          g_native_trap.mxcsr, s.mxcsr);
+            diff += line;
+          }
+          if (std::memcmp(s.xmm[0].q, g_native_trap.xmm0, 16) || std::memcmp(s.xmm[1].q, g_native_trap.xmm1, 16))
+            diff += "  XMM0/XMM1 differ at the trap\n";
+        }
+      } else if (sig) {
+        std::snprintf(line, sizeof line, "  host raised signal %d\n", sig);
+        diff += line;
+      } else if (!sim_error.empty()) {
+        diff += "  host completed, sim: " + sim_error + "\n";
+      } else {
+        for (unsigned r = 0; r < 16; ++r)
+          if (host.r[r] != sim.r[r]) diff += std::string("  ") + kRegNames[r] + " differs\n";
+        if ((host.rflags ^ sim.rflags) & kCompared) diff += "  rflags differ\n";
+        sim_->read_memory(sim_mem.data());
+        if (std::memcmp(native_->base() + kMemOff, sim_mem.data(), kMemSize)) diff += "  memory (XMM or MXCSR out) differs\n";
+      }
+      if (!diff.empty() && ++failures <= 20)
+        ADD_FAILURE() << op.name << " mxcsr 0x" << std::hex << d.mxcsr << " x0 " << d.x0[0] << ":" << d.x0[1]
+                      << " x1 " << d.x1[0] << ":" << d.x1[1] << "\n"
+                      << diff;
+    }
+  }
+  EXPECT_EQ(failures, 0u) << failures << " of " << cases << " cases differ";
+  EXPECT_GT(traps, cases / 10) << "the cases should trap often";
+  EXPECT_LT(traps, cases) << "and complete sometimes";
+  ++families_;
+  cases_ += cases;
+  std::printf("  %u cases, %u trapped\n", cases, traps);
+}
+
+// Compiler-generated SSE2 code: what an ordinary x86-64 guest runs. The
+// bytes are the .text of this C file, compiled by Debian 12's GCC 12.2 with
+// `gcc -O3 -ffast-math -mno-avx -msse2 -fno-math-errno
+// -fno-asynchronous-unwind-tables -fcf-protection=none -c` (vectorized
+// loops with peeling, horizontal sums, packed and scalar conversions, no
+// RIP-relative constants), then `objcopy -O binary -j .text`:
+//
+//   float dot(const float* a, const float* b, int n) {            // 0x000
+//     float s = 0;
+//     for (int i = 0; i < n; ++i) s += a[i] * b[i];
+//     return s;
+//   }
+//   double norm(const double* x, int n, double one, double scale) {  // 0x0d0
+//     double s = 0;
+//     for (int i = 0; i < n; ++i) {
+//       double v = x[i] * scale;
+//       s += __builtin_sqrt(v * v + one) / (one + v);
+//     }
+//     return s;
+//   }
+//   void saxpy_i(int* y, const int* x, int n, int a) {               // 0x1a0
+//     for (int i = 0; i < n; ++i) y[i] = y[i] * a + (x[i] >> 3);
+//   }
+//   void mix(float* out, const double* in, const int* k, int n) {    // 0x2d0
+//     for (int i = 0; i < n; ++i) out[i] = (float)(in[i] * (double)k[i]) + (float)(long)in[i];
+//   }
+//
+// The snippet jumps over the functions, loads MXCSR/XMM0/XMM1 as the
+// other SSE cases do, calls one function on arrays in the data area (its
+// bit patterns random: NaNs, infinities and denormals included) and stores
+// XMM0/XMM1/MXCSR back.
+TEST_F(Differential, SseCompiledCode) {
+  static const uint8_t kText[] = {
+      0x48, 0x89, 0xf9, 0x85, 0xd2, 0x0f, 0x8e, 0xa5, 0x00, 0x00, 0x00, 0x8d, 0x42, 0xff, 0x83, 0xf8, 0x02, 0x0f, 0x86, 0xa2, 0x00, 0x00, 0x00, 0x89,
+      0xd7, 0x31, 0xc0, 0x66, 0x0f, 0xef, 0xc9, 0xc1, 0xef, 0x02, 0x48, 0xc1, 0xe7, 0x04, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00,
+      0x0f, 0x10, 0x04, 0x01, 0x0f, 0x10, 0x14, 0x06, 0x48, 0x83, 0xc0, 0x10, 0x0f, 0x59, 0xc2, 0x0f, 0x58, 0xc8, 0x48, 0x39, 0xc7, 0x75, 0xe9, 0x0f,
+      0x28, 0xc1, 0x89, 0xd0, 0x0f, 0x12, 0xc1, 0x83, 0xe0, 0xfc, 0x0f, 0x58, 0xc8, 0x0f, 0x28, 0xc1, 0x0f, 0xc6, 0xc1, 0x55, 0x0f, 0x58, 0xc1, 0xf6,
+      0xc2, 0x03, 0x74, 0x54, 0x4c, 0x63, 0xc0, 0xf3, 0x42, 0x0f, 0x10, 0x0c, 0x81, 0xf3, 0x42, 0x0f, 0x59, 0x0c, 0x86, 0x4a, 0x8d, 0x3c, 0x85, 0x00,
+      0x00, 0x00, 0x00, 0x44, 0x8d, 0x40, 0x01, 0xf3, 0x0f, 0x58, 0xc1, 0x44, 0x39, 0xc2, 0x7e, 0x2c, 0xf3, 0x0f, 0x10, 0x4c, 0x39, 0x04, 0xf3, 0x0f,
+      0x59, 0x4c, 0x3e, 0x04, 0x83, 0xc0, 0x02, 0xf3, 0x0f, 0x58, 0xc1, 0x39, 0xc2, 0x7e, 0x15, 0xf3, 0x0f, 0x10, 0x4c, 0x3e, 0x08, 0xf3, 0x0f, 0x59,
+      0x4c, 0x39, 0x08, 0xf3, 0x0f, 0x58, 0xc1, 0xc3, 0x66, 0x0f, 0xef, 0xc0, 0xc3, 0x0f, 0x1f, 0x00, 0xc3, 0x31, 0xc0, 0x66, 0x0f, 0xef, 0xc0, 0xeb,
+      0xa3, 0x66, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x1f, 0x40, 0x00, 0x66, 0x0f, 0x28, 0xd8, 0x85, 0xf6, 0x0f, 0x8e,
+      0xa4, 0x00, 0x00, 0x00, 0x83, 0xfe, 0x01, 0x0f, 0x84, 0xa4, 0x00, 0x00, 0x00, 0x89, 0xf2, 0x66, 0x0f, 0x28, 0xf1, 0x66, 0x0f, 0x28, 0xe8, 0x48,
+      0x89, 0xf8, 0x66, 0x0f, 0x14, 0xf6, 0xd1, 0xea, 0x66, 0x0f, 0x14, 0xed, 0x66, 0x0f, 0xef, 0xe4, 0x48, 0xc1, 0xe2, 0x04, 0x48, 0x01, 0xfa, 0x66,
+      0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, 0x66, 0x0f, 0x10, 0x10, 0x48, 0x83, 0xc0, 0x10, 0x66, 0x0f, 0x59, 0xd6, 0x66, 0x0f, 0x28, 0xc2,
+      0x66, 0x0f, 0x59, 0xc2, 0x66, 0x0f, 0x58, 0xd5, 0x66, 0x0f, 0x58, 0xc5, 0x66, 0x0f, 0x51, 0xc0, 0x66, 0x0f, 0x5e, 0xc2, 0x66, 0x0f, 0x58, 0xe0,
+      0x48, 0x39, 0xc2, 0x75, 0xd3, 0x66, 0x0f, 0x28, 0xd4, 0x66, 0x0f, 0x15, 0xd4, 0x66, 0x0f, 0x58, 0xd4, 0x40, 0xf6, 0xc6, 0x01, 0x74, 0x27, 0x83,
+      0xe6, 0xfe, 0x48, 0x63, 0xf6, 0xf2, 0x0f, 0x59, 0x0c, 0xf7, 0x66, 0x0f, 0x28, 0xc1, 0xf2, 0x0f, 0x59, 0xc1, 0xf2, 0x0f, 0x58, 0xc3, 0xf2, 0x0f,
+      0x58, 0xd9, 0xf2, 0x0f, 0x51, 0xc0, 0xf2, 0x0f, 0x5e, 0xc3, 0xf2, 0x0f, 0x58, 0xd0, 0x66, 0x0f, 0x28, 0xc2, 0xc3, 0x0f, 0x1f, 0x44, 0x00, 0x00,
+      0x66, 0x0f, 0xef, 0xd2, 0x66, 0x0f, 0x28, 0xc2, 0xc3, 0x31, 0xf6, 0x66, 0x0f, 0xef, 0xd2, 0xeb, 0xc1, 0x66, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00,
+      0x00, 0x00, 0x00, 0x00, 0x0f, 0x1f, 0x40, 0x00, 0x49, 0x89, 0xf0, 0x41, 0x89, 0xc9, 0x85, 0xd2, 0x7e, 0x42, 0x8d, 0x42, 0xff, 0x83, 0xf8, 0x02,
+      0x76, 0x10, 0x48, 0x8d, 0x4e, 0x04, 0x48, 0x89, 0xf8, 0x48, 0x29, 0xc8, 0x48, 0x83, 0xf8, 0x08, 0x77, 0x2e, 0x48, 0x63, 0xd2, 0x31, 0xc0, 0x48,
+      0x8d, 0x34, 0x95, 0x00, 0x00, 0x00, 0x00, 0x90, 0x8b, 0x14, 0x07, 0x41, 0x8b, 0x0c, 0x00, 0x41, 0x0f, 0xaf, 0xd1, 0xc1, 0xf9, 0x03, 0x01, 0xca,
+      0x89, 0x14, 0x07, 0x48, 0x83, 0xc0, 0x04, 0x48, 0x39, 0xf0, 0x75, 0xe4, 0xc3, 0x0f, 0x1f, 0x00, 0x66, 0x41, 0x0f, 0x6e, 0xe1, 0x89, 0xd1, 0x31,
+      0xc0, 0x66, 0x0f, 0x70, 0xd4, 0x00, 0xc1, 0xe9, 0x02, 0x66, 0x0f, 0x6f, 0xda, 0x48, 0xc1, 0xe1, 0x04, 0x66, 0x0f, 0x73, 0xd3, 0x20, 0x66, 0x90,
+      0xf3, 0x0f, 0x6f, 0x04, 0x07, 0xf3, 0x0f, 0x6f, 0x0c, 0x07, 0x66, 0x0f, 0x73, 0xd0, 0x20, 0x66, 0x0f, 0xf4, 0xca, 0x66, 0x0f, 0xf4, 0xc3, 0x66,
+      0x0f, 0x70, 0xc9, 0x08, 0x66, 0x0f, 0x70, 0xc0, 0x08, 0x66, 0x0f, 0x62, 0xc8, 0xf3, 0x41, 0x0f, 0x6f, 0x04, 0x00, 0x66, 0x0f, 0x72, 0xe0, 0x03,
+      0x66, 0x0f, 0xfe, 0xc1, 0x0f, 0x11, 0x04, 0x07, 0x48, 0x83, 0xc0, 0x10, 0x48, 0x39, 0xc8, 0x75, 0xbf, 0x89, 0xd0, 0x83, 0xe0, 0xfc, 0xf6, 0xc2,
+      0x03, 0x74, 0x91, 0x89, 0xc1, 0x48, 0x8d, 0x34, 0x8d, 0x00, 0x00, 0x00, 0x00, 0x41, 0x8b, 0x0c, 0x88, 0x4c, 0x8d, 0x14, 0x37, 0x45, 0x8b, 0x1a,
+      0xc1, 0xf9, 0x03, 0x45, 0x0f, 0xaf, 0xd9, 0x44, 0x01, 0xd9, 0x41, 0x89, 0x0a, 0x8d, 0x48, 0x01, 0x39, 0xca, 0x0f, 0x8e, 0x64, 0xff, 0xff, 0xff,
+      0x4c, 0x8d, 0x54, 0x37, 0x04, 0x41, 0x8b, 0x4c, 0x30, 0x04, 0x83, 0xc0, 0x02, 0x45, 0x8b, 0x1a, 0xc1, 0xf9, 0x03, 0x45, 0x0f, 0xaf, 0xd9, 0x44,
+      0x01, 0xd9, 0x41, 0x89, 0x0a, 0x39, 0xc2, 0x0f, 0x8e, 0x3f, 0xff, 0xff, 0xff, 0x48, 0x8d, 0x54, 0x37, 0x08, 0x41, 0x8b, 0x44, 0x30, 0x08, 0x8b,
+      0x0a, 0xc1, 0xf8, 0x03, 0x41, 0x0f, 0xaf, 0xc9, 0x01, 0xc8, 0x89, 0x02, 0xc3, 0x66, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00,
+      0x49, 0x89, 0xf8, 0x85, 0xc9, 0x7e, 0x48, 0x48, 0x63, 0xc9, 0x31, 0xc0, 0x48, 0x8d, 0x3c, 0x8d, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x1f, 0x40, 0x00,
+      0xf2, 0x0f, 0x10, 0x0c, 0x46, 0x66, 0x0f, 0xef, 0xc0, 0xf2, 0x0f, 0x2a, 0x04, 0x02, 0xf2, 0x48, 0x0f, 0x2c, 0xc9, 0xf2, 0x0f, 0x59, 0xc1, 0x66,
+      0x0f, 0xef, 0xc9, 0xf3, 0x48, 0x0f, 0x2a, 0xc9, 0xf2, 0x0f, 0x5a, 0xc0, 0xf3, 0x0f, 0x58, 0xc1, 0xf3, 0x41, 0x0f, 0x11, 0x04, 0x00, 0x48, 0x83,
+      0xc0, 0x04, 0x48, 0x39, 0xc7, 0x75, 0xc9, 0xc3,
+  };
+  static_assert(sizeof kText == 800);
+  const struct {
+    const char* name;
+    uint32_t offset;
+  } fns[] = {{"dot", 0x000}, {"norm", 0x0d0}, {"saxpy_i", 0x1a0}, {"mix", 0x2d0}};
+  Gen g(0xcc, base());
+  std::vector<Case> cases;
+  const uint64_t data = base() + kDataOff;
+  for (const auto& fn : fns) {
+    for (unsigned k = 0; k < 40; ++k) {
+      sse::Data d;
+      d.mxcsr = sse::kMxcsrs[k % 9];
+      d.x0[0] = 0x3ff0000000000000ull;  // norm's `one`
+      d.x1[0] = k % 2 ? 0x3f50624dd2f1a9fcull : g.r64();  // norm's `scale`: 0.001 or any bits
+      // call rel32, patched below once the position is known.
+      Case c = sse::make(g, fn.name, {0xe8, 0, 0, 0, 0}, d);
+      const size_t call_at = 5 + sizeof kText + 14;  // jmp, the functions, ldmxcsr + 2 movdqu
+      std::vector<uint8_t> code = {0xe9};
+      const uint32_t over = sizeof kText;
+      code.insert(code.end(), reinterpret_cast<const uint8_t*>(&over), reinterpret_cast<const uint8_t*>(&over) + 4);
+      code.insert(code.end(), kText, kText + sizeof kText);
+      code.insert(code.end(), c.code.begin(), c.code.end());
+      ASSERT_EQ(code[call_at], 0xe8);
+      const int32_t rel = int32_t(5 + fn.offset) - int32_t(call_at + 5);
+      std::memcpy(&code[call_at + 1], &rel, 4);
+      c.code = std::move(code);
+      // Arguments: arrays at element-aligned (not 16-byte aligned) offsets, n up to 300.
+      const uint64_t n = k < 4 ? k : g.below(300);
+      c.in.r[rDI] = data + 0x100 + 4 * g.below(8);
+      c.in.r[rSI] = data + 0x1000 + 8 * g.below(4);
+      c.in.r[rDX] = data + 0x2000 + 4 * g.below(8);
+      c.in.r[rCX] = n;
+      if (fn.offset == 0x0d0) c.in.r[rSI] = n;  // norm(x, n, ...)
+      if (fn.offset == 0x000 || fn.offset == 0x1a0) {
+        c.in.r[rDX] = n;  // dot(a, b, n), saxpy_i(y, x, n, a)
+        c.in.r[rCX] = g.r64();
+      }
+      c.name += " n " + std::to_string(n);
+      cases.push_back(std::move(c));
+    }
+  }
+  check(cases);
+}
+
+}  // namespace
+}  // namespace nestbed::testing
