@@ -386,7 +386,7 @@ TEST_F(SimSystem, LongModeFrameLayoutAndAlignment) {
     EXPECT_EQ(m.reg(rSP), 0x8fff0u - 40);
     EXPECT_EQ(m.stack64(0), L::CODE) << "RIP";
     EXPECT_EQ(m.stack64(1), sel::KCODE) << "CS";
-    EXPECT_EQ(m.stack64(2), flags_in) << "RFLAGS";
+    EXPECT_EQ(m.stack64(2), flags_in | fl::RF) << "RFLAGS, with RF as a fault pushes it (SDM 18.3.1.1)";
     EXPECT_EQ(m.stack64(3), 0x8fff8u) << "RSP";
     EXPECT_EQ(m.stack64(4), sel::KDATA) << "SS";
   }
@@ -838,8 +838,11 @@ TEST_F(SimSystem, ProtectedModeDeliveryAndIret) {
   EXPECT_EQ(m.reg(rBP), L::STACK_TOP - 12) << "EIP, CS, EFLAGS: three dwords";
   EXPECT_EQ(m.peek<uint32_t>(L::STACK_TOP - 12), L::CODE + 2);
   EXPECT_EQ(m.peek<uint32_t>(L::STACK_TOP - 8), sel::KCODE);
-  EXPECT_EQ(m.peek<uint32_t>(L::STACK_TOP - 4), fl::FIXED1 | fl::CF);
+  // A fault pushes RF = 1 (SDM 18.3.1.1); IRETD loads it, and it is
+  // cleared once the next instruction completes.
+  EXPECT_EQ(m.peek<uint32_t>(L::STACK_TOP - 4), fl::FIXED1 | fl::CF | fl::RF);
   EXPECT_TRUE(m.s().rflags & fl::CF);
+  EXPECT_FALSE(m.s().rflags & fl::RF);
 }
 
 // A 32-bit exception with an error code: loading DS with a selector past

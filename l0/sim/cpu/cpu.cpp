@@ -55,8 +55,10 @@ void Cpu::reset_to_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx) {
   s_.rip() = entry;
   s_.cpl = 0;
   halted_ = false;
+  dbg_pending_ = dbg_hits_ = 0;
   recompute_mode();
   flush_tlb(true);
+  debug_registers_changed();
 }
 
 void Cpu::enter_long_mode_flat(uint64_t cr3) {
@@ -103,6 +105,14 @@ CpuStop Cpu::run(uint64_t max_instructions) {
   string_iterations_ = 0;
   check_events_soon();
   while (stop_ == CpuStop::None) {
+    // Debug traps of the last instruction (or loaded by VM entry) come
+    // first at the boundary, before NMIs and interrupts (SDM 6.9, table
+    // 6-2), unless MOV SS / POP SS holds them over the next instruction
+    // (SDM 6.8.3).
+    if (NB_UNLIKELY(dbg_pending_) && !shadow_by_mov_ss()) {
+      deliver_debug_trap();
+      continue;
+    }
     if (NB_UNLIKELY(cycles_ >= next_event_ || halted_)) {
       service_events();
       if (stop_ != CpuStop::None) break;
@@ -118,9 +128,13 @@ CpuStop Cpu::run(uint64_t max_instructions) {
     const bool in_shadow = shadow_;
     // Monitor trap flag: one guest instruction, then an exit (SDM 25.5.2).
     const bool mtf = non_root_ && vmx_->mtf_pending();
-    uint64_t budget = (in_shadow || mtf) ? 1 : limit - counters_.instructions - string_iterations_;
+    const bool debug = debug_stepping();
+    uint64_t budget = (in_shadow || mtf || debug) ? 1 : limit - counters_.instructions - string_iterations_;
     fault_rip_ = s_.rip();
+    string_interrupted_ = false;
+    const DebugStep step{s_.rflags, event_count()};
     try {
+      if (NB_UNLIKELY(debug)) check_instruction_breakpoint();
       Block* b = lookup_block();
       execute_block(b, budget);
     } catch (const GuestFault& f) {
@@ -137,7 +151,6 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       s_.rip() = fault_rip_;
       deliver_vm_exit(r);
     }
-    restart_ = false;
     if (NB_UNLIKELY(pending_exit_.valid)) {
       tpr_shadow_update_ = false;  // the instruction did not complete
       apic_write_offset_ = kNoApicWrite;
@@ -147,6 +160,8 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       shadow_ = false;
       check_events_soon();
     }
+    if (NB_UNLIKELY(debug || dbg_hits_)) end_debug_step(step);
+    restart_ = false;
     // After the instruction retired (so a blocking by STI or MOV SS it ran
     // under has ended), before an MTF exit and any pending event: a
     // TPR-shadow update has priority over SMIs, INIT and lower-priority
@@ -230,13 +245,15 @@ void Cpu::retire_early(const DecodedInsn* i) {
 }
 
 uint64_t Cpu::string_iteration_allowance() const {
-  if (non_root_ && vmx_->mtf_pending()) return 1;
+  // Single-step traps after each iteration (SDM 18.3.1.4), as MTF exits.
+  if ((non_root_ && vmx_->mtf_pending()) || (s_.rflags & arch::rflags::TF)) return 1;
   const uint64_t used = instructions() + string_iterations_;
   return limit_ > used ? limit_ - used : 1;
 }
 
 void Cpu::stop_string_instruction(uint64_t iterations) {
   string_iterations_ += iterations;
+  string_interrupted_ = true;
   s_.rip() = fault_rip();
   restart_ = true;
   exit_block_ = true;
@@ -523,10 +540,13 @@ uint64_t Cpu::read_slow(uint64_t la, unsigned size, Access a) {
     for (unsigned k = 0; k < size; ++k) v |= read_slow(la + k, 1, a) << (8 * k);
     return v;
   }
-  return phys_read(translate(la, a, false, size), size);
+  const uint64_t v = phys_read(translate(la, a, false, size), size);
+  watch_data(la, size, a);
+  return v;
 }
 
 void Cpu::write_slow(uint64_t la, uint64_t size, uint64_t value) {
+  watch_data(la, unsigned(size), Access::Write);  // a trap: reported after the instruction
   if ((la & 0xfff) + size > 0x1000) {
     // Both pages must be writable before any byte is written.
     const unsigned first = unsigned(0x1000 - (la & 0xfff));
@@ -555,6 +575,9 @@ uint64_t Cpu::rmw_read(uint64_t la, unsigned size) {
 
 uint8_t* Cpu::host_span(uint64_t la, uint64_t len, Access a) {
   if (len == 0 || (la & 0xfff) + len > 0x1000) return nullptr;
+  // Watched bytes go element by element, so a hit stops the string
+  // instruction after its iteration.
+  if (NB_UNLIKELY(data_breakpoints_) && data_breakpoint_on_page(la & ~0xfffull)) return nullptr;
   const uint64_t pa = translate(la, a, false, unsigned(len));
   if (!mem_.contains(pa, len)) return nullptr;
   if (a == Access::Write && code_page_[pa >> 12]) return nullptr;

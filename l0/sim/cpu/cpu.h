@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "arch/x86/rflags.h"
 #include "l0/devices/platform_devices.h"
 #include "l0/machine/guest_memory.h"
 #include "l0/sim/cost_model.h"
@@ -196,7 +197,9 @@ class Cpu : public Clock {
   uint64_t string_iteration_allowance() const;
   // Whether an event (interrupt, timer, VMX-preemption timer) is due, so
   // a string instruction should stop between iterations and let it in.
-  bool event_due() const { return !shadow_ && cycles() >= next_event_; }
+  // A data or I/O breakpoint hit ends it after the iteration too (the trap
+  // is reported with RIP still on the instruction, SDM 18.3.1.2).
+  bool event_due() const { return (!shadow_ && cycles() >= next_event_) || dbg_hits_; }
   // Stops the running string instruction after `iterations` iterations:
   // it is not retired, RIP stays on it and RCX/RSI/RDI show its progress,
   // so it resumes where it stopped once the run loop has done its work.
@@ -262,6 +265,34 @@ class Cpu : public Clock {
 
   // Reports an instruction the CPU does not implement and raises #UD.
   [[noreturn]] void unimplemented(const DecodedInsn& i);
+
+  // ---- debug exceptions (SDM vol. 3, chapter 18; debug.cpp) ----
+  // DR0-DR3 or DR7 changed (MOV DR, VM entry and exit, reset): re-arms the
+  // breakpoints. Pages a data breakpoint watches get no fast-path TLB tags,
+  // so every access to them reaches the checks in the slow paths.
+  void debug_registers_changed();
+  // A data access of `size` bytes at `la` (slow paths only: see above).
+  NB_INLINE void watch_data(uint64_t la, unsigned size, Access a) {
+    if (NB_UNLIKELY(data_breakpoints_)) data_breakpoint_access(la, size, a);
+  }
+  // IN/OUT/INS/OUTS at `port` (I/O breakpoints, CR4.DE = 1).
+  NB_INLINE void watch_io(uint16_t port, unsigned size) {
+    if (NB_UNLIKELY(io_breakpoints_)) io_breakpoint_access(port, size);
+  }
+  // A fault-class #DB now (general detect): DR6 gets `dr6_bits`, or the
+  // VM exit that intercepts it its exit qualification.
+  [[noreturn]] void raise_debug_fault(uint64_t dr6_bits);
+  // ICEBP (INT1, F1): a trap-like #DB, delivered as a privileged software
+  // exception (SDM 24.8.3: interruption type 5; no gate DPL check).
+  void icebp(unsigned insn_len);
+  // IRET, SYSRET or VM entry loaded RFLAGS: RF stays as loaded after the
+  // instruction instead of being cleared (SDM 18.3.1.1).
+  void rflags_loaded() { rf_loaded_ = true; }
+  // Debug traps pending at this instruction boundary, in the format of
+  // the VMCS pending-debug-exceptions field (SDM 24.4.2): what a VM exit
+  // saves there (then they are the VMM's), and what VM entry loads.
+  uint64_t take_pending_debug_exceptions();
+  void set_pending_debug_exceptions(uint64_t bits) { dbg_pending_ = bits; }
 
   // ---- VMX (l0/sim/vmx) ----
   vmx::Vmx& vmx() { return *vmx_; }
@@ -416,6 +447,22 @@ class Cpu : public Clock {
   inline Block* chained_successor(Block* b, uint64_t la);
 
   void service_events();
+  // Debug exceptions (debug.cpp).
+  struct DebugStep {  // what the run loop notes before an instruction
+    uint64_t rflags = 0, events = 0;
+  };
+  uint64_t event_count() const {  // any delivery or VMX transition
+    return counters_.exceptions + counters_.interrupts + counters_.vm_exits + counters_.vm_entries;
+  }
+  // Single-step (TF), RF and instruction breakpoints need the boundary
+  // after every instruction: the run loop then runs one at a time.
+  bool debug_stepping() const { return (s_.rflags & (arch::rflags::TF | arch::rflags::RF)) || exec_breakpoints_; }
+  void check_instruction_breakpoint();
+  void end_debug_step(const DebugStep& before);
+  void deliver_debug_trap();
+  void data_breakpoint_access(uint64_t la, unsigned size, Access a);
+  void io_breakpoint_access(uint16_t port, unsigned size);
+  bool data_breakpoint_on_page(uint64_t page) const;
   bool deliver_pending_interrupt();
   // Delivers an exception or interrupt through the IDT (SDM 6.12), with the
   // double-fault and triple-fault rules of SDM 6.15 (table 6-5).
@@ -450,6 +497,20 @@ class Cpu : public Clock {
   uint64_t folded_cost_ = 0, folded_count_ = 0;
   void retire_early(const DecodedInsn* i);
   bool halted_ = false;
+  // Debug state: breakpoints armed in DR7 (bit n for DRn), the DR6-format
+  // bits (B0-B3, BS) of traps the running instruction has met and of
+  // traps pending at this boundary, a #DB's DR6 bits on their way to the
+  // IDT or to a VM exit's qualification, and whether a REP string
+  // instruction stopped between iterations (an event then pushes RF = 1).
+  uint8_t exec_breakpoints_ = 0, data_breakpoints_ = 0, io_breakpoints_ = 0;
+  uint64_t armed_dr_[5] = {};  // DR0-DR3 and DR7 as last armed
+  uint64_t dbg_hits_ = 0, dbg_pending_ = 0;
+  uint64_t db_payload_ = 0;
+  bool db_payload_valid_ = false;
+  bool privileged_software_ = false;  // the event being delivered is ICEBP's
+  bool rf_loaded_ = false;
+  bool string_interrupted_ = false;
+  bool push_rf_ = false;  // the event being delivered pushes RF = 1
   bool shadow_ = false;  // interrupt shadow for the next instruction
   bool shadow_mov_ss_ = false;  // ... caused by MOV SS / POP SS (else STI)
   CpuStop stop_ = CpuStop::None;

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 
+#include "arch/x86/debug.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
@@ -68,7 +69,7 @@ struct CpuState {
   Segment ldtr, tr;
   TableRegister gdtr, idtr;
   uint64_t cr0 = 0x60000010, cr2 = 0, cr3 = 0, cr4 = 0;
-  uint64_t dr[8] = {0, 0, 0, 0, 0xffff0ff0, 0x400, 0xffff0ff0, 0x400};
+  uint64_t dr[8] = {0, 0, 0, 0, arch::debug::DR6_INIT, arch::debug::DR7_INIT, arch::debug::DR6_INIT, arch::debug::DR7_INIT};
   uint64_t efer = 0;
   uint8_t cpl = 0;
   // PAE paging's four page-directory-pointer-table entries, held in the

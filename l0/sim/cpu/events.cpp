@@ -5,9 +5,11 @@
 #include <cinttypes>
 #include <algorithm>
 #include <cstdio>
+#include <utility>
 #include <vector>
 
 #include "arch/x86/control_regs.h"
+#include "arch/x86/debug.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
@@ -175,10 +177,12 @@ bool Cpu::deliver_pending_interrupt() {
 }
 
 // The interruption information of an event (SDM 24.9.2/24.9.3 format).
-static uint32_t event_info(uint8_t vector, bool has_error, bool is_software, bool is_external) {
+static uint32_t event_info(uint8_t vector, bool has_error, bool is_software, bool is_external,
+                           bool privileged_software = false) {
   namespace v = arch::vmx;
   uint64_t type = v::intr_info::TYPE_HARDWARE_EXCEPTION;
   if (is_external) type = v::intr_info::TYPE_EXTERNAL_INTERRUPT;
+  else if (privileged_software) type = v::intr_info::TYPE_PRIVILEGED_SOFTWARE_EXCEPTION;  // ICEBP
   // Vector 2 delivered as an event is an NMI (type 2, SDM 24.8.3): no
   // exception uses it (INT 2 is a software interrupt).
   else if (vector == 2 && !is_software) type = v::intr_info::TYPE_NMI;
@@ -197,39 +201,70 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
   // guest's CR2 itself (SDM 26.6.1; CR2 is not part of the guest state).
   const bool injected = injecting_;
   injecting_ = false;
+  // ICEBP: a #DB that is delivered like a software interrupt (it pushes the
+  // next RIP and reports its length) without the gate's DPL check.
+  bool privileged = std::exchange(privileged_software_, false);
+  bool injected_now = injected;
   for (;;) {
-    // In non-root operation exceptions (and INT3/INTO) may exit instead of
-    // being delivered (SDM 25.2); INT n and external interrupts never do.
+    // In non-root operation exceptions (and INT3/INTO, ICEBP) may exit
+    // instead of being delivered (SDM 25.2); INT n and external interrupts
+    // never do.
     const bool is_int_n = is_software && vector != 3 && vector != 4;
+    const bool soft_like = is_software || privileged;
+    // A #DB's DR6 bits: DR6 takes them on delivery; an exit reports them
+    // in its qualification and leaves DR6 alone (SDM 27.1, 27.2.1).
+    const bool db_payload = vector == uint8_t(Vector::DB) && !soft_like && !is_external && db_payload_valid_;
+    // RF in the RFLAGS image: 1 for fault-class exceptions but #DB, and for
+    // an event between two iterations of a REP string instruction (SDM
+    // 18.3.1.1); a VM exit instead of the event saves the same RF (27.3.3).
+    // An event injected by VM entry pushes RF as the guest state loaded it
+    // (the VMM sets it for a fault it reflects, SDM 26.6.1.3).
+    push_rf_ = !injected_now && ((!soft_like && !is_external && arch::exception_pushes_rf(vector)) || string_interrupted_);
+    injected_now = false;
     if (non_root_ && check_bitmap && !is_external && !is_int_n && vmx_->exception_exits(vector, has_error, error)) {
       vmx::VmExitRequest r{uint32_t(v::ExitReason::EXCEPTION_NMI)};
-      r.intr_info = event_info(vector, has_error, is_software, false);
+      r.intr_info = event_info(vector, has_error, is_software, false, privileged);
       r.intr_error = has_error ? error : 0;
       if (vector == uint8_t(Vector::PF)) r.qualification = pf_linear_;  // CR2 is not loaded (SDM 27.1)
-      if (is_software) {
+      if (db_payload) r.qualification = db_payload_;
+      db_payload_valid_ = false;
+      if (soft_like) {
         r.insn_len = insn_len;
         s_.rip() = fault_rip();
       }
+      if (push_rf_) s_.rflags |= rflags::RF;
       deliver_vm_exit(r);
       return;
     }
     check_bitmap = true;
     try {
       if (vector == uint8_t(Vector::PF) && !is_software && !injected) s_.cr2 = pf_linear_;
+      if (db_payload) {
+        // B0-B3 report this #DB's breakpoints only; BD, BS and BT stay set
+        // until software clears them (SDM 18.2.3). GD is cleared so the
+        // handler may use the debug registers.
+        s_.dr[6] = (s_.dr[6] & ~debug::DR6_B0_B3) | db_payload_;
+        s_.dr[7] &= ~debug::DR7_GD;
+      }
       if (s_.efer & efer::LMA)
         deliver_event_long(vector, has_error, error, is_software, is_external);
       else
         deliver_event_legacy(vector, has_error, error, is_software, is_external);
+      db_payload_valid_ = false;
+      string_interrupted_ = false;
       halted_ = false;
       end_block();
       return;
     } catch (const vmx::VmExitRequest& exit) {
       // An exit (EPT violation, ...) while delivering: report the event in
       // the IDT-vectoring information (SDM 27.2.4).
-      idt_vectoring_info_ = event_info(vector, has_error, is_software, is_external);
+      idt_vectoring_info_ = event_info(vector, has_error, is_software, is_external, privileged);
       idt_vectoring_error_ = has_error ? error : 0;
+      db_payload_valid_ = false;
+      // RF is saved as the event would have pushed it (SDM 27.3.3).
+      if (push_rf_) s_.rflags |= rflags::RF;
       vmx::VmExitRequest r = exit;
-      if (is_software) {
+      if (soft_like) {
         s_.rip() = fault_rip();
         r.insn_len = insn_len;
       }
@@ -238,7 +273,8 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
     } catch (const GuestFault& f) {
       // A fault while delivering `vector`. A software interrupt's faults
       // report the INT instruction itself (they are faults, not traps).
-      if (is_software) s_.rip() = fault_rip();
+      if (soft_like) s_.rip() = fault_rip();
+      db_payload_valid_ = false;
       if (vector == uint8_t(Vector::DF)) {
         if (non_root_) {  // a triple fault in non-root operation exits (SDM 25.2)
           deliver_vm_exit(vmx::VmExitRequest{uint32_t(v::ExitReason::TRIPLE_FAULT)});
@@ -258,6 +294,7 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
       }
       is_software = false;
       is_external = false;
+      privileged = false;
     }
   }
 }
@@ -316,8 +353,8 @@ void Cpu::deliver_event_long(uint8_t vector, bool has_error, uint32_t error, boo
   }
   if (new_cpl < s_.cpl) ss_sel = uint16_t(new_cpl);  // a null SS with RPL = new CPL
   rsp &= ~0xfull;
-  const uint64_t frame[6] = {error, s_.rip(), s_.seg[seg::CS].selector, s_.rflags, s_.r[RSP],
-                             s_.seg[seg::SS].selector};
+  const uint64_t frame[6] = {error, s_.rip(), s_.seg[seg::CS].selector, s_.rflags | (push_rf_ ? rflags::RF : 0),
+                             s_.r[RSP], s_.seg[seg::SS].selector};
   const uint8_t saved_cpl = s_.cpl;
   // Write the frame as the new privilege level would (supervisor for CPL < 3).
   const int first = has_error ? 0 : 1;
@@ -386,7 +423,7 @@ void Cpu::deliver_event_legacy(uint8_t vector, bool has_error, uint32_t error, b
     frame.push_back(s_.seg[seg::SS].selector);
     frame.push_back(uint32_t(s_.r[RSP]));
   }
-  frame.push_back(uint32_t(s_.rflags));
+  frame.push_back(uint32_t(s_.rflags | (push_rf_ ? rflags::RF : 0)));
   frame.push_back(s_.seg[seg::CS].selector);
   frame.push_back(uint32_t(s_.rip()));
   if (has_error) frame.push_back(error);
@@ -494,6 +531,7 @@ void Cpu::iret(unsigned opsize) {
   if (old_cpl <= ((s_.rflags & rflags::IOPL) >> rflags::IOPL_SHIFT)) writable |= rflags::IF;
   if (opsize == 2) writable &= 0xffff;
   s_.rflags = (s_.rflags & ~writable) | (new_flags & writable) | rflags::FIXED1;
+  rflags_loaded();  // RF as popped, for the next instruction (SDM 18.3.1.1)
   if (new_cpl > old_cpl) invalidate_inner_segments(s_);
   s_.rip() = mode_ == CpuMode::Bits64 ? new_rip : uint32_t(new_rip);
   check_events_soon();  // IF may have been set

@@ -139,6 +139,7 @@ void h_retf(Cpu& c, const DecodedInsn& i) { c.far_return(i.opsize, i.nops == 1 ?
 
 void h_int(Cpu& c, const DecodedInsn& i) { c.software_interrupt(uint8_t(i.imm), i.len); }
 void h_int3(Cpu& c, const DecodedInsn& i) { c.software_interrupt(3, i.len); }
+void h_icebp(Cpu& c, const DecodedInsn& i) { c.icebp(i.len); }
 void h_into(Cpu& c, const DecodedInsn& i) {
   if (c.state().rflags & fl::OF) c.software_interrupt(4, i.len);
 }
@@ -177,6 +178,7 @@ void h_sysret(Cpu& c, const DecodedInsn& i) {
     s.seg[arch::seg::CS] = Segment{uint16_t(base | 3), 0, 0xffffffff, ar::P | ar::S | ar::DB | ar::G | dpl3 | 0xb};
   s.seg[arch::seg::SS] = Segment{uint16_t((base + 8) | 3), 0, 0xffffffff, ar::P | ar::S | ar::DB | ar::G | dpl3 | 0x3};
   s.rflags = (s.r[R11] & 0x3c7fd7) | fl::FIXED1;
+  c.rflags_loaded();  // RF from R11 stays for the next instruction
   s.rip() = to64 ? s.r[RCX] : uint32_t(s.r[RCX]);
   c.set_cpl(3);
   c.recompute_mode();
@@ -267,6 +269,7 @@ bool select_control(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& 
       return true;
     case X86_INS_INT: set_handler(d, &h_int, costs, CostClass::simple, true); return true;
     case X86_INS_INT3: set_handler(d, &h_int3, costs, CostClass::simple, true); return true;
+    case X86_INS_INT1: set_handler(d, &h_icebp, costs, CostClass::simple, true); return true;
     case X86_INS_INTO:
       if (b64) return false;
       set_handler(d, &h_into, costs, CostClass::simple, true);

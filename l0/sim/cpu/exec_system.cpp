@@ -8,6 +8,7 @@
 #include "arch/x86/paging.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/control_regs.h"
+#include "arch/x86/debug.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/segment.h"
 #include "l0/sim/cpu/cpuid.h"
@@ -208,14 +209,16 @@ void h_mov_from_cr(Cpu& c, const DecodedInsn& i) {
   c.reg(i.op[0].reg) = c.mode() == CpuMode::Bits64 ? v : uint32_t(v);
 }
 
-// MOV DRn: DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD). Breakpoints
-// are stored but not armed: this CPU does not model debug exceptions.
+// MOV DRn: DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD); with DR7.GD
+// set, any MOV DR is a #DB fault with DR6.BD (general detect, SDM
+// 18.2.4), after a MOV-DR VM exit (which takes precedence: SDM 25.1.1).
 unsigned debug_register(Cpu& c, unsigned n) {
   if (n == 4 || n == 5) {
     if (c.state().cr4 & arch::cr4::DE) raise_ud();
-    return n + 2;
+    n += 2;
   }
   if (n > 7) raise_ud();
+  if (c.state().dr[7] & arch::debug::DR7_GD) c.raise_debug_fault(arch::debug::DR6_BD);
   return n;
 }
 
@@ -233,9 +236,10 @@ void h_mov_to_dr(Cpu& c, const DecodedInsn& i) {
   uint64_t v = c.reg(i.op[1].reg);
   if (c.mode() != CpuMode::Bits64) v = uint32_t(v);
   if ((n == 6 || n == 7) && (v >> 32)) raise_gp(0);
-  if (n == 6) v = (v & 0x1e00f) | 0xffff0ff0;
-  if (n == 7) v = (v & ~0xd800ull) | 0x400;
+  if (n == 6) v = (v & arch::debug::DR6_WRITABLE) | arch::debug::DR6_FIXED1;
+  if (n == 7) v = (v & ~arch::debug::DR7_READ_AS_ZERO) | arch::debug::DR7_INIT;
   c.state().dr[n] = v;
+  if (n != 6) c.debug_registers_changed();
 }
 
 void h_mov_from_dr(Cpu& c, const DecodedInsn& i) {

@@ -467,11 +467,13 @@ void Cpu::check_io_permission(uint16_t port, unsigned size) {
 
 uint32_t Cpu::io_in(uint16_t port, unsigned size) {
   check_io_permission(port, size);
+  watch_io(port, size);
   return dev_.bus.io_read(port, size);
 }
 
 void Cpu::io_out(uint16_t port, unsigned size, uint32_t value) {
   check_io_permission(port, size);
+  watch_io(port, size);
   dev_.bus.io_write(port, size, value);
   if (NB_UNLIKELY(dev_.debug_exit.code.has_value())) {
     stop(CpuStop::DebugExit, "");

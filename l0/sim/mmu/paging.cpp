@@ -77,6 +77,9 @@ void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, b
   if (a == Access::Write && ram) e.tag_r = page;
   if (a != Access::Exec && ram && writable) (code_page_[pa_page >> 12] ? e.tag_wc : e.tag_w) = page;
   if (a == Access::Exec) e.tag_x = page;
+  // A page a data breakpoint watches: reads and writes take the slow path,
+  // which checks them (debug.cpp).
+  if (NB_UNLIKELY(data_breakpoints_) && data_breakpoint_on_page(page)) e.tag_r = e.tag_w = e.tag_wc = TAG_INVALID;
   (void)user;
 }
 

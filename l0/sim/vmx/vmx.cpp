@@ -8,6 +8,7 @@
 #include "arch/vmx/vmx.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/control_regs.h"
+#include "arch/x86/debug.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/rflags.h"
@@ -399,6 +400,7 @@ void Vmx::load_guest_state(Vmcs& v) {
   if (ctl_.entry & entry_ctl::LOAD_DEBUG_CONTROLS) {
     s.dr[7] = v.read(F::GUEST_DR7);
     s.debugctl = v.read(F::GUEST_IA32_DEBUGCTL);
+    cpu_.debug_registers_changed();
   }
   s.sysenter_cs = v.read(F::GUEST_SYSENTER_CS);
   s.sysenter_esp = v.read(F::GUEST_SYSENTER_ESP);
@@ -418,6 +420,7 @@ void Vmx::load_guest_state(Vmcs& v) {
   s.r[RSP] = v.read(F::GUEST_RSP);
   s.rip() = v.read(F::GUEST_RIP);
   s.rflags = v.read(F::GUEST_RFLAGS) | fl::FIXED1;
+  cpu_.rflags_loaded();
   // CPL is SS.DPL after VM entry (SDM 26.3.2.2 / 27.3.1).
   cpu_.set_cpl(uint8_t((s.seg[arch::seg::SS].ar & ar::DPL_MASK) >> ar::DPL_SHIFT));
   const uint64_t intr = v.read(F::GUEST_INTERRUPTIBILITY_INFO);
@@ -426,6 +429,18 @@ void Vmx::load_guest_state(Vmcs& v) {
                             interruptibility::BLOCKING_BY_MOV_SS.test(intr));
   cpu_.set_halted(v.read(F::GUEST_ACTIVITY_STATE) == activity_state::HLT);
   virtual_nmi_blocked_ = (ctl_.pin & pin_ctl::VIRTUAL_NMIS) && interruptibility::BLOCKING_BY_NMI.test(intr);
+  // Pending debug exceptions (SDM 26.6.3): B0-B3 and BS become debug traps
+  // pending at the first boundary in the guest (held over its first
+  // instruction by MOV SS blocking), unless VM entry injects an external
+  // interrupt, NMI, hardware exception or privileged software exception,
+  // after which there are none.
+  const uint64_t info = v.read(F::VM_ENTRY_INTR_INFO_FIELD);
+  const uint64_t type = intr_info::TYPE.get(info);
+  const bool vectoring_clears = intr_info::VALID.test(info) && type != intr_info::TYPE_SOFTWARE_INTERRUPT &&
+                                type != intr_info::TYPE_SOFTWARE_EXCEPTION && type != intr_info::TYPE_OTHER_EVENT;
+  const uint64_t pending = v.read(F::GUEST_PENDING_DBG_EXCEPTIONS) &
+                           (arch::debug::DR6_B0_B3 | pending_dbg::BS.mask);
+  cpu_.set_pending_debug_exceptions(vectoring_clears ? 0 : pending);
   cpu_.recompute_mode();
 }
 
@@ -657,6 +672,10 @@ void Vmx::save_guest_state(Vmcs& v, uint64_t guest_rip) {
   v.write(F::GUEST_INTERRUPTIBILITY_INFO, shadow |
                                               (virtual_nmi_blocked_ ? interruptibility::BLOCKING_BY_NMI.mask : 0));
   v.write(F::GUEST_ACTIVITY_STATE, cpu_.halted() ? activity_state::HLT : activity_state::ACTIVE);
+  // Debug traps pending at the exit's boundary (held by MOV SS blocking, or
+  // behind an MTF or trap-like exit that outranks them) are the VMM's now
+  // (SDM 27.3.4).
+  v.write(F::GUEST_PENDING_DBG_EXCEPTIONS, cpu_.take_pending_debug_exceptions());
   if (ctl_.exit & exit_ctl::SAVE_PREEMPTION_TIMER) {
     uint64_t left = 0;
     if (preemption_deadline_ != ~0ull && preemption_deadline_ > cpu_.cycles())
@@ -681,6 +700,7 @@ void Vmx::load_host_state(Vmcs& v) {
   s.cr4 = h.cr4;
   s.dr[7] = h.dr7;
   s.debugctl = h.debugctl;
+  cpu_.debug_registers_changed();
   s.sysenter_cs = h.sysenter_cs;
   s.sysenter_esp = h.sysenter_esp;
   s.sysenter_eip = h.sysenter_eip;
