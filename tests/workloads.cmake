@@ -56,3 +56,12 @@ endif()
 # skipped, output shown, rather than failed; on a hardware KVM it runs.
 set_tests_properties(e2e.kvm.fpu-sse PROPERTIES
   SKIP_REGULAR_EXPRESSION "nestbed: kvm: KVM cannot emulate the guest's instruction")
+
+# single-step counts single-step traps, one per instruction run with TF set.
+# Under kvm_pvm the trap after an OUT that KVM completes in user space is
+# lost (hardware KVM raises it: kvm_skip_emulated_instruction, after
+# complete_fast_pio_out), one per loop: 503 traps instead of 603 with the
+# case's 100 loops (measured here, 2026-12). Exactly that outcome is
+# skipped, output shown; any other wrong count fails.
+set_tests_properties(e2e.kvm.single-step PROPERTIES
+  SKIP_REGULAR_EXPRESSION "single-step: 100 loops, 503 traps")

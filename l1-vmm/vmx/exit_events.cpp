@@ -3,6 +3,7 @@
 // interrupt window, triple fault, HLT with exit_hlt, the VMX-preemption
 // timer.
 #include "arch/vmx/vmx.h"
+#include "arch/x86/debug.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/rflags.h"
 #include "l1-vmm/panic.h"
@@ -51,6 +52,25 @@ bool combine_with_interrupted_event(Vcpu& v, uint8_t vector, uint8_t& inject_vec
   }
 }
 
+// A #DB exit leaves DR6 alone and reports its bits in the exit
+// qualification (SDM 27.1, 27.2.1): before reflecting it, DR6 gets them as
+// delivery would have set them (B0-B3 replaced, BD/BS/BT added; SDM
+// 18.2.3) and DR7.GD is cleared (18.2.4) — KVM's
+// kvm_deliver_exception_payload. l1-vmm does not switch DR6: the guest's
+// is the register itself. A #DB re-injected with TF set over STI or MOV SS
+// blocking needs BS pending, or VM entry refuses the state (SDM 26.3.1.5).
+void deliver_debug_payload(uint64_t qualification) {
+  constexpr uint64_t kPayload = arch::debug::DR6_B0_B3 | arch::debug::DR6_BD | arch::debug::DR6_BS;
+  uint64_t dr6;
+  asm volatile("mov %%dr6, %0" : "=r"(dr6));
+  dr6 = (dr6 & ~arch::debug::DR6_B0_B3) | (qualification & kPayload);
+  asm volatile("mov %0, %%dr6" : : "r"(dr6));
+  vmcs_write(F::GUEST_DR7, vmcs_read(F::GUEST_DR7) & ~arch::debug::DR7_GD);
+  const uint64_t blocking = interruptibility::BLOCKING_BY_STI.mask | interruptibility::BLOCKING_BY_MOV_SS.mask;
+  if ((vmcs_read(F::GUEST_RFLAGS) & arch::rflags::TF) && (vmcs_read(F::GUEST_INTERRUPTIBILITY_INFO) & blocking))
+    vmcs_write(F::GUEST_PENDING_DBG_EXCEPTIONS, vmcs_read(F::GUEST_PENDING_DBG_EXCEPTIONS) | pending_dbg::BS.mask);
+}
+
 }  // namespace
 
 void handle_exception_nmi(Vcpu& v) {
@@ -73,6 +93,7 @@ void handle_exception_nmi(Vcpu& v) {
     vmcs_write(F::VM_ENTRY_INSTRUCTION_LEN, vmcs_read(F::VM_EXIT_INSTRUCTION_LEN));
     return;
   }
+  if (inject_vector == uint8_t(arch::Vector::DB)) deliver_debug_payload(v.exit.qualification);
   inject_exception(v, inject_vector, error);
 }
 

@@ -17,6 +17,7 @@
 #include "arch/vmx/vmx.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
+#include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
 #include "l1-vmm/panic.h"
 #include "l1-vmm/stats.h"
@@ -235,6 +236,14 @@ void skip_instruction(Vcpu&, uint64_t length) {
   const uint32_t intr = vmcs_read32(F::GUEST_INTERRUPTIBILITY_INFO);
   const uint32_t blocking = uint32_t(interruptibility::BLOCKING_BY_STI.mask | interruptibility::BLOCKING_BY_MOV_SS.mask);
   if (intr & blocking) vmcs_write(F::GUEST_INTERRUPTIBILITY_INFO, intr & ~blocking);
+  // The instruction began with RFLAGS.TF set, so it ends in a single-step
+  // trap (SDM 18.3.1.4), which the exit took away: BS in the pending debug
+  // exceptions makes VM entry deliver it before the guest's next
+  // instruction (SDM 26.6.3), as KVM's kvm_skip_emulated_instruction
+  // queues the #DB. (IA32_DEBUGCTL.BTF, which would make it a branch trap,
+  // is not implemented by the platforms nestbed runs on.)
+  if (vmcs_read(F::GUEST_RFLAGS) & arch::rflags::TF)
+    vmcs_write(F::GUEST_PENDING_DBG_EXCEPTIONS, vmcs_read(F::GUEST_PENDING_DBG_EXCEPTIONS) | pending_dbg::BS.mask);
 }
 
 void inject_exception(Vcpu&, uint8_t vector, uint32_t error_code) {

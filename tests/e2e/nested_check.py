@@ -117,10 +117,11 @@ def summary_rows(summary, title_pattern, columns=1):
 #   CPUID: the CPUID of level 3; level 2 VMREADs the exit reason, answers
 #     from its CPUID cache (no CPUID of its own), VMREADs GUEST_RIP and the
 #     instruction length, VMWRITEs GUEST_RIP, VMREADs the interruptibility
-#     state (skip_emulated_instruction), VMRESUMEs: 1 + 1 + 2 + 1 + 1 + 1 = 7
+#     state and RFLAGS (skip_emulated_instruction: TF means a single-step
+#     trap is owed), VMRESUMEs: 1 + 1 + 2 + 1 + 2 + 1 = 8
 #   OUT to port 0x80: the OUT; VMREAD reason and qualification; level 2
-#     forwards the OUT (port 0x80 exits at level 1 too); the same four
-#     VMREAD/VMWRITEs; VMRESUME: 1 + 2 + 1 + 4 + 1 = 9
+#     forwards the OUT (port 0x80 exits at level 1 too); the same five
+#     VMREAD/VMWRITEs; VMRESUME: 1 + 2 + 1 + 5 + 1 = 10
 #   a load or store of the I/O APIC (mmio-loop): the access, an EPT
 #     violation that EPT12 does not allow, reflected to level 2; VMREAD
 #     reason, qualification, IDT-vectoring information, guest-physical
@@ -129,7 +130,7 @@ def summary_rows(summary, title_pattern, columns=1):
 #     instruction (VMREAD CR0, CR4, EFER, CR3); level 2 forwards the access
 #     (the I/O APIC page is not in its EPT01 either); RIP past the decoded
 #     length (VMREAD GUEST_RIP, VMWRITE GUEST_RIP, VMREAD the
-#     interruptibility state); VMRESUME: 1 + 4 + 2 + 1 + 4 + 1 + 3 + 1 = 17
+#     interruptibility state and RFLAGS); VMRESUME: 1 + 4 + 2 + 1 + 4 + 1 + 4 + 1 = 18
 # With shadowing (the default), level 2's VMREADs and VMWRITEs of those
 # fields do not exit (arch/vmx/shadow_fields.def):
 #   CPUID: the CPUID and the VMRESUME: 2 (Turtles, OSDI 2010: 2)
@@ -142,11 +143,11 @@ def summary_rows(summary, title_pattern, columns=1):
 # to be explained in experiments/nested.md.
 EXPECTED_HW = {
     # (workload, shadowing): (exit reason, hardware exits per logical exit, once per run)
-    ("cpuid-loop", False): ("CPUID", 7, 1),
+    ("cpuid-loop", False): ("CPUID", 8, 1),
     ("cpuid-loop", True): ("CPUID", 2, 1),
-    ("pio-loop", False): ("IO_INSTRUCTION", 9, 0),
+    ("pio-loop", False): ("IO_INSTRUCTION", 10, 0),
     ("pio-loop", True): ("IO_INSTRUCTION", 3, 0),
-    ("mmio-loop", False): ("EPT_VIOLATION", 17, 0),
+    ("mmio-loop", False): ("EPT_VIOLATION", 18, 0),
     ("mmio-loop", True): ("EPT_VIOLATION", 3, 0),
 }
 

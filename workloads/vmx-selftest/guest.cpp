@@ -248,6 +248,11 @@ guest_int3:
     int3
     vmcall
     ud2
+    .global guest_icebp
+guest_icebp:
+    .byte 0xf1
+    vmcall
+    ud2
 guest_lmsw:
     lmsw %%ax
     vmcall

@@ -192,7 +192,7 @@ extern char guest_lgdt[], guest_sidt[];
 extern char guest_invept[], guest_invvpid[], guest_vmread[], guest_vmwrite[];
 extern char guest_pm32[], guest_pm32_vmcall[];
 extern char guest_state[], guest_state_vmcall[], guest_pause[], guest_rdpmc[], guest_wbinvd[], guest_mov_to_cr8[], guest_mov_from_cr8[];
-extern char guest_rdtscp[], guest_int3[], guest_lmsw[];
+extern char guest_rdtscp[], guest_int3[], guest_lmsw[], guest_icebp[];
 extern char guest_read32[], guest_write32[];
 extern char guest_sti_vmcall[], guest_mov_ss_vmcall[];
 extern char guest_vmxon[], guest_vmclear[], guest_vmptrld[], guest_vmptrst[], guest_vmlaunch[], guest_vmresume[],
@@ -320,6 +320,12 @@ bool vmx_usable();
   X(entry_posted_interrupts, "entry-posted-interrupts")        \
   X(exit_tsc_order, "exit-tsc-order")                          \
   X(mtf_before_preemption_timer, "mtf-before-preemption-timer") \
+  X(single_step_exit, "single-step-exit")                      \
+  X(single_step_guest_handler, "single-step-guest-handler")    \
+  X(mtf_before_single_step, "mtf-before-single-step")          \
+  X(pending_dbg_entry, "pending-dbg-entry")                    \
+  X(pending_dbg_before_preemption_timer, "pending-dbg-before-preemption-timer") \
+  X(icebp_exit, "icebp-exit")                                  \
   X(vmxoff, "vmxoff")
 
 #define SELFTEST_DECLARE(fn, name) void test_##fn();
