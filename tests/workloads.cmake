@@ -65,3 +65,12 @@ set_tests_properties(e2e.kvm.fpu-sse PROPERTIES
 # skipped, output shown; any other wrong count fails.
 set_tests_properties(e2e.kvm.single-step PROPERTIES
   SKIP_REGULAR_EXPRESSION "single-step: 100 loops, 503 traps")
+
+# nmi sends itself an NMI from inside its NMI handler: it must arrive right
+# after the handler's IRET unblocks NMIs. Under kvm_pvm the latched NMI
+# (queued with KVM_NMI while the guest blocks NMIs) waits for the guest's
+# next exit instead — here the next round's ICR write — so the last one is
+# still queued when the workload ends: 199 NMIs, 99 after IRET (measured
+# here, 2026-12). Exactly that outcome is skipped; any other fails.
+set_tests_properties(e2e.kvm.nmi PROPERTIES
+  SKIP_REGULAR_EXPRESSION "nmi: 100 rounds, 199 NMIs, 0 nested, 99 after IRET")

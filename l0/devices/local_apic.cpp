@@ -404,13 +404,30 @@ void LocalApic::record_error(uint32_t esr_bits) {
 
 // ---- IPIs (SDM 11.6) ----
 
-// INIT, SIPI and SMI would go to other CPUs and there are none; NMI is not
-// modeled. Fixed and lowest-priority IPIs reach this APIC if it is a destination.
+// INIT, SIPI and SMI would go to other CPUs and there are none. Fixed and
+// lowest-priority IPIs reach this APIC if it is a destination; so does an
+// NMI (its vector is ignored), except through the "self" shorthand, which
+// the SDM allows with fixed delivery only (11.6.1, table 11-3 note).
 void LocalApic::send_ipi() {
   uint32_t mode = (icr_lo_ >> apic::ICR_DELIVERY_MODE_SHIFT) & 7;
-  if (mode != apic::DELIVERY_FIXED && mode != apic::DELIVERY_LOWEST_PRIORITY) return;
   uint32_t shorthand = (icr_lo_ >> apic::ICR_SHORTHAND_SHIFT) & 3;
+  if (mode == apic::DELIVERY_NMI) {
+    if (shorthand != apic::SHORTHAND_SELF && ipi_targets_self(shorthand)) nmi_pending_ = true;
+    return;
+  }
+  if (mode != apic::DELIVERY_FIXED && mode != apic::DELIVERY_LOWEST_PRIORITY) return;
   send_fixed_ipi(uint8_t(icr_lo_ & apic::ICR_VECTOR_MASK), ipi_targets_self(shorthand));
+}
+
+void LocalApic::assert_lint(unsigned pin) {
+  if (pin > 1 || !globally_enabled()) return;
+  const uint32_t lvt = lvt_[pin == 0 ? LVT_LINT0 : LVT_LINT1];
+  if (lvt & apic::LVT_MASKED) return;  // a software-disabled APIC keeps every LVT masked
+  switch ((lvt & LVT_DELIVERY_MODE) >> apic::ICR_DELIVERY_MODE_SHIFT) {
+    case apic::DELIVERY_FIXED: accept_fixed(uint8_t(lvt & apic::LVT_VECTOR_MASK)); return;
+    case apic::DELIVERY_NMI: nmi_pending_ = true; return;
+    default: return;
+  }
 }
 
 void LocalApic::send_fixed_ipi(uint8_t vector, bool to_self) {

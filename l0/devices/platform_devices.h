@@ -141,6 +141,19 @@ class LocalApic : public MmioDevice {
   // (SDM 11.8.5); posted-interrupt processing dismisses its notification so.
   void eoi();
 
+  // NMIs (SDM 11.5.1, 11.6.1): an NMI IPI this APIC is a destination of
+  // (not through the "self" shorthand, which carries fixed interrupts
+  // only), or an edge on a LINT pin whose LVT entry says NMI. One stays
+  // pending until the processor takes it (take_nmi); more coalesce, as
+  // the processor latches a single NMI.
+  bool nmi_pending() const { return nmi_pending_; }
+  void take_nmi() { nmi_pending_ = false; }
+  // An edge on LINT0 (pin 0) or LINT1 (pin 1), as a board drives them: what
+  // the pin's LVT entry says — nothing when masked (or the APIC is globally
+  // disabled), its vector for fixed delivery, an NMI for NMI delivery.
+  // Other delivery modes (ExtINT, SMI, INIT) have nothing behind them here.
+  void assert_lint(unsigned pin);
+
   // Timer expiries that set their vector in IRR (expiries missed while the
   // guest did not look coalesce into one, as the IRR bit does).
   uint64_t timer_interrupts = 0;
@@ -191,6 +204,7 @@ class LocalApic : public MmioDevice {
   uint64_t timer_period_ = 0;        // clock ticks per timer period: initial count * divisor
   uint64_t timer_deadline_ = ~0ull;  // clock at the next expiry, or never
   uint32_t irr_[8] = {}, isr_[8] = {}, tmr_[8] = {};
+  bool nmi_pending_ = false;
 };
 
 // I/O APIC (Intel 82093AA data sheet, section 3) at 0xFEC00000, as QEMU's

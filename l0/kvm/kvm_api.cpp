@@ -222,6 +222,8 @@ void KvmVcpu::inject_interrupt(uint8_t vector) {
   checked_ioctl(fd(), KVM_INTERRUPT, "KVM_INTERRUPT", &irq);
 }
 
+void KvmVcpu::inject_nmi() { checked_ioctl(fd(), KVM_NMI, "KVM_NMI"); }
+
 uint32_t KvmVcpu::tsc_khz() const { return uint32_t(checked_ioctl(fd(), KVM_GET_TSC_KHZ, "KVM_GET_TSC_KHZ")); }
 
 }  // namespace nestbed::kvm

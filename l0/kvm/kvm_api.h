@@ -106,6 +106,7 @@ class KvmVcpu {
   void set_signal_mask(const sigset_t& mask);
   // Queues an external interrupt (KVM_INTERRUPT; only without an in-kernel irqchip).
   void inject_interrupt(uint8_t vector);
+  void inject_nmi();  // KVM_NMI
   // The guest's TSC frequency in kHz (KVM_GET_TSC_KHZ): the host's unless scaled.
   uint32_t tsc_khz() const;
 

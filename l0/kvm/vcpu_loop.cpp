@@ -78,6 +78,13 @@ void VcpuLoop::prepare_entry() {
 // interrupt shadow, none queued); otherwise ask for an exit when it can
 // (request_interrupt_window), as QEMU does without an in-kernel irqchip.
 void VcpuLoop::inject_pending_interrupt() {
+  // An NMI goes to KVM at once: KVM_NMI queues it, and KVM delivers it when
+  // the guest's NMI blocking allows (it tracks that blocking itself).
+  if (devices_.apic.nmi_pending()) {
+    vcpu_.inject_nmi();
+    devices_.apic.take_nmi();
+    ++interrupts_;
+  }
   int vector = devices_.apic.pending_vector();
   if (vector >= 0 && shared_.ready_for_interrupt_injection && shared_.if_flag) {
     vcpu_.inject_interrupt(uint8_t(vector));

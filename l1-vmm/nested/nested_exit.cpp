@@ -207,9 +207,22 @@ void load_vmcs12_host_state(Vcpu& v, VmcsSlot& slot, const StateAtExit& now) {
   write_if_changed(F::GUEST_RSP, h.rsp);
   write_if_changed(F::GUEST_RIP, h.rip);
   write_if_changed(F::GUEST_RFLAGS, h.rflags);
-  // A VM exit leaves no interrupt shadow and an active processor.
-  write_if_changed(F::GUEST_INTERRUPTIBILITY_INFO, vmcs_read(F::GUEST_INTERRUPTIBILITY_INFO) &
-                                                  interruptibility::BLOCKING_BY_NMI.mask);
+  // A VM exit leaves no interrupt shadow and an active processor. Blocking
+  // by NMI is the processor's, which a VM exit keeps (it only saves it,
+  // SDM 27.3.4): level k+2's, unless vmcs12 has "virtual NMIs" (then that
+  // was virtual-NMI blocking and level k+1's own stayed as it was). An
+  // exit caused by an NMI leaves NMIs blocked. (An entry that failed ran
+  // nothing: level k+1's stays.)
+  const Vmcs12& c = slot.vmcs12;
+  const uint32_t reason = c.get32(F::VM_EXIT_REASON);
+  const uint64_t nmi = interruptibility::BLOCKING_BY_NMI.mask;
+  uint64_t nmi_blocked = vmcs_read(F::GUEST_INTERRUPTIBILITY_INFO) & nmi;
+  if (!exit_reason_is_entry_failure(reason) && !c.test(F::PIN_BASED_VM_EXEC_CONTROL, pin_ctl::VIRTUAL_NMIS))
+    nmi_blocked = c.get(F::GUEST_INTERRUPTIBILITY_INFO) & nmi;
+  if (uint16_t(reason) == uint16_t(ExitReason::EXCEPTION_NMI) &&
+      intr_info::TYPE.get(c.get(F::VM_EXIT_INTR_INFO)) == intr_info::TYPE_NMI)
+    nmi_blocked = nmi;
+  write_if_changed(F::GUEST_INTERRUPTIBILITY_INFO, nmi_blocked);
   write_if_changed(F::GUEST_ACTIVITY_STATE, activity_state::ACTIVE);
   write_if_changed(F::GUEST_PENDING_DBG_EXCEPTIONS, 0);
   // Level k+1's TLB entries under VPID 1 were made with the CR3 it had at

@@ -351,6 +351,10 @@ class Cpu : public Clock {
     new_fetch_generation_all();
   }
   void invlpg_in_context(uint64_t key, uint64_t la);
+  // Blocking by NMI (SDM 6.7.1): from an NMI's delivery to the next IRET
+  // (with "NMI exiting", IRET leaves it alone: SDM 25.3).
+  bool nmi_blocked() const { return nmi_blocked_; }
+  void set_nmi_blocked(bool v) { nmi_blocked_ = v; }
   bool halted() const { return halted_; }
   void set_halted(bool v) { halted_ = v; }
   bool in_interrupt_shadow() const { return shadow_; }
@@ -497,6 +501,8 @@ class Cpu : public Clock {
   uint64_t folded_cost_ = 0, folded_count_ = 0;
   void retire_early(const DecodedInsn* i);
   bool halted_ = false;
+  bool nmi_blocked_ = false;
+  void deliver_nmi();
   // Debug state: breakpoints armed in DR7 (bit n for DRn), the DR6-format
   // bits (B0-B3, BS) of traps the running instruction has met and of
   // traps pending at this boundary, a #DB's DR6 bits on their way to the

@@ -53,6 +53,12 @@ void Cpu::service_events() {
   dev_.apic.update();
   next_event_ = dev_.apic.next_event();
   if (non_root_ && vmx_events()) return;
+  // An NMI comes before maskable interrupts, whatever IF says; blocking by
+  // NMI and by MOV SS hold it (SDM 6.7.1, 6.8.3, table 6-2).
+  if (NB_UNLIKELY(dev_.apic.nmi_pending()) && !nmi_blocked_ && !shadow_by_mov_ss()) {
+    deliver_nmi();
+    return;
+  }
   if (shadow_) {
     // Interrupts are blocked for one instruction after STI / MOV SS.
     next_event_ = 0;
@@ -99,6 +105,20 @@ bool Cpu::vmx_events() {
       return true;
     }
     next_event_ = std::min(next_event_, deadline);
+  }
+  // "NMI exiting": an NMI the guest could take is a VM exit instead (SDM
+  // 25.2), below the preemption timer (26.6.4); the processor then blocks
+  // NMIs until the VMM's IRET, as after an NMI's delivery.
+  if ((ctl.pin & v::pin_ctl::NMI_EXITING) && dev_.apic.nmi_pending() && !nmi_blocked_ && !shadow_by_mov_ss()) {
+    dev_.apic.take_nmi();
+    ++counters_.interrupts;
+    halted_ = false;
+    vmx::VmExitRequest r{uint32_t(v::ExitReason::EXCEPTION_NMI)};
+    r.intr_info = uint32_t(v::intr_info::VECTOR.make(uint64_t(Vector::NMI)) |
+                           v::intr_info::TYPE.make(v::intr_info::TYPE_NMI) | v::intr_info::VALID.mask);
+    deliver_vm_exit(r);
+    nmi_blocked_ = true;
+    return true;
   }
   if ((ctl.proc & v::proc_ctl::NMI_WINDOW_EXITING) && !vmx_->virtual_nmi_blocked()) {
     // The NMI window is open when there is no virtual-NMI blocking and no
@@ -166,6 +186,16 @@ bool Cpu::vmx_events() {
   return false;
 }
 
+// NMI delivery (SDM 6.7): vector 2 through the IDT, like a hardware
+// interrupt but not subject to IF; NMIs stay blocked until the next IRET.
+// It wakes HLT.
+void Cpu::deliver_nmi() {
+  dev_.apic.take_nmi();
+  ++counters_.interrupts;
+  halted_ = false;
+  deliver_event(uint8_t(Vector::NMI), false, 0, false, false, 0);
+}
+
 bool Cpu::deliver_pending_interrupt() {
   const int vector = dev_.apic.pending_vector();
   if (vector < 0) return false;
@@ -211,6 +241,9 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
     // never do.
     const bool is_int_n = is_software && vector != 3 && vector != 4;
     const bool soft_like = is_software || privileged;
+    // An NMI never consults the exception bitmap ("NMI exiting" decides, in
+    // vmx_events; an injected one is delivered).
+    const bool is_nmi = vector == uint8_t(Vector::NMI) && !soft_like && !is_external;
     // A #DB's DR6 bits: DR6 takes them on delivery; an exit reports them
     // in its qualification and leaves DR6 alone (SDM 27.1, 27.2.1).
     const bool db_payload = vector == uint8_t(Vector::DB) && !soft_like && !is_external && db_payload_valid_;
@@ -221,7 +254,8 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
     // (the VMM sets it for a fault it reflects, SDM 26.6.1.3).
     push_rf_ = !injected_now && ((!soft_like && !is_external && arch::exception_pushes_rf(vector)) || string_interrupted_);
     injected_now = false;
-    if (non_root_ && check_bitmap && !is_external && !is_int_n && vmx_->exception_exits(vector, has_error, error)) {
+    if (non_root_ && check_bitmap && !is_external && !is_int_n && !is_nmi &&
+        vmx_->exception_exits(vector, has_error, error)) {
       vmx::VmExitRequest r{uint32_t(v::ExitReason::EXCEPTION_NMI)};
       r.intr_info = event_info(vector, has_error, is_software, false, privileged);
       r.intr_error = has_error ? error : 0;
@@ -252,6 +286,9 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
         deliver_event_legacy(vector, has_error, error, is_software, is_external);
       db_payload_valid_ = false;
       string_interrupted_ = false;
+      // A delivered NMI blocks NMIs; in a guest with "virtual NMIs" an
+      // injected one blocks virtual NMIs instead (vmx.cpp, SDM 26.6.1.2).
+      if (is_nmi && !(non_root_ && (vmx_->controls().pin & v::pin_ctl::VIRTUAL_NMIS))) nmi_blocked_ = true;
       halted_ = false;
       end_block();
       return;
@@ -505,7 +542,10 @@ void Cpu::load_return_segments(uint16_t cs, unsigned new_cpl, bool load_ss, uint
 // modeled and raise #GP.
 void Cpu::iret(unsigned opsize) {
   const bool ia32e = s_.efer & efer::LMA;
+  // IRET unblocks NMIs — virtual NMIs in a guest that has them — except in
+  // a guest with "NMI exiting" (SDM 6.7.1, 25.3).
   if (non_root_) vmx_->guest_iret();
+  if (!(non_root_ && (vmx_->controls().pin & arch::vmx::pin_ctl::NMI_EXITING))) nmi_blocked_ = false;
   if (s_.rflags & rflags::NT) raise_gp(0);
   ReturnFrame frame(*this, opsize);
   const uint64_t new_rip = frame.pop();

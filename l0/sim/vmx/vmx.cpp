@@ -428,7 +428,10 @@ void Vmx::load_guest_state(Vmcs& v) {
                                 interruptibility::BLOCKING_BY_MOV_SS.test(intr),
                             interruptibility::BLOCKING_BY_MOV_SS.test(intr));
   cpu_.set_halted(v.read(F::GUEST_ACTIVITY_STATE) == activity_state::HLT);
+  // Blocking by NMI is virtual-NMI blocking with "virtual NMIs", else the
+  // processor's own (SDM 26.3.2.5).
   virtual_nmi_blocked_ = (ctl_.pin & pin_ctl::VIRTUAL_NMIS) && interruptibility::BLOCKING_BY_NMI.test(intr);
+  cpu_.set_nmi_blocked(!(ctl_.pin & pin_ctl::VIRTUAL_NMIS) && interruptibility::BLOCKING_BY_NMI.test(intr));
   // Pending debug exceptions (SDM 26.6.3): B0-B3 and BS become debug traps
   // pending at the first boundary in the guest (held over its first
   // instruction by MOV SS blocking), unless VM entry injects an external
@@ -669,8 +672,8 @@ void Vmx::save_guest_state(Vmcs& v, uint64_t guest_rip) {
   const uint64_t shadow = !cpu_.in_interrupt_shadow() ? 0
                           : cpu_.shadow_by_mov_ss()   ? interruptibility::BLOCKING_BY_MOV_SS.mask
                                                       : interruptibility::BLOCKING_BY_STI.mask;
-  v.write(F::GUEST_INTERRUPTIBILITY_INFO, shadow |
-                                              (virtual_nmi_blocked_ ? interruptibility::BLOCKING_BY_NMI.mask : 0));
+  const bool nmi_blocked = (ctl_.pin & pin_ctl::VIRTUAL_NMIS) ? virtual_nmi_blocked_ : cpu_.nmi_blocked();
+  v.write(F::GUEST_INTERRUPTIBILITY_INFO, shadow | (nmi_blocked ? interruptibility::BLOCKING_BY_NMI.mask : 0));
   v.write(F::GUEST_ACTIVITY_STATE, cpu_.halted() ? activity_state::HLT : activity_state::ACTIVE);
   // Debug traps pending at the exit's boundary (held by MOV SS blocking, or
   // behind an MTF or trap-like exit that outranks them) are the VMM's now
