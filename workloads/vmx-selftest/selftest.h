@@ -326,6 +326,9 @@ bool vmx_usable();
   X(pending_dbg_entry, "pending-dbg-entry")                    \
   X(pending_dbg_before_preemption_timer, "pending-dbg-before-preemption-timer") \
   X(icebp_exit, "icebp-exit")                                  \
+  X(nmi_exiting, "nmi-exiting")                                \
+  X(nmi_blocking_entry, "nmi-blocking-entry")                  \
+  X(nmi_to_guest, "nmi-to-guest")                              \
   X(vmxoff, "vmxoff")
 
 #define SELFTEST_DECLARE(fn, name) void test_##fn();

@@ -208,8 +208,14 @@ class Cpu : public Clock {
   void flush_tlb(bool include_global);
   void invlpg(uint64_t la);
   void recompute_mode();
-  // Forces an event check (interrupts, APIC timer) before the next block.
-  void check_events_soon() { next_event_ = 0; }
+  // Forces an event check (interrupts, APIC timer) at the next instruction
+  // boundary: something may have made an event deliverable (an APIC write
+  // that sent an IPI or an NMI, IF set), which the SDM recognizes before
+  // the next instruction, not at the end of the block.
+  void check_events_soon() {
+    next_event_ = 0;
+    exit_block_ = true;
+  }
   uint64_t next_event() const { return next_event_; }
 
   // Loads a segment register from a selector with the checks of MOV/POP
