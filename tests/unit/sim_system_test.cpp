@@ -1261,5 +1261,52 @@ TEST(SimDeterminism, IdenticalRunsGiveIdenticalCounts) {
   EXPECT_EQ(a.rax, b.rax);
 }
 
+
+// #AC(0) (SDM 6.15, interrupt 17): with CR0.AM, RFLAGS.AC and CPL 3, a
+// misaligned data access faults; an aligned one does not, nor the same
+// access at CPL 0 or with AC clear. A user stack push is a data access too.
+TEST_F(SimSystem, AlignmentCheckAtCpl3) {
+  constexpr uint8_t AC = 17;
+  struct Case {
+    bool am, ac;
+    int32_t disp;  // from DATA: 0 aligned, 2 misaligned for 8 bytes
+    bool faults;
+  } cases[] = {{true, true, 0, false}, {true, true, 2, true}, {false, true, 2, false}, {true, false, 2, false}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "AM " << c.am << " AC " << c.ac << " disp " << c.disp);
+    m.enter_long_mode();
+    if (c.am) m.s().cr0 |= arch::cr0::AM;
+    Asm a(L::CODE);
+    to_user(a, kUserCode, fl::FIXED1 | (c.ac ? fl::AC : 0));
+    Asm u(kUserCode);
+    u.mov_imm64(rBX, L::DATA);
+    const uint64_t load = u.here();
+    u.load64(rAX, mem_op(rBX, c.disp));
+    u.hlt();  // #GP at CPL 3: the end of a run that did not fault on the load
+    m.load_code(u);
+    if (c.faults) {
+      expect_stub(run(a), AC);
+      EXPECT_EQ(m.stack64(0), 0u) << "error code 0";
+      EXPECT_EQ(m.stack64(1), load);
+    } else {
+      expect_stub(run(a), GP);
+      EXPECT_EQ(m.stack64(1), u.here() - 1) << "the HLT";
+    }
+  }
+  // A misaligned user stack: PUSH faults.
+  m.enter_long_mode();
+  m.s().cr0 |= arch::cr0::AM;
+  Asm a(L::CODE);
+  to_user(a, kUserCode, fl::FIXED1 | fl::AC);
+  Asm u(kUserCode);
+  u.add_imm8(rSP, -4);
+  const uint64_t push = u.here();
+  u.push(rAX);
+  u.hlt();
+  m.load_code(u);
+  expect_stub(run(a), AC);
+  EXPECT_EQ(m.stack64(1), push);
+}
+
 }  // namespace
 }  // namespace nestbed::testing

@@ -59,6 +59,7 @@ void Cpu::reset_to_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx) {
   recompute_mode();
   flush_tlb(true);
   debug_registers_changed();
+  update_alignment_check();
 }
 
 void Cpu::enter_long_mode_flat(uint64_t cr3) {
@@ -535,6 +536,7 @@ void Cpu::phys_write(uint64_t pa, unsigned size, uint64_t value) {
 }
 
 uint64_t Cpu::read_slow(uint64_t la, unsigned size, Access a) {
+  check_alignment(la, size, a);
   if ((la & 0xfff) + size > 0x1000) {  // split across two pages
     uint64_t v = 0;
     for (unsigned k = 0; k < size; ++k) v |= read_slow(la + k, 1, a) << (8 * k);
@@ -546,6 +548,7 @@ uint64_t Cpu::read_slow(uint64_t la, unsigned size, Access a) {
 }
 
 void Cpu::write_slow(uint64_t la, uint64_t size, uint64_t value) {
+  check_alignment(la, unsigned(size), Access::Write);
   watch_data(la, unsigned(size), Access::Write);  // a trap: reported after the instruction
   if ((la & 0xfff) + size > 0x1000) {
     // Both pages must be writable before any byte is written.
@@ -578,6 +581,7 @@ uint8_t* Cpu::host_span(uint64_t la, uint64_t len, Access a) {
   // Watched bytes go element by element, so a hit stops the string
   // instruction after its iteration.
   if (NB_UNLIKELY(data_breakpoints_) && data_breakpoint_on_page(la & ~0xfffull)) return nullptr;
+  if (NB_UNLIKELY(alignment_check_)) return nullptr;  // element by element, each checked
   const uint64_t pa = translate(la, a, false, unsigned(len));
   if (!mem_.contains(pa, len)) return nullptr;
   if (a == Access::Write && code_page_[pa >> 12]) return nullptr;

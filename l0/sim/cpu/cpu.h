@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "arch/x86/exceptions.h"
 #include "arch/x86/rflags.h"
 #include "l0/devices/platform_devices.h"
 #include "l0/machine/guest_memory.h"
@@ -291,6 +292,11 @@ class Cpu : public Clock {
   // ICEBP (INT1, F1): a trap-like #DB, delivered as a privileged software
   // exception (SDM 24.8.3: interruption type 5; no gate DPL check).
   void icebp(unsigned insn_len);
+  // Alignment checking (SDM 6.15, interrupt 17): CR0.AM, RFLAGS.AC and
+  // CPL 3 make a misaligned data access #AC(0). Called wherever one of the
+  // three changes; while it is on, no TLB entry has fast-path tags, so
+  // every access reaches the check in the slow paths.
+  void update_alignment_check();
   // IRET, SYSRET or VM entry loaded RFLAGS: RF stays as loaded after the
   // instruction instead of being cleared (SDM 18.3.1.1).
   void rflags_loaded() { rf_loaded_ = true; }
@@ -508,6 +514,11 @@ class Cpu : public Clock {
   void retire_early(const DecodedInsn* i);
   bool halted_ = false;
   bool nmi_blocked_ = false;
+  bool alignment_check_ = false;  // update_alignment_check()
+  void check_alignment(uint64_t la, unsigned size, Access a) const {
+    if (NB_UNLIKELY(alignment_check_) && a != Access::Exec && (la & (size - 1)) && !(size & (size - 1)))
+      raise_fault(uint8_t(arch::Vector::AC), 0);
+  }
   void deliver_nmi();
   // Debug state: breakpoints armed in DR7 (bit n for DRn), the DR6-format
   // bits (B0-B3, BS) of traps the running instruction has met and of

@@ -572,6 +572,7 @@ void Cpu::iret(unsigned opsize) {
   if (opsize == 2) writable &= 0xffff;
   s_.rflags = (s_.rflags & ~writable) | (new_flags & writable) | rflags::FIXED1;
   rflags_loaded();  // RF as popped, for the next instruction (SDM 18.3.1.1)
+  update_alignment_check();  // AC as popped
   if (new_cpl > old_cpl) invalidate_inner_segments(s_);
   s_.rip() = mode_ == CpuMode::Bits64 ? new_rip : uint32_t(new_rip);
   check_events_soon();  // IF may have been set

@@ -180,7 +180,7 @@ void h_sysret(Cpu& c, const DecodedInsn& i) {
   s.rflags = (s.r[R11] & 0x3c7fd7) | fl::FIXED1;
   c.rflags_loaded();  // RF from R11 stays for the next instruction
   s.rip() = to64 ? s.r[RCX] : uint32_t(s.r[RCX]);
-  c.set_cpl(3);
+  c.set_cpl(3);  // and AC from R11 takes effect
   c.recompute_mode();
   c.check_events_soon();
 }

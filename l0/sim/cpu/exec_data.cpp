@@ -214,6 +214,7 @@ void h_popf(Cpu& c, const DecodedInsn& i) {
   if (s.cpl <= iopl) writable |= fl::IF;
   if (i.opsize == 2) writable &= 0xffff;
   s.rflags = (s.rflags & ~(writable | fl::RF)) | (v & writable) | fl::FIXED1;
+  c.update_alignment_check();
   c.check_events_soon();
   c.end_block();
 }

@@ -120,6 +120,13 @@ void Cpu::set_cpl(uint8_t cpl) {
   // TLB entries carry permissions for user or supervisor accesses.
   if ((cpl == 3) != (s_.cpl == 3)) flush_tlb(true);
   s_.cpl = cpl;
+  update_alignment_check();
+}
+
+void Cpu::update_alignment_check() {
+  const bool on = (s_.cr0 & cr0::AM) && (s_.rflags & rflags::AC) && s_.cpl == 3;
+  if (on && !alignment_check_) flush_tlb_contexts([](uint64_t) { return true; });  // fast-path tags skip the check
+  alignment_check_ = on;
 }
 
 // MOV/POP to DS, ES, FS, GS, SS (SDM vol. 2, MOV "Operation").
@@ -251,6 +258,7 @@ void Cpu::write_cr0(uint64_t v) {
     std::copy(pdpte, pdpte + 4, s_.pdpte);
   }
   s_.cr0 = v;
+  if ((old ^ v) & cr0::AM) update_alignment_check();
   if ((old ^ v) & (cr0::PG | cr0::WP | cr0::PE)) flush_tlb(true);
   recompute_mode();
 }

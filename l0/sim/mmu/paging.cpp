@@ -80,6 +80,7 @@ void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, b
   // A page a data breakpoint watches: reads and writes take the slow path,
   // which checks them (debug.cpp).
   if (NB_UNLIKELY(data_breakpoints_) && data_breakpoint_on_page(page)) e.tag_r = e.tag_w = e.tag_wc = TAG_INVALID;
+  if (NB_UNLIKELY(alignment_check_)) e.tag_r = e.tag_w = e.tag_wc = TAG_INVALID;  // every access checked
   (void)user;
 }
 

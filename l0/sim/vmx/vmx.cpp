@@ -422,7 +422,7 @@ void Vmx::load_guest_state(Vmcs& v) {
   s.rflags = v.read(F::GUEST_RFLAGS) | fl::FIXED1;
   cpu_.rflags_loaded();
   // CPL is SS.DPL after VM entry (SDM 26.3.2.2 / 27.3.1).
-  cpu_.set_cpl(uint8_t((s.seg[arch::seg::SS].ar & ar::DPL_MASK) >> ar::DPL_SHIFT));
+  cpu_.set_cpl(uint8_t((s.seg[arch::seg::SS].ar & ar::DPL_MASK) >> ar::DPL_SHIFT));  // and CR0.AM/RFLAGS.AC
   const uint64_t intr = v.read(F::GUEST_INTERRUPTIBILITY_INFO);
   cpu_.set_interrupt_shadow(interruptibility::BLOCKING_BY_STI.test(intr) ||
                                 interruptibility::BLOCKING_BY_MOV_SS.test(intr),
@@ -722,7 +722,7 @@ void Vmx::load_host_state(Vmcs& v) {
   cpu_.set_non_root(false);
   cpu_.set_ept_active(false);
   cpu_.set_apic_access_page(Cpu::kNoApicAccessPage);
-  cpu_.set_cpl(0);
+  cpu_.set_cpl(0);  // alignment checking off with it
   cpu_.set_halted(false);
   cpu_.set_interrupt_shadow(false);
   cpu_.switch_tlb_context(0, ctl_.vpid == 0);
