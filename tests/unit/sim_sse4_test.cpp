@@ -133,6 +133,17 @@ TEST_F(SimSse4, AvailabilityChecks) {
   }
 }
 
+// The MMX forms of SSSE3 (no 66 prefix: PSHUFB mm, mm/m64; PALIGNR mm,
+// mm/m64, imm8) name MMX registers, which the sim does not implement yet:
+// #UD, while the XMM forms run. (This changes when MMX is added.)
+TEST_F(SimSse4, MmxFormsOfSsse3AreUd) {
+  EXPECT_EQ(vector_of({0x0f, 0x38, 0x00, 0xc1}), UD);
+  reset();
+  EXPECT_EQ(vector_of({0x0f, 0x3a, 0x0f, 0xc1, 5}), UD);
+  reset();
+  EXPECT_EQ(vector_of({0x66, 0x0f, 0x38, 0x00, 0xc1}), -1);
+}
+
 // Alignment (SDM vol. 2, table 2-21, exception type 4 and its note; type
 // 5): a misaligned m128 is #GP(0) except for LDDQU and PCMPxSTRx; the
 // narrower operands have no alignment rule.
