@@ -14,6 +14,8 @@
 #include "arch/x86/cpuid.h"
 #include "arch/x86/sse.h"
 #include "l0/sim/cpu/cpuid.h"
+#include "l0/sim/cpu/exec_sse.h"
+#include "tests/support/differential.h"
 #include "tests/support/sim_harness.h"
 #include "tests/support/x86_encoder.h"
 
@@ -225,6 +227,76 @@ TEST_F(SimSse4, RoundAndDotProductExceptions) {
   EXPECT_EQ(vector_of({0x66, 0x0f, 0x3a, 0x40, 0xc1, 0xff}), XM);
   EXPECT_EQ(m.s().xmm[0].q[1], 0x11u);
   EXPECT_TRUE(m.s().mxcsr & mxb::OE);
+}
+
+// ROUNDPS/PD/SS/SD in integer code (what a host without SSE4.1 runs)
+// against the host's instruction: every imm8[3:0], the floating-point
+// edge values, every rounding mode, DAZ, and IE/PE unmasked (the vector,
+// XMM0 and MXCSR after the instruction must agree).
+TEST_F(SimSse4, RoundIntegerCodeMatchesTheHost) {
+  if (!sim::host_has_sse41()) GTEST_SKIP() << "the host CPU has no SSE4.1 to compare with";
+  struct HostFpGuard {
+    ~HostFpGuard() { sim::use_host_fp(true); }
+  } guard;
+  namespace dse = differential::sse;
+  std::vector<uint32_t> mxcsrs(std::begin(dse::kMxcsrs), std::end(dse::kMxcsrs));
+  for (uint32_t unmask : {mxb::IE, mxb::PE, mxb::IE | mxb::PE})
+    for (uint32_t rc : {0u, 3u}) mxcsrs.push_back((mxb::RESET & ~(unmask << mxb::MASK_SHIFT)) | (rc << mxb::RC_SHIFT));
+  std::vector<uint64_t> dwords, qwords = dse::double_edges();
+  for (uint32_t f : dse::float_edges()) dwords.push_back(f);
+  for (double v : {0.5, 1.5, 2.5, -0.5, -2.5, 3.0, 1e300, 4503599627370495.5, -0.49999999999999994}) {
+    uint64_t q;
+    std::memcpy(&q, &v, 8);
+    qwords.push_back(q);
+    dwords.push_back(f32(float(v)));
+  }
+  unsigned failures = 0, cases = 0, traps = 0;
+  const struct {
+    const char* name;
+    uint8_t op;
+    bool dbl;
+  } ops[] = {{"roundps", 0x08, false}, {"roundpd", 0x09, true}, {"roundss", 0x0a, false}, {"roundsd", 0x0b, true}};
+  for (const auto& op : ops) {
+    const std::vector<uint64_t>& v = op.dbl ? qwords : dwords;
+    for (unsigned imm = 0; imm < 16; ++imm) {
+      for (size_t k = 0; k < v.size(); ++k) {
+        const uint64_t a = v[k], b = v[(k * 7 + imm) % v.size()];
+        const uint64_t lo = op.dbl ? a : (a | (b << 32)), hi = op.dbl ? b : (v[(k + 3) % v.size()] | (v[(k + 5) % v.size()] << 32));
+        const uint32_t mxcsr = mxcsrs[(k + imm * 5) % mxcsrs.size()];
+        struct Out {
+          int vector;
+          uint64_t lo, hi;
+          uint32_t mxcsr;
+        } out[2];
+        for (int soft = 0; soft < 2; ++soft) {
+          sim::use_host_fp(!soft);
+          reset();
+          m.s().mxcsr = mxcsr;
+          set_xmm(0, 0x0123456789abcdefull, 0xfedcba9876543210ull);
+          set_xmm(1, lo, hi);
+          Asm code(L::CODE + 0x800 * soft);  // one address per path: a block decoded once for each
+          code.raw({0x66, 0x0f, 0x3a, op.op, 0xc1, uint8_t(imm | (k % 3 == 2 ? 0xa0 : 0))});
+          code.hlt();
+          m.load_code(code);
+          m.rip() = code.origin;
+          EXPECT_EQ(m.run(1000), CpuStop::Halted) << m.cpu.stop_message();
+          out[soft] = {m.stub_vector(), m.s().xmm[0].q[0], m.s().xmm[0].q[1], m.s().mxcsr};
+        }
+        ++cases;
+        traps += out[0].vector == XM;
+        const bool same = out[0].vector == out[1].vector && out[0].lo == out[1].lo && out[0].hi == out[1].hi &&
+                          out[0].mxcsr == out[1].mxcsr;
+        if (!same && ++failures <= 20)
+          ADD_FAILURE() << op.name << " imm " << imm << std::hex << " mxcsr 0x" << mxcsr << " in " << lo << ":" << hi
+                        << "\n  host: vector " << std::dec << out[0].vector << std::hex << " " << out[0].lo << ":"
+                        << out[0].hi << " mxcsr 0x" << out[0].mxcsr << "\n  soft: vector " << std::dec << out[1].vector
+                        << std::hex << " " << out[1].lo << ":" << out[1].hi << " mxcsr 0x" << out[1].mxcsr;
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0u) << failures << " of " << cases << " cases differ";
+  EXPECT_GT(traps, 0u);
+  std::printf("  %u cases, %u trapped\n", cases, traps);
 }
 
 // CMPXCHG16B m128 (SDM vol. 2, CMPXCHG8B/CMPXCHG16B): #GP(0) when the

@@ -211,8 +211,13 @@ struct XmmFp {
 
 // Whether the host CPU executes an instruction set (CPUID, read once): the
 // floating-point instructions of SSE3 and SSE4.1 run as the host's own.
+// Without SSE4.1, ROUND* runs as integer code (exec_sse4.cpp); DPPS/DPPD
+// and the SSE3 ones are then unimplemented (#UD).
 bool host_has_sse3();
 bool host_has_sse41();
+// Tests: false makes host_has_sse3/41 answer false, so instructions decoded
+// afterwards take the paths of a host without them.
+void use_host_fp(bool on);
 
 // SSE3 and SSSE3 (exec_sse3.cpp); SSE4.1, SSE4.2, POPCNT and CRC32
 // (exec_sse4.cpp). select_sse tries them after the SSE/SSE2 families.

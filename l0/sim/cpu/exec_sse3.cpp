@@ -15,6 +15,7 @@
 #include <cpuid.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <limits>
 
@@ -32,13 +33,18 @@ bool host_cpuid_ecx(uint32_t bit) {
 }
 }  // namespace
 
+namespace {
+std::atomic<bool> g_host_fp{true};
+}  // namespace
+
+void use_host_fp(bool on) { g_host_fp.store(on, std::memory_order_relaxed); }
 bool host_has_sse3() {
   static const bool has = host_cpuid_ecx(arch::cpuid::L1_ECX_SSE3);
-  return has;
+  return has && g_host_fp.load(std::memory_order_relaxed);
 }
 bool host_has_sse41() {
   static const bool has = host_cpuid_ecx(arch::cpuid::L1_ECX_SSE4_1);
-  return has;
+  return has && g_host_fp.load(std::memory_order_relaxed);
 }
 
 namespace {

@@ -124,6 +124,93 @@ struct Round {
   static V128 run(V128 a, V128 b, uint8_t imm, uint32_t& m) { return TABLE[imm & 15](a, b, m); }
 };
 
+// ROUND* in integer code, for a host without SSE4.1 (and for the tests
+// that compare it with the host's): SDM vol. 2 ROUNDPS. An SNaN becomes a
+// QNaN and signals invalid; a denormal is zero under DAZ (ROUND* never
+// signals denormal); a non-integral value signals precision unless imm8
+// bit 3 suppresses it; zeros, infinities and integral values pass.
+template <typename U>
+struct Ieee;
+template <>
+struct Ieee<uint32_t> {
+  static constexpr unsigned MANT = 23, EXP_MAX = 0xff;
+  static constexpr int BIAS = 127;
+};
+template <>
+struct Ieee<uint64_t> {
+  static constexpr unsigned MANT = 52, EXP_MAX = 0x7ff;
+  static constexpr int BIAS = 1023;
+};
+
+// x rounded to an integral value with rounding control rc (MXCSR.RC's
+// encoding: nearest even, down, up, toward zero); flags collects IE/PE.
+template <typename U>
+U round_integral(U x, unsigned rc, bool daz, uint32_t& flags) {
+  using I = Ieee<U>;
+  constexpr U one = 1;
+  const U sign = x & (one << (8 * sizeof(U) - 1));
+  const unsigned exp = unsigned(x >> I::MANT) & I::EXP_MAX;
+  const U mant = x & ((one << I::MANT) - 1);
+  if (exp == I::EXP_MAX) {  // infinity or NaN
+    if (mant && !(mant >> (I::MANT - 1))) {
+      flags |= arch::mxcsr::IE;
+      return x | (one << (I::MANT - 1));
+    }
+    return x;
+  }
+  if (exp == 0 && (mant == 0 || daz)) return sign;
+  const int e = int(exp) - I::BIAS;
+  if (e >= int(I::MANT)) return x;
+  if (e < 0) {  // 0 < |x| < 1: the result is 0 or 1 with x's sign
+    flags |= arch::mxcsr::PE;
+    const bool to_one = rc == 0 ? (e == -1 && mant != 0) : rc == 1 ? sign != 0 : rc == 2 ? sign == 0 : false;
+    return sign | (to_one ? U(I::BIAS) << I::MANT : 0);
+  }
+  const unsigned frac = I::MANT - unsigned(e);  // fraction bits, 1..MANT
+  const U m = mant | (one << I::MANT);
+  const U rem = m & ((one << frac) - 1), half = one << (frac - 1);
+  if (rem == 0) return x;
+  flags |= arch::mxcsr::PE;
+  U ip = m >> frac;
+  if (rc == 0 ? (rem > half || (rem == half && (ip & 1))) : rc == 1 ? sign != 0 : rc == 2 ? sign == 0 : false) ++ip;
+  U r = ip << frac;
+  unsigned ex = exp;
+  if (r >> (I::MANT + 1)) {  // rounded up to the next power of two
+    r >>= 1;
+    ++ex;
+  }
+  return sign | (U(ex) << I::MANT) | (r & ((one << I::MANT) - 1));
+}
+
+template <typename U, bool SCALAR, unsigned N, Form S>
+void h_round_soft(Cpu& c, const DecodedInsn& i) {
+  namespace mx = arch::mxcsr;
+  check_sse(c);
+  const V128 b = read_src<N, N == 16, S>(c, i, 1);
+  XmmLanes<U> d(get_xmm(c, i.op[0].reg));
+  const XmmLanes<U> s(b);
+  const uint8_t imm = uint8_t(i.imm);
+  uint32_t& mxcsr = c.state().mxcsr;
+  const unsigned rc = imm & 4 ? (mxcsr & mx::RC) >> mx::RC_SHIFT : imm & 3;
+  uint32_t flags = 0;
+  for (unsigned k = 0; k < (SCALAR ? 1 : XmmLanes<U>::N); ++k) d.e[k] = round_integral(s.e[k], rc, mxcsr & mx::DAZ, flags);
+  if (imm & 8) flags &= ~mx::PE;
+  const uint32_t unmasked = ~(mxcsr >> mx::MASK_SHIFT) & mx::FLAGS;
+  // Invalid is found before the computation (SDM vol. 1, 11.5.2.1): when
+  // it is unmasked, precision is not reported.
+  if (flags & unmasked & mx::IE) flags = mx::IE;
+  mxcsr |= flags;
+  if (flags & unmasked) raise_simd_exception(c);
+  set_xmm(c, i.op[0].reg, d.get());
+}
+template <typename U, bool SCALAR, unsigned N>
+struct RoundSoft {
+  template <typename, unsigned, bool, Form S>
+  struct H {
+    static void fn(Cpu& c, const DecodedInsn& i) { h_round_soft<U, SCALAR, N, S>(c, i); }
+  };
+};
+
 // ----------------------------------------------------- insert / extract
 
 // EXTRACTPS, PEXTRB/W/D/Q r/m, xmm, imm8: element imm8 (modulo the count)
@@ -423,12 +510,19 @@ template <typename Op, unsigned N = 16, bool ALIGNED = true>
 Handler int_op(const DecodedInsn& d, CpuMode mode) {
   return XmmPick<XmmInt, Op, N, ALIGNED>::pick(d, mode);
 }
+bool has_imm(const DecodedInsn& d) { return d.nops == 3 && d.op[2].kind == OpKind::Imm; }
 template <typename Op, unsigned N = 16>
 Handler fp_op(const DecodedInsn& d, CpuMode mode) {
   if (!host_has_sse41()) return nullptr;  // unimplemented on this host (exec_sse.h)
   return XmmPick<XmmFp, Op, N, N == 16>::pick(d, mode);
 }
-bool has_imm(const DecodedInsn& d) { return d.nops == 3 && d.op[2].kind == OpKind::Imm; }
+// ROUND*: the host's instruction, or the integer code without SSE4.1.
+template <const HostFp* TABLE, typename U, bool SCALAR, unsigned N>
+Handler round_op(const DecodedInsn& d, CpuMode mode) {
+  if (!has_imm(d)) return nullptr;
+  if (host_has_sse41()) return fp_op<Round<TABLE>, N>(d, mode);
+  return XmmPick<RoundSoft<U, SCALAR, N>::template H, void, N, N == 16>::pick(d, mode);
+}
 
 // An XMM-source handler H<F> by operand 1's form.
 template <typename Pick>
@@ -508,10 +602,10 @@ bool select_sse4(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
       break;
     case X86_INS_DPPS: h = has_imm(d) ? fp_op<Dpps>(d, mode) : nullptr; cost = CostClass::multiply; break;
     case X86_INS_DPPD: h = has_imm(d) ? fp_op<Dppd>(d, mode) : nullptr; cost = CostClass::multiply; break;
-    case X86_INS_ROUNDPS: h = has_imm(d) ? fp_op<Round<kRoundps>>(d, mode) : nullptr; break;
-    case X86_INS_ROUNDPD: h = has_imm(d) ? fp_op<Round<kRoundpd>>(d, mode) : nullptr; break;
-    case X86_INS_ROUNDSS: h = has_imm(d) ? fp_op<Round<kRoundss>, 4>(d, mode) : nullptr; break;
-    case X86_INS_ROUNDSD: h = has_imm(d) ? fp_op<Round<kRoundsd>, 8>(d, mode) : nullptr; break;
+    case X86_INS_ROUNDPS: h = round_op<kRoundps, uint32_t, false, 16>(d, mode); break;
+    case X86_INS_ROUNDPD: h = round_op<kRoundpd, uint64_t, false, 16>(d, mode); break;
+    case X86_INS_ROUNDSS: h = round_op<kRoundss, uint32_t, true, 4>(d, mode); break;
+    case X86_INS_ROUNDSD: h = round_op<kRoundsd, uint64_t, true, 8>(d, mode); break;
     case X86_INS_EXTRACTPS: h = extract<uint32_t>(d, mode); break;
     case X86_INS_PEXTRB: h = extract<uint8_t>(d, mode); break;
     case X86_INS_PEXTRW: h = d.op[0].kind == OpKind::Mem ? extract<uint16_t>(d, mode) : nullptr; break;  // the register form is SSE2's
