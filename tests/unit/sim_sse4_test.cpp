@@ -229,19 +229,70 @@ TEST_F(SimSse4, RoundAndDotProductExceptions) {
   EXPECT_TRUE(m.s().mxcsr & mxb::OE);
 }
 
-// ROUNDPS/PD/SS/SD in integer code (what a host without SSE4.1 runs)
-// against the host's instruction: every imm8[3:0], the floating-point
-// edge values, every rounding mode, DAZ, and IE/PE unmasked (the vector,
-// XMM0 and MXCSR after the instruction must agree).
-TEST_F(SimSse4, RoundIntegerCodeMatchesTheHost) {
-  if (!sim::host_has_sse41()) GTEST_SKIP() << "the host CPU has no SSE4.1 to compare with";
+// The paths of a host without SSE3/SSE4.1 (sim::use_host_fp(false))
+// against the host's instructions: `insn` (xmm0, xmm1 forms) on inputs
+// under `mxcsr`, once each way; the vector, XMM0 and MXCSR after it must
+// agree. Counts cases, traps and differences.
+class SimSse4HostLess : public SimSse4 {
+ protected:
   struct HostFpGuard {
     ~HostFpGuard() { sim::use_host_fp(true); }
-  } guard;
+  };
+  struct Out {
+    int vector;
+    uint64_t lo, hi;
+    uint32_t mxcsr;
+    bool operator==(const Out& o) const { return vector == o.vector && lo == o.lo && hi == o.hi && mxcsr == o.mxcsr; }
+  };
+  unsigned cases = 0, traps = 0, failures = 0;
+  void compare(const std::string& name, const std::vector<uint8_t>& insn, const uint64_t x0[2], const uint64_t x1[2],
+               uint32_t mxcsr) {
+    HostFpGuard guard;
+    Out out[2];
+    for (int soft = 0; soft < 2; ++soft) {
+      sim::use_host_fp(!soft);
+      reset();
+      m.s().mxcsr = mxcsr;
+      set_xmm(0, x0[0], x0[1]);
+      set_xmm(1, x1[0], x1[1]);
+      Asm code(L::CODE + 0x800 * soft);  // one address per path: a block decoded once for each
+      code.bytes.insert(code.bytes.end(), insn.begin(), insn.end());
+      code.hlt();
+      m.load_code(code);
+      m.rip() = code.origin;
+      EXPECT_EQ(m.run(1000), CpuStop::Halted) << m.cpu.stop_message();
+      out[soft] = {m.stub_vector(), m.s().xmm[0].q[0], m.s().xmm[0].q[1], m.s().mxcsr};
+    }
+    ++cases;
+    traps += out[0].vector == XM;
+    if (!(out[0] == out[1]) && ++failures <= 20)
+      ADD_FAILURE() << name << std::hex << " mxcsr 0x" << mxcsr << " x0 " << x0[0] << ":" << x0[1] << " x1 " << x1[0]
+                    << ":" << x1[1] << "\n  host: vector " << std::dec << out[0].vector << std::hex << " " << out[0].lo
+                    << ":" << out[0].hi << " mxcsr 0x" << out[0].mxcsr << "\n  soft: vector " << std::dec
+                    << out[1].vector << std::hex << " " << out[1].lo << ":" << out[1].hi << " mxcsr 0x" << out[1].mxcsr;
+  }
+  void summary() {
+    EXPECT_EQ(failures, 0u) << failures << " of " << cases << " cases differ";
+    EXPECT_GT(traps, 0u);
+    std::printf("  %u cases, %u trapped\n", cases, traps);
+  }
+  // MXCSR values: the differential suite's (masked), then IE, DE, OE, UE
+  // or PE unmasked, and all of them, in two rounding modes.
+  static std::vector<uint32_t> mxcsrs() {
+    namespace dse = differential::sse;
+    std::vector<uint32_t> v(std::begin(dse::kMxcsrs), std::end(dse::kMxcsrs));
+    for (uint32_t unmask : {mxb::IE, mxb::DE, mxb::OE, mxb::UE, mxb::PE, mxb::IE | mxb::PE, mxb::FLAGS & ~mxb::ZE})
+      for (uint32_t rc : {0u, 3u}) v.push_back((mxb::RESET & ~(unmask << mxb::MASK_SHIFT)) | (rc << mxb::RC_SHIFT));
+    return v;
+  }
+};
+
+// ROUNDPS/PD/SS/SD in integer code: every imm8[3:0] (reserved bits set
+// now and then), the floating-point edge values and halves.
+TEST_F(SimSse4HostLess, RoundIntegerCodeMatchesTheHost) {
+  if (!sim::host_has_sse41()) GTEST_SKIP() << "the host CPU has no SSE4.1 to compare with";
   namespace dse = differential::sse;
-  std::vector<uint32_t> mxcsrs(std::begin(dse::kMxcsrs), std::end(dse::kMxcsrs));
-  for (uint32_t unmask : {mxb::IE, mxb::PE, mxb::IE | mxb::PE})
-    for (uint32_t rc : {0u, 3u}) mxcsrs.push_back((mxb::RESET & ~(unmask << mxb::MASK_SHIFT)) | (rc << mxb::RC_SHIFT));
+  const std::vector<uint32_t> mx = mxcsrs();
   std::vector<uint64_t> dwords, qwords = dse::double_edges();
   for (uint32_t f : dse::float_edges()) dwords.push_back(f);
   for (double v : {0.5, 1.5, 2.5, -0.5, -2.5, 3.0, 1e300, 4503599627370495.5, -0.49999999999999994}) {
@@ -250,7 +301,6 @@ TEST_F(SimSse4, RoundIntegerCodeMatchesTheHost) {
     qwords.push_back(q);
     dwords.push_back(f32(float(v)));
   }
-  unsigned failures = 0, cases = 0, traps = 0;
   const struct {
     const char* name;
     uint8_t op;
@@ -261,42 +311,42 @@ TEST_F(SimSse4, RoundIntegerCodeMatchesTheHost) {
     for (unsigned imm = 0; imm < 16; ++imm) {
       for (size_t k = 0; k < v.size(); ++k) {
         const uint64_t a = v[k], b = v[(k * 7 + imm) % v.size()];
-        const uint64_t lo = op.dbl ? a : (a | (b << 32)), hi = op.dbl ? b : (v[(k + 3) % v.size()] | (v[(k + 5) % v.size()] << 32));
-        const uint32_t mxcsr = mxcsrs[(k + imm * 5) % mxcsrs.size()];
-        struct Out {
-          int vector;
-          uint64_t lo, hi;
-          uint32_t mxcsr;
-        } out[2];
-        for (int soft = 0; soft < 2; ++soft) {
-          sim::use_host_fp(!soft);
-          reset();
-          m.s().mxcsr = mxcsr;
-          set_xmm(0, 0x0123456789abcdefull, 0xfedcba9876543210ull);
-          set_xmm(1, lo, hi);
-          Asm code(L::CODE + 0x800 * soft);  // one address per path: a block decoded once for each
-          code.raw({0x66, 0x0f, 0x3a, op.op, 0xc1, uint8_t(imm | (k % 3 == 2 ? 0xa0 : 0))});
-          code.hlt();
-          m.load_code(code);
-          m.rip() = code.origin;
-          EXPECT_EQ(m.run(1000), CpuStop::Halted) << m.cpu.stop_message();
-          out[soft] = {m.stub_vector(), m.s().xmm[0].q[0], m.s().xmm[0].q[1], m.s().mxcsr};
-        }
-        ++cases;
-        traps += out[0].vector == XM;
-        const bool same = out[0].vector == out[1].vector && out[0].lo == out[1].lo && out[0].hi == out[1].hi &&
-                          out[0].mxcsr == out[1].mxcsr;
-        if (!same && ++failures <= 20)
-          ADD_FAILURE() << op.name << " imm " << imm << std::hex << " mxcsr 0x" << mxcsr << " in " << lo << ":" << hi
-                        << "\n  host: vector " << std::dec << out[0].vector << std::hex << " " << out[0].lo << ":"
-                        << out[0].hi << " mxcsr 0x" << out[0].mxcsr << "\n  soft: vector " << std::dec << out[1].vector
-                        << std::hex << " " << out[1].lo << ":" << out[1].hi << " mxcsr 0x" << out[1].mxcsr;
+        const uint64_t x0[2] = {0x0123456789abcdefull, 0xfedcba9876543210ull};
+        const uint64_t x1[2] = {op.dbl ? a : (a | (b << 32)),
+                                op.dbl ? b : (v[(k + 3) % v.size()] | (v[(k + 5) % v.size()] << 32))};
+        const uint8_t i8 = uint8_t(imm | (k % 3 == 2 ? 0xa0 : 0));
+        compare(std::string(op.name) + " imm " + std::to_string(i8), {0x66, 0x0f, 0x3a, op.op, 0xc1, i8}, x0, x1,
+                mx[(k + imm * 5) % mx.size()]);
       }
     }
   }
-  EXPECT_EQ(failures, 0u) << failures << " of " << cases << " cases differ";
-  EXPECT_GT(traps, 0u);
-  std::printf("  %u cases, %u trapped\n", cases, traps);
+  summary();
+}
+
+// ADDSUBPS/PD, HADDPS/PD, HSUBPS/PD as SSE2 steps: every pair of edge
+// values, masked and unmasked.
+TEST_F(SimSse4HostLess, Sse3StepsMatchTheHost) {
+  if (!sim::host_has_sse3()) GTEST_SKIP() << "the host CPU has no SSE3 to compare with";
+  namespace dse = differential::sse;
+  const std::vector<uint32_t> mx = mxcsrs();
+  const struct {
+    const char* name;
+    std::vector<uint8_t> insn;
+    bool dbl;
+  } ops[] = {{"addsubps", {0xf2, 0x0f, 0xd0, 0xc1}, false}, {"addsubpd", {0x66, 0x0f, 0xd0, 0xc1}, true},
+             {"haddps", {0xf2, 0x0f, 0x7c, 0xc1}, false},   {"haddpd", {0x66, 0x0f, 0x7c, 0xc1}, true},
+             {"hsubps", {0xf2, 0x0f, 0x7d, 0xc1}, false},   {"hsubpd", {0x66, 0x0f, 0x7d, 0xc1}, true}};
+  differential::Gen g(0x5e3, 0);
+  for (const auto& op : ops) {
+    const auto data = op.dbl ? dse::fp_pairs(g, dse::double_edges(), false) : dse::fp_pairs(g, dse::float_edges(), false);
+    for (size_t k = 0; k < data.size(); ++k) {
+      // Pair up lanes across the operands too: horizontal operations add
+      // neighbours of one operand.
+      uint64_t x0[2] = {data[k].x0[0], data[k].x1[1]}, x1[2] = {data[k].x1[0], data[k].x0[1]};
+      compare(op.name, op.insn, x0, x1, mx[(k * 3) % mx.size()]);
+    }
+  }
+  summary();
 }
 
 // CMPXCHG16B m128 (SDM vol. 2, CMPXCHG8B/CMPXCHG16B): #GP(0) when the

@@ -211,10 +211,36 @@ struct XmmFp {
 
 // Whether the host CPU executes an instruction set (CPUID, read once): the
 // floating-point instructions of SSE3 and SSE4.1 run as the host's own.
-// Without SSE4.1, ROUND* runs as integer code (exec_sse4.cpp); DPPS/DPPD
-// and the SSE3 ones are then unimplemented (#UD).
+// Without SSE4.1, ROUND* runs as integer code (exec_sse4.cpp).
 bool host_has_sse3();
 bool host_has_sse41();
+// On a host without them, those instructions run as sequences of SSE2
+// scalar operations in the order of the SDM's pseudocode (each rounded as
+// the instruction rounds it): scalar_step runs one (ADDSS/SUBSS/MULSS for
+// 32-bit elements, the SD forms for 64-bit) under the guest's rounding
+// control, DAZ and FTZ with every exception masked and ORs the flags it
+// raised into `flags`; commit_step_flags then updates MXCSR and raises an
+// unmasked exception as one instruction would (SDM vol. 1, 11.5.2.1:
+// invalid, denormal and divide-by-zero are found before any result, so
+// when one of them is unmasked overflow, underflow and precision are not
+// reported).
+enum class StepOp : uint8_t { Add, Sub, Mul };
+uint32_t scalar_step(StepOp op, uint32_t a, uint32_t b, uint32_t guest_mxcsr, uint32_t& flags);
+uint64_t scalar_step(StepOp op, uint64_t a, uint64_t b, uint32_t guest_mxcsr, uint32_t& flags);
+void commit_step_flags(Cpu& c, uint32_t flags);
+// dst = Op::run(dst, src, imm8, guest MXCSR, flags) in steps, then the flags.
+template <typename Op, unsigned N, bool ALIGNED, Form S>
+struct XmmFpSteps {
+  static void fn(Cpu& c, const DecodedInsn& i) {
+    check_sse(c);
+    const V128 b = read_src<N, ALIGNED, S>(c, i, 1);
+    uint32_t flags = 0;
+    const V128 r = Op::run(get_xmm(c, i.op[0].reg), b, uint8_t(i.imm), c.state().mxcsr, flags);
+    commit_step_flags(c, flags);
+    set_xmm(c, i.op[0].reg, r);
+  }
+};
+
 // Tests: false makes host_has_sse3/41 answer false, so instructions decoded
 // afterwards take the paths of a host without them.
 void use_host_fp(bool on);

@@ -47,6 +47,66 @@ bool host_has_sse41() {
   return has && g_host_fp.load(std::memory_order_relaxed);
 }
 
+// ------------------------------------------- SSE2 steps (exec_sse.h)
+
+namespace {
+// The step's value comes from a run with every exception masked; with an
+// exception unmasked, its flags come from a second run under the guest's
+// masks, the host's SIGFPE caught (an unmasked underflow is signalled by
+// tininess alone, an unmasked overflow or underflow reports precision only
+// for the rescaled result: SDM vol. 1, 4.9.1.5-4.9.1.6 and 11.5.2.1).
+template <typename U, typename Op>
+U run_step(U a, U b, uint32_t guest_mxcsr, uint32_t& flags, Op op) {
+  namespace mx = arch::mxcsr;
+  uint32_t m = (guest_mxcsr & ~mx::FLAGS) | mx::MASKS;
+  struct Ctx {
+    V128 x, y;
+  } ctx{make128(a, 0), make128(b, 0)};
+  const V128 x0 = ctx.x;
+  op(ctx.x, ctx.y, m);
+  if ((guest_mxcsr & mx::MASKS) == mx::MASKS) {
+    flags |= m & mx::FLAGS;
+    return U(low64(ctx.x));
+  }
+  const U value = U(low64(ctx.x));
+  ctx.x = x0;
+  uint32_t g = guest_mxcsr & ~mx::FLAGS;
+  run_trapping([](void* p, uint32_t& mm) { Op{}(static_cast<Ctx*>(p)->x, static_cast<Ctx*>(p)->y, mm); }, &ctx, g);
+  flags |= g & mx::FLAGS;
+  return value;
+}
+#define NB_STEP(insn)                                                                                             \
+  [](V128& x, V128 y, uint32_t& m) {                                                                              \
+    uint32_t h;                                                                                                   \
+    asm volatile(NB_UNDER_MXCSR(insn " %[y], %[x]") : [x] "+x"(x), [m] "+m"(m), [h] "=m"(h) : [y] "x"(y));       \
+  }
+}  // namespace
+
+uint32_t scalar_step(StepOp op, uint32_t a, uint32_t b, uint32_t guest_mxcsr, uint32_t& flags) {
+  switch (op) {
+    case StepOp::Add: return run_step(a, b, guest_mxcsr, flags, NB_STEP("addss"));
+    case StepOp::Sub: return run_step(a, b, guest_mxcsr, flags, NB_STEP("subss"));
+    default: return run_step(a, b, guest_mxcsr, flags, NB_STEP("mulss"));
+  }
+}
+uint64_t scalar_step(StepOp op, uint64_t a, uint64_t b, uint32_t guest_mxcsr, uint32_t& flags) {
+  switch (op) {
+    case StepOp::Add: return run_step(a, b, guest_mxcsr, flags, NB_STEP("addsd"));
+    case StepOp::Sub: return run_step(a, b, guest_mxcsr, flags, NB_STEP("subsd"));
+    default: return run_step(a, b, guest_mxcsr, flags, NB_STEP("mulsd"));
+  }
+}
+#undef NB_STEP
+
+void commit_step_flags(Cpu& c, uint32_t flags) {
+  namespace mx = arch::mxcsr;
+  uint32_t& mxcsr = c.state().mxcsr;
+  const uint32_t unmasked = ~(mxcsr >> mx::MASK_SHIFT) & mx::FLAGS, pre = mx::IE | mx::DE | mx::ZE;
+  if (flags & unmasked & pre) flags &= pre;
+  mxcsr |= flags;
+  if (flags & unmasked) raise_simd_exception(c);
+}
+
 namespace {
 
 // ------------------------------------------------------------ SSE3 FP
@@ -66,6 +126,43 @@ NB_FP3_OP(Haddpd, "haddpd")
 NB_FP3_OP(Hsubps, "hsubps")
 NB_FP3_OP(Hsubpd, "hsubpd")
 #undef NB_FP3_OP
+
+// The same as SSE2 steps (SDM vol. 2 pseudocode): element k of the result
+// is x[i] op y[j] with (x, y, i, j, op) from Pick(k).
+template <typename U, typename Pick>
+V128 steps(V128 a, V128 b, uint32_t mx, uint32_t& flags, Pick pick) {
+  const XmmLanes<U> d(a), s(b);
+  XmmLanes<U> r;
+  for (unsigned k = 0; k < XmmLanes<U>::N; ++k) {
+    const auto [x_is_src, i, y_is_src, j, op] = pick(k);
+    r.e[k] = scalar_step(op, (x_is_src ? s : d).e[i], (y_is_src ? s : d).e[j], mx, flags);
+  }
+  return r.get();
+}
+struct Step {
+  bool x_src;
+  unsigned i;
+  bool y_src;
+  unsigned j;
+  StepOp op;
+};
+template <typename U>
+struct AddsubSteps {  // element k: d[k] - s[k] for even k, d[k] + s[k] for odd
+  static V128 run(V128 a, V128 b, uint8_t, uint32_t mx, uint32_t& flags) {
+    return steps<U>(a, b, mx, flags, [](unsigned k) { return Step{false, k, true, k, k & 1 ? StepOp::Add : StepOp::Sub}; });
+  }
+};
+template <typename U, StepOp OP>
+struct HorizontalSteps {  // low half from pairs of the destination, high half from the source's
+  static V128 run(V128 a, V128 b, uint8_t, uint32_t mx, uint32_t& flags) {
+    constexpr unsigned half = XmmLanes<U>::N / 2;
+    return steps<U>(a, b, mx, flags, [](unsigned k) {
+      const bool src = k >= half;
+      const unsigned p = 2 * (k % half);
+      return Step{src, p, src, p + 1, OP};
+    });
+  }
+};
 
 // ---------------------------------------------------------- SSE3 moves
 
@@ -190,9 +287,10 @@ template <typename Op, unsigned N = 16, bool ALIGNED = true>
 Handler int_op(const DecodedInsn& d, CpuMode mode) {
   return XmmPick<XmmInt, Op, N, ALIGNED>::pick(d, mode);
 }
-template <typename Op>
+// The host's instruction, or SSE2 steps on a host without SSE3.
+template <typename Op, typename Steps>
 Handler fp_op(const DecodedInsn& d, CpuMode mode) {
-  if (!host_has_sse3()) return nullptr;  // unimplemented on this host (exec_sse.h)
+  if (!host_has_sse3()) return XmmPick<XmmFpSteps, Steps, 16, true>::pick(d, mode);
   return XmmPick<XmmFp, Op, 16, true>::pick(d, mode);
 }
 
@@ -202,12 +300,12 @@ bool select_sse3(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
   Handler h = nullptr;
   CostClass cost = CostClass::simple;  // Agner Fog, Skylake: reciprocal throughput 0.5-1 (HADD/HSUB 2)
   switch (id) {
-    case X86_INS_ADDSUBPS: h = fp_op<Addsubps>(d, mode); break;
-    case X86_INS_ADDSUBPD: h = fp_op<Addsubpd>(d, mode); break;
-    case X86_INS_HADDPS: h = fp_op<Haddps>(d, mode); break;
-    case X86_INS_HADDPD: h = fp_op<Haddpd>(d, mode); break;
-    case X86_INS_HSUBPS: h = fp_op<Hsubps>(d, mode); break;
-    case X86_INS_HSUBPD: h = fp_op<Hsubpd>(d, mode); break;
+    case X86_INS_ADDSUBPS: h = fp_op<Addsubps, AddsubSteps<uint32_t>>(d, mode); break;
+    case X86_INS_ADDSUBPD: h = fp_op<Addsubpd, AddsubSteps<uint64_t>>(d, mode); break;
+    case X86_INS_HADDPS: h = fp_op<Haddps, HorizontalSteps<uint32_t, StepOp::Add>>(d, mode); break;
+    case X86_INS_HADDPD: h = fp_op<Haddpd, HorizontalSteps<uint64_t, StepOp::Add>>(d, mode); break;
+    case X86_INS_HSUBPS: h = fp_op<Hsubps, HorizontalSteps<uint32_t, StepOp::Sub>>(d, mode); break;
+    case X86_INS_HSUBPD: h = fp_op<Hsubpd, HorizontalSteps<uint64_t, StepOp::Sub>>(d, mode); break;
     case X86_INS_LDDQU:
       h = d.nops == 2 && d.op[1].kind == OpKind::Mem ? int_op<Lddqu, 16, false>(d, mode) : nullptr;
       cost = CostClass::load_store;
