@@ -349,6 +349,26 @@ TEST_F(SimSse4HostLess, Sse3StepsMatchTheHost) {
   summary();
 }
 
+// DPPS/DPPD as SSE2 steps: edge values, imm8 values with one to four
+// products, masked and unmasked.
+TEST_F(SimSse4HostLess, DotProductStepsMatchTheHost) {
+  if (!sim::host_has_sse41()) GTEST_SKIP() << "the host CPU has no SSE4.1 to compare with";
+  namespace dse = differential::sse;
+  const std::vector<uint32_t> mx = mxcsrs();
+  differential::Gen g(0xd9, 0);
+  for (bool dbl : {false, true}) {
+    const auto data = dbl ? dse::fp_pairs(g, dse::double_edges(), false) : dse::fp_pairs(g, dse::float_edges(), false);
+    for (size_t k = 0; k < 3 * data.size(); ++k) {
+      const uint8_t imm = uint8_t(dbl ? (0x31 + (k % 3) * 0x10) ^ (k & 2) : (k * 37) ^ (k / data.size()));
+      const uint64_t* x0 = data[k % data.size()].x0;
+      const uint64_t* x1 = data[k % data.size()].x1;
+      compare(dbl ? "dppd" : "dpps", {0x66, 0x0f, 0x3a, uint8_t(dbl ? 0x41 : 0x40), 0xc1, imm}, x0, x1,
+              mx[(k * 5) % mx.size()]);
+    }
+  }
+  summary();
+}
+
 // CMPXCHG16B m128 (SDM vol. 2, CMPXCHG8B/CMPXCHG16B): #GP(0) when the
 // operand is not 16-byte aligned, memory and registers unchanged; an
 // aligned operand compares and exchanges.

@@ -214,19 +214,21 @@ struct XmmFp {
 // Without SSE4.1, ROUND* runs as integer code (exec_sse4.cpp).
 bool host_has_sse3();
 bool host_has_sse41();
-// On a host without them, those instructions run as sequences of SSE2
+// On a host without them, the others run as sequences of SSE2
 // scalar operations in the order of the SDM's pseudocode (each rounded as
-// the instruction rounds it): scalar_step runs one (ADDSS/SUBSS/MULSS for
-// 32-bit elements, the SD forms for 64-bit) under the guest's rounding
-// control, DAZ and FTZ with every exception masked and ORs the flags it
-// raised into `flags`; commit_step_flags then updates MXCSR and raises an
-// unmasked exception as one instruction would (SDM vol. 1, 11.5.2.1:
-// invalid, denormal and divide-by-zero are found before any result, so
-// when one of them is unmasked overflow, underflow and precision are not
-// reported).
+// the instruction rounds it), in stages (the operations one stage does in
+// parallel: DPPS's products, then its sums): scalar_step runs one
+// (ADDSS/SUBSS/MULSS for 32-bit elements, the SD forms for 64-bit) under
+// the guest's MXCSR and ORs the flags it raised into `stage`; end_stage
+// adds a stage's flags to `flags` as SDM vol. 1, 11.5.2.1 says (invalid,
+// denormal and divide-by-zero are found before any result: when one of
+// them is unmasked, the stage's overflow, underflow and precision are not
+// reported) and answers whether the instruction stops there with an
+// unmasked exception; commit_step_flags then updates MXCSR and raises it.
 enum class StepOp : uint8_t { Add, Sub, Mul };
-uint32_t scalar_step(StepOp op, uint32_t a, uint32_t b, uint32_t guest_mxcsr, uint32_t& flags);
-uint64_t scalar_step(StepOp op, uint64_t a, uint64_t b, uint32_t guest_mxcsr, uint32_t& flags);
+uint32_t scalar_step(StepOp op, uint32_t a, uint32_t b, uint32_t guest_mxcsr, uint32_t& stage);
+uint64_t scalar_step(StepOp op, uint64_t a, uint64_t b, uint32_t guest_mxcsr, uint32_t& stage);
+bool end_stage(uint32_t guest_mxcsr, uint32_t stage, uint32_t& flags);
 void commit_step_flags(Cpu& c, uint32_t flags);
 // dst = Op::run(dst, src, imm8, guest MXCSR, flags) in steps, then the flags.
 template <typename Op, unsigned N, bool ALIGNED, Form S>

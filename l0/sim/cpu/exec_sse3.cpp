@@ -98,13 +98,19 @@ uint64_t scalar_step(StepOp op, uint64_t a, uint64_t b, uint32_t guest_mxcsr, ui
 }
 #undef NB_STEP
 
+bool end_stage(uint32_t guest_mxcsr, uint32_t stage, uint32_t& flags) {
+  namespace mx = arch::mxcsr;
+  const uint32_t unmasked = ~(guest_mxcsr >> mx::MASK_SHIFT) & mx::FLAGS, pre = mx::IE | mx::DE | mx::ZE;
+  if (stage & unmasked & pre) stage &= pre;
+  flags |= stage;
+  return stage & unmasked;
+}
+
 void commit_step_flags(Cpu& c, uint32_t flags) {
   namespace mx = arch::mxcsr;
   uint32_t& mxcsr = c.state().mxcsr;
-  const uint32_t unmasked = ~(mxcsr >> mx::MASK_SHIFT) & mx::FLAGS, pre = mx::IE | mx::DE | mx::ZE;
-  if (flags & unmasked & pre) flags &= pre;
   mxcsr |= flags;
-  if (flags & unmasked) raise_simd_exception(c);
+  if (flags & ~(mxcsr >> mx::MASK_SHIFT) & mx::FLAGS) raise_simd_exception(c);
 }
 
 namespace {
@@ -133,10 +139,12 @@ template <typename U, typename Pick>
 V128 steps(V128 a, V128 b, uint32_t mx, uint32_t& flags, Pick pick) {
   const XmmLanes<U> d(a), s(b);
   XmmLanes<U> r;
+  uint32_t stage = 0;
   for (unsigned k = 0; k < XmmLanes<U>::N; ++k) {
     const auto [x_is_src, i, y_is_src, j, op] = pick(k);
-    r.e[k] = scalar_step(op, (x_is_src ? s : d).e[i], (y_is_src ? s : d).e[j], mx, flags);
+    r.e[k] = scalar_step(op, (x_is_src ? s : d).e[i], (y_is_src ? s : d).e[j], mx, stage);
   }
+  end_stage(mx, stage, flags);  // one stage: the elements in parallel
   return r.get();
 }
 struct Step {

@@ -93,6 +93,33 @@ struct Dppd {
   }
 };
 
+// DPPS/DPPD as SSE2 steps on a host without SSE4.1 (exec_sse.h): the
+// SDM's pseudocode, each product and sum rounded on its own, products of
+// the elements not in imm8[7:4] replaced by +0.0.
+template <typename U>
+struct DpSteps {
+  static V128 run(V128 a, V128 b, uint8_t imm, uint32_t mx, uint32_t& flags) {
+    constexpr unsigned n = XmmLanes<U>::N;
+    const XmmLanes<U> d(a), s(b);
+    U t[n];
+    uint32_t products = 0, sums = 0, total = 0;
+    for (unsigned k = 0; k < n; ++k) t[k] = (imm >> (4 + k)) & 1 ? scalar_step(StepOp::Mul, d.e[k], s.e[k], mx, products) : 0;
+    if (end_stage(mx, products, flags)) return a;
+    U sum = scalar_step(StepOp::Add, t[0], t[1], mx, sums);
+    if constexpr (n == 4) {
+      const U high = scalar_step(StepOp::Add, t[2], t[3], mx, sums);
+      if (end_stage(mx, sums, flags)) return a;
+      sum = scalar_step(StepOp::Add, sum, high, mx, total);
+      if (end_stage(mx, total, flags)) return a;
+    } else {
+      if (end_stage(mx, sums, flags)) return a;
+    }
+    XmmLanes<U> r;
+    for (unsigned k = 0; k < n; ++k) r.e[k] = (imm >> k) & 1 ? sum : 0;
+    return r.get();
+  }
+};
+
 // ROUNDPS/PD/SS/SD: imm8 bits 3:0 (rounding control, "use MXCSR.RC",
 // precision suppression) select the host instruction; bits 7:4 are
 // reserved and ignored by the legacy-SSE forms.
@@ -513,8 +540,14 @@ Handler int_op(const DecodedInsn& d, CpuMode mode) {
 bool has_imm(const DecodedInsn& d) { return d.nops == 3 && d.op[2].kind == OpKind::Imm; }
 template <typename Op, unsigned N = 16>
 Handler fp_op(const DecodedInsn& d, CpuMode mode) {
-  if (!host_has_sse41()) return nullptr;  // unimplemented on this host (exec_sse.h)
   return XmmPick<XmmFp, Op, N, N == 16>::pick(d, mode);
+}
+// DPPS/DPPD: the host's instruction, or SSE2 steps without SSE4.1.
+template <typename Op, typename U>
+Handler dp_op(const DecodedInsn& d, CpuMode mode) {
+  if (!has_imm(d)) return nullptr;
+  if (!host_has_sse41()) return XmmPick<XmmFpSteps, DpSteps<U>, 16, true>::pick(d, mode);
+  return fp_op<Op>(d, mode);
 }
 // ROUND*: the host's instruction, or the integer code without SSE4.1.
 template <const HostFp* TABLE, typename U, bool SCALAR, unsigned N>
@@ -600,8 +633,8 @@ bool select_sse4(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
     case X86_INS_PBLENDVB:
       h = xmm_src(d, mode, [](auto f) -> Handler { return &h_blendv<int8_t, decltype(f)::value>; });
       break;
-    case X86_INS_DPPS: h = has_imm(d) ? fp_op<Dpps>(d, mode) : nullptr; cost = CostClass::multiply; break;
-    case X86_INS_DPPD: h = has_imm(d) ? fp_op<Dppd>(d, mode) : nullptr; cost = CostClass::multiply; break;
+    case X86_INS_DPPS: h = dp_op<Dpps, uint32_t>(d, mode); cost = CostClass::multiply; break;
+    case X86_INS_DPPD: h = dp_op<Dppd, uint64_t>(d, mode); cost = CostClass::multiply; break;
     case X86_INS_ROUNDPS: h = round_op<kRoundps, uint32_t, false, 16>(d, mode); break;
     case X86_INS_ROUNDPD: h = round_op<kRoundpd, uint64_t, false, 16>(d, mode); break;
     case X86_INS_ROUNDSS: h = round_op<kRoundss, uint32_t, true, 4>(d, mode); break;
