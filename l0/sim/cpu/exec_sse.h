@@ -18,7 +18,9 @@
 #pragma once
 #include <emmintrin.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
@@ -163,6 +165,12 @@ struct XmmLanes {
   explicit XmmLanes(V128 v) { _mm_storeu_si128(reinterpret_cast<V128*>(e), v); }
   V128 get() const { return _mm_loadu_si128(reinterpret_cast<const V128*>(e)); }
 };
+
+// v with signed or unsigned saturation to T's range.
+template <typename T>
+T saturate(int64_t v) {
+  return T(std::clamp<int64_t>(v, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
+}
 
 // dst = Op::run(dst, src, imm8), src an XMM register or N bytes of memory
 // (16 bytes: #GP(0) when ALIGNED and misaligned): the integer operations

@@ -1,12 +1,13 @@
-// SSE3 (SDM vol. 1, 12.4; vol. 2, each instruction): ADDSUBPS/PD,
+// SSE3 (SDM vol. 1, chapter 12; vol. 2, each instruction): ADDSUBPS/PD,
 // HADDPS/PD, HSUBPS/PD (the host's own instructions under the guest's
-// MXCSR, as in exec_sse_fp.cpp), LDDQU, MOVDDUP, MOVSHDUP, MOVSLDUP; and
-// SSSE3 (vol. 1, 12.7) in its XMM forms: PABSB/W/D, PALIGNR, PHADDW/D,
-// PHADDSW, PHSUBW/D, PHSUBSW, PMADDUBSW, PMULHRSW, PSHUFB, PSIGNB/W/D,
-// computed here in integer code (exact on every host). FISTTP is x87;
+// MXCSR, as in exec_sse_fp.cpp, or SSE2 steps on a host without SSE3),
+// LDDQU, MOVDDUP, MOVSHDUP, MOVSLDUP; and SSSE3 in its XMM forms:
+// PABSB/W/D, PALIGNR, PHADDW/D, PHADDSW, PHSUBW/D, PHSUBSW, PMADDUBSW,
+// PMULHRSW, PSHUFB, PSIGNB/W/D, computed here in integer code (exact on
+// every host). Also the SSE2 steps themselves (exec_sse.h). FISTTP is x87;
 // MONITOR/MWAIT have their own CPUID bit and are not implemented. The MMX
 // forms of SSSE3 (0F 38 without 66) name MMX registers, which the decoder
-// does not know: they stay unimplemented.
+// does not know: they stay unimplemented (#UD).
 //
 // Alignment (SDM vol. 2, table 2-21, exception type 4 and its note): the
 // 128-bit memory operands are #GP(0) when misaligned, except LDDQU's;
@@ -14,10 +15,7 @@
 #include <capstone/capstone.h>
 #include <cpuid.h>
 
-#include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <limits>
 
 #include "arch/x86/cpuid.h"
 #include "l0/sim/cpu/exec_select.h"
@@ -198,11 +196,6 @@ struct Movsldup {  // doublewords 0 and 2, each twice
 };
 
 // --------------------------------------------------------------- SSSE3
-
-template <typename T>
-T saturate(int64_t v) {
-  return T(std::clamp<int64_t>(v, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
-}
 
 // PSHUFB: byte k is the destination's byte (src[k] & 15), or 0 when
 // src[k] bit 7 is set.

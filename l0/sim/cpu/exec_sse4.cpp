@@ -1,7 +1,8 @@
-// SSE4.1 (SDM vol. 1, 12.10), SSE4.2 (vol. 1, 12.11), POPCNT and CRC32
-// (vol. 2, each instruction). DPPS/DPPD and ROUNDPS/PD/SS/SD are the host's
-// own instructions under the guest's MXCSR (exec_sse.h); everything else
-// is integer code, exact on every host. PCMPESTRI/PCMPESTRM/PCMPISTRI/
+// SSE4.1, SSE4.2 (SDM vol. 1, chapter 12), POPCNT and CRC32 (vol. 2, each
+// instruction). DPPS/DPPD and ROUNDPS/PD/SS/SD are the host's own
+// instructions under the guest's MXCSR (exec_sse.h); on a host without
+// SSE4.1, SSE2 steps and integer code. Everything else is integer code,
+// exact on every host. PCMPESTRI/PCMPESTRM/PCMPISTRI/
 // PCMPISTRM follow vol. 2, 4.1 (the imm8 control byte, tables 4-7 to 4-9).
 //
 // Alignment (vol. 2, table 2-21, type 4 and its note): 128-bit memory
@@ -12,7 +13,7 @@
 #include <capstone/capstone.h>
 
 #include <algorithm>
-#include <limits>
+#include <cstdlib>
 
 #include "l0/sim/cpu/exec_select.h"
 #include "l0/sim/cpu/exec_sse.h"
@@ -20,11 +21,6 @@
 namespace nestbed::sim {
 
 namespace {
-
-template <typename T>
-T saturate(int64_t v) {
-  return T(std::clamp<int64_t>(v, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
-}
 
 // ---------------------------------------------------------------- blends
 
