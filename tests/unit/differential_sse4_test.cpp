@@ -155,7 +155,7 @@ TEST_F(Differential, Sse41Integer) {
     const bool mem = imm % 3 == 1;
     const sse::Data d = int_data(g, imm);
     cases.push_back(sse::make(g, hex_name("insertps", 0x21, int(imm), mem), sse::insn(0x66, {0x0f, 0x3a, 0x21}, mem, int(imm)), d));
-    if (imm % 4 == 0 || imm < 16) cases.push_back(sse::make(g, hex_name("pblendw", 0x0e, int(imm), mem), sse::insn(0x66, {0x0f, 0x3a, 0x0e}, mem, int(imm)), d));
+    cases.push_back(sse::make(g, hex_name("pblendw", 0x0e, int(imm), mem), sse::insn(0x66, {0x0f, 0x3a, 0x0e}, mem, int(imm)), d));
     if (imm < 16 || imm % 16 == 5) {
       cases.push_back(sse::make(g, hex_name("blendps", 0x0c, int(imm), mem), sse::insn(0x66, {0x0f, 0x3a, 0x0c}, mem, int(imm)), d));
       cases.push_back(sse::make(g, hex_name("blendpd", 0x0d, int(imm), mem), sse::insn(0x66, {0x0f, 0x3a, 0x0d}, mem, int(imm)), d));
@@ -198,9 +198,10 @@ TEST_F(Differential, Sse41FloatingPoint) {
   const auto ddata = sse::fp_pairs(g, sse::double_edges(), false);
   const auto sfdata = sse::fp_pairs(g, sse::float_edges(), true);
   const auto sddata = sse::fp_pairs(g, sse::double_edges(), true);
-  for (size_t k = 0; k < fdata.size(); ++k) {
+  for (size_t k = 0; k < std::max<size_t>(fdata.size(), 256); ++k) {  // every imm8
     const int imm = int((k * 37) & 0xff);
-    cases.push_back(sse::make(g, hex_name("dpps", 0x40, imm, k % 3 == 1), sse::insn(0x66, {0x0f, 0x3a, 0x40}, k % 3 == 1, imm), fdata[k]));
+    cases.push_back(sse::make(g, hex_name("dpps", 0x40, imm, k % 3 == 1), sse::insn(0x66, {0x0f, 0x3a, 0x40}, k % 3 == 1, imm),
+                              fdata[k % fdata.size()]));
   }
   for (size_t k = 0; k < ddata.size() * 2; ++k) {
     const int imm = int((k * 13) & 0xff);
