@@ -6,7 +6,10 @@ namespace arch::cpuid {
 // Leaf 1, ECX.
 inline constexpr uint32_t L1_ECX_SSE3 = 1u << 0;
 inline constexpr uint32_t L1_ECX_VMX = 1u << 5;
+inline constexpr uint32_t L1_ECX_SSSE3 = 1u << 9;
 inline constexpr uint32_t L1_ECX_CX16 = 1u << 13;
+inline constexpr uint32_t L1_ECX_SSE4_1 = 1u << 19;
+inline constexpr uint32_t L1_ECX_SSE4_2 = 1u << 20;
 inline constexpr uint32_t L1_ECX_X2APIC = 1u << 21;
 inline constexpr uint32_t L1_ECX_POPCNT = 1u << 23;
 inline constexpr uint32_t L1_ECX_TSC_DEADLINE = 1u << 24;

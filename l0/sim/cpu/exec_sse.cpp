@@ -581,7 +581,7 @@ bool select_sse(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cost
     return true;
   }
   // (CVTSS2SI r32, m32 and the like have no XMM operand.)
-  return select_sse_int(id, d, mode, costs) || select_sse_fp(id, d, mode, costs);
+  return select_sse_int(id, d, mode, costs) || select_sse_fp(id, d, mode, costs) || select_sse34(id, d, mode, costs);
 }
 
 }  // namespace nestbed::sim

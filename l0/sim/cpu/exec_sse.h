@@ -18,7 +18,9 @@
 #pragma once
 #include <emmintrin.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
@@ -151,5 +153,112 @@ NB_INLINE void simd_fp(Cpu& c, Fn&& fn) {
 
 bool select_sse_int(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 bool select_sse_fp(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+
+// ------------------------------------------- SSE3, SSSE3, SSE4.1, SSE4.2
+
+// The elements of an XMM value as an array of E.
+template <typename E>
+struct XmmLanes {
+  static constexpr unsigned N = 16 / sizeof(E);
+  E e[N];
+  XmmLanes() = default;
+  explicit XmmLanes(V128 v) { _mm_storeu_si128(reinterpret_cast<V128*>(e), v); }
+  V128 get() const { return _mm_loadu_si128(reinterpret_cast<const V128*>(e)); }
+};
+
+// v with signed or unsigned saturation to T's range.
+template <typename T>
+T saturate(int64_t v) {
+  return T(std::clamp<int64_t>(v, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
+}
+
+// dst = Op::run(dst, src, imm8), src an XMM register or N bytes of memory
+// (16 bytes: #GP(0) when ALIGNED and misaligned): the integer operations
+// of SSE3-SSE4.2, which raise no SIMD floating-point exception.
+template <typename Op, unsigned N, bool ALIGNED, Form S>
+void h_xmm_int(Cpu& c, const DecodedInsn& i) {
+  check_sse(c);
+  const V128 b = read_src<N, ALIGNED, S>(c, i, 1);
+  set_xmm(c, i.op[0].reg, Op::run(get_xmm(c, i.op[0].reg), b, uint8_t(i.imm)));
+}
+// The same for a floating-point operation: Op::run(dst, src, imm8, mxcsr)
+// runs one host instruction under the guest's MXCSR (simd_fp).
+template <typename Op, unsigned N, bool ALIGNED, Form S>
+void h_xmm_fp(Cpu& c, const DecodedInsn& i) {
+  check_sse(c);
+  const V128 b = read_src<N, ALIGNED, S>(c, i, 1);
+  V128 a = get_xmm(c, i.op[0].reg);
+  const uint8_t imm = uint8_t(i.imm);
+  simd_fp(c, [&](uint32_t& m) { a = Op::run(a, b, imm, m); });
+  set_xmm(c, i.op[0].reg, a);
+}
+// The instance of H<Op, N, ALIGNED, form> for operand 1's form (an XMM
+// register or memory), or nullptr for any other operand.
+template <template <typename, unsigned, bool, Form> class H, typename Op, unsigned N, bool ALIGNED>
+struct XmmPick {
+  static Handler pick(const DecodedInsn& d, CpuMode mode) {
+    if (d.nops < 2 || d.op[0].kind != OpKind::Xmm) return nullptr;
+    if (d.op[1].kind != OpKind::Xmm && d.op[1].kind != OpKind::Mem) return nullptr;
+    return by_src_form(sse_form_of(d, 1, mode), [](auto f) -> Handler {
+      constexpr Form F = decltype(f)::value;
+      if constexpr (F == Form::I)
+        return nullptr;
+      else
+        return &H<Op, N, ALIGNED, F>::fn;
+    });
+  }
+};
+template <typename Op, unsigned N, bool ALIGNED, Form S>
+struct XmmInt {
+  static void fn(Cpu& c, const DecodedInsn& i) { h_xmm_int<Op, N, ALIGNED, S>(c, i); }
+};
+template <typename Op, unsigned N, bool ALIGNED, Form S>
+struct XmmFp {
+  static void fn(Cpu& c, const DecodedInsn& i) { h_xmm_fp<Op, N, ALIGNED, S>(c, i); }
+};
+
+// Whether the host CPU executes an instruction set (CPUID, read once): the
+// floating-point instructions of SSE3 and SSE4.1 run as the host's own.
+// Without SSE4.1, ROUND* runs as integer code (exec_sse4.cpp).
+bool host_has_sse3();
+bool host_has_sse41();
+// On a host without them, the others run as sequences of SSE2
+// scalar operations in the order of the SDM's pseudocode (each rounded as
+// the instruction rounds it), in stages (the operations one stage does in
+// parallel: DPPS's products, then its sums): scalar_step runs one
+// (ADDSS/SUBSS/MULSS for 32-bit elements, the SD forms for 64-bit) under
+// the guest's MXCSR and ORs the flags it raised into `stage`; end_stage
+// adds a stage's flags to `flags` as SDM vol. 1, 11.5.2.1 says (invalid,
+// denormal and divide-by-zero are found before any result: when one of
+// them is unmasked, the stage's overflow, underflow and precision are not
+// reported) and answers whether the instruction stops there with an
+// unmasked exception; commit_step_flags then updates MXCSR and raises it.
+enum class StepOp : uint8_t { Add, Sub, Mul };
+uint32_t scalar_step(StepOp op, uint32_t a, uint32_t b, uint32_t guest_mxcsr, uint32_t& stage);
+uint64_t scalar_step(StepOp op, uint64_t a, uint64_t b, uint32_t guest_mxcsr, uint32_t& stage);
+bool end_stage(uint32_t guest_mxcsr, uint32_t stage, uint32_t& flags);
+void commit_step_flags(Cpu& c, uint32_t flags);
+// dst = Op::run(dst, src, imm8, guest MXCSR, flags) in steps, then the flags.
+template <typename Op, unsigned N, bool ALIGNED, Form S>
+struct XmmFpSteps {
+  static void fn(Cpu& c, const DecodedInsn& i) {
+    check_sse(c);
+    const V128 b = read_src<N, ALIGNED, S>(c, i, 1);
+    uint32_t flags = 0;
+    const V128 r = Op::run(get_xmm(c, i.op[0].reg), b, uint8_t(i.imm), c.state().mxcsr, flags);
+    commit_step_flags(c, flags);
+    set_xmm(c, i.op[0].reg, r);
+  }
+};
+
+// Tests: false makes host_has_sse3/41 answer false, so instructions decoded
+// afterwards take the paths of a host without them.
+void use_host_fp(bool on);
+
+// SSE3 and SSSE3 (exec_sse3.cpp); SSE4.1, SSE4.2, POPCNT and CRC32
+// (exec_sse4.cpp). select_sse tries them after the SSE/SSE2 families.
+bool select_sse3(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+bool select_sse4(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+bool select_sse34(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);  // both
 
 }  // namespace nestbed::sim
