@@ -77,14 +77,14 @@ TEST_F(SimSse, StateAtMultibootEntry) {
   for (unsigned k = 0; k < 16; ++k) EXPECT_EQ(m.s().xmm[k].q[0] | m.s().xmm[k].q[1], 0u);
 }
 
-// CPUID.01H:EDX reports FXSR, SSE and SSE2 (bits 24-26) and not FPU (no
-// x87 arithmetic); ECX reports no later SSE level.
+// CPUID.01H:EDX reports FXSR, SSE and SSE2 (bits 24-26) and FPU (the x87,
+// sim_x87_test.cpp); ECX reports no later SSE level.
 TEST_F(SimSse, CpuidReportsFxsrSseSse2Only) {
   const sim::CpuidResult r = sim::cpuid(1, 0, 0);
   EXPECT_TRUE(r.edx & arch::cpuid::L1_EDX_FXSR);
   EXPECT_TRUE(r.edx & arch::cpuid::L1_EDX_SSE);
   EXPECT_TRUE(r.edx & arch::cpuid::L1_EDX_SSE2);
-  EXPECT_FALSE(r.edx & arch::cpuid::L1_EDX_FPU);
+  EXPECT_TRUE(r.edx & arch::cpuid::L1_EDX_FPU);
   EXPECT_FALSE(r.ecx & arch::cpuid::L1_ECX_SSE3);
 }
 

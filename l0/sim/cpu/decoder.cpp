@@ -202,6 +202,7 @@ void Decoder::build(const cs_insn& ci, CpuMode mode, DecodedInsn& d) {
          select_control(ci.id, d, mode, costs_) || select_string(ci.id, d, mode, costs_) ||
          select_system(ci.id, d, mode, costs_) || select_vmx(ci.id, d, mode, costs_);
   }
+  if (!ok) ok = select_x87(ci.id, x.opcode[0], x.modrm, d, mode, costs_);  // ST(i) operands are not converted
   if (!ok) {
     d.fn = &h_unimplemented;
     d.flags |= insn_flag::ENDS_BLOCK;

@@ -15,6 +15,7 @@ bool select_string(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& c
 bool select_system(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 bool select_sse(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 bool select_vmx(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+bool select_x87(unsigned id, uint8_t opcode, uint8_t modrm, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 
 // Handlers the decoder uses directly.
 // The condition (0..15, SDM vol. 1 B.1) of a Jcc's Capstone id, or -1.
