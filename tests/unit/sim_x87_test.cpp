@@ -353,6 +353,33 @@ TEST_F(SimX87, FcomiAndFcmov) {
   EXPECT_EQ(st_se(0), 0x3fff);
 }
 
+// In 32-bit protected mode: arithmetic on a disp32 operand, and FNSTENV's
+// 32-bit image with the EIP, CS, opcode and operand offset.
+TEST_F(SimX87, ProtectedModeFnstenv) {
+  m.setup_protected_mode();
+  m.poke<uint64_t>(kData, kTwo);
+  auto disp32 = [](Asm& a, uint64_t v) {
+    for (unsigned k = 0; k < 4; ++k) a.raw({uint8_t(v >> (8 * k))});
+  };
+  Asm a(L::CODE);
+  a.raw({0xd9, 0xe8});  // fld1
+  a.raw({0xdc, 0x05});  // fadd qword [disp32]
+  disp32(a, kData);
+  a.raw({0xd9, 0x35});  // fnstenv [disp32]
+  disp32(a, kData + 0x20);
+  a.hlt();
+  m.load_code(a);
+  m.rip() = a.origin;
+  ASSERT_EQ(m.run(10), CpuStop::Halted) << m.cpu.stop_message();
+  EXPECT_EQ(m.stub_vector(), -1);
+  EXPECT_EQ(st_se(0), 0x4000) << "3.0";
+  EXPECT_EQ(st_mant(0), 0xc000000000000000ull);
+  EXPECT_EQ(m.peek<uint32_t>(kData + 0x20 + env::FIP32), uint32_t(L::CODE + 2));
+  EXPECT_EQ(m.peek<uint32_t>(kData + 0x20 + env::FCS32),
+            (0x405u << 16) | m.s().seg[arch::seg::CS].selector);
+  EXPECT_EQ(m.peek<uint32_t>(kData + 0x20 + env::FDP32), uint32_t(kData));
+}
+
 // CPUID.01H:EDX.FPU reports the x87 FPU.
 TEST_F(SimX87, CpuidReportsFpu) { EXPECT_TRUE(sim::cpuid(1, 0, 0).edx & arch::cpuid::L1_EDX_FPU); }
 
