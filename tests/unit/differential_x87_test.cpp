@@ -386,5 +386,84 @@ TEST_F(Differential, X87Control) {
   check(cases);
 }
 
+// MMX (SDM vol. 1, chapter 9): every instruction the sim implements, on
+// random x87 states (any TOP and tags: an MMX instruction sets TOP to 0 and
+// every tag valid, and its destination's exponent to all ones), register
+// and memory forms. The x87 pointers are masked as for the control
+// instructions: MMX instructions leave them.
+std::vector<uint8_t> mmx_insn(std::initializer_list<uint8_t> prefix_and_opcode, uint8_t modrm, bool mem, int imm = -1) {
+  std::vector<uint8_t> b(prefix_and_opcode);
+  if (mem) {
+    b.push_back(uint8_t(0x83 | (modrm & 0x38)));
+    emit32(b, kOperand);
+  } else {
+    b.push_back(modrm);
+  }
+  if (imm >= 0) b.push_back(uint8_t(imm));
+  return b;
+}
+
+TEST_F(Differential, Mmx) {
+  Gen g(0x3307, base());
+  std::vector<Case> cases;
+  auto add = [&](const std::string& name, const std::vector<uint8_t>& insn, bool mem, unsigned k) {
+    std::vector<uint8_t> operand(16);
+    const uint64_t a = g.r64(), b = k % 5 == 0 ? 0x8000800080008000ull : g.r64() >> g.below(64);
+    std::memcpy(&operand[0], &a, 8);
+    std::memcpy(&operand[8], &b, 8);
+    Case c = make_case(g, name, insn, random_state(g, k, 3), mem, operand, Kind::Control);
+    c.in.r[rDI] = g.base + kDataOff + kOperand;  // MASKMOVQ's destination
+    cases.push_back(c);
+  };
+  const uint8_t host_ops[] = {0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x74, 0x75,
+                              0x76, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
+                              0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
+                              0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe};
+  unsigned n = 0;
+  for (uint8_t op : host_ops) {
+    for (unsigned k = 0; k < 8; ++k, ++n) {
+      const bool mem = k % 3 == 2;
+      char name[48];
+      std::snprintf(name, sizeof name, "0f %02x%s", op, mem ? " mem" : "");
+      add(name, mmx_insn({0x0f, op}, uint8_t(0xc0 | g.below(64)), mem), mem, n);
+    }
+  }
+  // Shifts by an immediate: 71/72/73 /2 /4 /6 (73: /2 /6).
+  const int counts[] = {0, 1, 7, 15, 16, 31, 32, 63, 64, 200};
+  for (uint8_t op : {0x71, 0x72, 0x73}) {
+    for (unsigned ext : {2u, 4u, 6u}) {
+      if (op == 0x73 && ext == 4) continue;
+      for (int count : counts) {
+        char name[48];
+        std::snprintf(name, sizeof name, "0f %02x /%u %d", op, ext, count);
+        add(name, mmx_insn({0x0f, op}, uint8_t(0xc0 | ext << 3 | g.below(8)), false, count), false, n++);
+      }
+    }
+  }
+  // Moves, EMMS and the SSE forms on MMX registers. GPR operands: RAX,
+  // RCX, RDX (ModR/M r/m 0-2), never RBX (the data area's base).
+  for (unsigned k = 0; k < 12; ++k, ++n) {
+    const uint8_t mm = uint8_t(g.below(8)), mm2 = uint8_t(g.below(8)), gpr = uint8_t(g.below(3));
+    const uint8_t to_gpr = uint8_t(0xc0 | mm << 3 | gpr), rr = uint8_t(0xc0 | mm << 3 | mm2);
+    const bool mem = k % 2 == 1;
+    add("movd mm, r/m32", mmx_insn({0x0f, 0x6e}, to_gpr, mem), mem, n);
+    add("movq mm, r/m64", mmx_insn({0x48, 0x0f, 0x6e}, to_gpr, mem), mem, n);
+    add("movd r/m32, mm", mmx_insn({0x0f, 0x7e}, to_gpr, mem), mem, n);
+    add("movq r/m64, mm", mmx_insn({0x48, 0x0f, 0x7e}, to_gpr, mem), mem, n);
+    add("movq mm, mm/m64", mmx_insn({0x0f, 0x6f}, rr, mem), mem, n);
+    add("movq mm/m64, mm", mmx_insn({0x0f, 0x7f}, rr, mem), mem, n);
+    add("movntq m64, mm", mmx_insn({0x0f, 0xe7}, rr, true), true, n);
+    add("emms", {0x0f, 0x77}, false, n);
+    add("pshufw", mmx_insn({0x0f, 0x70}, rr, mem, int(g.below(256))), mem, n);
+    add("pinsrw", mmx_insn({0x0f, 0xc4}, to_gpr, mem, int(g.below(256))), mem, n);
+    add("pextrw", mmx_insn({0x0f, 0xc5}, uint8_t(0xc0 | gpr << 3 | mm), false, int(g.below(256))), false, n);
+    add("pmovmskb", mmx_insn({0x0f, 0xd7}, uint8_t(0xc0 | gpr << 3 | mm), false), false, n);
+    add("maskmovq", mmx_insn({0x0f, 0xf7}, rr, false), false, n);
+    add("movq2dq", mmx_insn({0xf3, 0x0f, 0xd6}, rr, false), false, n);
+    add("movdq2q", mmx_insn({0xf2, 0x0f, 0xd6}, rr, false), false, n);
+  }
+  check(cases);
+}
+
 }  // namespace
 }  // namespace nestbed::testing

@@ -380,6 +380,65 @@ TEST_F(SimX87, ProtectedModeFnstenv) {
   EXPECT_EQ(m.peek<uint32_t>(kData + 0x20 + env::FDP32), uint32_t(kData));
 }
 
+// MMX: #UD with CR0.EM (not #NM as x87), #NM with CR0.TS, #MF with a
+// pending x87 exception (SDM vol. 3, table 2-2; vol. 2, PADDB). MOVQ2DQ is
+// also #UD with CR4.OSFXSR = 0. Nothing changes.
+TEST_F(SimX87, MmxAvailability) {
+  struct Case {
+    std::vector<uint8_t> insn;
+    uint64_t cr0_set;
+    bool pending, no_osfxsr;
+    int vector;
+  } cases[] = {
+      {{0x0f, 0xfc, 0xc1}, cr0::EM, false, false, UD},        // paddb mm0, mm1
+      {{0x0f, 0xfc, 0xc1}, cr0::TS, false, false, NM},
+      {{0x0f, 0xfc, 0xc1}, 0, true, false, MF},
+      {{0x0f, 0x77}, cr0::EM, false, false, UD},              // emms
+      {{0x0f, 0x6e, 0xc0}, cr0::TS, false, false, NM},        // movd mm0, eax
+      {{0x0f, 0x70, 0xc1, 0x1b}, 0, true, false, MF},         // pshufw mm0, mm1, 0x1b
+      {{0xf3, 0x0f, 0xd6, 0xc1}, 0, false, true, UD},         // movq2dq xmm0, mm1
+      {{0x0f, 0x2a, 0xc1}, 0, false, false, UD},              // cvtpi2ps xmm0, mm1: not implemented
+  };
+  for (const Case& k : cases) {
+    reset();
+    m.s().cr0 |= k.cr0_set;
+    if (k.no_osfxsr) m.s().cr4 &= ~cr4::OSFXSR;
+    m.s().x87.fsw = 0x2800;  // TOP = 5
+    if (k.pending) {
+      m.s().x87.fcw = 0x037e;
+      m.s().x87.fsw |= x87::FSW_IE | x87::FSW_ES | x87::FSW_B;
+    }
+    Asm a(L::CODE);
+    a.bytes.insert(a.bytes.end(), k.insn.begin(), k.insn.end());
+    a.hlt();
+    expect_stub(run(a), k.vector);
+    EXPECT_EQ(m.stack64(0), L::CODE);
+    EXPECT_EQ(top(), 5u);
+    EXPECT_EQ(m.s().x87.ftw, 0u);
+  }
+}
+
+// An MMX write: TOP = 0, every tag valid, the destination's exponent and
+// sign all ones; EMMS empties the tags (vol. 1, table 9-2).
+TEST_F(SimX87, MmxAliasesTheX87Registers) {
+  m.s().x87.fsw = 0x1800;  // TOP = 3
+  m.reg(sim::RAX) = 0x1122334455667788ull;
+  Asm a(L::CODE);
+  a.raw({0x48, 0x0f, 0x6e, 0xd0});  // movq mm2, rax
+  a.hlt();
+  expect_done(run(a));
+  EXPECT_EQ(top(), 0u);
+  EXPECT_EQ(m.s().x87.ftw, 0xffu);
+  EXPECT_EQ(st_mant(2), 0x1122334455667788ull);
+  EXPECT_EQ(st_se(2), 0xffff);
+  Asm b(L::CODE + 0x100);
+  b.raw({0x0f, 0x77});  // emms
+  b.hlt();
+  expect_done(run(b));
+  EXPECT_EQ(m.s().x87.ftw, 0u);
+  EXPECT_EQ(st_mant(2), 0x1122334455667788ull) << "EMMS keeps the contents";
+}
+
 // CPUID.01H:EDX.FPU reports the x87 FPU.
 TEST_F(SimX87, CpuidReportsFpu) { EXPECT_TRUE(sim::cpuid(1, 0, 0).edx & arch::cpuid::L1_EDX_FPU); }
 

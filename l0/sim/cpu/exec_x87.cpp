@@ -95,7 +95,6 @@ namespace env = arch::fpuenv;
 
 namespace {
 constexpr unsigned kStubBytes = 32;
-using Stub = uint64_t (*)(void* operand, void* guest_image, void* host_image, uint64_t flags);
 // The status flags a stub loads and FCOMI-family instructions return.
 constexpr uint64_t kStatusFlags = fl::CF | fl::PF | fl::AF | fl::ZF | fl::SF | fl::OF;
 }  // namespace
@@ -110,17 +109,15 @@ namespace {
 
 unsigned top_of(const X87State& x) { return (x.fsw & x87::FSW_TOP) >> x87::FSW_TOP_SHIFT; }
 
-// Sets TOP, keeping the physical registers' contents: X87State holds them
-// in stack order, so they rotate (FNINIT, FLDENV).
-void set_top(X87State& x, unsigned top) {
+}  // namespace
+
+void x87_set_top(X87State& x, unsigned top) {
   const unsigned old = top_of(x);
   uint8_t st[x87::REG_COUNT][x87::REG_BYTES];
   for (unsigned i = 0; i < x87::REG_COUNT; ++i) std::memcpy(st[i], x.st[(top + i - old) & 7], x87::REG_BYTES);
   std::memcpy(x.st, st, sizeof st);
   x.fsw = uint16_t((x.fsw & ~x87::FSW_TOP) | (top << x87::FSW_TOP_SHIFT));
 }
-
-}  // namespace
 
 // A loaded control word keeps only its defined bits (arch/x86/x87.h), and
 // FSW.ES and FSW.B summarise the unmasked exception flags (vol. 1,
@@ -135,8 +132,6 @@ void x87_loaded(X87State& x) {
     x.fsw &= uint16_t(~(x87::FSW_ES | x87::FSW_B));
 }
 
-namespace {
-
 // A waiting instruction first reports a pending unmasked exception
 // (FSW.ES): #MF with CR0.NE = 1 (vol. 1, 8.7; vol. 3, 6.15 "#MF"). With
 // CR0.NE = 0 a PC reports it externally: FERR# through the interrupt
@@ -145,11 +140,13 @@ namespace {
 // freeze until the interrupt), so it reports the instruction as
 // unimplemented (a message on stderr, then #UD) rather than pretend
 // either way. Operating systems of the last 25 years run with NE = 1.
-void pending_check(Cpu& c, const DecodedInsn& i) {
+void x87_pending_check(Cpu& c, const DecodedInsn& i) {
   if (NB_LIKELY(!(c.state().x87.fsw & x87::FSW_ES))) return;
   if (c.state().cr0 & arch::cr0::NE) raise_fault(uint8_t(arch::Vector::MF));
   c.unimplemented(i);
 }
+
+namespace {
 
 // The 2-bit tag of an occupied register from its contents (vol. 1, 8.1.7):
 // zero, special (NaN, infinity, denormal, pseudo-denormal, unnormal) or
@@ -239,22 +236,27 @@ void set_data_pointer(Cpu& c, const DecodedInsn& i, uint64_t la) {
 
 // ------------------------------------------------------------ host x87
 
-// Runs stub `i.imm` on the guest's state with `operand` as its memory
-// operand, and takes back the FPU's registers, FCW, FSW and tags. Returns
-// the host's RFLAGS after the instruction.
-uint64_t run_on_host(Cpu& c, const DecodedInsn& i, void* operand) {
+}  // namespace
+
+uint64_t x87_run_stub(Cpu& c, const char* stub_address, void* operand) {
   X87State& x = c.state().x87;
   alignas(16) uint8_t guest[fx::SIZE] = {}, host[fx::SIZE];
   x87_to_fxsave(x, guest, true);
   const uint32_t mxcsr = arch::mxcsr::RESET;  // the host's SSE state is not touched: any valid MXCSR
   std::memcpy(guest + fx::MXCSR, &mxcsr, 4);
-  const Stub stub = reinterpret_cast<Stub>(nb_x87_stubs + kStubBytes * i.imm);
+  const X87Stub stub = reinterpret_cast<X87Stub>(stub_address);
   const uint64_t flags = stub(operand, guest, host, (c.state().rflags & kStatusFlags) | fl::FIXED1);
   std::memcpy(&x.fcw, guest + fx::FCW, 2);
   std::memcpy(&x.fsw, guest + fx::FSW, 2);
   x.ftw = guest[fx::FTW];
   for (unsigned k = 0; k < x87::REG_COUNT; ++k) std::memcpy(x.st[k], guest + fx::ST0 + fx::SLOT * k, 10);
   return flags;
+}
+
+namespace {
+
+uint64_t run_on_host(Cpu& c, const DecodedInsn& i, void* operand) {
+  return x87_run_stub(c, nb_x87_stubs + kStubBytes * i.imm, operand);
 }
 
 // Whether a store's destination is written: not when the instruction
@@ -272,7 +274,7 @@ bool store_allowed(const X87State& x) {
 template <unsigned N, bool STORE, Form F, bool FLAGS>
 void h_host(Cpu& c, const DecodedInsn& i) {
   check_fpu(c);
-  pending_check(c, i);
+  x87_pending_check(c, i);
   alignas(16) uint8_t buf[16] = {};
   uint64_t la = 0;
   if constexpr (N != 0) {
@@ -296,7 +298,7 @@ void h_host(Cpu& c, const DecodedInsn& i) {
 // FNINIT (and FNSAVE's final step): the state of vol. 1, 8.1.* after
 // initialization (table 9-1); ST0-ST7 keep their contents, tagged empty.
 void fninit(X87State& x) {
-  set_top(x, 0);
+  x87_set_top(x, 0);
   x.fcw = x87::FCW_INIT;
   x.fsw = 0;
   x.ftw = x87::FTW_ABRIDGED_EMPTY;
@@ -320,13 +322,13 @@ void h_fnclex(Cpu& c, const DecodedInsn&) {
 void h_fwait(Cpu& c, const DecodedInsn& i) {
   if ((c.state().cr0 & (arch::cr0::MP | arch::cr0::TS)) == (arch::cr0::MP | arch::cr0::TS))
     raise_fault(uint8_t(arch::Vector::NM));
-  pending_check(c, i);
+  x87_pending_check(c, i);
 }
 
 template <Form F>
 void h_fldcw(Cpu& c, const DecodedInsn& i) {
   check_fpu(c);
-  pending_check(c, i);
+  x87_pending_check(c, i);
   X87State& x = c.state().x87;
   x.fcw = c.read<uint16_t>(form_linear<F>(c, i, 2, Access::Read));
   x87_loaded(x);
@@ -380,7 +382,7 @@ void load_env(X87State& x, const uint8_t* img) {
   auto get16 = [&](unsigned off) { uint16_t v; std::memcpy(&v, img + off, 2); return v; };
   auto get32 = [&](unsigned off) { uint32_t v; std::memcpy(&v, img + off, 4); return v; };
   const uint16_t fsw = get16(O16 ? env::FSW16 : env::FSW32);
-  if constexpr (ROTATE) set_top(x, (fsw & x87::FSW_TOP) >> x87::FSW_TOP_SHIFT);
+  if constexpr (ROTATE) x87_set_top(x, (fsw & x87::FSW_TOP) >> x87::FSW_TOP_SHIFT);
   x.fsw = fsw;
   if constexpr (O16) {
     x.fcw = get16(env::FCW16);
@@ -428,7 +430,7 @@ void h_fnstenv(Cpu& c, const DecodedInsn& i) {
 template <Form F, bool O16, bool SAVE>
 void h_fldenv(Cpu& c, const DecodedInsn& i) {
   check_fpu(c);
-  pending_check(c, i);
+  x87_pending_check(c, i);
   constexpr unsigned n = env_size(O16) + (SAVE ? x87::REG_COUNT * x87::REG_BYTES : 0);
   const uint64_t la = form_linear<F>(c, i, n, Access::Read);
   uint8_t img[n];

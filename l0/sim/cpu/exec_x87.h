@@ -20,4 +20,23 @@ void x87_from_fxsave(X87State& x, const uint8_t* img, bool rex_w);
 // and FSW.ES/B from the unmasked exception flags.
 void x87_loaded(X87State& x);
 
+// A waiting instruction's first step: #MF for a pending unmasked exception
+// (FSW.ES) with CR0.NE = 1 (vol. 1, 8.7; exec_x87.cpp says what CR0.NE = 0 does).
+void x87_pending_check(Cpu& c, const DecodedInsn& i);
+
+// Sets TOP, keeping the physical registers' contents (X87State holds them
+// in stack order, so they rotate): FNINIT, FLDENV, MMX instructions.
+void x87_set_top(X87State& x, unsigned top);
+
+// A host stub: `uint64_t stub(void* operand, void* guest_image, void*
+// host_image, uint64_t guest_status_flags)` saves the host's FPU/SSE
+// state to host_image, loads guest_image (FXSAVE64 layout), loads the
+// status flags, runs one instruction whose memory operand is [operand],
+// returns RFLAGS, stores the state to guest_image and restores the host's.
+using X87Stub = uint64_t (*)(void* operand, void* guest_image, void* host_image, uint64_t flags);
+// Runs a stub on the guest's x87 state (registers, FCW, FSW, tags; the
+// pointers are left to the caller) and returns the host's RFLAGS after
+// the instruction.
+uint64_t x87_run_stub(Cpu& c, const char* stub, void* operand);
+
 }  // namespace nestbed::sim
