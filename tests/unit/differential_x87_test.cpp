@@ -95,6 +95,8 @@ struct State {
   uint16_t fcw = 0x037f, fsw = 0;
   uint8_t ftw = 0;
   F80 st[8]{};
+  uint32_t mxcsr = arch::mxcsr::RESET;
+  uint64_t xmm[8][2]{};  // XMM0-XMM7 (the MMX/XMM conversions)
 };
 
 // A random state: TOP, condition codes and masked sticky flags random; ES
@@ -115,12 +117,12 @@ State random_state(Gen& g, unsigned index, unsigned empty_one_in = 4) {
 
 std::vector<uint8_t> image_of(const State& s) {
   namespace fx = arch::fxsave;
-  std::vector<uint8_t> img(fx::XMM0, 0);
+  std::vector<uint8_t> img(fx::XMM0 + 8 * fx::SLOT, 0);
   std::memcpy(&img[fx::FCW], &s.fcw, 2);
   std::memcpy(&img[fx::FSW], &s.fsw, 2);
   img[fx::FTW] = s.ftw;
-  const uint32_t mxcsr = arch::mxcsr::RESET;
-  std::memcpy(&img[fx::MXCSR], &mxcsr, 4);
+  std::memcpy(&img[fx::MXCSR], &s.mxcsr, 4);
+  std::memcpy(&img[fx::XMM0], s.xmm, sizeof s.xmm);
   for (unsigned k = 0; k < 8; ++k) {
     std::memcpy(&img[fx::ST0 + fx::SLOT * k], &s.st[k].mant, 8);
     std::memcpy(&img[fx::ST0 + fx::SLOT * k + 8], &s.st[k].se, 2);
@@ -406,12 +408,14 @@ std::vector<uint8_t> mmx_insn(std::initializer_list<uint8_t> prefix_and_opcode, 
 TEST_F(Differential, Mmx) {
   Gen g(0x3307, base());
   std::vector<Case> cases;
-  auto add = [&](const std::string& name, const std::vector<uint8_t>& insn, bool mem, unsigned k) {
+  auto add = [&](const std::string& name, const std::vector<uint8_t>& insn, bool mem, unsigned k,
+                 const State* state = nullptr, const std::vector<uint8_t>* operand_in = nullptr) {
     std::vector<uint8_t> operand(16);
     const uint64_t a = g.r64(), b = k % 5 == 0 ? 0x8000800080008000ull : g.r64() >> g.below(64);
     std::memcpy(&operand[0], &a, 8);
     std::memcpy(&operand[8], &b, 8);
-    Case c = make_case(g, name, insn, random_state(g, k, 3), mem, operand, Kind::Control);
+    if (operand_in) operand = *operand_in;
+    Case c = make_case(g, name, insn, state ? *state : random_state(g, k, 3), mem, operand, Kind::Control);
     c.in.r[rDI] = g.base + kDataOff + kOperand;  // MASKMOVQ's destination
     cases.push_back(c);
   };
@@ -461,6 +465,54 @@ TEST_F(Differential, Mmx) {
     add("maskmovq", mmx_insn({0x0f, 0xf7}, rr, false), false, n);
     add("movq2dq", mmx_insn({0xf3, 0x0f, 0xd6}, rr, false), false, n);
     add("movdq2q", mmx_insn({0xf2, 0x0f, 0xd6}, rr, false), false, n);
+  }
+  // CVTPI2PS, CVTPI2PD, CVT(T)PS2PI, CVT(T)PD2PI, with floating-point
+  // edge values and integers, in each rounding mode with DAZ, all
+  // exceptions masked (the harness cannot compare a host #XM here).
+  const uint32_t mxcsrs[] = {0x1f80, 0x3f80, 0x5f80, 0x7f80, 0x1fc0, 0x1fa1};
+  const uint32_t f32s[] = {0, 0x80000000, 0x3fc00000, 0xbfc00000, 0x40200000, 0x7f800000, 0xff800000, 0x7fc00000,
+                           0x7fa00000, 0x00000001, 0x4f000000, 0xcf000000, 0xcf000001, 0x4effffff, 0x3f000000, 0x3f400000};
+  const uint64_t f64s[] = {0, 0x8000000000000000, 0x3ff8000000000000, 0xc004000000000000, 0x7ff0000000000000,
+                           0x7ff8000000000000, 0x7ff4000000000000, 0x0000000000000001, 0x41dfffffffc00000,
+                           0xc1e0000000000000, 0xc1e0000000200000, 0x41e0000000000000, 0x3fe0000000000000,
+                           0x41dfffffffe00000};
+  const struct {
+    const char* name;
+    std::initializer_list<uint8_t> op;
+    bool to_xmm, dbl;
+  } cvts[] = {{"cvtpi2ps", {0x0f, 0x2a}, true, false},  {"cvtpi2pd", {0x66, 0x0f, 0x2a}, true, true},
+              {"cvtps2pi", {0x0f, 0x2d}, false, false}, {"cvttps2pi", {0x0f, 0x2c}, false, false},
+              {"cvtpd2pi", {0x66, 0x0f, 0x2d}, false, true}, {"cvttpd2pi", {0x66, 0x0f, 0x2c}, false, true}};
+  for (const auto& cv : cvts) {
+    for (unsigned k = 0; k < 24; ++k, ++n) {
+      State s = random_state(g, n, 3);
+      s.mxcsr = mxcsrs[k % 6];
+      std::vector<uint8_t> operand(16);
+      uint64_t v[2];
+      if (cv.to_xmm) {
+        v[0] = (g.r64() >> g.below(64)) ^ (g.coin() ? 0xffffffff00000000ull : 0);
+        if (k % 4 == 0) v[0] = 0x800000007fffffffull;
+        v[1] = g.r64();
+        for (auto& x : s.xmm) x[0] = g.r64(), x[1] = g.r64();
+      } else if (cv.dbl) {
+        v[0] = f64s[g.below(14)];
+        v[1] = f64s[g.below(14)];
+      } else {
+        v[0] = uint64_t(f32s[g.below(16)]) | uint64_t(f32s[g.below(16)]) << 32;
+        v[1] = g.r64();
+      }
+      std::memcpy(operand.data(), v, 16);
+      const bool mem = k % 3 == 1;
+      const uint8_t dst = uint8_t(g.below(8)), src = uint8_t(g.below(8));
+      if (!cv.to_xmm) std::memcpy(s.xmm[src], v, 16);
+      else {
+        uint64_t mm = v[0];  // the mm source: a register's significand
+        unsigned top = (s.fsw >> 11) & 7;
+        std::memcpy(&s.st[(src - top) & 7].mant, &mm, 8);
+      }
+      add(std::string(cv.name) + (mem ? " mem" : ""), mmx_insn(cv.op, uint8_t(0xc0 | dst << 3 | src), mem), mem, n, &s,
+          &operand);
+    }
   }
   check(cases);
 }

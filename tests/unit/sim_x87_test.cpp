@@ -397,7 +397,10 @@ TEST_F(SimX87, MmxAvailability) {
       {{0x0f, 0x6e, 0xc0}, cr0::TS, false, false, NM},        // movd mm0, eax
       {{0x0f, 0x70, 0xc1, 0x1b}, 0, true, false, MF},         // pshufw mm0, mm1, 0x1b
       {{0xf3, 0x0f, 0xd6, 0xc1}, 0, false, true, UD},         // movq2dq xmm0, mm1
-      {{0x0f, 0x2a, 0xc1}, 0, false, false, UD},              // cvtpi2ps xmm0, mm1: not implemented
+      {{0x0f, 0x2a, 0xc1}, cr0::TS, false, false, NM},        // cvtpi2ps xmm0, mm1
+      {{0x0f, 0x2a, 0xc1}, 0, false, true, UD},
+      {{0x0f, 0x2a, 0xc1}, 0, true, false, MF},
+      {{0x0f, 0x38, 0x00, 0xc1}, 0, false, false, UD},        // pshufb mm0, mm1 (SSSE3): not implemented
   };
   for (const Case& k : cases) {
     reset();
@@ -415,6 +418,36 @@ TEST_F(SimX87, MmxAvailability) {
     EXPECT_EQ(m.stack64(0), L::CODE);
     EXPECT_EQ(top(), 5u);
     EXPECT_EQ(m.s().x87.ftw, 0u);
+  }
+}
+
+// CVTPI2PS with the precision exception unmasked: #XM, XMM0 unchanged,
+// MXCSR.PE set, no x87 transition; masked, the rounded result and the
+// transition (SDM vol. 2, CVTPI2PS).
+TEST_F(SimX87, CvtPi2PsUnmaskedPrecisionRaisesXm) {
+  constexpr int XM = 19;
+  for (uint32_t mxcsr : {0x1f80u, 0x1f80u & ~(arch::mxcsr::PE << arch::mxcsr::MASK_SHIFT)}) {
+    reset();
+    m.s().cr4 |= cr4::OSXMMEXCPT;
+    m.s().mxcsr = mxcsr;
+    m.s().xmm[0] = sim::Xmm{{0x1111111111111111ull, 0x2222222222222222ull}};
+    m.s().x87.fsw = 0x2800;                                    // TOP = 5
+    std::memcpy(m.s().x87.st[(1 - 5) & 7], "\xff\xff\xff\x7f\x01\0\0\0", 8);  // MM1 = {0x7fffffff, 1}
+    Asm a(L::CODE);
+    a.raw({0x0f, 0x2a, 0xc1});  // cvtpi2ps xmm0, mm1
+    a.hlt();
+    if (mxcsr == 0x1f80u) {
+      expect_done(run(a));
+      EXPECT_EQ(m.s().xmm[0].q[0], 0x3f8000004f000000ull) << "2^31 (rounded) and 1.0";
+      EXPECT_EQ(m.s().xmm[0].q[1], 0x2222222222222222ull);
+      EXPECT_EQ(top(), 0u);
+      EXPECT_EQ(m.s().x87.ftw, 0xffu);
+    } else {
+      expect_stub(run(a), XM);
+      EXPECT_EQ(m.s().xmm[0].q[0], 0x1111111111111111ull);
+      EXPECT_EQ(top(), 5u);
+    }
+    EXPECT_TRUE(m.s().mxcsr & arch::mxcsr::PE);
   }
 }
 
@@ -439,8 +472,11 @@ TEST_F(SimX87, MmxAliasesTheX87Registers) {
   EXPECT_EQ(st_mant(2), 0x1122334455667788ull) << "EMMS keeps the contents";
 }
 
-// CPUID.01H:EDX.FPU reports the x87 FPU.
-TEST_F(SimX87, CpuidReportsFpu) { EXPECT_TRUE(sim::cpuid(1, 0, 0).edx & arch::cpuid::L1_EDX_FPU); }
+// CPUID.01H:EDX reports the x87 FPU and MMX.
+TEST_F(SimX87, CpuidReportsFpuAndMmx) {
+  EXPECT_TRUE(sim::cpuid(1, 0, 0).edx & arch::cpuid::L1_EDX_FPU);
+  EXPECT_TRUE(sim::cpuid(1, 0, 0).edx & arch::cpuid::L1_EDX_MMX);
+}
 
 }  // namespace
 }  // namespace nestbed::testing

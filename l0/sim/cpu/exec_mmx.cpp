@@ -17,9 +17,9 @@
 // movement (MOVD, MOVQ, MOVNTQ, MASKMOVQ, PSHUFW, PINSRW, PEXTRW,
 // PMOVMSKB, MOVQ2DQ, MOVDQ2Q) and EMMS are done here in software.
 //
-// Not implemented (#UD, reported as unimplemented): CVTPI2PS, CVTPS2PI,
-// CVTTPS2PI, CVTPI2PD, CVTPD2PI, CVTTPD2PI (they need MXCSR exceptions
-// on MMX state), and the SSSE3 forms on MMX registers.
+// CVTPI2PS, CVTPI2PD, CVT(T)PS2PI and CVT(T)PD2PI also run on the host,
+// under the guest's MXCSR. Not implemented (#UD, reported as
+// unimplemented): the SSSE3 forms on MMX registers.
 #include <capstone/capstone.h>
 
 #include <cstring>
@@ -60,7 +60,48 @@ asm(".text\n.p2align 5\n.globl nb_mmx_stubs\n.hidden nb_mmx_stubs\n.type nb_mmx_
     .size nb_mmx_stubs, .-nb_mmx_stubs
 )");
 
+// The conversions between MMX and XMM registers, 6 forms x 16 entries: 0F 2A
+// CVTPI2PS, 66 0F 2A CVTPI2PD (entry k < 8: xmm0, mm(k); 8: xmm0, [rdi]),
+// 0F 2D CVTPS2PI, 0F 2C CVTTPS2PI, 66 0F 2D CVTPD2PI, 66 0F 2C CVTTPD2PI
+// (entry k < 8: mm(k), xmm0; 8 + r: mm(r), [rdi]). The guest's XMM
+// operand travels in the image's XMM0.
+asm(R"(
+    .text
+    .p2align 5
+    .globl nb_mmx_cvt_stubs
+    .hidden nb_mmx_cvt_stubs
+    .type nb_mmx_cvt_stubs, @function
+nb_mmx_cvt_stubs:
+    .irp nb_form, 0, 1, 2, 3, 4, 5
+    .set nb_k, 0
+    .rept 16
+    .p2align 5
+    fxsave64 (%rdx)
+    fxrstor64 (%rsi)
+    .if (\nb_form == 1) | (\nb_form >= 4)
+    .byte 0x66
+    .endif
+    .if \nb_form <= 1
+    .byte 0x0f, 0x2a, ((nb_k < 8) & (0xc0 | nb_k)) | (~(nb_k < 8) & 0x07)
+    .else
+    .if (\nb_form == 2) | (\nb_form == 4)
+    .set nb_cvt_op, 0x2d
+    .else
+    .set nb_cvt_op, 0x2c
+    .endif
+    .byte 0x0f, nb_cvt_op, ((nb_k < 8) & (0xc0 | (nb_k << 3))) | (~(nb_k < 8) & ((((nb_k - 8) & 7) << 3) | 7))
+    .endif
+    fxsave64 (%rsi)
+    fxrstor64 (%rdx)
+    ret
+    .set nb_k, nb_k + 1
+    .endr
+    .endr
+    .size nb_mmx_cvt_stubs, .-nb_mmx_cvt_stubs
+)");
+
 extern "C" char nb_mmx_stubs[];
+extern "C" char nb_mmx_cvt_stubs[];
 
 namespace nestbed::sim {
 
@@ -110,6 +151,9 @@ void write_mm(Cpu& c, unsigned r, uint64_t v) {
   mmx_enter(x);
   set_mm(x, r, v);
 }
+
+bool is_mm(const Operand& o) { return o.kind == OpKind::Mmx; }
+bool is_mem(const Operand& o) { return o.kind == OpKind::Mem; }
 
 // ------------------------------------------------------------ host ops
 
@@ -230,10 +274,93 @@ void h_movdq2q(Cpu& c, const DecodedInsn& i) {
   write_mm(c, i.op[0].reg, low64(get_xmm(c, i.op[1].reg)));
 }
 
+// ------------------------------------------------------------ conversions
+
+// CVTPI2PS/CVTPI2PD xmm, mm/m64 (FORM 0, 1) and CVT(T)PS2PI mm, xmm/m64,
+// CVT(T)PD2PI mm, xmm/m128 (FORM 2-5): SSE/SSE2 instructions (#UD/#NM as
+// check_sse, SDM vol. 2 CVTPI2PS), also #MF for a pending x87 exception
+// when an MMX register is involved, which then makes the x87-to-MMX
+// transition (a memory source does not: vol. 2, CVTPI2PS). Run on the
+// host under the guest's MXCSR like exec_sse.h's simd_fp: an unmasked
+// exception traps there, leaves the destination unchanged and raises #XM
+// (or #UD).
+struct CvtRun {
+  X87Stub stub;
+  void* operand;
+  uint8_t* guest;
+  uint8_t* host;
+};
+void run_cvt(void* p, uint32_t& mx) {
+  CvtRun& r = *static_cast<CvtRun*>(p);
+  std::memcpy(r.guest + arch::fxsave::MXCSR, &mx, 4);
+  r.stub(r.operand, r.guest, r.host, fl::FIXED1);
+  std::memcpy(&mx, r.guest + arch::fxsave::MXCSR, 4);
+}
+
+template <unsigned FORM, Form S>
+void h_cvt(Cpu& c, const DecodedInsn& i) {
+  namespace fx = arch::fxsave;
+  constexpr bool to_xmm = FORM <= 1;
+  constexpr unsigned n = FORM >= 4 ? 16 : 8;
+  constexpr bool mm_involved = !to_xmm || S == Form::R;
+  check_sse(c);
+  if (mm_involved) x87_pending_check(c, i);
+  alignas(16) uint8_t buf[16] = {};
+  if constexpr (S != Form::R) {
+    const uint64_t la = sse_linear<n, n == 16, S>(c, i, Access::Read);
+    const uint64_t lo = c.read<uint64_t>(la);
+    std::memcpy(buf, &lo, 8);
+    if constexpr (n == 16) {
+      const uint64_t hi = c.read<uint64_t>(la + 8);
+      std::memcpy(buf + 8, &hi, 8);
+    }
+  }
+  CpuState& st = c.state();
+  alignas(16) uint8_t guest[fx::SIZE] = {}, host[fx::SIZE];
+  x87_to_fxsave(st.x87, guest, true);
+  const unsigned xr = to_xmm ? i.op[0].reg : (S == Form::R ? i.op[1].reg : 0);
+  std::memcpy(guest + fx::XMM0, st.xmm[xr].q, 16);
+  const unsigned k = to_xmm ? (S == Form::R ? i.op[1].reg : 8u) : (S == Form::R ? 0u : 8u) + i.op[0].reg;
+  CvtRun r{reinterpret_cast<X87Stub>(nb_mmx_cvt_stubs + kStubBytes * (FORM * 16 + k)), buf, guest, host};
+  uint32_t mx = st.mxcsr;
+  if ((mx & arch::mxcsr::MASKS) == arch::mxcsr::MASKS) {
+    run_cvt(&r, mx);
+  } else if (run_trapping(&run_cvt, &r, mx)) {
+    // The host trapped between the stub's FXRSTOR of the guest image and
+    // its restore of the host's state: restore that here.
+    asm volatile("fxrstor64 %0" : : "m"(*reinterpret_cast<const uint8_t(*)[fx::SIZE]>(host)));
+    st.mxcsr = mx;
+    raise_simd_exception(c);
+  }
+  st.mxcsr = mx;
+  if constexpr (to_xmm) std::memcpy(st.xmm[xr].q, guest + fx::XMM0, 16);
+  if constexpr (mm_involved) x87_registers_from_fxsave(st.x87, guest);
+}
+
+template <unsigned FORM>
+Handler cvt_handler(const DecodedInsn& d, CpuMode mode) {
+  const Operand &a = d.op[0], &b = d.op[1];
+  if (d.nops != 2) return nullptr;
+  if (FORM <= 1 ? a.kind != OpKind::Xmm || (!is_mm(b) && !is_mem(b)) : !is_mm(a) || (b.kind != OpKind::Xmm && !is_mem(b)))
+    return nullptr;
+  if (!is_mem(b)) return &h_cvt<FORM, Form::R>;
+  return form_of(d, 1, mode) == Form::M64 ? &h_cvt<FORM, Form::M64> : &h_cvt<FORM, Form::M>;
+}
+
+Handler select_cvt(unsigned id, const DecodedInsn& d, CpuMode mode) {
+  switch (id) {
+    case X86_INS_CVTPI2PS: return cvt_handler<0>(d, mode);
+    case X86_INS_CVTPI2PD: return cvt_handler<1>(d, mode);
+    case X86_INS_CVTPS2PI: return cvt_handler<2>(d, mode);
+    case X86_INS_CVTTPS2PI: return cvt_handler<3>(d, mode);
+    case X86_INS_CVTPD2PI: return cvt_handler<4>(d, mode);
+    case X86_INS_CVTTPD2PI: return cvt_handler<5>(d, mode);
+    default: return nullptr;
+  }
+}
+
 // ---------------------------------------------------------------- select
 
-bool is_mm(const Operand& o) { return o.kind == OpKind::Mmx; }
-bool is_mem(const Operand& o) { return o.kind == OpKind::Mem; }
 
 template <template <Form> class H>
 Handler by_src(const DecodedInsn& d, unsigned n, CpuMode mode) {
@@ -342,6 +469,10 @@ CostClass mmx_cost(unsigned id, const DecodedInsn& d) {
 bool select_mmx(unsigned id, uint8_t opcode, uint8_t modrm, DecodedInsn& d, CpuMode mode, const CostModel& costs) {
   if (id == X86_INS_EMMS) {
     set_handler(d, &h_emms, costs, CostClass::simple);
+    return true;
+  }
+  if (Handler h = select_cvt(id, d, mode)) {  // CVTPI2PS xmm, m64 has no MMX operand
+    set_handler(d, h, costs, mmx_cost(id, d));
     return true;
   }
   bool mm = false;

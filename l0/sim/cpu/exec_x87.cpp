@@ -246,11 +246,15 @@ uint64_t x87_run_stub(Cpu& c, const char* stub_address, void* operand) {
   std::memcpy(guest + fx::MXCSR, &mxcsr, 4);
   const X87Stub stub = reinterpret_cast<X87Stub>(stub_address);
   const uint64_t flags = stub(operand, guest, host, (c.state().rflags & kStatusFlags) | fl::FIXED1);
-  std::memcpy(&x.fcw, guest + fx::FCW, 2);
-  std::memcpy(&x.fsw, guest + fx::FSW, 2);
-  x.ftw = guest[fx::FTW];
-  for (unsigned k = 0; k < x87::REG_COUNT; ++k) std::memcpy(x.st[k], guest + fx::ST0 + fx::SLOT * k, 10);
+  x87_registers_from_fxsave(x, guest);
   return flags;
+}
+
+void x87_registers_from_fxsave(X87State& x, const uint8_t* img) {
+  std::memcpy(&x.fcw, img + fx::FCW, 2);
+  std::memcpy(&x.fsw, img + fx::FSW, 2);
+  x.ftw = img[fx::FTW];
+  for (unsigned k = 0; k < x87::REG_COUNT; ++k) std::memcpy(x.st[k], img + fx::ST0 + fx::SLOT * k, 10);
 }
 
 namespace {

@@ -38,5 +38,8 @@ using X87Stub = uint64_t (*)(void* operand, void* guest_image, void* host_image,
 // pointers are left to the caller) and returns the host's RFLAGS after
 // the instruction.
 uint64_t x87_run_stub(Cpu& c, const char* stub, void* operand);
+// What a stub changes: FCW, FSW, the abridged tags and the registers, from
+// an FXSAVE image (the pointers are the caller's business).
+void x87_registers_from_fxsave(X87State& x, const uint8_t* img);
 
 }  // namespace nestbed::sim
