@@ -44,6 +44,14 @@ inline constexpr uint16_t TAG_EMPTY = 3;
 // The 80-bit register format: 64-bit significand (bit 63 the explicit
 // integer bit J), then sign and 15-bit exponent (vol. 1, 4.2.2).
 inline constexpr uint16_t EXPONENT_MAX = 0x7fff;
+// An MMX write sets its register's sign and exponent to all ones (vol. 1,
+// 9.5.1, table 9-2); every MMX instruction but EMMS tags all registers
+// valid (abridged tag word all ones).
+inline constexpr uint16_t MMX_SIGN_EXPONENT = 0xffff;
+inline constexpr uint8_t FTW_ABRIDGED_ALL_VALID = 0xff;
+// FOP: the low 3 bits of the first opcode byte and the ModR/M byte
+// (vol. 1, 8.1.9, figure 8-8).
+inline constexpr uint16_t FOP_MASK = 0x7ff;
 inline constexpr unsigned REG_BYTES = 10;
 inline constexpr unsigned REG_COUNT = 8;
 }  // namespace arch::x87
@@ -61,6 +69,9 @@ inline constexpr unsigned FCS32 = 16;  // bits 15:0 selector, 26:16 FOP
 inline constexpr unsigned FOP32_SHIFT = 16;
 inline constexpr unsigned FDP32 = 20;
 inline constexpr unsigned FDS32 = 24;
+// The reserved upper halves of the FCW, FSW, FTW and FDS dwords: written
+// as ones (as the hosts of tests/unit/differential_x87_test.cpp do).
+inline constexpr uint32_t RESERVED_ONES32 = 0xffff0000u;
 // 16-bit protected-mode format (14 bytes; operand-size prefix 66):
 // figure 8-11. Each field is a word; the offsets are 16 bits.
 inline constexpr unsigned SIZE16 = 14;

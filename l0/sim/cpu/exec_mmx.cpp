@@ -139,12 +139,13 @@ uint64_t get_mm(const X87State& x, unsigned r) {
 // The transition every MMX instruction but EMMS makes (vol. 1, table 9-2).
 void mmx_enter(X87State& x) {
   x87_set_top(x, 0);
-  x.ftw = 0xff;
+  x.ftw = x87::FTW_ABRIDGED_ALL_VALID;
 }
 // After mmx_enter: MMr = v, Rr's sign and exponent all ones.
 void set_mm(X87State& x, unsigned r, uint64_t v) {
   std::memcpy(x.st[r], &v, 8);
-  x.st[r][8] = x.st[r][9] = 0xff;
+  const uint16_t se = x87::MMX_SIGN_EXPONENT;
+  std::memcpy(x.st[r] + 8, &se, 2);
 }
 void write_mm(Cpu& c, unsigned r, uint64_t v) {
   X87State& x = c.state().x87;
@@ -317,7 +318,14 @@ void h_cvt(Cpu& c, const DecodedInsn& i) {
   }
   CpuState& st = c.state();
   alignas(16) uint8_t guest[fx::SIZE] = {}, host[fx::SIZE];
-  x87_to_fxsave(st.x87, guest, true);
+  if constexpr (mm_involved) {
+    x87_to_fxsave(st.x87, guest, true);
+  } else {
+    // A memory source leaves the x87 alone: the host runs on an initialized
+    // x87 state, so a pending exception of the guest's cannot reach it.
+    X87State init;
+    x87_to_fxsave(init, guest, true);
+  }
   const unsigned xr = to_xmm ? i.op[0].reg : (S == Form::R ? i.op[1].reg : 0);
   std::memcpy(guest + fx::XMM0, st.xmm[xr].q, 16);
   const unsigned k = to_xmm ? (S == Form::R ? i.op[1].reg : 8u) : (S == Form::R ? 0u : 8u) + i.op[0].reg;

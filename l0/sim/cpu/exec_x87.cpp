@@ -353,9 +353,8 @@ void h_fnstsw(Cpu& c, const DecodedInsn& i) {
 
 // The FSTENV image (vol. 1, figures 8-9 and 8-11): the 32-bit
 // protected-mode format, also used in 64-bit mode, or with an operand-size
-// prefix the 16-bit one. The reserved upper halves of the 32-bit format's
-// FCW, FSW, FTW and FDS dwords are written as ones, as the hosts checked
-// do (tests/unit/differential_x87_test.cpp compares them).
+// prefix the 16-bit one (the reserved upper halves of the 32-bit format:
+// arch::fpuenv::RESERVED_ONES32).
 template <bool O16>
 void env_image(const X87State& x, uint8_t* img) {
   auto put16 = [&](unsigned off, uint16_t v) { std::memcpy(img + off, &v, 2); };
@@ -370,13 +369,13 @@ void env_image(const X87State& x, uint8_t* img) {
     put16(env::FDP16, uint16_t(x.fdp));
     put16(env::FDS16, x.fds);
   } else {
-    put32(env::FCW32, 0xffff0000u | x.fcw);
-    put32(env::FSW32, 0xffff0000u | x.fsw);
-    put32(env::FTW32, 0xffff0000u | tw);
+    put32(env::FCW32, env::RESERVED_ONES32 | x.fcw);
+    put32(env::FSW32, env::RESERVED_ONES32 | x.fsw);
+    put32(env::FTW32, env::RESERVED_ONES32 | tw);
     put32(env::FIP32, uint32_t(x.fip));
-    put32(env::FCS32, x.fcs | uint32_t(x.fop & 0x7ff) << env::FOP32_SHIFT);
+    put32(env::FCS32, x.fcs | uint32_t(x.fop & x87::FOP_MASK) << env::FOP32_SHIFT);
     put32(env::FDP32, uint32_t(x.fdp));
-    put32(env::FDS32, 0xffff0000u | x.fds);
+    put32(env::FDS32, env::RESERVED_ONES32 | x.fds);
   }
 }
 // FLDENV keeps the physical registers (ROTATE: a new TOP renames them);
@@ -401,7 +400,7 @@ void load_env(X87State& x, const uint8_t* img) {
     x.fip = get32(env::FIP32);
     const uint32_t cs_op = get32(env::FCS32);
     x.fcs = uint16_t(cs_op);
-    x.fop = uint16_t(cs_op >> env::FOP32_SHIFT) & 0x7ff;
+    x.fop = uint16_t(cs_op >> env::FOP32_SHIFT) & x87::FOP_MASK;
     x.fdp = get32(env::FDP32);
     x.fds = get16(env::FDS32);
   }
@@ -557,7 +556,7 @@ void x87_to_fxsave(const X87State& x, uint8_t* img, bool rex_w) {
   put(fx::FSW, x.fsw);
   put(fx::FTW, x.ftw);
   put(fx::FTW + 1, uint8_t(0));
-  put(fx::FOP, uint16_t(x.fop & 0x7ff));
+  put(fx::FOP, uint16_t(x.fop & x87::FOP_MASK));
   if (rex_w) {
     put(fx::FIP, x.fip);
     put(fx::FDP, x.fdp);
@@ -579,7 +578,7 @@ void x87_from_fxsave(X87State& x, const uint8_t* img, bool rex_w) {
   get(fx::FSW, x.fsw);
   get(fx::FTW, x.ftw);
   get(fx::FOP, x.fop);
-  x.fop &= 0x7ff;
+  x.fop &= x87::FOP_MASK;
   if (rex_w) {
     get(fx::FIP, x.fip);
     get(fx::FDP, x.fdp);
