@@ -179,6 +179,36 @@ TEST_F(SimX87, PendingExceptionBlocksEachWaitingInstruction) {
   expect_stub(run(a), UD);
 }
 
+// Loading FCW or FSW recomputes FSW.ES and B (vol. 1, 8.1.3.1; FLDCW's
+// SDM page): FLDCW unmasking a flag already set makes it pending, and so
+// does FXRSTOR of an image whose FSW has the flag but not ES. A loaded FCW
+// keeps only its defined bits (bit 6 reads 1; 7 and 13-15 read 0).
+TEST_F(SimX87, LoadingFcwOrFswRecomputesTheSummary) {
+  m.s().x87.fsw = x87::FSW_ZE;  // set, masked by FCW 0x037f
+  m.poke<uint16_t>(kData, 0xe0bb);  // ZM clear, reserved bits set
+  Asm a(L::CODE);
+  a.raw({0xd9, mem_rbx(5), 0});  // fldcw [rbx]
+  a.raw({0x9b});                 // fwait
+  a.hlt();
+  expect_stub(run(a), MF);
+  EXPECT_EQ(m.stack64(0), L::CODE + 3);
+  EXPECT_EQ(m.s().x87.fcw, 0x007bu);
+  EXPECT_EQ(m.s().x87.fsw, x87::FSW_ZE | x87::FSW_ES | x87::FSW_B);
+
+  reset();
+  for (unsigned k = 0; k < 512; k += 8) m.poke<uint64_t>(kData + k, 0);
+  m.poke<uint16_t>(kData + fx::FCW, 0x037e);        // IM clear
+  m.poke<uint16_t>(kData + fx::FSW, x87::FSW_IE);   // IE set, ES clear
+  m.poke<uint32_t>(kData + fx::MXCSR, 0x1f80);
+  Asm b(L::CODE);
+  b.raw({0x48, 0x0f, 0xae, 0x0b});  // fxrstor64 [rbx]
+  b.raw({0xd9, 0xe8});              // fld1
+  b.hlt();
+  expect_stub(run(b), MF);
+  EXPECT_EQ(m.stack64(0), L::CODE + 4);
+  EXPECT_EQ(m.s().x87.fsw, x87::FSW_IE | x87::FSW_ES | x87::FSW_B);
+}
+
 // A store with an unmasked invalid operation writes nothing and does not
 // pop (vol. 1, 8.7 and 4.8.3.?); masked, it writes the integer indefinite.
 TEST_F(SimX87, StoreSuppressedByUnmaskedException) {
