@@ -432,6 +432,19 @@ TEST_F(Differential, Mmx) {
       add(name, mmx_insn({0x0f, op}, uint8_t(0xc0 | g.below(64)), mem), mem, n);
     }
   }
+  // The SSSE3 forms on MMX registers (0F 38 map), PALIGNR (0F 3A 0F).
+  for (uint8_t op : {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x1c, 0x1d, 0x1e}) {
+    for (unsigned k = 0; k < 6; ++k, ++n) {
+      const bool mem = k % 3 == 2;
+      char name[48];
+      std::snprintf(name, sizeof name, "0f 38 %02x%s", op, mem ? " mem" : "");
+      add(name, mmx_insn({0x0f, 0x38, op}, uint8_t(0xc0 | g.below(64)), mem), mem, n);
+    }
+  }
+  for (int imm : {0, 1, 3, 7, 8, 9, 15, 16, 200}) {
+    const bool mem = imm % 2 == 1;
+    add("palignr" + std::to_string(imm), mmx_insn({0x0f, 0x3a, 0x0f}, uint8_t(0xc0 | g.below(64)), mem, imm), mem, n++);
+  }
   // Shifts by an immediate: 71/72/73 /2 /4 /6 (73: /2 /6).
   const int counts[] = {0, 1, 7, 15, 16, 31, 32, 63, 64, 200};
   for (uint8_t op : {0x71, 0x72, 0x73}) {

@@ -430,7 +430,7 @@ TEST_F(SimX87, MmxAvailability) {
       {{0x0f, 0x2a, 0xc1}, cr0::TS, false, false, NM},        // cvtpi2ps xmm0, mm1
       {{0x0f, 0x2a, 0xc1}, 0, false, true, UD},
       {{0x0f, 0x2a, 0xc1}, 0, true, false, MF},
-      {{0x0f, 0x38, 0x00, 0xc1}, 0, false, false, UD},        // pshufb mm0, mm1 (SSSE3): not implemented
+      {{0x0f, 0x38, 0x00, 0xc1}, cr0::EM, false, false, UD},  // pshufb mm0, mm1 (SSSE3)
   };
   for (const Case& k : cases) {
     reset();

@@ -18,8 +18,9 @@
 // PMOVMSKB, MOVQ2DQ, MOVDQ2Q) and EMMS are done here in software.
 //
 // CVTPI2PS, CVTPI2PD, CVT(T)PS2PI and CVT(T)PD2PI also run on the host,
-// under the guest's MXCSR. Not implemented (#UD, reported as
-// unimplemented): the SSSE3 forms on MMX registers.
+// under the guest's MXCSR; the SSSE3 forms on MMX registers (0F 38 map)
+// run on the host too, PALIGNR in software. Every instruction with an MMX
+// register operand is implemented.
 #include <capstone/capstone.h>
 
 #include <cstring>
@@ -37,12 +38,16 @@
   0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x74, 0x75, 0x76, 0xd1, 0xd2, 0xd3, 0xd4, \
       0xd5, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe8, 0xe9, 0xea,  \
       0xeb, 0xec, 0xed, 0xee, 0xef, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe
+// The 0F 38-map opcodes run on the host (SSSE3: PSHUFB PHADDW PHADDD
+// PHADDSW PMADDUBSW PHSUBW PHSUBD PHSUBSW PSIGNB/W/D PMULHRSW PABSB/W/D).
+#define NB_MMX_HOST_OPS_0F38 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x1c, 0x1d, 0x1e
 #define NB_MMX_STR_(...) #__VA_ARGS__
 #define NB_MMX_STR(...) NB_MMX_STR_(__VA_ARGS__)
 
-// The host stubs (exec_x87.h, X87Stub): for each opcode above, 72 entries
-// of 32 bytes: entry m < 64 is ModR/M 0xc0 | m (MM(m >> 3), MM(m & 7)),
-// entry 64 + r is MM(r) with the memory operand [rdi].
+// The host stubs (exec_x87.h, X87Stub): for each opcode above, 0F-map then
+// 0F 38-map, 72 entries of 32 bytes: entry m < 64 is ModR/M 0xc0 | m
+// (MM(m >> 3), MM(m & 7)), entry 64 + r is MM(r) with the memory operand
+// [rdi].
 asm(".text\n.p2align 5\n.globl nb_mmx_stubs\n.hidden nb_mmx_stubs\n.type nb_mmx_stubs, @function\n"
     "nb_mmx_stubs:\n.irp nb_op, " NB_MMX_STR(NB_MMX_HOST_OPS) R"(
     .set nb_mmx_m, 0
@@ -51,6 +56,20 @@ asm(".text\n.p2align 5\n.globl nb_mmx_stubs\n.hidden nb_mmx_stubs\n.type nb_mmx_
     fxsave64 (%rdx)
     fxrstor64 (%rsi)
     .byte 0x0f, \nb_op, ((nb_mmx_m < 64) & (0xc0 | nb_mmx_m)) | (~(nb_mmx_m < 64) & ((((nb_mmx_m - 64) & 7) << 3) | 7))
+    fxsave64 (%rsi)
+    fxrstor64 (%rdx)
+    ret
+    .set nb_mmx_m, nb_mmx_m + 1
+    .endr
+    .endr
+)"
+    ".irp nb_op, " NB_MMX_STR(NB_MMX_HOST_OPS_0F38) R"(
+    .set nb_mmx_m, 0
+    .rept 72
+    .p2align 5
+    fxsave64 (%rdx)
+    fxrstor64 (%rsi)
+    .byte 0x0f, 0x38, \nb_op, ((nb_mmx_m < 64) & (0xc0 | nb_mmx_m)) | (~(nb_mmx_m < 64) & ((((nb_mmx_m - 64) & 7) << 3) | 7))
     fxsave64 (%rsi)
     fxrstor64 (%rdx)
     ret
@@ -110,11 +129,40 @@ namespace {
 namespace x87 = arch::x87;
 
 constexpr uint8_t kHostOps[] = {NB_MMX_HOST_OPS};
+constexpr uint8_t kHostOps0F38[] = {NB_MMX_HOST_OPS_0F38};
 constexpr unsigned kStubsPerOp = 72, kStubBytes = 32;
 
 int host_op_index(uint8_t opcode) {
   for (unsigned k = 0; k < sizeof kHostOps; ++k)
     if (kHostOps[k] == opcode) return int(k);
+  return -1;
+}
+
+// The 0F 38 opcode of an SSSE3 instruction on MMX registers (Capstone
+// gives the map's third byte only through the id), its stub row after the
+// 0F-map rows, or -1.
+int host_op_index_0f38(unsigned id) {
+  int op;
+  switch (id) {
+    case X86_INS_PSHUFB: op = 0x00; break;
+    case X86_INS_PHADDW: op = 0x01; break;
+    case X86_INS_PHADDD: op = 0x02; break;
+    case X86_INS_PHADDSW: op = 0x03; break;
+    case X86_INS_PMADDUBSW: op = 0x04; break;
+    case X86_INS_PHSUBW: op = 0x05; break;
+    case X86_INS_PHSUBD: op = 0x06; break;
+    case X86_INS_PHSUBSW: op = 0x07; break;
+    case X86_INS_PSIGNB: op = 0x08; break;
+    case X86_INS_PSIGNW: op = 0x09; break;
+    case X86_INS_PSIGND: op = 0x0a; break;
+    case X86_INS_PMULHRSW: op = 0x0b; break;
+    case X86_INS_PABSB: op = 0x1c; break;
+    case X86_INS_PABSW: op = 0x1d; break;
+    case X86_INS_PABSD: op = 0x1e; break;
+    default: return -1;
+  }
+  for (unsigned k = 0; k < sizeof kHostOps0F38; ++k)
+    if (kHostOps0F38[k] == op) return int(sizeof kHostOps + k);
   return -1;
 }
 
@@ -220,6 +268,21 @@ void h_pshufw(Cpu& c, const DecodedInsn& i) {
   for (unsigned k = 0; k < 4; ++k) r |= ((s >> (16 * ((i.imm >> (2 * k)) & 3))) & 0xffff) << (16 * k);
   write_mm(c, i.op[0].reg, r);
 }
+// PALIGNR mm1, mm2/m64, imm8 (SSSE3): bytes imm8.. of mm1:mm2 (mm1 the
+// high half), zeros past the end.
+template <Form S>
+void h_palignr(Cpu& c, const DecodedInsn& i) {
+  check_mmx(c, i);
+  uint64_t lo;
+  if constexpr (S == Form::R)
+    lo = get_mm(c.state().x87, i.op[1].reg);
+  else
+    lo = c.read<uint64_t>(form_linear<S>(c, i, 8, Access::Read));
+  const unsigned __int128 both = (unsigned __int128)get_mm(c.state().x87, i.op[0].reg) << 64 | lo;
+  const unsigned shift = unsigned(i.imm & 0xff);
+  write_mm(c, i.op[0].reg, shift >= 16 ? 0 : uint64_t(both >> (8 * shift)));
+}
+
 // PINSRW mm, r32/m16, imm8 (imm8 bits 1:0 select the word).
 template <Form S>
 void h_pinsrw(Cpu& c, const DecodedInsn& i) {
@@ -384,6 +447,7 @@ Handler by_src(const DecodedInsn& d, unsigned n, CpuMode mode) {
 NB_MMX_WRAPPER(Host, h_host<F>)
 NB_MMX_WRAPPER(Pshufw, h_pshufw<F>)
 NB_MMX_WRAPPER(Pinsrw, h_pinsrw<F>)
+NB_MMX_WRAPPER(Palignr, h_palignr<F>)
 NB_MMX_WRAPPER(Maskmovq, h_maskmovq<F>)
 NB_MMX_WRAPPER(MovdTo32, (h_movd_to_mm<uint32_t, F>))
 NB_MMX_WRAPPER(MovdTo64, (h_movd_to_mm<uint64_t, F>))
@@ -432,6 +496,7 @@ Handler select_mmx_handler(unsigned id, uint8_t opcode, uint8_t modrm, DecodedIn
       if (d.nops != 3 || !is_mm(a)) return nullptr;
       return by_src<Pinsrw>(d, 1, mode);
     case X86_INS_PEXTRW: return d.nops == 3 && a.kind == OpKind::Reg && is_mm(b) ? &h_pextrw : nullptr;
+    case X86_INS_PALIGNR: return d.nops == 3 && is_mm(a) ? by_src<Palignr>(d, 1, mode) : nullptr;
     case X86_INS_PMOVMSKB: return d.nops == 2 && a.kind == OpKind::Reg && is_mm(b) ? &h_pmovmskb : nullptr;
     case X86_INS_MOVQ2DQ: return a.kind == OpKind::Xmm && is_mm(b) ? &h_movq2dq : nullptr;
     case X86_INS_MOVDQ2Q: return is_mm(a) && b.kind == OpKind::Xmm ? &h_movdq2q : nullptr;
@@ -455,7 +520,7 @@ Handler select_mmx_handler(unsigned id, uint8_t opcode, uint8_t modrm, DecodedIn
     d.imm2 = uint64_t(host_op_index(uint8_t(op))) * kStubsPerOp + 64 + (modrm & 7);
     return &h_shift_imm;
   }
-  const int k = host_op_index(opcode);
+  const int k = opcode == 0x38 ? host_op_index_0f38(id) : host_op_index(opcode);
   if (k < 0 || (!is_mm(b) && !is_mem(b))) return nullptr;
   d.imm2 = uint64_t(k) * kStubsPerOp + (is_mm(b) ? (modrm & 0x3f) : 64u + ((modrm >> 3) & 7));
   return by_src<Host>(d, 1, mode);
