@@ -210,7 +210,8 @@ TEST_F(SimX87, LoadingFcwOrFswRecomputesTheSummary) {
 }
 
 // A store with an unmasked invalid operation writes nothing and does not
-// pop (vol. 1, 8.7 and 4.8.3.?); masked, it writes the integer indefinite.
+// pop (vol. 1, 8.7); masked, it writes the integer indefinite (vol. 2,
+// FIST/FISTP).
 TEST_F(SimX87, StoreSuppressedByUnmaskedException) {
   for (uint16_t fcw : {0x037f, 0x037e}) {
     reset();

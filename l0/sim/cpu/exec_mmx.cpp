@@ -167,8 +167,8 @@ int host_op_index_0f38(unsigned id) {
 }
 
 // MMX instructions: #UD with CR0.EM, #NM with CR0.TS, then #MF for a
-// pending x87 exception (SDM vol. 3, table 2-2; vol. 2, each instruction's
-// "Numeric Exceptions"/table 23-? of MMX instructions).
+// pending x87 exception (SDM vol. 3, table 2-2; vol. 2, each MMX
+// instruction's protected-mode exceptions).
 void check_mmx(Cpu& c, const DecodedInsn& i) {
   const uint64_t cr0 = c.state().cr0;
   if (cr0 & arch::cr0::EM) raise_ud();

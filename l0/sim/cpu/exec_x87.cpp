@@ -33,7 +33,6 @@
 
 #include <capstone/capstone.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "arch/x86/control_regs.h"
