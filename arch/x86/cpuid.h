@@ -29,6 +29,7 @@ inline constexpr uint32_t L1_EDX_MTRR = 1u << 12;
 inline constexpr uint32_t L1_EDX_PGE = 1u << 13;
 inline constexpr uint32_t L1_EDX_CMOV = 1u << 15;
 inline constexpr uint32_t L1_EDX_PAT = 1u << 16;
+inline constexpr uint32_t L1_EDX_MMX = 1u << 23;
 inline constexpr uint32_t L1_EDX_FXSR = 1u << 24;
 inline constexpr uint32_t L1_EDX_SSE = 1u << 25;
 inline constexpr uint32_t L1_EDX_SSE2 = 1u << 26;

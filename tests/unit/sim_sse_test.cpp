@@ -77,14 +77,14 @@ TEST_F(SimSse, StateAtMultibootEntry) {
   for (unsigned k = 0; k < 16; ++k) EXPECT_EQ(m.s().xmm[k].q[0] | m.s().xmm[k].q[1], 0u);
 }
 
-// CPUID.01H:EDX reports FXSR, SSE and SSE2 (bits 24-26) and not FPU (no
-// x87 arithmetic). (The later SSE levels in ECX: sim_sse4_test.cpp.)
+// CPUID.01H:EDX reports FXSR, SSE and SSE2 (bits 24-26) and FPU (the x87,
+// sim_x87_test.cpp). (The later SSE levels in ECX: sim_sse4_test.cpp.)
 TEST_F(SimSse, CpuidReportsFxsrSseSse2Only) {
   const sim::CpuidResult r = sim::cpuid(1, 0, 0);
   EXPECT_TRUE(r.edx & arch::cpuid::L1_EDX_FXSR);
   EXPECT_TRUE(r.edx & arch::cpuid::L1_EDX_SSE);
   EXPECT_TRUE(r.edx & arch::cpuid::L1_EDX_SSE2);
-  EXPECT_FALSE(r.edx & arch::cpuid::L1_EDX_FPU);
+  EXPECT_TRUE(r.edx & arch::cpuid::L1_EDX_FPU);
 }
 
 // SDM vol. 3 13.1-13.2: an SSE instruction is #UD with CR4.OSFXSR = 0 or

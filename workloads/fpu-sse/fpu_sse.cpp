@@ -3,7 +3,8 @@
 // built the way any x86-64 program is, with SSE2 and GCC's vectorizer
 // (kernels.sse.cpp): N steps of a 16-body gravity simulation in double
 // precision (sqrt, div) and N rounds of a vectorized checksum over a 1 KiB
-// byte block, which kmain recomputes with general registers and compares.
+// byte block, which kmain recomputes with general registers and compares,
+// and N steps of long double arithmetic (the x87).
 // Everything is IEEE-exact and deterministic, so the result line is the same
 // on every correct x86-64 platform and at every depth.
 //
@@ -29,7 +30,7 @@ alignas(16) uint8_t byte_block[fpu_sse::BLOCK_BYTES];
 
 bool cpu_has_sse2() {
   namespace id = arch::cpuid;
-  uint32_t needed = id::L1_EDX_FXSR | id::L1_EDX_SSE | id::L1_EDX_SSE2;
+  uint32_t needed = id::L1_EDX_FPU | id::L1_EDX_FXSR | id::L1_EDX_SSE | id::L1_EDX_SSE2;
   return (rt::cpuid(1).edx & needed) == needed;
 }
 
@@ -54,7 +55,7 @@ int64_t magnitude(int64_t v) { return v < 0 ? -v : v; }
 int kmain(const rt::BootInfo& boot) {
   uint64_t steps = rt::cmdline_count(boot.cmdline, DEFAULT_STEPS);
   if (!cpu_has_sse2()) {
-    rt::printf("fpu-sse: error: CPUID.1:EDX reports no FXSR/SSE/SSE2\n");
+    rt::printf("fpu-sse: error: CPUID.1:EDX reports no FPU/FXSR/SSE/SSE2\n");
     return rt::EXIT_FAILURE;
   }
   enable_sse();
@@ -62,6 +63,7 @@ int kmain(const rt::BootInfo& boot) {
   fpu_sse::NbodyResult nbody = fpu_sse::nbody(steps);
   uint64_t bytes_vector = fpu_sse::byte_checksum_vector(steps);
   uint64_t bytes_scalar = fpu_sse::run_byte_rounds(byte_block, steps);
+  uint64_t x87 = fpu_sse::x87_checksum(steps);
   if (bytes_vector != bytes_scalar) {
     rt::printf("fpu-sse: error: byte checksum 0x%016lx vectorized, 0x%016lx with general registers\n",
                bytes_vector, bytes_scalar);
@@ -73,7 +75,8 @@ int kmain(const rt::BootInfo& boot) {
                nbody.energy_end_nano);
     return rt::EXIT_FAILURE;
   }
-  rt::printf("fpu-sse: %lu steps, energy %ld -> %ld e-9, state checksum 0x%016lx, byte checksum 0x%016lx\n",
-             steps, nbody.energy_start_nano, nbody.energy_end_nano, nbody.state_checksum, bytes_vector);
+  rt::printf("fpu-sse: %lu steps, energy %ld -> %ld e-9, state checksum 0x%016lx, byte checksum 0x%016lx, "
+             "x87 checksum 0x%016lx\n",
+             steps, nbody.energy_start_nano, nbody.energy_end_nano, nbody.state_checksum, bytes_vector, x87);
   return rt::EXIT_OK;
 }

@@ -20,4 +20,10 @@ NbodyResult nbody(uint64_t steps);
 // the same source as kmain's copy, vectorized here.
 uint64_t byte_checksum_vector(uint64_t rounds);
 
+// `terms` steps of long double (x87, 64-bit significand) arithmetic: the
+// harmonic sum 1/1 + ... + 1/n, a square root and a truncation to integer
+// per step (FILD, FDIV, FADD, FSQRT, FMUL, FISTP under an FLDCW'd control
+// word); FNV-1a over the 80-bit results' bytes and the integers.
+uint64_t x87_checksum(uint64_t terms);
+
 }  // namespace fpu_sse

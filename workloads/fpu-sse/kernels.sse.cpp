@@ -116,4 +116,22 @@ NbodyResult nbody(uint64_t steps) {
 
 uint64_t byte_checksum_vector(uint64_t rounds) { return run_byte_rounds(byte_block, rounds); }
 
+uint64_t x87_checksum(uint64_t terms) {
+  long double sum = 0, root = 0;
+  uint64_t hash = 0xcbf29ce484222325ull;
+  auto fold = [&hash](const void* p, int n) {
+    const unsigned char* b = static_cast<const unsigned char*>(p);
+    for (int k = 0; k < n; k++) hash = (hash ^ b[k]) * 0x100000001b3ull;
+  };
+  for (uint64_t k = 1; k <= terms; k++) {
+    sum += 1.0L / static_cast<long double>(k);
+    root = __builtin_sqrtl(sum + root);
+    const int64_t scaled = static_cast<int64_t>(root * 1000000.0L);
+    fold(&scaled, 8);
+  }
+  fold(&sum, 10);  // the 80-bit significand and sign/exponent, not the padding
+  fold(&root, 10);
+  return hash;
+}
+
 }  // namespace fpu_sse

@@ -45,10 +45,11 @@ struct alignas(16) Xmm {
   uint64_t q[2] = {0, 0};
 };
 
-// The x87 FPU state that FXSAVE/FXRSTOR carry (SDM vol. 1, 8.1 and table
-// 10-2). The sim does not implement x87 arithmetic yet; this state is
-// loaded and stored verbatim (FNINIT, FLDCW, FNSTCW, FNSTSW, FXSAVE,
-// FXRSTOR).
+// The x87 FPU state (SDM vol. 1, 8.1), held as FXSAVE stores it (table
+// 10-2): the abridged tag word (one bit per physical register R0-R7, 1 =
+// occupied; the full tags follow from the contents, 8.1.7) and ST0-ST7 in
+// stack order (ST(i) is physical register (TOP + i) mod 8, TOP in FSW).
+// exec_x87.cpp loads it into the host FPU for each instruction.
 struct X87State {
   uint16_t fcw = arch::x87::FCW_INIT;
   uint16_t fsw = 0;

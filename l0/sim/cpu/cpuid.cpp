@@ -38,11 +38,10 @@ static CpuidResult base_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id)
       // CMPXCHG16B; not MONITOR/MWAIT), x2APIC and VMX.
       const uint32_t ecx = L1_ECX_SSE3 | L1_ECX_SSSE3 | L1_ECX_CX16 | L1_ECX_SSE4_1 | L1_ECX_SSE4_2 | L1_ECX_POPCNT |
                            L1_ECX_X2APIC | L1_ECX_VMX;
-      const uint32_t edx = L1_EDX_DE | L1_EDX_PSE | L1_EDX_TSC | L1_EDX_MSR | L1_EDX_PAE | L1_EDX_CX8 |
+      const uint32_t edx = L1_EDX_FPU | L1_EDX_DE | L1_EDX_PSE | L1_EDX_TSC | L1_EDX_MSR | L1_EDX_PAE | L1_EDX_CX8 |
                            L1_EDX_APIC | L1_EDX_MTRR | L1_EDX_PGE | L1_EDX_CMOV | L1_EDX_PAT | (1u << 19) /* CLFSH */ |
-                           L1_EDX_FXSR | L1_EDX_SSE | L1_EDX_SSE2;
-      // Not FPU: the x87 control words are there (FXSAVE carries them),
-      // x87 arithmetic is not.
+                           L1_EDX_MMX | L1_EDX_FXSR | L1_EDX_SSE | L1_EDX_SSE2;
+      // FPU: the x87 FPU (exec_x87.cpp); MMX: exec_mmx.cpp.
       return {kSignature, ebx, ecx, edx};
     }
     case 7: return subleaf == 0 ? CpuidResult{0, L7_EBX_TSC_ADJUST, L7_ECX_UMIP, 0} : CpuidResult{0, 0, 0, 0};

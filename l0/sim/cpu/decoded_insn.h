@@ -10,12 +10,12 @@ class Cpu;
 struct DecodedInsn;
 using Handler = void (*)(Cpu&, const DecodedInsn&);
 
-enum class OpKind : uint8_t { None, Reg, Mem, Imm, SegReg, CtrlReg, DebugReg, Xmm };
+enum class OpKind : uint8_t { None, Reg, Mem, Imm, SegReg, CtrlReg, DebugReg, Xmm, Mmx };
 
 struct Operand {
   OpKind kind = OpKind::None;
   uint8_t size = 0;    // bytes
-  uint8_t reg = 0;     // Reg index, segment number, CR/DR number, XMM number
+  uint8_t reg = 0;     // Reg index, segment number, CR/DR number, XMM or MMX number
   bool high8 = false;  // AH, CH, DH, BH
 };
 

@@ -48,6 +48,8 @@ const std::array<RegInfo, X86_REG_ENDING>& register_table(csh h) {
       }
       for (uint8_t k = 0; k < 16; ++k)
         if (n == "xmm" + std::to_string(k)) r = {OpKind::Xmm, k, 16, false};
+      for (uint8_t k = 0; k < 8; ++k)
+        if (n == "mm" + std::to_string(k)) r = {OpKind::Mmx, k, 8, false};
       for (uint8_t k = 8; k < 16; ++k) {
         const std::string base = "r" + std::to_string(k);
         if (n == base) r = {OpKind::Reg, k, 8, false};
@@ -198,10 +200,12 @@ void Decoder::build(const cs_insn& ci, CpuMode mode, DecodedInsn& d) {
   if (ok) {
     // SSE first: Capstone gives MOVSD and CMPSD one id for the string
     // instruction and the SSE2 one; select_sse takes the forms with XMM operands.
-    ok = select_sse(ci.id, d, mode, costs_) || select_alu(ci.id, d, mode, costs_) || select_data(ci.id, d, mode, costs_) ||
+    ok = select_mmx(ci.id, x.opcode[1], x.modrm, d, mode, costs_) ||  // MMX registers before SSE's
+         select_sse(ci.id, d, mode, costs_) || select_alu(ci.id, d, mode, costs_) || select_data(ci.id, d, mode, costs_) ||
          select_control(ci.id, d, mode, costs_) || select_string(ci.id, d, mode, costs_) ||
          select_system(ci.id, d, mode, costs_) || select_vmx(ci.id, d, mode, costs_);
   }
+  if (!ok) ok = select_x87(ci.id, x.opcode[0], x.modrm, d, mode, costs_);  // ST(i) operands are not converted
   if (!ok) {
     d.fn = &h_unimplemented;
     d.flags |= insn_flag::ENDS_BLOCK;

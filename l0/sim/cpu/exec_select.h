@@ -15,6 +15,10 @@ bool select_string(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& c
 bool select_system(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 bool select_sse(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 bool select_vmx(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+bool select_x87(unsigned id, uint8_t opcode, uint8_t modrm, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+// Every instruction with an MMX register operand (0F-map opcode and ModR/M
+// given); those it does not implement get h_unimplemented.
+bool select_mmx(unsigned id, uint8_t opcode, uint8_t modrm, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 
 // Handlers the decoder uses directly.
 // The condition (0..15, SDM vol. 1 B.1) of a Jcc's Capstone id, or -1.

@@ -1,9 +1,8 @@
 // SSE/SSE2 state and data movement: the availability checks, MOVAPS..
 // MOVDQU, MOVD/MOVQ, MOVSS/MOVSD, the half moves, MOVMSKPS/PD, PMOVMSKB,
 // the non-temporal stores, MASKMOVDQU, PINSRW/PEXTRW, LDMXCSR/STMXCSR,
-// FXSAVE/FXRSTOR (SDM vol. 1, 10.5.1), and the x87 control instructions
-// whose state FXSAVE carries (FNINIT, FLDCW, FNSTCW, FNSTSW, FWAIT). The
-// arithmetic is in exec_sse_int.cpp and exec_sse_fp.cpp; select_sse
+// FXSAVE/FXRSTOR (SDM vol. 1, 10.5.1; the x87 part of the image is
+// exec_x87.cpp's). The arithmetic is in exec_sse_int.cpp and exec_sse_fp.cpp; select_sse
 // tries all three.
 #include <capstone/capstone.h>
 #include <setjmp.h>
@@ -16,6 +15,7 @@
 #include "arch/x86/segment.h"
 #include "l0/sim/cpu/exec_select.h"
 #include "l0/sim/cpu/exec_sse.h"
+#include "l0/sim/cpu/exec_x87.h"
 
 namespace nestbed::sim {
 
@@ -33,9 +33,7 @@ void raise_simd_exception(Cpu& c) {
   raise_ud();
 }
 
-// Translates every page of [la, la + len) for writing (and faults as the
-// first inaccessible one does) before anything is written.
-static void check_writable(Cpu& c, uint64_t la, unsigned len) {
+void check_writable(Cpu& c, uint64_t la, unsigned len) {
   while (len) {
     const unsigned in_page = unsigned(std::min<uint64_t>(len, 0x1000 - (la & 0xfff)));
     c.translate(la, Access::Write, false, in_page);
@@ -251,13 +249,10 @@ void h_stmxcsr(Cpu& c, const DecodedInsn& i) {
 
 // ---------------------------------------------------------- FXSAVE/FXRSTOR
 
-// FXSAVE/FXRSTOR and the x87 control instructions: #NM if CR0.EM or
-// CR0.TS is set (SDM vol. 2, FXSAVE; vol. 3, table 2-2). CR4.OSFXSR only
-// decides whether the SSE state is included; this CPU always includes it
-// (SDM vol. 2 FXSAVE: "implementation dependent").
-void check_fpu(Cpu& c) {
-  if (c.state().cr0 & (arch::cr0::EM | arch::cr0::TS)) raise_fault(uint8_t(arch::Vector::NM));
-}
+// FXSAVE/FXRSTOR: #NM if CR0.EM or CR0.TS is set (check_fpu; SDM vol. 2,
+// FXSAVE). CR4.OSFXSR only decides whether the SSE state is included;
+// this CPU always includes it (SDM vol. 2 FXSAVE: "implementation
+// dependent").
 
 // XMM8-XMM15 are in the image only in 64-bit mode (SDM vol. 1, 10.5.1).
 unsigned xmm_count(Cpu& c) { return c.mode() == CpuMode::Bits64 ? 16 : 8; }
@@ -268,28 +263,10 @@ unsigned xmm_count(Cpu& c) { return c.mode() == CpuMode::Bits64 ? 16 : 8; }
 // selects the 64-bit FPU IP/DP layout (SDM vol. 1, tables 10-2, 10-3).
 void fxsave_image(Cpu& c, uint8_t* img, bool rex_w) {
   const CpuState& s = c.state();
-  const X87State& x = s.x87;
+  x87_to_fxsave(s.x87, img, rex_w);
   auto put = [&](unsigned off, auto v) { std::memcpy(img + off, &v, sizeof v); };
-  put(fx::FCW, x.fcw);
-  put(fx::FSW, x.fsw);
-  put(fx::FTW, x.ftw);
-  put(fx::FTW + 1, uint8_t(0));
-  put(fx::FOP, uint16_t(x.fop & 0x7ff));
-  if (rex_w) {
-    put(fx::FIP, x.fip);
-    put(fx::FDP, x.fdp);
-  } else {
-    put(fx::FIP, uint32_t(x.fip));
-    put(fx::FCS, uint32_t(x.fcs));
-    put(fx::FDP, uint32_t(x.fdp));
-    put(fx::FDS, uint32_t(x.fds));
-  }
   put(fx::MXCSR, s.mxcsr);
   put(fx::MXCSR_MASK, mx::SUPPORTED);
-  for (unsigned k = 0; k < 8; ++k) {
-    std::memcpy(img + fx::ST0 + fx::SLOT * k, x.st[k], 10);
-    std::memset(img + fx::ST0 + fx::SLOT * k + 10, 0, 6);
-  }
   for (unsigned k = 0; k < xmm_count(c); ++k) std::memcpy(img + fx::XMM0 + fx::SLOT * k, s.xmm[k].q, 16);
 }
 
@@ -334,82 +311,10 @@ void h_fxrstor(Cpu& c, const DecodedInsn& i) {
   get(fx::MXCSR, mxcsr);
   if (mxcsr & ~mx::SUPPORTED) raise_gp(0);  // SDM vol. 2, FXRSTOR
   CpuState& s = c.state();
-  X87State& x = s.x87;
-  get(fx::FCW, x.fcw);
-  get(fx::FSW, x.fsw);
-  get(fx::FTW, x.ftw);
-  get(fx::FOP, x.fop);
-  x.fop &= 0x7ff;
-  if (REX_W) {
-    get(fx::FIP, x.fip);
-    get(fx::FDP, x.fdp);
-    x.fcs = x.fds = 0;
-  } else {
-    uint32_t ip, dp;
-    get(fx::FIP, ip);
-    get(fx::FDP, dp);
-    x.fip = ip;
-    x.fdp = dp;
-    get(fx::FCS, x.fcs);
-    get(fx::FDS, x.fds);
-  }
-  for (unsigned k = 0; k < 8; ++k) std::memcpy(x.st[k], img + fx::ST0 + fx::SLOT * k, 10);
+  x87_from_fxsave(s.x87, img, REX_W);
+  x87_loaded(s.x87);
   s.mxcsr = mxcsr;
   for (unsigned k = 0; k < n; ++k) std::memcpy(s.xmm[k].q, img + fx::XMM0 + fx::SLOT * k, 16);
-}
-
-// ------------------------------------------------------- x87 control words
-
-// FNINIT: the x87 state of SDM vol. 1, 8.1.* after initialization; the
-// registers ST0-ST7 keep their contents (tagged empty).
-void h_fninit(Cpu& c, const DecodedInsn&) {
-  check_fpu(c);
-  X87State& x = c.state().x87;
-  x.fcw = arch::x87::FCW_INIT;
-  x.fsw = 0;
-  x.ftw = arch::x87::FTW_ABRIDGED_EMPTY;
-  x.fop = 0;
-  x.fip = x.fdp = 0;
-  x.fcs = x.fds = 0;
-}
-
-// FWAIT and FLDCW are waiting instructions: a pending unmasked x87
-// exception (FSW.ES, which only FXRSTOR can set here, as the sim has no x87
-// arithmetic) is reported first: #MF with CR0.NE = 1. The legacy external
-// FERR# reporting (CR0.NE = 0) is not modeled: the instruction stops the
-// run as unimplemented rather than pretending.
-constexpr uint16_t kFswEs = 1u << 7;
-void x87_pending_check(Cpu& c, const DecodedInsn& i) {
-  if (!(c.state().x87.fsw & kFswEs)) return;
-  if (c.state().cr0 & arch::cr0::NE) raise_fault(uint8_t(arch::Vector::MF));
-  c.unimplemented(i);
-}
-
-void h_fwait(Cpu& c, const DecodedInsn& i) {
-  // #NM only with both CR0.MP and CR0.TS (SDM vol. 3, table 2-2).
-  if ((c.state().cr0 & (arch::cr0::MP | arch::cr0::TS)) == (arch::cr0::MP | arch::cr0::TS))
-    raise_fault(uint8_t(arch::Vector::NM));
-  x87_pending_check(c, i);
-}
-
-template <Form F>
-void h_fldcw(Cpu& c, const DecodedInsn& i) {
-  check_fpu(c);
-  x87_pending_check(c, i);
-  c.state().x87.fcw = c.read<uint16_t>(form_linear<F>(c, i, 2, Access::Read));
-}
-template <Form F>
-void h_fnstcw(Cpu& c, const DecodedInsn& i) {
-  check_fpu(c);
-  c.write<uint16_t>(form_linear<F>(c, i, 2, Access::Write), c.state().x87.fcw);
-}
-template <Form F>
-void h_fnstsw(Cpu& c, const DecodedInsn& i) {
-  check_fpu(c);
-  if constexpr (F == Form::R)
-    set_reg<uint16_t>(c, RAX, c.state().x87.fsw);
-  else
-    c.write<uint16_t>(form_linear<F>(c, i, 2, Access::Write), c.state().x87.fsw);
 }
 
 // ---------------------------------------------------------------- select
@@ -433,9 +338,6 @@ NB_FORM_WRAPPER(Fxsave32, h_fxsave<F, false>)
 NB_FORM_WRAPPER(Fxsave64, h_fxsave<F, true>)
 NB_FORM_WRAPPER(Fxrstor32, h_fxrstor<F, false>)
 NB_FORM_WRAPPER(Fxrstor64, h_fxrstor<F, true>)
-NB_FORM_WRAPPER(Fldcw, h_fldcw<F>)
-NB_FORM_WRAPPER(Fnstcw, h_fnstcw<F>)
-NB_FORM_WRAPPER(Fnstsw, h_fnstsw<F>)
 #undef NB_FORM_WRAPPER
 
 // The 128-bit moves: load (xmm <- xmm/m128) or store (m128 <- xmm).
@@ -543,7 +445,7 @@ Handler select_sse_move(unsigned id, DecodedInsn& d, CpuMode mode, CostClass& co
   }
 }
 
-// The instructions with a single memory operand, and the x87 control ones.
+// The instructions with a single memory operand, and MOVNTI.
 Handler select_sse_state(unsigned id, const DecodedInsn& d, CpuMode mode, CostClass& cost) {
   const bool mem0 = d.nops == 1 && d.op[0].kind == OpKind::Mem;
   cost = CostClass::load_store;
@@ -554,13 +456,6 @@ Handler select_sse_state(unsigned id, const DecodedInsn& d, CpuMode mode, CostCl
     case X86_INS_FXSAVE64: cost = CostClass::fxsave; return mem0 ? MemForm<Fxsave64>::pick(d, 0, mode) : nullptr;
     case X86_INS_FXRSTOR: cost = CostClass::fxsave; return mem0 ? MemForm<Fxrstor32>::pick(d, 0, mode) : nullptr;
     case X86_INS_FXRSTOR64: cost = CostClass::fxsave; return mem0 ? MemForm<Fxrstor64>::pick(d, 0, mode) : nullptr;
-    case X86_INS_FLDCW: return mem0 ? MemForm<Fldcw>::pick(d, 0, mode) : nullptr;
-    case X86_INS_FNSTCW: return mem0 ? MemForm<Fnstcw>::pick(d, 0, mode) : nullptr;
-    case X86_INS_FNSTSW:
-      if (d.nops == 1 && d.op[0].kind == OpKind::Reg) return d.op[0].reg == RAX ? &Fnstsw<Form::R>::fn : nullptr;
-      return mem0 ? MemForm<Fnstsw>::pick(d, 0, mode) : nullptr;
-    case X86_INS_FNINIT: return d.nops == 0 ? &h_fninit : nullptr;
-    case X86_INS_WAIT: return d.nops == 0 ? &h_fwait : nullptr;
     case X86_INS_MOVNTI:
       if (d.nops != 2 || d.op[0].kind != OpKind::Mem || d.op[1].kind != OpKind::Reg || d.op[1].size < 4) return nullptr;
       if (form_of(d, 0, mode) == Form::M64)

@@ -87,6 +87,9 @@ NB_INLINE V128 load_mem(Cpu& c, const DecodedInsn& i) {
 // translated for writing first, so a fault on the second leaves nothing
 // written (as a 16-byte store does).
 void store16(Cpu& c, uint64_t la, V128 v);
+// Translates every page of [la, la + len) for writing (and faults as the
+// first inaccessible one does) before anything is written.
+void check_writable(Cpu& c, uint64_t la, unsigned len);
 
 // The source operand n: an XMM register (Form::R), N bytes of memory, or
 // nothing (Form::I: an instruction whose other input is its immediate).
