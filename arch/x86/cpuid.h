@@ -8,6 +8,7 @@ inline constexpr uint32_t L1_ECX_SSE3 = 1u << 0;
 inline constexpr uint32_t L1_ECX_VMX = 1u << 5;
 inline constexpr uint32_t L1_ECX_SSSE3 = 1u << 9;
 inline constexpr uint32_t L1_ECX_CX16 = 1u << 13;
+inline constexpr uint32_t L1_ECX_PCID = 1u << 17;
 inline constexpr uint32_t L1_ECX_SSE4_1 = 1u << 19;
 inline constexpr uint32_t L1_ECX_SSE4_2 = 1u << 20;
 inline constexpr uint32_t L1_ECX_X2APIC = 1u << 21;
@@ -35,6 +36,7 @@ inline constexpr uint32_t L1_EDX_SSE = 1u << 25;
 inline constexpr uint32_t L1_EDX_SSE2 = 1u << 26;
 // Leaf 7 (subleaf 0), EBX.
 inline constexpr uint32_t L7_EBX_TSC_ADJUST = 1u << 1;
+inline constexpr uint32_t L7_EBX_INVPCID = 1u << 10;
 // Leaf 7 (subleaf 0), ECX.
 inline constexpr uint32_t L7_ECX_UMIP = 1u << 2;
 // Leaf 0x80000001.

@@ -35,7 +35,8 @@ uint32_t proc() {
 }
 
 // Secondary: EPT (nested EPT, EPT02 = EPT12 o EPT01), unrestricted guest,
-// VPID (a vpid02), RDTSCP, WBINVD and descriptor-table exiting, VMCS
+// VPID (a vpid02), RDTSCP, INVPCID (its exits follow "INVLPG exiting"),
+// WBINVD and descriptor-table exiting, VMCS
 // shadowing (shadow_vmcs=1: the level that sees the guest's VMREAD/VMWRITE
 // carries it out), PML (logged as the walk of EPT12 sets dirty flags,
 // nested_ept.cpp), the APIC-access page (vmcs02 names the platform page
@@ -46,7 +47,7 @@ uint32_t proc2(bool shadowing) {
   return proc_ctl2::ENABLE_EPT | proc_ctl2::DESCRIPTOR_TABLE_EXITING | proc_ctl2::ENABLE_RDTSCP |
          proc_ctl2::ENABLE_VPID | proc_ctl2::WBINVD_EXITING | proc_ctl2::UNRESTRICTED_GUEST |
          proc_ctl2::ENABLE_PML | proc_ctl2::VIRTUALIZE_APIC_ACCESSES | proc_ctl2::VIRTUALIZE_X2APIC_MODE |
-         proc_ctl2::APIC_REGISTER_VIRTUALIZATION | proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY |
+         proc_ctl2::APIC_REGISTER_VIRTUALIZATION | proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY | proc_ctl2::ENABLE_INVPCID |
          (shadowing ? proc_ctl2::VMCS_SHADOWING : 0);
 }
 

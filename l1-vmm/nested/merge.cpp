@@ -24,7 +24,8 @@ Vmcs02Controls merge_controls(const Vmcs12& c, const OwnNeeds& own) {
     m.proc |= proc_ctl::INTERRUPT_WINDOW_EXITING;
   m.proc2 = (proc2_12 & (proc_ctl2::ENABLE_RDTSCP | proc_ctl2::WBINVD_EXITING | proc_ctl2::DESCRIPTOR_TABLE_EXITING |
                          proc_ctl2::UNRESTRICTED_GUEST | proc_ctl2::VIRTUALIZE_APIC_ACCESSES |
-                         proc_ctl2::APIC_REGISTER_VIRTUALIZATION | proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY)) |
+                         proc_ctl2::APIC_REGISTER_VIRTUALIZATION | proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY |
+                         proc_ctl2::ENABLE_INVPCID)) |
             proc_ctl2::ENABLE_EPT | (own.vpid ? proc_ctl2::ENABLE_VPID : 0);
   m.exit = ctls_adjust(own.platform_exit_caps,
                        own.exit | (exit12 & (exit_ctl::ACK_INTERRUPT_ON_EXIT | exit_ctl::SAVE_PREEMPTION_TIMER |

@@ -105,7 +105,8 @@ bool l1_wants_exit(const Vmcs12& c, const ExitFacts& e, const GuestBytes& m) {
     case ExitReason::INTERRUPT_WINDOW: return proc(c, proc_ctl::INTERRUPT_WINDOW_EXITING);
     case ExitReason::NMI_WINDOW: return proc(c, proc_ctl::NMI_WINDOW_EXITING);
     case ExitReason::HLT: return proc(c, proc_ctl::HLT_EXITING);
-    case ExitReason::INVLPG: return proc(c, proc_ctl::INVLPG_EXITING);
+    case ExitReason::INVLPG:
+    case ExitReason::INVPCID: return proc(c, proc_ctl::INVLPG_EXITING);  // SDM 25.1.3
     case ExitReason::RDPMC: return proc(c, proc_ctl::RDPMC_EXITING);
     case ExitReason::RDTSC:
     case ExitReason::RDTSCP: return proc(c, proc_ctl::RDTSC_EXITING);

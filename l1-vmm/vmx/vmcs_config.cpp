@@ -66,9 +66,11 @@ void choose_controls(VmcsConfig& c, const Options& opt) {
 
   // Secondary: the guest starts in 32-bit protected mode without paging,
   // which VMX runs only as an unrestricted guest, which needs EPT (SDM
-  // 26.2.1.1). RDTSCP: without it RDTSCP would be #UD in the guest although
-  // CPUID reports it (SDM 25.3). VPID keeps the guest's TLB across exits.
-  Want proc2{proc_ctl2::ENABLE_EPT | proc_ctl2::UNRESTRICTED_GUEST, proc_ctl2::ENABLE_RDTSCP,
+  // 26.2.1.1). RDTSCP and INVPCID: without their controls they would be
+  // #UD in the guest although CPUID reports them (SDM 25.3). VPID keeps the
+  // guest's TLB across exits.
+  Want proc2{proc_ctl2::ENABLE_EPT | proc_ctl2::UNRESTRICTED_GUEST,
+             proc_ctl2::ENABLE_RDTSCP | proc_ctl2::ENABLE_INVPCID,
              "the guest starts in 32-bit mode without paging: unrestricted guest with EPT"};
   const bool invvpid_single = vmx_ept_vpid_cap::INVVPID.test(c.caps.ept_vpid_cap) &&
                               vmx_ept_vpid_cap::INVVPID_SINGLE_CONTEXT.test(c.caps.ept_vpid_cap);

@@ -360,7 +360,7 @@ TEST_F(NestedCapabilities, SimOfferMatchesTheReadme) {
   for (const Row& r : {Row{msr::IA32_VMX_BASIC, 0x00d810004e4c3132ull},
                        Row{msr::IA32_VMX_TRUE_PINBASED_CTLS, 0x000000ff00000016ull},
                        Row{msr::IA32_VMX_TRUE_PROCBASED_CTLS, 0xdff9fbfe04006172ull},
-                       Row{msr::IA32_VMX_PROCBASED_CTLS2, 0x000243ff00000000ull},
+                       Row{msr::IA32_VMX_PROCBASED_CTLS2, 0x000253ff00000000ull},
                        Row{msr::IA32_VMX_TRUE_EXIT_CTLS, 0x007fefff00036dfbull},
                        Row{msr::IA32_VMX_TRUE_ENTRY_CTLS, 0x0000d3ff000011fbull},
                        Row{msr::IA32_VMX_MISC, 0x0000000020040065ull},

@@ -432,7 +432,7 @@ constexpr Row kRows[] = {
     {ExitReason::APIC_WRITE, Kind::Proc2,
      proc_ctl2::APIC_REGISTER_VIRTUALIZATION | proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY},
     {ExitReason::RDRAND, Kind::Proc2, proc_ctl2::RDRAND_EXITING},
-    {ExitReason::INVPCID, Kind::NotOffered, proc_ctl2::ENABLE_INVPCID},
+    {ExitReason::INVPCID, Kind::Proc, proc_ctl::INVLPG_EXITING},  // with "enable INVPCID" (SDM 25.1.3)
     {ExitReason::VMFUNC, Kind::NotOffered, proc_ctl2::ENABLE_VM_FUNCTIONS},
     {ExitReason::ENCLS, Kind::NotOffered, proc_ctl2::ENABLE_ENCLS_EXITING},
     {ExitReason::RDSEED, Kind::Proc2, proc_ctl2::RDSEED_EXITING},

@@ -178,6 +178,11 @@ guest_invept:
     invept (%%rax), %%rcx
     vmcall
     ud2
+    .global guest_invpcid
+guest_invpcid:
+    invpcid (%%rax), %%rcx
+    vmcall
+    ud2
 guest_invvpid:
     invvpid (%%rax), %%rcx
     vmcall

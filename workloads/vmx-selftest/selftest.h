@@ -189,7 +189,7 @@ extern char guest_mov_dr[], guest_mov_dr_2[];
 extern char guest_spin[], guest_spin_vmcall[];
 extern char guest_sti[], guest_sti_window[], guest_nops[];
 extern char guest_lgdt[], guest_sidt[];
-extern char guest_invept[], guest_invvpid[], guest_vmread[], guest_vmwrite[];
+extern char guest_invept[], guest_invpcid[], guest_invvpid[], guest_vmread[], guest_vmwrite[];
 extern char guest_pm32[], guest_pm32_vmcall[];
 extern char guest_state[], guest_state_vmcall[], guest_pause[], guest_rdpmc[], guest_wbinvd[], guest_mov_to_cr8[], guest_mov_from_cr8[];
 extern char guest_rdtscp[], guest_int3[], guest_lmsw[], guest_icebp[];
@@ -329,6 +329,7 @@ bool vmx_usable();
   X(nmi_exiting, "nmi-exiting")                                \
   X(nmi_blocking_entry, "nmi-blocking-entry")                  \
   X(nmi_to_guest, "nmi-to-guest")                              \
+  X(invpcid_controls, "invpcid-controls")                      \
   X(vmxoff, "vmxoff")
 
 #define SELFTEST_DECLARE(fn, name) void test_##fn();

@@ -476,6 +476,22 @@ void Cpu::vm_exit_insn(const DecodedInsn& i, uint32_t reason, uint64_t qualifica
 }
 
 void Cpu::switch_tlb_context(uint64_t key, bool flush) {
+  tlb_base_key_ = key;
+  const uint64_t pcid_key = key | (uint64_t(current_pcid()) << TLB_KEY_PCID_SHIFT);
+  if (flush) {
+    for (auto& [k, entries] : tlb_contexts_) {
+      if (k == pcid_key || tlb_vmx_key(k) != key) continue;
+      for (unsigned n = 0; n < TLB_SIZE; ++n) entries[n] = TlbEntry{};
+      context_generation_[k] = ++generation_counter_;
+    }
+  }
+  select_tlb_context(pcid_key, flush);
+}
+
+uint16_t Cpu::current_pcid() const { return (s_.cr4 & arch::cr4::PCIDE) ? uint16_t(s_.cr3 & 0xfff) : 0; }
+
+void Cpu::select_tlb_context(uint64_t key, bool flush) {
+  if (key >> TLB_KEY_PCID_SHIFT) pcids_used_ = true;
   auto& entries = tlb_contexts_[key];
   if (!entries) {
     entries = std::make_unique<TlbEntry[]>(TLB_SIZE);

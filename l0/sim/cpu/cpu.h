@@ -351,8 +351,18 @@ class Cpu : public Clock {
                          bool* writable_now = nullptr);
   bool ept_active() const { return ept_active_; }
   void set_ept_active(bool v) { ept_active_ = v; }
-  // Selects the TLB for a (VPID, EPT) context; `flush` empties it first.
+  // Selects the TLB for a (VPID, EPT) context; `flush` empties it first
+  // (every PCID of it). With CR4.PCIDE the TLB is further tagged by the
+  // current PCID (CR3[11:0], SDM 4.10.1): the context key carries it in
+  // bits 63:52 (tlb_vmx_key() strips it).
   void switch_tlb_context(uint64_t key, bool flush);
+  static constexpr unsigned TLB_KEY_PCID_SHIFT = 52;
+  static constexpr uint64_t tlb_vmx_key(uint64_t key) { return key & ((1ull << TLB_KEY_PCID_SHIFT) - 1); }
+  uint16_t current_pcid() const;
+  // INVPCID (SDM vol. 2): type 0 one address of `pcid`, 1 all of `pcid`'s
+  // non-global entries, 2 everything, 3 everything but global entries —
+  // in the current (VPID, EPT) context.
+  void invpcid(uint64_t type, uint16_t pcid, uint64_t la);
   // Empties every TLB context whose key satisfies `match` (INVEPT/INVVPID).
   template <typename Match>
   void flush_tlb_contexts(Match match, bool include_global = true) {
@@ -542,6 +552,11 @@ class Cpu : public Clock {
   // The TLB of the current (VPID, EPT) context; root operation is key 0.
   TlbEntry* tlb_ = nullptr;
   uint64_t tlb_key_ = 0;
+  uint64_t tlb_base_key_ = 0;  // tlb_key_ without the PCID
+  bool pcids_used_ = false;    // a context with a PCID other than 0 exists
+  void select_tlb_context(uint64_t key, bool flush);
+  // Empties the contexts of the current (VPID, EPT) context's PCIDs.
+  void flush_pcid_contexts(bool include_global);
   std::unordered_map<uint64_t, std::unique_ptr<TlbEntry[]>> tlb_contexts_;
   std::unique_ptr<vmx::Vmx> vmx_;
   bool non_root_ = false;

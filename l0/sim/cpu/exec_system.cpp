@@ -496,6 +496,26 @@ void h_invlpg(Cpu& c, const DecodedInsn& i) {
   c.end_block();
 }
 
+// INVPCID r64, m128 (SDM vol. 2 INVPCID): #UD in a guest without "enable
+// INVPCID" (SDM 25.3); #GP(0) at CPL > 0, before the VM exit that "INVLPG
+// exiting" makes of it (25.1.1, 25.1.3); then the descriptor's checks.
+void h_invpcid(Cpu& c, const DecodedInsn& i) {
+  if (c.non_root() && !(c.vmx().controls().proc2 & pc2::ENABLE_INVPCID)) raise_ud();
+  require_cpl0(c);
+  if (proc_exiting(c, pc::INVLPG_EXITING))
+    c.vm_exit_insn(i, uint32_t(ExitReason::INVPCID), displacement_qualification(i),
+                   uint32_t(memory_operand_info(i) | arch::vmx::insn_info_inv::REG2.make(i.op[0].reg)));
+  const uint64_t type = c.mode() == CpuMode::Bits64 ? c.reg(i.op[0].reg) : uint32_t(c.reg(i.op[0].reg));
+  const uint64_t la = c.linear(i, 16, Access::Read);
+  if (type > 3) raise_gp(0);
+  const uint64_t desc = c.read<uint64_t>(la), address = c.read<uint64_t>(la + 8);
+  if (desc >> 12) raise_gp(0);  // bits 63:12 are reserved
+  if (type <= 1 && !(c.state().cr4 & arch::cr4::PCIDE) && (desc & 0xfff)) raise_gp(0);
+  if (type == 0 && !arch::is_canonical(address)) raise_gp(0);
+  c.invpcid(type, uint16_t(desc & 0xfff), address);
+  c.end_block();
+}
+
 // "Virtualize x2APIC mode" (SDM 29.5): RDMSR and WRMSR of the x2APIC TPR
 // MSR that do not exit access the 8 bytes at offset 80H of the
 // virtual-APIC page; with APIC-register virtualization too, RDMSR of any
@@ -665,6 +685,7 @@ bool select_system(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& c
     case X86_INS_SMSW: set_handler(d, &h_smsw, costs, CostClass::control_register); return true;
     case X86_INS_CLTS: set_handler(d, &h_clts, costs, CostClass::control_register); return true;
     case X86_INS_INVLPG: set_handler(d, &h_invlpg, costs, CostClass::invlpg, true); return true;
+    case X86_INS_INVPCID: set_handler(d, &h_invpcid, costs, CostClass::invlpg, true); return d.op[1].kind == OpKind::Mem;
     case X86_INS_RDMSR: set_handler(d, &h_rdmsr, costs, CostClass::msr); return true;
     case X86_INS_WRMSR: set_handler(d, &h_wrmsr, costs, CostClass::msr, true); return true;
     case X86_INS_RDTSC: set_handler(d, &h_rdtsc, costs, CostClass::rdtsc); return true;

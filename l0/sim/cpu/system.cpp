@@ -263,17 +263,26 @@ void Cpu::write_cr0(uint64_t v) {
   recompute_mode();
 }
 
+// With CR4.PCIDE, CR3[11:0] is the PCID and bit 63 of the source says
+// whether to keep that PCID's cached translations (1) or drop its
+// non-global ones (0); bit 63 is not stored (SDM 4.10.4.1).
 void Cpu::write_cr3(uint64_t v) {
+  const bool pcide = s_.cr4 & cr4::PCIDE;
+  const bool keep = pcide && (v >> 63);
+  if (pcide) v &= ~(1ull << 63);
   if ((s_.efer & efer::LMA) && (v & ~((1ull << pte::MAXPHYADDR) - 1))) raise_gp(0);
   if (pae_paging()) load_pdptes(v);
   s_.cr3 = v;
-  flush_tlb(false);  // SDM 4.10.4.1: MOV to CR3 keeps global translations
+  if (pcide) select_tlb_context(tlb_base_key_ | ((v & 0xfff) << TLB_KEY_PCID_SHIFT), false);
+  if (!keep) flush_tlb(false);  // SDM 4.10.4.1: MOV to CR3 keeps global translations
+  else new_fetch_generation();  // translations stay; fetches cached under the old CR3 do not
   end_block();
 }
 
 // CR4 bits this CPU implements; setting any other raises #GP (SDM 2.5).
 static constexpr uint64_t kCr4Supported = cr4::DE | cr4::PSE | cr4::PAE | cr4::MCE | cr4::PGE | cr4::PCE |
-                                          cr4::OSFXSR | cr4::OSXMMEXCPT | cr4::TSD | cr4::VMXE | cr4::UMIP;
+                                          cr4::OSFXSR | cr4::OSXMMEXCPT | cr4::TSD | cr4::VMXE | cr4::UMIP |
+                                          cr4::PCIDE;
 
 void Cpu::write_cr4(uint64_t v) {
   if (v & ~kCr4Supported) raise_gp(0);
@@ -284,8 +293,16 @@ void Cpu::write_cr4(uint64_t v) {
   // Under PAE paging a change of PAE, PGE or PSE reloads the PDPTEs (SDM 4.4.1).
   if ((s_.cr0 & cr0::PG) && (v & cr4::PAE) && !(s_.efer & efer::LMA) && ((old ^ v) & (cr4::PGE | cr4::PAE | cr4::PSE)))
     load_pdptes(s_.cr3);
+  // PCIDE may become 1 only in IA-32e mode with CR3[11:0] = 0 (SDM 2.5,
+  // 4.10.1); clearing it invalidates every translation.
+  const bool pcide_on = (v & cr4::PCIDE) && !(old & cr4::PCIDE);
+  if (pcide_on && (!(s_.efer & efer::LMA) || (s_.cr3 & 0xfff))) raise_gp(0);
   s_.cr4 = v;
   if ((old ^ v) & (cr4::PGE | cr4::PAE | cr4::PSE)) flush_tlb(true);
+  if ((old & cr4::PCIDE) && !(v & cr4::PCIDE)) {
+    flush_pcid_contexts(true);
+    select_tlb_context(tlb_base_key_, false);
+  }
   end_block();
 }
 

@@ -130,12 +130,36 @@ void Cpu::set_apic_access_page(uint64_t page) {
 void Cpu::flush_tlb(bool include_global) {
   for (unsigned k = 0; k < TLB_SIZE; ++k)
     if (include_global || !tlb_[k].global) tlb_[k] = TlbEntry{};
+  // A global translation may be cached under any PCID (each PCID has its
+  // own array here): a flush that includes them empties all of them.
+  if (include_global && pcids_used_) flush_pcid_contexts(true);
   // Only when no other context can still hold large-page entries.
   if (include_global && tlb_contexts_.size() == 1) tlb_has_large_ = false;
   new_fetch_generation();
 }
 
-void Cpu::invlpg(uint64_t la) { invlpg_in_context(tlb_key_, la); }
+void Cpu::flush_pcid_contexts(bool include_global) {
+  const uint64_t base = tlb_base_key_;
+  flush_tlb_contexts([base](uint64_t key) { return tlb_vmx_key(key) == base; }, include_global);
+}
+
+// INVLPG invalidates the address for the current PCID and its global
+// translation, which may sit under any PCID: every PCID's entry for it
+// goes (SDM 4.10.4.1; invalidating more is allowed).
+void Cpu::invlpg(uint64_t la) {
+  for (uint64_t key : tlb_context_keys())
+    if (tlb_vmx_key(key) == tlb_base_key_) invlpg_in_context(key, la);
+}
+
+void Cpu::invpcid(uint64_t type, uint16_t pcid, uint64_t la) {
+  const uint64_t key = tlb_base_key_ | (uint64_t(pcid) << TLB_KEY_PCID_SHIFT);
+  switch (type) {
+    case 0: invlpg_in_context(key, la); break;
+    case 1: flush_tlb_contexts([key](uint64_t k) { return k == key; }, false); break;
+    case 2: flush_pcid_contexts(true); break;
+    default: flush_pcid_contexts(false); break;
+  }
+}
 
 // INVLPG / INVVPID individual-address in one TLB context. A 2 MiB/1 GiB
 // page is cached as many 4 KiB entries, so with any cached, the whole

@@ -43,7 +43,7 @@ VmxCapabilities make_capabilities() {
                          proc_ctl2::ENABLE_VPID | proc_ctl2::WBINVD_EXITING | proc_ctl2::UNRESTRICTED_GUEST |
                          proc_ctl2::VMCS_SHADOWING | proc_ctl2::ENABLE_PML | proc_ctl2::VIRTUALIZE_APIC_ACCESSES |
                          proc_ctl2::VIRTUALIZE_X2APIC_MODE | proc_ctl2::APIC_REGISTER_VIRTUALIZATION |
-                         proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY;
+                         proc_ctl2::VIRTUAL_INTERRUPT_DELIVERY | proc_ctl2::ENABLE_INVPCID;
   c.procbased2 = ctls_make(0, proc2);
 
   const uint32_t exit1 = exit_ctl::DEFAULT1 | exit_ctl::HOST_ADDRESS_SPACE_SIZE | exit_ctl::ACK_INTERRUPT_ON_EXIT |
@@ -72,7 +72,7 @@ VmxCapabilities make_capabilities() {
                  cr0::CD | cr0::PG;
   c.cr4_fixed0 = cr4::VMXE;
   c.cr4_fixed1 = cr4::DE | cr4::PSE | cr4::PAE | cr4::MCE | cr4::PGE | cr4::PCE | cr4::OSFXSR | cr4::OSXMMEXCPT |
-                 cr4::TSD | cr4::VMXE | cr4::UMIP;
+                 cr4::TSD | cr4::VMXE | cr4::UMIP | cr4::PCIDE;
   c.vmcs_enum = vmx_vmcs_enum::MAX_INDEX.make(kVmcsMaxIndex);
 
   c.ept_vpid_cap = vmx_ept_vpid_cap::EXECUTE_ONLY.make(1) | vmx_ept_vpid_cap::PAGE_WALK_4.make(1) |

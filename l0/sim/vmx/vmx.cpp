@@ -809,9 +809,9 @@ void Vmx::invept(uint64_t type, uint64_t eptp) {
     if (!check_eptp(eptp, sim_vmx_capabilities()).ok())
       return vm_fail(uint32_t(VmInstructionError::INVALID_INVEPT_INVVPID_OPERAND));
     const uint64_t tag = (eptp & arch::pte::ADDR_MASK) << 4;
-    cpu_.flush_tlb_contexts([tag](uint64_t key) { return (key & ~0xffffull) == tag; });
+    cpu_.flush_tlb_contexts([tag](uint64_t key) { return (Cpu::tlb_vmx_key(key) & ~0xffffull) == tag; });
   } else if (type == invept_type::ALL_CONTEXT) {
-    cpu_.flush_tlb_contexts([](uint64_t key) { return (key & ~0xffffull) != 0; });
+    cpu_.flush_tlb_contexts([](uint64_t key) { return (Cpu::tlb_vmx_key(key) & ~0xffffull) != 0; });
   } else {
     return vm_fail(uint32_t(VmInstructionError::INVALID_INVEPT_INVVPID_OPERAND));
   }
