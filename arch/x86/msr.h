@@ -24,7 +24,18 @@ inline constexpr uint64_t APIC_BASE_BSP = 1ull << 8;
 inline constexpr uint64_t APIC_BASE_EXTD = 1ull << 10;  // x2APIC mode
 inline constexpr uint64_t APIC_BASE_EN = 1ull << 11;
 // IA32_DEBUGCTL bits (SDM vol. 3, 17.4.1).
+inline constexpr uint64_t DEBUGCTL_LBR = 1ull << 0;  // last-branch records
 inline constexpr uint64_t DEBUGCTL_BTF = 1ull << 1;  // single-step on branches
+inline constexpr uint64_t DEBUGCTL_FREEZE_LBRS_ON_PMI = 1ull << 11;
+inline constexpr uint64_t DEBUGCTL_FREEZE_PERFMON_ON_PMI = 1ull << 12;
+inline constexpr uint64_t DEBUGCTL_FREEZE_WHILE_SMM = 1ull << 14;
+// The IA32_DEBUGCTL bits the platform implements: BTF, and the freeze
+// bits, which take effect on a PMI or in SMM, neither of which exists on
+// it (no PMU, no SMM). LBR, branch trace store (TR, BTS, BTINT, the BTS_OFF
+// bits: IA32_MISC_ENABLE reports BTS unavailable), the uncore PMI and RTM
+// debugging are not modeled: writing them is #GP.
+inline constexpr uint64_t DEBUGCTL_IMPLEMENTED =
+    DEBUGCTL_BTF | DEBUGCTL_FREEZE_LBRS_ON_PMI | DEBUGCTL_FREEZE_PERFMON_ON_PMI | DEBUGCTL_FREEZE_WHILE_SMM;
 // IA32_PAT (SDM 11.12.2): eight one-byte entries, each a memory type other
 // than the reserved 2, 3 and 8..255.
 constexpr bool pat_memory_type_valid(uint64_t type) { return type <= 7 && type != 2 && type != 3; }

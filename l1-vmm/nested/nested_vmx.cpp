@@ -70,9 +70,9 @@ nestbed::common::vmx::EntryCheckResult check_vmcs12(NestedVmx& n, uint64_t efer0
   ctx.vmxon_pointer = n.vmxon_ptr;
   ctx.current_vmcs_pointer = n.current_vmptr();
   ctx.cpu_in_ia32e_mode = efer01 & arch::efer::LMA;  // level k+1's
-  // IA32_DEBUGCTL: the bits the platform implements (none on the sim);
-  // the platform's own check of vmcs02 stands behind this one.
-  ctx.debugctl_supported = 0;
+  // IA32_DEBUGCTL: the bits the platform implements (arch/x86/msr.h: the
+  // sim's); the platform's own check of vmcs02 stands behind this one.
+  ctx.debugctl_supported = arch::msr::DEBUGCTL_IMPLEMENTED;
   VmcsSlot& slot = *n.cur;
   const cv::VmcsView view{slot.vmcs12.fields()};
   const uint64_t version = slot.vmcs12.controls_and_host_version();

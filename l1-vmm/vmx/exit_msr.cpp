@@ -69,6 +69,8 @@ bool write_switched_msr(uint32_t index, VmcsField field, uint64_t value) {
   } else if ((index == msr::IA32_FS_BASE || index == msr::IA32_GS_BASE || index == msr::IA32_SYSENTER_ESP ||
               index == msr::IA32_SYSENTER_EIP) && !arch::is_canonical(value)) {
     return false;
+  } else if (index == msr::IA32_DEBUGCTL && (value & ~msr::DEBUGCTL_IMPLEMENTED)) {
+    return false;  // bits the platform refuses (and VM entry would too)
   }
   vmcs_write(field, value);
   return true;

@@ -17,6 +17,7 @@
 #include "arch/vmx/vmx.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
+#include "arch/x86/msr.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
 #include "l1-vmm/panic.h"
@@ -240,9 +241,9 @@ void skip_instruction(Vcpu&, uint64_t length) {
   // trap (SDM 18.3.1.4), which the exit took away: BS in the pending debug
   // exceptions makes VM entry deliver it before the guest's next
   // instruction (SDM 26.6.3), as KVM's kvm_skip_emulated_instruction
-  // queues the #DB. (IA32_DEBUGCTL.BTF, which would make it a branch trap,
-  // is not implemented by the platforms nestbed runs on.)
-  if (vmcs_read(F::GUEST_RFLAGS) & arch::rflags::TF)
+  // queues the #DB. (With IA32_DEBUGCTL.BTF, single-step on branches, these
+  // non-branching instructions do not trap.)
+  if ((vmcs_read(F::GUEST_RFLAGS) & arch::rflags::TF) && !(vmcs_read(F::GUEST_IA32_DEBUGCTL) & arch::msr::DEBUGCTL_BTF))
     vmcs_write(F::GUEST_PENDING_DBG_EXCEPTIONS, vmcs_read(F::GUEST_PENDING_DBG_EXCEPTIONS) | pending_dbg::BS.mask);
 }
 

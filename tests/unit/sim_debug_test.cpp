@@ -312,5 +312,44 @@ TEST_F(SimDebug, Dr6KeepsStickyBitsAndRewritesB0ToB3) {
   EXPECT_EQ(dr6(), dbg::DR6_FIXED1 | dbg::DR6_BS);
 }
 
+
+// IA32_DEBUGCTL.BTF (SDM 18.4.3): with TF, only taken branches trap — the
+// JMP and the taken Jcc, not the NOPs, the Jcc that falls through or the
+// POPF that clears TF. Bits the platform does not implement (LBR here)
+// are #GP.
+TEST_F(SimDebug, BtfSingleStepsOnBranchesOnly) {
+  counting_handler();
+  Asm a(L::CODE);
+  a.mov_imm32(r12, 0);
+  a.mov_imm32(rCX, 0x1d9);  // IA32_DEBUGCTL
+  a.mov_imm32(rAX, 2);      // BTF
+  a.mov_imm32(rDX, 0);
+  a.wrmsr();
+  set_tf(a);
+  a.nop();
+  a.raw({0xeb, 0x01, 0x90});  // jmp over a NOP: taken
+  a.raw({0x31, 0xc0});        // xor eax, eax: ZF = 1
+  a.raw({0x75, 0x00});        // jnz: not taken
+  a.raw({0x74, 0x01, 0x90});  // jz over a NOP: taken
+  a.pushfq();
+  a.raw({0x48, 0x81, 0x24, 0x24}).raw({0xff, 0xfe, 0xff, 0xff});
+  a.popfq();
+  a.hlt();
+  ASSERT_EQ(run(a), CpuStop::Halted) << m.cpu.stop_message();
+  EXPECT_EQ(m.rip(), a.origin + a.bytes.size());
+  EXPECT_EQ(m.reg(r12), 2u) << "the JMP and the taken JZ";
+  Asm b(L::CODE + 0x800);  // fresh code: the harness writes RAM behind the decoded blocks
+  b.mov_imm32(rCX, 0x1d9);
+  b.mov_imm32(rAX, 1);  // LBR
+  b.mov_imm32(rDX, 0);
+  const uint64_t at = b.here();
+  b.wrmsr();
+  b.hlt();
+  m.cpu.set_halted(false);  // asleep at the first program's HLT
+  ASSERT_EQ(run(b), CpuStop::Halted);
+  ASSERT_EQ(m.stub_vector(), 13);
+  EXPECT_EQ(m.stack64(1), at);
+}
+
 }  // namespace
 }  // namespace nestbed::testing

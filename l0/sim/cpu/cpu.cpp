@@ -137,6 +137,7 @@ CpuStop Cpu::run(uint64_t max_instructions) {
     try {
       if (NB_UNLIKELY(debug)) check_instruction_breakpoint();
       Block* b = lookup_block();
+      if (NB_UNLIKELY(debug)) dbg_fallthrough_ = fault_rip_ + b->insns[0].len;  // for DEBUGCTL.BTF
       execute_block(b, budget);
     } catch (const GuestFault& f) {
       abandon_fast_path();
@@ -247,7 +248,9 @@ void Cpu::retire_early(const DecodedInsn* i) {
 
 uint64_t Cpu::string_iteration_allowance() const {
   // Single-step traps after each iteration (SDM 18.3.1.4), as MTF exits.
-  if ((non_root_ && vmx_->mtf_pending()) || (s_.rflags & arch::rflags::TF)) return 1;
+  if ((non_root_ && vmx_->mtf_pending()) ||
+      ((s_.rflags & arch::rflags::TF) && !(s_.debugctl & arch::msr::DEBUGCTL_BTF)))
+    return 1;
   const uint64_t used = instructions() + string_iterations_;
   return limit_ > used ? limit_ - used : 1;
 }

@@ -538,6 +538,7 @@ class Cpu : public Clock {
   uint8_t exec_breakpoints_ = 0, data_breakpoints_ = 0, io_breakpoints_ = 0;
   uint64_t armed_dr_[5] = {};  // DR0-DR3 and DR7 as last armed
   uint64_t dbg_hits_ = 0, dbg_pending_ = 0;
+  uint64_t dbg_fallthrough_ = 0;  // RIP after the stepped instruction if it does not branch
   uint64_t db_payload_ = 0;
   bool db_payload_valid_ = false;
   bool privileged_software_ = false;  // the event being delivered is ICEBP's

@@ -25,6 +25,7 @@
 #include "arch/x86/control_regs.h"
 #include "arch/x86/debug.h"
 #include "arch/x86/exceptions.h"
+#include "arch/x86/msr.h"
 #include "arch/x86/rflags.h"
 #include "l0/sim/cpu/cpu.h"
 #include "l0/sim/vmx/vmx.h"
@@ -135,7 +136,13 @@ void Cpu::icebp(unsigned insn_len) {
 void Cpu::end_debug_step(const DebugStep& before) {
   const bool completed = event_count() == before.events;
   uint64_t hits = std::exchange(dbg_hits_, 0);
-  if (completed && (before.rflags & fl::TF)) hits |= dbg::DR6_BS;  // TF was set before it ran (SDM 18.3.1.4)
+  // TF was set before it ran (SDM 18.3.1.4); with IA32_DEBUGCTL.BTF only a
+  // taken branch traps (18.4.3: "single-step on branches"), recognized by
+  // RIP not being the next instruction's (so a branch taken to the very
+  // next instruction is missed).
+  const bool branched = s_.rip() != dbg_fallthrough_ && !restart_;
+  if (completed && (before.rflags & fl::TF) && (!(s_.debugctl & arch::msr::DEBUGCTL_BTF) || branched))
+    hits |= dbg::DR6_BS;
   if (completed) dbg_pending_ |= hits;
   // RF is cleared once an instruction completes, unless that instruction
   // loaded it (IRET, SYSRET); a string instruction stopped between

@@ -432,7 +432,8 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
       s_.misc_enable = (v & kMiscEnableWritable) | kMiscEnableReadOnly;
       return;
     case msr::IA32_DEBUGCTL:
-      if (v) raise_gp(0);  // no branch tracing is modeled
+      if (v & ~msr::DEBUGCTL_IMPLEMENTED) raise_gp(0);
+      s_.debugctl = v;
       return;
     case msr::IA32_PAT:
       // Each byte must be a valid memory type (SDM 11.12.2).

@@ -541,7 +541,7 @@ void Vmx::vmlaunch(bool resume) {
   ctx.cpu_in_ia32e_mode = cpu_.state().efer & arch::efer::LMA;
   // The sim's WRMSR accepts no IA32_DEBUGCTL bit (cpu/system.cpp: no branch
   // tracing is modeled), so with "load debug controls" every bit is reserved.
-  ctx.debugctl_supported = 0;
+  ctx.debugctl_supported = arch::msr::DEBUGCTL_IMPLEMENTED;
   const EntryCheckResult check = check_vm_entry(VmcsView{v.fields()}, ctx);
   if (check.failure == EntryFailure::Control)
     return vm_fail_valid(uint32_t(VmInstructionError::ENTRY_INVALID_CONTROL_FIELD));
