@@ -105,6 +105,7 @@ class DifferentialXsave : public Differential {
     c.code.insert(c.code.end(), save.begin(), save.end());
     c.code.insert(c.code.end(), kZeroUncompared.begin(), kZeroUncompared.end());
     c.code.insert(c.code.end(), kRestoreZ.begin(), kRestoreZ.end());
+    c.in.r[rSP] = base() + kStackStart;
     c.in.r[rBX] = base() + kAreaA;
     c.in.r[rCX] = base() + kAreaB;
     c.in.r[rSI] = base() + kAreaZ;

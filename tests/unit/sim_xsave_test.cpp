@@ -45,9 +45,13 @@ class SimXsave : public ::testing::Test {
     m.reg(sim::RBX) = kArea;
     clear_area();
   }
+  // Runs `a` at CPL 0 on the current state (the HLT that ended the last
+  // run, in the code or in a stub, is left behind).
   CpuStop run(const Asm& a) {
     m.load_code(a);
     m.rip() = a.origin;
+    m.reg(sim::RSP) = L::STACK_TOP;
+    m.cpu.set_halted(false);
     return m.run(1000);
   }
   void expect_stub(CpuStop stop, int vector) {
@@ -276,9 +280,6 @@ TEST_F(SimXsave, XsaveLayout) {
   EXPECT_EQ(xstate_bv(), 0xf3u);  // bits outside RFBM kept
   EXPECT_EQ(m.peek<uint64_t>(kArea + xs::XCOMP_BV), 0xccccccccccccccccull);
 
-  m.enter_long_mode();
-  m.s().cr4 |= cr4::OSFXSR | cr4::OSXSAVE;
-  m.reg(sim::RBX) = kArea;
   m.s().xcr0 = 1;
   clear_area(0xcc);
   expect_done(area_op(XSAVE, ~0ull));
@@ -311,9 +312,6 @@ TEST_F(SimXsave, InitComponentsInXstateBv) {
   EXPECT_EQ(m.peek<uint64_t>(kArea + fx::XMM0), 0u);
   EXPECT_EQ(m.peek<uint32_t>(kArea + fx::MXCSR), 0x1fc0u);
 
-  m.enter_long_mode();
-  m.s().cr4 |= cr4::OSFXSR | cr4::OSXSAVE;
-  m.reg(sim::RBX) = kArea;
   clear_area(0xcc);
   expect_done(area_op(XSAVEOPT, 3));
   EXPECT_EQ(xstate_bv() & 3, 0u);
