@@ -13,12 +13,13 @@
 // The processor's answers are cached per (leaf, subleaf), as KVM keeps its
 // guests' CPUID in a table: under a hypervisor every CPUID l1-vmm executes
 // is an exit of its own (at depth 2 one more hardware exit per CPUID of the
-// innermost guest). Two bits of those answers follow processor state and
-// are not taken from the cache: CPUID.01H:ECX.OSXSAVE is CR4.OSXSAVE, and
-// the guest's is its own CR4 (as it sees it), not l1-vmm's; and
-// CPUID.(EAX=0DH,ECX=0):EBX is the XSAVE area size for the current XCR0,
-// which the guest's XSETBV changes (exit_xsetbv.cpp; VMX does not switch
-// XCR0, so the processor's answer is the guest's).
+// innermost guest). Two answers follow processor state, so the cached
+// value would go stale: CPUID.01H:ECX.OSXSAVE is CR4.OSXSAVE, and the
+// guest's is its own CR4 (as it sees it), not l1-vmm's, so guest_cpuid
+// sets it from that; and CPUID.(EAX=0DH,ECX=0):EBX is the XSAVE area size
+// for the current XCR0, which the guest's XSETBV changes (exit_xsetbv.cpp;
+// VMX does not switch XCR0, so the processor's answer is the guest's), so
+// that sub-leaf is never cached.
 #include "arch/x86/control_regs.h"
 #include "arch/x86/cpuid.h"
 #include "l1-vmm/hypercall_abi.h"
