@@ -204,6 +204,8 @@ NB_XSAVE_WRAPPER(Xrstor64, h_xrstor<F, true>)
 bool select_xsave(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs) {
   const bool mem0 = d.nops == 1 && d.op[0].kind == OpKind::Mem;
   Handler h = nullptr;
+  // For x87 | SSE state the XSAVE family moves what FXSAVE/FXRSTOR move:
+  // their cost class. XGETBV/XSETBV cost as a control-register access.
   CostClass cost = CostClass::fxsave;
   switch (id) {
     case X86_INS_XGETBV: h = &h_xgetbv; cost = CostClass::control_register; break;
@@ -217,9 +219,9 @@ bool select_xsave(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& co
     default: return false;
   }
   if (!h) return false;
-  // XSETBV and XRSTOR change state later instructions' decoding does not
-  // depend on; only XSETBV can exit, and it ends its block for that.
-  set_handler(d, h, costs, cost, id == X86_INS_XSETBV);
+  // No decoded instruction depends on XCR0 or the state XRSTOR loads (each
+  // handler reads them when it runs), so none of these ends its block.
+  set_handler(d, h, costs, cost);
   return true;
 }
 
