@@ -37,6 +37,17 @@ inline CpuidResult cpuid(uint32_t leaf, uint32_t subleaf = 0) {
   return r;
 }
 
+// XGETBV/XSETBV of extended control register `index` (XCR0 is 0); both
+// need CR4.OSXSAVE (SDM vol. 2).
+inline uint64_t xgetbv(uint32_t index) {
+  uint32_t lo, hi;
+  asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(index));
+  return (uint64_t(hi) << 32) | lo;
+}
+inline void xsetbv(uint32_t index, uint64_t value) {
+  asm volatile("xsetbv" : : "c"(index), "a"(uint32_t(value)), "d"(uint32_t(value >> 32)) : "memory");
+}
+
 inline uint64_t rdtsc() {
   uint32_t lo, hi;
   asm volatile("rdtsc" : "=a"(lo), "=d"(hi));

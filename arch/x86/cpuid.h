@@ -14,6 +14,8 @@ inline constexpr uint32_t L1_ECX_SSE4_2 = 1u << 20;
 inline constexpr uint32_t L1_ECX_X2APIC = 1u << 21;
 inline constexpr uint32_t L1_ECX_POPCNT = 1u << 23;
 inline constexpr uint32_t L1_ECX_TSC_DEADLINE = 1u << 24;
+inline constexpr uint32_t L1_ECX_XSAVE = 1u << 26;
+inline constexpr uint32_t L1_ECX_OSXSAVE = 1u << 27;  // reflects CR4.OSXSAVE
 inline constexpr uint32_t L1_ECX_HYPERVISOR = 1u << 31;
 // Leaf 1, EDX.
 inline constexpr uint32_t L1_EDX_FPU = 1u << 0;
@@ -39,6 +41,11 @@ inline constexpr uint32_t L7_EBX_TSC_ADJUST = 1u << 1;
 inline constexpr uint32_t L7_EBX_INVPCID = 1u << 10;
 // Leaf 7 (subleaf 0), ECX.
 inline constexpr uint32_t L7_ECX_UMIP = 1u << 2;
+// Leaf 0DH (XSAVE), sub-leaf 1, EAX (SDM vol. 2A, CPUID, table 3-8).
+inline constexpr uint32_t LD_1_EAX_XSAVEOPT = 1u << 0;
+inline constexpr uint32_t LD_1_EAX_XSAVEC = 1u << 1;
+inline constexpr uint32_t LD_1_EAX_XGETBV_ECX1 = 1u << 2;
+inline constexpr uint32_t LD_1_EAX_XSAVES = 1u << 3;
 // Leaf 0x80000001.
 inline constexpr uint32_t X1_ECX_LAHF_LM = 1u << 0;
 inline constexpr uint32_t X1_EDX_SYSCALL = 1u << 11;

@@ -11,9 +11,16 @@
 // platform, k + 1 as the guest of an l1-vmm at level k.
 //
 // The processor's answers are cached per (leaf, subleaf), as KVM keeps its
-// guests' CPUID in a table: the processor's CPUID does not change, and
-// under a hypervisor every CPUID l1-vmm executes is an exit of its own (at
-// depth 2 one more hardware exit per CPUID of the innermost guest).
+// guests' CPUID in a table: under a hypervisor every CPUID l1-vmm executes
+// is an exit of its own (at depth 2 one more hardware exit per CPUID of the
+// innermost guest). Two answers follow processor state, so the cached
+// value would go stale: CPUID.01H:ECX.OSXSAVE is CR4.OSXSAVE, and the
+// guest's is its own CR4 (as it sees it), not l1-vmm's, so guest_cpuid
+// sets it from that; and CPUID.(EAX=0DH,ECX=0):EBX is the XSAVE area size
+// for the current XCR0, which the guest's XSETBV changes (exit_xsetbv.cpp;
+// VMX does not switch XCR0, so the processor's answer is the guest's), so
+// that sub-leaf is never cached.
+#include "arch/x86/control_regs.h"
 #include "arch/x86/cpuid.h"
 #include "l1-vmm/hypercall_abi.h"
 #include "l1-vmm/vmx/exit_handlers.h"
@@ -49,11 +56,16 @@ struct CpuidCacheEntry {
 constexpr unsigned CPUID_CACHE_SIZE = 64;
 CpuidCacheEntry cpuid_cache[CPUID_CACHE_SIZE];
 
+}  // namespace
+
 rt::CpuidResult processor_cpuid(uint32_t leaf, uint32_t subleaf) {
+  if (leaf == 0xd && subleaf == 0) return rt::cpuid(leaf, subleaf);  // EBX follows XCR0
   CpuidCacheEntry& e = cpuid_cache[(leaf * 7 + subleaf + (leaf >> 28)) % CPUID_CACHE_SIZE];
   if (!e.valid || e.leaf != leaf || e.subleaf != subleaf) e = CpuidCacheEntry{true, leaf, subleaf, rt::cpuid(leaf, subleaf)};
   return e.result;
 }
+
+namespace {
 
 rt::CpuidResult guest_cpuid(const Vcpu& v, uint32_t leaf, uint32_t subleaf) {
   if (leaf >= HV_LEAF_FIRST && leaf <= HV_LEAF_LAST) return hypervisor_leaf(v, leaf);
@@ -61,6 +73,8 @@ rt::CpuidResult guest_cpuid(const Vcpu& v, uint32_t leaf, uint32_t subleaf) {
   if (leaf == 1) {
     const uint32_t vmx = v.nested.enabled ? arch::cpuid::L1_ECX_VMX : 0;
     r.ecx = (r.ecx & ~arch::cpuid::L1_ECX_VMX) | vmx | arch::cpuid::L1_ECX_HYPERVISOR;
+    const bool osxsave = (r.ecx & arch::cpuid::L1_ECX_XSAVE) && (guest_cr4_view() & arch::cr4::OSXSAVE);
+    r.ecx = (r.ecx & ~arch::cpuid::L1_ECX_OSXSAVE) | (osxsave ? arch::cpuid::L1_ECX_OSXSAVE : 0);
   }
   return r;
 }

@@ -4,6 +4,7 @@
 // guest (returns) or ends the run.
 #pragma once
 #include "l1-vmm/vmx/vcpu.h"
+#include "runtime/x86.h"
 
 namespace l1 {
 
@@ -25,6 +26,7 @@ void handle_ept_violation(Vcpu& v);      // exit_ept.cpp
 void handle_ept_misconfig(Vcpu& v);      // exit_ept.cpp
 void handle_vmx_instruction(Vcpu& v);    // exit_vmx_insn.cpp: nested/ emulates VMX
 void handle_invd_wbinvd(Vcpu& v);        // exit_vmx_insn.cpp: nothing to write back
+void handle_xsetbv(Vcpu& v);             // exit_xsetbv.cpp: checked, then executed
 
 // Injects an external interrupt l1-vmm holds (v.pending_irq) as soon as
 // the guest can take it, else asks for an interrupt-window exit.
@@ -38,6 +40,10 @@ uint64_t setup_msr_bitmap();
 // false for #GP.
 bool vmcs_switched_msr(const Vcpu& v, uint32_t index, VmcsField& field);
 bool write_switched_msr(uint32_t index, VmcsField field, uint64_t value);
+
+// The processor's CPUID as l1-vmm sees it (exit_cpuid.cpp; cached where
+// the answer cannot change).
+rt::CpuidResult processor_cpuid(uint32_t leaf, uint32_t subleaf);
 
 // l1-vmm's level from the CPUID hypervisor leaves (exit_cpuid.cpp): 1 on
 // the platform, k + 1 under an l1-vmm at level k.

@@ -2,6 +2,7 @@
 
 #include "arch/trace_annotations.h"
 #include "arch/x86/control_regs.h"
+#include "arch/x86/cpuid.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
@@ -141,7 +142,10 @@ uint64_t cr4_for_guest(const VmcsConfig& c, uint64_t value) { return cr_fixed_ad
 void hardware_enable(const VmcsConfig& c) {
   enable_feature_control();
   rt::write_cr0(cr_fixed_adjust(rt::read_cr0(), c.caps.cr0_fixed0, c.caps.cr0_fixed1));
-  rt::write_cr4(cr_fixed_adjust(rt::read_cr4() | cr4::VMXE, c.caps.cr4_fixed0, c.caps.cr4_fixed1));
+  // CR4.OSXSAVE where XSAVE exists, so that l1-vmm can execute its
+  // guests' XSETBV (exit_xsetbv.cpp); HOST_CR4 keeps it.
+  const uint64_t osxsave = (rt::cpuid(1).ecx & arch::cpuid::L1_ECX_XSAVE) ? cr4::OSXSAVE : 0;
+  rt::write_cr4(cr_fixed_adjust(rt::read_cr4() | cr4::VMXE | osxsave, c.caps.cr4_fixed0, c.caps.cr4_fixed1));
   const uint64_t region = mm::alloc_page_or_die("the VMXON region");
   *reinterpret_cast<uint32_t*>(region) = c.revision();
   const rt::vmx::Status s = rt::vmx::vmxon(region);

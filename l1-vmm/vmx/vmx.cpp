@@ -46,6 +46,7 @@ constexpr ExitHandlerTable make_exit_handlers() {
   on(ExitReason::TRIPLE_FAULT, handle_triple_fault);
   on(ExitReason::INTERRUPT_WINDOW, handle_interrupt_window);
   on(ExitReason::CPUID, handle_cpuid);
+  on(ExitReason::XSETBV, handle_xsetbv);
   on(ExitReason::HLT, handle_halt);
   on(ExitReason::INVD, handle_invd_wbinvd);
   on(ExitReason::VMCALL, handle_vmcall);

@@ -29,6 +29,7 @@
 #include "arch/x86/paging.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
+#include "arch/x86/xsave.h"
 #include "tests/support/sim_harness.h"
 #include "tests/support/x86_encoder.h"
 
@@ -278,7 +279,10 @@ class SimRunner {
   // Returns an empty string, or why the run did not end at the HLT after the snippet.
   std::string run(const std::vector<uint8_t>& code, Regs& regs) {
     m_.enter_long_mode();
-    m_.s().cr4 |= arch::cr4::OSFXSR | arch::cr4::OSXMMEXCPT;  // SSE available, as on the host
+    // SSE and XSAVE available, as on the host (whose XCR0 may have more
+    // than x87 | SSE: differential_xsave_test.cpp masks the rest).
+    m_.s().cr4 |= arch::cr4::OSFXSR | arch::cr4::OSXMMEXCPT | arch::cr4::OSXSAVE;
+    m_.s().xcr0 = arch::xcr0::X87 | arch::xcr0::SSE;
     std::vector<uint8_t> bytes = code;
     bytes.push_back(0xf4);  // HLT; IF = 0, so the run stops there
     m_.load_code(kSimPhys + kCodeOff, bytes);

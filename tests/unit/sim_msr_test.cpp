@@ -245,11 +245,11 @@ TEST_F(SimMsr, MiscEnableArchitecturalBits) {
   EXPECT_EQ(rdmsr(msr::IA32_MISC_ENABLE), msr::MISC_ENABLE_AUTO_THERMAL_CONTROL | ro);
 }
 
-// Bit 22: CPUID.0 reports 2 and leaves 3..7 read as leaves above the
+// Bit 22: CPUID.0 reports 2 and leaves 3..0DH read as leaves above the
 // maximum (zeros in this sim); extended leaves are unaffected.
 TEST_F(SimMsr, MiscEnableLimitCpuidMaxval) {
   const uint64_t misc = rdmsr(msr::IA32_MISC_ENABLE);
-  EXPECT_EQ(cpuid(0).eax, 7u);
+  EXPECT_EQ(cpuid(0).eax, 0xdu);
   ASSERT_TRUE(wrmsr(msr::IA32_MISC_ENABLE, misc | msr::MISC_ENABLE_LIMIT_CPUID));
   const Cpuid l0 = cpuid(0);
   EXPECT_EQ(l0.eax, 2u);
@@ -257,9 +257,10 @@ TEST_F(SimMsr, MiscEnableLimitCpuidMaxval) {
   EXPECT_TRUE(cpuid(1).edx & cpuid::L1_EDX_MTRR) << "leaf 1 is within the limit";
   const Cpuid l7 = cpuid(7);
   EXPECT_EQ(l7.eax | l7.ebx | l7.ecx | l7.edx, 0u) << "leaf 7 is above the limit";
+  EXPECT_EQ(cpuid(0xd).eax, 0u) << "leaf 0DH is above the limit";
   EXPECT_EQ(cpuid(0x80000000).eax, 0x80000008u);
   ASSERT_TRUE(wrmsr(msr::IA32_MISC_ENABLE, misc));
-  EXPECT_EQ(cpuid(0).eax, 7u);
+  EXPECT_EQ(cpuid(0).eax, 0xdu);
   EXPECT_TRUE(cpuid(7).ebx & cpuid::L7_EBX_TSC_ADJUST);
 }
 

@@ -330,6 +330,8 @@ bool vmx_usable();
   X(nmi_blocking_entry, "nmi-blocking-entry")                  \
   X(nmi_to_guest, "nmi-to-guest")                              \
   X(invpcid_controls, "invpcid-controls")                      \
+  X(xsetbv_exit, "xsetbv-exit")                                \
+  X(xsetbv_xgetbv, "xsetbv-xgetbv")                            \
   X(vmxoff, "vmxoff")
 
 #define SELFTEST_DECLARE(fn, name) void test_##fn();

@@ -7,6 +7,7 @@
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
 #include "arch/x86/sse.h"
+#include "arch/x86/xsave.h"
 
 namespace nestbed::sim {
 
@@ -100,6 +101,9 @@ struct CpuState {
   uint64_t mtrr_def_type = 0;
   uint64_t mtrr_fixed[arch::msr::MTRR_FIXED_COUNT] = {};
   uint64_t mtrr_var[2 * MTRR_VARIABLE_COUNT] = {};  // PHYSBASE0, PHYSMASK0, PHYSBASE1, ...
+  // XCR0, the XSAVE feature set's enabled state components (SDM vol. 1,
+  // 13.3): x87 only at reset; XSETBV writes it. VMX transitions leave it.
+  uint64_t xcr0 = arch::xcr0::RESET;
 
   uint64_t& rip() { return r[REG_RIP]; }
   uint64_t rip() const { return r[REG_RIP]; }

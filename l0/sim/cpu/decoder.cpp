@@ -203,7 +203,8 @@ void Decoder::build(const cs_insn& ci, CpuMode mode, DecodedInsn& d) {
     ok = select_mmx(ci.id, x.opcode[1], x.modrm, d, mode, costs_) ||  // MMX registers before SSE's
          select_sse(ci.id, d, mode, costs_) || select_alu(ci.id, d, mode, costs_) || select_data(ci.id, d, mode, costs_) ||
          select_control(ci.id, d, mode, costs_) || select_string(ci.id, d, mode, costs_) ||
-         select_system(ci.id, d, mode, costs_) || select_vmx(ci.id, d, mode, costs_);
+         select_system(ci.id, d, mode, costs_) || select_vmx(ci.id, d, mode, costs_) ||
+         select_xsave(ci.id, d, mode, costs_);
   }
   if (!ok) ok = select_x87(ci.id, x.opcode[0], x.modrm, d, mode, costs_);  // ST(i) operands are not converted
   if (!ok) {

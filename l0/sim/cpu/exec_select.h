@@ -15,6 +15,8 @@ bool select_string(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& c
 bool select_system(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 bool select_sse(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 bool select_vmx(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
+// XGETBV, XSETBV, XSAVE, XSAVEOPT, XRSTOR (exec_xsave.cpp).
+bool select_xsave(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 bool select_x87(unsigned id, uint8_t opcode, uint8_t modrm, DecodedInsn& d, CpuMode mode, const CostModel& costs);
 // Every instruction with an MMX register operand (0F-map opcode and ModR/M
 // given); those it does not implement get h_unimplemented.

@@ -2,7 +2,8 @@
 // MOVDQU, MOVD/MOVQ, MOVSS/MOVSD, the half moves, MOVMSKPS/PD, PMOVMSKB,
 // the non-temporal stores, MASKMOVDQU, PINSRW/PEXTRW, LDMXCSR/STMXCSR,
 // FXSAVE/FXRSTOR (SDM vol. 1, 10.5.1; the x87 part of the image is
-// exec_x87.cpp's). The arithmetic is in exec_sse_int.cpp and exec_sse_fp.cpp; select_sse
+// exec_x87.cpp's; exec_xsave.cpp's legacy region reuses fxsave_image).
+// The arithmetic is in exec_sse_int.cpp and exec_sse_fp.cpp; select_sse
 // tries all three.
 #include <capstone/capstone.h>
 #include <setjmp.h>
@@ -254,6 +255,8 @@ void h_stmxcsr(Cpu& c, const DecodedInsn& i) {
 // this CPU always includes it (SDM vol. 2 FXSAVE: "implementation
 // dependent").
 
+}  // namespace
+
 // XMM8-XMM15 are in the image only in 64-bit mode (SDM vol. 1, 10.5.1).
 unsigned xmm_count(Cpu& c) { return c.mode() == CpuMode::Bits64 ? 16 : 8; }
 
@@ -269,6 +272,8 @@ void fxsave_image(Cpu& c, uint8_t* img, bool rex_w) {
   put(fx::MXCSR_MASK, mx::SUPPORTED);
   for (unsigned k = 0; k < xmm_count(c); ++k) std::memcpy(img + fx::XMM0 + fx::SLOT * k, s.xmm[k].q, 16);
 }
+
+namespace {
 
 // The image's linear address: 16-byte aligned or #GP(0) (SDM vol. 2, FXSAVE).
 template <Form F>

@@ -41,6 +41,13 @@ NB_INLINE void check_sse(Cpu& c) {
   if (NB_UNLIKELY((s.cr0 & (arch::cr0::EM | arch::cr0::TS)) || !(s.cr4 & arch::cr4::OSFXSR))) sse_unavailable(c);
 }
 
+// The XMM registers the FXSAVE and XSAVE images hold: XMM0-XMM15 in
+// 64-bit mode, XMM0-XMM7 outside it (SDM vol. 1, 10.5.1 and 13.5.2).
+unsigned xmm_count(Cpu& c);
+// The 512-byte FXSAVE image of the current state (the layout of XSAVE's
+// legacy region too); REX.W selects the 64-bit FPU IP/DP layout.
+void fxsave_image(Cpu& c, uint8_t* img, bool rex_w);
+
 // An unmasked SIMD floating-point exception: #XM with CR4.OSXMMEXCPT = 1,
 // else #UD (SDM vol. 3, 13.2 and vol. 1, 11.5.2).
 [[noreturn]] void raise_simd_exception(Cpu& c);

@@ -609,7 +609,9 @@ void h_rdpmc(Cpu& c, const DecodedInsn& i) {
 
 void h_cpuid(Cpu& c, const DecodedInsn& i) {
   if (c.non_root()) return c.vm_exit_pending(i, uint32_t(ExitReason::CPUID));  // unconditional (SDM 25.1.2)
-  const CpuidState state{c.state().misc_enable, (c.devices().apic.apic_base() & arch::msr::APIC_BASE_EN) != 0};
+  const CpuState& s = c.state();
+  const CpuidState state{s.misc_enable, (c.devices().apic.apic_base() & arch::msr::APIC_BASE_EN) != 0,
+                         (s.cr4 & arch::cr4::OSXSAVE) != 0, s.xcr0};
   const CpuidResult r = cpuid(uint32_t(c.reg(RAX)), uint32_t(c.reg(RCX)), LocalApic::initial_apic_id(), state);
   c.reg(RAX) = r.eax;
   c.reg(RBX) = r.ebx;

@@ -280,9 +280,10 @@ void Cpu::write_cr3(uint64_t v) {
 }
 
 // CR4 bits this CPU implements; setting any other raises #GP (SDM 2.5).
+// OSXSAVE because CPUID.01H:ECX.XSAVE is reported (SDM 2.5, CR4.OSXSAVE).
 static constexpr uint64_t kCr4Supported = cr4::DE | cr4::PSE | cr4::PAE | cr4::MCE | cr4::PGE | cr4::PCE |
                                           cr4::OSFXSR | cr4::OSXMMEXCPT | cr4::TSD | cr4::VMXE | cr4::UMIP |
-                                          cr4::PCIDE;
+                                          cr4::PCIDE | cr4::OSXSAVE;
 
 void Cpu::write_cr4(uint64_t v) {
   if (v & ~kCr4Supported) raise_gp(0);

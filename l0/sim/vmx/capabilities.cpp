@@ -72,7 +72,7 @@ VmxCapabilities make_capabilities() {
                  cr0::CD | cr0::PG;
   c.cr4_fixed0 = cr4::VMXE;
   c.cr4_fixed1 = cr4::DE | cr4::PSE | cr4::PAE | cr4::MCE | cr4::PGE | cr4::PCE | cr4::OSFXSR | cr4::OSXMMEXCPT |
-                 cr4::TSD | cr4::VMXE | cr4::UMIP | cr4::PCIDE;
+                 cr4::TSD | cr4::VMXE | cr4::UMIP | cr4::PCIDE | cr4::OSXSAVE;
   c.vmcs_enum = vmx_vmcs_enum::MAX_INDEX.make(kVmcsMaxIndex);
 
   c.ept_vpid_cap = vmx_ept_vpid_cap::EXECUTE_ONLY.make(1) | vmx_ept_vpid_cap::PAGE_WALK_4.make(1) |
