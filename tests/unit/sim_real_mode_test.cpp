@@ -179,6 +179,19 @@ TEST_F(SimRealMode, ProtectedModeOnlyInstructionsAreUd) {
   }
 }
 
+// No CR4.VME: CPUID.01H:EDX.VME (bit 1) is 0, and CR4.VME cannot be set.
+TEST_F(SimRealMode, NoVirtualModeExtensions) {
+  const CpuStop stop = run({
+      0x66, 0xb8, 0x01, 0x00, 0x00, 0x00,  // mov $0x1,%eax
+      0x0f, 0xa2,                          // cpuid
+      0x66, 0xbb, 0x01, 0x00, 0x00, 0x00,  // mov $0x1,%ebx (CR4.VME)
+      0x0f, 0x22, 0xe3,                    // mov %ebx,%cr4: #GP
+      0xf4,
+  });
+  EXPECT_EQ(m.reg(rDX) & 2, 0u);
+  expect_exception(stop, GP, L::REAL_CODE + 14);
+}
+
 // MOV CR, RDMSR and LGDT run at CPL 0 in real mode.
 TEST_F(SimRealMode, SystemInstructionsRunAtCpl0) {
   m.poke<uint16_t>(0x7b00, 0x27);
@@ -266,6 +279,132 @@ TEST_F(SimRealMode, ToProtectedModeAndBack) {
   EXPECT_EQ(m.reg(rDX), 0xdeadbeefu) << "read at DS:1F0000H";
   EXPECT_EQ(m.reg(rDI), 0x55u) << "INT through the IVT after the return";
   EXPECT_EQ(m.reg(rSP), L::REAL_STACK_TOP);
+}
+
+// ============================================================ virtual-8086 mode
+
+// Virtual-8086 mode (SDM 20.2, 20.3; no CR4.VME): entered by a 32-bit IRET
+// at CPL 0 whose EFLAGS image has VM = 1, left through a 32-bit gate to a
+// DPL-0 handler. The harness's protected mode gives the TSS (SS0:ESP0 =
+// KDATA:RSP0_TOP, no I/O permission bitmap) and the IDT (DPL-0 interrupt
+// gates to the HLT stubs).
+class SimV86 : public ::testing::Test {
+ protected:
+  SimMachine m;
+  static constexpr uint16_t kDs = 0x2000, kEs = 0x3000, kFs = 0x4000, kGs = 0x5000;
+  // Protected mode at CPL 0 about to IRETD into `code` at 0:REAL_CODE with
+  // SP = REAL_STACK_TOP and the given IOPL.
+  void prepare(const std::vector<uint8_t>& code, unsigned iopl) {
+    m.setup_protected_mode();
+    m.load_code(L::REAL_CODE, code);
+    const uint32_t flags = uint32_t(arch::rflags::FIXED1 | arch::rflags::VM) | (iopl << arch::rflags::IOPL_SHIFT);
+    const uint32_t frame[9] = {uint32_t(L::REAL_CODE), 0, flags, uint32_t(L::REAL_STACK_TOP), 0, kEs, kDs, kFs, kGs};
+    const uint32_t sp = uint32_t(L::STACK_TOP - sizeof frame);
+    for (unsigned k = 0; k < 9; ++k) m.poke<uint32_t>(sp + 4 * k, frame[k]);
+    m.reg(rSP) = sp;
+    m.load_code(L::CODE, {0xcf});  // iretd
+    m.rip() = L::CODE;
+  }
+  // Halted in `vector`'s stub after an event from virtual-8086 mode: the
+  // frame on the ESP0 stack is [error code,] EIP, CS, EFLAGS (VM = 1), ESP,
+  // SS, ES, DS, FS, GS, and the data segment registers are null.
+  void expect_from_v86(CpuStop stop, uint8_t vector, bool has_error, uint32_t error, uint16_t ip) {
+    ASSERT_EQ(stop, CpuStop::Halted) << m.cpu.stop_message();
+    ASSERT_EQ(m.stub_vector(), vector) << "eip 0x" << std::hex << m.rip();
+    const unsigned e = has_error ? 1 : 0;
+    EXPECT_EQ(m.reg(rSP), L::RSP0_TOP - 36 - 4 * e);
+    if (has_error) {
+      EXPECT_EQ(m.stack32(0), error) << "error code";
+    }
+    EXPECT_EQ(m.stack32(e + 0), ip) << "EIP";
+    EXPECT_EQ(m.stack32(e + 1), 0u) << "CS";
+    EXPECT_NE(m.stack32(e + 2) & arch::rflags::VM, 0u) << "EFLAGS.VM";
+    EXPECT_EQ(m.stack32(e + 4), 0u) << "SS";
+    EXPECT_EQ(m.stack32(e + 5), kEs);
+    EXPECT_EQ(m.stack32(e + 6), kDs);
+    EXPECT_EQ(m.stack32(e + 7), kFs);
+    EXPECT_EQ(m.stack32(e + 8), kGs);
+    for (unsigned i : {arch::seg::DS, arch::seg::ES, arch::seg::FS, arch::seg::GS})
+      EXPECT_TRUE(m.s().seg[i].ar & arch::seg::ar::UNUSABLE) << "segment " << i;
+    EXPECT_EQ(m.s().cpl, 0);
+    EXPECT_EQ(m.s().rflags & arch::rflags::VM, 0u);
+    EXPECT_EQ(m.cpu.mode(), CpuMode::Bits32);
+  }
+};
+
+TEST_F(SimV86, EnteredByIretLeftThroughGate) {
+  prepare({
+              0xb8, 0x34, 0x12,  // mov $0x1234,%ax
+              0xa3, 0x10, 0x00,  // mov %ax,0x10 (DS = 2000H)
+              0xf4,              // hlt: #GP(0) at CPL 3
+          },
+          0);
+  ASSERT_EQ(m.run(1), CpuStop::InstructionLimit);
+  EXPECT_EQ(m.s().cpl, 3);
+  EXPECT_EQ(m.cpu.mode(), CpuMode::Bits16);
+  EXPECT_EQ(m.s().seg[arch::seg::DS].base, uint64_t(kDs) << 4);
+  EXPECT_EQ(m.s().seg[arch::seg::DS].limit, 0xffffu);
+  EXPECT_EQ(m.s().seg[arch::seg::CS].ar, arch::seg::ar::V86);
+  EXPECT_EQ(m.reg(rSP), L::REAL_STACK_TOP);
+  expect_from_v86(m.run(100), GP, true, 0, uint16_t(L::REAL_CODE + 6));
+  EXPECT_EQ(m.peek<uint16_t>((uint64_t(kDs) << 4) + 0x10), 0x1234);
+}
+
+// CLI, STI, PUSHF, POPF, INT n and IRET are #GP(0) below IOPL 3; INT3 is
+// not IOPL-sensitive (its gate's DPL 0 makes it #GP(vector * 8 + 2)).
+TEST_F(SimV86, IoplSensitiveInstructions) {
+  for (uint8_t op : {uint8_t(0xfa), uint8_t(0xfb), uint8_t(0x9c), uint8_t(0x9d), uint8_t(0xcf)}) {
+    prepare({op, 0xf4}, 0);
+    expect_from_v86(m.run(100), GP, true, 0, uint16_t(L::REAL_CODE));
+  }
+  prepare({0xcd, 0x40, 0xf4}, 2);  // int $0x40
+  expect_from_v86(m.run(100), GP, true, 0, uint16_t(L::REAL_CODE));
+  prepare({0xcc, 0xf4}, 0);  // int3
+  expect_from_v86(m.run(100), GP, true, 3 * 8 + 2, uint16_t(L::REAL_CODE));
+}
+
+// At IOPL 3 they run: INT n through a DPL-3 gate to the DPL-0 handler.
+TEST_F(SimV86, IntAtIopl3) {
+  prepare({
+              0xfa,        // cli
+              0x9c,        // pushf
+              0x5b,        // pop %bx
+              0xfb,        // sti
+              0xcd, 0x40,  // int $0x40
+          },
+          3);
+  m.set_gate32(0x40, uint32_t(m.stub(0x40)), GateType::Interrupt, 3);
+  expect_from_v86(m.run(100), 0x40, false, 0, uint16_t(L::REAL_CODE + 6));
+  EXPECT_EQ(m.reg(rBX) & (arch::rflags::IF | arch::rflags::IOPL), arch::rflags::IOPL) << "PUSHF's image";
+}
+
+// IRET in virtual-8086 mode at IOPL 3 pops IP, CS, FLAGS and leaves IOPL alone.
+TEST_F(SimV86, IretKeepsIopl) {
+  prepare({
+              0x9c,              // 7c00 pushf
+              0x58,              // 7c01 pop %ax
+              0x25, 0xff, 0xcf,  // 7c02 and $0xcfff,%ax (IOPL 0)
+              0x50,              // 7c05 push %ax
+              0x0e,              // 7c06 push %cs
+              0x68, 0x0b, 0x7c,  // 7c07 push $0x7c0b
+              0xcf,              // 7c0a iret
+              0xf4,              // 7c0b hlt
+          },
+          3);
+  expect_from_v86(m.run(100), GP, true, 0, 0x7c0b);
+  EXPECT_EQ(m.stack32(3) & arch::rflags::IOPL, arch::rflags::IOPL) << "IOPL in the EFLAGS image";
+}
+
+// I/O in virtual-8086 mode always consults the TSS's I/O permission bitmap
+// (SDM 20.2.8.1), even at IOPL 3.
+TEST_F(SimV86, IoUsesThePermissionBitmap) {
+  prepare({0xe4, 0x80, 0xf4}, 3);  // in $0x80,%al; hlt
+  expect_from_v86(m.run(100), GP, true, 0, uint16_t(L::REAL_CODE));  // no bitmap in the TSS
+  prepare({0xe4, 0x80, 0xf4}, 3);
+  for (unsigned k = 0; k < 0x20; ++k) m.poke<uint8_t>(L::TSS + 0x68 + k, 0);  // ports 0-FFH allowed
+  m.poke<uint8_t>(L::TSS + 0x88, 0xff);
+  m.s().tr.limit = 0x88;
+  expect_from_v86(m.run(100), GP, true, 0, uint16_t(L::REAL_CODE + 2));  // the IN ran, then HLT
 }
 
 }  // namespace

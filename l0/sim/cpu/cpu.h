@@ -227,6 +227,8 @@ class Cpu : public Clock {
   // Real-address mode (CR0.PE = 0, SDM 20.1): CPL 0, no paging, segments
   // are selector << 4 with the limit and attributes they had.
   bool real_mode() const { return !(s_.cr0 & arch::cr0::PE); }
+  // Virtual-8086 mode (EFLAGS.VM = 1, SDM 20.2): real-mode segments at CPL 3.
+  bool v8086() const { return s_.rflags & arch::rflags::VM; }
   void load_segment_real(unsigned seg, uint16_t selector);
   uint64_t read_descriptor(uint16_t selector, uint32_t error_code);
   // The linear address of the descriptor `selector` names, false when it is
@@ -275,6 +277,7 @@ class Cpu : public Clock {
   struct ReturnFrame;
   void load_return_segments(uint16_t cs, unsigned new_cpl, bool load_ss, uint16_t ss, bool null_ss_allowed);
   void iret_real(unsigned opsize);
+  void iret_to_v8086(ReturnFrame& frame, uint64_t new_ip, uint16_t new_cs, uint64_t new_flags);
   void return_real_mode(uint64_t new_ip, uint16_t new_cs, uint64_t new_sp, unsigned opsize);
 
   // Reports an instruction the CPU does not implement and raises #UD.

@@ -445,6 +445,11 @@ void Cpu::deliver_event_legacy(uint8_t vector, bool has_error, uint32_t error, b
   if (!(cs_ar & seg::ar::P)) raise_fault(uint8_t(Vector::NP), (selector & 0xfffc) | ext);
   const unsigned new_cpl = (cs_ar & seg::ar::TYPE_CONFORMING) ? s_.cpl : dpl;
   const unsigned word = is32 ? 4 : 2;
+  // From virtual-8086 mode only to a non-conforming DPL-0 handler, which
+  // also gets GS, FS, DS, ES on its stack; they are then loaded with null
+  // selectors (SDM 6.12.1, 20.3.1.1 and figure 20-5 / 6-5).
+  const bool from_v86 = v8086();
+  if (from_v86 && new_cpl != 0) raise_gp((selector & 0xfffc) | ext);
 
   // Build the frame, switching stacks through the TSS on a privilege change.
   Segment new_ss = s_.seg[seg::SS];
@@ -456,6 +461,8 @@ void Cpu::deliver_event_legacy(uint8_t vector, bool has_error, uint32_t error, b
     const uint64_t ss_desc = read_descriptor(uint16_t(ss0), uint32_t(ss0 & 0xfffc) | ext);
     new_ss = Segment{uint16_t(ss0), seg::descriptor_base(ss_desc), seg::descriptor_limit(ss_desc),
                      seg::descriptor_access_rights(ss_desc)};
+    if (from_v86)
+      for (unsigned i : {seg::GS, seg::FS, seg::DS, seg::ES}) frame.push_back(s_.seg[i].selector);
     frame.push_back(s_.seg[seg::SS].selector);
     frame.push_back(uint32_t(s_.r[RSP]));
   }
@@ -474,6 +481,8 @@ void Cpu::deliver_event_legacy(uint8_t vector, bool has_error, uint32_t error, b
   s_.r[RSP] = sp;
   s_.seg[seg::CS] = Segment{uint16_t((selector & 0xfffc) | new_cpl), seg::descriptor_base(cs_desc),
                             seg::descriptor_limit(cs_desc), cs_ar};
+  if (from_v86)
+    for (unsigned i : {seg::GS, seg::FS, seg::DS, seg::ES}) s_.seg[i] = Segment{0, 0, 0, seg::ar::UNUSABLE};
   s_.rflags &= ~(rflags::TF | rflags::NT | rflags::RF | rflags::VM);
   if (interrupt_gate) s_.rflags &= ~rflags::IF;
   s_.rip() = offset;
@@ -570,7 +579,7 @@ void Cpu::iret(unsigned opsize) {
   // a guest with "NMI exiting" (SDM 6.7.1, 25.3).
   if (non_root_) vmx_->guest_iret();
   if (!(non_root_ && (vmx_->controls().pin & arch::vmx::pin_ctl::NMI_EXITING))) nmi_blocked_ = false;
-  if (real_mode()) return iret_real(opsize);
+  if (real_mode() || v8086()) return iret_real(opsize);
   if (s_.rflags & rflags::NT) raise_gp(0);
   ReturnFrame frame(*this, opsize);
   const uint64_t new_rip = frame.pop();
@@ -578,7 +587,8 @@ void Cpu::iret(unsigned opsize) {
   const uint64_t new_flags = frame.pop();
   const unsigned new_cpl = new_cs & 3;
   if (new_cpl < s_.cpl) raise_gp(new_cs & 0xfffc);
-  if ((new_flags & rflags::VM) && !ia32e && s_.cpl == 0) raise_gp(0);
+  if ((new_flags & rflags::VM) && !ia32e && s_.cpl == 0 && opsize == 4)
+    return iret_to_v8086(frame, new_rip, new_cs, new_flags);
   const bool pop_stack = (ia32e && mode_ == CpuMode::Bits64) || new_cpl > s_.cpl;
   uint64_t new_rsp = 0;
   uint16_t new_ss = 0;
@@ -608,7 +618,7 @@ void Cpu::far_return(unsigned opsize, uint16_t pop_bytes) {
   ReturnFrame frame(*this, opsize);
   const uint64_t new_rip = frame.pop();
   const uint16_t new_cs = uint16_t(frame.pop());
-  if (real_mode()) {  // SDM vol. 2 RET "REAL-ADDRESS MODE": no privilege checks
+  if (real_mode() || v8086()) {  // SDM vol. 2 RET: real-address and virtual-8086 mode, no privilege checks
     frame.skip(pop_bytes);
     return_real_mode(new_rip, new_cs, frame.sp, opsize);
     return;
@@ -637,8 +647,11 @@ void Cpu::far_return(unsigned opsize, uint16_t pop_bytes) {
 // IP, CS and FLAGS at the operand size, with no privilege checks. NT is
 // not examined. A 32-bit IRET loads EFLAGS but for VM, VIF and VIP
 // (tempEFLAGS AND 257FD5H OR EFLAGS AND 1A0000H) and needs EIP[31:16] = 0;
-// a 16-bit one loads FLAGS[15:0].
+// a 16-bit one loads FLAGS[15:0]. In virtual-8086 mode the same at IOPL 3,
+// IOPL unchanged; below IOPL 3 #GP(0) (no CR4.VME).
 void Cpu::iret_real(unsigned opsize) {
+  const bool v86 = v8086();
+  if (v86 && (s_.rflags & rflags::IOPL) != rflags::IOPL) raise_gp(0);
   ReturnFrame frame(*this, opsize);
   const uint64_t new_ip = frame.pop();
   const uint16_t new_cs = uint16_t(frame.pop());
@@ -647,6 +660,7 @@ void Cpu::iret_real(unsigned opsize) {
   return_real_mode(new_ip, new_cs, frame.sp, opsize);
   uint64_t loaded = rflags::STATUS | rflags::TF | rflags::IF | rflags::DF | rflags::IOPL | rflags::NT;
   if (opsize == 4) loaded |= rflags::RF | rflags::AC | rflags::ID;
+  if (v86) loaded &= ~rflags::IOPL;
   s_.rflags = (s_.rflags & ~loaded) | (new_flags & loaded) | rflags::FIXED1;
   rflags_loaded();
   update_alignment_check();
@@ -663,6 +677,30 @@ void Cpu::return_real_mode(uint64_t new_ip, uint16_t new_cs, uint64_t new_sp, un
   s_.r[RSP] = new_sp;
   s_.rip() = ip;
   recompute_mode();
+  end_block();
+}
+
+// IRET from CPL 0 in protected mode to virtual-8086 mode (SDM vol. 2 IRET
+// "RETURN-TO-VIRTUAL-8086-MODE", 20.2.5): after EIP, CS and EFLAGS it pops
+// ESP, SS, ES, DS, FS and GS (32 bits each); EFLAGS is loaded whole, every
+// segment becomes a virtual-8086 one (selector << 4, 64 KiB, DPL 3) and
+// CPL is 3. EIP must lie within the new CS limit (FFFFH).
+void Cpu::iret_to_v8086(ReturnFrame& frame, uint64_t new_ip, uint16_t new_cs, uint64_t new_flags) {
+  const uint64_t new_esp = frame.pop();
+  uint16_t sel[5];  // SS, ES, DS, FS, GS
+  for (uint16_t& s : sel) s = uint16_t(frame.pop());
+  if (new_ip > 0xffff) raise_gp(0);
+  s_.rflags = (new_flags & (rflags::WRITABLE | rflags::VM | rflags::VIF | rflags::VIP)) | rflags::FIXED1;
+  load_segment_real(seg::CS, new_cs);
+  const unsigned order[5] = {seg::SS, seg::ES, seg::DS, seg::FS, seg::GS};
+  for (unsigned k = 0; k < 5; ++k) load_segment_real(order[k], sel[k]);
+  s_.r[RSP] = uint32_t(new_esp);
+  s_.rip() = new_ip;
+  set_cpl(3);
+  rflags_loaded();
+  update_alignment_check();
+  recompute_mode();
+  check_events_soon();
   end_block();
 }
 

@@ -140,8 +140,14 @@ void Cpu::update_alignment_check() {
 // cleared survives ("unreal" mode) and a CS left 32-bit keeps running
 // 32-bit code. A register protected mode left unusable (a null selector)
 // becomes a present 64-KiB read/write data segment, its state after reset.
+// In virtual-8086 mode every load gives a 64-KiB DPL-3 read/write data
+// segment (SDM 20.2.1).
 void Cpu::load_segment_real(unsigned seg_index, uint16_t selector) {
   Segment& dst = s_.seg[seg_index];
+  if (v8086()) {
+    dst = Segment{selector, uint64_t(selector) << 4, 0xffff, seg::ar::V86};
+    return;
+  }
   if (dst.ar & seg::ar::UNUSABLE) {
     dst.limit = 0xffff;
     dst.ar = seg::ar::P | seg::ar::S | seg::ar::TYPE_WRITABLE | seg::ar::TYPE_ACCESSED;
@@ -152,7 +158,7 @@ void Cpu::load_segment_real(unsigned seg_index, uint16_t selector) {
 
 // MOV/POP to DS, ES, FS, GS, SS (SDM vol. 2, MOV "Operation").
 void Cpu::load_segment(unsigned seg_index, uint16_t selector) {
-  if (real_mode()) return load_segment_real(seg_index, selector);
+  if (real_mode() || v8086()) return load_segment_real(seg_index, selector);
   const uint32_t err = selector & 0xfffc;
   Segment& dst = s_.seg[seg_index];
   if ((selector & 0xfffc) == 0) {
@@ -190,7 +196,7 @@ void Cpu::load_segment(unsigned seg_index, uint16_t selector) {
 // non-conforming needs DPL = CPL and RPL <= CPL, conforming DPL <= CPL.
 void Cpu::load_cs_for_far_transfer(uint16_t selector, bool is_call) {
   (void)is_call;
-  if (real_mode()) {
+  if (real_mode() || v8086()) {
     load_segment_real(seg::CS, selector);
     recompute_mode();
     return;
@@ -484,10 +490,11 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
 // -------------------------------------------------------------------- I/O
 
 // SDM 19.5: at CPL > IOPL every byte of the access must be allowed by the
-// TSS's I/O permission bitmap.
+// TSS's I/O permission bitmap; in virtual-8086 mode always, whatever IOPL
+// (SDM 20.2.8.1).
 void Cpu::check_io_permission(uint16_t port, unsigned size) {
   const unsigned iopl = (s_.rflags & rflags::IOPL) >> rflags::IOPL_SHIFT;
-  if (!(s_.cr0 & cr0::PE) || s_.cpl <= iopl) return;
+  if (!(s_.cr0 & cr0::PE) || (s_.cpl <= iopl && !v8086())) return;
   const uint32_t tss_type = s_.tr.ar & seg::ar::TYPE_MASK;
   if ((s_.tr.ar & seg::ar::UNUSABLE) || (tss_type != seg::sys_type::TSS_AVAILABLE && tss_type != seg::sys_type::TSS_BUSY) ||
       s_.tr.limit < 0x67)
