@@ -310,12 +310,13 @@ guest_pm32_vmcall:
     # operand (66H), INT 21H through the guest's IVT to guest_real_handler,
     # which records its stack pointer and returns with IRET.
     .code16
-    .global guest_real, guest_real_vmcall, guest_real_handler, guest_real_end
+    .global guest_real, guest_real_int, guest_real_vmcall, guest_real_handler, guest_real_end
 guest_real:
     movw $0x1234, %%ax
     addw %%ax, %%ax
     movw %%cs, %%bx
     movl $0x12345678, %%esi
+guest_real_int:
     int $0x21
 guest_real_vmcall:
     vmcall
