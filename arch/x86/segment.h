@@ -25,6 +25,9 @@ inline constexpr uint32_t G = 1u << 15;
 inline constexpr uint32_t UNUSABLE = 1u << 16;
 inline constexpr uint32_t RESERVED_11_8 = 0xfu << 8;      // reserved, must be 0 (SDM 26.3.1.2)
 inline constexpr uint32_t RESERVED_31_17 = 0x7fffu << 17;  // reserved, must be 0 (SDM 26.3.1.2)
+// Every segment in virtual-8086 mode: present read/write accessed data, DPL 3
+// (SDM 20.2.1; the value VM entry requires of a virtual-8086 guest, 26.3.1.2).
+inline constexpr uint32_t V86 = TYPE_ACCESSED | TYPE_WRITABLE | S | DPL_MASK | P;
 }  // namespace ar
 
 // System-descriptor types (S = 0) in IA-32e mode (SDM table 3-2).

@@ -65,7 +65,7 @@ constexpr uint64_t kIntrInfoReserved =
 
 // The access rights of every segment register in virtual-8086 mode:
 // present, DPL 3, read/write accessed data (SDM 26.3.1.2).
-constexpr uint32_t kV86AccessRights = ar::TYPE_ACCESSED | ar::TYPE_WRITABLE | ar::S | ar::DPL_MASK | ar::P;
+constexpr uint32_t kV86AccessRights = ar::V86;
 
 constexpr EntryCheckResult control(const char* check) { return {EntryFailure::Control, 0, check}; }
 constexpr EntryCheckResult host(const char* check) { return {EntryFailure::HostState, 0, check}; }

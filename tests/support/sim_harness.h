@@ -47,6 +47,9 @@ inline constexpr uint64_t CODE = 0x100000;           // RIP at the start of a te
 inline constexpr uint64_t HANDLERS = 0x180000;       // room for tests' own handlers
 inline constexpr uint64_t DATA = 0x200000;
 inline constexpr uint64_t SCRATCH = 0x400000;  // physical pages tests map where they like
+// Real mode (setup_real_mode): CS = SS = 0, IVT at 0, IP = REAL_CODE, SP = REAL_STACK_TOP.
+inline constexpr uint64_t REAL_CODE = 0x7c00;
+inline constexpr uint64_t REAL_STACK_TOP = 0x7000;
 }  // namespace sim_layout
 
 // GDT selectors. Long mode: 0x08 64-bit kernel code, 0x10 kernel data,
@@ -60,6 +63,10 @@ inline constexpr uint16_t UCODE32 = 0x18 | 3;
 inline constexpr uint16_t UDATA = 0x20 | 3;
 inline constexpr uint16_t UCODE64 = 0x28 | 3;
 inline constexpr uint16_t TSS = 0x30;
+// The GDT of setup_real_mode: 0x08 and 0x10 as in protected mode (flat
+// 32-bit code and data), then 16-bit code and data with base 0, limit FFFFH.
+inline constexpr uint16_t CODE16 = 0x18;
+inline constexpr uint16_t DATA16 = 0x20;
 }  // namespace sel
 
 // A code/data or system descriptor (SDM 3.4.5) from access rights in the
@@ -255,6 +262,42 @@ class SimMachine {
     const uint64_t g = (handler & 0xffff) | (uint64_t(selector) << 16) | (uint64_t(type) << 40) |
                        (uint64_t(dpl & 3) << 45) | (uint64_t(present) << 47) | (uint64_t(handler >> 16) << 48);
     poke(sim_layout::IDT + vector * 8ull, g);
+  }
+
+  // ------------------------------------------------------------ real mode
+  // Real-address mode as after reset (SDM 9.1.1, table 9-1: every segment
+  // present, read/write, accessed, limit FFFFH), here with selectors and
+  // bases 0, CR0 = ET, IF = 0. The IVT at 0 (IDTR = {0, 3FFH}) points
+  // every vector at its HLT stub (segment 0); GDTR holds the GDT of the
+  // `sel` CODE16/DATA16 layout for tests that enter protected mode, and
+  // the 32-bit IDT at IDT has interrupt gates to the stubs.
+  // SP = REAL_STACK_TOP, IP = REAL_CODE.
+  void setup_real_mode() {
+    namespace ar = arch::seg::ar;
+    cpu.reset_to_multiboot(uint32_t(sim_layout::REAL_CODE), 0, 0);
+    const uint32_t code32 = ar::P | ar::S | ar::DB | ar::G | 0xb, data32 = ar::P | ar::S | ar::DB | ar::G | 0x3;
+    const uint64_t gdt[5] = {0, segment_descriptor(0, 0xfffff, code32), segment_descriptor(0, 0xfffff, data32),
+                             segment_descriptor(0, 0xffff, ar::P | ar::S | 0xb),
+                             segment_descriptor(0, 0xffff, ar::P | ar::S | 0x3)};
+    mem.write(sim_layout::GDT, gdt, sizeof gdt);
+    write_stubs();
+    for (unsigned v = 0; v < 256; ++v) {
+      set_gate32(uint8_t(v), uint32_t(stub(uint8_t(v))));
+      set_ivt(uint8_t(v), 0, uint16_t(stub(uint8_t(v))));
+    }
+    sim::CpuState& st = s();
+    const uint32_t real_ar = ar::P | ar::S | ar::TYPE_WRITABLE | ar::TYPE_ACCESSED;
+    for (unsigned i = 0; i < 6; ++i) st.seg[i] = sim::Segment{0, 0, 0xffff, real_ar};
+    st.cr0 = arch::cr0::ET;
+    st.gdtr = {sim_layout::GDT, uint16_t(sizeof gdt - 1)};
+    st.idtr = {0, 0x3ff};
+    st.r[sim::RSP] = sim_layout::REAL_STACK_TOP;
+    cpu.recompute_mode();
+    cpu.flush_tlb(true);
+  }
+  // A real-mode interrupt vector table entry (SDM 20.1.4): offset, segment.
+  void set_ivt(uint8_t vector, uint16_t segment, uint16_t offset) {
+    poke<uint32_t>(vector * 4ull, uint32_t(offset) | uint32_t(segment) << 16);
   }
 
   // ------------------------------------------------------------ running

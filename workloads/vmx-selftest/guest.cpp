@@ -308,6 +308,29 @@ guest_pm32:
 guest_pm32_vmcall:
     vmcall
     ud2
+
+    # Real-address mode (unrestricted guest, CR0.PE = 0). Position-
+    # independent: tests_real.cpp copies guest_real..guest_real_end to the
+    # guest-physical page its CS points at. 16-bit arithmetic, a 32-bit
+    # operand (66H), INT 21H through the guest's IVT to guest_real_handler,
+    # which records its stack pointer and returns with IRET.
+    .code16
+    .global guest_real, guest_real_int, guest_real_vmcall, guest_real_handler, guest_real_end
+guest_real:
+    movw $0x1234, %%ax
+    addw %%ax, %%ax
+    movw %%cs, %%bx
+    movl $0x12345678, %%esi
+guest_real_int:
+    int $0x21
+guest_real_vmcall:
+    vmcall
+    ud2
+guest_real_handler:
+    movw $0x55aa, %%cx
+    movw %%sp, %%dx
+    iret
+guest_real_end:
     .code64
 
     # The guest's IDT stubs, GUEST_ISR_STUB_SIZE bytes apart: push the vector,

@@ -191,6 +191,7 @@ extern char guest_sti[], guest_sti_window[], guest_nops[];
 extern char guest_lgdt[], guest_sidt[];
 extern char guest_invept[], guest_invpcid[], guest_invvpid[], guest_vmread[], guest_vmwrite[];
 extern char guest_pm32[], guest_pm32_vmcall[];
+extern char guest_real[], guest_real_int[], guest_real_vmcall[], guest_real_handler[], guest_real_end[];
 extern char guest_state[], guest_state_vmcall[], guest_pause[], guest_rdpmc[], guest_wbinvd[], guest_mov_to_cr8[], guest_mov_from_cr8[];
 extern char guest_rdtscp[], guest_int3[], guest_lmsw[], guest_icebp[];
 extern char guest_read32[], guest_write32[];
@@ -293,6 +294,8 @@ bool vmx_usable();
   X(inject_exception, "inject-exception")                      \
   X(inject_interrupt, "inject-interrupt")                      \
   X(unrestricted_guest_pm32, "unrestricted-guest-pm32")        \
+  X(unrestricted_guest_real_mode, "unrestricted-guest-real-mode") \
+  X(unrestricted_guest_v8086, "unrestricted-guest-v8086")      \
   X(ept_guest_memory, "ept-guest-memory")                      \
   X(ept_violation, "ept-violation")                            \
   X(ept_misconfig, "ept-misconfig")                            \

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/rflags.h"
 #include "l0/devices/platform_devices.h"
@@ -223,6 +224,12 @@ class Cpu : public Clock {
   // Sreg (SDM vol. 2, MOV) or of a far transfer for CS.
   void load_segment(unsigned seg, uint16_t selector);
   void load_cs_for_far_transfer(uint16_t selector, bool is_call);
+  // Real-address mode (CR0.PE = 0, SDM 20.1): CPL 0, no paging, segments
+  // are selector << 4 with the limit and attributes they had.
+  bool real_mode() const { return !(s_.cr0 & arch::cr0::PE); }
+  // Virtual-8086 mode (EFLAGS.VM = 1, SDM 20.2): real-mode segments at CPL 3.
+  bool v8086() const { return s_.rflags & arch::rflags::VM; }
+  void load_segment_real(unsigned seg, uint16_t selector);
   uint64_t read_descriptor(uint16_t selector, uint32_t error_code);
   // The linear address of the descriptor `selector` names, false when it is
   // past the GDT's or LDT's limit or the LDT is unusable (read_descriptor's
@@ -269,6 +276,9 @@ class Cpu : public Clock {
   void far_return(unsigned opsize, uint16_t pop_bytes);
   struct ReturnFrame;
   void load_return_segments(uint16_t cs, unsigned new_cpl, bool load_ss, uint16_t ss, bool null_ss_allowed);
+  void iret_real(unsigned opsize);
+  void iret_to_v8086(ReturnFrame& frame, uint64_t new_ip, uint16_t new_cs, uint64_t new_flags);
+  void return_real_mode(uint64_t new_ip, uint16_t new_cs, uint64_t new_sp, unsigned opsize);
 
   // Reports an instruction the CPU does not implement and raises #UD.
   [[noreturn]] void unimplemented(const DecodedInsn& i);
@@ -496,6 +506,7 @@ class Cpu : public Clock {
                      unsigned insn_len);
   void deliver_event_long(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external);
   void deliver_event_legacy(uint8_t vector, bool has_error, uint32_t error, bool is_software, bool is_external);
+  void deliver_event_real(uint8_t vector);
   void stop(CpuStop why, std::string message);
 
   CpuState s_;

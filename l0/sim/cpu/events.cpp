@@ -239,6 +239,9 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
     // In non-root operation exceptions (and INT3/INTO, ICEBP) may exit
     // instead of being delivered (SDM 25.2); INT n and external interrupts
     // never do.
+    // Real-address mode pushes no error code (SDM 20.1.4), and an exit
+    // reports none (SDM 27.2.2: only one "that would have delivered" it).
+    if (real_mode()) has_error = false;
     const bool is_int_n = is_software && vector != 3 && vector != 4;
     const bool soft_like = is_software || privileged;
     // An NMI never consults the exception bitmap ("NMI exiting" decides, in
@@ -282,6 +285,8 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
       }
       if (s_.efer & efer::LMA)
         deliver_event_long(vector, has_error, error, is_software, is_external);
+      else if (real_mode())
+        deliver_event_real(vector);
       else
         deliver_event_legacy(vector, has_error, error, is_software, is_external);
       db_payload_valid_ = false;
@@ -418,12 +423,6 @@ void Cpu::deliver_event_legacy(uint8_t vector, bool has_error, uint32_t error, b
                                bool is_external) {
   const uint32_t ext = is_external ? selector_error::EXT : 0;
   const uint32_t idt_error = uint32_t(vector) * 8 + selector_error::IDT + ext;
-  if (!(s_.cr0 & 1)) {
-    char msg[128];
-    std::snprintf(msg, sizeof msg, "real-mode event delivery (vector %u) is not modeled; treating as shutdown", vector);
-    stop(CpuStop::TripleFault, msg);
-    return;
-  }
   if (uint32_t(vector) * 8 + 7 > s_.idtr.limit) raise_gp(idt_error);
   const uint64_t gate = read_system(s_.idtr.base + vector * 8ull, 8);
   const uint32_t type = (gate >> 40) & 0x1f;  // S bit included: must be 0
@@ -446,6 +445,11 @@ void Cpu::deliver_event_legacy(uint8_t vector, bool has_error, uint32_t error, b
   if (!(cs_ar & seg::ar::P)) raise_fault(uint8_t(Vector::NP), (selector & 0xfffc) | ext);
   const unsigned new_cpl = (cs_ar & seg::ar::TYPE_CONFORMING) ? s_.cpl : dpl;
   const unsigned word = is32 ? 4 : 2;
+  // From virtual-8086 mode only to a non-conforming DPL-0 handler, which
+  // also gets GS, FS, DS, ES on its stack; they are then loaded with null
+  // selectors (SDM 6.12.1, 20.3.1.1 and figure 20-5 / 6-5).
+  const bool from_v86 = v8086();
+  if (from_v86 && new_cpl != 0) raise_gp((selector & 0xfffc) | ext);
 
   // Build the frame, switching stacks through the TSS on a privilege change.
   Segment new_ss = s_.seg[seg::SS];
@@ -457,6 +461,8 @@ void Cpu::deliver_event_legacy(uint8_t vector, bool has_error, uint32_t error, b
     const uint64_t ss_desc = read_descriptor(uint16_t(ss0), uint32_t(ss0 & 0xfffc) | ext);
     new_ss = Segment{uint16_t(ss0), seg::descriptor_base(ss_desc), seg::descriptor_limit(ss_desc),
                      seg::descriptor_access_rights(ss_desc)};
+    if (from_v86)
+      for (unsigned i : {seg::GS, seg::FS, seg::DS, seg::ES}) frame.push_back(s_.seg[i].selector);
     frame.push_back(s_.seg[seg::SS].selector);
     frame.push_back(uint32_t(s_.r[RSP]));
   }
@@ -475,9 +481,36 @@ void Cpu::deliver_event_legacy(uint8_t vector, bool has_error, uint32_t error, b
   s_.r[RSP] = sp;
   s_.seg[seg::CS] = Segment{uint16_t((selector & 0xfffc) | new_cpl), seg::descriptor_base(cs_desc),
                             seg::descriptor_limit(cs_desc), cs_ar};
+  if (from_v86)
+    for (unsigned i : {seg::GS, seg::FS, seg::DS, seg::ES}) s_.seg[i] = Segment{0, 0, 0, seg::ar::UNUSABLE};
   s_.rflags &= ~(rflags::TF | rflags::NT | rflags::RF | rflags::VM);
   if (interrupt_gate) s_.rflags &= ~rflags::IF;
   s_.rip() = offset;
+  recompute_mode();
+}
+
+// SDM 20.1.4 and vol. 2 INT n "REAL-ADDRESS-MODE": the interrupt vector
+// table at IDTR.base holds a 4-byte far pointer (offset, segment) per
+// vector; an entry past IDTR.limit is #GP (and a #GP that cannot be
+// delivered either becomes #DF, then shutdown: deliver_event's rules). The
+// frame is FLAGS, CS, IP, 16 bits each, checked against the SS limit (#SS)
+// before anything is written; IF, TF, AC and RF are cleared.
+void Cpu::deliver_event_real(uint8_t vector) {
+  if (uint32_t(vector) * 4 + 3 > s_.idtr.limit) raise_gp(0);
+  const uint32_t entry = uint32_t(read_system(s_.idtr.base + vector * 4ull, 4));
+  const uint16_t frame[3] = {uint16_t(s_.rflags), s_.seg[seg::CS].selector, uint16_t(s_.rip())};
+  const uint64_t mask = stack_pointer_mask();
+  uint64_t sp = s_.r[RSP];
+  uint64_t la[3];
+  for (unsigned k = 0; k < 3; ++k) {
+    sp = (sp - 2) & mask;
+    la[k] = segment_linear(seg::SS, sp, 2, Access::Write);
+  }
+  for (unsigned k = 0; k < 3; ++k) write_system(la[k], 2, frame[k], true);
+  s_.r[RSP] = (s_.r[RSP] & ~mask) | sp;
+  load_segment_real(seg::CS, uint16_t(entry >> 16));
+  s_.rflags &= ~(rflags::IF | rflags::TF | rflags::AC | rflags::RF);
+  s_.rip() = entry & 0xffff;
   recompute_mode();
 }
 
@@ -546,6 +579,7 @@ void Cpu::iret(unsigned opsize) {
   // a guest with "NMI exiting" (SDM 6.7.1, 25.3).
   if (non_root_) vmx_->guest_iret();
   if (!(non_root_ && (vmx_->controls().pin & arch::vmx::pin_ctl::NMI_EXITING))) nmi_blocked_ = false;
+  if (real_mode() || v8086()) return iret_real(opsize);
   if (s_.rflags & rflags::NT) raise_gp(0);
   ReturnFrame frame(*this, opsize);
   const uint64_t new_rip = frame.pop();
@@ -553,7 +587,8 @@ void Cpu::iret(unsigned opsize) {
   const uint64_t new_flags = frame.pop();
   const unsigned new_cpl = new_cs & 3;
   if (new_cpl < s_.cpl) raise_gp(new_cs & 0xfffc);
-  if ((new_flags & rflags::VM) && !ia32e && s_.cpl == 0) raise_gp(0);
+  if ((new_flags & rflags::VM) && !ia32e && s_.cpl == 0 && opsize == 4)
+    return iret_to_v8086(frame, new_rip, new_cs, new_flags);
   const bool pop_stack = (ia32e && mode_ == CpuMode::Bits64) || new_cpl > s_.cpl;
   uint64_t new_rsp = 0;
   uint16_t new_ss = 0;
@@ -583,6 +618,11 @@ void Cpu::far_return(unsigned opsize, uint16_t pop_bytes) {
   ReturnFrame frame(*this, opsize);
   const uint64_t new_rip = frame.pop();
   const uint16_t new_cs = uint16_t(frame.pop());
+  if (real_mode() || v8086()) {  // SDM vol. 2 RET: real-address and virtual-8086 mode, no privilege checks
+    frame.skip(pop_bytes);
+    return_real_mode(new_rip, new_cs, frame.sp, opsize);
+    return;
+  }
   const unsigned new_cpl = new_cs & 3;
   if (new_cpl < s_.cpl) raise_gp(new_cs & 0xfffc);
   frame.skip(pop_bytes);
@@ -600,6 +640,67 @@ void Cpu::far_return(unsigned opsize, uint16_t pop_bytes) {
   }
   s_.r[RSP] = new_rsp;
   s_.rip() = mode_ == CpuMode::Bits64 ? new_rip : uint32_t(new_rip);
+  end_block();
+}
+
+// IRET in real-address mode (SDM vol. 2 IRET "REAL-ADDRESS-MODE"): pops
+// IP, CS and FLAGS at the operand size, with no privilege checks. NT is
+// not examined. A 32-bit IRET loads EFLAGS but for VM, VIF and VIP
+// (tempEFLAGS AND 257FD5H OR EFLAGS AND 1A0000H) and needs EIP[31:16] = 0;
+// a 16-bit one loads FLAGS[15:0]. In virtual-8086 mode the same at IOPL 3,
+// IOPL unchanged; below IOPL 3 #GP(0) (no CR4.VME).
+void Cpu::iret_real(unsigned opsize) {
+  const bool v86 = v8086();
+  if (v86 && (s_.rflags & rflags::IOPL) != rflags::IOPL) raise_gp(0);
+  ReturnFrame frame(*this, opsize);
+  const uint64_t new_ip = frame.pop();
+  const uint16_t new_cs = uint16_t(frame.pop());
+  const uint64_t new_flags = frame.pop();
+  if (opsize == 4 && (new_ip >> 16)) raise_gp(0);
+  return_real_mode(new_ip, new_cs, frame.sp, opsize);
+  uint64_t loaded = rflags::STATUS | rflags::TF | rflags::IF | rflags::DF | rflags::IOPL | rflags::NT;
+  if (opsize == 4) loaded |= rflags::RF | rflags::AC | rflags::ID;
+  if (v86) loaded &= ~rflags::IOPL;
+  s_.rflags = (s_.rflags & ~loaded) | (new_flags & loaded) | rflags::FIXED1;
+  rflags_loaded();
+  update_alignment_check();
+  check_events_soon();  // IF may have been set
+}
+
+// Commits a far return or IRET in real-address mode: the new IP must lie
+// within the CS limit, which the real-mode CS load keeps (#GP(0) before
+// anything changes); CS takes the selector and base only.
+void Cpu::return_real_mode(uint64_t new_ip, uint16_t new_cs, uint64_t new_sp, unsigned opsize) {
+  const uint64_t ip = opsize == 2 ? uint16_t(new_ip) : uint32_t(new_ip);
+  if (ip > s_.seg[seg::CS].limit) raise_gp(0);
+  load_segment_real(seg::CS, new_cs);
+  s_.r[RSP] = new_sp;
+  s_.rip() = ip;
+  recompute_mode();
+  end_block();
+}
+
+// IRET from CPL 0 in protected mode to virtual-8086 mode (SDM vol. 2 IRET
+// "RETURN-TO-VIRTUAL-8086-MODE", 20.2.5): after EIP, CS and EFLAGS it pops
+// ESP, SS, ES, DS, FS and GS (32 bits each); EFLAGS is loaded whole, every
+// segment becomes a virtual-8086 one (selector << 4, 64 KiB, DPL 3) and
+// CPL is 3. EIP must lie within the new CS limit (FFFFH).
+void Cpu::iret_to_v8086(ReturnFrame& frame, uint64_t new_ip, uint16_t new_cs, uint64_t new_flags) {
+  const uint64_t new_esp = frame.pop();
+  uint16_t sel[5];  // SS, ES, DS, FS, GS
+  for (uint16_t& s : sel) s = uint16_t(frame.pop());
+  if (new_ip > 0xffff) raise_gp(0);
+  s_.rflags = (new_flags & (rflags::WRITABLE | rflags::VM | rflags::VIF | rflags::VIP)) | rflags::FIXED1;
+  load_segment_real(seg::CS, new_cs);
+  const unsigned order[5] = {seg::SS, seg::ES, seg::DS, seg::FS, seg::GS};
+  for (unsigned k = 0; k < 5; ++k) load_segment_real(order[k], sel[k]);
+  s_.r[RSP] = uint32_t(new_esp);
+  s_.rip() = new_ip;
+  set_cpl(3);
+  rflags_loaded();
+  update_alignment_check();
+  recompute_mode();
+  check_events_soon();
   end_block();
 }
 

@@ -86,7 +86,16 @@ void h_jrcxz(Cpu& c, const DecodedInsn& i) {
 
 // ------------------------------------------------------------ far transfers
 
+// Real-address mode: the target must lie within the CS limit, which the
+// real-mode CS load keeps (SDM vol. 2 JMP, CALL: #GP(0) "if the target
+// offset is beyond the code segment limit").
+void check_real_mode_target(Cpu& c, uint64_t offset, unsigned opsize) {
+  const uint64_t ip = opsize == 4 ? uint32_t(offset) : uint16_t(offset);
+  if ((c.real_mode() || c.v8086()) && ip > c.state().seg[arch::seg::CS].limit) raise_gp(0);
+}
+
 void far_jump(Cpu& c, uint16_t selector, uint64_t offset, unsigned opsize) {
+  check_real_mode_target(c, offset, opsize);
   c.load_cs_for_far_transfer(selector, false);
   c.reg(REG_RIP) = opsize == 8 ? offset : opsize == 4 ? uint32_t(offset) : uint16_t(offset);
 }
@@ -101,6 +110,7 @@ void h_ljmp_indirect(Cpu& c, const DecodedInsn& i) {
 }
 
 void far_call(Cpu& c, uint16_t selector, uint64_t offset, unsigned opsize) {
+  check_real_mode_target(c, offset, opsize);
   CpuState saved = c.state();
   const uint16_t old_cs = c.state().seg[arch::seg::CS].selector;
   const uint64_t ret = c.reg(REG_RIP);
@@ -137,7 +147,12 @@ void h_retf(Cpu& c, const DecodedInsn& i) { c.far_return(i.opsize, i.nops == 1 ?
 
 // ---------------------------------------------------- software interrupts
 
-void h_int(Cpu& c, const DecodedInsn& i) { c.software_interrupt(uint8_t(i.imm), i.len); }
+// INT n is IOPL-sensitive in virtual-8086 mode (no CR4.VME): #GP(0) below
+// IOPL 3. INT3, INTO and ICEBP are not (SDM vol. 2 INT n, 20.2.7).
+void h_int(Cpu& c, const DecodedInsn& i) {
+  if (c.v8086() && (c.state().rflags & arch::rflags::IOPL) != arch::rflags::IOPL) raise_gp(0);
+  c.software_interrupt(uint8_t(i.imm), i.len);
+}
 void h_int3(Cpu& c, const DecodedInsn& i) { c.software_interrupt(3, i.len); }
 void h_icebp(Cpu& c, const DecodedInsn& i) { c.icebp(i.len); }
 void h_into(Cpu& c, const DecodedInsn& i) {

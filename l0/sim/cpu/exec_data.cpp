@@ -188,7 +188,14 @@ void h_pop_seg(Cpu& c, const DecodedInsn& i) {
   if (i.op[0].reg == arch::seg::SS) c.interrupt_shadow(true);
 }
 
+// PUSHF and POPF are IOPL-sensitive in virtual-8086 mode: #GP(0) below
+// IOPL 3 (SDM 20.2.7; no CR4.VME).
+void require_v8086_iopl3(Cpu& c) {
+  if (c.v8086() && (c.state().rflags & fl::IOPL) != fl::IOPL) raise_gp(0);
+}
+
 void h_pushf(Cpu& c, const DecodedInsn& i) {
+  require_v8086_iopl3(c);
   // VM and RF are pushed as 0 (SDM PUSHF).
   const uint64_t v = c.state().rflags & ~(fl::VM | fl::RF);
   switch (i.opsize) {
@@ -201,6 +208,7 @@ void h_pushf(Cpu& c, const DecodedInsn& i) {
 // POPF at CPL 0 may change IOPL and IF; at CPL <= IOPL IF but not IOPL;
 // otherwise neither. VM, VIF, VIP are never changed here (SDM POPF).
 void h_popf(Cpu& c, const DecodedInsn& i) {
+  require_v8086_iopl3(c);
   uint64_t v;
   switch (i.opsize) {
     case 2: v = c.pop<uint16_t>(); break;

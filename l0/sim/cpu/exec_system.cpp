@@ -27,6 +27,12 @@ namespace pc2 = arch::vmx::proc_ctl2;
 inline void require_cpl0(Cpu& c) {
   if (c.state().cpl != 0) raise_gp(0);
 }
+// "Not recognized in real-address mode" and #UD in virtual-8086 mode
+// (LAR, LSL, VERR, VERW, LLDT, SLDT, LTR, STR): before the privilege
+// checks and any VM exit (SDM 25.1.1).
+void require_protected_mode(Cpu& c) {
+  if (!(c.state().cr0 & arch::cr0::PE) || (c.state().rflags & fl::VM)) raise_ud();
+}
 // SGDT, SIDT, SLDT, SMSW, STR: #GP(0) at CPL > 0 with CR4.UMIP (SDM vol. 3,
 // 2.5), a privilege fault and so before any VM exit (SDM 25.1.1).
 inline void check_umip(Cpu& c) {
@@ -311,6 +317,7 @@ uint64_t system_descriptor_base(Cpu& c, uint16_t sel, uint64_t lo) {
 }
 
 void h_lldt(Cpu& c, const DecodedInsn& i) {
+  require_protected_mode(c);
   require_cpl0(c);
   dtable_intercept(c, i, false, 2);
   const uint16_t sel = read_op<uint16_t>(c, i, 0);
@@ -328,6 +335,7 @@ void h_lldt(Cpu& c, const DecodedInsn& i) {
 
 // LTR: an available TSS, marked busy in the GDT (SDM LTR).
 void h_ltr(Cpu& c, const DecodedInsn& i) {
+  require_protected_mode(c);
   require_cpl0(c);
   dtable_intercept(c, i, false, 3);
   const uint16_t sel = read_op<uint16_t>(c, i, 0);
@@ -345,6 +353,7 @@ void h_ltr(Cpu& c, const DecodedInsn& i) {
 
 template <bool TR>
 void h_store_selector(Cpu& c, const DecodedInsn& i) {
+  require_protected_mode(c);
   check_umip(c);
   dtable_intercept(c, i, false, TR ? 1 : 0);
   const uint16_t sel = TR ? c.state().tr.selector : c.state().ldtr.selector;
@@ -378,11 +387,6 @@ constexpr uint16_t LAR_TYPES_PROTECTED = type_bits({0x1, 0x2, 0x3, 0x4, 0x5, 0x9
 constexpr uint16_t LAR_TYPES_IA32E = type_bits({0x9, 0xb, 0xc});
 constexpr uint16_t LSL_TYPES_PROTECTED = type_bits({0x1, 0x2, 0x3, 0x9, 0xb});
 constexpr uint16_t LSL_TYPES_IA32E = type_bits({0x0, 0x2, 0x9, 0xb});
-
-// "Not recognized in real-address mode" and #UD in virtual-8086 mode.
-void require_protected_mode(Cpu& c) {
-  if (!(c.state().cr0 & arch::cr0::PE) || (c.state().rflags & fl::VM)) raise_ud();
-}
 
 // True (ZF = 1) when `sel` names a descriptor the instruction accepts; `d`
 // is then that descriptor. The descriptor is read as read_descriptor reads

@@ -77,6 +77,8 @@ uint64_t Cpu::pop_legacy(unsigned size) {
 // Protected-mode segment checks for a data access (SDM 5.3, 5.4): the
 // segment is usable, the access fits the limit (expand-up or expand-down)
 // and the type permits it. Faults are #SS(0) for SS and #GP(0) otherwise.
+// Real-address mode checks the cached limit only (SDM 20.1.1: type and
+// privilege are not checked there; a write through CS works).
 uint64_t Cpu::segment_linear(unsigned seg_index, uint64_t ea, unsigned size, Access a) {
   const Segment& sg = s_.seg[seg_index];
   if (mode_ == CpuMode::Bits64) return ea + sg.base;
@@ -84,7 +86,8 @@ uint64_t Cpu::segment_linear(unsigned seg_index, uint64_t ea, unsigned size, Acc
     if (seg_index == seg::SS) raise_fault(uint8_t(Vector::SS), 0);
     raise_gp(0);
   };
-  if (sg.ar & seg::ar::UNUSABLE) fail();
+  const bool real = real_mode();
+  if ((sg.ar & seg::ar::UNUSABLE) && !real) fail();
   const uint64_t last = ea + size - 1;
   if ((sg.ar & seg::ar::TYPE_CODE) == 0 && (sg.ar & seg::ar::TYPE_CONFORMING)) {  // expand-down data
     const uint64_t upper = (sg.ar & seg::ar::DB) ? 0xffffffffull : 0xffffull;
@@ -92,6 +95,7 @@ uint64_t Cpu::segment_linear(unsigned seg_index, uint64_t ea, unsigned size, Acc
   } else if (last > sg.limit) {
     fail();
   }
+  if (real) return uint32_t(sg.base + ea);
   if (a == Access::Write && ((sg.ar & seg::ar::TYPE_CODE) || !(sg.ar & seg::ar::TYPE_WRITABLE))) fail();
   if (a == Access::Read && (sg.ar & seg::ar::TYPE_CODE) && !(sg.ar & seg::ar::TYPE_WRITABLE)) fail();
   return uint32_t(sg.base + ea);
@@ -129,8 +133,32 @@ void Cpu::update_alignment_check() {
   alignment_check_ = on;
 }
 
+// Real-address mode (SDM 20.1.1, 9.9.2; vol. 2 MOV "IF in real-address
+// mode"): a segment load sets the selector and the base (selector * 16)
+// and nothing else. The limit and access rights keep what protected mode
+// cached in them, as processors do, so a 4-GiB limit loaded before PE was
+// cleared survives ("unreal" mode) and a CS left 32-bit keeps running
+// 32-bit code. A register protected mode left unusable (a null selector)
+// becomes a present 64-KiB read/write data segment, its state after reset.
+// In virtual-8086 mode every load gives a 64-KiB DPL-3 read/write data
+// segment (SDM 20.2.1).
+void Cpu::load_segment_real(unsigned seg_index, uint16_t selector) {
+  Segment& dst = s_.seg[seg_index];
+  if (v8086()) {
+    dst = Segment{selector, uint64_t(selector) << 4, 0xffff, seg::ar::V86};
+    return;
+  }
+  if (dst.ar & seg::ar::UNUSABLE) {
+    dst.limit = 0xffff;
+    dst.ar = seg::ar::P | seg::ar::S | seg::ar::TYPE_WRITABLE | seg::ar::TYPE_ACCESSED;
+  }
+  dst.selector = selector;
+  dst.base = uint64_t(selector) << 4;
+}
+
 // MOV/POP to DS, ES, FS, GS, SS (SDM vol. 2, MOV "Operation").
 void Cpu::load_segment(unsigned seg_index, uint16_t selector) {
+  if (real_mode() || v8086()) return load_segment_real(seg_index, selector);
   const uint32_t err = selector & 0xfffc;
   Segment& dst = s_.seg[seg_index];
   if ((selector & 0xfffc) == 0) {
@@ -168,6 +196,11 @@ void Cpu::load_segment(unsigned seg_index, uint16_t selector) {
 // non-conforming needs DPL = CPL and RPL <= CPL, conforming DPL <= CPL.
 void Cpu::load_cs_for_far_transfer(uint16_t selector, bool is_call) {
   (void)is_call;
+  if (real_mode() || v8086()) {
+    load_segment_real(seg::CS, selector);
+    recompute_mode();
+    return;
+  }
   const uint32_t err = selector & 0xfffc;
   if (err == 0) raise_gp(0);
   const uint64_t d = read_descriptor(selector, err);
@@ -476,10 +509,11 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
 // -------------------------------------------------------------------- I/O
 
 // SDM 19.5: at CPL > IOPL every byte of the access must be allowed by the
-// TSS's I/O permission bitmap.
+// TSS's I/O permission bitmap; in virtual-8086 mode always, whatever IOPL
+// (SDM 20.2.8.1).
 void Cpu::check_io_permission(uint16_t port, unsigned size) {
   const unsigned iopl = (s_.rflags & rflags::IOPL) >> rflags::IOPL_SHIFT;
-  if (!(s_.cr0 & cr0::PE) || s_.cpl <= iopl) return;
+  if (!(s_.cr0 & cr0::PE) || (s_.cpl <= iopl && !v8086())) return;
   const uint32_t tss_type = s_.tr.ar & seg::ar::TYPE_MASK;
   if ((s_.tr.ar & seg::ar::UNUSABLE) || (tss_type != seg::sys_type::TSS_AVAILABLE && tss_type != seg::sys_type::TSS_BUSY) ||
       s_.tr.limit < 0x67)
