@@ -603,7 +603,7 @@ void h_rdtscp(Cpu& c, const DecodedInsn& i) {
   c.reg(RCX) = uint32_t(c.state().tsc_aux);
 }
 
-// No performance counters are advertised (CPUID leaf 0xA is absent), so
+// No performance counters are advertised (CPUID leaf 0xA reports version 0), so
 // every counter index is invalid: #GP(0) (SDM RDPMC).
 void h_rdpmc(Cpu& c, const DecodedInsn& i) {
   if (c.state().cpl != 0 && !(c.state().cr4 & arch::cr4::PCE)) raise_gp(0);
