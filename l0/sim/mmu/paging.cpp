@@ -147,6 +147,7 @@ void Cpu::flush_pcid_contexts(bool include_global) {
 // translation, which may sit under any PCID: every PCID's entry for it
 // goes (SDM 4.10.4.1; invalidating more is allowed).
 void Cpu::invlpg(uint64_t la) {
+  if (!pcids_used_) return invlpg_in_context(tlb_key_, la);  // one context: no list to build
   for (uint64_t key : tlb_context_keys())
     if (tlb_vmx_key(key) == tlb_base_key_) invlpg_in_context(key, la);
 }
