@@ -239,6 +239,11 @@ class Cpu : public Clock {
   void load_cs_checked(uint16_t selector, unsigned new_cpl);
   // Implicit supervisor-mode accesses (descriptor tables, TSS, event frames; SDM 4.6).
   uint64_t read_system(uint64_t la, unsigned size);
+  // The physical address of `la` as the TLB holds it for fetches or reads,
+  // without a walk or any other effect (the trace's copy of an exiting
+  // instruction's bytes, which the fetch has just translated): false when
+  // the TLB holds no such entry.
+  bool tlb_peek(uint64_t la, uint64_t* pa) const;
   void write_system(uint64_t la, unsigned size, uint64_t value, bool supervisor);
   // Reads at SS:sp honouring the stack-address size (IRET, RETF).
   uint64_t read_stack(uint64_t sp, unsigned size);

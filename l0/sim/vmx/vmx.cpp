@@ -734,10 +734,23 @@ void Vmx::load_host_state(Vmcs& v) {
   virtual_interrupt_recognized_ = false;
 }
 
-// The exiting instruction's bytes for the trace: eight at a time while they
-// stay on one page (a read is a page walk, and an EPT walk in a guest), then
-// byte by byte; the bytes up to an unreadable one.
+// The exiting instruction's bytes for the trace. The fetch has just
+// translated them, so the TLB usually holds their page (or pages): read
+// through it, with no walk. Otherwise eight at a time while they stay on
+// one page (a read is a page walk, and an EPT walk in a guest), then byte
+// by byte; the bytes up to an unreadable one.
 void Vmx::read_exiting_instruction(uint64_t la, HwExitEvent& e) {
+  uint64_t pa_first, pa_last;
+  const uint64_t last = la + e.insn_len - 1;
+  if (e.insn_len && cpu_.tlb_peek(la, &pa_first) && cpu_.tlb_peek(last, &pa_last)) {
+    const unsigned on_first = (la >> 12) == (last >> 12) ? e.insn_len : unsigned(0x1000 - (la & 0xfff));
+    if (cpu_.memory().contains(pa_first, on_first) &&
+        cpu_.memory().contains(pa_last & ~0xfffull, e.insn_len - on_first)) {
+      __builtin_memcpy(e.insn_bytes, cpu_.memory().ptr(pa_first), on_first);
+      if (on_first < e.insn_len) __builtin_memcpy(e.insn_bytes + on_first, cpu_.memory().ptr(pa_last & ~0xfffull), e.insn_len - on_first);
+      return;
+    }
+  }
   unsigned k = 0;
   try {
     while (k < e.insn_len) {
