@@ -1,5 +1,6 @@
 #include "exit-tracer/packed_records.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "exit-tracer/exit_trace.h"
@@ -101,68 +102,86 @@ Annotation read_annotation(PackedReader& r, DeltaState& s, uint64_t seq) {
 
 }  // namespace
 
-void PackedEncoder::varint(uint64_t value) {
+namespace {
+
+uint8_t* put_varint(uint8_t* p, uint64_t value) {
   while (value >= 0x80) {
-    payload_.push_back(uint8_t(value | 0x80));
+    *p++ = uint8_t(value | 0x80);
     value >>= 7;
   }
-  payload_.push_back(uint8_t(value));
+  *p++ = uint8_t(value);
+  return p;
 }
 
-void PackedEncoder::delta(uint64_t value, uint64_t& previous) {
-  varint(zigzag(value - previous));
+// zigzag of (value - previous), wrapping; previous becomes value.
+uint8_t* put_delta(uint8_t* p, uint64_t value, uint64_t& previous) {
+  p = put_varint(p, zigzag(value - previous));
   previous = value;
+  return p;
+}
+
+}  // namespace
+
+void PackedEncoder::grow() {
+  // The longest record: an HwExit (a tag, nine numbers, four bytes, the
+  // instruction); an Annotation is a tag, nine numbers and two bytes.
+  static_assert(1 + 9 * 10 + 4 + sizeof(HwExit::insn_bytes) <= kMaxRecordBytes);
+  static_assert(1 + 9 * 10 + 2 <= kMaxRecordBytes);
+  buffer_.resize(std::max(2 * buffer_.size(), used_ + 64 * kMaxRecordBytes));
 }
 
 void PackedEncoder::clear() {
-  payload_.clear();
+  used_ = 0;
   count_ = 0;
   cycles_ = instructions_ = rip_ = vmcs_ = 0;
 }
 
 void PackedEncoder::add(const HwExit& e) {
-  byte(TAG_HW_EXIT);
-  delta(e.cycles, cycles_);
-  delta(e.instructions, instructions_);
-  varint(e.exit_reason);
-  varint(e.intr_info);
-  varint(e.qualification);
-  delta(e.guest_rip, rip_);
-  varint(e.guest_linear_address);
-  varint(e.guest_physical_address);
-  delta(e.vmcs, vmcs_);
-  byte(e.level);
-  byte(e.flags);
-  byte(e.code_size);
+  uint8_t* p = begin_record();
+  *p++ = TAG_HW_EXIT;
+  p = put_delta(p, e.cycles, cycles_);
+  p = put_delta(p, e.instructions, instructions_);
+  p = put_varint(p, e.exit_reason);
+  p = put_varint(p, e.intr_info);
+  p = put_varint(p, e.qualification);
+  p = put_delta(p, e.guest_rip, rip_);
+  p = put_varint(p, e.guest_linear_address);
+  p = put_varint(p, e.guest_physical_address);
+  p = put_delta(p, e.vmcs, vmcs_);
+  *p++ = e.level;
+  *p++ = e.flags;
+  *p++ = e.code_size;
   const uint8_t length = e.insn_len <= sizeof e.insn_bytes ? e.insn_len : 0;
-  byte(length);
-  payload_.insert(payload_.end(), e.insn_bytes, e.insn_bytes + length);
-  ++count_;
+  *p++ = length;
+  std::memcpy(p, e.insn_bytes, length);
+  end_record(p + length);
 }
 
 void PackedEncoder::add(const HwEntry& e) {
-  byte(TAG_HW_ENTRY);
-  delta(e.cycles, cycles_);
-  delta(e.instructions, instructions_);
-  delta(e.vmcs, vmcs_);
-  delta(e.guest_rip, rip_);
-  byte(e.level);
-  byte(e.flags);
-  byte(e.launch);
-  ++count_;
+  uint8_t* p = begin_record();
+  *p++ = TAG_HW_ENTRY;
+  p = put_delta(p, e.cycles, cycles_);
+  p = put_delta(p, e.instructions, instructions_);
+  p = put_delta(p, e.vmcs, vmcs_);
+  p = put_delta(p, e.guest_rip, rip_);
+  *p++ = e.level;
+  *p++ = e.flags;
+  *p++ = e.launch;
+  end_record(p);
 }
 
 void PackedEncoder::add(const Annotation& e) {
-  byte(TAG_ANNOTATION);
-  delta(e.cycles, cycles_);
-  delta(e.instructions, instructions_);
-  delta(e.rip, rip_);
-  delta(e.vmcs, vmcs_);
-  varint(e.kind);
-  for (uint64_t arg : e.args) varint(arg);
-  byte(e.level);
-  byte(e.non_root);
-  ++count_;
+  uint8_t* p = begin_record();
+  *p++ = TAG_ANNOTATION;
+  p = put_delta(p, e.cycles, cycles_);
+  p = put_delta(p, e.instructions, instructions_);
+  p = put_delta(p, e.rip, rip_);
+  p = put_delta(p, e.vmcs, vmcs_);
+  p = put_varint(p, e.kind);
+  for (uint64_t arg : e.args) p = put_varint(p, arg);
+  *p++ = e.level;
+  *p++ = e.non_root;
+  end_record(p);
 }
 
 void decode_packed(const uint8_t* payload, size_t bytes, uint32_t count, ExitTrace& trace, const std::string& origin) {

@@ -7,6 +7,7 @@
 // differences are from 0), so each can be read on its own.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,17 +23,27 @@ class PackedEncoder {
   void add(const HwExit& e);
   void add(const HwEntry& e);
   void add(const Annotation& e);
-  const std::vector<uint8_t>& payload() const { return payload_; }
+  std::span<const uint8_t> payload() const { return {buffer_.data(), used_}; }
   uint32_t count() const { return count_; }
   bool empty() const { return count_ == 0; }
   void clear();
 
  private:
-  void varint(uint64_t value);
-  void delta(uint64_t value, uint64_t& previous);  // zigzag of (value - previous), wrapping
-  void byte(uint8_t value) { payload_.push_back(value); }
+  // Room for one record at its longest (ten bytes a number), written
+  // through a pointer: a record costs one capacity check, not one per byte.
+  static constexpr size_t kMaxRecordBytes = 128;
+  uint8_t* begin_record() {
+    if (buffer_.size() - used_ < kMaxRecordBytes) grow();
+    return buffer_.data() + used_;
+  }
+  void end_record(const uint8_t* end) {
+    used_ = size_t(end - buffer_.data());
+    ++count_;
+  }
+  void grow();
 
-  std::vector<uint8_t> payload_;
+  std::vector<uint8_t> buffer_;  // payload() is its first used_ bytes
+  size_t used_ = 0;
   uint32_t count_ = 0;
   uint64_t cycles_ = 0, instructions_ = 0, rip_ = 0, vmcs_ = 0;
 };

@@ -61,7 +61,7 @@ void TraceWriter::write_fixed(RecordType type, const void* fixed, size_t fixed_b
 
 void TraceWriter::flush_packed() {
   if (packed_.empty()) return;
-  const std::vector<uint8_t>& payload = packed_.payload();
+  const std::span<const uint8_t> payload = packed_.payload();
   const PackedHeader h{packed_.count(), uint32_t(payload.size())};
   const uint32_t total = padded(sizeof(RecordHeader) + sizeof h + payload.size());
   const RecordHeader header{uint32_t(RecordType::Packed), total};
