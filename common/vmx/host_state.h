@@ -43,6 +43,29 @@ inline constexpr uint64_t HOST_DR7 = 0x400;
 // CD, NW and reserved bits the exit keeps (SDM 27.5.1).
 HostStateLoad vmx_host_state_load(const VmcsReader& vmcs, uint64_t current_efer, uint64_t current_cr0);
 
+// vmx_host_state_load's result for one VMCS, worked out again only when
+// what it reads changed: the VMCS's exit controls and host-state fields
+// (`version`, its EntryCheckVersions::controls_and_host(),
+// common/vmx/entry_check_cache.h) or the processor's EFER and CR0. A VMM
+// that exits from one VMCS again and again (the sim, l1-vmm for a nested
+// guest) loads the same host state each time.
+class HostStateLoadCache {
+ public:
+  const HostStateLoad& get(const VmcsReader& vmcs, uint64_t version, uint64_t current_efer, uint64_t current_cr0) {
+    if (version != version_ || current_efer != efer_ || current_cr0 != cr0_) {
+      load_ = vmx_host_state_load(vmcs, current_efer, current_cr0);
+      version_ = version;
+      efer_ = current_efer;
+      cr0_ = current_cr0;
+    }
+    return load_;
+  }
+
+ private:
+  uint64_t version_ = 0, efer_ = 0, cr0_ = 0;  // version 0: nothing loaded (versions start at 1)
+  HostStateLoad load_{};
+};
+
 // The CR0 bits a VM exit does not load from the host-state field (SDM
 // 27.5.1): ET, CD, NW, and bits 63:32, 28:19, 17 and 15:6.
 inline constexpr uint64_t HOST_CR0_KEPT_BITS = 0xffffffff1ffaffc0ull | (1ull << 4) /*ET*/ | (1ull << 29) /*NW*/ |

@@ -54,21 +54,10 @@ struct VmcsSlot {
   bool shadow_ahead = false;
   // The platform shadow VMCS this slot's vmcs02 links (another slot's), or 0.
   uint64_t linked_shadow = 0;
-  // The VM-entry checks of controls and host state passed for this
-  // controls_and_host_version() of vmcs12, with level k+1 in this mode.
-  bool checks_passed = false;
-  bool checked_ia32e = false;
-  uint64_t checked_version = 0;
-  // The checks of the guest's registers passed for these versions of
-  // vmcs12 (and this RFLAGS.VM).
-  bool registers_passed = false;
-  bool registers_vm86 = false;
-  uint64_t registers_version = 0, registers_controls_version = 0;
-  // vmcs12's host state as the last nested exit loaded it (SDM 27.5),
-  // for that controls_and_host_version() and processor EFER and CR0.
-  bool host_load_valid = false;
-  uint64_t host_load_version = 0, host_load_efer = 0, host_load_cr0 = 0;
-  nestbed::common::vmx::HostStateLoad host_load{};
+  // The VM-entry checks of vmcs12, with what passed remembered.
+  nestbed::common::vmx::EntryCheckCache entry_checks;
+  // vmcs12's host state as the last nested exit loaded it (SDM 27.5).
+  nestbed::common::vmx::HostStateLoadCache host_load;
   uint64_t last_used = 0;
 };
 inline constexpr unsigned kVmcsSlots = 4;

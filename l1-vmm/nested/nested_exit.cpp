@@ -156,21 +156,12 @@ struct StateAtExit {
 // only when one of those changed.
 const nestbed::common::vmx::HostStateLoad& vmcs12_host_state(VmcsSlot& slot, const StateAtExit& now) {
   const Vmcs12& c = slot.vmcs12;
-  const uint64_t version = c.controls_and_host_version();
-  if (slot.host_load_valid && slot.host_load_version == version && slot.host_load_efer == now.efer &&
-      slot.host_load_cr0 == now.cr0)
-    return slot.host_load;
   const nestbed::common::vmx::VmcsReader reader{const_cast<Vmcs12*>(&c), [](void* ctx, uint32_t enc) {
                                          uint64_t value = 0;
                                          static_cast<const Vmcs12*>(ctx)->vmread(enc, value);
                                          return value;
                                        }};
-  slot.host_load = nestbed::common::vmx::vmx_host_state_load(reader, now.efer, now.cr0);
-  slot.host_load_valid = true;
-  slot.host_load_version = version;
-  slot.host_load_efer = now.efer;
-  slot.host_load_cr0 = now.cr0;
-  return slot.host_load;
+  return slot.host_load.get(reader, c.controls_and_host_version(), now.efer, now.cr0);
 }
 
 void load_vmcs12_host_state(Vcpu& v, VmcsSlot& slot, const StateAtExit& now) {

@@ -59,11 +59,9 @@ namespace {
 
 uint64_t read_l1_phys(void*, uint64_t pa, unsigned size) { return guest_memory.read_or_ones(pa, size); }
 
-// The checks of the controls and host state read only control and
-// host-state fields (and the capabilities, and level k+1's IA32_EFER.LMA):
-// while none of those changed since they passed, they pass again, and
-// only the entry controls (which read GUEST_CR0) and the guest state are
-// checked (KVM's vmcs12 dirty tracking spares its checks the same way).
+// The VM-entry checks of vmcs12, those whose fields did not change since
+// they passed skipped (common/vmx/entry_check_cache.h; KVM's vmcs12 dirty
+// tracking spares its checks the same way).
 nestbed::common::vmx::EntryCheckResult check_vmcs12(NestedVmx& n, uint64_t efer01) {
   namespace cv = nestbed::common::vmx;
   cv::EntryCheckContext ctx{n.entry_caps, read_l1_phys, nullptr};
@@ -74,39 +72,7 @@ nestbed::common::vmx::EntryCheckResult check_vmcs12(NestedVmx& n, uint64_t efer0
   // sim's); the platform's own check of vmcs02 stands behind this one.
   ctx.debugctl_supported = arch::msr::DEBUGCTL_IMPLEMENTED;
   VmcsSlot& slot = *n.cur;
-  const cv::VmcsView view{slot.vmcs12.fields()};
-  const uint64_t version = slot.vmcs12.controls_and_host_version();
-  const bool known_good = slot.checks_passed && slot.checked_version == version && slot.checked_ia32e == ctx.cpu_in_ia32e_mode;
-  if (!known_good) {
-    slot.checks_passed = false;
-    cv::EntryCheckResult r = cv::check_vm_execution_controls(view, ctx);
-    if (r.ok()) r = cv::check_vm_exit_controls(view, ctx);
-    if (r.ok()) r = cv::check_vm_entry_controls(view, ctx);
-    if (r.ok()) r = cv::check_host_state(view, ctx);
-    if (!r.ok()) return r;
-    slot.checks_passed = true;
-    slot.checked_version = version;
-    slot.checked_ia32e = ctx.cpu_in_ia32e_mode;
-  } else {
-    // VTPR is in memory, which changes without a VMWRITE.
-    cv::EntryCheckResult r = cv::check_tpr_threshold_vtpr(view, ctx);
-    if (r.ok()) r = cv::check_vm_entry_controls(view, ctx);
-    if (!r.ok()) return r;
-  }
-  // The guest's registers likewise (they read the controls too, and RFLAGS.VM).
-  const bool vm86 = slot.vmcs12.get(F::GUEST_RFLAGS) & rflags::VM;
-  const uint64_t registers = slot.vmcs12.guest_registers_version();
-  if (!(slot.registers_passed && slot.registers_version == registers && slot.registers_vm86 == vm86 &&
-        slot.registers_controls_version == version)) {
-    slot.registers_passed = false;
-    const cv::EntryCheckResult r = cv::check_guest_registers(view, ctx);
-    if (!r.ok()) return r;
-    slot.registers_passed = true;
-    slot.registers_version = registers;
-    slot.registers_vm86 = vm86;
-    slot.registers_controls_version = version;
-  }
-  return cv::check_guest_non_register_state(view, ctx);
+  return slot.entry_checks.check(cv::VmcsView{slot.vmcs12.fields()}, ctx, slot.vmcs12.versions());
 }
 
 // ---- vmcs02 --------------------------------------------------------------

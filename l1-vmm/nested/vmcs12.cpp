@@ -49,8 +49,7 @@ bool Vmcs12::region_vmwrite(uint8_t* region, uint64_t encoding, uint64_t value) 
 // beyond the 4 KiB that VMPTRLD checks.
 void Vmcs12::note_all_changed() {
   for (unsigned s = 0; s < kVmcsFieldCount; s++) changed_[s / 64] |= 1ull << (s % 64);
-  controls_and_host_version_++;
-  guest_registers_version_++;
+  versions_.note_all_changed();
 }
 
 void Vmcs12::load(const uint8_t* region) {

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "arch/vmx/vmx.h"
+#include "common/vmx/entry_check_cache.h"
 #include "common/vmx/entry_checks.h"
 
 namespace l1::nested {
@@ -44,21 +45,7 @@ static_assert(SIZE <= arch::vmx::vmcs_region::MAX_SIZE, "vmcs12 must fit the 4 K
 
 // Sets of vmcs12 slots (arch::vmx::vmcs_field_slot), one bit each.
 namespace vmcs12_slots {
-inline constexpr unsigned kWords = (arch::vmx::kVmcsFieldCount + 63) / 64;
-struct SlotSet {
-  uint64_t bits[kWords];
-  constexpr bool has(unsigned s) const { return (bits[s / 64] >> (s % 64)) & 1; }
-};
-constexpr SlotSet make_guest_register_slots() {
-  SlotSet t{};
-  for (VmcsField f : nestbed::common::vmx::kGuestRegisterFields) {
-    const unsigned s = unsigned(arch::vmx::vmcs_field_slot(f));
-    t.bits[s / 64] |= 1ull << (s % 64);
-  }
-  return t;
-}
-// The fields the checks of the guest's registers read (SDM 26.3.1.1-26.3.1.3).
-inline constexpr SlotSet kGuestRegisterSlots = make_guest_register_slots();
+inline constexpr unsigned kWords = nestbed::common::vmx::VmcsSlotSet::kWords;
 }  // namespace vmcs12_slots
 
 class Vmcs12 {
@@ -109,10 +96,12 @@ class Vmcs12 {
   // Counts the changes of the fields the VM-entry checks of controls and
   // host state read (SDM 26.2: the control and host-state fields): equal
   // counts, equal fields, so checks that passed before pass again.
-  uint64_t controls_and_host_version() const { return controls_and_host_version_; }
+  uint64_t controls_and_host_version() const { return versions_.controls_and_host(); }
   // The same for the guest fields the checks of the guest's registers read
   // (common::vmx::kGuestRegisterFields).
-  uint64_t guest_registers_version() const { return guest_registers_version_; }
+  uint64_t guest_registers_version() const { return versions_.guest_registers(); }
+  // Both, for the VM-entry checks' cache (common/vmx/entry_check_cache.h).
+  const nestbed::common::vmx::EntryCheckVersions& versions() const { return versions_; }
 
   // The fields in slot order (arch::vmx::vmcs_field_slot), for the VM-entry
   // checks' view (common/vmx/entry_checks.h).
@@ -137,17 +126,14 @@ class Vmcs12 {
   static constexpr unsigned kDirtyWords = vmcs12_slots::kWords;
   void note_change(unsigned s) {
     changed_[s / 64] |= 1ull << (s % 64);
-    const auto type = arch::vmx::vmcs_encoding_type(arch::vmx::kVmcsFieldEncodings[s]);
-    if (type == arch::vmx::VmcsType::CONTROL || type == arch::vmx::VmcsType::HOST) controls_and_host_version_++;
-    if (vmcs12_slots::kGuestRegisterSlots.has(s)) guest_registers_version_++;
+    versions_.note_change(s);
   }
 
   void note_all_changed();
   uint64_t field_[arch::vmx::kVmcsFieldCount] = {};
   uint64_t dirty_[kDirtyWords] = {};
   uint64_t changed_[kDirtyWords] = {};
-  uint64_t controls_and_host_version_ = 0;
-  uint64_t guest_registers_version_ = 0;
+  nestbed::common::vmx::EntryCheckVersions versions_;
 };
 
 }  // namespace l1::nested

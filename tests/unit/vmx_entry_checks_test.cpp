@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -28,6 +29,7 @@
 #include "arch/x86/control_regs.h"
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
+#include "common/vmx/entry_check_cache.h"
 #include "common/vmx/entry_checks.h"
 #include "l0/sim/vmx/capabilities.h"
 #include "l0/sim/vmx/vmcs.h"
@@ -879,6 +881,39 @@ TEST_P(VmEntryCheckTable, SetupPassesAndBreakingFails) {
   EXPECT_NE(std::string_view(r.check).find(c.check), std::string_view::npos)
       << "got: " << r.check << "\nwanted: " << c.check;
   EXPECT_EQ(std::string_view(r.check).rfind("SDM 26.", 0), 0u) << "cites its section: " << r.check;
+}
+
+// EntryCheckCache (common/vmx/entry_check_cache.h), which the sim's VM
+// entry and l1-vmm's nested entry use: with the valid VMCS's checks passed
+// and remembered, every way the table breaks it (a VMCS write through the
+// sim's Vmcs, which counts its changes; memory; the processor's mode) gives
+// exactly check_vm_entry's failure; and undoing nothing, a second check
+// gives it again.
+TEST_P(VmEntryCheckTable, CacheAgreesWithTheWholeCheck) {
+  const Case& c = GetParam();
+  Env e = c.base();
+  c.setup(e);
+  auto read = [&e](uint64_t pa, unsigned size) { return read_fake_phys(e, pa, size); };
+  auto check_cached = [&](EntryCheckCache& cache) {
+    EntryCheckContext ctx = context(e.caps, read, 0x00800000, e.current_vmcs);
+    ctx.cpu_in_ia32e_mode = e.cpu_in_ia32e;
+    return cache.check(view(e.vmcs), ctx, e.vmcs.versions());
+  };
+  EntryCheckCache cache;
+  ASSERT_TRUE(check_cached(cache).ok());
+  ASSERT_TRUE(check_cached(cache).ok()) << "passes again, from what it remembered";
+  const VmxCapabilities caps = e.caps;
+  c.breaks(e);
+  // The capabilities are the VMM's own and never change while it runs: a
+  // row that changes them starts a new cache.
+  if (std::memcmp(&caps, &e.caps, sizeof caps) != 0) cache = EntryCheckCache{};
+  const EntryCheckResult whole = run(e);
+  for (int again = 0; again < 2; again++) {
+    const EntryCheckResult cached = check_cached(cache);
+    EXPECT_EQ(cached.failure, whole.failure) << cached.check;
+    EXPECT_STREQ(cached.check, whole.check);
+    EXPECT_EQ(cached.qualification, whole.qualification);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(VmEntryCheck, VmEntryCheckTable, ::testing::ValuesIn(cases()),

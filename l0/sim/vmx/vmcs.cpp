@@ -22,6 +22,7 @@ void Vmcs::deserialize(const uint8_t* region) {
   shadow = first & kShadowIndicator;
   launched = launch == 1;
   std::memcpy(values_, region + kFieldsOffset, sizeof values_);
+  versions_.note_all_changed();
 }
 
 }  // namespace nestbed::sim::vmx

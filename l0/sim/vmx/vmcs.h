@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "arch/vmx/vmcs_fields.h"
+#include "common/vmx/entry_check_cache.h"
+#include "common/vmx/host_state.h"
 
 namespace nestbed::sim::vmx {
 
@@ -22,7 +24,7 @@ class Vmcs {
   const uint64_t* fields() const { return values_; }
   void write(VmcsField f, uint64_t v) {
     const uint32_t enc = uint32_t(f);
-    values_[slot_of(enc)] = v & arch::vmx::width_mask(arch::vmx::vmcs_encoding_width(enc));
+    store(slot_of(enc), v & arch::vmx::width_mask(arch::vmx::vmcs_encoding_width(enc)));
   }
 
   // The same for a field known at compile time: slot and width mask fold
@@ -37,7 +39,11 @@ class Vmcs {
   void set(uint64_t v) {
     constexpr int slot = arch::vmx::vmcs_field_slot(F);
     static_assert(slot >= 0);
-    values_[slot] = v & arch::vmx::width_mask(arch::vmx::vmcs_encoding_width(uint32_t(F)));
+    v &= arch::vmx::width_mask(arch::vmx::vmcs_encoding_width(uint32_t(F)));
+    if constexpr (common::vmx::EntryCheckVersions::tracked(slot)) {
+      if (values_[slot] != v) versions_.note_change(slot);
+    }
+    values_[slot] = v;
   }
 
   // VMREAD/VMWRITE by encoding, including the HIGH halves of 64-bit fields
@@ -55,9 +61,9 @@ class Vmcs {
     const int slot = arch::vmx::vmcs_field_slot(enc);
     if (slot < 0) return false;
     if (arch::vmx::vmcs_encoding_is_high(enc))
-      values_[slot] = (values_[slot] & 0xffffffffull) | (uint64_t(uint32_t(value)) << 32);
+      store(unsigned(slot), (values_[slot] & 0xffffffffull) | (uint64_t(uint32_t(value)) << 32));
     else
-      values_[slot] = value & arch::vmx::width_mask(arch::vmx::vmcs_encoding_width(uint32_t(enc & ~1ull)));
+      store(unsigned(slot), value & arch::vmx::width_mask(arch::vmx::vmcs_encoding_width(uint32_t(enc & ~1ull))));
     return true;
   }
 
@@ -76,8 +82,20 @@ class Vmcs {
   bool launched = false;
   uint32_t abort_indicator = 0;
 
+  // VM entry's checks of this VMCS, with what passed remembered, and the
+  // changes they depend on (common/vmx/entry_check_cache.h).
+  const common::vmx::EntryCheckVersions& versions() const { return versions_; }
+  common::vmx::EntryCheckCache entry_checks;
+  // What a VM exit from it loads (SDM 27.5), for its host-state fields.
+  common::vmx::HostStateLoadCache host_load;
+
  private:
   static unsigned slot_of(uint32_t enc) { return unsigned(arch::vmx::vmcs_field_slot(enc)); }
+  void store(unsigned slot, uint64_t v) {
+    if (values_[slot] != v) versions_.note_change(slot);
+    values_[slot] = v;
+  }
+  common::vmx::EntryCheckVersions versions_;
   uint64_t values_[arch::vmx::kVmcsFieldCount] = {};
 };
 

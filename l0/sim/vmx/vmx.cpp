@@ -542,7 +542,9 @@ void Vmx::vmlaunch(bool resume) {
   // The sim's WRMSR accepts no IA32_DEBUGCTL bit (cpu/system.cpp: no branch
   // tracing is modeled), so with "load debug controls" every bit is reserved.
   ctx.debugctl_supported = arch::msr::DEBUGCTL_IMPLEMENTED;
-  const EntryCheckResult check = check_vm_entry(VmcsView{v.fields()}, ctx);
+  // Checks that passed with these fields pass again: only those whose
+  // fields changed since, or that read memory, run (common/vmx/entry_check_cache.h).
+  const EntryCheckResult check = v.entry_checks.check(VmcsView{v.fields()}, ctx, v.versions());
   if (check.failure == EntryFailure::Control)
     return vm_fail_valid(uint32_t(VmInstructionError::ENTRY_INVALID_CONTROL_FIELD));
   if (check.failure == EntryFailure::HostState)
@@ -697,7 +699,7 @@ void Vmx::load_host_state(Vmcs& v) {
   CpuState& s = cpu_.state();
   const common::vmx::VmcsReader reader{
       &v, [](void* ctx, uint32_t enc) { return static_cast<Vmcs*>(ctx)->read(VmcsField(enc)); }};
-  const common::vmx::HostStateLoad h = common::vmx::vmx_host_state_load(reader, s.efer, s.cr0);
+  const common::vmx::HostStateLoad& h = v.host_load.get(reader, v.versions().controls_and_host(), s.efer, s.cr0);
   s.cr0 = h.cr0;
   s.cr3 = h.cr3;
   s.cr4 = h.cr4;
