@@ -24,11 +24,14 @@ using namespace arch::vmx;
 using F = VmcsField;
 
 // The exit-information fields (SDM 24.9) level k+1 reads after a
-// reflected exit, as the platform wrote them into vmcs02.
+// reflected exit, as the platform wrote them into vmcs02. Not I/O RCX,
+// RSI, RDI and RIP: they are used only for SMM VM exits due to an SMI
+// right after an I/O instruction (SDM 24.9.4) and undefined after any
+// other exit (27.2.4); the platform has no SMM and leaves them as they
+// were, so vmcs12 keeps what level k+1 VMWRITE'd there too.
 constexpr F EXIT_INFO_COPIED[] = {
     F::GUEST_LINEAR_ADDRESS, F::GUEST_PHYSICAL_ADDRESS, F::VM_EXIT_INTR_INFO,    F::VM_EXIT_INTR_ERROR_CODE,
     F::IDT_VECTORING_INFO_FIELD, F::IDT_VECTORING_ERROR_CODE, F::VM_EXIT_INSTRUCTION_LEN, F::VMX_INSTRUCTION_INFO,
-    F::IO_RCX, F::IO_RSI, F::IO_RDI, F::IO_RIP,
 };
 
 bool read_guest_byte(void*, uint64_t gpa, uint8_t& byte) {

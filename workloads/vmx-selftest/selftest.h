@@ -247,6 +247,7 @@ bool vmx_usable();
   X(vmread_vmwrite_roundtrip, "vmread-vmwrite-roundtrip")      \
   X(vmread_unsupported, "vmread-unsupported")                  \
   X(vmwrite_read_only, "vmwrite-read-only")                    \
+  X(io_exit_fields_kept, "io-exit-fields-kept")                \
   X(vmlaunch_nonclear, "vmlaunch-nonclear")                    \
   X(vmresume_nonlaunched, "vmresume-nonlaunched")              \
   X(vmclear_relaunch, "vmclear-relaunch")                      \

@@ -364,6 +364,21 @@ void test_vmwrite_read_only() {
   }
 }
 
+void test_io_exit_fields_kept() {
+  // I/O RCX, RSI, RDI and RIP are written only by SMM VM exits after an
+  // I/O instruction (SDM 24.9.4); this processor has no SMM, so a VM exit
+  // leaves what a VMWRITE put there (a VMM emulating VMX for its guest
+  // hypervisor must not overwrite them either).
+  if (!vmx_misc::VMWRITE_ANY_FIELD.test(caps.misc)) return skip("the exit-information fields are read-only");
+  REQUIRE(setup_guest(addr(guest_cpuid)));
+  const VmcsField fields[] = {VmcsField::IO_RCX, VmcsField::IO_RSI, VmcsField::IO_RDI, VmcsField::IO_RIP};
+  for (unsigned k = 0; k < 4; k++) vwrite(fields[k], 0x1000 + k);
+  regs.gpr[vmx::RAX] = 0;
+  Exit e = run();
+  CHECK_EXIT_AT(e, ExitReason::CPUID, guest_cpuid, 2);
+  for (unsigned k = 0; k < 4; k++) CHECK_EQ(vread(fields[k]), 0x1000 + k, vmcs_field_name(fields[k]));
+}
+
 void test_vmxoff() {
   REQUIRE(vmx_on());
   REQUIRE(load_vmcs(pages.vmcs));
