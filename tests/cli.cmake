@@ -55,10 +55,10 @@ nestbed_cli_test(memory_too_small_for_image 66 ONE_LINE
 # Multiboot information and memory map nor over the EBDA/VGA/BIOS area.
 nestbed_cli_test(low_kernel 33 STDOUT "^ok$" ARGS run ${in}/low.elf)
 nestbed_cli_test(segment_over_boot_information 66 ONE_LINE
-  STDERR "^nestbed: .*over-info.elf: segment .0x8800, 0x9800. overlaps the Multiboot information and memory map .0x9000, 0x90b8.$"
+  STDERR "^nestbed: .*over-info.elf: segment .0x8800, 0x9800. overlaps .0x9000, 0x90b8., the Multiboot information and memory map$"
   ARGS run ${in}/over-info.elf)
 nestbed_cli_test(segment_over_bios_area 66 ONE_LINE
-  STDERR "^nestbed: .*over-bios.elf: segment .0x9f800, 0xa0800. overlaps the EBDA, VGA and BIOS area, which is not RAM, .0x9fc00, 0x100000.$"
+  STDERR "^nestbed: .*over-bios.elf: segment .0x9f800, 0xa0800. overlaps .0x9fc00, 0x100000., the EBDA, VGA and BIOS area \\(not RAM\\)$"
   ARGS run ${in}/over-bios.elf)
 nestbed_cli_test(module_does_not_fit 66 ONE_LINE
   STDERR "^nestbed: module '.*big.bin' \\(3145728 bytes\\) does not fit in 2 MiB of RAM"

@@ -63,7 +63,7 @@ struct BootAreaClash {
 constexpr BootAreaClash boot_area_clash(const LoadSegment& s) {
   constexpr Range info{INFO_AREA_BASE, INFO_FIXED_END}, legacy{LOW_MEMORY_END, HIGH_MEMORY};
   if (info.overlaps(s.paddr, s.paddr + s.memsz)) return {"the Multiboot information and memory map", info};
-  if (legacy.overlaps(s.paddr, s.paddr + s.memsz)) return {"the EBDA, VGA and BIOS area, which is not RAM,", legacy};
+  if (legacy.overlaps(s.paddr, s.paddr + s.memsz)) return {"the EBDA, VGA and BIOS area (not RAM)", legacy};
   return {nullptr, {0, 0}};
 }
 

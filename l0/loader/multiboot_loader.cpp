@@ -72,8 +72,8 @@ void check_segment(const GuestMemory& memory, const LoadSegment& s, const std::s
   }
   const cb::BootAreaClash clash = cb::boot_area_clash(s);
   if (clash.what)
-    throw InputError(path + ": segment " + range(s.paddr, end) + " overlaps " + clash.what + " " +
-                     range(clash.range.begin, clash.range.end));
+    throw InputError(path + ": segment " + range(s.paddr, end) + " overlaps " +
+                     range(clash.range.begin, clash.range.end) + ", " + clash.what);
 }
 
 // A module's string: its path as given, then its arguments if any.

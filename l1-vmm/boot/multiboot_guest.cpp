@@ -59,8 +59,8 @@ void check_segment(const LoadSegment& s, const char* name) {
           "give it more with guest_mem=MiB", name, s.paddr, s.memsz, mib(size));
   const cb::BootAreaClash clash = cb::boot_area_clash(s);
   if (clash.what)
-    fatal(L1_BAD_GUEST_IMAGE, "guest image '%s': segment [0x%lx, 0x%lx) overlaps %s [0x%lx, 0x%lx)", name, s.paddr,
-          s.paddr + s.memsz, clash.what, clash.range.begin, clash.range.end);
+    fatal(L1_BAD_GUEST_IMAGE, "guest image '%s': segment [0x%lx, 0x%lx) overlaps [0x%lx, 0x%lx), %s", name, s.paddr,
+          s.paddr + s.memsz, clash.range.begin, clash.range.end, clash.what);
 }
 
 // The module list and strings of the guest's boot information: where they

@@ -236,8 +236,8 @@ BAD_INPUT = {
     "no-module": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: no guest: l1-vmm boots Multiboot module 0 as its guest"),
     "not-multiboot": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*not-multiboot': no Multiboot header"),
     "arm-elf": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*arm-elf': an ELF for AArch64 \(e_machine 183\), not an x86 image$"),
-    "over-bios": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*over-bios': segment \[0x9f000, 0xa1000\) overlaps the EBDA, "
-                                     r"VGA and BIOS area, which is not RAM, \[0x9fc00, 0x100000\)$"),
+    "over-bios": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*over-bios': segment \[0x9f000, 0xa1000\) overlaps "
+                                     r"\[0x9fc00, 0x100000\), the EBDA, VGA and BIOS area \(not RAM\)$"),
     "truncated-elf": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*truncated-elf': ELF segment \d+ lies outside the file"),
     "bad-option": (L1_USAGE, r"^l1-vmm: option 'bogus=1': unknown"),
     "too-much-memory": (L1_NO_MEMORY, r"^l1-vmm: guest_mem=1000 MiB does not fit"),

@@ -280,18 +280,18 @@ TEST_F(LoaderTest, SegmentOverlappingTheInfoStructureOrMap) {
   spec.segments = {{0x8000, 0, bytes("X"), 0x2000}};
   spec.entry = 0x8000;
   expect_error(image(spec),
-               "segment [0x8000, 0xa000) overlaps the Multiboot information and memory map [0x9000, 0x90b8)");
+               "segment [0x8000, 0xa000) overlaps [0x9000, 0x90b8), the Multiboot information and memory map");
 }
 
 TEST_F(LoaderTest, SegmentOverTheEbdaVgaAndBiosArea) {
   ElfSpec spec = simple_kernel(false);
   spec.segments = {{0x9f000, 0, bytes("X"), 0x1000}};
   spec.entry = 0x9f000;
-  expect_error(image(spec), "segment [0x9f000, 0xa0000) overlaps the EBDA, VGA and BIOS area, which is not RAM, "
-                            "[0x9fc00, 0x100000)");
+  expect_error(image(spec),
+               "segment [0x9f000, 0xa0000) overlaps [0x9fc00, 0x100000), the EBDA, VGA and BIOS area (not RAM)");
   spec.segments = {{0x100000, 0, bytes("X"), 0x1000}, {0xc0000, 0, bytes("ROM"), 0}};  // the second one
   spec.entry = 0x100000;
-  expect_error(image(spec), "segment [0xc0000, 0xc0003) overlaps the EBDA, VGA and BIOS area");
+  expect_error(image(spec), "segment [0xc0000, 0xc0003) overlaps [0x9fc00, 0x100000), the EBDA");
 }
 
 TEST_F(LoaderTest, EntryOutsideEverySegment) {
