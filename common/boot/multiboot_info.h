@@ -9,7 +9,7 @@
 //                       command line, boot loader name): here when they fit
 //                       below 0x9fc00 without touching a kernel segment,
 //                       otherwise from the first page after the kernel (and at
-//                       least 1 MiB), which is where QEMU always puts them
+//                       least 1 MiB: QEMU puts them right after any kernel)
 //   kernel segments     where the ELF program headers (or the a.out kludge)
 //                       say: anywhere in the RAM the memory map reports
 //                       available ([0, 0x9fc00) and from 1 MiB), but not over

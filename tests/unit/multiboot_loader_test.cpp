@@ -134,6 +134,16 @@ TEST_F(LoaderTest, AKernelBelow1MiBLoadsWhereItsSegmentsSay) {
   EXPECT_EQ(c_string(m0.string), m + " c");
 }
 
+TEST_F(LoaderTest, AnAoutKludgeKernelBelow1MiBLoadsAndOneOverTheEbdaIsRefused) {
+  std::vector<uint8_t> code = bytes("\x90\xf4");
+  BootState boot = load_multiboot(memory, file("low.bin", testing::build_aout_kludge(0x10000, code, 0x1000, 0)), "", {});
+  EXPECT_EQ(boot.entry, 0x10000u + sizeof(mb::Header));
+  EXPECT_EQ(memory.read_obj<uint32_t>(0x10000), mb::HEADER_MAGIC);
+  // Its bss alone reaches past 0x9fc00.
+  expect_error(file("ebda.bin", testing::build_aout_kludge(0x9f000, code, 0x1000, 0)),
+               "overlaps [0x9fc00, 0x100000), the EBDA, VGA and BIOS area (not RAM)");
+}
+
 TEST_F(LoaderTest, AKernelRightAfterTheMapGetsItsStringsAfterIt) {
   ElfSpec spec = simple_kernel(false);
   spec.segments = {{0x90c0, 0, bytes("TIGHT"), 0x1000}};
