@@ -69,6 +69,10 @@ BootInfo parse_boot_info(uint32_t info_address) {
   if (info.flags & mb::INFO_MEM_MAP) used_end = cover(used_end, info.mmap_addr, info.mmap_length);
   if (info.flags & mb::INFO_BOOT_LOADER_NAME) used_end = cover_string(used_end, info.boot_loader_name);
 
+  // Free RAM is RAM from 1 MiB on, even for an image loaded below 1 MiB
+  // with everything the loader handed over (the EBDA, VGA and BIOS area
+  // lies between).
+  used_end = max(used_end, ONE_MIB);
   uint64_t page = arch::pte::PAGE_SIZE;
   boot.free_start = (used_end + page - 1) & ~(page - 1);
   boot.ram_end = upper_ram_end(info) & ~(page - 1);

@@ -11,9 +11,9 @@ struct BootInfo {
   const char* cmdline;                // never null: "" when the loader gave none
   const arch::multiboot::Module* modules;
   uint32_t module_count;
-  // Free RAM is [free_start, ram_end): above the image and every structure
-  // the loader handed over (QEMU puts cmdlines and modules right after the
-  // image), up to the end of the RAM that starts at 1 MiB as mem_upper and
+  // Free RAM is [free_start, ram_end): from 1 MiB, above the image and
+  // every structure the loader handed over (QEMU puts cmdlines and modules
+  // right after the image), up to the end of the RAM that starts at 1 MiB as mem_upper and
   // the memory map report it, and never above 4 GiB (the identity map).
   uint64_t free_start;
   uint64_t ram_end;

@@ -51,6 +51,15 @@ nestbed_cli_test(foreign_elf 66 ONE_LINE
 nestbed_cli_test(memory_too_small_for_image 66 ONE_LINE
   STDERR "^nestbed: .*high.elf: segment .0x800000, 0x801000. lies outside the 4 MiB of RAM. it needs 9 MiB of RAM \\(use --memory\\)$"
   ARGS run --memory 4 ${in}/high.elf)
+# Segments may lie below 1 MiB (issue 14 item 5), but not over the
+# Multiboot information and memory map nor over the EBDA/VGA/BIOS area.
+nestbed_cli_test(low_kernel 33 STDOUT "^ok$" ARGS run ${in}/low.elf)
+nestbed_cli_test(segment_over_boot_information 66 ONE_LINE
+  STDERR "^nestbed: .*over-info.elf: segment .0x8800, 0x9800. overlaps .0x9000, 0x90b8., the Multiboot information and memory map$"
+  ARGS run ${in}/over-info.elf)
+nestbed_cli_test(segment_over_bios_area 66 ONE_LINE
+  STDERR "^nestbed: .*over-bios.elf: segment .0x9f800, 0xa0800. overlaps .0x9fc00, 0x100000., the EBDA, VGA and BIOS area \\(not RAM\\)$"
+  ARGS run ${in}/over-bios.elf)
 nestbed_cli_test(module_does_not_fit 66 ONE_LINE
   STDERR "^nestbed: module '.*big.bin' \\(3145728 bytes\\) does not fit in 2 MiB of RAM"
   ARGS run --memory 2 --module ${in}/big.bin ${in}/hello.elf)

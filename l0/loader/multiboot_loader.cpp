@@ -9,6 +9,7 @@
 #include "l0/loader/multiboot_loader.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "arch/multiboot.h"
 #include "common/boot/kernel_image.h"
@@ -69,10 +70,14 @@ void check_segment(const GuestMemory& memory, const LoadSegment& s, const std::s
     throw InputError(path + ": segment " + (wraps ? "at " + hex(s.paddr) : range(s.paddr, end)) + " lies outside the " +
                      mib(memory.size()) + " of RAM; " + more_memory_hint(wraps ? ~0ull : end));
   }
-  if (cb::overlaps_boot_area(s))
-    throw InputError(path + ": segment " + range(s.paddr, end) + " overlaps the boot information and BIOS area " +
-                     range(cb::INFO_AREA_BASE, cb::HIGH_MEMORY));
+  const cb::BootAreaClash clash = cb::boot_area_clash(s);
+  if (clash.what)
+    throw InputError(path + ": segment " + range(s.paddr, end) + " overlaps " +
+                     range(clash.range.begin, clash.range.end) + ", " + clash.what);
 }
+
+// A module's string: its path as given, then its arguments if any.
+std::string module_string(const ModuleSpec& spec) { return spec.args.empty() ? spec.path : spec.path + " " + spec.args; }
 
 struct LoadedModule {
   uint64_t start = 0, end = 0;
@@ -92,24 +97,34 @@ std::vector<LoadedModule> load_modules(GuestMemory& memory, const std::vector<Mo
     std::vector<uint8_t> bytes = file.read_all();
     memory.write(start, bytes.data(), bytes.size());
     end = start + bytes.size();
-    loaded.push_back({start, end, spec.args.empty() ? spec.path : spec.path + " " + spec.args});
+    loaded.push_back({start, end, module_string(spec)});
     next = end;
   }
   return loaded;
 }
 
-// Builds the boot information area in a host buffer, then copies it in.
-uint32_t write_boot_info(GuestMemory& memory, const std::string& cmdline, const std::vector<LoadedModule>& modules) {
-  std::vector<uint8_t> area(cb::INFO_AREA_SIZE);
-  cb::MultibootInfoWriter writer(area.data(), memory.size(), uint32_t(modules.size()));
+// The module list and strings: where they go (common/boot), in RAM.
+cb::BootInfoPlan plan_boot_info(const GuestMemory& memory, const Kernel& kernel, uint64_t kernel_end,
+                                const std::string& cmdline, const std::vector<ModuleSpec>& modules) {
+  uint64_t string_bytes = cb::string_size(cmdline.c_str()) + cb::string_size(BOOT_LOADER_NAME);
+  for (const ModuleSpec& m : modules) string_bytes += cb::string_size(module_string(m).c_str());
+  const uint64_t tail_size = cb::tail_size(uint32_t(modules.size()), string_bytes);
+  const cb::BootInfoPlan plan =
+      cb::plan_boot_info(kernel.segments.data(), uint32_t(kernel.segments.size()), kernel_end, tail_size);
+  if (plan.tail_end > memory.size())
+    throw InputError("the module list, module strings and command line (" + std::to_string(tail_size) +
+                     " bytes) do not fit in " + mib(memory.size()) + " of RAM after the kernel; " +
+                     more_memory_hint(plan.tail_end));
+  return plan;
+}
+
+uint32_t write_boot_info(GuestMemory& memory, const cb::BootInfoPlan& plan, const std::string& cmdline,
+                         const std::vector<LoadedModule>& modules) {
+  cb::MultibootInfoWriter writer(memory.data(), memory.size(), uint32_t(modules.size()), plan);
   for (size_t i = 0; i < modules.size(); ++i)
     writer.set_module(uint32_t(i), uint32_t(modules[i].start), uint32_t(modules[i].end), modules[i].string.c_str());
-  uint32_t info_addr = writer.finish(cmdline.c_str(), BOOT_LOADER_NAME);
-  if (!writer.fits())
-    throw InputError("the command line and module strings need " + std::to_string(writer.bytes_needed()) +
-                     " bytes of boot information; at most " + std::to_string(cb::INFO_AREA_SIZE) + " fit below " +
-                     hex(cb::INFO_AREA_END));
-  memory.write(cb::INFO_AREA_BASE, area.data(), writer.bytes_needed());
+  const uint32_t info_addr = writer.finish(cmdline.c_str(), BOOT_LOADER_NAME);
+  if (!writer.fits()) throw std::logic_error("multiboot loader: the boot information outgrew its plan");
   return info_addr;
 }
 
@@ -124,8 +139,10 @@ BootState load_multiboot(GuestMemory& memory, const std::string& image_path, con
   Kernel kernel = parse_kernel(file, image_path);
   for (const LoadSegment& s : kernel.segments) check_segment(memory, s, image_path);
   uint64_t kernel_end = cb::load_segments(memory.data(), file.data(), kernel.segments.data(), uint32_t(kernel.segments.size()));
-  std::vector<LoadedModule> loaded = load_modules(memory, modules, cb::first_module_address(kernel_end));
-  uint32_t info = write_boot_info(memory, image_path + " " + cmdline, loaded);
+  const std::string kernel_cmdline = image_path + " " + cmdline;
+  const cb::BootInfoPlan plan = plan_boot_info(memory, kernel, kernel_end, kernel_cmdline, modules);
+  std::vector<LoadedModule> loaded = load_modules(memory, modules, plan.first_module);
+  uint32_t info = write_boot_info(memory, plan, kernel_cmdline, loaded);
   return BootState{uint32_t(kernel.layout.entry), mb::BOOTLOADER_MAGIC, info};
 }
 

@@ -14,7 +14,10 @@ namespace nestbed {
 // Loads `image_path` into `memory`, places the Multiboot info, cmdline
 // ("<image name> <cmdline>") and modules, and returns the entry state.
 // Throws InputError on a missing/unreadable file, a file without a valid
-// Multiboot header, an ELF for another machine, or contents that do not fit.
+// Multiboot header, an ELF for another machine, a segment over the Multiboot
+// information and memory map or over the EBDA/VGA/BIOS area below 1 MiB
+// (common/boot/multiboot_info.h: segments may lie below 1 MiB otherwise),
+// or contents that do not fit.
 BootState load_multiboot(GuestMemory& memory, const std::string& image_path, const std::string& cmdline,
                          const std::vector<ModuleSpec>& modules);
 

@@ -57,9 +57,24 @@ void check_segment(const LoadSegment& s, const char* name) {
   if (!guest_memory.contains(s.paddr, s.memsz))
     fatal(L1_NO_MEMORY, "guest image '%s': segment at 0x%lx (0x%lx bytes) lies outside the guest's %lu MiB of RAM; "
           "give it more with guest_mem=MiB", name, s.paddr, s.memsz, mib(size));
-  if (cb::overlaps_boot_area(s))
-    fatal(L1_BAD_GUEST_IMAGE, "guest image '%s': segment [0x%lx, 0x%lx) overlaps the boot information and BIOS area "
-          "[0x%lx, 0x%lx)", name, s.paddr, s.paddr + s.memsz, cb::INFO_AREA_BASE, cb::HIGH_MEMORY);
+  const cb::BootAreaClash clash = cb::boot_area_clash(s);
+  if (clash.what)
+    fatal(L1_BAD_GUEST_IMAGE, "guest image '%s': segment [0x%lx, 0x%lx) overlaps [0x%lx, 0x%lx), %s", name, s.paddr,
+          s.paddr + s.memsz, clash.range.begin, clash.range.end, clash.what);
+}
+
+// The module list and strings of the guest's boot information: where they
+// go (common/boot), inside the guest's RAM.
+cb::BootInfoPlan plan_boot_info(const rt::BootInfo& boot, const LoadSegment* segments, uint32_t count,
+                                uint64_t kernel_end) {
+  uint64_t string_bytes = cb::string_size(string_at(boot.modules[0].string)) + cb::string_size(BOOT_LOADER_NAME);
+  for (uint32_t i = 1; i < boot.module_count; i++) string_bytes += cb::string_size(string_at(boot.modules[i].string));
+  const uint64_t tail_size = cb::tail_size(boot.module_count - 1, string_bytes);
+  const cb::BootInfoPlan plan = cb::plan_boot_info(segments, count, kernel_end, tail_size);
+  if (plan.tail_end > guest_memory.size)
+    fatal(L1_NO_MEMORY, "the guest's module list, module strings and cmdline (%lu bytes) do not fit in its %lu MiB "
+          "of RAM after its kernel; give it more with guest_mem=MiB", tail_size, mib(guest_memory.size));
+  return plan;
 }
 
 // Modules 1.. of l1-vmm are the guest's modules, page-aligned from
@@ -96,14 +111,13 @@ GuestBoot load_multiboot_guest(const rt::BootInfo& boot) {
   const uint64_t kernel_end = cb::load_segments(ram, file, segments, kernel_segments.count);
 
   // The boot information goes straight into guest memory.
-  cb::MultibootInfoWriter info(ram + cb::INFO_AREA_BASE, guest_memory.size, boot.module_count - 1);
-  load_modules(info, boot, cb::first_module_address(kernel_end));
+  const cb::BootInfoPlan plan = plan_boot_info(boot, segments, kernel_segments.count, kernel_end);
+  cb::MultibootInfoWriter info(ram, guest_memory.size, boot.module_count - 1, plan);
+  load_modules(info, boot, plan.first_module);
   // Module 0's string is "<path> <args>": what the guest's cmdline would be
   // natively ("<image> <cmdline>", as QEMU and l0 pass it).
   const uint32_t info_gpa = info.finish(string_at(kernel_module.string), BOOT_LOADER_NAME);
-  if (!info.fits())
-    fatal(L1_BAD_GUEST_IMAGE, "the guest's cmdline and module strings do not fit in its boot information area "
-          "[0x%lx, 0x%lx)", cb::INFO_AREA_BASE, cb::INFO_AREA_END);
+  if (!info.fits()) fatal(L1_PANIC, "the guest's boot information outgrew its plan");
   return GuestBoot{uint32_t(k.entry), mb::BOOTLOADER_MAGIC, info_gpa, name};
 }
 

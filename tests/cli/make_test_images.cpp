@@ -1,6 +1,9 @@
 // Writes the inputs of the CLI tests (tests/cli.cmake) into a directory:
 //   hello.elf   ELF32 x86 Multiboot kernel: prints "ok" on COM1, exits with code 0x10
 //   high.elf    like hello.elf but loaded at 8 MiB: needs --memory 9 or more
+//   low.elf     like hello.elf but loaded at 0x20000, below 1 MiB (as QEMU boots it)
+//   over-info.elf   loaded at 0x8800: over the Multiboot information at 0x9000
+//   over-bios.elf   loaded at 0x9f800: over the EBDA at 0x9fc00, which is not RAM
 //   spin.elf    prints "ok" on COM1, then loops forever (runs killed by a signal)
 //   rep-stos-apic.elf   one REP STOSD of 2^32 - 1 dwords over the local APIC's page (issue 14 item 7)
 //   arm64.elf   an AArch64 ELF64 carrying a valid Multiboot header
@@ -65,6 +68,9 @@ int main(int argc, char** argv) {
 
   t::write_file(dir / "hello.elf", t::build_elf(kernel_at(0x100000)));
   t::write_file(dir / "high.elf", t::build_elf(kernel_at(8 << 20)));
+  t::write_file(dir / "low.elf", t::build_elf(kernel_at(0x20000)));
+  t::write_file(dir / "over-info.elf", t::build_elf(kernel_at(0x8800)));
+  t::write_file(dir / "over-bios.elf", t::build_elf(kernel_at(0x9f800)));
   t::write_file(dir / "spin.elf", t::build_elf(spinning_kernel()));
   t::write_file(dir / "rep-stos-apic.elf", t::build_elf(rep_stos_apic_kernel()));
 

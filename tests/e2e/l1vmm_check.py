@@ -199,6 +199,19 @@ def check_misbehave(runner, opts):
         expect_in(out1, r"^l1-vmm:   total ", "the statistics at the end")
 
 
+def elf32_over_bios():
+    """An ELF32 Multiboot kernel whose one segment, [0x9f000, 0xa1000), runs
+    over the EBDA at 0x9fc00: refused, as l0 refuses it (issue 14 item 5)."""
+    paddr, memsz, header_at = 0x9f000, 0x2000, 52 + 32
+    flags = 3  # page-align, memory info
+    multiboot = struct.pack("<III", 0x1BADB002, flags, (-(0x1BADB002 + flags)) & 0xFFFFFFFF)
+    size = header_at + len(multiboot)
+    header = b"\x7fELF" + bytes([1, 1, 1]) + bytes(9)
+    header += struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, paddr + header_at, 52, 0, 0, 52, 32, 1, 40, 0, 0)
+    program_header = struct.pack("<IIIIIIII", 1, 0, paddr, paddr, size, memsz, 5, 0x1000)
+    return header + program_header + multiboot
+
+
 def write_bad_module(kind, directory, images):
     path = Path(directory) / kind
     if kind == "not-multiboot":
@@ -208,6 +221,8 @@ def write_bad_module(kind, directory, images):
         header = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
         header += struct.pack("<HHIQQQIHHHHHH", 2, 183, 1, 0x400000, 64, 0, 0, 64, 56, 0, 64, 0, 0)
         path.write_bytes(header)
+    elif kind == "over-bios":
+        path.write_bytes(elf32_over_bios())
     elif kind == "truncated-elf":
         # The header survives, the segments it loads do not.
         image = (images / "hello").read_bytes()
@@ -221,6 +236,8 @@ BAD_INPUT = {
     "no-module": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: no guest: l1-vmm boots Multiboot module 0 as its guest"),
     "not-multiboot": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*not-multiboot': no Multiboot header"),
     "arm-elf": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*arm-elf': an ELF for AArch64 \(e_machine 183\), not an x86 image$"),
+    "over-bios": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*over-bios': segment \[0x9f000, 0xa1000\) overlaps "
+                                     r"\[0x9fc00, 0x100000\), the EBDA, VGA and BIOS area \(not RAM\)$"),
     "truncated-elf": (L1_BAD_GUEST_IMAGE, r"^l1-vmm: guest image '.*truncated-elf': ELF segment \d+ lies outside the file"),
     "bad-option": (L1_USAGE, r"^l1-vmm: option 'bogus=1': unknown"),
     "too-much-memory": (L1_NO_MEMORY, r"^l1-vmm: guest_mem=1000 MiB does not fit"),

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -111,6 +112,49 @@ TEST_F(LoaderTest, AoutKludgeLoadsAFlatBinary) {
   EXPECT_EQ(memory.read_obj<uint8_t>(0x180000 + sizeof(mb::Header) + 2), 0xf4);
   EXPECT_EQ(memory.read_obj<uint8_t>(0x180000 + sizeof(mb::Header) + 3), 0) << "bss";
   EXPECT_EQ(memory.read_obj<uint8_t>(0x180000 + sizeof(mb::Header) + 3 + 0x1fff), 0) << "bss end";
+}
+
+TEST_F(LoaderTest, AKernelBelow1MiBLoadsWhereItsSegmentsSay) {
+  ElfSpec spec = simple_kernel(false);
+  spec.segments = {{0x20000, 0, bytes("LOW!"), 0x3000}};
+  spec.entry = 0x20000;
+  const std::string path = image(spec), m = file("mod", bytes("M"));
+  std::memset(memory.ptr(0x20000), 0xcc, 0x4000);
+  BootState boot = load_multiboot(memory, path, "a b", {{m, "c"}});
+  EXPECT_EQ(boot.entry, 0x20000u);
+  EXPECT_EQ(boot.ebx, INFO_ADDRESS);
+  EXPECT_EQ(memory.read_obj<uint32_t>(0x20000), 0x21574f4cu);  // "LOW!"
+  EXPECT_EQ(memory.read_obj<uint8_t>(0x22fff), 0) << "bss";
+  EXPECT_EQ(memory.read_obj<uint8_t>(0x23000), 0xcc);
+  mb::Info i = info();
+  EXPECT_EQ(i.mods_addr, 0x90c0u) << "the module list and strings stay in conventional memory";
+  EXPECT_EQ(c_string(i.cmdline), path + " a b");
+  auto m0 = memory.read_obj<mb::Module>(i.mods_addr);
+  EXPECT_EQ(m0.mod_start, MiB) << "modules never below 1 MiB";
+  EXPECT_EQ(c_string(m0.string), m + " c");
+}
+
+TEST_F(LoaderTest, AnAoutKludgeKernelBelow1MiBLoadsAndOneOverTheEbdaIsRefused) {
+  std::vector<uint8_t> code = bytes("\x90\xf4");
+  BootState boot = load_multiboot(memory, file("low.bin", testing::build_aout_kludge(0x10000, code, 0x1000, 0)), "", {});
+  EXPECT_EQ(boot.entry, 0x10000u + sizeof(mb::Header));
+  EXPECT_EQ(memory.read_obj<uint32_t>(0x10000), mb::HEADER_MAGIC);
+  // Its bss alone reaches past 0x9fc00.
+  expect_error(file("ebda.bin", testing::build_aout_kludge(0x9f000, code, 0x1000, 0)),
+               "overlaps [0x9fc00, 0x100000), the EBDA, VGA and BIOS area (not RAM)");
+}
+
+TEST_F(LoaderTest, AKernelRightAfterTheMapGetsItsStringsAfterIt) {
+  ElfSpec spec = simple_kernel(false);
+  spec.segments = {{0x90c0, 0, bytes("TIGHT"), 0x1000}};
+  spec.entry = 0x90c0;
+  const std::string path = image(spec), m = file("mod", bytes("M"));
+  load_multiboot(memory, path, "", {{m, ""}});
+  EXPECT_EQ(memory.read_obj<uint8_t>(0x90c0), 'T') << "the kernel is intact";
+  mb::Info i = info();
+  EXPECT_EQ(i.mods_addr, MiB) << "after the kernel, and at least 1 MiB";
+  EXPECT_EQ(c_string(i.cmdline), path + " ");
+  EXPECT_EQ(memory.read_obj<mb::Module>(i.mods_addr).mod_start, MiB + 0x1000);
 }
 
 // ---- boot information ----
@@ -241,11 +285,23 @@ TEST_F(LoaderTest, SegmentBeyondAnyRam) {
   expect_error(image(spec), "lies outside the 16 MiB of RAM");
 }
 
-TEST_F(LoaderTest, SegmentOverlappingTheInfoArea) {
+TEST_F(LoaderTest, SegmentOverlappingTheInfoStructureOrMap) {
   ElfSpec spec = simple_kernel(false);
   spec.segments = {{0x8000, 0, bytes("X"), 0x2000}};
   spec.entry = 0x8000;
-  expect_error(image(spec), "overlaps the boot information");
+  expect_error(image(spec),
+               "segment [0x8000, 0xa000) overlaps [0x9000, 0x90b8), the Multiboot information and memory map");
+}
+
+TEST_F(LoaderTest, SegmentOverTheEbdaVgaAndBiosArea) {
+  ElfSpec spec = simple_kernel(false);
+  spec.segments = {{0x9f000, 0, bytes("X"), 0x1000}};
+  spec.entry = 0x9f000;
+  expect_error(image(spec),
+               "segment [0x9f000, 0xa0000) overlaps [0x9fc00, 0x100000), the EBDA, VGA and BIOS area (not RAM)");
+  spec.segments = {{0x100000, 0, bytes("X"), 0x1000}, {0xc0000, 0, bytes("ROM"), 0}};  // the second one
+  spec.entry = 0x100000;
+  expect_error(image(spec), "segment [0xc0000, 0xc0003) overlaps [0x9fc00, 0x100000), the EBDA");
 }
 
 TEST_F(LoaderTest, EntryOutsideEverySegment) {
@@ -269,12 +325,27 @@ TEST_F(LoaderTest, MissingModule) {
   expect_error(image(simple_kernel(false)), "cannot open module", {{(dir_ / "nope").string(), ""}});
 }
 
-TEST_F(LoaderTest, CommandLineTooLongForTheInfoArea) {
+TEST_F(LoaderTest, ACommandLineTooLongForConventionalMemoryGoesAfterTheKernelAsQemuPutsIt) {
+  const std::string path = image(simple_kernel(false)), args(700 * 1024, 'x');
+  const std::string m = file("mod", bytes("M"));
+  load_multiboot(memory, path, args, {{m, ""}});
+  mb::Info i = info();
+  EXPECT_EQ(i.mods_addr, 0x103000u) << "the module list first, from the first page after the kernel";
+  EXPECT_EQ(c_string(i.cmdline), path + " " + args);
+  auto m0 = memory.read_obj<mb::Module>(i.mods_addr);
+  EXPECT_EQ(c_string(m0.string), m);
+  EXPECT_GE(m0.string, 0x103000u + sizeof(mb::Module));
+  EXPECT_EQ(m0.mod_start, (i.boot_loader_name + sizeof "nestbed" + 0xfff) & ~0xfffu) << "then the module";
+  EXPECT_EQ(c_string(i.boot_loader_name), "nestbed");
+}
+
+TEST_F(LoaderTest, ACommandLineThatFitsNowhere) {
   try {
-    load_multiboot(memory, image(simple_kernel(false)), std::string(700 * 1024, 'x'), {});
+    load_multiboot(memory, image(simple_kernel(false)), std::string(16 * MiB - 0x103000, 'x'), {});
     ADD_FAILURE();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("boot information"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("do not fit in 16 MiB of RAM after the kernel; it needs 17 MiB"),
+              std::string::npos) << e.what();
   }
 }
 
