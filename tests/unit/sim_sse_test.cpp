@@ -7,6 +7,7 @@
 // themselves are checked against the host in differential_test.cpp.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "arch/x86/control_regs.h"
@@ -60,6 +61,11 @@ class SimSse : public ::testing::Test {
   uint64_t xmm_hi(unsigned r) { return m.s().xmm[r].q[1]; }
 };
 
+float f32_value(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
 uint32_t f32(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
@@ -260,6 +266,72 @@ TEST_F(SimSse, UnmaskedExceptionRaisesXmOrUd) {
   expect_stub(run(a), XM);
   EXPECT_EQ(m.s().mxcsr & mxb::FLAGS, mxb::PE);
   EXPECT_EQ(xmm_lo(0), f32(1.0f));
+}
+
+// RCPPS/RCPSS/RSQRTPS/RSQRTSS (SDM vol. 2): the SDM fixes their special
+// cases and bounds their relative error by 1.5 * 2^-12; the sim returns the
+// reciprocal (of the square root) rounded to nearest. No SIMD
+// floating-point exception and no MXCSR flag, even with every exception
+// unmasked; the SS forms keep elements 1-3.
+TEST_F(SimSse, ApproximateReciprocalsFollowTheSdm) {
+  struct Case {
+    uint32_t in, rcp, rsqrt;
+  };
+  const uint32_t INF = 0x7f800000, NINF = 0xff800000, INDEF = 0xffc00000;
+  const Case cases[] = {
+      {0x00000000, INF, INF},                   // +0
+      {0x80000000, NINF, NINF},                 // -0
+      {0x00000001, INF, INF},                   // denormals are zeros of their sign
+      {0x80400000, NINF, NINF},
+      {0x00800c01, INF, f32(float(1.0 / std::sqrt(double(f32_value(0x00800c01)))))},  // RCP's last infinite input
+      {0x00800c02, f32(1.0f / f32_value(0x00800c02)), f32(float(1.0 / std::sqrt(double(f32_value(0x00800c02)))))},
+      {0x7e7fe800, 0x00000000, f32(float(1.0 / std::sqrt(double(f32_value(0x7e7fe800)))))},  // RCP's first tiny
+      {0xfe7fe800, 0x80000000, INDEF},
+      {0x7e7fe7ff, f32(1.0f / f32_value(0x7e7fe7ff)), f32(float(1.0 / std::sqrt(double(f32_value(0x7e7fe7ff)))))},
+      {INF, 0x00000000, 0x00000000},
+      {NINF, 0x80000000, INDEF},
+      {f32(-1.0f), f32(-1.0f), INDEF},
+      {f32(2.0f), f32(0.5f), f32(float(1.0 / std::sqrt(2.0)))},
+      {f32(4.0f), f32(0.25f), f32(0.5f)},
+      {f32(3.0f), f32(1.0f / 3.0f), f32(float(1.0 / std::sqrt(3.0)))},
+      {0x7fc01234, 0x7fc01234, 0x7fc01234},     // a QNaN stays
+      {0xff801234, 0xffc01234, 0xffc01234},     // an SNaN is quieted
+  };
+  const uint32_t all_unmasked = mxb::RESET & ~mxb::MASKS;
+  Asm programs[4] = {Asm(L::CODE), Asm(L::CODE), Asm(L::CODE), Asm(L::CODE)};
+  programs[0].raw({0x0f, 0x53, rr(0, 1)}).hlt();        // rcpps xmm0, xmm1
+  programs[1].raw({0xf3, 0x0f, 0x53, rr(0, 1)}).hlt();  // rcpss xmm0, xmm1
+  programs[2].raw({0x0f, 0x52, rr(0, 1)}).hlt();        // rsqrtps xmm0, xmm1
+  programs[3].raw({0xf3, 0x0f, 0x52, rr(0, 1)}).hlt();  // rsqrtss xmm0, xmm1
+  for (const Case& c : cases) {
+    // Within the SDM's bound of the exact value where the result is finite and nonzero.
+    for (uint32_t r : {c.rcp, c.rsqrt}) {
+      const float x = f32_value(c.in), got = f32_value(r);
+      if (!std::isfinite(x) || x <= 0 || !std::isnormal(got)) continue;
+      const long double exact = r == c.rcp ? 1.0L / x : 1.0L / std::sqrt((long double)x);
+      EXPECT_LE(std::fabs((long double)got - exact) / exact, 1.5L / 4096) << std::hex << c.in;
+    }
+    for (int op = 0; op < 4; op++) {  // RCPPS, RCPSS, RSQRTPS, RSQRTSS
+      const bool scalar = op & 1, rsqrt = op & 2;
+      m.enter_long_mode();
+      m.s().cr4 |= cr4::OSFXSR | cr4::OSXMMEXCPT;
+      m.s().mxcsr = all_unmasked;
+      const Asm& a = programs[op];
+      set_xmm(0, 0x1111111122222222ull, 0x3333333344444444ull);
+      set_xmm(1, uint64_t(c.in) | uint64_t(c.in) << 32, uint64_t(c.in) | uint64_t(c.in) << 32);
+      expect_done(run(a));
+      const uint64_t want = rsqrt ? c.rsqrt : c.rcp;
+      EXPECT_EQ(xmm_lo(0) & 0xffffffff, want) << "op " << op << " of 0x" << std::hex << c.in;
+      if (scalar) {
+        EXPECT_EQ(xmm_lo(0) >> 32, 0x11111111u);
+        EXPECT_EQ(xmm_hi(0), 0x3333333344444444ull);
+      } else {
+        EXPECT_EQ(xmm_lo(0), want | want << 32);
+        EXPECT_EQ(xmm_hi(0), want | want << 32);
+      }
+      EXPECT_EQ(m.s().mxcsr, all_unmasked) << "no flag";
+    }
+  }
 }
 
 // LDMXCSR with a bit outside MXCSR_MASK (0xffff) is #GP(0) and leaves MXCSR;

@@ -5,10 +5,13 @@
 // guest's MXCSR (exec_sse.h), so rounding, DAZ/FTZ, NaN propagation and
 // the exception flags are the hardware's.
 //
-// RCPPS/RCPSS/RSQRTPS/RSQRTSS are left out (they raise #UD): their results
-// are approximations that differ between implementations, and the host's
-// would not be Intel's.
+// RCPPS/RCPSS/RSQRTPS/RSQRTSS are approximations whose bits differ between
+// implementations; they are computed here, not by the host (see
+// ApproxReciprocal below).
 #include <capstone/capstone.h>
+
+#include <cmath>
+#include <cstring>
 
 #include "l0/sim/cpu/exec_select.h"
 #include "l0/sim/cpu/exec_sse.h"
@@ -60,6 +63,67 @@ NB_FP_OP(Cvtdq2pd, "cvtdq2pd")
 NB_FP_OP(Cvtpd2dq, "cvtpd2dq")
 NB_FP_OP(Cvttpd2dq, "cvttpd2dq")
 #undef NB_FP_OP
+
+// RCPPS/RCPSS and RSQRTPS/RSQRTSS (SDM vol. 2): the SDM bounds their
+// relative error by 1.5 * 2^-12 and fixes their special cases, not their
+// bits: each processor has its own tables, and this host's (whatever its
+// maker) would not be the guest's. The sim returns the reciprocal (of the
+// square root) rounded to nearest, which is within the bound and the same
+// on every host (QEMU TCG's choice too), with the SDM's special cases:
+//  - no SIMD floating-point exception, no MXCSR flag, whatever MXCSR says;
+//  - a denormal source is a zero of its sign: 1/x is then an infinity;
+//  - RCP: |x| <= 1.00000000000110000000001B * 2^-126 gives an infinity
+//    and |x| >= 1.11111111110100000000000B * 2^125 a zero (tiny results
+//    are flushed), both of the source's sign;
+//  - RSQRT: -0 gives -infinity, any other negative the QNaN indefinite;
+//  - 1/infinity is a zero of its sign; a NaN source gives that NaN, quiet.
+struct ApproxReciprocal {
+  static constexpr uint32_t SIGN = 0x80000000u, QUIET = 0x00400000u, INF = 0x7f800000u;
+  static constexpr uint32_t INDEFINITE = 0xffc00000u;
+  static constexpr uint32_t RCP_INFINITE_AT_OR_BELOW = 0x00800c01u;  // 1.00000000000110000000001B * 2^-126
+  static constexpr uint32_t RCP_ZERO_AT_OR_ABOVE = 0x7e7fe800u;      // 1.11111111110100000000000B * 2^125
+
+  static float as_float(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
+  static uint32_t as_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
+
+  static uint32_t rcp(uint32_t x) {
+    const uint32_t sign = x & SIGN, mag = x & ~SIGN;
+    if (mag > INF) return x | QUIET;                            // NaN
+    if (mag <= RCP_INFINITE_AT_OR_BELOW) return sign | INF;     // 0, denormals, the smallest normals
+    if (mag >= RCP_ZERO_AT_OR_ABOVE) return sign;               // infinity, and tiny results flushed
+    return as_bits(1.0f / as_float(x));
+  }
+  static uint32_t rsqrt(uint32_t x) {
+    const uint32_t sign = x & SIGN, mag = x & ~SIGN;
+    if (mag > INF) return x | QUIET;                            // NaN
+    if (mag < 0x00800000u) return sign | INF;                   // +-0 and denormals (as zeros)
+    if (sign) return INDEFINITE;                                // negative
+    if (mag == INF) return 0;                                   // +infinity
+    return as_bits(float(1.0 / std::sqrt(double(as_float(x)))));  // every such result is a normal single
+  }
+  template <uint32_t (*F)(uint32_t), bool Packed>
+  static V128 apply(V128 a, V128 b) {
+    uint32_t in[4], out[4];
+    std::memcpy(in, &b, 16);
+    std::memcpy(out, &a, 16);
+    for (unsigned k = 0; k < (Packed ? 4u : 1u); k++) out[k] = F(in[k]);
+    V128 r;
+    std::memcpy(&r, out, 16);
+    return r;
+  }
+};
+struct Rcpps {
+  static V128 run(V128 a, V128 b, uint32_t&) { return ApproxReciprocal::apply<ApproxReciprocal::rcp, true>(a, b); }
+};
+struct Rcpss {
+  static V128 run(V128 a, V128 b, uint32_t&) { return ApproxReciprocal::apply<ApproxReciprocal::rcp, false>(a, b); }
+};
+struct Rsqrtps {
+  static V128 run(V128 a, V128 b, uint32_t&) { return ApproxReciprocal::apply<ApproxReciprocal::rsqrt, true>(a, b); }
+};
+struct Rsqrtss {
+  static V128 run(V128 a, V128 b, uint32_t&) { return ApproxReciprocal::apply<ApproxReciprocal::rsqrt, false>(a, b); }
+};
 
 // CMPPS/CMPPD/CMPSS/CMPSD with predicate P (0..7; legacy SSE ignores
 // imm8 bits 7:3, SDM vol. 2 CMPPS).
@@ -246,6 +310,10 @@ bool select_sse_fp(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& c
     case X86_INS_SQRTSS: h = fp_handler<Sqrtss, 4>(d, mode); cost = CostClass::sse_divide; break;
     case X86_INS_SQRTPD: h = fp_handler<Sqrtpd, 16>(d, mode); cost = CostClass::sse_divide; break;
     case X86_INS_SQRTSD: h = fp_handler<Sqrtsd, 8>(d, mode); cost = CostClass::sse_divide; break;
+    case X86_INS_RCPPS: h = fp_handler<Rcpps, 16>(d, mode); break;
+    case X86_INS_RCPSS: h = fp_handler<Rcpss, 4>(d, mode); break;
+    case X86_INS_RSQRTPS: h = fp_handler<Rsqrtps, 16>(d, mode); break;
+    case X86_INS_RSQRTSS: h = fp_handler<Rsqrtss, 4>(d, mode); break;
 #undef NB_FP
     // Capstone names the compares with predicates 0-7 by predicate
     // (CMPLTPS...) and keeps CMPPS with its immediate for the rest.
