@@ -137,7 +137,10 @@ CpuStop Cpu::run(uint64_t max_instructions) {
     try {
       if (NB_UNLIKELY(debug)) check_instruction_breakpoint();
       Block* b = lookup_block();
-      if (NB_UNLIKELY(debug)) dbg_fallthrough_ = fault_rip_ + b->insns[0].len;  // for DEBUGCTL.BTF
+      if (NB_UNLIKELY(debug)) {  // for DEBUGCTL.BTF and LBR
+        dbg_fallthrough_ = fault_rip_ + b->insns[0].len;
+        dbg_branch_ = lbr_branch_class(b->insns[0]);
+      }
       execute_block(b, budget);
     } catch (const GuestFault& f) {
       abandon_fast_path();

@@ -14,6 +14,7 @@
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
 #include "arch/vmx/vmx.h"
+#include "arch/x86/msr.h"
 #include "l0/sim/cpu/cpu.h"
 #include "l0/sim/vmx/vmx.h"
 
@@ -235,6 +236,11 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
   // next RIP and reports its length) without the gate's DPL check.
   bool privileged = std::exchange(privileged_software_, false);
   bool injected_now = injected;
+  // Where a last-branch record of this event comes from: the instruction
+  // that raised a software interrupt or exception, else the RIP the event
+  // interrupts (the faulting instruction's for a fault).
+  const uint64_t lbr_from =
+      NB_UNLIKELY(s_.debugctl & arch::msr::DEBUGCTL_LBR) ? ((is_software || privileged) ? fault_rip() : s_.rip()) : 0;
   for (;;) {
     // In non-root operation exceptions (and INT3/INTO, ICEBP) may exit
     // instead of being delivered (SDM 25.2); INT n and external interrupts
@@ -294,6 +300,8 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
       // A delivered NMI blocks NMIs; in a guest with "virtual NMIs" an
       // injected one blocks virtual NMIs instead (vmx.cpp, SDM 26.6.1.2).
       if (is_nmi && !(non_root_ && (vmx_->controls().pin & v::pin_ctl::VIRTUAL_NMIS))) nmi_blocked_ = true;
+      if (NB_UNLIKELY(s_.debugctl & arch::msr::DEBUGCTL_LBR))
+        lbr_event(lbr_from, vector == uint8_t(Vector::DB) && !is_software && !is_external);
       halted_ = false;
       end_block();
       return;
