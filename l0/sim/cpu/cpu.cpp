@@ -155,6 +155,15 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       apic_write_offset_ = kNoApicWrite;
       s_.rip() = fault_rip_;
       deliver_vm_exit(r);
+    } catch (const X87Freeze&) {
+      // Frozen before the instruction until an interrupt (exec_x87.cpp):
+      // halted with RIP on it, so the interrupt returns to it.
+      abandon_fast_path();
+      tpr_shadow_update_ = false;
+      apic_write_offset_ = kNoApicWrite;
+      s_.rip() = fault_rip_;
+      restart_ = true;
+      halted_ = true;
     }
     if (NB_UNLIKELY(pending_exit_.valid)) {
       tpr_shadow_update_ = false;  // the instruction did not complete

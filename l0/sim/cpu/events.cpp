@@ -158,6 +158,19 @@ bool Cpu::vmx_events() {
     return !non_root_;
   };
   if (vmx_->virtual_interrupt_recognized() && deliver_virtual_interrupt()) return true;
+  if ((ctl.pin & v::pin_ctl::EXTERNAL_INTERRUPT_EXITING) && NB_UNLIKELY(dev_.extint_pending())) {
+    // The 8259A's INTR exits like the APIC's interrupts; "acknowledge
+    // interrupt on exit" takes its vector from the PIC (SDM 27.2.2).
+    vmx::VmExitRequest r{uint32_t(v::ExitReason::EXTERNAL_INTERRUPT)};
+    if (ctl.exit & v::exit_ctl::ACK_INTERRUPT_ON_EXIT) {
+      ++counters_.interrupts;
+      r.intr_info = uint32_t(v::intr_info::VECTOR.make(uint64_t(dev_.pic.acknowledge())) |
+                             v::intr_info::TYPE.make(v::intr_info::TYPE_EXTERNAL_INTERRUPT) | v::intr_info::VALID.mask);
+    }
+    halted_ = false;
+    deliver_vm_exit(r);
+    return true;
+  }
   while ((ctl.pin & v::pin_ctl::EXTERNAL_INTERRUPT_EXITING) && dev_.apic.pending_vector() >= 0) {
     const int vector = dev_.apic.pending_vector();
     if ((ctl.pin & v::pin_ctl::POSTED_INTERRUPTS) && vector == ctl.notification_vector) {
@@ -198,6 +211,14 @@ void Cpu::deliver_nmi() {
 }
 
 bool Cpu::deliver_pending_interrupt() {
+  // The 8259A's INTR (ExtINT): acknowledged from the PIC, not the APIC's
+  // IRR, and not subject to the APIC's priorities (SDM 11.5.1). It is
+  // taken before the APIC's fixed interrupts here.
+  if (NB_UNLIKELY(dev_.extint_pending())) {
+    ++counters_.interrupts;
+    deliver_event(dev_.pic.acknowledge(), false, 0, false, true, 0);
+    return true;
+  }
   const int vector = dev_.apic.pending_vector();
   if (vector < 0) return false;
   dev_.apic.acknowledge(vector);
