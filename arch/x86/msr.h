@@ -44,15 +44,16 @@ inline constexpr uint64_t DEBUGCTL_IMPLEMENTED = DEBUGCTL_LBR | DEBUGCTL_BTF | D
 // a 5-bit top-of-stack index in MSR_LASTBRANCH_TOS.
 inline constexpr unsigned LBR_SKYLAKE_DEPTH = 32;
 inline constexpr uint64_t LBR_TOS_MASK_SKYLAKE = LBR_SKYLAKE_DEPTH - 1;
-// MSR_LBR_INFO_n (SDM table 17-16 / 18-17): the elapsed core cycles since
+// MSR_LBR_INFO_n (SDM 17.10, Skylake): the elapsed core cycles since
 // the previous LBR update (saturating), and three flags; bits 60:16 are
 // undefined.
 inline constexpr uint64_t LBR_INFO_CYC_CNT = 0xffff;
 inline constexpr uint64_t LBR_INFO_TSX_ABORT = 1ull << 61;
 inline constexpr uint64_t LBR_INFO_IN_TSX = 1ull << 62;
 inline constexpr uint64_t LBR_INFO_MISPRED = 1ull << 63;
-// MSR_LBR_SELECT (SDM table 17-13 / 18-13, with the Sandy Bridge meaning of
-// the jump bits, table 17-14, and Haswell's call-stack bit, 17.9): a set bit
+// MSR_LBR_SELECT (SDM 17.7.2, table 17-11, with the Sandy Bridge meaning of
+// the jump bits, table 17-12, and Haswell's call-stack bit, 17.9; section
+// numbers of the 2016 edition, one chapter later from 2023): a set bit
 // filters a class of branches out of the stack.
 inline constexpr uint64_t LBR_SELECT_CPL_EQ_0 = 1ull << 0;    // branches ending in ring 0
 inline constexpr uint64_t LBR_SELECT_CPL_NEQ_0 = 1ull << 1;   // branches ending in ring > 0

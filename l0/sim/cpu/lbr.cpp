@@ -1,5 +1,6 @@
-// Last-branch records (SDM vol. 3, 17.4.8, 17.9 and 17.10; vol. 4, the MSRs
-// of processors based on the Skylake microarchitecture). While
+// Last-branch records (SDM vol. 3, 17.4.2, 17.4.8, 17.7-17.10: section
+// numbers of the 2016 edition; vol. 4, the MSRs of processors based on the
+// Skylake microarchitecture). While
 // IA32_DEBUGCTL.LBR is 1 every taken branch, interrupt and exception is
 // recorded as a (from, to) pair in the next entry of a 32-entry circular
 // stack whose last entry MSR_LASTBRANCH_TOS indexes, and each event copies
@@ -14,17 +15,17 @@
 // The record format is IA32_PERF_CAPABILITIES.LBR_FMT = 000101B: FROM_IP
 // and TO_IP hold the offset in CS (the RIP; its upper 32 bits are 0 outside
 // 64-bit mode, 17.4.8.1), MSR_LBR_INFO_n the flags and the cycles elapsed
-// since the previous record (table 17-16), here the modeled cycles. The
+// since the previous record (17.10), here the modeled cycles. The
 // sim has no branch predictor (MISPRED is 0) and no TSX (IN_TSX and
 // TSX_ABORT are 0).
 //
 // Rules taken from the SDM:
 //   - Debug exceptions are not recorded, and delivering one clears
-//     DEBUGCTL.LBR (17.4.8 "Monitoring Branches, Exceptions, and
+//     DEBUGCTL.LBR (17.4.2 "Monitoring Branches, Exceptions, and
 //     Interrupts"; the stack keeps its contents). A #DB that causes a VM
 //     exit instead changes nothing (27.1).
 //   - A branch that raises a trap records the branch, then the event
-//     (17.11.2): end_debug_step runs before the trap is delivered.
+//     (stated in 17.11.2): end_debug_step runs before the trap is delivered.
 //   - An interrupt or exception records (the RIP it interrupted, or of
 //     the INT n / INT3 / INTO / INT1 that raised it; the handler's RIP).
 //   - MSR_LBR_SELECT (17.7.2, 17.8, 17.9): a set bit drops its class of
