@@ -48,11 +48,16 @@ constexpr uint8_t fw_cfg_item_byte(uint16_t selector, uint32_t offset, uint64_t 
   }
 }
 
-// 8259A PICs: mask writes are accepted; nothing is delivered through them.
+// 8259A PICs (master IRQ 0-7, slave IRQ 8-15 cascaded on the master's IR2).
 inline constexpr uint16_t PIC1_COMMAND = 0x20;
 inline constexpr uint16_t PIC1_DATA = 0x21;
 inline constexpr uint16_t PIC2_COMMAND = 0xa0;
 inline constexpr uint16_t PIC2_DATA = 0xa1;
+inline constexpr unsigned PIC_CASCADE_IRQ = 2;
+// The x87 error (FERR#) interrupt and the port whose writes clear it and
+// assert IGNNE# (SDM vol. 1, 8.7.2 and appendix D).
+inline constexpr unsigned IRQ_X87_ERROR = 13;
+inline constexpr uint16_t X87_ERROR_CLEAR_PORT = 0xf0;
 
 // POST-code port, used by pio-loop: writes are ignored.
 inline constexpr uint16_t POST_CODE = 0x80;

@@ -93,6 +93,7 @@ inline constexpr uint32_t DELIVERY_SMI = 2;
 inline constexpr uint32_t DELIVERY_NMI = 4;
 inline constexpr uint32_t DELIVERY_INIT = 5;
 inline constexpr uint32_t DELIVERY_STARTUP = 6;
+inline constexpr uint32_t DELIVERY_EXTINT = 7;  // LVT LINT0/LINT1 only: an external 8259A's vector
 inline constexpr uint32_t ICR_DEST_LOGICAL = 1u << 11;
 inline constexpr uint32_t ICR_DELIVERY_STATUS = 1u << 12;
 inline constexpr uint32_t ICR_LEVEL_ASSERT = 1u << 14;

@@ -8,6 +8,7 @@ inline constexpr uint32_t L1_ECX_SSE3 = 1u << 0;
 inline constexpr uint32_t L1_ECX_VMX = 1u << 5;
 inline constexpr uint32_t L1_ECX_SSSE3 = 1u << 9;
 inline constexpr uint32_t L1_ECX_CX16 = 1u << 13;
+inline constexpr uint32_t L1_ECX_PDCM = 1u << 15;  // IA32_PERF_CAPABILITIES exists
 inline constexpr uint32_t L1_ECX_PCID = 1u << 17;
 inline constexpr uint32_t L1_ECX_SSE4_1 = 1u << 19;
 inline constexpr uint32_t L1_ECX_SSE4_2 = 1u << 20;

@@ -29,13 +29,51 @@ inline constexpr uint64_t DEBUGCTL_BTF = 1ull << 1;  // single-step on branches
 inline constexpr uint64_t DEBUGCTL_FREEZE_LBRS_ON_PMI = 1ull << 11;
 inline constexpr uint64_t DEBUGCTL_FREEZE_PERFMON_ON_PMI = 1ull << 12;
 inline constexpr uint64_t DEBUGCTL_FREEZE_WHILE_SMM = 1ull << 14;
-// The IA32_DEBUGCTL bits the platform implements: BTF, and the freeze
-// bits, which take effect on a PMI or in SMM, neither of which exists on
-// it (no PMU, no SMM). LBR, branch trace store (TR, BTS, BTINT, the BTS_OFF
-// bits: IA32_MISC_ENABLE reports BTS unavailable), the uncore PMI and RTM
+// The IA32_DEBUGCTL bits the platform implements: LBR (the last-branch
+// record stack below), BTF, and the freeze bits, which take effect on a PMI
+// or in SMM, neither of which exists on it (no PMU: CPUID leaf 0AH reports
+// version 0; no SMM). Branch trace store (TR, BTS, BTINT, the BTS_OFF bits:
+// IA32_MISC_ENABLE reports BTS unavailable), the uncore PMI and RTM
 // debugging are not modeled: writing them is #GP.
-inline constexpr uint64_t DEBUGCTL_IMPLEMENTED =
-    DEBUGCTL_BTF | DEBUGCTL_FREEZE_LBRS_ON_PMI | DEBUGCTL_FREEZE_PERFMON_ON_PMI | DEBUGCTL_FREEZE_WHILE_SMM;
+inline constexpr uint64_t DEBUGCTL_IMPLEMENTED = DEBUGCTL_LBR | DEBUGCTL_BTF | DEBUGCTL_FREEZE_LBRS_ON_PMI |
+                                                 DEBUGCTL_FREEZE_PERFMON_ON_PMI | DEBUGCTL_FREEZE_WHILE_SMM;
+// The last-branch record stack of processors based on the Skylake
+// microarchitecture (SDM vol. 3, 17.10 / 18.10 in later editions; vol. 4,
+// the Skylake MSR tables): 32 entries of MSR_LASTBRANCH_n_FROM_IP (680H +
+// n), MSR_LASTBRANCH_n_TO_IP (6C0H + n) and MSR_LBR_INFO_n (DC0H + n), and
+// a 5-bit top-of-stack index in MSR_LASTBRANCH_TOS.
+inline constexpr unsigned LBR_SKYLAKE_DEPTH = 32;
+inline constexpr uint64_t LBR_TOS_MASK_SKYLAKE = LBR_SKYLAKE_DEPTH - 1;
+// MSR_LBR_INFO_n (SDM 17.10, Skylake): the elapsed core cycles since
+// the previous LBR update (saturating), and three flags; bits 60:16 are
+// undefined.
+inline constexpr uint64_t LBR_INFO_CYC_CNT = 0xffff;
+inline constexpr uint64_t LBR_INFO_TSX_ABORT = 1ull << 61;
+inline constexpr uint64_t LBR_INFO_IN_TSX = 1ull << 62;
+inline constexpr uint64_t LBR_INFO_MISPRED = 1ull << 63;
+// MSR_LBR_SELECT (SDM 17.7.2, table 17-11, with the Sandy Bridge meaning of
+// the jump bits, table 17-12, and Haswell's call-stack bit, 17.9; section
+// numbers of the 2016 edition, one chapter later from 2023): a set bit
+// filters a class of branches out of the stack.
+inline constexpr uint64_t LBR_SELECT_CPL_EQ_0 = 1ull << 0;    // branches ending in ring 0
+inline constexpr uint64_t LBR_SELECT_CPL_NEQ_0 = 1ull << 1;   // branches ending in ring > 0
+inline constexpr uint64_t LBR_SELECT_JCC = 1ull << 2;         // conditional branches
+inline constexpr uint64_t LBR_SELECT_NEAR_REL_CALL = 1ull << 3;
+inline constexpr uint64_t LBR_SELECT_NEAR_IND_CALL = 1ull << 4;
+inline constexpr uint64_t LBR_SELECT_NEAR_RET = 1ull << 5;
+inline constexpr uint64_t LBR_SELECT_NEAR_IND_JMP = 1ull << 6;  // but calls and returns
+inline constexpr uint64_t LBR_SELECT_NEAR_REL_JMP = 1ull << 7;  // but calls
+inline constexpr uint64_t LBR_SELECT_FAR_BRANCH = 1ull << 8;    // far transfers, interrupts, exceptions
+inline constexpr uint64_t LBR_SELECT_EN_CALLSTACK = 1ull << 9;  // LIFO: returns pop their call
+inline constexpr uint64_t LBR_SELECT_VALID = (1ull << 10) - 1;
+// IA32_PERF_CAPABILITIES (SDM vol. 4, table 2-2; vol. 3, 17.4.8.1): the
+// format of the LBR records in bits 5:0; bit 12 says IA32_DEBUGCTL bit 14
+// (FREEZE_WHILE_SMM) is supported. Format 000101B: 64-bit EIP (the offset
+// in CS, upper 32 bits 0 outside 64-bit mode), flags, TSX and LBR_INFO
+// (Skylake).
+inline constexpr uint64_t PERF_CAP_LBR_FMT = 0x3f;
+inline constexpr uint64_t PERF_CAP_LBR_FMT_EIP_FLAGS_TSX_INFO = 0x5;
+inline constexpr uint64_t PERF_CAP_FREEZE_WHILE_SMM = 1ull << 12;
 // IA32_PAT (SDM 11.12.2): eight one-byte entries, each a memory type other
 // than the reserved 2, 3 and 8..255.
 constexpr bool pat_memory_type_valid(uint64_t type) { return type <= 7 && type != 2 && type != 3; }

@@ -430,6 +430,12 @@ void LocalApic::assert_lint(unsigned pin) {
   }
 }
 
+bool LocalApic::accepts_extint() const {
+  if (!globally_enabled()) return true;
+  const uint32_t lvt = lvt_[LVT_LINT0];
+  return !(lvt & apic::LVT_MASKED) && ((lvt & LVT_DELIVERY_MODE) >> apic::ICR_DELIVERY_MODE_SHIFT) == apic::DELIVERY_EXTINT;
+}
+
 void LocalApic::send_fixed_ipi(uint8_t vector, bool to_self) {
   if (vector < apic::FIRST_LEGAL_VECTOR) {
     record_error(apic::ESR_SEND_ILLEGAL_VECTOR);

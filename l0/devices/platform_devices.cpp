@@ -17,6 +17,7 @@ PlatformDevices::PlatformDevices(const PlatformConfig& config)
   bus.map_ports(pf::FW_CFG_SELECTOR, 2, &fw_cfg);
   bus.map_ports(pf::PIC1_COMMAND, 2, &pic);
   bus.map_ports(pf::PIC2_COMMAND, 2, &pic);
+  bus.map_ports(pf::X87_ERROR_CLEAR_PORT, 1, &x87_error);
   bus.map_mmio(arch::apic::DEFAULT_BASE, arch::apic::MMIO_SIZE, &apic);
   bus.map_mmio(arch::io_apic::DEFAULT_BASE, arch::io_apic::MMIO_SIZE, &io_apic);
   apic.attach_bus(&bus);

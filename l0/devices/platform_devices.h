@@ -1,5 +1,5 @@
 // The devices every engine provides (DESIGN.md §3): COM1 16550 UART,
-// isa-debug-exit, fw_cfg, the PIC pair (mask writes accepted), the local
+// isa-debug-exit, fw_cfg, the PIC pair (FERR# on IRQ 13), the local
 // APIC with its timer and the I/O APIC's registers. Engines own one PlatformDevices per machine and route
 // port and MMIO accesses through its bus.
 #pragma once
@@ -66,22 +66,72 @@ class FwCfg : public PortDevice {
   common::devices::FwCfg fw_cfg_;
 };
 
-// The master/slave 8259A pair. Guests program it only to mask it before using
-// the APIC: the ICW sequence and mask (OCW1) writes are accepted and the masks
-// read back; no interrupt is ever delivered through it, so IRR/ISR read 0.
+// The master/slave 8259A pair (8259A data sheet; IBM PC/AT wiring: the
+// slave's INT on the master's IR2). Edge-triggered requests in fully nested
+// mode with fixed priority (IR0 highest), the ICW1-ICW4 sequence (vector
+// base, cascade, AEOI), the mask (OCW1), non-specific and specific EOI
+// (OCW2) and the IRR/ISR read select (OCW3). Not modeled: level-triggered
+// mode (ICW1 LTIM), priority rotation and the set-priority command, special
+// mask and special fully nested modes, poll mode (those OCW2/OCW3 commands
+// are ignored). The only source wired to it is FERR# on IRQ 13
+// (X87ErrorLatch); its INT reaches the processor through the local APIC's
+// LINT0 in ExtINT mode, or directly with the APIC globally disabled
+// (PlatformDevices::extint_pending).
 class Pic8259 : public PortDevice {
  public:
   uint32_t io_read(uint16_t port, unsigned size) override;
   void io_write(uint16_t port, unsigned size, uint32_t value) override;
-  uint8_t mask[2] = {0xff, 0xff};
+  // ISA IRQ line `irq` (0-7 master, 8-15 slave) goes to `level`: a rising
+  // edge sets the request.
+  void set_irq(unsigned irq, bool level);
+  // The master's INT output: a request it would present to the processor.
+  bool intr() const { return master_request() >= 0; }
+  // Interrupt acknowledge (the two INTA cycles): the vector of the request
+  // chosen, which is now in service. With no request left (it went away)
+  // the 8259A answers IR7's vector, a spurious interrupt.
+  uint8_t acknowledge();
+  uint8_t mask[2] = {0xff, 0xff};  // IMR (OCW1)
 
  private:
+  struct Chip {
+    uint8_t irr = 0, isr = 0;
+    uint8_t lines = 0;        // input levels, for edge detection
+    uint8_t vector_base = 0;  // ICW2 bits 7:3
+    bool auto_eoi = false;    // ICW4 AEOI
+    bool read_isr = false;    // OCW3: the command port reads ISR (else IRR)
+  };
+  int request(unsigned chip, uint8_t irr) const;
+  int master_request() const;
+  bool cascaded() const { return !single_; }
   void write_command(unsigned chip, uint8_t value);
   void write_data(unsigned chip, uint8_t value);
+  void end_of_interrupt(unsigned chip, uint8_t ocw2);
   // Initialization Command Words still expected after ICW1 (8259A data sheet).
   struct InitSequence {
     bool icw2 = false, icw3 = false, icw4 = false;
   } init_[2];
+  Chip chip_[2];
+  bool single_ = false;  // the master's ICW1 SNGL: no slave
+};
+
+// The PC's FERR# / IGNNE# glue (SDM vol. 1, 8.7.2 and appendix D.2.1):
+// FERR# from the processor sets a latch that drives IRQ 13; a write to
+// port F0H clears the latch and, while FERR# is asserted, asserts IGNNE#,
+// which stays asserted until FERR# goes away (the x87 error is cleared).
+// With IGNNE# asserted a waiting x87 instruction runs without reporting
+// the pending error.
+class X87ErrorLatch : public PortDevice {
+ public:
+  explicit X87ErrorLatch(Pic8259& pic) : pic_(pic) {}
+  uint32_t io_read(uint16_t port, unsigned size) override;
+  void io_write(uint16_t port, unsigned size, uint32_t value) override;
+  void set_ferr(bool asserted);
+  bool ferr() const { return ferr_; }
+  bool ignne() const { return ignne_; }
+
+ private:
+  Pic8259& pic_;
+  bool ferr_ = false, ignne_ = false;
 };
 
 // Local APIC (SDM vol. 3, chapter 11): xAPIC MMIO at the APIC base, x2APIC
@@ -153,6 +203,10 @@ class LocalApic : public MmioDevice {
   // disabled), its vector for fixed delivery, an NMI for NMI delivery.
   // Other delivery modes (ExtINT, SMI, INIT) have nothing behind them here.
   void assert_lint(unsigned pin);
+  // The processor takes the 8259A's INTR: LINT0's LVT entry is unmasked
+  // with ExtINT delivery, or the APIC is globally disabled (its pins then
+  // are the processor's INTR and NMI).
+  bool accepts_extint() const;
 
   // Timer expiries that set their vector in IRR (expiries missed while the
   // guest did not look coalesce into one, as the IRR bit does).
@@ -253,8 +307,14 @@ class PlatformDevices {
   DebugExit debug_exit;
   FwCfg fw_cfg;
   Pic8259 pic;
+  X87ErrorLatch x87_error{pic};
   LocalApic apic;
   IoApic io_apic;
+  // The 8259A's INT reaches the processor as an external (ExtINT)
+  // interrupt: through LINT0 programmed for ExtINT delivery, unmasked
+  // (virtual-wire mode, SDM 11.5.1; MP spec. 3.6.2.2), or directly when the
+  // local APIC is globally disabled (SDM 11.4.3).
+  bool extint_pending() const { return pic.intr() && apic.accepts_extint(); }
 };
 
 }  // namespace nestbed

@@ -6,6 +6,12 @@
 // without VMX. MSRs outside the bitmap's two ranges always exit (SDM
 // 24.6.9): those are forwarded, l1-vmm doing the access and passing a #GP
 // on to the guest.
+//
+// The last-branch-record MSRs (LBR stack, TOS, LBR_SELECT, LER) pass
+// through, as KVM's vmx passes them through to a guest it gives the LBRs:
+// IA32_DEBUGCTL is switched by the VMCS (VM exits clear it, "load debug
+// controls" loads the guest's), so the stack records the guest's branches
+// and never l1-vmm's, and needs no saving while l1-vmm runs one guest.
 #include "arch/vmx/vmx.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/msr.h"

@@ -198,6 +198,49 @@ TEST_F(DevicesTest, PicInitializationSequenceIsAccepted) {
   EXPECT_EQ(dev.pic.mask[0], 0xff);
 }
 
+// IRQ 13 on the slave's IR5: the master's IR2 carries it; INTA gives the
+// slave's vector and puts both in service; OCW3 selects ISR reads; a new
+// edge waits until both chips had their EOI (fully nested mode).
+TEST_F(DevicesTest, PicCascadedRequestInServiceUntilBothEois) {
+  for (uint16_t c : {pf::PIC1_COMMAND, pf::PIC2_COMMAND}) out8(c, 0x11);
+  out8(pf::PIC1_DATA, 0x20);
+  out8(pf::PIC2_DATA, 0x28);
+  out8(pf::PIC1_DATA, 0x04);
+  out8(pf::PIC2_DATA, 0x02);
+  out8(pf::PIC1_DATA, 0x01);
+  out8(pf::PIC2_DATA, 0x01);
+  out8(pf::PIC1_DATA, 0xfb);
+  out8(pf::PIC2_DATA, 0xdf);
+  dev.pic.set_irq(12, true);  // masked
+  EXPECT_FALSE(dev.pic.intr());
+  dev.pic.set_irq(13, true);
+  EXPECT_TRUE(dev.pic.intr());
+  EXPECT_EQ(in8(pf::PIC2_COMMAND), 0x30) << "IRR";
+  EXPECT_EQ(dev.pic.acknowledge(), 0x2d);
+  EXPECT_FALSE(dev.pic.intr());
+  out8(pf::PIC2_COMMAND, 0x0b);  // OCW3: read ISR
+  out8(pf::PIC1_COMMAND, 0x0b);
+  EXPECT_EQ(in8(pf::PIC2_COMMAND), 0x20);
+  EXPECT_EQ(in8(pf::PIC1_COMMAND), 0x04);
+  dev.pic.set_irq(13, true);  // no edge: still high
+  dev.pic.set_irq(13, false);
+  dev.pic.set_irq(13, true);  // a new edge, held back by the one in service
+  EXPECT_FALSE(dev.pic.intr());
+  out8(pf::PIC2_COMMAND, 0x20);  // non-specific EOI to the slave
+  EXPECT_FALSE(dev.pic.intr()) << "the master's IR2 is still in service";
+  out8(pf::PIC1_COMMAND, 0x20);
+  EXPECT_TRUE(dev.pic.intr());
+  // Port F0H: clears the FERR# latch's IRQ 13 and asserts IGNNE# only
+  // while FERR# is active.
+  out8(pf::X87_ERROR_CLEAR_PORT, 0);
+  EXPECT_FALSE(dev.x87_error.ignne());
+  dev.x87_error.set_ferr(true);
+  out8(pf::X87_ERROR_CLEAR_PORT, 0);
+  EXPECT_TRUE(dev.x87_error.ignne());
+  dev.x87_error.set_ferr(false);
+  EXPECT_FALSE(dev.x87_error.ignne());
+}
+
 TEST_F(DevicesTest, PicSingleModeSkipsIcw3) {
   out8(pf::PIC1_COMMAND, 0x13);  // ICW1: single, ICW4 needed
   out8(pf::PIC1_DATA, 0x20);     // ICW2

@@ -315,8 +315,8 @@ TEST_F(SimDebug, Dr6KeepsStickyBitsAndRewritesB0ToB3) {
 
 // IA32_DEBUGCTL.BTF (SDM 18.4.3): with TF, only taken branches trap — the
 // JMP and the taken Jcc, not the NOPs, the Jcc that falls through or the
-// POPF that clears TF. Bits the platform does not implement (LBR here)
-// are #GP.
+// POPF that clears TF. Bits the platform does not implement (TR, branch
+// trace messages, here) are #GP.
 TEST_F(SimDebug, BtfSingleStepsOnBranchesOnly) {
   counting_handler();
   Asm a(L::CODE);
@@ -340,7 +340,7 @@ TEST_F(SimDebug, BtfSingleStepsOnBranchesOnly) {
   EXPECT_EQ(m.reg(r12), 2u) << "the JMP and the taken JZ";
   Asm b(L::CODE + 0x800);  // fresh code: the harness writes RAM behind the decoded blocks
   b.mov_imm32(rCX, 0x1d9);
-  b.mov_imm32(rAX, 1);  // LBR
+  b.mov_imm32(rAX, 1u << 6);  // TR
   b.mov_imm32(rDX, 0);
   const uint64_t at = b.here();
   b.wrmsr();

@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "arch/x86/apic.h"
 #include "arch/x86/control_regs.h"
 #include "arch/x86/cpuid.h"
 #include "arch/x86/paging.h"
@@ -167,8 +168,9 @@ TEST_F(SimX87, PendingExceptionBlocksEachWaitingInstruction) {
     EXPECT_EQ(m.peek<uint64_t>(kData + 0x40), 0x1234u);
     EXPECT_EQ(m.s().x87.ftw, 0u);
   }
-  // With CR0.NE = 0 the error would go out on FERR#, which the sim does
-  // not model: it reports the instruction as unimplemented (#UD).
+  // With CR0.NE = 0 the error goes out on FERR# and the processor freezes
+  // before the waiting instruction until an interrupt; with IF = 0 none
+  // comes, and the sim stops there (vol. 1, appendix D).
   reset();
   m.s().cr0 &= ~cr0::NE;
   m.s().x87.fcw = 0x037e;
@@ -176,7 +178,116 @@ TEST_F(SimX87, PendingExceptionBlocksEachWaitingInstruction) {
   Asm a(L::CODE);
   a.raw({0x9b});
   a.hlt();
-  expect_stub(run(a), UD);
+  ASSERT_EQ(run(a), CpuStop::Halted);
+  EXPECT_EQ(m.stub_vector(), -1);
+  EXPECT_EQ(m.rip(), L::CODE) << "frozen before the FWAIT";
+  EXPECT_TRUE(m.dev.x87_error.ferr());
+}
+
+// ---- CR0.NE = 0: FERR#, IRQ 13, IGNNE# (vol. 1, 8.7.2 and appendix D) ----
+
+namespace {
+constexpr uint8_t kIrq13Vector = 0x28 + 5;  // slave base 28H, IR5
+void out_imm(Asm& a, uint8_t port, uint8_t value) { a.raw({0xb0, value, 0xe6, port}); }  // mov al, v; out port, al
+// The PC's ICW sequence: master vectors 20H, slave 28H on IR2; only IR2 and
+// the slave's IR5 (IRQ 13) unmasked.
+void program_pics(Asm& a) {
+  out_imm(a, 0x20, 0x11);
+  out_imm(a, 0xa0, 0x11);
+  out_imm(a, 0x21, 0x20);
+  out_imm(a, 0xa1, 0x28);
+  out_imm(a, 0x21, 0x04);
+  out_imm(a, 0xa1, 0x02);
+  out_imm(a, 0x21, 0x01);
+  out_imm(a, 0xa1, 0x01);
+  out_imm(a, 0x21, 0xfb);
+  out_imm(a, 0xa1, 0xdf);
+}
+void divide_by_zero(Asm& a) {
+  a.raw({0xd9, mem_rbx(5), 0});  // fldcw [rbx]: ZM clear
+  a.raw({0xd9, 0xe8});           // fld1
+  a.raw({0xd9, 0xee});           // fldz
+  a.raw({0xde, 0xf9});           // fdivp: 1 / 0, pending
+}
+}  // namespace
+
+class SimX87Ferr : public SimX87 {
+ protected:
+  // The IRQ 13 handler: counts in R12, records its frame's RIP at
+  // DATA + 0x100 + 8 * count, writes port F0H, FNCLEX if asked, EOI to both
+  // PICs.
+  void handler(bool fnclex) {
+    Asm h(L::HANDLERS);
+    h.inc(r12);
+    h.load64(rAX, mem_op(rSP, 0));
+    h.store64(mem_op(rBX, 0x100, r12, 8), rAX);
+    out_imm(h, 0xf0, 0);
+    if (fnclex) h.raw({0xdb, 0xe2});
+    out_imm(h, 0xa0, 0x20);
+    out_imm(h, 0x20, 0x20);
+    h.iretq();
+    m.load_code(h);
+    m.set_gate64(kIrq13Vector, L::HANDLERS);
+    m.s().cr0 &= ~cr0::NE;
+    m.poke<uint16_t>(kData, 0x037b);
+    m.reg(r12) = 0;
+  }
+  uint64_t frame_rip(unsigned n) { return m.peek<uint64_t>(kData + 0x100 + 8 * n); }
+};
+
+// FERR# goes active right after the FDIVP (P6 family and later, D.2.2):
+// with LINT0 in ExtINT mode (virtual wire) the PIC's IRQ 13 interrupts the
+// next instruction; the handler's FNCLEX ends the error, and the FWAIT
+// after it runs.
+TEST_F(SimX87Ferr, Irq13RightAfterTheFaultingInstruction) {
+  handler(true);
+  m.dev.apic.mmio_write(arch::apic::SVR, 4, 0x1ff);
+  m.dev.apic.mmio_write(arch::apic::LVT_LINT0, 4, arch::apic::DELIVERY_EXTINT << arch::apic::ICR_DELIVERY_MODE_SHIFT);
+  Asm a(L::CODE);
+  program_pics(a);
+  a.sti();
+  divide_by_zero(a);
+  const uint64_t next = a.here();
+  a.nop();
+  a.raw({0x9b});  // fwait
+  a.hlt();
+  expect_done(run(a));
+  EXPECT_EQ(m.rip(), a.origin + a.bytes.size());
+  EXPECT_EQ(m.reg(r12), 1u);
+  EXPECT_EQ(frame_rip(1), next);
+  EXPECT_FALSE(m.s().x87.fsw & x87::FSW_ES);
+  EXPECT_FALSE(m.dev.x87_error.ferr()) << "FERR# dropped with the error";
+  EXPECT_FALSE(m.dev.pic.intr());
+}
+
+// With IF = 0 the request waits; the FWAIT in STI's shadow freezes, the
+// interrupt (the APIC globally disabled: INTR straight from the PIC) comes
+// with RIP on the FWAIT. The handler only writes F0H: IGNNE# lets the FWAIT
+// and the next FLD run with the error still pending. After FNCLEX a new
+// error raises FERR# and IRQ 13 again.
+TEST_F(SimX87Ferr, FreezeUntilTheInterruptThenIgnne) {
+  handler(false);
+  ASSERT_TRUE(m.dev.apic.set_apic_base(m.dev.apic.apic_base() & ~uint64_t(1u << 11)));
+  Asm a(L::CODE);
+  program_pics(a);
+  a.cli();
+  divide_by_zero(a);
+  a.sti();
+  const uint64_t fwait = a.here();
+  a.raw({0x9b});        // fwait: frozen, then run under IGNNE#
+  a.raw({0xd9, 0xe8});  // fld1: runs under IGNNE#
+  a.raw({0xdb, 0xe2});  // fnclex
+  a.raw({0xd9, 0xe8});  // fld1: FERR# drops
+  divide_by_zero(a);    // a new error: IRQ 13 again
+  const uint64_t after = a.here();
+  a.nop();
+  a.hlt();
+  expect_done(run(a));
+  EXPECT_EQ(m.reg(r12), 2u);
+  EXPECT_EQ(frame_rip(1), fwait) << "the frozen FWAIT";
+  EXPECT_EQ(frame_rip(2), after);
+  EXPECT_TRUE(m.s().x87.fsw & x87::FSW_ES) << "the second error is still pending";
+  EXPECT_TRUE(m.dev.x87_error.ignne());
 }
 
 // Loading FCW or FSW recomputes FSW.ES and B (vol. 1, 8.1.3.1; FLDCW's

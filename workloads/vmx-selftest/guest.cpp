@@ -253,6 +253,21 @@ guest_int3:
     int3
     vmcall
     ud2
+    .global guest_lbr, guest_lbr_jmp1, guest_lbr_to1, guest_lbr_jmp2, guest_lbr_to2, guest_lbr_vmcall
+guest_lbr:
+    nop
+guest_lbr_jmp1:
+    jmp guest_lbr_to1
+    ud2
+guest_lbr_to1:
+    nop
+guest_lbr_jmp2:
+    jmp guest_lbr_to2
+    ud2
+guest_lbr_to2:
+guest_lbr_vmcall:
+    vmcall
+    ud2
     .global guest_icebp
 guest_icebp:
     .byte 0xf1

@@ -194,6 +194,7 @@ extern char guest_pm32[], guest_pm32_vmcall[];
 extern char guest_real[], guest_real_int[], guest_real_vmcall[], guest_real_handler[], guest_real_end[];
 extern char guest_state[], guest_state_vmcall[], guest_pause[], guest_rdpmc[], guest_wbinvd[], guest_mov_to_cr8[], guest_mov_from_cr8[];
 extern char guest_rdtscp[], guest_int3[], guest_lmsw[], guest_icebp[];
+extern char guest_lbr[], guest_lbr_jmp1[], guest_lbr_to1[], guest_lbr_jmp2[], guest_lbr_to2[], guest_lbr_vmcall[];
 extern char guest_read32[], guest_write32[];
 extern char guest_sti_vmcall[], guest_mov_ss_vmcall[];
 extern char guest_vmxon[], guest_vmclear[], guest_vmptrld[], guest_vmptrst[], guest_vmlaunch[], guest_vmresume[],
@@ -330,6 +331,7 @@ bool vmx_usable();
   X(pending_dbg_entry, "pending-dbg-entry")                    \
   X(pending_dbg_before_preemption_timer, "pending-dbg-before-preemption-timer") \
   X(icebp_exit, "icebp-exit")                                  \
+  X(lbr_debug_controls, "lbr-debug-controls")                  \
   X(nmi_exiting, "nmi-exiting")                                \
   X(nmi_blocking_entry, "nmi-blocking-entry")                  \
   X(nmi_to_guest, "nmi-to-guest")                              \

@@ -5,9 +5,13 @@
 // that field holds before the guest's first instruction, ahead of a
 // VMX-preemption timer that expires at the same boundary, and holds it
 // over one instruction with blocking by MOV SS; ICEBP exits as a
-// privileged software exception.
+// privileged software exception. IA32_DEBUGCTL.LBR is loaded by VM entry
+// and cleared by VM exit, so the last-branch records hold the guest's
+// branches and none of the host's.
 #include "arch/x86/debug.h"
+#include "arch/x86/cpuid.h"
 #include "arch/x86/exceptions.h"
+#include "arch/x86/msr.h"
 #include "arch/x86/rflags.h"
 #include "workloads/vmx-selftest/selftest.h"
 
@@ -133,6 +137,47 @@ void test_icebp_exit() {
   CHECK_GUEST_VECTOR(resume(), DB);
   CHECK_EQ(reinterpret_cast<const uint64_t*>(regs.gpr[vmx::RCX])[0], addr(guest_icebp) + 1,
            "RIP in the guest's #DB frame");
+}
+
+void test_lbr_debug_controls() {
+  // "Load debug controls" loads the guest's IA32_DEBUGCTL with LBR = 1
+  // (SDM 26.3.2.1): the guest's two JMPs are recorded. The VM exit saves it
+  // ("save debug controls", 27.3.1) and clears IA32_DEBUGCTL (27.5.1), so
+  // the host code that runs after the exit (and, below this workload, the
+  // VMMs that reflect it) records nothing: the stack holds exactly the
+  // guest's branches. The stack itself is not switched (SDM 17.4.8).
+  namespace msr = arch::msr;
+  if (!(rt::cpuid(1).ecx & arch::cpuid::L1_ECX_PDCM)) return skip("CPUID.1:ECX.PDCM = 0: no LBR format to read");
+  if ((rt::rdmsr(msr::IA32_PERF_CAPABILITIES) & msr::PERF_CAP_LBR_FMT) != msr::PERF_CAP_LBR_FMT_EIP_FLAGS_TSX_INFO)
+    return skip("not the Skylake LBR format (000101B)");
+  REQUIRE(setup_guest(addr(guest_lbr)));
+  REQUIRE(set_entry(entry_ctl::LOAD_DEBUG_CONTROLS));
+  REQUIRE(set_exit(exit_ctl::SAVE_DEBUG_CONTROLS));
+  vwrite(VmcsField::GUEST_IA32_DEBUGCTL, msr::DEBUGCTL_LBR);
+  rt::wrmsr(msr::MSR_LBR_SELECT, 0);
+  CHECK_EQ(rt::rdmsr(msr::IA32_DEBUGCTL), 0, "host IA32_DEBUGCTL before VM entry");
+  const uint64_t tos0 = rt::rdmsr(msr::MSR_LASTBRANCH_TOS);
+  const Exit e = run();
+  const uint64_t debugctl = rt::rdmsr(msr::IA32_DEBUGCTL);
+  CHECK_VMCALL_AT(e, guest_lbr_vmcall, 0);
+  CHECK_EQ(debugctl, 0, "IA32_DEBUGCTL after the VM exit");
+  CHECK_EQ(vread(VmcsField::GUEST_IA32_DEBUGCTL), msr::DEBUGCTL_LBR, "guest IA32_DEBUGCTL saved by the VM exit");
+  const uint64_t tos = rt::rdmsr(msr::MSR_LASTBRANCH_TOS);
+  CHECK_EQ(tos, (tos0 + 2) & msr::LBR_TOS_MASK_SKYLAKE, "TOS: the guest's two JMPs and nothing else");
+  const uint32_t prev = uint32_t((tos - 1) & msr::LBR_TOS_MASK_SKYLAKE);
+  CHECK_EQ(rt::rdmsr(msr::MSR_LASTBRANCH_0_FROM_IP + uint32_t(tos)), addr(guest_lbr_jmp2), "last record's FROM_IP");
+  CHECK_EQ(rt::rdmsr(msr::MSR_LASTBRANCH_0_TO_IP + uint32_t(tos)), addr(guest_lbr_to2), "last record's TO_IP");
+  CHECK_EQ(rt::rdmsr(msr::MSR_LASTBRANCH_0_FROM_IP + prev), addr(guest_lbr_jmp1), "first record's FROM_IP");
+  CHECK_EQ(rt::rdmsr(msr::MSR_LASTBRANCH_0_TO_IP + prev), addr(guest_lbr_to1), "first record's TO_IP");
+  // Entered again without "load debug controls" (where the capability
+  // allows it to be 0), the guest runs with the host's IA32_DEBUGCTL (0):
+  // nothing more is recorded.
+  if (uint32_t(caps.entry) & entry_ctl::LOAD_DEBUG_CONTROLS) return;
+  vclear_bits(VmcsField::VM_ENTRY_CONTROLS, entry_ctl::LOAD_DEBUG_CONTROLS);
+  restart_at(guest_lbr);
+  const Exit e2 = resume();
+  CHECK_VMCALL_AT(e2, guest_lbr_vmcall, 0);
+  CHECK_EQ(rt::rdmsr(msr::MSR_LASTBRANCH_TOS), tos, "TOS after a guest run with IA32_DEBUGCTL = 0");
 }
 
 }  // namespace selftest

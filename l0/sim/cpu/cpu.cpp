@@ -137,7 +137,10 @@ CpuStop Cpu::run(uint64_t max_instructions) {
     try {
       if (NB_UNLIKELY(debug)) check_instruction_breakpoint();
       Block* b = lookup_block();
-      if (NB_UNLIKELY(debug)) dbg_fallthrough_ = fault_rip_ + b->insns[0].len;  // for DEBUGCTL.BTF
+      if (NB_UNLIKELY(debug)) {  // for DEBUGCTL.BTF and LBR
+        dbg_fallthrough_ = fault_rip_ + b->insns[0].len;
+        dbg_branch_ = lbr_branch_class(b->insns[0]);
+      }
       execute_block(b, budget);
     } catch (const GuestFault& f) {
       abandon_fast_path();
@@ -152,6 +155,15 @@ CpuStop Cpu::run(uint64_t max_instructions) {
       apic_write_offset_ = kNoApicWrite;
       s_.rip() = fault_rip_;
       deliver_vm_exit(r);
+    } catch (const X87Freeze&) {
+      // Frozen before the instruction until an interrupt (exec_x87.cpp):
+      // halted with RIP on it, so the interrupt returns to it.
+      abandon_fast_path();
+      tpr_shadow_update_ = false;
+      apic_write_offset_ = kNoApicWrite;
+      s_.rip() = fault_rip_;
+      restart_ = true;
+      halted_ = true;
     }
     if (NB_UNLIKELY(pending_exit_.valid)) {
       tpr_shadow_update_ = false;  // the instruction did not complete

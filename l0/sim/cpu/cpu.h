@@ -18,6 +18,7 @@
 #include "l0/sim/cpu/cpu_state.h"
 #include "l0/sim/cpu/decoded_insn.h"
 #include "l0/sim/cpu/guest_fault.h"
+#include "l0/sim/cpu/lbr.h"
 #include "l0/sim/trace_hooks.h"
 
 #define NB_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -497,10 +498,19 @@ class Cpu : public Clock {
   }
   // Single-step (TF), RF and instruction breakpoints need the boundary
   // after every instruction: the run loop then runs one at a time.
-  bool debug_stepping() const { return (s_.rflags & (arch::rflags::TF | arch::rflags::RF)) || exec_breakpoints_; }
+  // So do last-branch records (IA32_DEBUGCTL.LBR, lbr.cpp).
+  bool debug_stepping() const { return (s_.rflags & (arch::rflags::TF | arch::rflags::RF)) || step_each_; }
   void check_instruction_breakpoint();
   void end_debug_step(const DebugStep& before);
   void deliver_debug_trap();
+  // Last-branch records (lbr.cpp): IA32_DEBUGCTL changed; a taken branch
+  // of class `cls` (an LBR_SELECT bit); an event delivered through the IDT
+  // from `from` (its handler is at RIP now); the LBR MSRs (false: not one).
+  void debugctl_changed();
+  void lbr_record(uint64_t from, uint64_t to, uint64_t cls);
+  void lbr_event(uint64_t from, bool hardware_db);
+  bool read_lbr_msr(uint32_t index, uint64_t& value);
+  bool write_lbr_msr(uint32_t index, uint64_t value);
   void data_breakpoint_access(uint64_t la, unsigned size, Access a);
   void io_breakpoint_access(uint16_t port, unsigned size);
   bool data_breakpoint_on_page(uint64_t page) const;
@@ -555,6 +565,9 @@ class Cpu : public Clock {
   uint64_t armed_dr_[5] = {};  // DR0-DR3 and DR7 as last armed
   uint64_t dbg_hits_ = 0, dbg_pending_ = 0;
   uint64_t dbg_fallthrough_ = 0;  // RIP after the stepped instruction if it does not branch
+  uint64_t dbg_branch_ = 0;  // the stepped instruction's lbr_branch_class
+  bool step_each_ = false;  // instruction breakpoints armed, or IA32_DEBUGCTL.LBR
+  LbrStack lbr_;
   uint64_t db_payload_ = 0;
   bool db_payload_valid_ = false;
   bool privileged_software_ = false;  // the event being delivered is ICEBP's

@@ -62,10 +62,11 @@ static CpuidResult base_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t apic_id)
       // EBX: CLFLUSH line size 8 qwords, one logical processor, APIC ID.
       const uint32_t ebx = (8u << 8) | (1u << 16) | (apic_id << 24);
       // ECX: the x86-64-v2 level (SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT,
-      // CMPXCHG16B; not MONITOR/MWAIT), PCID, x2APIC, VMX and XSAVE
-      // (exec_xsave.cpp; OSXSAVE is added by cpuid() from CR4).
+      // CMPXCHG16B; not MONITOR/MWAIT), PCID, x2APIC, VMX, XSAVE
+      // (exec_xsave.cpp; OSXSAVE is added by cpuid() from CR4) and PDCM
+      // (IA32_PERF_CAPABILITIES, which gives the LBR format: lbr.cpp).
       const uint32_t ecx = L1_ECX_SSE3 | L1_ECX_SSSE3 | L1_ECX_CX16 | L1_ECX_SSE4_1 | L1_ECX_SSE4_2 | L1_ECX_POPCNT |
-                           L1_ECX_PCID | L1_ECX_X2APIC | L1_ECX_VMX | L1_ECX_XSAVE;
+                           L1_ECX_PCID | L1_ECX_X2APIC | L1_ECX_VMX | L1_ECX_XSAVE | L1_ECX_PDCM;
       const uint32_t edx = L1_EDX_FPU | L1_EDX_DE | L1_EDX_PSE | L1_EDX_TSC | L1_EDX_MSR | L1_EDX_PAE | L1_EDX_CX8 |
                            L1_EDX_APIC | L1_EDX_MTRR | L1_EDX_PGE | L1_EDX_CMOV | L1_EDX_PAT | (1u << 19) /* CLFSH */ |
                            L1_EDX_MMX | L1_EDX_FXSR | L1_EDX_SSE | L1_EDX_SSE2;

@@ -58,7 +58,7 @@ void Cpu::debug_registers_changed() {
   for (unsigned n = 0; n < 4; ++n) armed_dr_[n] = s_.dr[n];
   armed_dr_[4] = dr7;
   if (watched_changed) flush_tlb_contexts([](uint64_t) { return true; });
-  end_block();  // stepping may start (instruction breakpoints)
+  debugctl_changed();  // stepping may start (instruction breakpoints, LBR: VM entries and exits load DEBUGCTL)
 }
 
 namespace {
@@ -144,6 +144,10 @@ void Cpu::end_debug_step(const DebugStep& before) {
   if (completed && (before.rflags & fl::TF) && (!(s_.debugctl & arch::msr::DEBUGCTL_BTF) || branched))
     hits |= dbg::DR6_BS;
   if (completed) dbg_pending_ |= hits;
+  if (NB_UNLIKELY(s_.debugctl & arch::msr::DEBUGCTL_LBR) && completed && !restart_ &&
+      (branched || lbr_branch_unconditional(dbg_branch_)) && dbg_branch_)
+    lbr_record(fault_rip_, s_.rip(), dbg_branch_);
+  dbg_branch_ = 0;
   // RF is cleared once an instruction completes, unless that instruction
   // loaded it (IRET, SYSRET); a string instruction stopped between
   // iterations has not completed yet.

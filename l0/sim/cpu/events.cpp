@@ -14,6 +14,7 @@
 #include "arch/x86/rflags.h"
 #include "arch/x86/segment.h"
 #include "arch/vmx/vmx.h"
+#include "arch/x86/msr.h"
 #include "l0/sim/cpu/cpu.h"
 #include "l0/sim/vmx/vmx.h"
 
@@ -157,6 +158,19 @@ bool Cpu::vmx_events() {
     return !non_root_;
   };
   if (vmx_->virtual_interrupt_recognized() && deliver_virtual_interrupt()) return true;
+  if ((ctl.pin & v::pin_ctl::EXTERNAL_INTERRUPT_EXITING) && NB_UNLIKELY(dev_.extint_pending())) {
+    // The 8259A's INTR exits like the APIC's interrupts; "acknowledge
+    // interrupt on exit" takes its vector from the PIC (SDM 27.2.2).
+    vmx::VmExitRequest r{uint32_t(v::ExitReason::EXTERNAL_INTERRUPT)};
+    if (ctl.exit & v::exit_ctl::ACK_INTERRUPT_ON_EXIT) {
+      ++counters_.interrupts;
+      r.intr_info = uint32_t(v::intr_info::VECTOR.make(uint64_t(dev_.pic.acknowledge())) |
+                             v::intr_info::TYPE.make(v::intr_info::TYPE_EXTERNAL_INTERRUPT) | v::intr_info::VALID.mask);
+    }
+    halted_ = false;
+    deliver_vm_exit(r);
+    return true;
+  }
   while ((ctl.pin & v::pin_ctl::EXTERNAL_INTERRUPT_EXITING) && dev_.apic.pending_vector() >= 0) {
     const int vector = dev_.apic.pending_vector();
     if ((ctl.pin & v::pin_ctl::POSTED_INTERRUPTS) && vector == ctl.notification_vector) {
@@ -197,6 +211,14 @@ void Cpu::deliver_nmi() {
 }
 
 bool Cpu::deliver_pending_interrupt() {
+  // The 8259A's INTR (ExtINT): acknowledged from the PIC, not the APIC's
+  // IRR, and not subject to the APIC's priorities (SDM 11.5.1). It is
+  // taken before the APIC's fixed interrupts here.
+  if (NB_UNLIKELY(dev_.extint_pending())) {
+    ++counters_.interrupts;
+    deliver_event(dev_.pic.acknowledge(), false, 0, false, true, 0);
+    return true;
+  }
   const int vector = dev_.apic.pending_vector();
   if (vector < 0) return false;
   dev_.apic.acknowledge(vector);
@@ -235,6 +257,11 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
   // next RIP and reports its length) without the gate's DPL check.
   bool privileged = std::exchange(privileged_software_, false);
   bool injected_now = injected;
+  // Where a last-branch record of this event comes from: the instruction
+  // that raised a software interrupt or exception, else the RIP the event
+  // interrupts (the faulting instruction's for a fault).
+  const uint64_t lbr_from =
+      NB_UNLIKELY(s_.debugctl & arch::msr::DEBUGCTL_LBR) ? ((is_software || privileged) ? fault_rip() : s_.rip()) : 0;
   for (;;) {
     // In non-root operation exceptions (and INT3/INTO, ICEBP) may exit
     // instead of being delivered (SDM 25.2); INT n and external interrupts
@@ -294,6 +321,8 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
       // A delivered NMI blocks NMIs; in a guest with "virtual NMIs" an
       // injected one blocks virtual NMIs instead (vmx.cpp, SDM 26.6.1.2).
       if (is_nmi && !(non_root_ && (vmx_->controls().pin & v::pin_ctl::VIRTUAL_NMIS))) nmi_blocked_ = true;
+      if (NB_UNLIKELY(s_.debugctl & arch::msr::DEBUGCTL_LBR))
+        lbr_event(lbr_from, vector == uint8_t(Vector::DB) && !is_software && !is_external);
       halted_ = false;
       end_block();
       return;

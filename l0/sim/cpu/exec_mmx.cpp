@@ -382,7 +382,9 @@ void h_cvt(Cpu& c, const DecodedInsn& i) {
   CpuState& st = c.state();
   alignas(16) uint8_t guest[fx::SIZE] = {}, host[fx::SIZE];
   if constexpr (mm_involved) {
-    x87_to_fxsave(st.x87, guest, true);
+    X87State x = st.x87;
+    x.fsw &= uint16_t(~x87_held_error(x));  // IGNNE#: the host must not see the pending error
+    x87_to_fxsave(x, guest, true);
   } else {
     // A memory source leaves the x87 alone: the host runs on an initialized
     // x87 state, so a pending exception of the guest's cannot reach it.
@@ -405,7 +407,11 @@ void h_cvt(Cpu& c, const DecodedInsn& i) {
   }
   st.mxcsr = mx;
   if constexpr (to_xmm) std::memcpy(st.xmm[xr].q, guest + fx::XMM0, 16);
-  if constexpr (mm_involved) x87_registers_from_fxsave(st.x87, guest);
+  if constexpr (mm_involved) {
+    const uint16_t held = x87_held_error(st.x87);
+    x87_registers_from_fxsave(st.x87, guest);
+    st.x87.fsw |= held;
+  }
 }
 
 template <unsigned FORM>

@@ -133,16 +133,37 @@ void x87_loaded(X87State& x) {
 
 // A waiting instruction first reports a pending unmasked exception
 // (FSW.ES): #MF with CR0.NE = 1 (vol. 1, 8.7; vol. 3, 6.15 "#MF"). With
-// CR0.NE = 0 a PC reports it externally: FERR# through the interrupt
-// controller as IRQ 13, with IGNNE# and port F0h (vol. 1, 8.7.2 and
-// appendix D). The sim does not model that wiring (nor the processor's
-// freeze until the interrupt), so it reports the instruction as
-// unimplemented (a message on stderr, then #UD) rather than pretend
-// either way. Operating systems of the last 25 years run with NE = 1.
+// CR0.NE = 0 a PC reports it externally, the MS-DOS compatibility mode of
+// vol. 1, 8.7.2 and appendix D:
+//   - FERR# goes active as soon as an instruction leaves an unmasked
+//     exception pending: the P6 family and later never defer it to the next
+//     waiting instruction (D.2.2; x87_run_stub). The board latches it as
+//     IRQ 13 (X87ErrorLatch, l0/devices), so with interrupts enabled the
+//     handler runs right after the faulting instruction.
+//   - A waiting instruction that still finds the error pending, with IGNNE#
+//     deasserted, does not run: the processor freezes just before it until
+//     an interrupt comes (D.2.1.1). The sim halts there with RIP on the
+//     instruction; any interrupt or NMI ends the freeze, and after the
+//     handler's IRET the instruction is tried again. (With IF = 0 and no
+//     NMI the processor would stay frozen; the sim stops, as for HLT.) A
+//     debug single-step trap is not held back by the freeze.
+//   - The handler's write to port F0H clears IRQ 13 and asserts IGNNE#
+//     while FERR# is active: the waiting instruction then runs and the
+//     error is not reported. Clearing the error (FNCLEX, FNINIT, ...) drops
+//     FERR# and with it IGNNE#; the sim sees FSW.ES clear at the next
+//     waiting instruction, the first place where the difference shows.
 void x87_pending_check(Cpu& c, const DecodedInsn& i) {
-  if (NB_LIKELY(!(c.state().x87.fsw & x87::FSW_ES))) return;
+  (void)i;
+  X87ErrorLatch& ferr = c.devices().x87_error;
+  if (NB_LIKELY(!(c.state().x87.fsw & x87::FSW_ES))) {
+    if (NB_UNLIKELY(ferr.ferr())) ferr.set_ferr(false);
+    return;
+  }
   if (c.state().cr0 & arch::cr0::NE) raise_fault(uint8_t(arch::Vector::MF));
-  c.unimplemented(i);
+  if (ferr.ignne()) return;
+  ferr.set_ferr(true);  // FLDCW, FLDENV, FRSTOR unmasking a pending flag: FERR# goes active here
+  c.check_events_soon();
+  throw X87Freeze{};
 }
 
 namespace {
@@ -240,12 +261,19 @@ void set_data_pointer(Cpu& c, const DecodedInsn& i, uint64_t la) {
 uint64_t x87_run_stub(Cpu& c, const char* stub_address, void* operand) {
   X87State& x = c.state().x87;
   alignas(16) uint8_t guest[fx::SIZE] = {}, host[fx::SIZE];
+  const uint16_t held = x87_held_error(x);
+  x.fsw &= uint16_t(~held);
   x87_to_fxsave(x, guest, true);
   const uint32_t mxcsr = arch::mxcsr::RESET;  // the host's SSE state is not touched: any valid MXCSR
   std::memcpy(guest + fx::MXCSR, &mxcsr, 4);
   const X87Stub stub = reinterpret_cast<X87Stub>(stub_address);
   const uint64_t flags = stub(operand, guest, host, (c.state().rflags & kStatusFlags) | fl::FIXED1);
   x87_registers_from_fxsave(x, guest);
+  x.fsw |= held;
+  if (NB_UNLIKELY((x.fsw & x87::FSW_ES) && !held) && !(c.state().cr0 & arch::cr0::NE)) {
+    c.devices().x87_error.set_ferr(true);  // IRQ 13 (see x87_pending_check)
+    c.check_events_soon();
+  }
   return flags;
 }
 

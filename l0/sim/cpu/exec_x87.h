@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#include "arch/x86/x87.h"
 #include "l0/sim/cpu/exec_common.h"
 
 namespace nestbed::sim {
@@ -41,5 +42,13 @@ uint64_t x87_run_stub(Cpu& c, const char* stub, void* operand);
 // What a stub changes: FCW, FSW, the abridged tags and the registers, from
 // an FXSAVE image (the pointers are the caller's business).
 void x87_registers_from_fxsave(X87State& x, const uint8_t* img);
+// The FSW bits of an error left pending when IGNNE# lets a waiting
+// instruction run with CR0.NE = 0 (exec_x87.cpp, x87_pending_check): held
+// back from the host's image, which would otherwise trap, and kept after
+// (the exception flags are sticky). 0 when no error is pending.
+inline uint16_t x87_held_error(const X87State& x) {
+  namespace x87 = arch::x87;
+  return (x.fsw & x87::FSW_ES) ? uint16_t(x.fsw & (x87::FSW_EXCEPTIONS | x87::FSW_SF | x87::FSW_ES | x87::FSW_B)) : 0;
+}
 
 }  // namespace nestbed::sim

@@ -12,6 +12,11 @@ struct GuestFault {
   uint32_t error_code;
 };
 
+// A waiting x87 instruction found an unmasked x87 exception pending with
+// CR0.NE = 0 and IGNNE# deasserted: the processor freezes before it until
+// an interrupt (exec_x87.cpp, x87_pending_check).
+struct X87Freeze {};
+
 [[noreturn]] void raise_fault(uint8_t vector);                       // no error code
 [[noreturn]] void raise_fault(uint8_t vector, uint32_t error_code);  // with error code
 [[noreturn]] inline void raise_gp(uint32_t error_code = 0) { raise_fault(13, error_code); }

@@ -413,6 +413,9 @@ uint64_t Cpu::read_msr(uint32_t index) {
     case msr::IA32_MCG_STATUS: return 0;
     case msr::IA32_MISC_ENABLE: return s_.misc_enable;
     case msr::IA32_DEBUGCTL: return s_.debugctl;
+    // Only LBR_FMT and FREEZE_WHILE_SMM (DEBUGCTL bit 14 is accepted): no
+    // PEBS, no full-width counter writes, as there is no PMU.
+    case msr::IA32_PERF_CAPABILITIES: return msr::PERF_CAP_LBR_FMT_EIP_FLAGS_TSX_INFO | msr::PERF_CAP_FREEZE_WHILE_SMM;
     case msr::IA32_PAT: return s_.pat;
     case msr::IA32_EFER: return s_.efer;
     case msr::IA32_STAR: return s_.star;
@@ -426,6 +429,8 @@ uint64_t Cpu::read_msr(uint32_t index) {
     default: break;
   }
   if (const uint64_t* mtrr = mtrr_register(s_, index)) return *mtrr;
+  uint64_t lbr;
+  if (read_lbr_msr(index, lbr)) return lbr;
   if (index >= msr::X2APIC_FIRST && index <= msr::X2APIC_LAST) {
     uint64_t v;
     if (dev_.apic.rdmsr(index, v)) return v;
@@ -468,6 +473,7 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
     case msr::IA32_DEBUGCTL:
       if (v & ~msr::DEBUGCTL_IMPLEMENTED) raise_gp(0);
       s_.debugctl = v;
+      debugctl_changed();
       return;
     case msr::IA32_PAT:
       // Each byte must be a valid memory type (SDM 11.12.2).
@@ -499,6 +505,7 @@ void Cpu::write_msr(uint32_t index, uint64_t v) {
     *mtrr = v;
     return;
   }
+  if (write_lbr_msr(index, v)) return;
   if (index >= msr::X2APIC_FIRST && index <= msr::X2APIC_LAST && dev_.apic.wrmsr(index, v)) {
     check_events_soon();
     return;

@@ -539,8 +539,8 @@ void Vmx::vmlaunch(bool resume) {
   };
   EntryCheckContext ctx{sim_vmx_capabilities(), read_phys, &cpu_, vmxon_region_, current_pa_};
   ctx.cpu_in_ia32e_mode = cpu_.state().efer & arch::efer::LMA;
-  // The sim's WRMSR accepts no IA32_DEBUGCTL bit (cpu/system.cpp: no branch
-  // tracing is modeled), so with "load debug controls" every bit is reserved.
+  // With "load debug controls" the IA32_DEBUGCTL bits the sim's WRMSR
+  // refuses are reserved in the guest field too (SDM 26.3.1.1).
   ctx.debugctl_supported = arch::msr::DEBUGCTL_IMPLEMENTED;
   // Checks that passed with these fields pass again: only those whose
   // fields changed since, or that read memory, run (common/vmx/entry_check_cache.h).
