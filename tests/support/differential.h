@@ -383,46 +383,46 @@ class Differential : public ::testing::Test {
       // context switch clears the x87 instruction and data pointers. A case
       // the sim matches on one of three host runs passes.
       for (int attempt = 0; attempt < 3; ++attempt) {
-      if (attempt && c.memory) std::memcpy(native_->base() + kMemOff, image.data(), kMemSize);
-      diff.clear();
-      Regs host = c.in;
-      host.rflags = fl::FIXED1 | (c.in.rflags & kCompared);
-      const int sig = native_->run(c.code, host);
-      if (sig) {
-        std::snprintf(line, sizeof line, "  host raised signal %d (a bad test case)\n", sig);
-        diff += line;
-      }
-      if (!sim_error.empty()) diff += "  " + sim_error + "\n";
-      if (!sig && sim_error.empty()) {
-        for (unsigned k = 0; k < 16; ++k) {
-          if ((c.undefined_regs >> k) & 1) continue;
-          const uint64_t mask = (c.low32_regs >> k) & 1 ? 0xffffffffull : ~0ull;
-          if ((host.r[k] ^ sim.r[k]) & mask) {
-            std::snprintf(line, sizeof line, "  %-4s in 0x%016" PRIx64 "  host 0x%016" PRIx64 "  sim 0x%016" PRIx64 "\n",
-                          kRegNames[k], c.in.r[k], host.r[k], sim.r[k]);
-            diff += line;
-          }
-        }
-        const uint64_t cmp = kCompared & ~c.undefined;
-        if ((host.rflags & cmp) != (sim.rflags & cmp)) {
-          std::snprintf(line, sizeof line,
-                        "  rflags in 0x%03" PRIx64 "  host 0x%03" PRIx64 "  sim 0x%03" PRIx64 "  (compared bits 0x%03" PRIx64 ")\n",
-                        c.in.rflags & kCompared, host.rflags & kCompared, sim.rflags & kCompared, cmp);
+        if (attempt && c.memory) std::memcpy(native_->base() + kMemOff, image.data(), kMemSize);
+        diff.clear();
+        Regs host = c.in;
+        host.rflags = fl::FIXED1 | (c.in.rflags & kCompared);
+        const int sig = native_->run(c.code, host);
+        if (sig) {
+          std::snprintf(line, sizeof line, "  host raised signal %d (a bad test case)\n", sig);
           diff += line;
         }
-        if (c.memory) {
-          const uint8_t* h = native_->base() + kMemOff;
-          for (uint64_t k = 0; k < kMemSize; ++k) {
-            if (h[k] != sim_mem[k]) {
-              std::snprintf(line, sizeof line, "  memory differs from region offset 0x%" PRIx64 ": host %02x sim %02x\n",
-                            k + kMemOff, h[k], sim_mem[k]);
+        if (!sim_error.empty()) diff += "  " + sim_error + "\n";
+        if (!sig && sim_error.empty()) {
+          for (unsigned k = 0; k < 16; ++k) {
+            if ((c.undefined_regs >> k) & 1) continue;
+            const uint64_t mask = (c.low32_regs >> k) & 1 ? 0xffffffffull : ~0ull;
+            if ((host.r[k] ^ sim.r[k]) & mask) {
+              std::snprintf(line, sizeof line, "  %-4s in 0x%016" PRIx64 "  host 0x%016" PRIx64 "  sim 0x%016" PRIx64 "\n",
+                            kRegNames[k], c.in.r[k], host.r[k], sim.r[k]);
               diff += line;
-              break;
+            }
+          }
+          const uint64_t cmp = kCompared & ~c.undefined;
+          if ((host.rflags & cmp) != (sim.rflags & cmp)) {
+            std::snprintf(line, sizeof line,
+                          "  rflags in 0x%03" PRIx64 "  host 0x%03" PRIx64 "  sim 0x%03" PRIx64 "  (compared bits 0x%03" PRIx64 ")\n",
+                          c.in.rflags & kCompared, host.rflags & kCompared, sim.rflags & kCompared, cmp);
+            diff += line;
+          }
+          if (c.memory) {
+            const uint8_t* h = native_->base() + kMemOff;
+            for (uint64_t k = 0; k < kMemSize; ++k) {
+              if (h[k] != sim_mem[k]) {
+                std::snprintf(line, sizeof line, "  memory differs from region offset 0x%" PRIx64 ": host %02x sim %02x\n",
+                              k + kMemOff, h[k], sim_mem[k]);
+                diff += line;
+                break;
+              }
             }
           }
         }
-      }
-      if (diff.empty() || sig || !sim_error.empty()) break;
+        if (diff.empty() || sig || !sim_error.empty()) break;
       }
       if (!diff.empty()) {
         if (++failures <= 20) {

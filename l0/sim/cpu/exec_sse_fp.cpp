@@ -10,8 +10,8 @@
 // ApproxReciprocal below).
 #include <capstone/capstone.h>
 
+#include <bit>
 #include <cmath>
-#include <cstring>
 
 #include "l0/sim/cpu/exec_select.h"
 #include "l0/sim/cpu/exec_sse.h"
@@ -83,15 +83,12 @@ struct ApproxReciprocal {
   static constexpr uint32_t RCP_INFINITE_AT_OR_BELOW = 0x00800c01u;  // 1.00000000000110000000001B * 2^-126
   static constexpr uint32_t RCP_ZERO_AT_OR_ABOVE = 0x7e7fe800u;      // 1.11111111110100000000000B * 2^125
 
-  static float as_float(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
-  static uint32_t as_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
-
   static uint32_t rcp(uint32_t x) {
     const uint32_t sign = x & SIGN, mag = x & ~SIGN;
     if (mag > INF) return x | QUIET;                            // NaN
     if (mag <= RCP_INFINITE_AT_OR_BELOW) return sign | INF;     // 0, denormals, the smallest normals
     if (mag >= RCP_ZERO_AT_OR_ABOVE) return sign;               // infinity, and tiny results flushed
-    return as_bits(1.0f / as_float(x));
+    return std::bit_cast<uint32_t>(1.0f / std::bit_cast<float>(x));
   }
   static uint32_t rsqrt(uint32_t x) {
     const uint32_t sign = x & SIGN, mag = x & ~SIGN;
@@ -99,17 +96,14 @@ struct ApproxReciprocal {
     if (mag < 0x00800000u) return sign | INF;                   // +-0 and denormals (as zeros)
     if (sign) return INDEFINITE;                                // negative
     if (mag == INF) return 0;                                   // +infinity
-    return as_bits(float(1.0 / std::sqrt(double(as_float(x)))));  // every such result is a normal single
+    return std::bit_cast<uint32_t>(float(1.0 / std::sqrt(double(std::bit_cast<float>(x)))));  // every such result is a normal single
   }
   template <uint32_t (*F)(uint32_t), bool Packed>
   static V128 apply(V128 a, V128 b) {
-    uint32_t in[4], out[4];
-    std::memcpy(in, &b, 16);
-    std::memcpy(out, &a, 16);
-    for (unsigned k = 0; k < (Packed ? 4u : 1u); k++) out[k] = F(in[k]);
-    V128 r;
-    std::memcpy(&r, out, 16);
-    return r;
+    const XmmLanes<uint32_t> in(b);
+    XmmLanes<uint32_t> out(a);
+    for (unsigned k = 0; k < (Packed ? 4u : 1u); k++) out.e[k] = F(in.e[k]);
+    return out.get();
   }
 };
 struct Rcpps {
