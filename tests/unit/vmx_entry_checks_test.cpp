@@ -865,10 +865,17 @@ std::vector<Case> cases() {
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
-class VmEntryCheckTable : public ::testing::TestWithParam<Case> {};
+// Each test below runs every row of the table (one process for all rows: a
+// failure names its row through SCOPED_TRACE).
+template <class Fn>
+void for_every_row(Fn check_row) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    check_row(c);
+  }
+}
 
-TEST_P(VmEntryCheckTable, SetupPassesAndBreakingFails) {
-  const Case& c = GetParam();
+void setup_passes_and_breaking_fails(const Case& c) {
   Env e = c.base();
   ASSERT_TRUE(run(e).ok()) << "baseline: " << run(e).check;
   c.setup(e);
@@ -883,14 +890,15 @@ TEST_P(VmEntryCheckTable, SetupPassesAndBreakingFails) {
   EXPECT_EQ(std::string_view(r.check).rfind("SDM 26.", 0), 0u) << "cites its section: " << r.check;
 }
 
+TEST(VmEntryCheckTable, SetupPassesAndBreakingFails) { for_every_row(setup_passes_and_breaking_fails); }
+
 // EntryCheckCache (common/vmx/entry_check_cache.h), which the sim's VM
 // entry and l1-vmm's nested entry use: with the valid VMCS's checks passed
 // and remembered, every way the table breaks it (a VMCS write through the
 // sim's Vmcs, which counts its changes; memory; the processor's mode) gives
 // exactly check_vm_entry's failure; and undoing nothing, a second check
 // gives it again.
-TEST_P(VmEntryCheckTable, CacheAgreesWithTheWholeCheck) {
-  const Case& c = GetParam();
+void cache_agrees_with_the_whole_check(const Case& c) {
   Env e = c.base();
   c.setup(e);
   auto read = [&e](uint64_t pa, unsigned size) { return read_fake_phys(e, pa, size); };
@@ -916,16 +924,14 @@ TEST_P(VmEntryCheckTable, CacheAgreesWithTheWholeCheck) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(VmEntryCheck, VmEntryCheckTable, ::testing::ValuesIn(cases()),
-                         [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+TEST(VmEntryCheckTable, CacheAgreesWithTheWholeCheck) { for_every_row(cache_agrees_with_the_whole_check); }
 
 // check_guest_state is check_guest_registers, then, if that passed,
 // check_guest_non_register_state; and check_guest_registers reads no guest
 // field outside kGuestRegisterFields but RFLAGS.VM (so l1-vmm may skip it
 // while those are unchanged): scrambling every other guest field leaves its
 // result as it was, on every VMCS of the table, valid and broken.
-TEST_P(VmEntryCheckTable, GuestRegistersPartReadsOnlyItsFields) {
-  const Case& c = GetParam();
+void guest_registers_part_reads_only_its_fields(const Case& c) {
   Env e = c.base();
   c.setup(e);
   for (int broken = 0; broken < 2; broken++) {
@@ -950,6 +956,10 @@ TEST_P(VmEntryCheckTable, GuestRegistersPartReadsOnlyItsFields) {
     }
     EXPECT_STREQ(check_guest_registers(view(scrambled), ctx).check, regs.check) << (broken ? "broken" : "set up");
   }
+}
+
+TEST(VmEntryCheckTable, GuestRegistersPartReadsOnlyItsFields) {
+  for_every_row(guest_registers_part_reads_only_its_fields);
 }
 
 // ---- Whole-VMCS tests ------------------------------------------------------------
