@@ -53,6 +53,7 @@ struct RunConfig {
   std::string stats_path;         // "" none, "-" stdout... (stderr is never used for stats)
   std::string trace_path;
   std::string cost_model_path;
+  bool translate = true;  // sim: run hot 64-bit blocks as translated code (Cpu::set_translation)
 };
 
 // Signal: SIGINT or SIGTERM asked the run to end (l0/machine/stop_signal.h).

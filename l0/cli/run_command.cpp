@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -90,6 +91,12 @@ RunCommand::RunCommand(CLI::App& app) {
   command_->add_option("--cost-model", config_.cost_model_path,
                        "Cycle cost table overriding the default classes it names (nestbed cost-model prints them)")
       ->type_name("FILE");
+  command_->add_option("--translate", config_.translate,
+                       "on: hot 64-bit code runs as translated host code; off: everything is interpreted (the same "
+                       "results, cycles and counts either way); sim only")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"on", true}, {"off", false}}))
+      ->default_str("on")
+      ->type_name("on|off");
   command_->add_option("IMAGE", config_.image_path, "Multiboot v1 kernel (ELF32, ELF64 or a.out kludge)")->required();
 }
 

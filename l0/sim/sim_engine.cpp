@@ -42,6 +42,7 @@ class SimEngine final : public Engine {
       recorder = std::make_unique<trace::SimTraceRecorder>(config.trace_path, trace::sim_run_notes(config));
 
     sim::Cpu cpu(machine.memory, machine.devices, costs);
+    cpu.set_translation(config.translate);
     if (recorder) recorder->watch(cpu);
     sim::LevelAccounting levels(costs, recorder.get());  // passes every event on to the recorder
     cpu.set_trace_sink(&levels);

@@ -52,6 +52,12 @@ struct Block {
   };
   Successor successors[2];
   unsigned next_successor = 0;
+  // Its translation (l0/sim/jit/translator.h), valid while the code
+  // buffer's epoch is jit_epoch; `runs` counts interpreted runs until the
+  // block is hot enough to translate.
+  const uint8_t* jit_code = nullptr;
+  uint64_t jit_epoch = 0;
+  uint32_t runs = 0;
 };
 
 }  // namespace nestbed::sim

@@ -10,6 +10,8 @@
 #include "arch/x86/msr.h"
 #include "arch/x86/rflags.h"
 #include "l0/sim/cpu/block.h"
+#include "l0/sim/jit/code_buffer.h"
+#include "l0/sim/jit/translator.h"
 #include "l0/sim/cpu/decoder.h"
 #include "l0/sim/cpu/exec_select.h"
 #include "arch/vmx/vmx.h"
@@ -28,6 +30,19 @@ Cpu::Cpu(GuestMemory& memory, PlatformDevices& devices, const CostModel& costs)
   switch_tlb_context(0, true);
   vmx_ = std::make_unique<vmx::Vmx>(*this);
   dev_.apic.set_clock(this);
+  set_translation(true);
+}
+
+void Cpu::set_translation(bool on, uint32_t after_runs) {
+  translate_after_ = after_runs;
+  if (!on) jit_.reset();
+  else if (!jit_) jit_ = std::make_unique<jit::CodeBuffer>();
+}
+
+void Cpu::translate(Block* b) {
+  b->jit_code = jit::translate_block(*this, *b, *jit_);
+  b->jit_epoch = b->jit_code ? jit_->epoch() : 0;
+  ++blocks_translated_;
 }
 
 Cpu::~Cpu() {
@@ -221,13 +236,29 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
     if (NB_UNLIKELY(budget < n)) return execute_steps(b, budget);
     const uint64_t base = s_.r[REG_RIP];
     block_rip_ = base;
-    const DecodedInsn* i = b->insns.data();
-    const DecodedInsn* const end = b->fast_end;  // a fused pair is the last entry
-    for (; i != end; ++i) {
-      fast_entry_ = i;
-      s_.r[REG_RIP] = base + i->end_off;
-      i->fast(*this, *i);
-      if (NB_UNLIKELY(exit_block_)) return retire_early(i);
+    if (b->jit_code && jit_ && b->jit_epoch == jit_->epoch()) {
+      // The translation runs this block and those that follow it, retiring
+      // each (jit/translator.h).
+      jit_limit_ = counters_.instructions + budget;
+      const uint64_t r = jit_->entry()(this, &s_, b->jit_code);
+      if (NB_UNLIKELY(r > jit::kChainMiss)) return retire_early(reinterpret_cast<const DecodedInsn*>(r));
+      fast_entry_ = nullptr;
+      if (r == jit::kStop) return;
+      budget = jit_limit_ - counters_.instructions;
+      if (budget == 0) return;
+      b = chained_successor(jit_block_, s_.r[REG_RIP]);
+      if (!b) return;
+      continue;
+    } else {
+      const DecodedInsn* i = b->insns.data();
+      const DecodedInsn* const end = b->fast_end;  // a fused pair is the last entry
+      for (; i != end; ++i) {
+        fast_entry_ = i;
+        s_.r[REG_RIP] = base + i->end_off;
+        i->fast(*this, *i);
+        if (NB_UNLIKELY(exit_block_)) return retire_early(i);
+      }
+      if (jit_ && b->mode == CpuMode::Bits64 && ++b->runs >= translate_after_) translate(b);
     }
     fast_entry_ = nullptr;
     uint64_t cost = b->total_cost, count = b->total_count;

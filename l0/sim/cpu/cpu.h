@@ -29,6 +29,10 @@ namespace nestbed::sim {
 
 class Decoder;
 struct Block;
+namespace jit {
+class CodeBuffer;
+class Translator;
+}  // namespace jit
 namespace vmx {
 class Vmx;
 struct VmExitRequest;
@@ -69,6 +73,15 @@ class Cpu : public Clock {
   // count of retired instructions (counters().instructions); 0: no limit.
   CpuStop run(uint64_t max_instructions);
   std::string stop_message() const { return stop_message_; }
+
+  // Block translation (l0/sim/jit/translator.h): on by default; a block of
+  // 64-bit code runs translated once it has run `after_runs` times
+  // interpreted. Off, every block is interpreted. Either way a run gives
+  // the same state, cycles and counts.
+  static constexpr uint32_t kTranslateAfter = 16;
+  void set_translation(bool on, uint32_t after_runs = kTranslateAfter);
+  bool translation() const { return jit_ != nullptr; }
+  uint64_t blocks_translated() const { return blocks_translated_; }
 
   CpuState& state() { return s_; }
   const CpuState& state() const { return s_; }
@@ -445,6 +458,7 @@ class Cpu : public Clock {
 
  private:
   friend class Decoder;
+  friend class jit::Translator;
   static constexpr unsigned TLB_SIZE = 1024;
   static constexpr unsigned TLB_MASK = TLB_SIZE - 1;
   static constexpr uint64_t TAG_INVALID = 1;  // odd: never equals a page address
@@ -529,6 +543,16 @@ class Cpu : public Clock {
   PlatformDevices& dev_;
   const CostModel& costs_;
   std::unique_ptr<Decoder> decoder_;
+  // Translated code for hot 64-bit blocks (l0/sim/jit/), or null when
+  // translation is off (set_translation).
+  std::unique_ptr<jit::CodeBuffer> jit_;
+  uint32_t translate_after_ = kTranslateAfter;
+  void translate(Block* b);
+  // While translated code runs: the instruction count it may not pass
+  // (execute_block's budget), and the block whose successor it missed.
+  uint64_t jit_limit_ = 0;
+  uint64_t blocks_translated_ = 0;
+  Block* jit_block_ = nullptr;
 
   CpuMode mode_ = CpuMode::Bits32;
   uint64_t cycles_ = 0;

@@ -1,0 +1,53 @@
+// Executable memory for translated blocks (translator.cpp), with the entry
+// and exit stubs every translation runs between, and the unwind
+// information that lets a C++ exception (GuestFault, VmExitRequest) thrown
+// by a handler the translation calls pass through translated code to
+// Cpu::run's catch, as it passes through Cpu::execute_block.
+//
+// Every translation runs in one frame shape, set up by the entry stub:
+// six callee-saved registers pushed and RSP 16-byte aligned, unchanged
+// until the exit stub. One FDE with that one rule covers the whole buffer
+// (only calls can throw, and every call is made from that shape).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace nestbed::sim::jit {
+
+class CodeBuffer {
+ public:
+  explicit CodeBuffer(size_t bytes = size_t(32) << 20);
+  ~CodeBuffer();
+  CodeBuffer(const CodeBuffer&) = delete;
+  CodeBuffer& operator=(const CodeBuffer&) = delete;
+
+  // The entry stub: uint64_t entry(void* cpu, void* state, const uint8_t*
+  // code) saves the callee-saved registers, puts cpu in RBX and state in
+  // R13 and jumps to code. Translations end by jumping to exit_stub() with
+  // their result in RAX.
+  using Entry = uint64_t (*)(void* cpu, void* state, const uint8_t* code);
+  Entry entry() const { return entry_; }
+  const uint8_t* exit_stub() const { return exit_; }
+
+  // Room for `n` bytes of code, or nullptr when the buffer is full (then
+  // reset() it when no translation is running).
+  uint8_t* allocate(size_t n);
+  // Drops every translation: epoch() changes, so a block's translation from
+  // an earlier epoch is not run.
+  void reset();
+  uint64_t epoch() const { return epoch_; }
+  const uint64_t* epoch_address() const { return &epoch_; }
+
+ private:
+  uint8_t* base_ = nullptr;
+  size_t size_ = 0;
+  size_t stubs_end_ = 0;
+  size_t used_ = 0;
+  uint64_t epoch_ = 1;
+  Entry entry_ = nullptr;
+  const uint8_t* exit_ = nullptr;
+  std::vector<uint8_t> eh_frame_;  // CIE, FDE, terminator: registered with the unwinder
+};
+
+}  // namespace nestbed::sim::jit

@@ -1,0 +1,574 @@
+#include "l0/sim/jit/translator.h"
+
+#include <capstone/capstone.h>
+
+#include <cstddef>
+#include <cstring>
+#include <deque>
+
+#include "arch/x86/rflags.h"
+#include "l0/sim/cpu/block.h"
+#include "l0/sim/cpu/cpu.h"
+#include "l0/sim/jit/code_buffer.h"
+#include "l0/sim/jit/x86_emitter.h"
+
+namespace nestbed::sim {
+int jcc_condition(unsigned id);  // exec_control.cpp
+}
+
+namespace nestbed::sim::jit {
+
+namespace fl = arch::rflags;
+
+// Register use in translated code: RBX = the Cpu, R13 = its CpuState, R12
+// = the block's RIP (all callee-saved, set by the entry stub). RAX, RCX,
+// RDX, RSI and RDI are scratch: a linear address in RAX, a TLB entry or
+// host pointer in RCX, operand values in RDX and RSI.
+class Translator {
+ public:
+  Translator(Cpu& c, const Block& b) : c_(c), b_(b) {}
+  const uint8_t* run(CodeBuffer& buf);
+
+ private:
+  Cpu& c_;
+  const Block& b_;
+  Emitter e_;
+  CodeBuffer* buf_ = nullptr;
+  // Out-of-line code, emitted after the block's main line: early exits
+  // (one per entry, bound only if used) and TLB misses.
+  std::deque<Label> early_exit_;
+  struct SlowPath {
+    Label at, done;
+    unsigned k;
+    const DecodedInsn* d;
+    bool write;
+    unsigned size;
+    int tail;  // what follows the access (see emit_tail)
+  };
+  std::deque<SlowPath> slow_;
+
+  // ---- offsets
+  static int32_t reg_off(unsigned r) { return int32_t(offsetof(CpuState, r) + 8 * r); }
+  static int32_t rflags_off() { return int32_t(offsetof(CpuState, rflags)); }
+  static int32_t seg_base_off(unsigned s) {
+    return int32_t(offsetof(CpuState, seg) + s * sizeof(Segment) + offsetof(Segment, base));
+  }
+  template <typename M>
+  int32_t cpu_off(const M& member) const {
+    return int32_t(reinterpret_cast<const char*>(&member) - reinterpret_cast<const char*>(&c_));
+  }
+
+  // ---- pieces
+  enum class Inlined { No, Yes, SetsRip };
+  static constexpr unsigned kAlways = 16;
+  Inlined inline_entry(unsigned k, const DecodedInsn& d);
+  bool inline_pair(unsigned k, const DecodedInsn& alu, const DecodedInsn& jcc);
+  void alu_on_rdx(const DecodedInsn& d);
+  void branch(unsigned cc, uint32_t end_off, uint64_t rel);
+  void effective_address(const DecodedInsn& d);
+  void emit_slow_paths();
+  void finish_block(Label& stop);
+  void exit_with(uint64_t result);
+  void call_entry(unsigned k, const DecodedInsn& d);
+  void set_rip(int64_t end_off);
+  void set_fast_entry(const DecodedInsn& d);
+  void check_exit(unsigned k);
+  void capture_flags(unsigned id);
+  bool linear_address(const DecodedInsn& d);
+  void load_operand(HostReg r, const DecodedInsn& d, unsigned n);
+  void memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail);
+  void emit_tail(const DecodedInsn& d, int tail);
+  void condition_jump(unsigned cc, Label& taken);
+
+  // The TLB-miss paths, as Cpu::read/write's.
+  static uint64_t slow_read(Cpu* c, uint64_t la, uint64_t size) { return c->read_slow(la, unsigned(size), Access::Read); }
+  static void slow_write(Cpu* c, uint64_t la, uint64_t size, uint64_t value) { c->write_slow(la, size, value); }
+};
+
+namespace {
+
+// The instructions written inline and their operand forms.
+enum Tail { kTailNone, kTailLoadReg, kTailAluMem, kTailAluRegMem };
+
+bool is_gpr(const Operand& o, bool allow_small = false) {
+  return o.kind == OpKind::Reg && !o.high8 && (o.size == 8 || o.size == 4 || (allow_small && (o.size == 1 || o.size == 2)));
+}
+// A memory operand the translator computes: 64-bit mode, 64-bit address.
+bool is_mem64(const DecodedInsn& d, const Operand& o) { return o.kind == OpKind::Mem && d.addrsize == 8; }
+
+AluOp alu_op_of(unsigned id, bool* ok) {
+  *ok = true;
+  switch (id) {
+    case X86_INS_ADD: return AluOp::Add;
+    case X86_INS_OR: return AluOp::Or;
+    case X86_INS_ADC: return AluOp::Adc;
+    case X86_INS_SBB: return AluOp::Sbb;
+    case X86_INS_AND: return AluOp::And;
+    case X86_INS_SUB: return AluOp::Sub;
+    case X86_INS_XOR: return AluOp::Xor;
+    case X86_INS_CMP: return AluOp::Cmp;
+    default: *ok = false; return AluOp::Add;
+  }
+}
+
+// The status flags an operation defines, as the handlers store them: AF
+// is undefined after logic operations and written as 0 (exec_alu.cpp).
+uint32_t status_mask(unsigned id) {
+  switch (id) {
+    case X86_INS_AND: case X86_INS_OR: case X86_INS_XOR: case X86_INS_TEST:
+      return uint32_t(fl::STATUS & ~fl::AF);
+    case X86_INS_INC: case X86_INS_DEC:
+      return uint32_t(fl::STATUS & ~fl::CF);  // CF unchanged
+    default:
+      return uint32_t(fl::STATUS);
+  }
+}
+
+}  // namespace
+
+void Translator::set_rip(int64_t end_off) {
+  e_.lea(HRAX, HR12, int32_t(end_off));
+  e_.store64(HR13, reg_off(REG_RIP), HRAX);
+}
+
+void Translator::set_fast_entry(const DecodedInsn& d) {
+  e_.mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(&d)));
+  e_.store64(HRBX, cpu_off(c_.fast_entry_), HRAX);
+}
+
+void Translator::check_exit(unsigned k) {
+  e_.cmp_mem8_imm(HRBX, cpu_off(c_.exit_block_), 0);
+  e_.jcc(0x5, early_exit_[k]);  // jne
+}
+
+// Guest status flags from the host's flags after the same operation:
+// RFLAGS = (RFLAGS & ~written) | (host & defined), where `written` is every
+// status flag the instruction writes (STATUS, less CF for INC/DEC) and
+// `defined` those of them the SDM defines for it (the others are 0).
+void Translator::capture_flags(unsigned id) {
+  const uint32_t defined = status_mask(id);
+  const uint32_t written = id == X86_INS_INC || id == X86_INS_DEC ? uint32_t(fl::STATUS & ~fl::CF) : uint32_t(fl::STATUS);
+  e_.pushfq();
+  e_.pop(HRCX);
+  e_.and32_ri(HRCX, defined);
+  e_.load64(HRSI, HR13, rflags_off());
+  e_.and64_ri(HRSI, int32_t(~written));
+  e_.alu_rr(AluOp::Or, 8, HRSI, HRCX);
+  e_.store64(HR13, rflags_off(), HRSI);
+}
+
+// RAX = the effective address of d's memory operand (64-bit address size).
+void Translator::effective_address(const DecodedInsn& d) {
+  if (d.mem_base == REG_RIP) {
+    e_.lea(HRAX, HR12, int32_t(d.end_off + d.disp));
+  } else if (d.mem_base == REG_ZERO) {
+    e_.mov_imm(HRAX, uint64_t(d.disp));
+  } else {
+    e_.load64(HRAX, HR13, reg_off(d.mem_base));
+    if (d.disp) e_.lea(HRAX, HRAX, int32_t(d.disp));
+  }
+  if (d.mem_index != REG_ZERO) {
+    e_.load64(HRCX, HR13, reg_off(d.mem_index));
+    if (d.mem_scale) e_.shl_ri(HRCX, d.mem_scale);
+    e_.alu_rr(AluOp::Add, 8, HRAX, HRCX);
+  }
+}
+
+// RAX = the linear address of d's memory operand, as Cpu::linear64.
+bool Translator::linear_address(const DecodedInsn& d) {
+  effective_address(d);
+  if (d.mem_seg != SEG_NONE) e_.add_mem64(HRAX, HR13, seg_base_off(d.mem_seg));
+  return true;
+}
+
+// r = operand n (register or immediate), zero-extended from its size.
+void Translator::load_operand(HostReg r, const DecodedInsn& d, unsigned n) {
+  const Operand& o = d.op[n];
+  if (o.kind == OpKind::Reg)
+    e_.load64(r, HR13, reg_off(o.reg));
+  else
+    e_.mov_imm(r, d.op[0].size == 8 || o.size == 8 ? d.imm : d.imm & 0xffffffffull);
+}
+
+// What follows a memory read (the value zero-extended in RDX).
+void Translator::emit_tail(const DecodedInsn& d, int tail) {
+  if (tail == kTailLoadReg) {  // mov r32/r64, [mem]
+    e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
+    return;
+  }
+  if (tail == kTailAluMem) {  // cmp/test [mem], reg/imm: op0 is the memory
+    const unsigned size = d.op[0].size;
+    const bool test = d.id == X86_INS_TEST;
+    if (d.op[1].kind == OpKind::Reg) {
+      e_.load64(HRSI, HR13, reg_off(d.op[1].reg));
+      if (test) e_.test_rr(size, HRDX, HRSI);
+      else e_.alu_rr(AluOp::Cmp, size, HRDX, HRSI);
+    } else {
+      if (test) e_.test_ri(size, HRDX, d.imm);
+      else e_.alu_ri(AluOp::Cmp, size, HRDX, d.imm);
+    }
+    capture_flags(d.id);
+  }
+  if (tail == kTailAluRegMem) {  // op r32/r64, [mem]
+    e_.mov_rr(HRSI, HRDX);
+    alu_on_rdx(d);
+  }
+}
+
+// A memory access of d at RAX through the TLB: reads leave the value in
+// RDX, writes store RDX... (set by the caller before? no: the value is
+// loaded here, after the probe). A miss goes to the slow path stub.
+void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail) {
+  slow_.push_back(SlowPath{Label{}, Label{}, k, &d, write, size, tail});
+  SlowPath& s = slow_.back();
+  // RCX = &tlb_[(la >> 12) & TLB_MASK]
+  e_.mov_rr(HRCX, HRAX);
+  e_.shr_ri(HRCX, 12);
+  e_.and32_ri(HRCX, Cpu::TLB_MASK);
+  e_.shl_ri(HRCX, 6);
+  e_.add_mem64(HRCX, HRBX, cpu_off(c_.tlb_));
+  // the tag of the access's last byte's page
+  e_.lea(HRDX, HRAX, int32_t(size - 1));
+  e_.and64_ri(HRDX, -4096);
+  e_.cmp_mem64(HRDX, HRCX, int32_t(write ? offsetof(Cpu::TlbEntry, tag_w) : offsetof(Cpu::TlbEntry, tag_r)));
+  e_.jcc(0x5, s.at);  // jne: miss
+  e_.load64(HRCX, HRCX, int32_t(offsetof(Cpu::TlbEntry, addend)));
+  e_.alu_rr(AluOp::Add, 8, HRCX, HRAX);  // host pointer
+  if (write) {
+    load_operand(HRDX, d, 1);
+    e_.store_sized(size, HRCX, 0, HRDX);
+  } else {
+    e_.load_zx(size, HRDX, HRCX, 0);
+    emit_tail(d, tail);
+  }
+  e_.bind(s.done);
+}
+
+void Translator::call_entry(unsigned k, const DecodedInsn& d) {
+  set_fast_entry(d);
+  set_rip(d.end_off);
+  e_.mov_rr(HRDI, HRBX);
+  e_.mov_imm(HRSI, uint64_t(reinterpret_cast<uintptr_t>(&d)));
+  e_.call_abs(reinterpret_cast<const void*>(d.fast));
+  check_exit(k);
+}
+
+// Jumps to `taken` if condition cc holds on the guest's RFLAGS (SDM vol. 1,
+// B.1; as condition() in exec_common.h).
+void Translator::condition_jump(unsigned cc, Label& taken) {
+  e_.load_zx(4, HRAX, HR13, rflags_off());
+  switch (cc >> 1) {
+    case 0: e_.test_ri(4, HRAX, fl::OF); break;
+    case 1: e_.test_ri(4, HRAX, fl::CF); break;
+    case 2: e_.test_ri(4, HRAX, fl::ZF); break;
+    case 3: e_.test_ri(4, HRAX, fl::CF | fl::ZF); break;
+    case 4: e_.test_ri(4, HRAX, fl::SF); break;
+    case 5: e_.test_ri(4, HRAX, fl::PF); break;
+    case 6:  // SF != OF: OF (bit 11) moved onto SF (bit 7)
+      e_.mov_rr(HRCX, HRAX);
+      e_.shr_ri(HRCX, 4);
+      e_.alu_rr(AluOp::Xor, 4, HRAX, HRCX);
+      e_.test_ri(4, HRAX, fl::SF);
+      break;
+    default:  // ZF or SF != OF
+      e_.mov_rr(HRCX, HRAX);
+      e_.shr_ri(HRCX, 4);
+      e_.and32_ri(HRCX, fl::SF);
+      e_.alu_rr(AluOp::Xor, 4, HRAX, HRCX);
+      e_.test_ri(4, HRAX, fl::SF | fl::ZF);
+      break;
+  }
+  e_.jcc((cc & 1) ? 0x4 : 0x5, taken);  // jz if negated, else jnz
+}
+
+// Writes entry k inline if its form is one the translator knows.
+Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
+  if (d.flags & (insn_flag::LOCK | insn_flag::REP | insn_flag::REPNE)) return Inlined::No;
+  const Operand& o0 = d.op[0];
+  const Operand& o1 = d.op[1];
+  const unsigned id = d.id;
+
+  // A NOP with an operand may be the magic annotation NOP
+  // (trace_hooks.h), which its handler records.
+  if (id == X86_INS_NOP && d.nops == 0) return Inlined::Yes;
+
+  if ((id == X86_INS_MOV || id == X86_INS_MOVABS) && d.nops == 2) {
+    if (is_gpr(o0) && o1.kind == OpKind::Reg && is_gpr(o1)) {  // 32-bit writes zero-extend
+      e_.load_zx(o0.size, HRDX, HR13, reg_off(o1.reg));
+      e_.store64(HR13, reg_off(o0.reg), HRDX);
+      return Inlined::Yes;
+    }
+    if (is_gpr(o0) && o1.kind == OpKind::Imm) {
+      e_.mov_imm(HRDX, o0.size == 8 ? d.imm : d.imm & 0xffffffffull);
+      e_.store64(HR13, reg_off(o0.reg), HRDX);
+      return Inlined::Yes;
+    }
+    if (is_gpr(o0) && is_mem64(d, o1)) {
+      linear_address(d);
+      memory_access(k, d, false, o0.size, kTailLoadReg);
+      return Inlined::Yes;
+    }
+    if (is_mem64(d, o0) && (o1.kind == OpKind::Imm || is_gpr(o1, true))) {
+      linear_address(d);
+      memory_access(k, d, true, o0.size, kTailNone);
+      return Inlined::Yes;
+    }
+    return Inlined::No;
+  }
+
+  if (id == X86_INS_LEA && is_gpr(o0) && is_mem64(d, o1)) {
+    effective_address(d);
+    if (o0.size == 4) e_.mov32_rr(HRAX, HRAX);
+    e_.store64(HR13, reg_off(o0.reg), HRAX);
+    return Inlined::Yes;
+  }
+
+  if ((id == X86_INS_INC || id == X86_INS_DEC) && d.nops == 1 && is_gpr(o0)) {
+    e_.load64(HRDX, HR13, reg_off(o0.reg));
+    e_.incdec(id == X86_INS_DEC, o0.size, HRDX);
+    capture_flags(id);
+    e_.store64(HR13, reg_off(o0.reg), HRDX);
+    return Inlined::Yes;
+  }
+
+  bool is_alu = false;
+  alu_op_of(id, &is_alu);
+  if ((is_alu || id == X86_INS_TEST) && d.nops == 2) {
+    const bool compare = id == X86_INS_CMP || id == X86_INS_TEST;
+    // Register destination: 32/64-bit, or any size for CMP/TEST (no write).
+    if (is_gpr(o0, compare)) {
+      if (o1.kind == OpKind::Reg && is_gpr(o1, true)) {
+        e_.load64(HRSI, HR13, reg_off(o1.reg));
+        alu_on_rdx(d);
+        return Inlined::Yes;
+      }
+      if (o1.kind == OpKind::Imm) {
+        alu_on_rdx(d);
+        return Inlined::Yes;
+      }
+      if (is_mem64(d, o1) && o0.size >= 4) {
+        linear_address(d);
+        memory_access(k, d, false, o0.size, kTailAluRegMem);
+        return Inlined::Yes;
+      }
+      return Inlined::No;
+    }
+    // CMP/TEST with a memory destination: a read.
+    if (compare && is_mem64(d, o0) && (o1.kind == OpKind::Imm || is_gpr(o1, true))) {
+      linear_address(d);
+      memory_access(k, d, false, o0.size, kTailAluMem);
+      return Inlined::Yes;
+    }
+    return Inlined::No;
+  }
+
+  const int cc = jcc_condition(id);
+  if (cc >= 0 && o0.kind == OpKind::Imm) {
+    branch(unsigned(cc), d.end_off, d.imm);
+    return Inlined::SetsRip;
+  }
+  if (id == X86_INS_JMP && o0.kind == OpKind::Imm) {
+    branch(kAlways, d.end_off, d.imm);
+    return Inlined::SetsRip;
+  }
+  return Inlined::No;
+}
+
+// RDX = op0 `op` source (RSI, or the immediate; op0 is loaded here), the
+// flags taken, and op0 written unless the operation is CMP or TEST.
+void Translator::alu_on_rdx(const DecodedInsn& d) {
+  const unsigned size = d.op[0].size;
+  const unsigned id = d.id;
+  const bool imm = d.op[1].kind == OpKind::Imm;
+  bool ok = false;
+  const AluOp op = alu_op_of(id, &ok);
+  e_.load64(HRDX, HR13, reg_off(d.op[0].reg));
+  const bool imm_fits = size < 8 || int64_t(d.imm) == int64_t(int32_t(d.imm));
+  if (imm && !imm_fits) {
+    e_.mov_imm(HRSI, d.imm);
+  }
+  const bool use_imm = imm && imm_fits;
+  if (id == X86_INS_ADC || id == X86_INS_SBB) e_.bt_mem_imm(HR13, rflags_off(), 0);  // CF in
+  if (id == X86_INS_TEST) {
+    if (use_imm) e_.test_ri(size, HRDX, d.imm);
+    else e_.test_rr(size, HRDX, HRSI);
+  } else {
+    if (use_imm) e_.alu_ri(op, size, HRDX, d.imm);
+    else e_.alu_rr(op, size, HRDX, HRSI);
+  }
+  capture_flags(id);
+  if (id != X86_INS_CMP && id != X86_INS_TEST) e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
+}
+
+// RIP = the block's + end_off (+ rel if condition cc holds).
+void Translator::branch(unsigned cc, uint32_t end_off, uint64_t rel) {
+  if (cc == kAlways) {
+    set_rip(int64_t(end_off) + int64_t(rel));
+    return;
+  }
+  Label taken, done;
+  condition_jump(cc, taken);
+  set_rip(end_off);
+  e_.jmp(done);
+  e_.bind(taken);
+  set_rip(int64_t(end_off) + int64_t(rel));
+  e_.bind(done);
+}
+
+// An entry of two instructions (an ALU operation on registers and the
+// block's final Jcc, Decoder::prepare_fast_path), inline if the ALU half is.
+bool Translator::inline_pair(unsigned k, const DecodedInsn& alu, const DecodedInsn& jcc) {
+  const int cc = jcc_condition(jcc.id);
+  if (cc < 0 || jcc.op[0].kind != OpKind::Imm) return false;
+  if (inline_entry(k, alu) != Inlined::Yes) return false;
+  branch(unsigned(cc), alu.end_off, jcc.imm);
+  return true;
+}
+
+const uint8_t* Translator::run(CodeBuffer& buf) {
+  buf_ = &buf;
+  const unsigned entries = b_.fast_entries;
+  for (unsigned k = 0; k < entries; ++k) early_exit_.emplace_back();
+  Label stop;
+  // The block must fit the budget (execute_block: budget >= count), else
+  // nothing of it runs and execute_block returns.
+  e_.load64(HRAX, HRBX, cpu_off(c_.counters_.instructions));
+  e_.lea(HRAX, HRAX, int32_t(b_.count));
+  e_.cmp_mem64(HRAX, HRBX, cpu_off(c_.jit_limit_));
+  e_.jcc(0x7, stop);  // ja
+  e_.load64(HR12, HR13, reg_off(REG_RIP));
+  e_.store64(HRBX, cpu_off(c_.block_rip_), HR12);
+  for (unsigned k = 0; k < entries; ++k) {
+    const DecodedInsn& d = b_.insns[k];
+    const bool last = k + 1 == entries;
+    if (d.fast_count == 2) {
+      if (!inline_pair(k, d, b_.insns[k + 1])) call_entry(k, d);
+      continue;
+    }
+    // A branch is always last (it ends its block).
+    const Inlined how = inline_entry(k, d);
+    if (how == Inlined::No)
+      call_entry(k, d);
+    else if (how == Inlined::Yes && last)
+      set_rip(d.end_off);
+  }
+  finish_block(stop);
+  emit_slow_paths();
+  // Early exits: return the entry.
+  for (unsigned k = 0; k < entries; ++k) {
+    if (early_exit_[k].fixups.empty()) continue;
+    e_.bind(early_exit_[k]);
+    exit_with(uint64_t(reinterpret_cast<uintptr_t>(&b_.insns[k])));
+  }
+  e_.bind(stop);
+  exit_with(kStop);
+  uint8_t* code = buf.allocate(e_.size());
+  if (!code) {
+    buf.reset();
+    code = buf.allocate(e_.size());
+    if (!code) return nullptr;
+  }
+  std::memcpy(code, e_.code().data(), e_.size());
+  return code;
+}
+
+void Translator::exit_with(uint64_t result) {
+  e_.mov_imm(HRCX, uint64_t(reinterpret_cast<uintptr_t>(buf_->exit_stub())));
+  e_.mov_imm(HRAX, result);
+  e_.jmp_r(HRCX);
+}
+
+// The block ran to its end: retire it as execute_block does (less what
+// settle_fast_path already retired), then go on to the next block's
+// translation if no event is due and the successor cache has it.
+void Translator::finish_block(Label& stop) {
+  Label folded, retired;
+  e_.load64(HRDX, HRBX, cpu_off(c_.folded_count_));
+  e_.test_rr(8, HRDX, HRDX);
+  e_.jcc(0x5, folded);
+  e_.load64(HRAX, HRBX, cpu_off(c_.cycles_));
+  e_.mov_imm(HRCX, b_.total_cost);
+  e_.alu_rr(AluOp::Add, 8, HRAX, HRCX);
+  e_.store64(HRBX, cpu_off(c_.cycles_), HRAX);
+  e_.load64(HRCX, HRBX, cpu_off(c_.counters_.instructions));
+  e_.lea(HRCX, HRCX, int32_t(b_.total_count));
+  e_.store64(HRBX, cpu_off(c_.counters_.instructions), HRCX);
+  e_.bind(retired);
+  // RAX = cycles
+  e_.cmp_mem64(HRAX, HRBX, cpu_off(c_.next_event_));
+  e_.jcc(0x3, stop);  // jae: an event is due
+  e_.load64(HRAX, HR13, reg_off(REG_RIP));
+  Label miss;
+  for (unsigned n = 0; n < 2; ++n) {
+    Label next;
+    e_.mov_imm(HRCX, uint64_t(reinterpret_cast<uintptr_t>(&b_.successors[n])));
+    e_.cmp_mem64(HRAX, HRCX, int32_t(offsetof(Block::Successor, la)));
+    e_.jcc(0x5, next);
+    e_.load64(HRDX, HRBX, cpu_off(c_.code_generation_));
+    e_.cmp_mem64(HRDX, HRCX, int32_t(offsetof(Block::Successor, generation)));
+    e_.jcc(0x5, next);
+    e_.load64(HRCX, HRCX, int32_t(offsetof(Block::Successor, block)));
+    e_.mov_imm(HRDX, uint64_t(reinterpret_cast<uintptr_t>(buf_->epoch_address())));
+    e_.load64(HRDX, HRDX, 0);
+    e_.cmp_mem64(HRDX, HRCX, int32_t(offsetof(Block, jit_epoch)));
+    e_.jcc(0x5, miss);  // not translated (yet): the loop runs it
+    e_.load64(HRCX, HRCX, int32_t(offsetof(Block, jit_code)));
+    e_.jmp_r(HRCX);
+    e_.bind(next);
+  }
+  e_.bind(miss);
+  e_.mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(&b_)));
+  e_.store64(HRBX, cpu_off(c_.jit_block_), HRAX);
+  exit_with(kChainMiss);
+
+  // folded_count_ != 0: settle_fast_path retired part of the block.
+  e_.bind(folded);
+  e_.load64(HRAX, HRBX, cpu_off(c_.cycles_));
+  e_.mov_imm(HRCX, b_.total_cost);
+  e_.alu_rr(AluOp::Add, 8, HRAX, HRCX);
+  e_.load64(HRCX, HRBX, cpu_off(c_.folded_cost_));
+  e_.alu_rr(AluOp::Sub, 8, HRAX, HRCX);
+  e_.store64(HRBX, cpu_off(c_.cycles_), HRAX);
+  e_.load64(HRCX, HRBX, cpu_off(c_.counters_.instructions));
+  e_.lea(HRCX, HRCX, int32_t(b_.total_count));
+  e_.load64(HRDX, HRBX, cpu_off(c_.folded_count_));
+  e_.alu_rr(AluOp::Sub, 8, HRCX, HRDX);
+  e_.store64(HRBX, cpu_off(c_.counters_.instructions), HRCX);
+  e_.alu_rr(AluOp::Xor, 4, HRCX, HRCX);
+  e_.store64(HRBX, cpu_off(c_.folded_cost_), HRCX);
+  e_.store64(HRBX, cpu_off(c_.folded_count_), HRCX);
+  e_.jmp(retired);
+}
+
+// TLB misses: the access through Cpu's slow path, with the entry's
+// position stored first (a fault or VM exit there is the instruction's),
+// then the rest of the instruction, then the early-exit check a handler
+// call would have (a write to code ends the block).
+void Translator::emit_slow_paths() {
+  for (SlowPath& s : slow_) {
+    const DecodedInsn& d = *s.d;
+    e_.bind(s.at);
+    e_.mov_rr(HRSI, HRAX);  // la (set_fast_entry and set_rip use only RAX)
+    set_fast_entry(d);
+    set_rip(d.end_off);
+    e_.mov_rr(HRDI, HRBX);
+    e_.mov_imm(HRDX, s.size);
+    if (s.write) {
+      load_operand(HRCX, d, 1);
+      e_.call_abs(reinterpret_cast<const void*>(&Translator::slow_write));
+    } else {
+      e_.call_abs(reinterpret_cast<const void*>(&Translator::slow_read));
+      e_.mov_rr(HRDX, HRAX);
+      emit_tail(d, s.tail);
+    }
+    check_exit(s.k);
+    e_.jmp(s.done);
+  }
+}
+
+const uint8_t* translate_block(Cpu& cpu, const Block& b, CodeBuffer& buf) {
+  Translator t(cpu, b);
+  return t.run(buf);
+}
+
+}  // namespace nestbed::sim::jit

@@ -1,0 +1,252 @@
+// A small x86-64 machine-code emitter for the block translator
+// (translator.cpp): only the instruction forms it needs, each written out
+// from the SDM's opcode tables (vol. 2, chapter 2 for REX/ModRM/SIB).
+// Memory operands are always [base + disp32] (ModRM mod = 10, with a SIB
+// byte when the base is RSP or R12), so no form depends on the
+// displacement's size.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace nestbed::sim::jit {
+
+// Host registers by encoding number.
+enum HostReg : uint8_t {
+  HRAX, HRCX, HRDX, HRBX, HRSP, HRBP, HRSI, HRDI, HR8, HR9, HR10, HR11, HR12, HR13, HR14, HR15
+};
+
+// The group-1 ALU operations by their ModRM reg field (/digit) and their
+// "r/m, reg" opcode's base (SDM vol. 2, table A-6: ADD 00, OR 08, ... CMP 38).
+enum class AluOp : uint8_t { Add = 0, Or = 1, Adc = 2, Sbb = 3, And = 4, Sub = 5, Xor = 6, Cmp = 7 };
+
+// Condition codes in encoding order (Jcc = 0F 80+cc).
+using Cond = uint8_t;
+
+struct Label {
+  int32_t pos = -1;                 // code offset once bound
+  std::vector<uint32_t> fixups;     // offsets of rel32 fields that jump here
+};
+
+class Emitter {
+ public:
+  const std::vector<uint8_t>& code() const { return code_; }
+  size_t size() const { return code_.size(); }
+
+  // ---- labels (rel32 jumps within one translation)
+  void bind(Label& l) {
+    l.pos = int32_t(code_.size());
+    for (uint32_t f : l.fixups) patch_rel32(f, l.pos);
+    l.fixups.clear();
+  }
+  void jmp(Label& l) {
+    byte(0xe9);
+    rel32_to(l);
+  }
+  void jcc(Cond cc, Label& l) {
+    byte(0x0f);
+    byte(uint8_t(0x80 | cc));
+    rel32_to(l);
+  }
+
+  // ---- moves
+  // mov r64, [base + disp]
+  void load64(HostReg r, HostReg base, int32_t disp) { mem_op(true, 0x8b, r, base, disp); }
+  // mov [base + disp], r64
+  void store64(HostReg base, int32_t disp, HostReg r) { mem_op(true, 0x89, r, base, disp); }
+  // Loads of `size` bytes from [base + disp], zero-extended into r (32-bit
+  // loads zero-extend architecturally).
+  void load_zx(unsigned size, HostReg r, HostReg base, int32_t disp) {
+    if (size == 8) return load64(r, base, disp);
+    if (size == 4) return mem_op(false, 0x8b, r, base, disp);
+    mem_op(false, size == 1 ? 0xb6 : 0xb7, r, base, disp, /*two_byte=*/true);  // movzx r32, r/m8|16
+  }
+  // Stores of the low `size` bytes of r to [base + disp].
+  void store_sized(unsigned size, HostReg base, int32_t disp, HostReg r) {
+    if (size == 8) return store64(base, disp, r);
+    if (size == 2) byte(0x66);
+    mem_op(false, size == 1 ? 0x88 : 0x89, r, base, disp, false, /*byte_regs=*/size == 1);
+  }
+  // mov r64, imm64 (the short forms when the value allows).
+  void mov_imm(HostReg r, uint64_t v) {
+    if (v <= 0xffffffffull) {  // mov r32, imm32 zero-extends
+      rex(false, 0, 0, r, false);
+      byte(uint8_t(0xb8 | (r & 7)));
+      imm32(uint32_t(v));
+    } else if (int64_t(v) == int64_t(int32_t(v))) {  // mov r/m64, imm32 sign-extends
+      rex(true, 0, 0, r, true);
+      byte(0xc7);
+      modrm(3, 0, r);
+      imm32(uint32_t(v));
+    } else {
+      rex(true, 0, 0, r, true);
+      byte(uint8_t(0xb8 | (r & 7)));
+      imm64(v);
+    }
+  }
+  // mov dst, src (64-bit; mov32_rr: 32-bit, zero-extending)
+  void mov_rr(HostReg dst, HostReg src) { rr_op(true, 0x89, src, dst); }
+  void mov32_rr(HostReg dst, HostReg src) { rr_op(false, 0x89, src, dst); }
+  // lea r64, [base + disp]
+  void lea(HostReg r, HostReg base, int32_t disp) { mem_op(true, 0x8d, r, base, disp); }
+
+  // ---- arithmetic on host registers, `size` bytes wide (1, 2, 4, 8)
+  // op dst, src
+  void alu_rr(AluOp op, unsigned size, HostReg dst, HostReg src) {
+    sized_rr(size, uint8_t(uint8_t(op) << 3), src, dst);
+  }
+  // op dst, imm (sign-extended imm32 for 8-byte operations)
+  void alu_ri(AluOp op, unsigned size, HostReg dst, uint64_t imm) {
+    if (size == 2) byte(0x66);
+    rex(size == 8, 0, 0, dst, size == 8 || size == 1);
+    byte(size == 1 ? 0x80 : 0x81);
+    modrm(3, uint8_t(op), dst);
+    if (size == 1) byte(uint8_t(imm));
+    else if (size == 2) imm16(uint16_t(imm));
+    else imm32(uint32_t(imm));
+  }
+  // test dst, src
+  void test_rr(unsigned size, HostReg dst, HostReg src) { sized_rr(size, 0x84, src, dst); }
+  void test_ri(unsigned size, HostReg dst, uint64_t imm) {
+    if (size == 2) byte(0x66);
+    rex(size == 8, 0, 0, dst, size == 8 || size == 1);
+    byte(size == 1 ? 0xf6 : 0xf7);
+    modrm(3, 0, dst);
+    if (size == 1) byte(uint8_t(imm));
+    else if (size == 2) imm16(uint16_t(imm));
+    else imm32(uint32_t(imm));
+  }
+  // inc/dec dst (FE/FF /0, /1)
+  void incdec(bool dec, unsigned size, HostReg dst) {
+    if (size == 2) byte(0x66);
+    rex(size == 8, 0, 0, dst, size == 8 || size == 1);
+    byte(size == 1 ? 0xfe : 0xff);
+    modrm(3, dec ? 1 : 0, dst);
+  }
+  // add r64, [base + disp]
+  void add_mem64(HostReg r, HostReg base, int32_t disp) { mem_op(true, 0x03, r, base, disp); }
+  // shl r64, imm8
+  void shl_ri(HostReg r, uint8_t n) { shift_ri(4, r, n); }
+  void shr_ri(HostReg r, uint8_t n) { shift_ri(5, r, n); }
+  // and r32, imm32 / and r64, sign-extended imm32
+  void and32_ri(HostReg r, uint32_t imm) { alu_ri(AluOp::And, 4, r, imm); }
+  void and64_ri(HostReg r, int32_t imm) { alu_ri(AluOp::And, 8, r, uint64_t(int64_t(imm))); }
+  // cmp r64, [base + disp]
+  void cmp_mem64(HostReg r, HostReg base, int32_t disp) { mem_op(true, 0x3b, r, base, disp); }
+  // cmp byte [base + disp], imm8
+  void cmp_mem8_imm(HostReg base, int32_t disp, uint8_t imm) {
+    mem_op(false, 0x80, HostReg(7), base, disp);
+    byte(imm);
+  }
+  // test dword [base + disp], imm32
+  void test_mem32_imm(HostReg base, int32_t disp, uint32_t imm) {
+    mem_op(false, 0xf7, HostReg(0), base, disp);
+    imm32(imm);
+  }
+  // bt dword [base + disp], imm8 (CF = the bit)
+  void bt_mem_imm(HostReg base, int32_t disp, uint8_t bit) {
+    mem_op(false, 0xba, HostReg(4), base, disp, /*two_byte=*/true);
+    byte(bit);
+  }
+  void pushfq() { byte(0x9c); }
+  void pop(HostReg r) {
+    rex(false, 0, 0, r, false);
+    byte(uint8_t(0x58 | (r & 7)));
+  }
+  // call r64 (FF /2)
+  void call_r(HostReg r) {
+    rex(false, 0, 0, r, false);
+    byte(0xff);
+    modrm(3, 2, r);
+  }
+  // jmp r64 (FF /4)
+  void jmp_r(HostReg r) {
+    rex(false, 0, 0, r, false);
+    byte(0xff);
+    modrm(3, 4, r);
+  }
+  // Absolute jump or call through rax to a host address.
+  void call_abs(const void* target) {
+    mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(target)));
+    call_r(HRAX);
+  }
+  void jmp_abs(const void* target) {
+    mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(target)));
+    jmp_r(HRAX);
+  }
+  void ret() { byte(0xc3); }
+  void push(HostReg r) {
+    rex(false, 0, 0, r, false);
+    byte(uint8_t(0x50 | (r & 7)));
+  }
+  // add rsp, imm8 / sub rsp, imm8
+  void adjust_rsp(int8_t delta) {
+    byte(0x48);
+    byte(0x83);
+    modrm(3, delta < 0 ? 5 : 0, HRSP);
+    byte(uint8_t(delta < 0 ? -delta : delta));
+  }
+
+ private:
+  std::vector<uint8_t> code_;
+
+  void byte(uint8_t b) { code_.push_back(b); }
+  void imm16(uint16_t v) { raw(&v, 2); }
+  void imm32(uint32_t v) { raw(&v, 4); }
+  void imm64(uint64_t v) { raw(&v, 8); }
+  void raw(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    code_.insert(code_.end(), b, b + n);
+  }
+  void modrm(uint8_t mod, uint8_t reg, uint8_t rm) { byte(uint8_t((mod << 6) | ((reg & 7) << 3) | (rm & 7))); }
+  // REX when needed: W, or an extended register, or (force) byte registers
+  // SPL..DIL / a plain REX for uniformity.
+  void rex(bool w, uint8_t reg, uint8_t index, uint8_t base, bool force) {
+    const uint8_t r = uint8_t(0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((index & 8) ? 2 : 0) | ((base & 8) ? 1 : 0));
+    if (r != 0x40 || force) byte(r);
+  }
+  // opcode reg, [base + disp32]
+  void mem_op(bool w, uint8_t opcode, HostReg reg, HostReg base, int32_t disp, bool two_byte = false,
+              bool byte_regs = false) {
+    rex(w, reg, 0, base, byte_regs && reg >= 4);
+    if (two_byte) byte(0x0f);
+    byte(opcode);
+    modrm(2, reg, base);
+    if ((base & 7) == 4) byte(0x24);  // SIB: no index, base = RSP/R12
+    imm32(uint32_t(disp));
+  }
+  // opcode rm, reg (register direct)
+  void rr_op(bool w, uint8_t opcode, HostReg reg, HostReg rm) {
+    rex(w, reg, 0, rm, false);
+    byte(opcode);
+    modrm(3, reg, rm);
+  }
+  // The "r/m, reg" form of an ALU/TEST opcode at `size`: base + 0 for byte
+  // operands, base + 1 otherwise.
+  void sized_rr(unsigned size, uint8_t base_opcode, HostReg reg, HostReg rm) {
+    if (size == 2) byte(0x66);
+    rex(size == 8, reg, 0, rm, size == 1);  // REX for byte ops: SPL..DIL, never AH..BH
+    byte(uint8_t(base_opcode + (size == 1 ? 0 : 1)));
+    modrm(3, reg, rm);
+  }
+  void shift_ri(uint8_t ext, HostReg r, uint8_t n) {
+    rex(true, 0, 0, r, true);
+    byte(0xc1);
+    modrm(3, ext, r);
+    byte(n);
+  }
+  void rel32_to(Label& l) {
+    const uint32_t at = uint32_t(code_.size());
+    imm32(0);
+    if (l.pos >= 0)
+      patch_rel32(at, l.pos);
+    else
+      l.fixups.push_back(at);
+  }
+  void patch_rel32(uint32_t at, int32_t target) {
+    const int32_t rel = target - int32_t(at + 4);
+    std::memcpy(&code_[at], &rel, 4);
+  }
+};
+
+}  // namespace nestbed::sim::jit

@@ -1,0 +1,249 @@
+// Translated code (l0/sim/jit/) against the interpreter. Random programs
+// of the forms the translator writes inline (MOV, LEA, the ALU group,
+// INC/DEC, CMP/TEST with memory, Jcc and JMP), mixed with forms it leaves
+// to their handlers, run in a loop so that their blocks are translated
+// after one interpreted run. With translation on and off the registers,
+// RFLAGS, RIP, memory, modeled cycles and instruction count must be the
+// same: memory operands hit and miss the TLB, cross pages, and fault.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "l0/sim/cpu/cpu.h"
+#include "tests/support/sim_harness.h"
+#include "tests/support/x86_encoder.h"
+
+namespace nestbed::testing {
+namespace {
+
+using sim::CpuStop;
+namespace L = sim_layout;
+
+// RBX: the data pointer (DATA + 0xf80, so disp8 operands straddle a page
+// boundary); R14: a small index (8); R15: the loop counter; RSP: the
+// stack. The generator never writes them. RBP walks pages in the fault
+// test only.
+constexpr uint64_t kDataBase = L::DATA + 0xf80;
+constexpr unsigned kWritable[] = {rAX, rCX, rDX, rSI, rDI, r8, r9, r10, r11, r12, r13};
+constexpr unsigned kReadable[] = {rAX, rCX, rDX, rBX, rSI, rDI, r8, r9, r10, r11, r12, r13, r14, r15};
+
+struct Outcome {
+  uint64_t r[16] = {};
+  uint64_t rflags = 0, rip = 0, cycles = 0, instructions = 0;
+  CpuStop stop = CpuStop::None;
+  std::vector<uint8_t> data;
+  uint64_t translated = 0;
+};
+
+class Generator {
+ public:
+  explicit Generator(uint32_t seed) : rng_(seed) {}
+
+  unsigned pick(unsigned n) { return unsigned(rng_() % n); }
+  unsigned writable() { return kWritable[pick(sizeof kWritable / sizeof kWritable[0])]; }
+  unsigned readable() { return kReadable[pick(sizeof kReadable / sizeof kReadable[0])]; }
+  unsigned size() { return (unsigned[]){1, 2, 4, 8, 8, 4}[pick(6)]; }
+  Rm memory() {
+    switch (pick(4)) {
+      case 0: return mem_op(rBX, int32_t(pick(256)) - 128);
+      case 1: return mem_op(rBX, int32_t(pick(64)) - 32, r14, 1u << pick(4));
+      case 2: return Asm::abs(L::DATA + 0x1800 + pick(512));
+      default: return mem_op(rBX, int32_t(pick(16)) + 0x7a);  // crosses into the next page
+    }
+  }
+  uint64_t value() {
+    switch (pick(4)) {
+      case 0: return pick(4);
+      case 1: return uint64_t(int64_t(int32_t(rng_())));
+      case 2: return 0x7fffffffull + pick(3);
+      default: return (uint64_t(rng_()) << 32) | rng_();
+    }
+  }
+
+  // One random instruction into `a`.
+  void instruction(Asm& a) {
+    static constexpr uint8_t kAluRm[] = {0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39};  // op r/m, reg
+    const unsigned op = pick(8);
+    switch (pick(16)) {
+      case 0: {  // mov r, r
+        const unsigned s = pick(2) ? 8 : 4;
+        a.modrm({0x89}, s, readable(), reg_op(writable()));
+        break;
+      }
+      case 1:  // mov r, imm
+        if (pick(2)) a.mov_imm64(writable(), value());
+        else a.modrm({0xc7}, 8, 0, reg_op(writable())).imm(uint32_t(value()), 4);
+        break;
+      case 2:  // mov r, [m]
+        a.modrm({0x8b}, pick(2) ? 8 : 4, writable(), memory());
+        break;
+      case 3: {  // mov [m], r / imm
+        const unsigned s = size();
+        if (pick(2)) a.modrm({uint8_t(s == 1 ? 0x88 : 0x89)}, s, readable(), memory(), {.reg_byte = s == 1});
+        else if (s == 1) a.modrm({0xc6}, 1, 0, memory()).imm(value(), 1);
+        else a.modrm({0xc7}, s, 0, memory()).imm(value(), s == 2 ? 2 : 4);
+        break;
+      }
+      case 4: case 5: {  // op r, r (any size: 8/16-bit writes go to their handlers)
+        const unsigned s = size();
+        const unsigned d = op == 7 ? readable() : writable();
+        a.modrm({uint8_t(kAluRm[op] - (s == 1 ? 1 : 0))}, s, readable(), reg_op(d), {.reg_byte = s == 1});
+        break;
+      }
+      case 6: {  // op r, imm
+        const unsigned s = size();
+        const unsigned d = op == 7 ? readable() : writable();
+        if (s == 1) a.modrm({0x80}, 1, op, reg_op(d)).imm(value(), 1);
+        else if (pick(2)) a.modrm({0x83}, s, op, reg_op(d)).imm(value(), 1);
+        else a.modrm({0x81}, s, op, reg_op(d)).imm(value(), s == 2 ? 2 : 4);
+        break;
+      }
+      case 7:  // op r, [m]
+        a.modrm({uint8_t(kAluRm[op] + 2)}, pick(2) ? 8 : 4, op == 7 ? readable() : writable(), memory());
+        break;
+      case 8: {  // cmp [m], imm / test [m], reg / test r, r
+        const unsigned s = size();
+        if (pick(2)) a.modrm({uint8_t(s == 1 ? 0x80 : 0x81)}, s, 7, memory()).imm(value(), s == 1 ? 1 : s == 2 ? 2 : 4);
+        else if (pick(2)) a.modrm({uint8_t(s == 1 ? 0x84 : 0x85)}, s, readable(), memory(), {.reg_byte = s == 1});
+        else a.modrm({uint8_t(s == 1 ? 0x84 : 0x85)}, s, readable(), reg_op(readable()), {.reg_byte = s == 1});
+        break;
+      }
+      case 9:  // inc/dec r
+        a.modrm({0xff}, pick(2) ? 8 : 4, pick(2), reg_op(writable()));
+        break;
+      case 10:  // lea r, [m]
+        a.modrm({0x8d}, pick(2) ? 8 : 4, writable(), memory());
+        break;
+      case 11:  // op [m], r: read-modify-write (its handler)
+        a.modrm({kAluRm[op]}, pick(2) ? 8 : 4, readable(), memory());
+        break;
+      case 12:  // shl r, imm / imul r, r (their handlers)
+        if (pick(2)) a.modrm({0xc1}, 8, 4, reg_op(writable())).imm(pick(64), 1);
+        else a.modrm({0x0f, 0xaf}, pick(2) ? 8 : 4, writable(), reg_op(readable()));
+        break;
+      case 13: {  // Jcc over one instruction: a block ends, two follow
+        const size_t at = a.jcc_forward(pick(16));
+        instruction(a);
+        a.bind(at);
+        break;
+      }
+      case 14:  // adc/sbb r, imm
+        a.modrm({0x83}, pick(2) ? 8 : 4, pick(2) ? 2 : 3, reg_op(writable())).imm(value(), 1);
+        break;
+      default:  // nop
+        a.nop();
+        break;
+    }
+  }
+
+  // A loop of `length` random instructions run `iterations` times, then HLT.
+  Asm program(unsigned length, unsigned iterations) {
+    Asm a(L::CODE);
+    a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, iterations);
+    const uint64_t top = a.here();
+    for (unsigned k = 0; k < length; ++k) instruction(a);
+    a.modrm({0xff}, 8, 1, reg_op(r15));  // dec r15
+    a.jcc(0x5, top);                     // jnz
+    a.hlt();
+    return a;
+  }
+
+  std::mt19937 rng_;
+};
+
+Outcome run(const Asm& program, bool translate, uint32_t seed, uint64_t rbp = 0, uint64_t limit = 200000) {
+  SimMachine m;
+  m.setup_long_mode();
+  m.cpu.set_translation(translate, 1);
+  m.load_code(program);
+  std::mt19937_64 rng(seed);
+  for (unsigned r = 0; r < 16; ++r)
+    if (r != rSP) m.reg(r) = rng();
+  if (rbp) m.reg(rBP) = rbp;
+  m.s().rflags = arch::rflags::FIXED1 | (rng() & 0x8d5);
+  for (uint64_t a = L::DATA; a < L::DATA + 0x2000; a += 8) m.poke<uint64_t>(a, rng());
+  Outcome o;
+  o.stop = m.run(limit);
+  for (unsigned r = 0; r < 16; ++r) o.r[r] = m.reg(r);
+  o.rflags = m.s().rflags;
+  o.rip = m.rip();
+  o.cycles = m.cpu.cycles();
+  o.instructions = m.cpu.counters().instructions;
+  o.data.resize(0x2000);
+  m.mem.read(L::DATA, o.data.data(), o.data.size());
+  o.translated = m.cpu.blocks_translated();
+  return o;
+}
+
+void expect_same(const Outcome& on, const Outcome& off, const std::string& what) {
+  SCOPED_TRACE(what);
+  EXPECT_EQ(on.stop, off.stop);
+  for (unsigned r = 0; r < 16; ++r) EXPECT_EQ(on.r[r], off.r[r]) << "register " << r;
+  EXPECT_EQ(on.rflags, off.rflags);
+  EXPECT_EQ(on.rip, off.rip);
+  EXPECT_EQ(on.cycles, off.cycles);
+  EXPECT_EQ(on.instructions, off.instructions);
+  EXPECT_TRUE(on.data == off.data) << "memory differs";
+}
+
+TEST(SimJit, RandomProgramsMatchTheInterpreter) {
+  uint64_t translated = 0;
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    Generator g(seed);
+    const Asm program = g.program(4 + seed % 24, 6);
+    const Outcome off = run(program, false, seed);
+    const Outcome on = run(program, true, seed);
+    EXPECT_EQ(off.translated, 0u);
+    translated += on.translated;
+    expect_same(on, off, "seed " + std::to_string(seed));
+    if (::testing::Test::HasFailure()) break;
+  }
+  EXPECT_GT(translated, 300u) << "the programs' blocks were translated";
+}
+
+// An instruction limit that ends inside a block or a chain of translated
+// blocks stops both at the same instruction.
+TEST(SimJit, InstructionLimitsStopAtTheSameInstruction) {
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    Generator g(seed);
+    const Asm program = g.program(8 + seed % 16, 20);
+    const uint64_t total = run(program, false, seed).instructions;
+    for (uint64_t limit : {total / 3, total / 2 + 1, total - 7}) {
+      const Outcome off = run(program, false, seed, 0, limit);
+      const Outcome on = run(program, true, seed, 0, limit);
+      EXPECT_EQ(off.stop, CpuStop::InstructionLimit);
+      expect_same(on, off, "seed " + std::to_string(seed) + " limit " + std::to_string(limit));
+    }
+  }
+}
+
+// Each iteration stores to the next page through RBP; the pages run out of
+// RAM after a few iterations (setup_long_mode maps RAM only): the #PF is
+// taken from translated code with the same state as from the interpreter.
+TEST(SimJit, PageFaultFromTranslatedCodeMatchesTheInterpreter) {
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    Generator g(seed);
+    Asm a(L::CODE);
+    a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, 100);
+    const uint64_t top = a.here();
+    for (unsigned k = 0; k < 6; ++k) g.instruction(a);
+    a.modrm({0x89}, 8, rAX, mem_op(rBP, 8));        // mov [rbp + 8], rax
+    for (unsigned k = 0; k < 3; ++k) g.instruction(a);
+    a.modrm({0x81}, 8, 0, reg_op(rBP)).imm(0x1000, 4);  // add rbp, 0x1000
+    a.modrm({0xff}, 8, 1, reg_op(r15));
+    a.jcc(0x5, top);
+    a.hlt();
+    const uint64_t rbp = SimMachine::kDefaultRam - 12 * 0x1000;
+    const Outcome off = run(a, false, seed, rbp);
+    const Outcome on = run(a, true, seed, rbp);
+    ASSERT_EQ(off.stop, CpuStop::Halted);
+    EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
+    EXPECT_GT(on.translated, 0u);
+    expect_same(on, off, "seed " + std::to_string(seed));
+  }
+}
+
+}  // namespace
+}  // namespace nestbed::testing
