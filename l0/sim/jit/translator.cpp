@@ -58,6 +58,15 @@ class Translator {
     return int32_t(reinterpret_cast<const char*>(&member) - reinterpret_cast<const char*>(&c_));
   }
 
+  // Whether the status flags the entry being written sets can be read:
+  // false when the next entry surely overwrites them all before anything
+  // can look (overwrites_flags).
+  bool flags_live_ = true;
+  // Whether any entry calls its handler (which may change the TLB or the
+  // code generation).
+  bool calls_ = false;
+  bool calls_last_ = false;  // the last entry calls its handler
+
   // ---- pieces
   enum class Inlined { No, Yes, SetsRip };
   static constexpr unsigned kAlways = 16;
@@ -67,7 +76,8 @@ class Translator {
   void branch(unsigned cc, uint32_t end_off, uint64_t rel);
   void effective_address(const DecodedInsn& d);
   void emit_slow_paths();
-  void finish_block(Label& stop);
+  void finish_block(Label& stop, Label& start, bool last_calls);
+  static bool overwrites_flags(const DecodedInsn& n);
   void exit_with(uint64_t result);
   void call_entry(unsigned k, const DecodedInsn& d);
   void set_rip(int64_t end_off);
@@ -245,6 +255,7 @@ void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, uns
 }
 
 void Translator::call_entry(unsigned k, const DecodedInsn& d) {
+  calls_ = true;
   set_fast_entry(d);
   set_rip(d.end_off);
   e_.mov_rr(HRDI, HRBX);
@@ -326,7 +337,7 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
   if ((id == X86_INS_INC || id == X86_INS_DEC) && d.nops == 1 && is_gpr(o0)) {
     e_.load64(HRDX, HR13, reg_off(o0.reg));
     e_.incdec(id == X86_INS_DEC, o0.size, HRDX);
-    capture_flags(id);
+    if (flags_live_) capture_flags(id);
     e_.store64(HR13, reg_off(o0.reg), HRDX);
     return Inlined::Yes;
   }
@@ -396,7 +407,7 @@ void Translator::alu_on_rdx(const DecodedInsn& d) {
     if (use_imm) e_.alu_ri(op, size, HRDX, d.imm);
     else e_.alu_rr(op, size, HRDX, HRSI);
   }
-  capture_flags(id);
+  if (flags_live_) capture_flags(id);
   if (id != X86_INS_CMP && id != X86_INS_TEST) e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
 }
 
@@ -432,6 +443,8 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   Label stop;
   // The block must fit the budget (execute_block: budget >= count), else
   // nothing of it runs and execute_block returns.
+  Label start;
+  e_.bind(start);
   e_.load64(HRAX, HRBX, cpu_off(c_.counters_.instructions));
   e_.lea(HRAX, HRAX, int32_t(b_.count));
   e_.cmp_mem64(HRAX, HRBX, cpu_off(c_.jit_limit_));
@@ -441,18 +454,23 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   for (unsigned k = 0; k < entries; ++k) {
     const DecodedInsn& d = b_.insns[k];
     const bool last = k + 1 == entries;
+    flags_live_ = last || !overwrites_flags(b_.insns[k + 1]);
     if (d.fast_count == 2) {
-      if (!inline_pair(k, d, b_.insns[k + 1])) call_entry(k, d);
+      calls_last_ = !inline_pair(k, d, b_.insns[k + 1]);
+      if (calls_last_) call_entry(k, d);
       continue;
     }
     // A branch is always last (it ends its block).
     const Inlined how = inline_entry(k, d);
+    calls_last_ = how == Inlined::No;
     if (how == Inlined::No)
       call_entry(k, d);
     else if (how == Inlined::Yes && last)
       set_rip(d.end_off);
   }
-  finish_block(stop);
+  const bool last_calls = entries && b_.insns[entries - 1].fast_count == 1 && calls_last_;
+  finish_block(stop, start, last_calls);
+  flags_live_ = true;  // a slow path's tail always takes its flags (harmless if dead)
   emit_slow_paths();
   // Early exits: return the entry.
   for (unsigned k = 0; k < entries; ++k) {
@@ -481,11 +499,16 @@ void Translator::exit_with(uint64_t result) {
 // The block ran to its end: retire it as execute_block does (less what
 // settle_fast_path already retired), then go on to the next block's
 // translation if no event is due and the successor cache has it.
-void Translator::finish_block(Label& stop) {
+void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   Label folded, retired;
-  e_.load64(HRDX, HRBX, cpu_off(c_.folded_count_));
-  e_.test_rr(8, HRDX, HRDX);
-  e_.jcc(0x5, folded);
+  // Only VM entry settles part of a block and goes on (events.cpp), from
+  // VMLAUNCH/VMRESUME, which end their block: a block whose last entry is
+  // inline has nothing folded.
+  if (last_calls) {
+    e_.load64(HRDX, HRBX, cpu_off(c_.folded_count_));
+    e_.test_rr(8, HRDX, HRDX);
+    e_.jcc(0x5, folded);
+  }
   e_.load64(HRAX, HRBX, cpu_off(c_.cycles_));
   e_.mov_imm(HRCX, b_.total_cost);
   e_.alu_rr(AluOp::Add, 8, HRAX, HRCX);
@@ -498,6 +521,12 @@ void Translator::finish_block(Label& stop) {
   e_.cmp_mem64(HRAX, HRBX, cpu_off(c_.next_event_));
   e_.jcc(0x3, stop);  // jae: an event is due
   e_.load64(HRAX, HR13, reg_off(REG_RIP));
+  // A loop back to this block's own start, with no handler call that could
+  // have changed the translation of its RIP: run it again directly.
+  if (!calls_) {
+    e_.alu_rr(AluOp::Cmp, 8, HRAX, HR12);
+    e_.jcc(0x4, start);  // je
+  }
   Label miss;
   for (unsigned n = 0; n < 2; ++n) {
     Label next;
@@ -538,6 +567,24 @@ void Translator::finish_block(Label& stop) {
   e_.store64(HRBX, cpu_off(c_.folded_cost_), HRCX);
   e_.store64(HRBX, cpu_off(c_.folded_count_), HRCX);
   e_.jmp(retired);
+}
+
+// Whether entry n is written inline, touches no memory, calls nothing and
+// sets every status flag without reading any (the ALU group on registers
+// and immediates, not ADC/SBB): then the flags of the entry before it are
+// never seen.
+bool Translator::overwrites_flags(const DecodedInsn& n) {
+  if (n.flags & (insn_flag::LOCK | insn_flag::REP | insn_flag::REPNE)) return false;
+  if (n.nops != 2) return false;
+  const bool compare = n.id == X86_INS_CMP || n.id == X86_INS_TEST;
+  switch (n.id) {
+    case X86_INS_ADD: case X86_INS_OR: case X86_INS_AND: case X86_INS_SUB: case X86_INS_XOR:
+    case X86_INS_CMP: case X86_INS_TEST:
+      break;
+    default:
+      return false;
+  }
+  return is_gpr(n.op[0], compare) && (n.op[1].kind == OpKind::Imm || is_gpr(n.op[1], true));
 }
 
 // TLB misses: the access through Cpu's slow path, with the entry's
