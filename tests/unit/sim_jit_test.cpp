@@ -1,6 +1,6 @@
 // Translated code (l0/sim/jit/) against the interpreter. Random programs
 // of the forms the translator writes inline (MOV, LEA, the ALU group,
-// INC/DEC, CMP/TEST with memory, Jcc and JMP), mixed with forms it leaves
+// INC/DEC, CMP/TEST with memory, PUSH, POP, CALL, RET, Jcc and JMP), mixed with forms it leaves
 // to their handlers, run in a loop so that their blocks are translated
 // after one interpreted run. With translation on and off the registers,
 // RFLAGS, RIP, memory, modeled cycles and instruction count must be the
@@ -63,10 +63,14 @@ class Generator {
   }
 
   // One random instruction into `a`.
-  void instruction(Asm& a) {
+  // `stack`: PUSH/POP/CALL may be chosen (not inside a CALL's body, whose
+  // RET must find its return address).
+  void instruction(Asm& a, bool stack = true) {
     static constexpr uint8_t kAluRm[] = {0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39};  // op r/m, reg
     const unsigned op = pick(8);
-    switch (pick(16)) {
+    unsigned form = pick(18);
+    if (!stack && (form == 15 || form == 16)) form = 17;
+    switch (form) {
       case 0: {  // mov r, r
         const unsigned s = pick(2) ? 8 : 4;
         a.modrm({0x89}, s, readable(), reg_op(writable()));
@@ -125,13 +129,29 @@ class Generator {
         break;
       case 13: {  // Jcc over one instruction: a block ends, two follow
         const size_t at = a.jcc_forward(pick(16));
-        instruction(a);
+        instruction(a, stack);
         a.bind(at);
         break;
       }
       case 14:  // adc/sbb r, imm
         a.modrm({0x83}, pick(2) ? 8 : 4, pick(2) ? 2 : 3, reg_op(writable())).imm(value(), 1);
         break;
+      case 15:  // push r / push imm / pop r
+        if (pick(3) == 0) a.push_imm32(int32_t(value()));
+        else if (pick(2)) a.push(readable());
+        else a.pop(writable());
+        break;
+      case 16: {  // call L; jmp over; L: one instruction; ret; over:
+        a.db({0xe8});
+        const size_t call = a.size();
+        a.imm(0, 4);
+        const size_t over = a.jmp_forward();
+        a.bind(call);
+        instruction(a, false);
+        a.db({0xc3});
+        a.bind(over);
+        break;
+      }
       default:  // nop
         a.nop();
         break;
@@ -240,6 +260,28 @@ TEST(SimJit, PageFaultFromTranslatedCodeMatchesTheInterpreter) {
     const Outcome on = run(a, true, seed, rbp);
     ASSERT_EQ(off.stop, CpuStop::Halted);
     EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
+    EXPECT_GT(on.translated, 0u);
+    expect_same(on, off, "seed " + std::to_string(seed));
+  }
+}
+
+// The stack walks up out of RAM (two pops and a push per iteration): the
+// #PF of a POP in translated code is the interpreter's.
+TEST(SimJit, StackFaultFromTranslatedCodeMatchesTheInterpreter) {
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    Generator g(seed);
+    Asm a(L::CODE);
+    a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, 100);
+    a.mov_imm64(rSP, SimMachine::kDefaultRam - 8 * (20 + seed));
+    const uint64_t top = a.here();
+    for (unsigned k = 0; k < 3; ++k) g.instruction(a, false);
+    a.pop(rAX).pop(rCX).push(rDX);
+    a.modrm({0xff}, 8, 1, reg_op(r15));
+    a.jcc(0x5, top);
+    a.hlt();
+    const Outcome off = run(a, false, seed);
+    const Outcome on = run(a, true, seed);
+    ASSERT_EQ(off.stop, CpuStop::Halted);
     EXPECT_GT(on.translated, 0u);
     expect_same(on, off, "seed " + std::to_string(seed));
   }

@@ -44,6 +44,7 @@ class Translator {
     bool write;
     unsigned size;
     int tail;  // what follows the access (see emit_tail)
+    int value;  // a write's value (see write_value)
   };
   std::deque<SlowPath> slow_;
 
@@ -86,7 +87,24 @@ class Translator {
   void capture_flags(unsigned id);
   bool linear_address(const DecodedInsn& d);
   void load_operand(HostReg r, const DecodedInsn& d, unsigned n);
-  void memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail);
+  // A write's value: operand 1 (MOV), or a push's: operand 0 or the
+  // return address (CALL).
+  enum { kValueOperand1, kValuePushOperand0, kValueReturnAddress };
+  void write_value(HostReg r, const DecodedInsn& d, int value) {
+    if (value == kValueOperand1) load_operand(r, d, 1);
+    else if (value == kValueReturnAddress) e_.lea(r, HR12, int32_t(d.end_off));
+    else if (d.op[0].kind == OpKind::Reg) e_.load64(r, HR13, reg_off(d.op[0].reg));
+    else e_.mov_imm(r, d.imm);
+  }
+  void memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail, int value = kValueOperand1);
+  // The stack accesses of PUSH, POP, CALL and RET in 64-bit mode (Cpu::push/pop).
+  static void slow_push(Cpu* c, uint64_t la, uint64_t size, uint64_t value) {
+    c->write_slow(c->check_stack_canonical(la, unsigned(size)), size, value);
+    c->s_.r[RSP] = la;
+  }
+  static uint64_t slow_pop(Cpu* c, uint64_t la, uint64_t size) {
+    return c->read_slow(c->check_stack_canonical(la, unsigned(size)), unsigned(size), Access::Read);
+  }
   void emit_tail(const DecodedInsn& d, int tail);
   void condition_jump(unsigned cc, Label& taken);
 
@@ -98,7 +116,7 @@ class Translator {
 namespace {
 
 // The instructions written inline and their operand forms.
-enum Tail { kTailNone, kTailLoadReg, kTailAluMem, kTailAluRegMem };
+enum Tail { kTailNone, kTailLoadReg, kTailAluMem, kTailAluRegMem, kTailPop };
 
 bool is_gpr(const Operand& o, bool allow_small = false) {
   return o.kind == OpKind::Reg && !o.high8 && (o.size == 8 || o.size == 4 || (allow_small && (o.size == 1 || o.size == 2)));
@@ -219,6 +237,12 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
     }
     capture_flags(d.id);
   }
+  if (tail == kTailPop) {  // RSP += 8, then the destination (POP RSP loads RSP), or RIP for RET
+    e_.load64(HRCX, HR13, reg_off(RSP));
+    e_.lea(HRCX, HRCX, 8);
+    e_.store64(HR13, reg_off(RSP), HRCX);
+    e_.store64(HR13, reg_off(d.id == X86_INS_RET ? REG_RIP : d.op[0].reg), HRDX);
+  }
   if (tail == kTailAluRegMem) {  // op r32/r64, [mem]
     e_.mov_rr(HRSI, HRDX);
     alu_on_rdx(d);
@@ -228,8 +252,8 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
 // A memory access of d at RAX through the TLB: reads leave the value in
 // RDX, writes store RDX... (set by the caller before? no: the value is
 // loaded here, after the probe). A miss goes to the slow path stub.
-void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail) {
-  slow_.push_back(SlowPath{Label{}, Label{}, k, &d, write, size, tail});
+void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail, int value) {
+  slow_.push_back(SlowPath{Label{}, Label{}, k, &d, write, size, tail, value});
   SlowPath& s = slow_.back();
   // RCX = &tlb_[(la >> 12) & TLB_MASK]
   e_.mov_rr(HRCX, HRAX);
@@ -245,8 +269,9 @@ void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, uns
   e_.load64(HRCX, HRCX, int32_t(offsetof(Cpu::TlbEntry, addend)));
   e_.alu_rr(AluOp::Add, 8, HRCX, HRAX);  // host pointer
   if (write) {
-    load_operand(HRDX, d, 1);
+    write_value(HRDX, d, value);
     e_.store_sized(size, HRCX, 0, HRDX);
+    if (value != kValueOperand1) e_.store64(HR13, reg_off(RSP), HRAX);  // a push: RSP after the write
   } else {
     e_.load_zx(size, HRDX, HRCX, 0);
     emit_tail(d, tail);
@@ -371,6 +396,32 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
       return Inlined::Yes;
     }
     return Inlined::No;
+  }
+
+  // The stack in 64-bit mode: 8-byte pushes and pops at RSP (no SS base).
+  if (id == X86_INS_PUSH && d.nops == 1 && ((o0.kind == OpKind::Reg && is_gpr(o0) && o0.size == 8) ||
+                                            (o0.kind == OpKind::Imm && d.opsize != 2))) {
+    e_.load64(HRAX, HR13, reg_off(RSP));
+    e_.lea(HRAX, HRAX, -8);
+    memory_access(k, d, true, 8, kTailNone, kValuePushOperand0);
+    return Inlined::Yes;
+  }
+  if (id == X86_INS_POP && d.nops == 1 && is_gpr(o0) && o0.size == 8) {
+    e_.load64(HRAX, HR13, reg_off(RSP));
+    memory_access(k, d, false, 8, kTailPop);
+    return Inlined::Yes;
+  }
+  if (id == X86_INS_CALL && d.nops == 1 && o0.kind == OpKind::Imm) {
+    e_.load64(HRAX, HR13, reg_off(RSP));
+    e_.lea(HRAX, HRAX, -8);
+    memory_access(k, d, true, 8, kTailNone, kValueReturnAddress);
+    set_rip(int64_t(d.end_off) + int64_t(d.imm));
+    return Inlined::SetsRip;
+  }
+  if (id == X86_INS_RET && d.nops == 0) {
+    e_.load64(HRAX, HR13, reg_off(RSP));
+    memory_access(k, d, false, 8, kTailPop);
+    return Inlined::SetsRip;
   }
 
   const int cc = jcc_condition(id);
@@ -601,10 +652,12 @@ void Translator::emit_slow_paths() {
     e_.mov_rr(HRDI, HRBX);
     e_.mov_imm(HRDX, s.size);
     if (s.write) {
-      load_operand(HRCX, d, 1);
-      e_.call_abs(reinterpret_cast<const void*>(&Translator::slow_write));
+      write_value(HRCX, d, s.value);
+      e_.call_abs(s.value == kValueOperand1 ? reinterpret_cast<const void*>(&Translator::slow_write)
+                                            : reinterpret_cast<const void*>(&Translator::slow_push));
     } else {
-      e_.call_abs(reinterpret_cast<const void*>(&Translator::slow_read));
+      e_.call_abs(s.tail == kTailPop ? reinterpret_cast<const void*>(&Translator::slow_pop)
+                                     : reinterpret_cast<const void*>(&Translator::slow_read));
       e_.mov_rr(HRDX, HRAX);
       emit_tail(d, s.tail);
     }
