@@ -68,8 +68,8 @@ class Generator {
   void instruction(Asm& a, bool stack = true) {
     static constexpr uint8_t kAluRm[] = {0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39};  // op r/m, reg
     const unsigned op = pick(8);
-    unsigned form = pick(18);
-    if (!stack && (form == 15 || form == 16)) form = 17;
+    unsigned form = pick(19);
+    if (!stack && (form == 15 || form == 16)) form = 18;
     switch (form) {
       case 0: {  // mov r, r
         const unsigned s = pick(2) ? 8 : 4;
@@ -150,6 +150,18 @@ class Generator {
         instruction(a, false);
         a.db({0xc3});
         a.bind(over);
+        break;
+      }
+      case 17: {  // movzx/movsx r, r8/r16/[m]; movsxd r64, r32/[m]
+        const unsigned d = writable(), s = pick(2) ? 8 : 4;
+        const Rm src = pick(2) ? memory() : reg_op(readable());
+        switch (pick(5)) {
+          case 0: a.modrm({0x0f, 0xb6}, s, d, src, {.rm_byte = true}); break;
+          case 1: a.modrm({0x0f, 0xb7}, s, d, src); break;
+          case 2: a.modrm({0x0f, 0xbe}, s, d, src, {.rm_byte = true}); break;
+          case 3: a.modrm({0x0f, 0xbf}, s, d, src); break;
+          default: a.modrm({0x63}, 8, d, src); break;
+        }
         break;
       }
       default:  // nop

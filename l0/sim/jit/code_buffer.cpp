@@ -75,10 +75,25 @@ std::vector<uint8_t> build_eh_frame(const uint8_t* base, size_t size) {
   return v;
 }
 
+// Near the program's own code if it can (translations then call handlers
+// with rel32 calls), else anywhere.
+void* map_code(size_t bytes) {
+  const int prot = PROT_READ | PROT_WRITE | PROT_EXEC, flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+  const uintptr_t text = reinterpret_cast<uintptr_t>(&map_code) & ~uintptr_t(0xfffff);
+  for (uintptr_t delta : {uintptr_t(256) << 20, uintptr_t(768) << 20}) {
+    for (uintptr_t hint : {text + delta, text > delta + bytes ? text - delta - bytes : 0}) {
+      if (!hint) continue;
+      void* p = mmap(reinterpret_cast<void*>(hint), bytes, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+      if (p != MAP_FAILED) return p;
+    }
+  }
+  return mmap(nullptr, bytes, prot, flags, -1, 0);
+}
+
 }  // namespace
 
 CodeBuffer::CodeBuffer(size_t bytes) : size_(bytes) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* p = map_code(bytes);
   if (p == MAP_FAILED) throw std::bad_alloc();
   base_ = static_cast<uint8_t*>(p);
 

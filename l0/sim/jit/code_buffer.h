@@ -37,6 +37,13 @@ class CodeBuffer {
   // an earlier epoch is not run.
   void reset();
   uint64_t epoch() const { return epoch_; }
+  // Whether code anywhere in the buffer reaches `target` with a rel32
+  // call or jump (the buffer is placed near the program's code if it can).
+  bool within_rel32(const void* target) const {
+    const int64_t t = int64_t(reinterpret_cast<uintptr_t>(target));
+    const int64_t lo = int64_t(reinterpret_cast<uintptr_t>(base_)), hi = lo + int64_t(size_);
+    return t - lo < (int64_t(1) << 31) - int64_t(size_) && hi - t < (int64_t(1) << 31) - int64_t(size_);
+  }
   const uint64_t* epoch_address() const { return &epoch_; }
 
  private:

@@ -83,6 +83,7 @@ class Translator {
   void call_entry(unsigned k, const DecodedInsn& d);
   void set_rip(int64_t end_off);
   void set_fast_entry(const DecodedInsn& d);
+  void call_host(const void* target);
   void check_exit(unsigned k);
   void capture_flags(unsigned id);
   bool linear_address(const DecodedInsn& d);
@@ -116,7 +117,7 @@ class Translator {
 namespace {
 
 // The instructions written inline and their operand forms.
-enum Tail { kTailNone, kTailLoadReg, kTailAluMem, kTailAluRegMem, kTailPop };
+enum Tail { kTailNone, kTailLoadReg, kTailAluMem, kTailAluRegMem, kTailPop, kTailExtend };
 
 bool is_gpr(const Operand& o, bool allow_small = false) {
   return o.kind == OpKind::Reg && !o.high8 && (o.size == 8 || o.size == 4 || (allow_small && (o.size == 1 || o.size == 2)));
@@ -162,6 +163,13 @@ void Translator::set_rip(int64_t end_off) {
 void Translator::set_fast_entry(const DecodedInsn& d) {
   e_.mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(&d)));
   e_.store64(HRBX, cpu_off(c_.fast_entry_), HRAX);
+}
+
+void Translator::call_host(const void* target) {
+  if (buf_->within_rel32(target))
+    e_.call_rel(target);
+  else
+    e_.call_abs(target);
 }
 
 void Translator::check_exit(unsigned k) {
@@ -237,6 +245,10 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
     }
     capture_flags(d.id);
   }
+  if (tail == kTailExtend) {  // movzx/movsx/movsxd r, [mem]
+    e_.extend(d.id != X86_INS_MOVZX, d.op[0].size, d.op[1].size, HRDX);
+    e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
+  }
   if (tail == kTailPop) {  // RSP += 8, then the destination (POP RSP loads RSP), or RIP for RET
     e_.load64(HRCX, HR13, reg_off(RSP));
     e_.lea(HRCX, HRCX, 8);
@@ -281,11 +293,11 @@ void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, uns
 
 void Translator::call_entry(unsigned k, const DecodedInsn& d) {
   calls_ = true;
-  set_fast_entry(d);
+  e_.mov_imm(HRSI, uint64_t(reinterpret_cast<uintptr_t>(&d)));
+  e_.store64(HRBX, cpu_off(c_.fast_entry_), HRSI);
   set_rip(d.end_off);
   e_.mov_rr(HRDI, HRBX);
-  e_.mov_imm(HRSI, uint64_t(reinterpret_cast<uintptr_t>(&d)));
-  e_.call_abs(reinterpret_cast<const void*>(d.fast));
+  call_host(reinterpret_cast<const void*>(d.fast));
   check_exit(k);
 }
 
@@ -347,6 +359,22 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
     if (is_mem64(d, o0) && (o1.kind == OpKind::Imm || is_gpr(o1, true))) {
       linear_address(d);
       memory_access(k, d, true, o0.size, kTailNone);
+      return Inlined::Yes;
+    }
+    return Inlined::No;
+  }
+
+  if ((id == X86_INS_MOVZX || id == X86_INS_MOVSX || id == X86_INS_MOVSXD) && d.nops == 2 && is_gpr(o0) &&
+      (o1.size == 1 || o1.size == 2 || o1.size == 4)) {
+    if (o1.kind == OpKind::Reg && !o1.high8) {
+      e_.load64(HRDX, HR13, reg_off(o1.reg));
+      e_.extend(id != X86_INS_MOVZX, o0.size, o1.size, HRDX);
+      e_.store64(HR13, reg_off(o0.reg), HRDX);
+      return Inlined::Yes;
+    }
+    if (is_mem64(d, o1)) {
+      linear_address(d);
+      memory_access(k, d, false, o1.size, kTailExtend);
       return Inlined::Yes;
     }
     return Inlined::No;
@@ -489,6 +517,9 @@ bool Translator::inline_pair(unsigned k, const DecodedInsn& alu, const DecodedIn
 
 const uint8_t* Translator::run(CodeBuffer& buf) {
   buf_ = &buf;
+  // (Always so: every instruction is one entry but a fused pair, which
+  // counts two; a block's cost is a few thousand cycles at most.)
+  if (b_.count != b_.total_count || b_.total_cost > 0x7fffffff) return nullptr;
   const unsigned entries = b_.fast_entries;
   for (unsigned k = 0; k < entries; ++k) early_exit_.emplace_back();
   Label stop;
@@ -496,9 +527,10 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   // nothing of it runs and execute_block returns.
   Label start;
   e_.bind(start);
-  e_.load64(HRAX, HRBX, cpu_off(c_.counters_.instructions));
-  e_.lea(HRAX, HRAX, int32_t(b_.count));
-  e_.cmp_mem64(HRAX, HRBX, cpu_off(c_.jit_limit_));
+  // R14 = the instruction count once the block has run.
+  e_.load64(HR14, HRBX, cpu_off(c_.counters_.instructions));
+  e_.lea(HR14, HR14, int32_t(b_.count));
+  e_.cmp_mem64(HR14, HRBX, cpu_off(c_.jit_limit_));
   e_.jcc(0x7, stop);  // ja
   e_.load64(HR12, HR13, reg_off(REG_RIP));
   e_.store64(HRBX, cpu_off(c_.block_rip_), HR12);
@@ -537,14 +569,13 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
     code = buf.allocate(e_.size());
     if (!code) return nullptr;
   }
-  std::memcpy(code, e_.code().data(), e_.size());
+  e_.copy_to(code);
   return code;
 }
 
 void Translator::exit_with(uint64_t result) {
-  e_.mov_imm(HRCX, uint64_t(reinterpret_cast<uintptr_t>(buf_->exit_stub())));
   e_.mov_imm(HRAX, result);
-  e_.jmp_r(HRCX);
+  e_.jmp_rel(buf_->exit_stub());
 }
 
 // The block ran to its end: retire it as execute_block does (less what
@@ -560,13 +591,10 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
     e_.test_rr(8, HRDX, HRDX);
     e_.jcc(0x5, folded);
   }
+  e_.store64(HRBX, cpu_off(c_.counters_.instructions), HR14);  // count == total_count
   e_.load64(HRAX, HRBX, cpu_off(c_.cycles_));
-  e_.mov_imm(HRCX, b_.total_cost);
-  e_.alu_rr(AluOp::Add, 8, HRAX, HRCX);
+  e_.lea(HRAX, HRAX, int32_t(b_.total_cost));
   e_.store64(HRBX, cpu_off(c_.cycles_), HRAX);
-  e_.load64(HRCX, HRBX, cpu_off(c_.counters_.instructions));
-  e_.lea(HRCX, HRCX, int32_t(b_.total_count));
-  e_.store64(HRBX, cpu_off(c_.counters_.instructions), HRCX);
   e_.bind(retired);
   // RAX = cycles
   e_.cmp_mem64(HRAX, HRBX, cpu_off(c_.next_event_));
@@ -653,11 +681,11 @@ void Translator::emit_slow_paths() {
     e_.mov_imm(HRDX, s.size);
     if (s.write) {
       write_value(HRCX, d, s.value);
-      e_.call_abs(s.value == kValueOperand1 ? reinterpret_cast<const void*>(&Translator::slow_write)
-                                            : reinterpret_cast<const void*>(&Translator::slow_push));
+      call_host(s.value == kValueOperand1 ? reinterpret_cast<const void*>(&Translator::slow_write)
+                                          : reinterpret_cast<const void*>(&Translator::slow_push));
     } else {
-      e_.call_abs(s.tail == kTailPop ? reinterpret_cast<const void*>(&Translator::slow_pop)
-                                     : reinterpret_cast<const void*>(&Translator::slow_read));
+      call_host(s.tail == kTailPop ? reinterpret_cast<const void*>(&Translator::slow_pop)
+                                   : reinterpret_cast<const void*>(&Translator::slow_read));
       e_.mov_rr(HRDX, HRAX);
       emit_tail(d, s.tail);
     }

@@ -87,6 +87,21 @@ class Emitter {
   // mov dst, src (64-bit; mov32_rr: 32-bit, zero-extending)
   void mov_rr(HostReg dst, HostReg src) { rr_op(true, 0x89, src, dst); }
   void mov32_rr(HostReg dst, HostReg src) { rr_op(false, 0x89, src, dst); }
+  // r = r's low src_size bytes zero- or sign-extended to dst_size (4 or
+  // 8; a 32-bit result zero-extends to 64 bits): MOVZX, MOVSX, MOVSXD.
+  void extend(bool sign, unsigned dst_size, unsigned src_size, HostReg r) {
+    if (src_size >= dst_size) return mov32_rr(r, r);  // dst 4: keep the low 32 bits
+    if (!sign && src_size == 4) return mov32_rr(r, r);
+    const bool w = sign && dst_size == 8;
+    rex(w, r, 0, r, src_size == 1);
+    if (src_size == 4) {
+      byte(0x63);  // movsxd r64, r/m32
+    } else {
+      byte(0x0f);
+      byte(uint8_t((sign ? 0xbe : 0xb6) + (src_size == 2 ? 1 : 0)));
+    }
+    modrm(3, r, r);
+  }
   // lea r64, [base + disp]
   void lea(HostReg r, HostReg base, int32_t disp) { mem_op(true, 0x8d, r, base, disp); }
 
@@ -175,6 +190,27 @@ class Emitter {
     jmp_r(HRAX);
   }
   void ret() { byte(0xc3); }
+  // call/jmp rel32 to an absolute host address, patched by relocate() once
+  // the code's address is known (the caller checks it is within reach).
+  void call_rel(const void* target) {
+    byte(0xe8);
+    relocs_.push_back({uint32_t(code_.size()), reinterpret_cast<uintptr_t>(target)});
+    imm32(0);
+  }
+  void jmp_rel(const void* target) {
+    byte(0xe9);
+    relocs_.push_back({uint32_t(code_.size()), reinterpret_cast<uintptr_t>(target)});
+    imm32(0);
+  }
+  // Writes the code to `at` with its rel32 fields to absolute targets.
+  void copy_to(uint8_t* at) const {
+    std::memcpy(at, code_.data(), code_.size());
+    for (const Reloc& r : relocs_) {
+      const int64_t rel = int64_t(r.target) - int64_t(reinterpret_cast<uintptr_t>(at) + r.at + 4);
+      const int32_t rel32 = int32_t(rel);
+      std::memcpy(at + r.at, &rel32, 4);
+    }
+  }
   void push(HostReg r) {
     rex(false, 0, 0, r, false);
     byte(uint8_t(0x50 | (r & 7)));
@@ -189,6 +225,11 @@ class Emitter {
 
  private:
   std::vector<uint8_t> code_;
+  struct Reloc {
+    uint32_t at;
+    uintptr_t target;
+  };
+  std::vector<Reloc> relocs_;
 
   void byte(uint8_t b) { code_.push_back(b); }
   void imm16(uint16_t v) { raw(&v, 2); }
