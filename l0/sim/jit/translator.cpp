@@ -518,8 +518,9 @@ bool Translator::inline_pair(unsigned k, const DecodedInsn& alu, const DecodedIn
 const uint8_t* Translator::run(CodeBuffer& buf) {
   buf_ = &buf;
   // (Always so: every instruction is one entry but a fused pair, which
-  // counts two; a block's cost is a few thousand cycles at most.)
-  if (b_.count != b_.total_count || b_.total_cost > 0x7fffffff) return nullptr;
+  // counts two; a block's cost is a few thousand cycles at most; the
+  // epoch counts buffer resets.)
+  if (b_.count != b_.total_count || b_.total_cost > 0x7fffffff || buf.epoch() > 0x7fffffff) return nullptr;
   const unsigned entries = b_.fast_entries;
   for (unsigned k = 0; k < entries; ++k) early_exit_.emplace_back();
   Label stop;
@@ -606,24 +607,30 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
     e_.alu_rr(AluOp::Cmp, 8, HRAX, HR12);
     e_.jcc(0x4, start);  // je
   }
-  Label miss;
-  for (unsigned n = 0; n < 2; ++n) {
-    Label next;
-    e_.mov_imm(HRCX, uint64_t(reinterpret_cast<uintptr_t>(&b_.successors[n])));
-    e_.cmp_mem64(HRAX, HRCX, int32_t(offsetof(Block::Successor, la)));
-    e_.jcc(0x5, next);
-    e_.load64(HRDX, HRBX, cpu_off(c_.code_generation_));
-    e_.cmp_mem64(HRDX, HRCX, int32_t(offsetof(Block::Successor, generation)));
-    e_.jcc(0x5, next);
-    e_.load64(HRCX, HRCX, int32_t(offsetof(Block::Successor, block)));
-    e_.mov_imm(HRDX, uint64_t(reinterpret_cast<uintptr_t>(buf_->epoch_address())));
-    e_.load64(HRDX, HRDX, 0);
-    e_.cmp_mem64(HRDX, HRCX, int32_t(offsetof(Block, jit_epoch)));
-    e_.jcc(0x5, miss);  // not translated (yet): the loop runs it
-    e_.load64(HRCX, HRCX, int32_t(offsetof(Block, jit_code)));
-    e_.jmp_r(HRCX);
-    e_.bind(next);
-  }
+  // The successor cache, as Cpu::chained_successor (whose jump-cache
+  // fallback is the loop's, after kChainMiss): a slot whose RIP matches,
+  // of this code generation, holding a block translated in this epoch
+  // (the epoch cannot change while translated code runs).
+  Label miss, found, second;
+  constexpr int32_t kSlot = int32_t(sizeof(Block::Successor));
+  constexpr int32_t kLa = int32_t(offsetof(Block::Successor, la)), kGen = int32_t(offsetof(Block::Successor, generation));
+  e_.mov_imm(HRCX, uint64_t(reinterpret_cast<uintptr_t>(&b_.successors[0])));
+  e_.load64(HRDX, HRBX, cpu_off(c_.code_generation_));
+  e_.cmp_mem64(HRAX, HRCX, kLa);
+  e_.jcc(0x5, second);
+  e_.cmp_mem64(HRDX, HRCX, kGen);
+  e_.jcc(0x4, found);  // je
+  e_.bind(second);
+  e_.cmp_mem64(HRAX, HRCX, kSlot + kLa);
+  e_.jcc(0x5, miss);
+  e_.cmp_mem64(HRDX, HRCX, kSlot + kGen);
+  e_.jcc(0x5, miss);
+  e_.lea(HRCX, HRCX, kSlot);
+  e_.bind(found);
+  e_.load64(HRCX, HRCX, int32_t(offsetof(Block::Successor, block)));
+  e_.cmp_mem_imm32(HRCX, int32_t(offsetof(Block, jit_epoch)), uint32_t(buf_->epoch()));
+  e_.jcc(0x5, miss);  // not translated (yet): the loop runs it
+  e_.jmp_mem(HRCX, int32_t(offsetof(Block, jit_code)));
   e_.bind(miss);
   e_.mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(&b_)));
   e_.store64(HRBX, cpu_off(c_.jit_block_), HRAX);

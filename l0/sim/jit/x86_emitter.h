@@ -153,6 +153,13 @@ class Emitter {
     mem_op(false, 0x80, HostReg(7), base, disp);
     byte(imm);
   }
+  // cmp qword [base + disp], sign-extended imm32
+  void cmp_mem_imm32(HostReg base, int32_t disp, uint32_t imm) {
+    mem_op(true, 0x81, HostReg(7), base, disp);
+    imm32(imm);
+  }
+  // jmp qword [base + disp] (FF /4)
+  void jmp_mem(HostReg base, int32_t disp) { mem_op(false, 0xff, HostReg(4), base, disp); }
   // test dword [base + disp], imm32
   void test_mem32_imm(HostReg base, int32_t disp, uint32_t imm) {
     mem_op(false, 0xf7, HostReg(0), base, disp);
