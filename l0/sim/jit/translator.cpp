@@ -184,9 +184,8 @@ void Translator::check_exit(unsigned k) {
 void Translator::capture_flags(unsigned id) {
   const uint32_t defined = status_mask(id);
   const uint32_t written = id == X86_INS_INC || id == X86_INS_DEC ? uint32_t(fl::STATUS & ~fl::CF) : uint32_t(fl::STATUS);
-  e_.pushfq();
-  e_.pop(HRCX);
-  e_.and32_ri(HRCX, defined);
+  e_.lahf_seto();  // AH = SF:ZF:0:AF:0:PF:1:CF, AL = OF
+  e_.status_from_ax(HRCX, defined);
   e_.load64(HRSI, HR13, rflags_off());
   e_.and64_ri(HRSI, int32_t(~written));
   e_.alu_rr(AluOp::Or, 8, HRSI, HRCX);

@@ -171,6 +171,26 @@ class Emitter {
     byte(bit);
   }
   void pushfq() { byte(0x9c); }
+  // lahf; seto al
+  void lahf_seto() { code_.insert(code_.end(), {0x9f, 0x0f, 0x90, 0xc0}); }
+  // r = RFLAGS status bits from AX as lahf_seto left it, masked: (AH &
+  // 0xd5) | (AL << 11). Clobbers EAX.
+  void status_from_ax(HostReg r, uint32_t mask) {
+    // movzx r32, ah (0F B6 /r, r/m = 4 = AH without REX; r < 8 here)
+    byte(0x0f); byte(0xb6); modrm(3, r, 4);
+    alu_ri(AluOp::And, 4, r, mask & 0xff);
+    if (mask & 0x800) {
+      byte(0x0f); byte(0xb6); modrm(3, HRAX, HRAX);  // movzx eax, al
+      shl32_ri(HRAX, 11);
+      alu_rr(AluOp::Or, 4, r, HRAX);
+    }
+  }
+  void shl32_ri(HostReg r, uint8_t n) {
+    rex(false, 0, 0, r, false);
+    byte(0xc1);
+    modrm(3, 4, r);
+    byte(n);
+  }
   void pop(HostReg r) {
     rex(false, 0, 0, r, false);
     byte(uint8_t(0x58 | (r & 7)));
