@@ -459,7 +459,7 @@ class Cpu : public Clock {
  private:
   friend class Decoder;
   friend class jit::Translator;
-  static constexpr unsigned TLB_SIZE = 1024;
+  static constexpr unsigned TLB_SIZE = 8192;
   static constexpr unsigned TLB_MASK = TLB_SIZE - 1;
   static constexpr uint64_t TAG_INVALID = 1;  // odd: never equals a page address
 
