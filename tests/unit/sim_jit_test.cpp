@@ -123,10 +123,17 @@ class Generator {
       case 11:  // op [m], r: read-modify-write (its handler)
         a.modrm({kAluRm[op]}, pick(2) ? 8 : 4, readable(), memory());
         break;
-      case 12:  // shl r, imm / imul r, r (their handlers)
-        if (pick(2)) a.modrm({0xc1}, 8, 4, reg_op(writable())).imm(pick(64), 1);
-        else a.modrm({0x0f, 0xaf}, pick(2) ? 8 : 4, writable(), reg_op(readable()));
+      case 12: {  // shl r, imm (its handler); imul r, r/m; imul r, r/m, imm
+        const unsigned s = pick(2) ? 8 : 4;
+        const Rm src = pick(2) ? memory() : reg_op(readable());
+        switch (pick(4)) {
+          case 0: a.modrm({0xc1}, 8, 4, reg_op(writable())).imm(pick(64), 1); break;
+          case 1: a.modrm({0x0f, 0xaf}, s, writable(), src); break;
+          case 2: a.modrm({0x6b}, s, writable(), src).imm(value(), 1); break;
+          default: a.modrm({0x69}, s, writable(), src).imm(value(), 4); break;
+        }
         break;
+      }
       case 13: {  // Jcc over one instruction: a block ends, two follow
         const size_t at = a.jcc_forward(pick(16));
         instruction(a, stack);

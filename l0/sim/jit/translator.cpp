@@ -74,6 +74,7 @@ class Translator {
   Inlined inline_entry(unsigned k, const DecodedInsn& d);
   bool inline_pair(unsigned k, const DecodedInsn& alu, const DecodedInsn& jcc);
   void alu_on_rdx(const DecodedInsn& d);
+  void imul_rdx(const DecodedInsn& d);
   void branch(unsigned cc, uint32_t end_off, uint64_t rel);
   void effective_address(const DecodedInsn& d);
   void emit_slow_paths();
@@ -117,7 +118,7 @@ class Translator {
 namespace {
 
 // The instructions written inline and their operand forms.
-enum Tail { kTailNone, kTailLoadReg, kTailAluMem, kTailAluRegMem, kTailPop, kTailExtend };
+enum Tail { kTailNone, kTailLoadReg, kTailAluMem, kTailAluRegMem, kTailPop, kTailExtend, kTailImul };
 
 bool is_gpr(const Operand& o, bool allow_small = false) {
   return o.kind == OpKind::Reg && !o.high8 && (o.size == 8 || o.size == 4 || (allow_small && (o.size == 1 || o.size == 2)));
@@ -148,6 +149,8 @@ uint32_t status_mask(unsigned id) {
       return uint32_t(fl::STATUS & ~fl::AF);
     case X86_INS_INC: case X86_INS_DEC:
       return uint32_t(fl::STATUS & ~fl::CF);  // CF unchanged
+    case X86_INS_IMUL:
+      return uint32_t(fl::CF | fl::OF);  // SF, ZF, AF, PF undefined: 0
     default:
       return uint32_t(fl::STATUS);
   }
@@ -244,6 +247,7 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
     }
     capture_flags(d.id);
   }
+  if (tail == kTailImul) imul_rdx(d);
   if (tail == kTailExtend) {  // movzx/movsx/movsxd r, [mem]
     e_.extend(d.id != X86_INS_MOVZX, d.op[0].size, d.op[1].size, HRDX);
     e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
@@ -379,6 +383,21 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
     return Inlined::No;
   }
 
+  // IMUL r, r/m and IMUL r, r/m, imm (the truncated product).
+  if (id == X86_INS_IMUL && (d.nops == 2 || (d.nops == 3 && d.op[2].kind == OpKind::Imm)) && is_gpr(o0)) {
+    if (o1.kind == OpKind::Reg && is_gpr(o1)) {
+      e_.load64(HRDX, HR13, reg_off(o1.reg));
+      imul_rdx(d);
+      return Inlined::Yes;
+    }
+    if (is_mem64(d, o1)) {
+      linear_address(d);
+      memory_access(k, d, false, o0.size, kTailImul);
+      return Inlined::Yes;
+    }
+    return Inlined::No;
+  }
+
   if (id == X86_INS_LEA && is_gpr(o0) && is_mem64(d, o1)) {
     effective_address(d);
     if (o0.size == 4) e_.mov32_rr(HRAX, HRAX);
@@ -487,6 +506,19 @@ void Translator::alu_on_rdx(const DecodedInsn& d) {
   }
   if (flags_live_) capture_flags(id);
   if (id != X86_INS_CMP && id != X86_INS_TEST) e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
+}
+
+// op0 = RDX (operand 1's value) times op0 or the immediate, as h_imul_n.
+void Translator::imul_rdx(const DecodedInsn& d) {
+  const unsigned size = d.op[0].size;
+  if (d.nops == 3) {
+    e_.imul_rri(size, HRDX, HRDX, uint32_t(d.imm));
+  } else {
+    e_.load64(HRSI, HR13, reg_off(d.op[0].reg));
+    e_.imul_rr(size, HRDX, HRSI);
+  }
+  if (flags_live_) capture_flags(X86_INS_IMUL);
+  e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
 }
 
 // RIP = the block's + end_off (+ rel if condition cc holds).

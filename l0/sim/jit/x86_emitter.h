@@ -131,6 +131,19 @@ class Emitter {
     else if (size == 2) imm16(uint16_t(imm));
     else imm32(uint32_t(imm));
   }
+  // imul dst, src (0F AF /r) and imul dst, src, imm32 (69 /r id); 4 or 8 bytes
+  void imul_rr(unsigned size, HostReg dst, HostReg src) {
+    rex(size == 8, dst, 0, src, false);
+    byte(0x0f);
+    byte(0xaf);
+    modrm(3, dst, src);
+  }
+  void imul_rri(unsigned size, HostReg dst, HostReg src, uint32_t imm) {
+    rex(size == 8, dst, 0, src, false);
+    byte(0x69);
+    modrm(3, dst, src);
+    imm32(imm);
+  }
   // inc/dec dst (FE/FF /0, /1)
   void incdec(bool dec, unsigned size, HostReg dst) {
     if (size == 2) byte(0x66);
