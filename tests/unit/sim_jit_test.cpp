@@ -123,11 +123,11 @@ class Generator {
       case 11:  // op [m], r: read-modify-write (its handler)
         a.modrm({kAluRm[op]}, pick(2) ? 8 : 4, readable(), memory());
         break;
-      case 12: {  // shl r, imm (its handler); imul r, r/m; imul r, r/m, imm
+      case 12: {  // shl/shr/sar r, imm; imul r, r/m; imul r, r/m, imm
         const unsigned s = pick(2) ? 8 : 4;
         const Rm src = pick(2) ? memory() : reg_op(readable());
         switch (pick(4)) {
-          case 0: a.modrm({0xc1}, 8, 4, reg_op(writable())).imm(pick(64), 1); break;
+          case 0: a.modrm({0xc1}, s, (unsigned[]){4, 5, 7}[pick(3)], reg_op(writable())).imm(pick(70), 1); break;
           case 1: a.modrm({0x0f, 0xaf}, s, writable(), src); break;
           case 2: a.modrm({0x6b}, s, writable(), src).imm(value(), 1); break;
           default: a.modrm({0x69}, s, writable(), src).imm(value(), 4); break;
@@ -182,7 +182,12 @@ class Generator {
     Asm a(L::CODE);
     a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, iterations);
     const uint64_t top = a.here();
-    for (unsigned k = 0; k < length; ++k) instruction(a);
+    for (unsigned k = 0; k < length; ++k) {
+      instruction(a);
+      // Often the flags go to memory (PUSHFQ; POP [m]), so that every
+      // flag an instruction leaves is compared, not only the last ones.
+      if (pick(2)) a.pushfq().modrm({0x8f}, 8, 0, Asm::abs(L::DATA + 0x1c00 + 8 * (k % 64)));
+    }
     a.modrm({0xff}, 8, 1, reg_op(r15));  // dec r15
     a.jcc(0x5, top);                     // jnz
     a.hlt();

@@ -87,6 +87,7 @@ class Translator {
   void call_host(const void* target);
   void check_exit(unsigned k);
   void capture_flags(unsigned id);
+  void capture_flags(uint32_t defined, uint32_t written);
   bool linear_address(const DecodedInsn& d);
   void load_operand(HostReg r, const DecodedInsn& d, unsigned n);
   // A write's value: operand 1 (MOV), or a push's: operand 0 or the
@@ -185,8 +186,11 @@ void Translator::check_exit(unsigned k) {
 // status flag the instruction writes (STATUS, less CF for INC/DEC) and
 // `defined` those of them the SDM defines for it (the others are 0).
 void Translator::capture_flags(unsigned id) {
-  const uint32_t defined = status_mask(id);
-  const uint32_t written = id == X86_INS_INC || id == X86_INS_DEC ? uint32_t(fl::STATUS & ~fl::CF) : uint32_t(fl::STATUS);
+  capture_flags(status_mask(id),
+                id == X86_INS_INC || id == X86_INS_DEC ? uint32_t(fl::STATUS & ~fl::CF) : uint32_t(fl::STATUS));
+}
+
+void Translator::capture_flags(uint32_t defined, uint32_t written) {
   e_.lahf_seto();  // AH = SF:ZF:0:AF:0:PF:1:CF, AL = OF
   e_.status_from_ax(HRCX, defined);
   e_.load64(HRSI, HR13, rflags_off());
@@ -381,6 +385,24 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
       return Inlined::Yes;
     }
     return Inlined::No;
+  }
+
+  // SHL/SHR/SAR r32/r64 by an immediate, as h_shift: the count masked to
+  // 5 or 6 bits; 0 changes no flag (a 32-bit register is still
+  // zero-extended); AF, and OF unless the count is 1, are 0.
+  if ((id == X86_INS_SHL || id == X86_INS_SAL || id == X86_INS_SHR || id == X86_INS_SAR) && d.nops == 2 &&
+      is_gpr(o0) && o1.kind == OpKind::Imm) {
+    const uint8_t count = uint8_t(d.imm) & (o0.size == 8 ? 0x3f : 0x1f);
+    e_.load64(HRDX, HR13, reg_off(o0.reg));
+    if (count == 0) {
+      if (o0.size == 4) e_.mov32_rr(HRDX, HRDX);
+    } else {
+      e_.shift_sized(id == X86_INS_SHR ? 5 : id == X86_INS_SAR ? 7 : 4, o0.size, HRDX, count);
+      if (flags_live_)
+        capture_flags(uint32_t(fl::CF | fl::ZF | fl::SF | fl::PF | (count == 1 ? fl::OF : 0)), uint32_t(fl::STATUS));
+    }
+    e_.store64(HR13, reg_off(o0.reg), HRDX);
+    return Inlined::Yes;
   }
 
   // IMUL r, r/m and IMUL r, r/m, imm (the truncated product).

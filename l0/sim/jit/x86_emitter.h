@@ -198,6 +198,13 @@ class Emitter {
       alu_rr(AluOp::Or, 4, r, HRAX);
     }
   }
+  // shl/shr/sar r, imm8 at 4 or 8 bytes (C1 /4, /5, /7)
+  void shift_sized(uint8_t ext, unsigned size, HostReg r, uint8_t n) {
+    rex(size == 8, 0, 0, r, false);
+    byte(0xc1);
+    modrm(3, ext, r);
+    byte(n);
+  }
   void shl32_ri(HostReg r, uint8_t n) {
     rex(false, 0, 0, r, false);
     byte(0xc1);
