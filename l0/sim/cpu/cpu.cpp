@@ -240,7 +240,7 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
       // The translation runs this block and those that follow it, retiring
       // each (jit/translator.h).
       jit_limit_ = counters_.instructions + budget;
-      const uint64_t r = jit_->entry()(this, &s_, b->jit_code);
+      const uint64_t r = jit_->entry()(this, reinterpret_cast<char*>(&s_) + jit::kStateBias, b->jit_code);
       if (NB_UNLIKELY(r > jit::kChainMiss)) return retire_early(reinterpret_cast<const DecodedInsn*>(r));
       fast_entry_ = nullptr;
       if (r == jit::kStop) return;

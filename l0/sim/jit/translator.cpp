@@ -49,10 +49,12 @@ class Translator {
   std::deque<SlowPath> slow_;
 
   // ---- offsets
-  static int32_t reg_off(unsigned r) { return int32_t(offsetof(CpuState, r) + 8 * r); }
-  static int32_t rflags_off() { return int32_t(offsetof(CpuState, rflags)); }
+  // R13 points kStateBias bytes into the CpuState, so that the registers
+  // and RFLAGS are all within a one-byte displacement.
+  static int32_t reg_off(unsigned r) { return int32_t(offsetof(CpuState, r) + 8 * r) - kStateBias; }
+  static int32_t rflags_off() { return int32_t(offsetof(CpuState, rflags)) - kStateBias; }
   static int32_t seg_base_off(unsigned s) {
-    return int32_t(offsetof(CpuState, seg) + s * sizeof(Segment) + offsetof(Segment, base));
+    return int32_t(offsetof(CpuState, seg) + s * sizeof(Segment) + offsetof(Segment, base)) - kStateBias;
   }
   template <typename M>
   int32_t cpu_off(const M& member) const {

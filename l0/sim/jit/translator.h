@@ -37,6 +37,8 @@ class CodeBuffer;
 //  - else the DecodedInsn* of the entry after which exit_block_ was set
 //    (Cpu::retire_early's argument).
 inline constexpr uint64_t kStop = 1;
+// The state argument of the entry stub: the CpuState's address plus this.
+inline constexpr int32_t kStateBias = 128;
 inline constexpr uint64_t kChainMiss = 2;
 
 // Translates `b` (decoded in 64-bit mode) into `buf`, resetting the buffer

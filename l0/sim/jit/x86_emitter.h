@@ -1,9 +1,8 @@
 // A small x86-64 machine-code emitter for the block translator
 // (translator.cpp): only the instruction forms it needs, each written out
 // from the SDM's opcode tables (vol. 2, chapter 2 for REX/ModRM/SIB).
-// Memory operands are always [base + disp32] (ModRM mod = 10, with a SIB
-// byte when the base is RSP or R12), so no form depends on the
-// displacement's size.
+// Memory operands are [base + disp8] or [base + disp32] (ModRM mod = 01
+// or 10, with a SIB byte when the base is RSP or R12).
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -293,15 +292,19 @@ class Emitter {
     const uint8_t r = uint8_t(0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((index & 8) ? 2 : 0) | ((base & 8) ? 1 : 0));
     if (r != 0x40 || force) byte(r);
   }
-  // opcode reg, [base + disp32]
+  // opcode reg, [base + disp8/disp32]
   void mem_op(bool w, uint8_t opcode, HostReg reg, HostReg base, int32_t disp, bool two_byte = false,
               bool byte_regs = false) {
     rex(w, reg, 0, base, byte_regs && reg >= 4);
     if (two_byte) byte(0x0f);
     byte(opcode);
-    modrm(2, reg, base);
+    const bool short_disp = disp >= -128 && disp <= 127;
+    modrm(short_disp ? 1 : 2, reg, base);
     if ((base & 7) == 4) byte(0x24);  // SIB: no index, base = RSP/R12
-    imm32(uint32_t(disp));
+    if (short_disp)
+      byte(uint8_t(int8_t(disp)));
+    else
+      imm32(uint32_t(disp));
   }
   // opcode rm, reg (register direct)
   void rr_op(bool w, uint8_t opcode, HostReg reg, HostReg rm) {
