@@ -36,7 +36,9 @@ Cpu::Cpu(GuestMemory& memory, PlatformDevices& devices, const CostModel& costs)
 void Cpu::set_translation(bool on, uint32_t after_runs) {
   translate_after_ = after_runs;
   if (!on) jit_.reset();
-  else if (!jit_) jit_ = std::make_unique<jit::CodeBuffer>();
+  else if (!jit_)
+    jit_ = std::make_unique<jit::CodeBuffer>(
+        int32_t(reinterpret_cast<const char*>(&cycles_) - reinterpret_cast<const char*>(this)));
 }
 
 void Cpu::translate(Block* b) {

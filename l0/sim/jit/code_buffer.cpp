@@ -92,7 +92,7 @@ void* map_code(size_t bytes) {
 
 }  // namespace
 
-CodeBuffer::CodeBuffer(size_t bytes) : size_(bytes) {
+CodeBuffer::CodeBuffer(int32_t hot_bias, size_t bytes) : size_(bytes), hot_bias_(hot_bias) {
   void* p = map_code(bytes);
   if (p == MAP_FAILED) throw std::bad_alloc();
   base_ = static_cast<uint8_t*>(p);
@@ -101,6 +101,7 @@ CodeBuffer::CodeBuffer(size_t bytes) : size_(bytes) {
   for (const Saved& s : kSaved) e.push(s.reg);
   e.adjust_rsp(-8);
   e.mov_rr(HRBX, HRDI);
+  e.lea(HR15, HRDI, hot_bias);
   e.mov_rr(HR13, HRSI);
   e.jmp_r(HRDX);
   const size_t exit_at = e.size();

@@ -17,14 +17,16 @@ namespace nestbed::sim::jit {
 
 class CodeBuffer {
  public:
-  explicit CodeBuffer(size_t bytes = size_t(32) << 20);
+  // hot_bias: where R15 points in the Cpu (its hottest fields within a
+  // one-byte displacement).
+  explicit CodeBuffer(int32_t hot_bias, size_t bytes = size_t(32) << 20);
   ~CodeBuffer();
   CodeBuffer(const CodeBuffer&) = delete;
   CodeBuffer& operator=(const CodeBuffer&) = delete;
 
   // The entry stub: uint64_t entry(void* cpu, void* state, const uint8_t*
-  // code) saves the callee-saved registers, puts cpu in RBX and state in
-  // R13 and jumps to code. Translations end by jumping to exit_stub() with
+  // code) saves the callee-saved registers, puts cpu in RBX, cpu +
+  // hot_bias in R15 and state in R13 and jumps to code. Translations end by jumping to exit_stub() with
   // their result in RAX.
   using Entry = uint64_t (*)(void* cpu, void* state, const uint8_t* code);
   Entry entry() const { return entry_; }
@@ -37,6 +39,7 @@ class CodeBuffer {
   // an earlier epoch is not run.
   void reset();
   uint64_t epoch() const { return epoch_; }
+  int32_t hot_bias() const { return hot_bias_; }
   // Whether code anywhere in the buffer reaches `target` with a rel32
   // call or jump (the buffer is placed near the program's code if it can).
   bool within_rel32(const void* target) const {
@@ -52,6 +55,7 @@ class CodeBuffer {
   size_t stubs_end_ = 0;
   size_t used_ = 0;
   uint64_t epoch_ = 1;
+  int32_t hot_bias_ = 0;
   Entry entry_ = nullptr;
   const uint8_t* exit_ = nullptr;
   std::vector<uint8_t> eh_frame_;  // CIE, FDE, terminator: registered with the unwinder

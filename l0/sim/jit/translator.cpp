@@ -20,6 +20,9 @@ namespace nestbed::sim::jit {
 
 namespace fl = arch::rflags;
 
+// The base and displacement of a Cpu member (Translator::cpu_base).
+#define CPU_FIELD(m) cpu_base(c_.m), cpu_disp(c_.m)
+
 // Register use in translated code: RBX = the Cpu, R13 = its CpuState, R12
 // = the block's RIP (all callee-saved, set by the entry stub). RAX, RCX,
 // RDX, RSI and RDI are scratch: a linear address in RAX, a TLB entry or
@@ -60,6 +63,18 @@ class Translator {
   int32_t cpu_off(const M& member) const {
     return int32_t(reinterpret_cast<const char*>(&member) - reinterpret_cast<const char*>(&c_));
   }
+  // A Cpu member as a memory operand: through R15 (the Cpu plus
+  // CodeBuffer::hot_bias(), near the run loop's counters) with a one-byte
+  // displacement where it can, else through RBX.
+  template <typename M>
+  HostReg cpu_base(const M& member) const {
+    const int32_t d = cpu_off(member) - buf_->hot_bias();
+    return d >= -128 && d <= 127 ? HR15 : HRBX;
+  }
+  template <typename M>
+  int32_t cpu_disp(const M& member) const {
+    return cpu_base(member) == HR15 ? cpu_off(member) - buf_->hot_bias() : cpu_off(member);
+  }
 
   // Whether the status flags the entry being written sets can be read:
   // false when the next entry surely overwrites them all before anything
@@ -86,6 +101,7 @@ class Translator {
   void call_entry(unsigned k, const DecodedInsn& d);
   void set_rip(int64_t end_off);
   void set_fast_entry(const DecodedInsn& d);
+  void address_of(HostReg r, const void* p);
   void call_host(const void* target);
   void check_exit(unsigned k);
   void capture_flags(unsigned id);
@@ -167,8 +183,17 @@ void Translator::set_rip(int64_t end_off) {
 }
 
 void Translator::set_fast_entry(const DecodedInsn& d) {
-  e_.mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(&d)));
-  e_.store64(HRBX, cpu_off(c_.fast_entry_), HRAX);
+  address_of(HRAX, &d);
+  e_.store64(CPU_FIELD(fast_entry_), HRAX);
+}
+
+// r = a host address: RIP-relative when the buffer reaches it (7 bytes
+// instead of 10).
+void Translator::address_of(HostReg r, const void* p) {
+  if (buf_->within_rel32(p))
+    e_.lea_rip(r, p);
+  else
+    e_.mov_imm(r, uint64_t(reinterpret_cast<uintptr_t>(p)));
 }
 
 void Translator::call_host(const void* target) {
@@ -179,7 +204,7 @@ void Translator::call_host(const void* target) {
 }
 
 void Translator::check_exit(unsigned k) {
-  e_.cmp_mem8_imm(HRBX, cpu_off(c_.exit_block_), 0);
+  e_.cmp_mem8_imm(CPU_FIELD(exit_block_), 0);
   e_.jcc(0x5, early_exit_[k]);  // jne
 }
 
@@ -281,7 +306,7 @@ void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, uns
   e_.shr_ri(HRCX, 12);
   e_.and32_ri(HRCX, Cpu::TLB_MASK);
   e_.shl_ri(HRCX, 6);
-  e_.add_mem64(HRCX, HRBX, cpu_off(c_.tlb_));
+  e_.add_mem64(HRCX, CPU_FIELD(tlb_));
   // the tag of the access's last byte's page
   e_.lea(HRDX, HRAX, int32_t(size - 1));
   e_.and64_ri(HRDX, -4096);
@@ -302,8 +327,8 @@ void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, uns
 
 void Translator::call_entry(unsigned k, const DecodedInsn& d) {
   calls_ = true;
-  e_.mov_imm(HRSI, uint64_t(reinterpret_cast<uintptr_t>(&d)));
-  e_.store64(HRBX, cpu_off(c_.fast_entry_), HRSI);
+  address_of(HRSI, &d);
+  e_.store64(CPU_FIELD(fast_entry_), HRSI);
   set_rip(d.end_off);
   e_.mov_rr(HRDI, HRBX);
   call_host(reinterpret_cast<const void*>(d.fast));
@@ -584,12 +609,12 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   Label start;
   e_.bind(start);
   // R14 = the instruction count once the block has run.
-  e_.load64(HR14, HRBX, cpu_off(c_.counters_.instructions));
+  e_.load64(HR14, CPU_FIELD(counters_.instructions));
   e_.lea(HR14, HR14, int32_t(b_.count));
-  e_.cmp_mem64(HR14, HRBX, cpu_off(c_.jit_limit_));
+  e_.cmp_mem64(HR14, CPU_FIELD(jit_limit_));
   e_.jcc(0x7, stop);  // ja
   e_.load64(HR12, HR13, reg_off(REG_RIP));
-  e_.store64(HRBX, cpu_off(c_.block_rip_), HR12);
+  e_.store64(CPU_FIELD(block_rip_), HR12);
   for (unsigned k = 0; k < entries; ++k) {
     const DecodedInsn& d = b_.insns[k];
     const bool last = k + 1 == entries;
@@ -643,17 +668,17 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   // VMLAUNCH/VMRESUME, which end their block: a block whose last entry is
   // inline has nothing folded.
   if (last_calls) {
-    e_.load64(HRDX, HRBX, cpu_off(c_.folded_count_));
+    e_.load64(HRDX, CPU_FIELD(folded_count_));
     e_.test_rr(8, HRDX, HRDX);
     e_.jcc(0x5, folded);
   }
-  e_.store64(HRBX, cpu_off(c_.counters_.instructions), HR14);  // count == total_count
-  e_.load64(HRAX, HRBX, cpu_off(c_.cycles_));
+  e_.store64(CPU_FIELD(counters_.instructions), HR14);  // count == total_count
+  e_.load64(HRAX, CPU_FIELD(cycles_));
   e_.lea(HRAX, HRAX, int32_t(b_.total_cost));
-  e_.store64(HRBX, cpu_off(c_.cycles_), HRAX);
+  e_.store64(CPU_FIELD(cycles_), HRAX);
   e_.bind(retired);
   // RAX = cycles
-  e_.cmp_mem64(HRAX, HRBX, cpu_off(c_.next_event_));
+  e_.cmp_mem64(HRAX, CPU_FIELD(next_event_));
   e_.jcc(0x3, stop);  // jae: an event is due
   e_.load64(HRAX, HR13, reg_off(REG_RIP));
   // A loop back to this block's own start, with no handler call that could
@@ -670,7 +695,7 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   constexpr int32_t kSlot = int32_t(sizeof(Block::Successor));
   constexpr int32_t kLa = int32_t(offsetof(Block::Successor, la)), kGen = int32_t(offsetof(Block::Successor, generation));
   e_.mov_imm(HRCX, uint64_t(reinterpret_cast<uintptr_t>(&b_.successors[0])));
-  e_.load64(HRDX, HRBX, cpu_off(c_.code_generation_));
+  e_.load64(HRDX, CPU_FIELD(code_generation_));
   e_.cmp_mem64(HRAX, HRCX, kLa);
   e_.jcc(0x5, second);
   e_.cmp_mem64(HRDX, HRCX, kGen);
@@ -688,25 +713,25 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   e_.jmp_mem(HRCX, int32_t(offsetof(Block, jit_code)));
   e_.bind(miss);
   e_.mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(&b_)));
-  e_.store64(HRBX, cpu_off(c_.jit_block_), HRAX);
+  e_.store64(CPU_FIELD(jit_block_), HRAX);
   exit_with(kChainMiss);
 
   // folded_count_ != 0: settle_fast_path retired part of the block.
   e_.bind(folded);
-  e_.load64(HRAX, HRBX, cpu_off(c_.cycles_));
+  e_.load64(HRAX, CPU_FIELD(cycles_));
   e_.mov_imm(HRCX, b_.total_cost);
   e_.alu_rr(AluOp::Add, 8, HRAX, HRCX);
-  e_.load64(HRCX, HRBX, cpu_off(c_.folded_cost_));
+  e_.load64(HRCX, CPU_FIELD(folded_cost_));
   e_.alu_rr(AluOp::Sub, 8, HRAX, HRCX);
-  e_.store64(HRBX, cpu_off(c_.cycles_), HRAX);
-  e_.load64(HRCX, HRBX, cpu_off(c_.counters_.instructions));
+  e_.store64(CPU_FIELD(cycles_), HRAX);
+  e_.load64(HRCX, CPU_FIELD(counters_.instructions));
   e_.lea(HRCX, HRCX, int32_t(b_.total_count));
-  e_.load64(HRDX, HRBX, cpu_off(c_.folded_count_));
+  e_.load64(HRDX, CPU_FIELD(folded_count_));
   e_.alu_rr(AluOp::Sub, 8, HRCX, HRDX);
-  e_.store64(HRBX, cpu_off(c_.counters_.instructions), HRCX);
+  e_.store64(CPU_FIELD(counters_.instructions), HRCX);
   e_.alu_rr(AluOp::Xor, 4, HRCX, HRCX);
-  e_.store64(HRBX, cpu_off(c_.folded_cost_), HRCX);
-  e_.store64(HRBX, cpu_off(c_.folded_count_), HRCX);
+  e_.store64(CPU_FIELD(folded_cost_), HRCX);
+  e_.store64(CPU_FIELD(folded_count_), HRCX);
   e_.jmp(retired);
 }
 
@@ -760,5 +785,7 @@ const uint8_t* translate_block(Cpu& cpu, const Block& b, CodeBuffer& buf) {
   Translator t(cpu, b);
   return t.run(buf);
 }
+
+#undef CPU_FIELD
 
 }  // namespace nestbed::sim::jit

@@ -248,6 +248,14 @@ class Emitter {
     relocs_.push_back({uint32_t(code_.size()), reinterpret_cast<uintptr_t>(target)});
     imm32(0);
   }
+  // lea r64, [rip + rel32] to an absolute address (patched like call_rel).
+  void lea_rip(HostReg r, const void* target) {
+    rex(true, r, 0, 0, true);
+    byte(0x8d);
+    modrm(0, r, 5);
+    relocs_.push_back({uint32_t(code_.size()), reinterpret_cast<uintptr_t>(target)});
+    imm32(0);
+  }
   // Writes the code to `at` with its rel32 fields to absolute targets.
   void copy_to(uint8_t* at) const {
     std::memcpy(at, code_.data(), code_.size());
