@@ -97,6 +97,8 @@ class Translator {
   void emit_slow_paths();
   void finish_block(Label& stop, Label& start, bool last_calls);
   static bool overwrites_flags(const DecodedInsn& n);
+  static bool flag_neutral(const DecodedInsn& n);
+  bool flags_dead_after(unsigned k) const;
   void exit_with(uint64_t result);
   void call_entry(unsigned k, const DecodedInsn& d);
   void set_rip(int64_t end_off);
@@ -618,7 +620,7 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   for (unsigned k = 0; k < entries; ++k) {
     const DecodedInsn& d = b_.insns[k];
     const bool last = k + 1 == entries;
-    flags_live_ = last || !overwrites_flags(b_.insns[k + 1]);
+    flags_live_ = !flags_dead_after(k);
     if (d.fast_count == 2) {
       calls_last_ = !inline_pair(k, d, b_.insns[k + 1]);
       if (calls_last_) call_entry(k, d);
@@ -751,6 +753,45 @@ bool Translator::overwrites_flags(const DecodedInsn& n) {
       return false;
   }
   return is_gpr(n.op[0], compare) && (n.op[1].kind == OpKind::Imm || is_gpr(n.op[1], true));
+}
+
+// Whether entry n is written inline, touches neither memory nor a status
+// flag, and calls nothing: moves between registers or from an immediate,
+// LEA, MOVZX/MOVSX/MOVSXD between registers, a NOP without operands.
+bool Translator::flag_neutral(const DecodedInsn& n) {
+  if (n.flags & (insn_flag::LOCK | insn_flag::REP | insn_flag::REPNE)) return false;
+  const Operand& o0 = n.op[0];
+  const Operand& o1 = n.op[1];
+  switch (n.id) {
+    case X86_INS_NOP: return n.nops == 0;
+    case X86_INS_MOV: case X86_INS_MOVABS:
+      return n.nops == 2 && is_gpr(o0) && ((o1.kind == OpKind::Reg && is_gpr(o1)) || o1.kind == OpKind::Imm);
+    case X86_INS_LEA: return is_gpr(o0) && is_mem64(n, o1);
+    case X86_INS_MOVZX: case X86_INS_MOVSX: case X86_INS_MOVSXD:
+      return n.nops == 2 && is_gpr(o0) && o1.kind == OpKind::Reg && !o1.high8 && (o1.size == 1 || o1.size == 2 || o1.size == 4);
+    default: return false;
+  }
+}
+
+// Whether the status flags entry k leaves are never seen: a later entry of
+// the block overwrites them all (overwrites_flags, or IMUL and shifts by a
+// nonzero count on registers) with only flag-neutral entries between, none
+// of which can fault, exit or call.
+bool Translator::flags_dead_after(unsigned k) const {
+  for (unsigned j = k + 1; j < b_.count; ++j) {
+    const DecodedInsn& n = b_.insns[j];
+    if (overwrites_flags(n)) return true;
+    const bool regs = n.nops >= 2 && is_gpr(n.op[0]) && !(n.flags & (insn_flag::LOCK | insn_flag::REP | insn_flag::REPNE));
+    if (regs && n.id == X86_INS_IMUL && n.op[1].kind == OpKind::Reg && is_gpr(n.op[1]) &&
+        (n.nops == 2 || n.op[2].kind == OpKind::Imm))
+      return true;
+    if (regs && n.nops == 2 && n.op[1].kind == OpKind::Imm &&
+        (n.id == X86_INS_SHL || n.id == X86_INS_SAL || n.id == X86_INS_SHR || n.id == X86_INS_SAR) &&
+        (uint8_t(n.imm) & (n.op[0].size == 8 ? 0x3f : 0x1f)) != 0)
+      return true;
+    if (!flag_neutral(n)) return false;
+  }
+  return false;  // live out of the block
 }
 
 // TLB misses: the access through Cpu's slow path, with the entry's
