@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <optional>
 
@@ -91,16 +90,17 @@ RunCommand::RunCommand(CLI::App& app) {
   command_->add_option("--cost-model", config_.cost_model_path,
                        "Cycle cost table overriding the default classes it names (nestbed cost-model prints them)")
       ->type_name("FILE");
-  command_->add_option("--translate", config_.translate,
+  command_->add_option("--translate", translate_,
                        "on: hot 64-bit code runs as translated host code; off: everything is interpreted (the same "
                        "results, cycles and counts either way); sim only")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"on", true}, {"off", false}}))
-      ->default_str("on")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str()
       ->type_name("on|off");
   command_->add_option("IMAGE", config_.image_path, "Multiboot v1 kernel (ELF32, ELF64 or a.out kludge)")->required();
 }
 
 int RunCommand::execute() {
+  config_.translate = translate_ == "on";
   config_.modules.clear();
   for (const std::string& arg : module_args_) config_.modules.push_back(parse_module(arg));
   install_stop_signal_handlers();

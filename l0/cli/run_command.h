@@ -21,6 +21,7 @@ class RunCommand {
  private:
   RunConfig config_;
   std::vector<std::string> module_args_;
+  std::string translate_ = "on";
   CLI::App* command_;
 };
 

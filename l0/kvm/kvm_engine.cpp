@@ -35,6 +35,8 @@ void reject_sim_only_options(const RunConfig& config) {
         "after an exact number of instructions; use --engine sim");
   if (!config.cost_model_path.empty())
     throw InputError("--cost-model is for the sim engine; the kvm engine measures real TSC cycles");
+  if (!config.translate)
+    throw InputError("--translate off is for the sim engine; the kvm engine runs the guest natively");
 }
 
 // The --trace file: opened before the guest runs, so a bad path fails

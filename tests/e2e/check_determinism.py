@@ -2,7 +2,9 @@
 """Determinism (DESIGN.md §4): the same image, options and cost table give
 the same run. Runs `nestbed run --stats FILE` twice and requires identical
 guest output, exit status, instruction count, modeled cycles, exceptions
-and interrupts."""
+and interrupts. With --second, the second run gets those options too: the
+same checks then say the options change nothing (--translate off: the
+interpreter gives what translated code gives)."""
 import argparse
 import json
 import os
@@ -15,10 +17,10 @@ from sanitizer_report import failure as sanitizer_failure
 COMPARED = ("instructions", "cycles", "exceptions", "interrupts", "io_accesses", "exit_status")
 
 
-def run_once(nestbed, image, args, timeout):
+def run_once(nestbed, image, args, timeout, extra):
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = os.path.join(tmp, "stats.json")
-        proc = subprocess.run([nestbed, "run", "--cmdline", args, "--stats", stats_path, image],
+        proc = subprocess.run([nestbed, "run", "--cmdline", args, "--stats", stats_path] + extra + [image],
                               capture_output=True, text=True, timeout=timeout)
         sys.stderr.write(proc.stderr)
         report = sanitizer_failure(proc.stderr)
@@ -34,11 +36,13 @@ def main():
     ap.add_argument("--nestbed", required=True)
     ap.add_argument("--timeout", type=int, default=100)
     ap.add_argument("image")
+    ap.add_argument("--both", action="append", default=[], help="an option for both runs (repeat for more)")
+    ap.add_argument("--second", action="append", default=[], help="an option for the second run only")
     ap.add_argument("args", nargs="?", default="")
     opts = ap.parse_args()
 
-    first = run_once(opts.nestbed, opts.image, opts.args, opts.timeout)
-    second = run_once(opts.nestbed, opts.image, opts.args, opts.timeout)
+    first = run_once(opts.nestbed, opts.image, opts.args, opts.timeout, opts.both)
+    second = run_once(opts.nestbed, opts.image, opts.args, opts.timeout, opts.both + opts.second)
     failures = []
     if first[0] != second[0]:
         failures.append(f"exit status {first[0]} vs {second[0]}")
