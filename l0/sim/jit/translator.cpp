@@ -91,6 +91,13 @@ class Translator {
   Inlined inline_entry(unsigned k, const DecodedInsn& d);
   bool inline_pair(unsigned k, const DecodedInsn& alu, const DecodedInsn& jcc);
   void alu_on_rdx(const DecodedInsn& d);
+  void finish_alu(const DecodedInsn& d, bool flags_taken);
+  void merge_status(uint32_t written);
+  // Set while the ALU half of a fused ALU + Jcc pair is written: the Jcc's
+  // condition, the pair's end and the branch's displacement.
+  int branch_cc_ = -1;
+  uint32_t branch_end_ = 0;
+  uint64_t branch_rel_ = 0;
   void imul_rdx(const DecodedInsn& d);
   void branch(unsigned cc, uint32_t end_off, uint64_t rel);
   void effective_address(const DecodedInsn& d);
@@ -222,6 +229,11 @@ void Translator::capture_flags(unsigned id) {
 void Translator::capture_flags(uint32_t defined, uint32_t written) {
   e_.lahf_seto();  // AH = SF:ZF:0:AF:0:PF:1:CF, AL = OF
   e_.status_from_ax(HRCX, defined);
+  merge_status(written);
+}
+
+// RFLAGS = (RFLAGS & ~written) | RCX.
+void Translator::merge_status(uint32_t written) {
   e_.load64(HRSI, HR13, rflags_off());
   e_.and64_ri(HRSI, int32_t(~written));
   e_.alu_rr(AluOp::Or, 8, HRSI, HRCX);
@@ -555,8 +567,33 @@ void Translator::alu_on_rdx(const DecodedInsn& d) {
     if (use_imm) e_.alu_ri(op, size, HRDX, d.imm);
     else e_.alu_rr(op, size, HRDX, HRSI);
   }
+  if (branch_cc_ >= 0) {
+    // The fused pair's Jcc on the host's flags, which lahf/seto keep: the
+    // host ran the same operation, whose flags the SDM defines as the
+    // handler stores them (CMP, TEST, ADD, SUB, AND: fuse_alu_jcc).
+    Label taken, done;
+    e_.lahf_seto();
+    e_.jcc(Cond(branch_cc_), taken);
+    finish_alu(d, false);
+    set_rip(branch_end_);
+    e_.jmp(done);
+    e_.bind(taken);
+    finish_alu(d, false);
+    set_rip(int64_t(branch_end_) + int64_t(branch_rel_));
+    e_.bind(done);
+    return;
+  }
   if (flags_live_) capture_flags(id);
   if (id != X86_INS_CMP && id != X86_INS_TEST) e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
+}
+
+// The rest of an ALU operation whose flags lahf/seto took: RFLAGS, then op0.
+void Translator::finish_alu(const DecodedInsn& d, bool flags_taken) {
+  if (!flags_taken) {
+    e_.status_from_ax(HRCX, status_mask(d.id));
+    merge_status(uint32_t(fl::STATUS));
+  }
+  if (d.id != X86_INS_CMP && d.id != X86_INS_TEST) e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
 }
 
 // op0 = RDX (operand 1's value) times op0 or the immediate, as h_imul_n.
@@ -592,6 +629,23 @@ void Translator::branch(unsigned cc, uint32_t end_off, uint64_t rel) {
 bool Translator::inline_pair(unsigned k, const DecodedInsn& alu, const DecodedInsn& jcc) {
   const int cc = jcc_condition(jcc.id);
   if (cc < 0 || jcc.op[0].kind != OpKind::Imm) return false;
+  // The fused forms (fuse_alu_jcc): the ALU on registers or an immediate,
+  // so alu_on_rdx writes it, with the branch on the host's flags.
+  switch (alu.id) {
+    case X86_INS_CMP: case X86_INS_TEST: case X86_INS_ADD: case X86_INS_SUB: case X86_INS_AND:
+      if (overwrites_flags(alu)) {
+        if (alu.op[1].kind == OpKind::Reg) e_.load64(HRSI, HR13, reg_off(alu.op[1].reg));
+        branch_cc_ = cc;
+        branch_end_ = alu.end_off;
+        branch_rel_ = jcc.imm;
+        alu_on_rdx(alu);
+        branch_cc_ = -1;
+        return true;
+      }
+      break;
+    default:
+      break;
+  }
   if (inline_entry(k, alu) != Inlined::Yes) return false;
   branch(unsigned(cc), alu.end_off, jcc.imm);
   return true;
@@ -608,15 +662,17 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   Label stop;
   // The block must fit the budget (execute_block: budget >= count), else
   // nothing of it runs and execute_block returns.
+  // R12 = the block's RIP; R14 = the instruction count, and from `start`
+  // (where a block that loops to itself comes back, with R12 and R14
+  // still right) the count once the block has run.
   Label start;
-  e_.bind(start);
-  // R14 = the instruction count once the block has run.
+  e_.load64(HR12, HR13, reg_off(REG_RIP));
+  e_.store64(CPU_FIELD(block_rip_), HR12);
   e_.load64(HR14, CPU_FIELD(counters_.instructions));
+  e_.bind(start);
   e_.lea(HR14, HR14, int32_t(b_.count));
   e_.cmp_mem64(HR14, CPU_FIELD(jit_limit_));
   e_.jcc(0x7, stop);  // ja
-  e_.load64(HR12, HR13, reg_off(REG_RIP));
-  e_.store64(CPU_FIELD(block_rip_), HR12);
   for (unsigned k = 0; k < entries; ++k) {
     const DecodedInsn& d = b_.insns[k];
     const bool last = k + 1 == entries;
