@@ -47,8 +47,8 @@ void SimTraceRecorder::start(const Notes& notes) {
   } catch (const std::runtime_error& e) {
     throw InputError("cannot write trace file '" + path_ + "': " + e.what());
   }
-  named_reasons_.assign(arch::vmx::kExitReasonMax + 1, false);
-  named_kinds_.assign(64, false);
+  named_reasons_.assign(arch::vmx::kExitReasonMax + 1, 0);
+  named_kinds_.assign(64, 0);
 }
 
 template <typename Write>
@@ -63,16 +63,16 @@ void SimTraceRecorder::guarded(Write&& write) {
 
 // A Name record just before the first record that uses the code, so the
 // file names every reason it holds and only those.
-void SimTraceRecorder::name_exit_reason(uint32_t exit_reason) {
+void SimTraceRecorder::write_exit_reason_name(uint32_t exit_reason) {
   const uint16_t basic = arch::vmx::exit_reason_basic(exit_reason);
   if (basic >= named_reasons_.size() || named_reasons_[basic]) return;
-  named_reasons_[basic] = true;
+  named_reasons_[basic] = 1;
   if (const char* name = arch::vmx::exit_reason_name(basic)) writer_->name(NameSpace::VmxExitReason, basic, name);
 }
 
-void SimTraceRecorder::name_annotation_kind(uint64_t kind) {
+void SimTraceRecorder::write_annotation_kind_name(uint64_t kind) {
   if (kind >= named_kinds_.size() || named_kinds_[kind]) return;
-  named_kinds_[kind] = true;
+  named_kinds_[kind] = 1;
   if (const char* name = arch::trace::annotation_kind_name(kind))
     writer_->name(NameSpace::AnnotationKind, uint32_t(kind), name);
 }
@@ -119,7 +119,8 @@ void SimTraceRecorder::hw_entry(const sim::HwEntryEvent& e) {
 
 void SimTraceRecorder::annotation(const sim::AnnotationEvent& e) {
   levels_.note(e);
-  Annotation r{};
+  Annotation r;  // every field is set below (no zeroing of the whole record per annotation)
+  std::memset(r.reserved, 0, sizeof r.reserved);
   r.seq = annotations_++;
   r.cycles = e.cycles;
   r.instructions = e.instructions;

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "arch/vmx/exit_reasons.h"
 #include "exit-tracer/host_file.h"
 #include "exit-tracer/trace_writer.h"
 #include "l0/sim/trace_hooks.h"
@@ -68,8 +69,19 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   // Runs a write unless one failed already; remembers the first failure.
   template <typename Write>
   void guarded(Write&& write);
-  void name_exit_reason(uint32_t exit_reason);
-  void name_annotation_kind(uint64_t kind);
+  // Names a code before its first use (a Name record); inline, since all
+  // but the first use of each code only find it named.
+  void name_exit_reason(uint32_t exit_reason) {
+    const uint16_t basic = arch::vmx::exit_reason_basic(exit_reason);
+    if (basic < named_reasons_.size() && named_reasons_[basic]) return;
+    write_exit_reason_name(exit_reason);
+  }
+  void name_annotation_kind(uint64_t kind) {
+    if (kind < named_kinds_.size() && named_kinds_[kind]) return;
+    write_annotation_kind_name(kind);
+  }
+  void write_exit_reason_name(uint32_t exit_reason);
+  void write_annotation_kind_name(uint64_t kind);
 
   std::string path_;  // "" when writing to a caller's stream
   std::unique_ptr<OutputFile> file_;  // when writing to path_
@@ -80,8 +92,8 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   std::string error_;  // the first write failure
 
   sim::VmcsLevels levels_;  // what the VMMs said of their VMCSs
-  std::vector<bool> named_reasons_;  // per basic exit reason: its Name record is written
-  std::vector<bool> named_kinds_;    // per annotation kind
+  std::vector<uint8_t> named_reasons_;  // per basic exit reason: its Name record is written
+  std::vector<uint8_t> named_kinds_;    // per annotation kind
   uint64_t exits_ = 0, entries_ = 0, annotations_ = 0;
 };
 

@@ -37,6 +37,9 @@ uint8_t VmcsLevels::level_of(uint64_t vmcs) const {
 // to the VMCS_LEVEL its innermost VMM gave (resolve).
 void VmcsLevels::note(const AnnotationEvent& e) {
   const uint64_t kind = e.regs[RAX];
+  if (kind == kind_number(arch::trace::AnnotationKind::VMCS_LEVEL) ||
+      kind == kind_number(arch::trace::AnnotationKind::VMCS_NESTED))
+    memo_valid_ = false;
   if (kind == kind_number(arch::trace::AnnotationKind::VMCS_LEVEL)) {
     const uint64_t level = e.regs[RSI];
     if (level >= 1 && level <= 0xff) names_[{executing_level(e.non_root, e.vmcs), e.regs[RDI]}].level = uint8_t(level);

@@ -27,7 +27,16 @@ class VmcsLevels {
 
   // The level VMCS_LEVEL (or VMCS_NESTED, followed down) gave this
   // hardware VMCS; 0 when none did.
-  uint8_t registered_level(uint64_t vmcs) const { return resolve(ROOT_LEVEL, vmcs); }
+  uint8_t registered_level(uint64_t vmcs) const {
+    // The last answer, kept until an annotation changes the names: every
+    // hardware exit and entry asks, mostly of the same one or two VMCSs.
+    if (!memo_valid_ || vmcs != memo_vmcs_) {
+      memo_vmcs_ = vmcs;
+      memo_level_ = resolve(ROOT_LEVEL, vmcs);
+      memo_valid_ = true;
+    }
+    return memo_level_;
+  }
   // registered_level, else UNNAMED_GUEST_LEVEL.
   uint8_t level_of(uint64_t vmcs) const;
   // The level of the code that executed an annotation (or any instruction):
@@ -45,6 +54,9 @@ class VmcsLevels {
   uint8_t resolve(uint8_t vmm_level, uint64_t vmcs) const;
 
   std::map<std::pair<uint8_t, uint64_t>, VmcsName> names_;
+  mutable bool memo_valid_ = false;  // registered_level's last question and answer
+  mutable uint64_t memo_vmcs_ = 0;
+  mutable uint8_t memo_level_ = 0;
 };
 
 }  // namespace nestbed::sim

@@ -247,6 +247,35 @@ TEST(SimJit, RandomProgramsMatchTheInterpreter) {
   EXPECT_GT(translated, 300u) << "the programs' blocks were translated";
 }
 
+// Translation turned off and on again between runs on one CPU (a new code
+// buffer): no block runs a translation of the old buffer, and the results
+// are the interpreter's.
+TEST(SimJit, TranslationOffAndOnAgainBetweenRuns) {
+  Generator g(7);
+  const Asm program = g.program(12, 40);
+  const Outcome off = run(program, false, 7);
+  SimMachine m;
+  m.setup_long_mode();
+  m.cpu.set_translation(true, 1);
+  m.load_code(program);
+  std::mt19937_64 rng(7);
+  for (unsigned r = 0; r < 16; ++r)
+    if (r != rSP) m.reg(r) = rng();
+  m.s().rflags = arch::rflags::FIXED1 | (rng() & 0x8d5);
+  for (uint64_t a = L::DATA; a < L::DATA + 0x2000; a += 8) m.poke<uint64_t>(a, rng());
+  // A third of the way with translation, then off, then on again.
+  ASSERT_EQ(m.run(off.instructions / 3), CpuStop::InstructionLimit);
+  EXPECT_GT(m.cpu.blocks_translated(), 0u);
+  m.cpu.set_translation(false);
+  ASSERT_EQ(m.run(off.instructions / 3), CpuStop::InstructionLimit);
+  m.cpu.set_translation(true, 1);
+  EXPECT_EQ(m.run(200000), off.stop);
+  for (unsigned r = 0; r < 16; ++r) EXPECT_EQ(m.reg(r), off.r[r]) << "register " << r;
+  EXPECT_EQ(m.s().rflags, off.rflags);
+  EXPECT_EQ(m.cpu.cycles(), off.cycles);
+  EXPECT_EQ(m.cpu.counters().instructions, off.instructions);
+}
+
 // An instruction limit that ends inside a block or a chain of translated
 // blocks stops both at the same instruction.
 TEST(SimJit, InstructionLimitsStopAtTheSameInstruction) {

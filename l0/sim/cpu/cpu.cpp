@@ -35,10 +35,18 @@ Cpu::Cpu(GuestMemory& memory, PlatformDevices& devices, const CostModel& costs)
 
 void Cpu::set_translation(bool on, uint32_t after_runs) {
   translate_after_ = after_runs;
-  if (!on) jit_.reset();
-  else if (!jit_)
-    jit_ = std::make_unique<jit::CodeBuffer>(
-        int32_t(reinterpret_cast<const char*>(&cycles_) - reinterpret_cast<const char*>(this)));
+  if (!on) {
+    jit_.reset();
+  } else if (!jit_) {
+    // Without executable memory (a system that forbids writable and
+    // executable mappings) every block is interpreted, with the same results.
+    try {
+      jit_ = std::make_unique<jit::CodeBuffer>(
+          int32_t(reinterpret_cast<const char*>(&cycles_) - reinterpret_cast<const char*>(this)));
+    } catch (const std::bad_alloc&) {
+      jit_.reset();
+    }
+  }
 }
 
 void Cpu::translate(Block* b) {

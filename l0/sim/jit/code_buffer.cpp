@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstring>
 #include <new>
 
@@ -90,9 +91,13 @@ void* map_code(size_t bytes) {
   return mmap(nullptr, bytes, prot, flags, -1, 0);
 }
 
+// Epochs are unique in the process, so that a block translated into a
+// buffer since destroyed never matches a newer buffer's epoch.
+std::atomic<uint64_t> next_epoch{1};
+
 }  // namespace
 
-CodeBuffer::CodeBuffer(int32_t hot_bias, size_t bytes) : size_(bytes), hot_bias_(hot_bias) {
+CodeBuffer::CodeBuffer(int32_t hot_bias, size_t bytes) : size_(bytes), epoch_(next_epoch++), hot_bias_(hot_bias) {
   void* p = map_code(bytes);
   if (p == MAP_FAILED) throw std::bad_alloc();
   base_ = static_cast<uint8_t*>(p);
@@ -132,7 +137,7 @@ uint8_t* CodeBuffer::allocate(size_t n) {
 
 void CodeBuffer::reset() {
   used_ = stubs_end_;
-  ++epoch_;
+  epoch_ = next_epoch++;
 }
 
 }  // namespace nestbed::sim::jit

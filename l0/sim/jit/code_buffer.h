@@ -35,8 +35,9 @@ class CodeBuffer {
   // Room for `n` bytes of code, or nullptr when the buffer is full (then
   // reset() it when no translation is running).
   uint8_t* allocate(size_t n);
-  // Drops every translation: epoch() changes, so a block's translation from
-  // an earlier epoch is not run.
+  // Drops every translation: epoch() changes (to a value no buffer of the
+  // process had before), so a block's translation from an earlier epoch,
+  // or another buffer's, is not run.
   void reset();
   uint64_t epoch() const { return epoch_; }
   int32_t hot_bias() const { return hot_bias_; }
@@ -47,14 +48,13 @@ class CodeBuffer {
     const int64_t lo = int64_t(reinterpret_cast<uintptr_t>(base_)), hi = lo + int64_t(size_);
     return t - lo < (int64_t(1) << 31) - int64_t(size_) && hi - t < (int64_t(1) << 31) - int64_t(size_);
   }
-  const uint64_t* epoch_address() const { return &epoch_; }
 
  private:
   uint8_t* base_ = nullptr;
   size_t size_ = 0;
   size_t stubs_end_ = 0;
   size_t used_ = 0;
-  uint64_t epoch_ = 1;
+  uint64_t epoch_;
   int32_t hot_bias_ = 0;
   Entry entry_ = nullptr;
   const uint8_t* exit_ = nullptr;

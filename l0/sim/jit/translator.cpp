@@ -301,7 +301,7 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
     e_.load64(HRCX, HR13, reg_off(RSP));
     e_.lea(HRCX, HRCX, 8);
     e_.store64(HR13, reg_off(RSP), HRCX);
-    e_.store64(HR13, reg_off(d.id == X86_INS_RET ? REG_RIP : d.op[0].reg), HRDX);
+    e_.store64(HR13, reg_off(d.id == X86_INS_RET ? unsigned(REG_RIP) : unsigned(d.op[0].reg)), HRDX);
   }
   if (tail == kTailAluRegMem) {  // op r32/r64, [mem]
     e_.mov_rr(HRSI, HRDX);
