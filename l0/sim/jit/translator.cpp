@@ -23,10 +23,12 @@ namespace fl = arch::rflags;
 // The base and displacement of a Cpu member (Translator::cpu_base).
 #define CPU_FIELD(m) cpu_base(c_.m), cpu_disp(c_.m)
 
-// Register use in translated code: RBX = the Cpu, R13 = its CpuState, R12
-// = the block's RIP (all callee-saved, set by the entry stub). RAX, RCX,
-// RDX, RSI and RDI are scratch: a linear address in RAX, a TLB entry or
-// host pointer in RCX, operand values in RDX and RSI.
+// Register use in translated code (all callee-saved, the first three set by
+// the entry stub): RBX = the Cpu, R15 = the Cpu + CodeBuffer::hot_bias(),
+// R13 = its CpuState + kStateBias, R12 = the block's RIP, R14 = the
+// instruction count once the block has run. RAX, RCX, RDX, RSI and RDI
+// are scratch: a linear address in RAX, a TLB entry or host pointer in
+// RCX, operand values in RDX and RSI.
 class Translator {
  public:
   Translator(Cpu& c, const Block& b) : c_(c), b_(b) {}
@@ -77,8 +79,8 @@ class Translator {
   }
 
   // Whether the status flags the entry being written sets can be read:
-  // false when the next entry surely overwrites them all before anything
-  // can look (overwrites_flags).
+  // false when a later entry surely overwrites them all before anything
+  // can look (flags_dead_after).
   bool flags_live_ = true;
   // Whether any entry calls its handler (which may change the TLB or the
   // code generation).
@@ -91,7 +93,7 @@ class Translator {
   Inlined inline_entry(unsigned k, const DecodedInsn& d);
   bool inline_pair(unsigned k, const DecodedInsn& alu, const DecodedInsn& jcc);
   void alu_on_rdx(const DecodedInsn& d);
-  void finish_alu(const DecodedInsn& d, bool flags_taken);
+  void finish_alu(const DecodedInsn& d);
   void merge_status(uint32_t written);
   // Set while the ALU half of a fused ALU + Jcc pair is written: the Jcc's
   // condition, the pair's end and the branch's displacement.
@@ -115,7 +117,7 @@ class Translator {
   void check_exit(unsigned k);
   void capture_flags(unsigned id);
   void capture_flags(uint32_t defined, uint32_t written);
-  bool linear_address(const DecodedInsn& d);
+  void linear_address(const DecodedInsn& d);
   void load_operand(HostReg r, const DecodedInsn& d, unsigned n);
   // A write's value: operand 1 (MOV), or a push's: operand 0 or the
   // return address (CALL).
@@ -258,10 +260,9 @@ void Translator::effective_address(const DecodedInsn& d) {
 }
 
 // RAX = the linear address of d's memory operand, as Cpu::linear64.
-bool Translator::linear_address(const DecodedInsn& d) {
+void Translator::linear_address(const DecodedInsn& d) {
   effective_address(d);
   if (d.mem_seg != SEG_NONE) e_.add_mem64(HRAX, HR13, seg_base_off(d.mem_seg));
-  return true;
 }
 
 // r = operand n (register or immediate), zero-extended from its size.
@@ -309,10 +310,11 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
   }
 }
 
-// A memory access of d at RAX through the TLB: reads leave the value in
-// RDX, writes store RDX... (set by the caller before? no: the value is
-// loaded here, after the probe). A miss goes to the slow path stub.
+// A memory access of d at RAX through the TLB, as Cpu::read/write: a read
+// leaves the value zero-extended in RDX for `tail`; a write stores the
+// value write_value gives. A miss goes to the slow path (emit_slow_paths).
 void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail, int value) {
+  static_assert(sizeof(Cpu::TlbEntry) == 64, "the probe indexes the TLB with a shift by 6");
   slow_.push_back(SlowPath{Label{}, Label{}, k, &d, write, size, tail, value});
   SlowPath& s = slow_.back();
   // RCX = &tlb_[(la >> 12) & TLB_MASK]
@@ -574,11 +576,11 @@ void Translator::alu_on_rdx(const DecodedInsn& d) {
     Label taken, done;
     e_.lahf_seto();
     e_.jcc(Cond(branch_cc_), taken);
-    finish_alu(d, false);
+    finish_alu(d);
     set_rip(branch_end_);
     e_.jmp(done);
     e_.bind(taken);
-    finish_alu(d, false);
+    finish_alu(d);
     set_rip(int64_t(branch_end_) + int64_t(branch_rel_));
     e_.bind(done);
     return;
@@ -588,11 +590,9 @@ void Translator::alu_on_rdx(const DecodedInsn& d) {
 }
 
 // The rest of an ALU operation whose flags lahf/seto took: RFLAGS, then op0.
-void Translator::finish_alu(const DecodedInsn& d, bool flags_taken) {
-  if (!flags_taken) {
-    e_.status_from_ax(HRCX, status_mask(d.id));
-    merge_status(uint32_t(fl::STATUS));
-  }
+void Translator::finish_alu(const DecodedInsn& d) {
+  e_.status_from_ax(HRCX, status_mask(d.id));
+  merge_status(uint32_t(fl::STATUS));
   if (d.id != X86_INS_CMP && d.id != X86_INS_TEST) e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
 }
 
