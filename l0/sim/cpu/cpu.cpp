@@ -49,7 +49,7 @@ void Cpu::set_translation(bool on, uint32_t after_runs) {
   }
 }
 
-void Cpu::translate(Block* b) {
+void Cpu::translate_block(Block* b) {
   b->jit_code = jit::translate_block(*this, *b, *jit_);
   b->jit_epoch = b->jit_code ? jit_->epoch() : 0;
   ++blocks_translated_;
@@ -268,7 +268,7 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
         i->fast(*this, *i);
         if (NB_UNLIKELY(exit_block_)) return retire_early(i);
       }
-      if (jit_ && b->mode == CpuMode::Bits64 && ++b->runs >= translate_after_) translate(b);
+      if (jit_ && b->mode == CpuMode::Bits64 && ++b->runs >= translate_after_) translate_block(b);
     }
     fast_entry_ = nullptr;
     uint64_t cost = b->total_cost, count = b->total_count;

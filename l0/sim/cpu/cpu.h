@@ -547,7 +547,7 @@ class Cpu : public Clock {
   // translation is off (set_translation).
   std::unique_ptr<jit::CodeBuffer> jit_;
   uint32_t translate_after_ = kTranslateAfter;
-  void translate(Block* b);
+  void translate_block(Block* b);  // into translated code (not Cpu::translate, which translates addresses)
   // While translated code runs: the instruction count it may not pass
   // (execute_block's budget), and the block whose successor it missed.
   uint64_t jit_limit_ = 0;

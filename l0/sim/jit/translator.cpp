@@ -101,6 +101,7 @@ class Translator {
   uint32_t branch_end_ = 0;
   uint64_t branch_rel_ = 0;
   void imul_rdx(const DecodedInsn& d);
+  Inlined operand1_then(unsigned k, const DecodedInsn& d, bool reg_ok, unsigned size, int tail);
   void branch(unsigned cc, uint32_t end_off, uint64_t rel);
   void effective_address(const DecodedInsn& d);
   void emit_slow_paths();
@@ -294,7 +295,7 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
     capture_flags(d.id);
   }
   if (tail == kTailImul) imul_rdx(d);
-  if (tail == kTailExtend) {  // movzx/movsx/movsxd r, [mem]
+  if (tail == kTailExtend) {  // movzx/movsx/movsxd r, r/m
     e_.extend(d.id != X86_INS_MOVZX, d.op[0].size, d.op[1].size, HRDX);
     e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
   }
@@ -416,18 +417,7 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
 
   if ((id == X86_INS_MOVZX || id == X86_INS_MOVSX || id == X86_INS_MOVSXD) && d.nops == 2 && is_gpr(o0) &&
       (o1.size == 1 || o1.size == 2 || o1.size == 4)) {
-    if (o1.kind == OpKind::Reg && !o1.high8) {
-      e_.load64(HRDX, HR13, reg_off(o1.reg));
-      e_.extend(id != X86_INS_MOVZX, o0.size, o1.size, HRDX);
-      e_.store64(HR13, reg_off(o0.reg), HRDX);
-      return Inlined::Yes;
-    }
-    if (is_mem64(d, o1)) {
-      linear_address(d);
-      memory_access(k, d, false, o1.size, kTailExtend);
-      return Inlined::Yes;
-    }
-    return Inlined::No;
+    return operand1_then(k, d, !o1.high8, o1.size, kTailExtend);
   }
 
   // SHL/SHR/SAR r32/r64 by an immediate, as h_shift: the count masked to
@@ -450,17 +440,7 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
 
   // IMUL r, r/m and IMUL r, r/m, imm (the truncated product).
   if (id == X86_INS_IMUL && (d.nops == 2 || (d.nops == 3 && d.op[2].kind == OpKind::Imm)) && is_gpr(o0)) {
-    if (o1.kind == OpKind::Reg && is_gpr(o1)) {
-      e_.load64(HRDX, HR13, reg_off(o1.reg));
-      imul_rdx(d);
-      return Inlined::Yes;
-    }
-    if (is_mem64(d, o1)) {
-      linear_address(d);
-      memory_access(k, d, false, o0.size, kTailImul);
-      return Inlined::Yes;
-    }
-    return Inlined::No;
+    return operand1_then(k, d, is_gpr(o1), o0.size, kTailImul);
   }
 
   if (id == X86_INS_LEA && is_gpr(o0) && is_mem64(d, o1)) {
@@ -607,6 +587,21 @@ void Translator::imul_rdx(const DecodedInsn& d) {
   }
   if (flags_live_) capture_flags(X86_INS_IMUL);
   e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
+}
+
+// Operand 1 (a register, if `reg_ok` allows it, or a 64-bit-address
+// memory operand of `size` bytes) zero-extended into RDX, then `tail`.
+Translator::Inlined Translator::operand1_then(unsigned k, const DecodedInsn& d, bool reg_ok, unsigned size, int tail) {
+  const Operand& o1 = d.op[1];
+  if (o1.kind == OpKind::Reg && reg_ok) {
+    e_.load64(HRDX, HR13, reg_off(o1.reg));
+    emit_tail(d, tail);
+    return Inlined::Yes;
+  }
+  if (!is_mem64(d, o1)) return Inlined::No;
+  linear_address(d);
+  memory_access(k, d, false, size, tail);
+  return Inlined::Yes;
 }
 
 // RIP = the block's + end_off (+ rel if condition cc holds).
@@ -774,6 +769,7 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   e_.store64(CPU_FIELD(jit_block_), HRAX);
   exit_with(kChainMiss);
 
+  if (!last_calls) return;
   // folded_count_ != 0: settle_fast_path retired part of the block.
   e_.bind(folded);
   e_.load64(HRAX, CPU_FIELD(cycles_));
@@ -794,21 +790,28 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
 }
 
 // Whether entry n is written inline, touches no memory, calls nothing and
-// sets every status flag without reading any (the ALU group on registers
-// and immediates, not ADC/SBB): then the flags of the entry before it are
+// sets every status flag without reading any: the ALU group on registers
+// and immediates (not ADC/SBB), IMUL between registers, and shifts of a
+// register by a nonzero count. Then the flags of the entries before it are
 // never seen.
 bool Translator::overwrites_flags(const DecodedInsn& n) {
   if (n.flags & (insn_flag::LOCK | insn_flag::REP | insn_flag::REPNE)) return false;
-  if (n.nops != 2) return false;
-  const bool compare = n.id == X86_INS_CMP || n.id == X86_INS_TEST;
+  const Operand& o0 = n.op[0];
+  const Operand& o1 = n.op[1];
   switch (n.id) {
     case X86_INS_ADD: case X86_INS_OR: case X86_INS_AND: case X86_INS_SUB: case X86_INS_XOR:
-    case X86_INS_CMP: case X86_INS_TEST:
-      break;
+    case X86_INS_CMP: case X86_INS_TEST: {
+      const bool compare = n.id == X86_INS_CMP || n.id == X86_INS_TEST;
+      return n.nops == 2 && is_gpr(o0, compare) && (o1.kind == OpKind::Imm || is_gpr(o1, true));
+    }
+    case X86_INS_IMUL:
+      return (n.nops == 2 || (n.nops == 3 && n.op[2].kind == OpKind::Imm)) && is_gpr(o0) &&
+             o1.kind == OpKind::Reg && is_gpr(o1);
+    case X86_INS_SHL: case X86_INS_SAL: case X86_INS_SHR: case X86_INS_SAR:
+      return n.nops == 2 && is_gpr(o0) && o1.kind == OpKind::Imm && (uint8_t(n.imm) & (o0.size == 8 ? 0x3f : 0x1f)) != 0;
     default:
       return false;
   }
-  return is_gpr(n.op[0], compare) && (n.op[1].kind == OpKind::Imm || is_gpr(n.op[1], true));
 }
 
 // Whether entry n is written inline, touches neither memory nor a status
@@ -830,21 +833,12 @@ bool Translator::flag_neutral(const DecodedInsn& n) {
 }
 
 // Whether the status flags entry k leaves are never seen: a later entry of
-// the block overwrites them all (overwrites_flags, or IMUL and shifts by a
-// nonzero count on registers) with only flag-neutral entries between, none
-// of which can fault, exit or call.
+// the block overwrites them all (overwrites_flags) with only flag-neutral
+// entries between, none of which can fault, exit or call.
 bool Translator::flags_dead_after(unsigned k) const {
   for (unsigned j = k + 1; j < b_.count; ++j) {
     const DecodedInsn& n = b_.insns[j];
     if (overwrites_flags(n)) return true;
-    const bool regs = n.nops >= 2 && is_gpr(n.op[0]) && !(n.flags & (insn_flag::LOCK | insn_flag::REP | insn_flag::REPNE));
-    if (regs && n.id == X86_INS_IMUL && n.op[1].kind == OpKind::Reg && is_gpr(n.op[1]) &&
-        (n.nops == 2 || n.op[2].kind == OpKind::Imm))
-      return true;
-    if (regs && n.nops == 2 && n.op[1].kind == OpKind::Imm &&
-        (n.id == X86_INS_SHL || n.id == X86_INS_SAL || n.id == X86_INS_SHR || n.id == X86_INS_SAR) &&
-        (uint8_t(n.imm) & (n.op[0].size == 8 ? 0x3f : 0x1f)) != 0)
-      return true;
     if (!flag_neutral(n)) return false;
   }
   return false;  // live out of the block

@@ -153,8 +153,8 @@ class Emitter {
   // add r64, [base + disp]
   void add_mem64(HostReg r, HostReg base, int32_t disp) { mem_op(true, 0x03, r, base, disp); }
   // shl r64, imm8
-  void shl_ri(HostReg r, uint8_t n) { shift_ri(4, r, n); }
-  void shr_ri(HostReg r, uint8_t n) { shift_ri(5, r, n); }
+  void shl_ri(HostReg r, uint8_t n) { shift_sized(4, 8, r, n); }
+  void shr_ri(HostReg r, uint8_t n) { shift_sized(5, 8, r, n); }
   // and r32, imm32 / and r64, sign-extended imm32
   void and32_ri(HostReg r, uint32_t imm) { alu_ri(AluOp::And, 4, r, imm); }
   void and64_ri(HostReg r, int32_t imm) { alu_ri(AluOp::And, 8, r, uint64_t(int64_t(imm))); }
@@ -172,17 +172,11 @@ class Emitter {
   }
   // jmp qword [base + disp] (FF /4)
   void jmp_mem(HostReg base, int32_t disp) { mem_op(false, 0xff, HostReg(4), base, disp); }
-  // test dword [base + disp], imm32
-  void test_mem32_imm(HostReg base, int32_t disp, uint32_t imm) {
-    mem_op(false, 0xf7, HostReg(0), base, disp);
-    imm32(imm);
-  }
   // bt dword [base + disp], imm8 (CF = the bit)
   void bt_mem_imm(HostReg base, int32_t disp, uint8_t bit) {
     mem_op(false, 0xba, HostReg(4), base, disp, /*two_byte=*/true);
     byte(bit);
   }
-  void pushfq() { byte(0x9c); }
   // lahf; seto al
   void lahf_seto() { code_.insert(code_.end(), {0x9f, 0x0f, 0x90, 0xc0}); }
   // r = RFLAGS status bits from AX as lahf_seto left it, masked: (AH &
@@ -193,7 +187,7 @@ class Emitter {
     alu_ri(AluOp::And, 4, r, mask & 0xff);
     if (mask & 0x800) {
       byte(0x0f); byte(0xb6); modrm(3, HRAX, HRAX);  // movzx eax, al
-      shl32_ri(HRAX, 11);
+      shift_sized(4, 4, HRAX, 11);  // shl eax, 11
       alu_rr(AluOp::Or, 4, r, HRAX);
     }
   }
@@ -202,12 +196,6 @@ class Emitter {
     rex(size == 8, 0, 0, r, false);
     byte(0xc1);
     modrm(3, ext, r);
-    byte(n);
-  }
-  void shl32_ri(HostReg r, uint8_t n) {
-    rex(false, 0, 0, r, false);
-    byte(0xc1);
-    modrm(3, 4, r);
     byte(n);
   }
   void pop(HostReg r) {
@@ -230,10 +218,6 @@ class Emitter {
   void call_abs(const void* target) {
     mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(target)));
     call_r(HRAX);
-  }
-  void jmp_abs(const void* target) {
-    mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(target)));
-    jmp_r(HRAX);
   }
   void ret() { byte(0xc3); }
   // call/jmp rel32 to an absolute host address, patched by relocate() once
@@ -327,12 +311,6 @@ class Emitter {
     rex(size == 8, reg, 0, rm, size == 1);  // REX for byte ops: SPL..DIL, never AH..BH
     byte(uint8_t(base_opcode + (size == 1 ? 0 : 1)));
     modrm(3, reg, rm);
-  }
-  void shift_ri(uint8_t ext, HostReg r, uint8_t n) {
-    rex(true, 0, 0, r, true);
-    byte(0xc1);
-    modrm(3, ext, r);
-    byte(n);
   }
   void rel32_to(Label& l) {
     const uint32_t at = uint32_t(code_.size());
