@@ -1,4 +1,4 @@
-// The nestbed exit trace file, version 1.2: the on-disk layouts.
+// The nestbed exit trace file, version 1.3: the on-disk layouts.
 // TRACE_FORMAT.md beside this file is the specification; the structs here
 // are that specification in C++ and are written and read as they are
 // (little-endian x86-64, naturally aligned, no padding the compiler adds:
@@ -8,8 +8,8 @@
 // SimTraceRecorder (l0/sim/trace_recorder.h: HwExit, HwEntry, Annotation). Readers of 1.0 skip the
 // 1.1 record types and read the first 32 bytes of End, so a 1.1 file that
 // holds only kvm records reads the same under both. 1.2 writes the sim's
-// records in Packed records (packed_records.h); this reader reads 1.0, 1.1
-// and 1.2 files.
+// records in Packed records (packed_records.h), 1.3 in a shorter encoding
+// of them; this reader reads 1.0, 1.1, 1.2 and 1.3 files.
 #pragma once
 #include <cstdint>
 
@@ -17,7 +17,7 @@ namespace nestbed::trace {
 
 inline constexpr char MAGIC[8] = {'N', 'B', 'T', 'R', 'A', 'C', 'E', '\0'};
 inline constexpr uint16_t VERSION_MAJOR = 1;  // a reader refuses another major version
-inline constexpr uint16_t VERSION_MINOR = 2;  // minor versions only add record types, trailing fields or notes
+inline constexpr uint16_t VERSION_MINOR = 3;  // minor versions only add record types, trailing fields or notes
 
 struct FileHeader {
   char magic[8];
@@ -46,7 +46,7 @@ enum class RecordType : uint32_t {
   HwExit = 6,      // HwExit: a hardware VM exit (non-root -> root) of the sim's VMX
   HwEntry = 7,     // HwEntry: a VM entry (VMLAUNCH/VMRESUME) that reached the guest
   Annotation = 8,  // Annotation: a magic-NOP annotation (arch/trace_annotations.h)
-  // 1.2: the sim's records, compact.
+  // 1.2: the sim's records, compact (1.3: more compact, new tags inside).
   Packed = 9,  // PackedHeader + HwExit/HwEntry/Annotation records, variable-length (packed_records.h)
 };
 

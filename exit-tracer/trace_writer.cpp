@@ -59,7 +59,7 @@ void TraceWriter::write_fixed(RecordType type, const void* fixed, size_t fixed_b
   write_raw(fixed, fixed_bytes);
 }
 
-void TraceWriter::flush_packed() {
+void TraceWriter::write_packed() {
   if (packed_.empty()) return;
   const std::span<const uint8_t> payload = packed_.payload();
   const PackedHeader h{packed_.count(), uint32_t(payload.size())};
@@ -73,53 +73,31 @@ void TraceWriter::flush_packed() {
   packed_.clear();
 }
 
-void TraceWriter::packed_added() {
-  if (packed_.payload().size() >= PACKED_BLOCK_BYTES) flush_packed();
-}
-
 void TraceWriter::note(std::string_view key, std::string_view value) {
-  flush_packed();
+  write_packed();
   write(RecordType::Note, nullptr, 0, {key, value});
 }
 
 void TraceWriter::name(NameSpace space, uint32_t code, std::string_view text) {
-  flush_packed();
+  write_packed();
   const NameHeader h{uint32_t(space), code};
   write(RecordType::Name, &h, sizeof h, {text});
 }
 
 void TraceWriter::record(const UserExit& e) {
-  flush_packed();
+  write_packed();
   write_fixed(RecordType::UserExit, &e, sizeof e);
   ++counts_.user_exits;
 }
 
 void TraceWriter::record(const KernelEvent& e) {
-  flush_packed();
+  write_packed();
   write_fixed(RecordType::KernelEvent, &e, sizeof e);
   ++counts_.kernel_events;
 }
 
-void TraceWriter::record(const HwExit& e) {
-  packed_.add(e);
-  ++counts_.hw_exits;
-  packed_added();
-}
-
-void TraceWriter::record(const HwEntry& e) {
-  packed_.add(e);
-  ++counts_.hw_entries;
-  packed_added();
-}
-
-void TraceWriter::record(const Annotation& e) {
-  packed_.add(e);
-  ++counts_.annotations;
-  packed_added();
-}
-
 void TraceWriter::end(uint64_t kernel_events_lost) {
-  flush_packed();
+  write_packed();
   End end = counts_;
   end.kernel_events_lost = kernel_events_lost;
   end.reserved = 0;

@@ -29,9 +29,37 @@ class TraceWriter {
   void name(NameSpace space, uint32_t code, std::string_view text);
   void record(const UserExit& e);
   void record(const KernelEvent& e);
-  void record(const HwExit& e);
-  void record(const HwEntry& e);
-  void record(const Annotation& e);
+  void record(const HwExit& e) {
+    packed_.add(e);
+    if (packed_added(counts_.hw_exits)) write_packed();
+  }
+  void record(const HwEntry& e) {
+    packed_.add(e);
+    if (packed_added(counts_.hw_entries)) write_packed();
+  }
+  void record(const Annotation& e) {
+    packed_.add(e);
+    if (packed_added(counts_.annotations)) write_packed();
+  }
+  // The sim's records as their Packed fields (packed_records.h), for the
+  // sim's recorder, which adds one per VM exit, entry and annotation: inline,
+  // and they write nothing (so they throw nothing). True when the block is
+  // full: the caller then calls write_packed().
+  bool add_exit(uint64_t cycles, uint64_t instructions, const uint64_t (&f)[packed::EXIT_FIELDS]) {
+    packed_.add_exit(cycles, instructions, f);
+    return packed_added(counts_.hw_exits);
+  }
+  bool add_entry(uint64_t cycles, uint64_t instructions, const uint64_t (&f)[packed::ENTRY_FIELDS]) {
+    packed_.add_entry(cycles, instructions, f);
+    return packed_added(counts_.hw_entries);
+  }
+  bool add_annotation(uint64_t cycles, uint64_t instructions, const uint64_t (&f)[packed::ANNOTATION_FIELDS]) {
+    packed_.add_annotation(cycles, instructions, f);
+    return packed_added(counts_.annotations);
+  }
+  // Writes the sim records collected so far as one Packed record.
+  void write_packed();
+
   // The End record with the counts of what was written; then flushes.
   void end(uint64_t kernel_events_lost);
 
@@ -44,9 +72,11 @@ class TraceWriter {
   // A record that is one fixed-size struct (every one is a multiple of 8 bytes).
   void write_fixed(RecordType type, const void* fixed, size_t fixed_bytes);
   void write_raw(const void* data, size_t bytes);
-  // Writes the sim records collected so far as one Packed record.
-  void flush_packed();
-  void packed_added();
+  // Counts a record; true when the block is full.
+  bool packed_added(uint64_t& count) {
+    ++count;
+    return packed_.payload().size() >= PACKED_BLOCK_BYTES;
+  }
 
   std::FILE* out_;
   End counts_{};

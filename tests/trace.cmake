@@ -19,10 +19,10 @@ set(trace_file ${NESTBED_TRACE_TEST_DIR}/hello.trace)
 nestbed_cli_test(trace_sim_run 33 STDOUT "^ok$" ARGS run --trace ${trace_file} ${NESTBED_CLI_INPUTS}/hello.elf)
 set_tests_properties(cli.trace_sim_run PROPERTIES FIXTURES_SETUP nestbed_sim_trace)
 nestbed_cli_test(trace_summary_of_a_sim_run 0
-  STDOUT "nestbed trace 1.2$" STDOUT "^  engine: sim$" STDOUT "records: 0 hardware exits"
+  STDOUT "nestbed trace 1.3$" STDOUT "^  engine: sim$" STDOUT "records: 0 hardware exits"
   ARGS trace summary ${trace_file})
 nestbed_cli_test(trace_dump_of_a_sim_run 0
-  STDOUT "^header      nestbed trace 1.2" STDOUT "^note        engine: sim$" STDOUT "^end "
+  STDOUT "^header      nestbed trace 1.3" STDOUT "^note        engine: sim$" STDOUT "^end "
   ARGS trace dump ${trace_file})
 nestbed_cli_test(trace_export_of_a_sim_run 0
   STDOUT "^seq,level,exit_reason,reason," STDOUT "\"traceEvents\":"
@@ -56,14 +56,21 @@ add_test(NAME trace.sim_trace_is_deterministic
     $<TARGET_FILE:nestbed> ${NESTBED_TRACE_TEST_DIR} ${NESTBED_IMAGE_DIR}/timer)
 set_tests_properties(trace.sim_trace_is_deterministic PROPERTIES TIMEOUT 120 LABELS "e2e;sim;determinism")
 
-# Format 1.2 readers keep reading 1.1 files: a depth-1 cpuid-loop trace
-# written by the 1.1 writer (tests/trace_fixtures/).
+# Format 1.3 readers keep reading 1.1 and 1.2 files: a depth-1 cpuid-loop trace
+# written by the 1.1 writer and one written by the 1.2 writer
+# (tests/trace_fixtures/).
 nestbed_cli_test(trace_summary_of_a_1_1_file 0 STDOUT "nestbed trace 1.1$"
   STDOUT "records: 20 hardware exits, 21 VM entries, 61 annotations" STDOUT "^  CPUID +20 +18263 +913.1"
   ARGS trace summary ${NESTBED_TRACE_FIXTURE_DIR}/depth1-cpuid-loop-20.v1.1.trace)
 nestbed_cli_test(trace_dump_of_a_1_1_file 0 STDOUT "^header      nestbed trace 1.1"
   STDOUT "^hw-exit     #19  L2  cycles [0-9]+  cost [0-9]+  CPUID  rip 0x[0-9a-f]+  cpuid .0f a2.$"
   ARGS trace dump ${NESTBED_TRACE_FIXTURE_DIR}/depth1-cpuid-loop-20.v1.1.trace)
+nestbed_cli_test(trace_summary_of_a_1_2_file 0 STDOUT "nestbed trace 1.2$"
+  STDOUT "records: 20 hardware exits, 21 VM entries, 61 annotations" STDOUT "^  CPUID +20 +19324 +966.2"
+  ARGS trace summary ${NESTBED_TRACE_FIXTURE_DIR}/depth1-cpuid-loop-20.v1.2.trace)
+nestbed_cli_test(trace_dump_of_a_1_2_file 0 STDOUT "^header      nestbed trace 1.2"
+  STDOUT "^hw-exit     #19  L2  cycles [0-9]+  cost [0-9]+  CPUID  rip 0x[0-9a-f]+  cpuid .0f a2.$"
+  ARGS trace dump ${NESTBED_TRACE_FIXTURE_DIR}/depth1-cpuid-loop-20.v1.2.trace)
 
 # The logical exits of a depth-1 trace as CSV, beside the hardware exits.
 nestbed_cli_test(trace_export_logical_csv 0

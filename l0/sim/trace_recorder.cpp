@@ -31,7 +31,7 @@ uint8_t code_size(sim::CpuMode mode) {
 SimTraceRecorder::SimTraceRecorder(const std::string& path, const Notes& notes)
     : path_(path), file_(std::make_unique<OutputFile>(path, "trace")) {
   out_ = file_->stream();
-  buffer_ = std::make_unique<char[]>(STREAM_BUFFER_BYTES);
+  buffer_.reset(new char[STREAM_BUFFER_BYTES]);  // not zeroed: stdio fills it
   std::setvbuf(out_, buffer_.get(), _IOFBF, STREAM_BUFFER_BYTES);
   start(notes);
 }
@@ -51,13 +51,15 @@ void SimTraceRecorder::start(const Notes& notes) {
   named_kinds_.assign(64, 0);
 }
 
+// The writes: a failure is kept, and nothing more is written.
 template <typename Write>
 void SimTraceRecorder::guarded(Write&& write) {
-  if (!error_.empty()) return;
+  if (failed_) return;
   try {
     write();
   } catch (const std::runtime_error& e) {
     error_ = e.what();
+    failed_ = true;
   }
 }
 
@@ -67,76 +69,58 @@ void SimTraceRecorder::write_exit_reason_name(uint32_t exit_reason) {
   const uint16_t basic = arch::vmx::exit_reason_basic(exit_reason);
   if (basic >= named_reasons_.size() || named_reasons_[basic]) return;
   named_reasons_[basic] = 1;
-  if (const char* name = arch::vmx::exit_reason_name(basic)) writer_->name(NameSpace::VmxExitReason, basic, name);
+  if (const char* name = arch::vmx::exit_reason_name(basic))
+    guarded([&] { writer_->name(NameSpace::VmxExitReason, basic, name); });
 }
 
 void SimTraceRecorder::write_annotation_kind_name(uint64_t kind) {
   if (kind >= named_kinds_.size() || named_kinds_[kind]) return;
   named_kinds_[kind] = 1;
   if (const char* name = arch::trace::annotation_kind_name(kind))
-    writer_->name(NameSpace::AnnotationKind, uint32_t(kind), name);
+    guarded([&] { writer_->name(NameSpace::AnnotationKind, uint32_t(kind), name); });
 }
 
+// Each event goes to the writer as its Packed fields, without a record in
+// between: this runs at every VM exit, entry and annotation. Writes happen
+// only in write_block and the Name records, out of line: a write that fails
+// (a full disk) throws from the writer, and the CPU's callbacks cannot throw
+// through the interpreter, so the first failure is kept for finish().
 void SimTraceRecorder::hw_exit(const sim::HwExitEvent& e) {
-  HwExit r{};
-  r.seq = exits_++;
-  r.cycles = e.cycles;
-  r.instructions = e.instructions;
-  r.exit_reason = e.exit_reason;
-  r.intr_info = e.intr_info;
-  r.qualification = e.qualification;
-  r.guest_rip = e.guest_rip;
-  r.guest_linear_address = e.guest_linear_address;
-  r.guest_physical_address = e.guest_physical_address;
-  r.vmcs = e.vmcs;
+  if (failed_) return;
   const uint8_t level = levels_.registered_level(e.vmcs);
-  r.level = level ? level : DEFAULT_GUEST_LEVEL;
-  r.flags = level ? LEVEL_REGISTERED : 0;
-  r.insn_len = e.insn_len <= sizeof r.insn_bytes ? e.insn_len : 0;
   // A VM-entry failure is reported after host state is loaded: no guest code ran.
   const bool entry_failure = arch::vmx::exit_reason_is_entry_failure(e.exit_reason);
-  r.code_size = cpu_ && !entry_failure ? code_size(cpu_->mode()) : 0;
-  std::memcpy(r.insn_bytes, e.insn_bytes, r.insn_len);  // bytes past insn_len stay 0: deterministic
-  guarded([&] {
-    name_exit_reason(r.exit_reason);
-    writer_->record(r);
-  });
+  uint64_t f[packed::EXIT_FIELDS];
+  packed::exit_fields(e.exit_reason, e.intr_info, e.qualification, e.guest_rip, e.guest_linear_address,
+                      e.guest_physical_address, e.vmcs, level ? level : DEFAULT_GUEST_LEVEL,
+                      level ? LEVEL_REGISTERED : 0, cpu_ && !entry_failure ? code_size(cpu_->mode()) : 0,
+                      e.insn_len, e.insn_bytes, f);
+  name_exit_reason(e.exit_reason);
+  if (writer_->add_exit(e.cycles, e.instructions, f)) write_block();
 }
 
 void SimTraceRecorder::hw_entry(const sim::HwEntryEvent& e) {
-  HwEntry r{};
-  r.seq = entries_++;
-  r.cycles = e.cycles;
-  r.instructions = e.instructions;
-  r.vmcs = e.vmcs;
-  r.guest_rip = e.guest_rip;
+  if (failed_) return;
   const uint8_t level = levels_.registered_level(e.vmcs);
-  r.level = level ? level : DEFAULT_GUEST_LEVEL;
-  r.flags = level ? LEVEL_REGISTERED : 0;
-  r.launch = e.launch ? 1 : 0;
-  guarded([&] { writer_->record(r); });
+  uint64_t f[packed::ENTRY_FIELDS];
+  packed::entry_fields(e.vmcs, e.guest_rip, level ? level : DEFAULT_GUEST_LEVEL, level ? LEVEL_REGISTERED : 0,
+                       e.launch ? 1 : 0, f);
+  if (writer_->add_entry(e.cycles, e.instructions, f)) write_block();
 }
 
 void SimTraceRecorder::annotation(const sim::AnnotationEvent& e) {
   levels_.note(e);
-  Annotation r;  // every field is set below (no zeroing of the whole record per annotation)
-  std::memset(r.reserved, 0, sizeof r.reserved);
-  r.seq = annotations_++;
-  r.cycles = e.cycles;
-  r.instructions = e.instructions;
-  r.rip = e.rip;
-  r.vmcs = e.vmcs;
-  r.kind = e.regs[RAX];
-  r.args[0] = e.regs[RDI];
-  r.args[1] = e.regs[RSI];
-  r.args[2] = e.regs[RDX];
-  r.args[3] = e.regs[RCX];
-  r.non_root = e.non_root ? 1 : 0;
-  r.level = levels_.executing_level(e.non_root, e.vmcs);
-  guarded([&] {
-    name_annotation_kind(r.kind);
-    writer_->record(r);
-  });
+  if (failed_) return;
+  const uint64_t kind = e.regs[sim::RAX];
+  uint64_t f[packed::ANNOTATION_FIELDS];
+  packed::annotation_fields(kind, e.rip, e.vmcs, e.regs[sim::RDI], e.regs[sim::RSI], e.regs[sim::RDX],
+                            e.regs[sim::RCX], levels_.executing_level(e.non_root, e.vmcs), e.non_root ? 1 : 0, f);
+  name_annotation_kind(kind);
+  if (writer_->add_annotation(e.cycles, e.instructions, f)) write_block();
+}
+
+void SimTraceRecorder::write_block() {
+  guarded([&] { writer_->write_packed(); });
 }
 
 SimTraceRecorder::Notes sim_run_notes(const RunConfig& config) {

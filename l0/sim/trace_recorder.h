@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -69,6 +70,8 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   // Runs a write unless one failed already; remembers the first failure.
   template <typename Write>
   void guarded(Write&& write);
+  // Writes the full block of Packed records.
+  [[gnu::noinline]] void write_block();
   // Names a code before its first use (a Name record); inline, since all
   // but the first use of each code only find it named.
   void name_exit_reason(uint32_t exit_reason) {
@@ -89,12 +92,12 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   std::FILE* out_ = nullptr;
   std::unique_ptr<char[]> buffer_;
   std::unique_ptr<TraceWriter> writer_;
+  bool failed_ = false;
   std::string error_;  // the first write failure
 
   sim::VmcsLevels levels_;  // what the VMMs said of their VMCSs
   std::vector<uint8_t> named_reasons_;  // per basic exit reason: its Name record is written
   std::vector<uint8_t> named_kinds_;    // per annotation kind
-  uint64_t exits_ = 0, entries_ = 0, annotations_ = 0;
 };
 
 // The notes a sim run's trace starts with: engine, image, cmdline, modules,

@@ -24,22 +24,15 @@ uint8_t VmcsLevels::resolve(uint8_t vmm_level, uint64_t vmcs) const {
   return it->second.level;
 }
 
-uint8_t VmcsLevels::level_of(uint64_t vmcs) const {
-  const uint8_t level = registered_level(vmcs);
-  return level ? level : UNNAMED_GUEST_LEVEL;
-}
-
 // Every VMM level names its own VMCSs, in its own physical space: level 1
 // (in VMX root operation on the sim's VMX) the hardware's, a deeper one
 // (non-root) guest-physical ones, which the hardware never runs. Nested
 // VMX links them: level k's vmcs02 runs what level k+1's vmcs12 runs
 // (VMCS_NESTED), so a hardware VMCS of level 1 resolves, level by level,
 // to the VMCS_LEVEL its innermost VMM gave (resolve).
-void VmcsLevels::note(const AnnotationEvent& e) {
+void VmcsLevels::note_name(const AnnotationEvent& e) {
   const uint64_t kind = e.regs[RAX];
-  if (kind == kind_number(arch::trace::AnnotationKind::VMCS_LEVEL) ||
-      kind == kind_number(arch::trace::AnnotationKind::VMCS_NESTED))
-    memo_valid_ = false;
+  memo_valid_ = false;
   if (kind == kind_number(arch::trace::AnnotationKind::VMCS_LEVEL)) {
     const uint64_t level = e.regs[RSI];
     if (level >= 1 && level <= 0xff) names_[{executing_level(e.non_root, e.vmcs), e.regs[RDI]}].level = uint8_t(level);

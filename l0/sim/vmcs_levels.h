@@ -9,6 +9,7 @@
 #include <map>
 #include <utility>
 
+#include "arch/trace_annotations.h"
 #include "exit-tracer/trace_format.h"
 #include "l0/sim/trace_hooks.h"
 
@@ -22,8 +23,14 @@ class VmcsLevels {
   // trace format defines it).
   static constexpr uint8_t UNNAMED_GUEST_LEVEL = trace::DEFAULT_GUEST_LEVEL;
 
-  // Registers a VMCS_LEVEL or VMCS_NESTED annotation; ignores other kinds.
-  void note(const AnnotationEvent& e);
+  // Registers a VMCS_LEVEL or VMCS_NESTED annotation; ignores other kinds
+  // (inline: every annotation asks).
+  void note(const AnnotationEvent& e) {
+    const uint64_t kind = e.regs[0];  // RAX
+    if (kind == uint64_t(arch::trace::AnnotationKind::VMCS_LEVEL) ||
+        kind == uint64_t(arch::trace::AnnotationKind::VMCS_NESTED))
+      note_name(e);
+  }
 
   // The level VMCS_LEVEL (or VMCS_NESTED, followed down) gave this
   // hardware VMCS; 0 when none did.
@@ -38,7 +45,10 @@ class VmcsLevels {
     return memo_level_;
   }
   // registered_level, else UNNAMED_GUEST_LEVEL.
-  uint8_t level_of(uint64_t vmcs) const;
+  uint8_t level_of(uint64_t vmcs) const {
+    const uint8_t level = registered_level(vmcs);
+    return level ? level : UNNAMED_GUEST_LEVEL;
+  }
   // The level of the code that executed an annotation (or any instruction):
   // level 1 in root operation, else its VMCS's level.
   uint8_t executing_level(bool non_root, uint64_t vmcs) const { return non_root ? level_of(vmcs) : ROOT_LEVEL; }
@@ -50,6 +60,7 @@ class VmcsLevels {
     uint8_t level = 0;             // the level it runs (VMCS_LEVEL), 0 if not said
     uint64_t nested_vmcs = ~0ull;  // the next level's VMCS whose guest it runs (VMCS_NESTED), ~0 if none
   };
+  void note_name(const AnnotationEvent& e);
   // Follows VMCS_NESTED references down to a VMCS_LEVEL; 0 if none.
   uint8_t resolve(uint8_t vmm_level, uint64_t vmcs) const;
 

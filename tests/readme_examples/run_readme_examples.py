@@ -143,11 +143,13 @@ def main():
         name = readme.relative_to(repo)
         for line, skip, cmds in blocks(readme):
             scratch = scratch_directory(repo, build)
+            skipped = None  # the commands of a block build on each other: once one is skipped, the rest are
             for command in cmds:
                 where = f"{name}:{line}"
-                reason = skip or environment_skip(command)
+                reason = skip or environment_skip(command) or skipped
                 if reason:
                     print(f"SKIP {where}: {command}\n     reason: {reason}")
+                    skipped = skipped or f"follows a command skipped because it {reason}"
                     continue
                 if opts.list:
                     print(f"RUN  {where}: {command}")

@@ -238,7 +238,7 @@ TEST(ExitTracerSummary, PrintsTheSimTables) {
   std::fclose(f);
   const std::string text(buffer, size);
   std::free(buffer);
-  EXPECT_NE(text.find("d1.trace: nestbed trace 1.2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("d1.trace: nestbed trace 1.3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("records: 4 hardware exits, 4 VM entries, 7 annotations"), std::string::npos) << text;
   EXPECT_NE(text.find("hardware VM exits of level 2 by reason"), std::string::npos) << text;
   EXPECT_NE(text.find("  CPUID                                     2              400          200.0\n"),

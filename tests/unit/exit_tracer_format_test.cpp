@@ -1,4 +1,4 @@
-// exit-tracer's file format 1.2 (exit-tracer/TRACE_FORMAT.md) and the sim's
+// exit-tracer's file format 1.3 (exit-tracer/TRACE_FORMAT.md) and the sim's
 // recorder: what SimTraceRecorder writes reads back the same, levels come
 // from VMCS_LEVEL annotations, and the reader refuses what it must.
 #include <gtest/gtest.h>
@@ -54,7 +54,7 @@ TEST(ExitTracerFormat, RecordLayoutsHaveTheDocumentedSizes) {
   EXPECT_EQ(offsetof(HwExit, code_size), 90u);
   EXPECT_EQ(sizeof(PackedHeader), 8u);
   EXPECT_EQ(VERSION_MAJOR, 1);
-  EXPECT_EQ(VERSION_MINOR, 2);
+  EXPECT_EQ(VERSION_MINOR, 3);
 }
 
 TEST(ExitTracerFormat, RecorderRoundTripsExitsEntriesAndAnnotationsInOrder) {
@@ -66,7 +66,7 @@ TEST(ExitTracerFormat, RecorderRoundTripsExitsEntriesAndAnnotationsInOrder) {
       .entry(150, VMCS01);
   const ExitTrace t = b.read();
   EXPECT_EQ(t.version_major, 1);
-  EXPECT_EQ(t.version_minor, 2);
+  EXPECT_EQ(t.version_minor, 3);
   EXPECT_EQ(t.tsc_hz, 0u) << "modeled cycles have no frequency";
   ASSERT_NE(t.note("engine"), nullptr);
   EXPECT_EQ(*t.note("engine"), "sim");
@@ -173,7 +173,8 @@ TEST(ExitTracerFormat, RefusesAnotherMajorVersion) {
   SimTraceBuilder b;
   std::vector<uint8_t> bytes = b.exit(1, ExitReason::HLT, VMCS01).bytes();
   bytes[8] = 2;  // version_major
-  expect_trace_error(bytes, "trace format version 2.2 is not supported (this nestbed reads 1.x)");
+  expect_trace_error(bytes, "trace format version 2." + std::to_string(VERSION_MINOR) +
+                                " is not supported (this nestbed reads 1.x)");
 }
 
 TEST(ExitTracerFormat, DetectsTruncation) {
@@ -228,7 +229,7 @@ TEST(ExitTracerFormat, ReadsA1_0FileWithItsShorterEndRecord) {
 
 // A later minor version may add record types and append fields to a record:
 // this reader skips the one and reads the known prefix of the other.
-// A fixed-size HwExit record (1.1's layout, which 1.2 still reads) and an
+// A fixed-size HwExit record (1.1's layout, which 1.3 still reads) and an
 // End, written by hand.
 template <typename T>
 void append(std::vector<uint8_t>& bytes, const T& value) {

@@ -141,7 +141,7 @@ TEST(KvmTraceFile, RejectsWhatIsNotATrace) {
 TEST(KvmTraceFile, RejectsAnotherMajorVersion) {
   std::vector<uint8_t> bytes = to_bytes(sample_trace());
   bytes[8] = 2;  // version_major
-  expect_trace_error(bytes, "version 2.2 is not supported");
+  expect_trace_error(bytes, "version 2." + std::to_string(VERSION_MINOR) + " is not supported");
 }
 
 TEST(KvmTraceFile, RejectsATruncatedFile) {
@@ -283,7 +283,7 @@ TEST(KvmTraceSummary, PrintsATableRowPerReason) {
   nestbed::testing::MemoryFile f;
   print_trace_summary(sample_trace(), "x.trace", f.file());
   const std::string text = f.text();
-  EXPECT_NE(text.find("x.trace: nestbed trace 1.2, TSC 2.000 GHz"), std::string::npos) << text;
+  EXPECT_NE(text.find("x.trace: nestbed trace 1.3, TSC 2.000 GHz"), std::string::npos) << text;
   EXPECT_NE(text.find("image: build/images/pio-loop"), std::string::npos) << text;
   EXPECT_NE(text.find("  KVM_EXIT_IO                               3              800          400.0        200.0"),
             std::string::npos)

@@ -680,4 +680,12 @@ class Cpu : public Clock {
   std::vector<Block*> dead_blocks_;
 };
 
+inline bool Cpu::tlb_peek(uint64_t la, uint64_t* pa) const {
+  const TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
+  const uint64_t page = la & ~0xfffull;
+  if (e.tag_x != page && e.tag_r != page) return false;
+  *pa = e.pa_page | (la & 0xfff);
+  return true;
+}
+
 }  // namespace nestbed::sim

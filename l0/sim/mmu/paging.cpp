@@ -60,14 +60,6 @@ uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override, unsigne
   return pa;
 }
 
-bool Cpu::tlb_peek(uint64_t la, uint64_t* pa) const {
-  const TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
-  const uint64_t page = la & ~0xfffull;
-  if (e.tag_x != page && e.tag_r != page) return false;
-  *pa = e.pa_page | (la & 0xfff);
-  return true;
-}
-
 // Caches a completed walk. Read and execute permissions were checked by the
 // walk for `a` only, so an entry is filled for the access just made plus any
 // access the walk proved allowed; writes get a fast-path tag only once the

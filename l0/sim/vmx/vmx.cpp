@@ -742,9 +742,18 @@ void Vmx::load_host_state(Vmcs& v) {
 // one page (a read is a page walk, and an EPT walk in a guest), then byte
 // by byte; the bytes up to an unreadable one.
 void Vmx::read_exiting_instruction(uint64_t la, HwExitEvent& e) {
+  if (!e.insn_len) return;
   uint64_t pa_first, pa_last;
+  // Nearly always: one page of RAM that the TLB holds for the fetch just
+  // made. Fifteen bytes are copied whatever the length (those past it are
+  // not the instruction's; the trace keeps insn_len bytes).
+  if ((la & 0xfff) + sizeof e.insn_bytes <= 0x1000 && cpu_.tlb_peek(la, &pa_first) &&
+      cpu_.memory().contains(pa_first, sizeof e.insn_bytes)) {
+    std::memcpy(e.insn_bytes, cpu_.memory().ptr(pa_first), sizeof e.insn_bytes);
+    return;
+  }
   const uint64_t last = la + e.insn_len - 1;
-  if (e.insn_len && cpu_.tlb_peek(la, &pa_first) && cpu_.tlb_peek(last, &pa_last)) {
+  if (cpu_.tlb_peek(la, &pa_first) && cpu_.tlb_peek(last, &pa_last)) {
     const unsigned on_first = (la >> 12) == (last >> 12) ? e.insn_len : unsigned(0x1000 - (la & 0xfff));
     if (cpu_.memory().contains(pa_first, on_first) &&
         cpu_.memory().contains(pa_last & ~0xfffull, e.insn_len - on_first)) {
