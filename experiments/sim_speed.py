@@ -17,8 +17,12 @@ of a shared machine cancels as far as it can:
 Times are host CPU seconds (user + system) of the process, from
 getrusage: on a shared, oversubscribed machine they move far less than wall
 time, which also counts the time spent waiting for a core. They are medians
-of --repeats runs, taken interleaved. Host instruction counts (callgrind) are
-exact and do not depend on the load.
+of --repeats runs, taken interleaved. Every timed run is pinned to one CPU
+(--cpu, the last one by default): the vCPUs of a virtual machine need not
+be equally fast (on 2026-12-04 one of this machine's two ran the same run in
+1.05 s, the other in 0.75 s), and a ratio of two runs on different ones
+measures that. Host instruction counts (callgrind) are exact and do not
+depend on the load.
 
     experiments/sim_speed.py                 # all of it (a few minutes)
     experiments/sim_speed.py --repeats 5 --no-callgrind
@@ -43,10 +47,18 @@ SOURCE_DIR = Path(__file__).resolve().parents[1]
 DEBUG_EXIT_PORT = "isa-debug-exit,iobase=0xf4,iosize=4"
 
 
+PINNED_CPU = None  # --cpu
+
+
+def pin():
+    if PINNED_CPU is not None:
+        os.sched_setaffinity(0, {PINNED_CPU})
+
+
 def timed(command):
-    """Runs a command; returns (completed process, host CPU seconds it used)."""
+    """Runs a command on the pinned CPU; returns (completed process, host CPU seconds it used)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run = subprocess.run(command, capture_output=True, text=True)
+    run = subprocess.run(command, capture_output=True, text=True, preexec_fn=pin)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return run, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -201,12 +213,17 @@ def main():
     parser.add_argument("--callgrind-sieve", type=int, default=2000000)
     parser.add_argument("--n1", type=int, default=20000)
     parser.add_argument("--n2", type=int, default=200000)
+    parser.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)),
+                        help="the CPU every timed run is pinned to (-1: not pinned)")
     parser.add_argument("--no-qemu", action="store_true")
     parser.add_argument("--no-callgrind", action="store_true")
     opts = parser.parse_args()
+    global PINNED_CPU
+    PINNED_CPU = opts.cpu if opts.cpu >= 0 else None
     load = os.getloadavg()
     print(f"# Sim speed, side by side\n\nhost load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-          f"({os.cpu_count()} CPUs); medians of {opts.repeats} runs\n")
+          f"({os.cpu_count()} CPUs); medians of {opts.repeats} runs"
+          f"{f', pinned to CPU {PINNED_CPU}' if PINNED_CPU is not None else ''}\n")
     if not opts.no_qemu:
         vs_qemu(opts)
     if not opts.no_callgrind:

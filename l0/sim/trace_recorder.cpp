@@ -47,8 +47,6 @@ void SimTraceRecorder::start(const Notes& notes) {
   } catch (const std::runtime_error& e) {
     throw InputError("cannot write trace file '" + path_ + "': " + e.what());
   }
-  named_reasons_.assign(arch::vmx::kExitReasonMax + 1, 0);
-  named_kinds_.assign(64, 0);
 }
 
 // The writes: a failure is kept, and nothing more is written.

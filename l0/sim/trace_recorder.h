@@ -9,6 +9,7 @@
 // guest state only, never wall-clock time or host addresses, so the same
 // run gives the same file, bit for bit.
 #pragma once
+#include <array>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -96,8 +97,8 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   std::string error_;  // the first write failure
 
   sim::VmcsLevels levels_;  // what the VMMs said of their VMCSs
-  std::vector<uint8_t> named_reasons_;  // per basic exit reason: its Name record is written
-  std::vector<uint8_t> named_kinds_;    // per annotation kind
+  std::array<uint8_t, arch::vmx::kExitReasonMax + 1> named_reasons_{};  // per basic exit reason: its Name record is written
+  std::array<uint8_t, 64> named_kinds_{};                               // per annotation kind
 };
 
 // The notes a sim run's trace starts with: engine, image, cmdline, modules,

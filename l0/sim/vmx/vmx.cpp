@@ -743,15 +743,21 @@ void Vmx::load_host_state(Vmcs& v) {
 // by byte; the bytes up to an unreadable one.
 void Vmx::read_exiting_instruction(uint64_t la, HwExitEvent& e) {
   if (!e.insn_len) return;
-  uint64_t pa_first, pa_last;
+  uint64_t pa;
   // Nearly always: one page of RAM that the TLB holds for the fetch just
   // made. Fifteen bytes are copied whatever the length (those past it are
   // not the instruction's; the trace keeps insn_len bytes).
-  if ((la & 0xfff) + sizeof e.insn_bytes <= 0x1000 && cpu_.tlb_peek(la, &pa_first) &&
-      cpu_.memory().contains(pa_first, sizeof e.insn_bytes)) {
-    std::memcpy(e.insn_bytes, cpu_.memory().ptr(pa_first), sizeof e.insn_bytes);
+  if ((la & 0xfff) + sizeof e.insn_bytes <= 0x1000 && cpu_.tlb_peek(la, &pa) &&
+      cpu_.memory().contains(pa, sizeof e.insn_bytes)) {
+    std::memcpy(e.insn_bytes, cpu_.memory().ptr(pa), sizeof e.insn_bytes);
     return;
   }
+  read_exiting_instruction_slowly(la, e);
+}
+
+// Across a page, near the end of RAM, or not in the TLB.
+void Vmx::read_exiting_instruction_slowly(uint64_t la, HwExitEvent& e) {
+  uint64_t pa_first, pa_last;
   const uint64_t last = la + e.insn_len - 1;
   if (cpu_.tlb_peek(la, &pa_first) && cpu_.tlb_peek(last, &pa_last)) {
     const unsigned on_first = (la >> 12) == (last >> 12) ? e.insn_len : unsigned(0x1000 - (la & 0xfff));

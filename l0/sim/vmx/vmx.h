@@ -96,6 +96,7 @@ class Vmx {
   // Performs a VM exit: saves guest state, loads host state (SDM 27).
   void vm_exit(const VmExitRequest& r, uint64_t guest_rip);
   void read_exiting_instruction(uint64_t la, HwExitEvent& e);
+  [[gnu::noinline]] void read_exiting_instruction_slowly(uint64_t la, HwExitEvent& e);
   // Does the VMREAD/VMWRITE in non-root operation go to the shadow VMCS
   // (SDM 25.1.3)? False: it exits.
   bool shadowed(uint64_t encoding, bool write);
