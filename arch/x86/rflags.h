@@ -25,6 +25,13 @@ inline constexpr uint64_t ID = 1ull << 21;
 
 // The six status flags written by arithmetic instructions.
 inline constexpr uint64_t STATUS = CF | PF | AF | ZF | SF | OF;
+// Which status flags an operation defines (SDM vol. 2, each instruction's
+// "Flags Affected"); the others of STATUS it leaves undefined (the sim
+// writes them as 0, in its handlers and its translated code alike).
+inline constexpr uint64_t LOGIC_DEFINED = STATUS & ~AF;  // AND, OR, XOR, TEST: AF undefined
+inline constexpr uint64_t MULTIPLY_DEFINED = CF | OF;    // MUL, IMUL: SF, ZF, AF, PF undefined
+// The status flags INC and DEC write: all but CF, which they leave alone.
+inline constexpr uint64_t INC_DEC_WRITTEN = STATUS & ~CF;
 // Bits software may change with POPF at CPL 0 (VM and VIF/VIP excluded; SDM POPF).
 inline constexpr uint64_t WRITABLE = STATUS | TF | IF | DF | IOPL | NT | RF | AC | ID;
 }  // namespace arch::rflags

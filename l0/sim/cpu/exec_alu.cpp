@@ -14,25 +14,27 @@ namespace {
 
 enum class Alu { Add, Or, Adc, Sbb, And, Sub, Xor, Cmp, Test };
 
+// The undefined flags of the logic operations are written as 0
+// (arch/x86/rflags.h, LOGIC_DEFINED).
 template <Alu OP, typename T>
 inline T alu(T a, T b, uint64_t& f) {
   if constexpr (OP == Alu::Add) return host_add(a, b, f);
   if constexpr (OP == Alu::Or) {
     T r = host_or(a, b, f);
-    f &= ~fl::AF;  // AF is undefined after logic instructions
+    f &= ~(fl::STATUS & ~fl::LOGIC_DEFINED);
     return r;
   }
   if constexpr (OP == Alu::Adc) return host_adc(a, b, f);
   if constexpr (OP == Alu::Sbb) return host_sbb(a, b, f);
   if constexpr (OP == Alu::And || OP == Alu::Test) {
     T r = host_and(a, b, f);
-    f &= ~fl::AF;  // AF is undefined after logic instructions
+    f &= ~(fl::STATUS & ~fl::LOGIC_DEFINED);
     return r;
   }
   if constexpr (OP == Alu::Sub || OP == Alu::Cmp) return host_sub(a, b, f);
   if constexpr (OP == Alu::Xor) {
     T r = host_xor(a, b, f);
-    f &= ~fl::AF;
+    f &= ~(fl::STATUS & ~fl::LOGIC_DEFINED);
     return r;
   }
 }
@@ -237,8 +239,8 @@ inline void set_acc_pair(Cpu& c, T lo, T hi) {
   }
 }
 
-// MUL/IMUL: CF = OF = "the upper half is significant"; SF, ZF, AF, PF are
-// undefined and written as 0.
+// MUL/IMUL: CF = OF = "the upper half is significant" (fl::MULTIPLY_DEFINED);
+// SF, ZF, AF, PF are undefined and written as 0.
 template <typename T>
 void h_mul(Cpu& c, const DecodedInsn& i) {
   const T src = read_op<T>(c, i, 0);
@@ -247,7 +249,7 @@ void h_mul(Cpu& c, const DecodedInsn& i) {
   set_acc_pair<T>(c, lo, hi);
   uint64_t& f = c.state().rflags;
   f &= ~fl::STATUS;
-  if (hi) f |= fl::CF | fl::OF;
+  if (hi) f |= fl::MULTIPLY_DEFINED;
 }
 
 template <typename T>
@@ -258,7 +260,7 @@ void h_imul1(Cpu& c, const DecodedInsn& i) {
   set_acc_pair<T>(c, lo, hi);
   uint64_t& f = c.state().rflags;
   f &= ~fl::STATUS;
-  if (SWide<T>(Signed<T>(lo)) != r) f |= fl::CF | fl::OF;
+  if (SWide<T>(Signed<T>(lo)) != r) f |= fl::MULTIPLY_DEFINED;
 }
 
 // IMUL r, r/m and IMUL r, r/m, imm: truncated product.
@@ -270,7 +272,7 @@ void h_imul_n(Cpu& c, const DecodedInsn& i) {
   set_reg<T>(c, i.op[0], T(r));
   uint64_t& f = c.state().rflags;
   f &= ~fl::STATUS;
-  if (SWide<T>(Signed<T>(T(r))) != r) f |= fl::CF | fl::OF;
+  if (SWide<T>(Signed<T>(T(r))) != r) f |= fl::MULTIPLY_DEFINED;
 }
 
 // DIV/IDIV: #DE on a zero divisor or a quotient that does not fit (SDM

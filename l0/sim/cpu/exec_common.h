@@ -234,8 +234,8 @@ NB_HOST_CARRYOP(host_sbb, "sbb")
     set_status(f, host_status(ax), affected);                                        \
     return a;                                                                        \
   }
-NB_HOST_UNOP(host_inc, "inc", fl::STATUS & ~fl::CF)  // INC/DEC leave CF alone
-NB_HOST_UNOP(host_dec, "dec", fl::STATUS & ~fl::CF)
+NB_HOST_UNOP(host_inc, "inc", fl::INC_DEC_WRITTEN)
+NB_HOST_UNOP(host_dec, "dec", fl::INC_DEC_WRITTEN)
 NB_HOST_UNOP(host_neg, "neg", fl::STATUS)
 #undef NB_HOST_UNOP
 

@@ -172,16 +172,16 @@ AluOp alu_op_of(unsigned id, bool* ok) {
   }
 }
 
-// The status flags an operation defines, as the handlers store them: AF
-// is undefined after logic operations and written as 0 (exec_alu.cpp).
+// The status flags an operation defines, as the handlers store them (the
+// rest of those it writes are 0): arch/x86/rflags.h.
 uint32_t status_mask(unsigned id) {
   switch (id) {
     case X86_INS_AND: case X86_INS_OR: case X86_INS_XOR: case X86_INS_TEST:
-      return uint32_t(fl::STATUS & ~fl::AF);
+      return uint32_t(fl::LOGIC_DEFINED);
     case X86_INS_INC: case X86_INS_DEC:
-      return uint32_t(fl::STATUS & ~fl::CF);  // CF unchanged
+      return uint32_t(fl::INC_DEC_WRITTEN);
     case X86_INS_IMUL:
-      return uint32_t(fl::CF | fl::OF);  // SF, ZF, AF, PF undefined: 0
+      return uint32_t(fl::MULTIPLY_DEFINED);
     default:
       return uint32_t(fl::STATUS);
   }
@@ -226,7 +226,7 @@ void Translator::check_exit(unsigned k) {
 // `defined` those of them the SDM defines for it (the others are 0).
 void Translator::capture_flags(unsigned id) {
   capture_flags(status_mask(id),
-                id == X86_INS_INC || id == X86_INS_DEC ? uint32_t(fl::STATUS & ~fl::CF) : uint32_t(fl::STATUS));
+                id == X86_INS_INC || id == X86_INS_DEC ? uint32_t(fl::INC_DEC_WRITTEN) : uint32_t(fl::STATUS));
 }
 
 void Translator::capture_flags(uint32_t defined, uint32_t written) {
