@@ -41,20 +41,24 @@ class TraceWriter {
     packed_.add(e);
     if (packed_added(counts_.annotations)) write_packed();
   }
-  // The sim's records as their Packed fields (packed_records.h), for the
+  // The sim's records as their Packed fields (packed_records.h: `fields`
+  // gives them to a callback, as packed::exit_fields does), for the
   // sim's recorder, which adds one per VM exit, entry and annotation: inline,
   // and they write nothing (so they throw nothing). True when the block is
   // full: the caller then calls write_packed().
-  bool add_exit(uint64_t cycles, uint64_t instructions, const uint64_t (&f)[packed::EXIT_FIELDS]) {
-    packed_.add_exit(cycles, instructions, f);
+  template <typename Fields>
+  bool add_exit(uint64_t cycles, uint64_t instructions, uint32_t exit_reason, Fields&& fields) {
+    packed_.add_exit(cycles, instructions, exit_reason, fields);
     return packed_added(counts_.hw_exits);
   }
-  bool add_entry(uint64_t cycles, uint64_t instructions, const uint64_t (&f)[packed::ENTRY_FIELDS]) {
-    packed_.add_entry(cycles, instructions, f);
+  template <typename Fields>
+  bool add_entry(uint64_t cycles, uint64_t instructions, Fields&& fields) {
+    packed_.add_entry(cycles, instructions, fields);
     return packed_added(counts_.hw_entries);
   }
-  bool add_annotation(uint64_t cycles, uint64_t instructions, const uint64_t (&f)[packed::ANNOTATION_FIELDS]) {
-    packed_.add_annotation(cycles, instructions, f);
+  template <typename Fields>
+  bool add_annotation(uint64_t cycles, uint64_t instructions, uint64_t kind, Fields&& fields) {
+    packed_.add_annotation(cycles, instructions, kind, fields);
     return packed_added(counts_.annotations);
   }
   // Writes the sim records collected so far as one Packed record.

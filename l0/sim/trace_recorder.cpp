@@ -85,36 +85,40 @@ void SimTraceRecorder::write_annotation_kind_name(uint64_t kind) {
 // through the interpreter, so the first failure is kept for finish().
 void SimTraceRecorder::hw_exit(const sim::HwExitEvent& e) {
   if (failed_) return;
-  const uint8_t level = levels_.registered_level(e.vmcs);
+  const uint8_t registered = levels_.registered_level(e.vmcs);
+  const uint8_t level = registered ? registered : DEFAULT_GUEST_LEVEL, flags = registered ? LEVEL_REGISTERED : 0;
   // A VM-entry failure is reported after host state is loaded: no guest code ran.
   const bool entry_failure = arch::vmx::exit_reason_is_entry_failure(e.exit_reason);
-  uint64_t f[packed::EXIT_FIELDS];
-  packed::exit_fields(e.exit_reason, e.intr_info, e.qualification, e.guest_rip, e.guest_linear_address,
-                      e.guest_physical_address, e.vmcs, level ? level : DEFAULT_GUEST_LEVEL,
-                      level ? LEVEL_REGISTERED : 0, cpu_ && !entry_failure ? code_size(cpu_->mode()) : 0,
-                      e.insn_len, e.insn_bytes, f);
+  const uint8_t size = cpu_ && !entry_failure ? code_size(cpu_->mode()) : 0;
   name_exit_reason(e.exit_reason);
-  if (writer_->add_exit(e.cycles, e.instructions, f)) write_block();
+  const bool full = writer_->add_exit(e.cycles, e.instructions, e.exit_reason, [&](auto&& field) {
+    packed::exit_fields(field, e.exit_reason, e.intr_info, e.qualification, e.guest_rip, e.guest_linear_address,
+                        e.guest_physical_address, e.vmcs, level, flags, size, e.insn_len, e.insn_bytes);
+  });
+  if (full) write_block();
 }
 
 void SimTraceRecorder::hw_entry(const sim::HwEntryEvent& e) {
   if (failed_) return;
-  const uint8_t level = levels_.registered_level(e.vmcs);
-  uint64_t f[packed::ENTRY_FIELDS];
-  packed::entry_fields(e.vmcs, e.guest_rip, level ? level : DEFAULT_GUEST_LEVEL, level ? LEVEL_REGISTERED : 0,
-                       e.launch ? 1 : 0, f);
-  if (writer_->add_entry(e.cycles, e.instructions, f)) write_block();
+  const uint8_t registered = levels_.registered_level(e.vmcs);
+  const uint8_t level = registered ? registered : DEFAULT_GUEST_LEVEL, flags = registered ? LEVEL_REGISTERED : 0;
+  const bool full = writer_->add_entry(e.cycles, e.instructions, [&](auto&& field) {
+    packed::entry_fields(field, e.vmcs, e.guest_rip, level, flags, e.launch ? 1 : 0);
+  });
+  if (full) write_block();
 }
 
 void SimTraceRecorder::annotation(const sim::AnnotationEvent& e) {
   levels_.note(e);
   if (failed_) return;
   const uint64_t kind = e.regs[sim::RAX];
-  uint64_t f[packed::ANNOTATION_FIELDS];
-  packed::annotation_fields(kind, e.rip, e.vmcs, e.regs[sim::RDI], e.regs[sim::RSI], e.regs[sim::RDX],
-                            e.regs[sim::RCX], levels_.executing_level(e.non_root, e.vmcs), e.non_root ? 1 : 0, f);
+  const uint8_t level = levels_.executing_level(e.non_root, e.vmcs);
   name_annotation_kind(kind);
-  if (writer_->add_annotation(e.cycles, e.instructions, f)) write_block();
+  const bool full = writer_->add_annotation(e.cycles, e.instructions, kind, [&](auto&& field) {
+    packed::annotation_fields(field, kind, e.rip, e.vmcs, e.regs[sim::RDI], e.regs[sim::RSI], e.regs[sim::RDX],
+                              e.regs[sim::RCX], level, e.non_root ? 1 : 0);
+  });
+  if (full) write_block();
 }
 
 void SimTraceRecorder::write_block() {
