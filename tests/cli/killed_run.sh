@@ -3,8 +3,8 @@
 #   killed_run.sh SIGNAL NESTBED WORKDIR EXPECTED_STDOUT_REGEX|"" -- RUN-ARGS...
 # starts `NESTBED run --stats WORKDIR/stats.json --trace WORKDIR/run.trace
 # RUN-ARGS...` with stdout and stderr redirected to files, waits until it
-# has used KILLED_RUN_CPU_TENTHS tenths of a second of CPU (default 5; the
-# guest is running by then), sends
+# has created the stats file and used KILLED_RUN_CPU_TENTHS tenths of a
+# second of CPU (default 5; the guest is running by then), sends
 # SIGNAL (TERM or INT), and checks: the process ended by that signal (a
 # shell's 128 + N), the guest's output is in the file, stderr is one line
 # saying so, --stats says stop_reason "signal", and every trace reader
@@ -26,9 +26,12 @@ report() { echo "FAIL: $*"; fail=1; }
 "$nestbed" run --stats "$dir/stats.json" --trace "$dir/run.trace" "$@" >"$dir/out.txt" 2>"$dir/err.txt" &
 pid=$!
 ticks_per_second=$(getconf CLK_TCK)
+# The --stats file is created just after nestbed installs its SIGINT/SIGTERM
+# handlers: before it exists the signal's default action would end the run
+# (a sanitizer build can spend more than a tenth of a second of CPU starting).
 for ((i = 0; i < 600; ++i)); do  # at most 60 s of waiting
   cpu=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || break  # user + system (KVM's guest time)
-  (( cpu * 10 >= ticks_per_second * ${KILLED_RUN_CPU_TENTHS:-5} )) && break
+  [[ -e $dir/stats.json ]] && (( cpu * 10 >= ticks_per_second * ${KILLED_RUN_CPU_TENTHS:-5} )) && break
   sleep 0.1
 done
 kill "-$signal" "$pid"

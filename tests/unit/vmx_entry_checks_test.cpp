@@ -863,8 +863,6 @@ std::vector<Case> cases() {
   };
 }
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
-
 // Each test below runs every row of the table (one process for all rows: a
 // failure names its row through SCOPED_TRACE).
 template <class Fn>
