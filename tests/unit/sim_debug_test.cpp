@@ -313,11 +313,14 @@ TEST_F(SimDebug, Dr6KeepsStickyBitsAndRewritesB0ToB3) {
 }
 
 
-// IA32_DEBUGCTL.BTF (SDM 18.4.3): with TF, only taken branches trap — the
-// JMP and the taken Jcc, not the NOPs, the Jcc that falls through or the
-// POPF that clears TF. Bits the platform does not implement (TR, branch
-// trace messages, here) are #GP.
-TEST_F(SimDebug, BtfSingleStepsOnBranchesOnly) {
+// IA32_DEBUGCTL.BTF (SDM 17.4.3): with TF, only taken branches trap — the
+// NOP before the JMP does not, the JMP does. That #DB clears BTF ("the
+// processor clears the BTF flag when it generates a debug exception"), and
+// the handler does not set it again, so from then on every instruction
+// traps: XOR, the JNZ that falls through, the taken JZ, PUSHF, AND and the
+// POPF that clears TF (TF was set when it began). Bits the platform does
+// not implement (TR, branch trace messages, here) are #GP.
+TEST_F(SimDebug, BtfSingleStepsOnBranchesUntilADebugExceptionClearsIt) {
   counting_handler();
   Asm a(L::CODE);
   a.mov_imm32(r12, 0);
@@ -327,7 +330,7 @@ TEST_F(SimDebug, BtfSingleStepsOnBranchesOnly) {
   a.wrmsr();
   set_tf(a);
   a.nop();
-  a.raw({0xeb, 0x01, 0x90});  // jmp over a NOP: taken
+  a.raw({0xeb, 0x01, 0x90});  // jmp over a NOP: taken, the first trap
   a.raw({0x31, 0xc0});        // xor eax, eax: ZF = 1
   a.raw({0x75, 0x00});        // jnz: not taken
   a.raw({0x74, 0x01, 0x90});  // jz over a NOP: taken
@@ -337,7 +340,8 @@ TEST_F(SimDebug, BtfSingleStepsOnBranchesOnly) {
   a.hlt();
   ASSERT_EQ(run(a), CpuStop::Halted) << m.cpu.stop_message();
   EXPECT_EQ(m.rip(), a.origin + a.bytes.size());
-  EXPECT_EQ(m.reg(r12), 2u) << "the JMP and the taken JZ";
+  EXPECT_EQ(m.reg(r12), 7u) << "the JMP by BTF, then six instructions one by one";
+  EXPECT_EQ(m.cpu.state().debugctl & arch::msr::DEBUGCTL_BTF, 0u);
   Asm b(L::CODE + 0x800);  // fresh code: the harness writes RAM behind the decoded blocks
   b.mov_imm32(rCX, 0x1d9);
   b.mov_imm32(rAX, 1u << 6);  // TR

@@ -323,6 +323,13 @@ void Cpu::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool is_
       if (is_nmi && !(non_root_ && (vmx_->controls().pin & v::pin_ctl::VIRTUAL_NMIS))) nmi_blocked_ = true;
       if (NB_UNLIKELY(s_.debugctl & arch::msr::DEBUGCTL_LBR))
         lbr_event(lbr_from, vector == uint8_t(Vector::DB) && !is_software && !is_external);
+      // SDM 17.4.3: "The processor clears the BTF flag when it generates a
+      // debug exception"; a debugger sets it again to go on stepping by branches.
+      if (NB_UNLIKELY(s_.debugctl & arch::msr::DEBUGCTL_BTF) && vector == uint8_t(Vector::DB) && !is_software &&
+          !is_external) {
+        s_.debugctl &= ~arch::msr::DEBUGCTL_BTF;
+        debugctl_changed();
+      }
       halted_ = false;
       end_block();
       return;
