@@ -16,7 +16,6 @@ using namespace packed;
 // 1.2's tags (1.3's are in the header).
 enum PackedTag1_2 : uint8_t { TAG_HW_EXIT_1_2 = 1, TAG_HW_ENTRY_1_2 = 2, TAG_ANNOTATION_1_2 = 3 };
 
-
 uint64_t unzigzag(uint64_t z) { return (z >> 1) ^ (0 - (z & 1)); }
 
 // A cursor over one payload that checks every read.

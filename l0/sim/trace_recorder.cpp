@@ -1,7 +1,5 @@
 #include "l0/sim/trace_recorder.h"
 
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
 
 #include "arch/trace_annotations.h"
@@ -85,25 +83,23 @@ void SimTraceRecorder::write_annotation_kind_name(uint64_t kind) {
 // through the interpreter, so the first failure is kept for finish().
 void SimTraceRecorder::hw_exit(const sim::HwExitEvent& e) {
   if (failed_) return;
-  const uint8_t registered = levels_.registered_level(e.vmcs);
-  const uint8_t level = registered ? registered : DEFAULT_GUEST_LEVEL, flags = registered ? LEVEL_REGISTERED : 0;
+  const HwLevel hw = hw_level(e.vmcs);
   // A VM-entry failure is reported after host state is loaded: no guest code ran.
   const bool entry_failure = arch::vmx::exit_reason_is_entry_failure(e.exit_reason);
   const uint8_t size = cpu_ && !entry_failure ? code_size(cpu_->mode()) : 0;
   name_exit_reason(e.exit_reason);
   const bool full = writer_->add_exit(e.cycles, e.instructions, e.exit_reason, [&](auto&& field) {
     packed::exit_fields(field, e.exit_reason, e.intr_info, e.qualification, e.guest_rip, e.guest_linear_address,
-                        e.guest_physical_address, e.vmcs, level, flags, size, e.insn_len, e.insn_bytes);
+                        e.guest_physical_address, e.vmcs, hw.level, hw.flags, size, e.insn_len, e.insn_bytes);
   });
   if (full) write_block();
 }
 
 void SimTraceRecorder::hw_entry(const sim::HwEntryEvent& e) {
   if (failed_) return;
-  const uint8_t registered = levels_.registered_level(e.vmcs);
-  const uint8_t level = registered ? registered : DEFAULT_GUEST_LEVEL, flags = registered ? LEVEL_REGISTERED : 0;
+  const HwLevel hw = hw_level(e.vmcs);
   const bool full = writer_->add_entry(e.cycles, e.instructions, [&](auto&& field) {
-    packed::entry_fields(field, e.vmcs, e.guest_rip, level, flags, e.launch ? 1 : 0);
+    packed::entry_fields(field, e.vmcs, e.guest_rip, hw.level, hw.flags, e.launch ? 1 : 0);
   });
   if (full) write_block();
 }
@@ -139,7 +135,7 @@ SimTraceRecorder::Notes sim_run_notes(const RunConfig& config) {
 
 void SimTraceRecorder::finish() {
   guarded([&] { writer_->end(0); });
-  if (!error_.empty()) throw InputError("cannot write trace file '" + path_ + "': " + error_);
+  if (failed_) throw InputError("cannot write trace file '" + path_ + "': " + error_);
   if (file_) file_->close();  // the last buffered bytes can fail too (a full disk): reported
 }
 

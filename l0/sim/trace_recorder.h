@@ -68,6 +68,15 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
 
  private:
   void start(const Notes& notes);
+  // A hardware exit's or entry's level (HwExit::level), and whether a
+  // VMCS_LEVEL annotation gave it (HwFlags).
+  struct HwLevel {
+    uint8_t level, flags;
+  };
+  HwLevel hw_level(uint64_t vmcs) const {
+    const uint8_t registered = levels_.registered_level(vmcs);
+    return registered ? HwLevel{registered, LEVEL_REGISTERED} : HwLevel{DEFAULT_GUEST_LEVEL, 0};
+  }
   // Runs a write unless one failed already; remembers the first failure.
   template <typename Write>
   void guarded(Write&& write);
@@ -93,8 +102,8 @@ class SimTraceRecorder final : public sim::CpuTraceSink {
   std::FILE* out_ = nullptr;
   std::unique_ptr<char[]> buffer_;
   std::unique_ptr<TraceWriter> writer_;
-  bool failed_ = false;
-  std::string error_;  // the first write failure
+  bool failed_ = false;  // a write failed: nothing more is written, finish() throws
+  std::string error_;    // the first failure's message
 
   sim::VmcsLevels levels_;  // what the VMMs said of their VMCSs
   std::array<uint8_t, arch::vmx::kExitReasonMax + 1> named_reasons_{};  // per basic exit reason: its Name record is written
