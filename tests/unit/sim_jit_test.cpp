@@ -39,12 +39,19 @@ struct Outcome {
 
 class Generator {
  public:
-  explicit Generator(uint32_t seed) : rng_(seed) {}
+  // `inline_only`: only forms the translator writes inline, so that whole
+  // loops are translated blocks that call no handler, which keep guest
+  // registers in host registers (translator.cpp, "guest registers in host
+  // registers").
+  explicit Generator(uint32_t seed, bool inline_only = false) : rng_(seed), inline_only_(inline_only) {}
 
   unsigned pick(unsigned n) { return unsigned(rng_() % n); }
   unsigned writable() { return kWritable[pick(sizeof kWritable / sizeof kWritable[0])]; }
   unsigned readable() { return kReadable[pick(sizeof kReadable / sizeof kReadable[0])]; }
   unsigned size() { return (unsigned[]){1, 2, 4, 8, 8, 4}[pick(6)]; }
+  // The operand size of an ALU write to a register: 8- and 16-bit writes
+  // go to their handlers.
+  unsigned alu_size(unsigned op) { return inline_only_ && op != 7 ? (pick(2) ? 8 : 4) : size(); }
   Rm memory() {
     switch (pick(4)) {
       case 0: return mem_op(rBX, int32_t(pick(256)) - 128);
@@ -70,6 +77,7 @@ class Generator {
     const unsigned op = pick(8);
     unsigned form = pick(19);
     if (!stack && (form == 15 || form == 16)) form = 18;
+    if (inline_only_ && form == 11) form = 10;  // read-modify-write: its handler
     switch (form) {
       case 0: {  // mov r, r
         const unsigned s = pick(2) ? 8 : 4;
@@ -91,13 +99,13 @@ class Generator {
         break;
       }
       case 4: case 5: {  // op r, r (any size: 8/16-bit writes go to their handlers)
-        const unsigned s = size();
+        const unsigned s = alu_size(op);
         const unsigned d = op == 7 ? readable() : writable();
         a.modrm({uint8_t(kAluRm[op] - (s == 1 ? 1 : 0))}, s, readable(), reg_op(d), {.reg_byte = s == 1});
         break;
       }
       case 6: {  // op r, imm
-        const unsigned s = size();
+        const unsigned s = alu_size(op);
         const unsigned d = op == 7 ? readable() : writable();
         if (s == 1) a.modrm({0x80}, 1, op, reg_op(d)).imm(value(), 1);
         else if (pick(2)) a.modrm({0x83}, s, op, reg_op(d)).imm(value(), 1);
@@ -186,7 +194,7 @@ class Generator {
       instruction(a);
       // Often the flags go to memory (PUSHFQ; POP [m]), so that every
       // flag an instruction leaves is compared, not only the last ones.
-      if (pick(2)) a.pushfq().modrm({0x8f}, 8, 0, Asm::abs(L::DATA + 0x1c00 + 8 * (k % 64)));
+      if (!inline_only_ && pick(2)) a.pushfq().modrm({0x8f}, 8, 0, Asm::abs(L::DATA + 0x1c00 + 8 * (k % 64)));
     }
     a.modrm({0xff}, 8, 1, reg_op(r15));  // dec r15
     a.jcc(0x5, top);                     // jnz
@@ -195,6 +203,7 @@ class Generator {
   }
 
   std::mt19937 rng_;
+  bool inline_only_;
 };
 
 Outcome run(const Asm& program, bool translate, uint32_t seed, uint64_t rbp = 0, uint64_t limit = 200000) {
@@ -335,6 +344,53 @@ TEST(SimJit, StackFaultFromTranslatedCodeMatchesTheInterpreter) {
     const Outcome off = run(a, false, seed);
     const Outcome on = run(a, true, seed);
     ASSERT_EQ(off.stop, CpuStop::Halted);
+    EXPECT_GT(on.translated, 0u);
+    expect_same(on, off, "seed " + std::to_string(seed));
+  }
+}
+
+// Loops of inline forms only: their blocks call no handler, so the guest
+// registers they use live in host registers, written back at every exit,
+// TLB miss and chained jump. Limits stop them mid-loop too.
+TEST(SimJit, InlineLoopsWithCachedRegistersMatchTheInterpreter) {
+  uint64_t translated = 0;
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    Generator g(seed, /*inline_only=*/true);
+    const Asm program = g.program(3 + seed % 20, 12);
+    const Outcome off = run(program, false, seed);
+    const Outcome on = run(program, true, seed);
+    translated += on.translated;
+    expect_same(on, off, "seed " + std::to_string(seed));
+    for (uint64_t limit : {off.instructions / 2 + 1, off.instructions - 5}) {
+      const Outcome l_off = run(program, false, seed, 0, limit);
+      const Outcome l_on = run(program, true, seed, 0, limit);
+      expect_same(l_on, l_off, "seed " + std::to_string(seed) + " limit " + std::to_string(limit));
+    }
+    if (::testing::Test::HasFailure()) break;
+  }
+  EXPECT_GT(translated, 300u) << "the programs' blocks were translated";
+}
+
+// A #PF from a store in a loop of inline forms (cached registers): the
+// registers the loop changed reach the fault handler's state.
+TEST(SimJit, PageFaultFromALoopWithCachedRegistersMatchesTheInterpreter) {
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    Generator g(seed, /*inline_only=*/true);
+    Asm a(L::CODE);
+    a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, 100);
+    const uint64_t top = a.here();
+    for (unsigned k = 0; k < 5; ++k) g.instruction(a, false);
+    a.modrm({0x89}, 8, rAX, mem_op(rBP, 8));  // mov [rbp + 8], rax
+    for (unsigned k = 0; k < 3; ++k) g.instruction(a, false);
+    a.modrm({0x81}, 8, 0, reg_op(rBP)).imm(0x1000, 4);  // add rbp, 0x1000
+    a.modrm({0xff}, 8, 1, reg_op(r15));
+    a.jcc(0x5, top);
+    a.hlt();
+    const uint64_t rbp = SimMachine::kDefaultRam - 12 * 0x1000;
+    const Outcome off = run(a, false, seed, rbp);
+    const Outcome on = run(a, true, seed, rbp);
+    ASSERT_EQ(off.stop, CpuStop::Halted);
+    EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
     EXPECT_GT(on.translated, 0u);
     expect_same(on, off, "seed " + std::to_string(seed));
   }

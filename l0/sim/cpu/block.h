@@ -56,6 +56,7 @@ struct Block {
   // buffer's epoch is jit_epoch; `runs` counts interpreted runs until the
   // block is hot enough to translate.
   const uint8_t* jit_code = nullptr;
+  const uint8_t* jit_warm = nullptr;  // the entry from a chained translation
   uint64_t jit_epoch = 0;
   uint32_t runs = 0;
 };

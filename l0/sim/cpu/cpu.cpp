@@ -50,7 +50,7 @@ void Cpu::set_translation(bool on, uint32_t after_runs) {
 }
 
 void Cpu::translate_block(Block* b) {
-  b->jit_code = jit::translate_block(*this, *b, *jit_);
+  b->jit_code = jit::translate_block(*this, *b, *jit_, &b->jit_warm);
   b->jit_epoch = b->jit_code ? jit_->epoch() : 0;
   ++blocks_translated_;
 }

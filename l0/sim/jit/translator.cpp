@@ -23,16 +23,25 @@ namespace fl = arch::rflags;
 // The base and displacement of a Cpu member (Translator::cpu_base).
 #define CPU_FIELD(m) cpu_base(c_.m), cpu_disp(c_.m)
 
-// Register use in translated code (all callee-saved, the first three set by
-// the entry stub): RBX = the Cpu, R15 = the Cpu + CodeBuffer::hot_bias(),
-// R13 = its CpuState + kStateBias, R12 = the block's RIP, R14 = the
-// instruction count once the block has run. RAX, RCX, RDX, RSI and RDI
-// are scratch: a linear address in RAX, a TLB entry or host pointer in
-// RCX, operand values in RDX and RSI.
+// Register use in translated code (all callee-saved but R8-R11; the entry
+// stub saves them): R15 = the Cpu + CodeBuffer::hot_bias(), R13 = its
+// CpuState + kStateBias, R12 = the block's RIP, R14 = the instruction
+// count (once the block has run), RBP = the cycle count. R14 and RBP carry
+// the counters from block to chained block, and the Cpu's own counters
+// are brought up to date (sync_counters) only where C++ code may look: a
+// call, and every way out. So no block waits on the store of the one
+// before it. RBX and R8-R11 hold cached guest registers (kCacheRegs). RAX,
+// RCX, RDX, RSI and RDI are scratch: a linear address in RAX, a TLB entry
+// or host pointer in RCX, operand values in RDX and RSI.
 class Translator {
  public:
-  Translator(Cpu& c, const Block& b) : c_(c), b_(b) {}
+  Translator(Cpu& c, const Block& b, bool cache) : c_(c), b_(b), cache_allowed_(cache) {}
   const uint8_t* run(CodeBuffer& buf);
+  // The block calls a handler: translate it again without cached
+  // registers.
+  bool retry_without_cache() const { return retry_; }
+  // Where chained blocks enter the code run() returned (Block::jit_warm).
+  size_t warm_offset() const { return warm_; }
 
  private:
   Cpu& c_;
@@ -53,6 +62,36 @@ class Translator {
   };
   std::deque<SlowPath> slow_;
 
+  // ---- guest registers in host registers
+  // A block that calls no handler (most inner loops) keeps the guest
+  // registers it names most in host registers from its entry to its exit:
+  // loaded once, operated on in place, and written back (flush) before
+  // anything can look at CpuState: a TLB-miss call, which may fault, and
+  // every way out of the block. A block that loops to itself goes round
+  // with them in place. A block that turns out to call a handler is
+  // translated again without (retry_without_cache): each call would have to
+  // write them back and reload them. A call clobbers R8-R11, so a TLB-miss
+  // path reloads them.
+  static constexpr HostReg kCacheRegs[] = {HRBX, HR8, HR9, HR10, HR11};
+  const bool cache_allowed_;
+  bool retry_ = false;
+  uint16_t cached_ = 0;   // guest GPRs (bit g) held in host registers
+  uint16_t written_ = 0;  // those of them the code emitted so far writes
+  HostReg host_of_[16] = {};
+  bool is_cached(unsigned g) const { return g < 16 && (cached_ >> g & 1); }
+  void choose_cached();
+  void load_gpr(HostReg r, unsigned g);
+  void load_gpr_zx(unsigned size, HostReg r, unsigned g);
+  void store_gpr(unsigned g, HostReg r);
+  // The host register an instruction may compute guest register g in:
+  // g's own if cached, else `scratch`, loaded with g if `load`.
+  HostReg gpr_in(unsigned g, HostReg scratch, bool load);
+  // After computing guest register g in r (from gpr_in): CpuState, or
+  // nothing more if r is g's host register.
+  void gpr_done(unsigned g, HostReg r);
+  void flush(uint16_t guest_regs);
+  void reload_cached();
+
   // ---- offsets
   // R13 points kStateBias bytes into the CpuState, so that the registers
   // and RFLAGS are all within a one-byte displacement.
@@ -66,17 +105,18 @@ class Translator {
     return int32_t(reinterpret_cast<const char*>(&member) - reinterpret_cast<const char*>(&c_));
   }
   // A Cpu member as a memory operand: through R15 (the Cpu plus
-  // CodeBuffer::hot_bias(), near the run loop's counters) with a one-byte
-  // displacement where it can, else through RBX.
+  // CodeBuffer::hot_bias(), near the run loop's counters, so that they
+  // take a one-byte displacement).
   template <typename M>
-  HostReg cpu_base(const M& member) const {
-    const int32_t d = cpu_off(member) - buf_->hot_bias();
-    return d >= -128 && d <= 127 ? HR15 : HRBX;
+  HostReg cpu_base(const M&) const {
+    return HR15;
   }
   template <typename M>
   int32_t cpu_disp(const M& member) const {
-    return cpu_base(member) == HR15 ? cpu_off(member) - buf_->hot_bias() : cpu_off(member);
+    return cpu_off(member) - buf_->hot_bias();
   }
+  // RDI = the Cpu (a handler's first argument).
+  void cpu_to_rdi() { e_.lea(HRDI, HR15, -buf_->hot_bias()); }
 
   // Whether the status flags the entry being written sets can be read:
   // false when a later entry surely overwrites them all before anything
@@ -92,8 +132,8 @@ class Translator {
   static constexpr unsigned kAlways = 16;
   Inlined inline_entry(unsigned k, const DecodedInsn& d);
   bool inline_pair(unsigned k, const DecodedInsn& alu, const DecodedInsn& jcc);
-  void alu_on_rdx(const DecodedInsn& d);
-  void finish_alu(const DecodedInsn& d);
+  void alu_on_rdx(const DecodedInsn& d, HostReg src = HRSI);
+  void finish_alu(const DecodedInsn& d, HostReg dst);
   void merge_status(uint32_t written);
   // Set while the ALU half of a fused ALU + Jcc pair is written: the Jcc's
   // condition, the pair's end and the branch's displacement.
@@ -101,6 +141,7 @@ class Translator {
   uint32_t branch_end_ = 0;
   uint64_t branch_rel_ = 0;
   void imul_rdx(const DecodedInsn& d);
+  void imul_registers(const DecodedInsn& d);
   Inlined operand1_then(unsigned k, const DecodedInsn& d, bool reg_ok, unsigned size, int tail);
   void branch(unsigned cc, uint32_t end_off, uint64_t rel);
   void effective_address(const DecodedInsn& d);
@@ -110,6 +151,13 @@ class Translator {
   static bool flag_neutral(const DecodedInsn& n);
   bool flags_dead_after(unsigned k) const;
   void exit_with(uint64_t result);
+  // The Cpu's cycles and instructions = RBP and R14 (less this block's
+  // count if it has not run, `ran` false); clobbers RDX.
+  void sync_counters(bool ran);
+  // The offset chained blocks enter at, past the loads of R12, R14 and RBP.
+  size_t warm_ = 0;
+  // Whether RAX holds RIP when the block's last entry is done.
+  bool rip_in_rax_ = false;
   void call_entry(unsigned k, const DecodedInsn& d);
   void set_rip(int64_t end_off);
   void set_fast_entry(const DecodedInsn& d);
@@ -126,7 +174,7 @@ class Translator {
   void write_value(HostReg r, const DecodedInsn& d, int value) {
     if (value == kValueOperand1) load_operand(r, d, 1);
     else if (value == kValueReturnAddress) e_.lea(r, HR12, int32_t(d.end_off));
-    else if (d.op[0].kind == OpKind::Reg) e_.load64(r, HR13, reg_off(d.op[0].reg));
+    else if (d.op[0].kind == OpKind::Reg) load_gpr(r, d.op[0].reg);
     else e_.mov_imm(r, d.imm);
   }
   void memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail, int value = kValueOperand1);
@@ -189,6 +237,75 @@ uint32_t status_mask(unsigned id) {
 
 }  // namespace
 
+// The guest GPRs the block names most (operands, addresses, RSP of the
+// stack instructions), one host register each while they last.
+void Translator::choose_cached() {
+  unsigned uses[16] = {};
+  auto use = [&](unsigned g) {
+    if (g < 16) uses[g]++;
+  };
+  for (unsigned k = 0; k < b_.count; ++k) {
+    const DecodedInsn& d = b_.insns[k];
+    for (unsigned n = 0; n < d.nops && n < 3; ++n)
+      if (d.op[n].kind == OpKind::Reg) use(d.op[n].reg);
+    if (d.op[0].kind == OpKind::Mem || d.op[1].kind == OpKind::Mem) {
+      use(d.mem_base);
+      use(d.mem_index);
+    }
+    if (d.id == X86_INS_PUSH || d.id == X86_INS_POP || d.id == X86_INS_CALL || d.id == X86_INS_RET) use(RSP);
+  }
+  for (HostReg h : kCacheRegs) {
+    unsigned best = 16;
+    for (unsigned g = 0; g < 16; ++g)
+      if (uses[g] && (best == 16 || uses[g] > uses[best])) best = g;
+    if (best == 16) break;
+    cached_ |= uint16_t(1u << best);
+    host_of_[best] = h;
+    uses[best] = 0;
+  }
+}
+
+// r = guest register g (all 64 bits), from its host register if cached.
+void Translator::load_gpr(HostReg r, unsigned g) {
+  if (is_cached(g)) e_.mov_rr(r, host_of_[g]);
+  else e_.load64(r, HR13, reg_off(g));
+}
+
+// r = the low `size` (4 or 8) bytes of guest register g, zero-extended.
+void Translator::load_gpr_zx(unsigned size, HostReg r, unsigned g) {
+  if (!is_cached(g)) return e_.load_zx(size, r, HR13, reg_off(g));
+  if (size == 8) e_.mov_rr(r, host_of_[g]);
+  else e_.mov32_rr(r, host_of_[g]);
+}
+
+void Translator::store_gpr(unsigned g, HostReg r) {
+  if (!is_cached(g)) return e_.store64(HR13, reg_off(g), r);
+  e_.mov_rr(host_of_[g], r);
+  written_ |= uint16_t(1u << g);
+}
+
+HostReg Translator::gpr_in(unsigned g, HostReg scratch, bool load) {
+  if (is_cached(g)) return host_of_[g];
+  if (load) e_.load64(scratch, HR13, reg_off(g));
+  return scratch;
+}
+
+void Translator::gpr_done(unsigned g, HostReg r) {
+  if (is_cached(g) && r == host_of_[g]) written_ |= uint16_t(1u << g);
+  else store_gpr(g, r);
+}
+
+// CpuState = the cached registers among `guest_regs`.
+void Translator::flush(uint16_t guest_regs) {
+  for (unsigned g = 0; g < 16; ++g)
+    if (guest_regs & cached_ & (1u << g)) e_.store64(HR13, reg_off(g), host_of_[g]);
+}
+
+void Translator::reload_cached() {
+  for (unsigned g = 0; g < 16; ++g)
+    if (is_cached(g)) e_.load64(host_of_[g], HR13, reg_off(g));
+}
+
 void Translator::set_rip(int64_t end_off) {
   e_.lea(HRAX, HR12, int32_t(end_off));
   e_.store64(HR13, reg_off(REG_RIP), HRAX);
@@ -249,12 +366,14 @@ void Translator::effective_address(const DecodedInsn& d) {
     e_.lea(HRAX, HR12, int32_t(d.end_off + d.disp));
   } else if (d.mem_base == REG_ZERO) {
     e_.mov_imm(HRAX, uint64_t(d.disp));
+  } else if (is_cached(d.mem_base)) {
+    e_.lea(HRAX, host_of_[d.mem_base], int32_t(d.disp));
   } else {
-    e_.load64(HRAX, HR13, reg_off(d.mem_base));
+    load_gpr(HRAX, d.mem_base);
     if (d.disp) e_.lea(HRAX, HRAX, int32_t(d.disp));
   }
   if (d.mem_index != REG_ZERO) {
-    e_.load64(HRCX, HR13, reg_off(d.mem_index));
+    load_gpr(HRCX, d.mem_index);
     if (d.mem_scale) e_.shl_ri(HRCX, d.mem_scale);
     e_.alu_rr(AluOp::Add, 8, HRAX, HRCX);
   }
@@ -270,7 +389,7 @@ void Translator::linear_address(const DecodedInsn& d) {
 void Translator::load_operand(HostReg r, const DecodedInsn& d, unsigned n) {
   const Operand& o = d.op[n];
   if (o.kind == OpKind::Reg)
-    e_.load64(r, HR13, reg_off(o.reg));
+    load_gpr(r, o.reg);
   else
     e_.mov_imm(r, d.op[0].size == 8 || o.size == 8 ? d.imm : d.imm & 0xffffffffull);
 }
@@ -278,14 +397,14 @@ void Translator::load_operand(HostReg r, const DecodedInsn& d, unsigned n) {
 // What follows a memory read (the value zero-extended in RDX).
 void Translator::emit_tail(const DecodedInsn& d, int tail) {
   if (tail == kTailLoadReg) {  // mov r32/r64, [mem]
-    e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
+    store_gpr(d.op[0].reg, HRDX);
     return;
   }
   if (tail == kTailAluMem) {  // cmp/test [mem], reg/imm: op0 is the memory
     const unsigned size = d.op[0].size;
     const bool test = d.id == X86_INS_TEST;
     if (d.op[1].kind == OpKind::Reg) {
-      e_.load64(HRSI, HR13, reg_off(d.op[1].reg));
+      load_gpr(HRSI, d.op[1].reg);
       if (test) e_.test_rr(size, HRDX, HRSI);
       else e_.alu_rr(AluOp::Cmp, size, HRDX, HRSI);
     } else {
@@ -297,13 +416,14 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
   if (tail == kTailImul) imul_rdx(d);
   if (tail == kTailExtend) {  // movzx/movsx/movsxd r, r/m
     e_.extend(d.id != X86_INS_MOVZX, d.op[0].size, d.op[1].size, HRDX);
-    e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
+    store_gpr(d.op[0].reg, HRDX);
   }
   if (tail == kTailPop) {  // RSP += 8, then the destination (POP RSP loads RSP), or RIP for RET
-    e_.load64(HRCX, HR13, reg_off(RSP));
+    load_gpr(HRCX, RSP);
     e_.lea(HRCX, HRCX, 8);
-    e_.store64(HR13, reg_off(RSP), HRCX);
-    e_.store64(HR13, reg_off(d.id == X86_INS_RET ? unsigned(REG_RIP) : unsigned(d.op[0].reg)), HRDX);
+    store_gpr(RSP, HRCX);
+    if (d.id == X86_INS_RET) e_.store64(HR13, reg_off(REG_RIP), HRDX);
+    else store_gpr(d.op[0].reg, HRDX);
   }
   if (tail == kTailAluRegMem) {  // op r32/r64, [mem]
     e_.mov_rr(HRSI, HRDX);
@@ -332,9 +452,16 @@ void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, uns
   e_.load64(HRCX, HRCX, int32_t(offsetof(Cpu::TlbEntry, addend)));
   e_.alu_rr(AluOp::Add, 8, HRCX, HRAX);  // host pointer
   if (write) {
-    write_value(HRDX, d, value);
-    e_.store_sized(size, HRCX, 0, HRDX);
-    if (value != kValueOperand1) e_.store64(HR13, reg_off(RSP), HRAX);  // a push: RSP after the write
+    // A register's value straight from its host register if cached.
+    const Operand& source = value == kValueOperand1 ? d.op[1] : d.op[0];
+    HostReg v = HRDX;
+    if (value != kValueReturnAddress && source.kind == OpKind::Reg && is_cached(source.reg)) v = host_of_[source.reg];
+    else write_value(HRDX, d, value);
+    e_.store_sized(size, HRCX, 0, v);
+    if (value != kValueOperand1) store_gpr(RSP, HRAX);  // a push: RSP after the write
+  } else if (tail == kTailLoadReg && is_cached(d.op[0].reg)) {
+    e_.load_zx(size, host_of_[d.op[0].reg], HRCX, 0);
+    written_ |= uint16_t(1u << d.op[0].reg);
   } else {
     e_.load_zx(size, HRDX, HRCX, 0);
     emit_tail(d, tail);
@@ -347,8 +474,10 @@ void Translator::call_entry(unsigned k, const DecodedInsn& d) {
   address_of(HRSI, &d);
   e_.store64(CPU_FIELD(fast_entry_), HRSI);
   set_rip(d.end_off);
-  e_.mov_rr(HRDI, HRBX);
+  cpu_to_rdi();
+  sync_counters(false);
   call_host(reinterpret_cast<const void*>(d.fast));
+  e_.load64(HRBP, CPU_FIELD(cycles_));  // a handler may add cycles
   check_exit(k);
 }
 
@@ -393,13 +522,15 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
 
   if ((id == X86_INS_MOV || id == X86_INS_MOVABS) && d.nops == 2) {
     if (is_gpr(o0) && o1.kind == OpKind::Reg && is_gpr(o1)) {  // 32-bit writes zero-extend
-      e_.load_zx(o0.size, HRDX, HR13, reg_off(o1.reg));
-      e_.store64(HR13, reg_off(o0.reg), HRDX);
+      const HostReg r = gpr_in(o0.reg, HRDX, false);
+      load_gpr_zx(o0.size, r, o1.reg);
+      gpr_done(o0.reg, r);
       return Inlined::Yes;
     }
     if (is_gpr(o0) && o1.kind == OpKind::Imm) {
-      e_.mov_imm(HRDX, o0.size == 8 ? d.imm : d.imm & 0xffffffffull);
-      e_.store64(HR13, reg_off(o0.reg), HRDX);
+      const HostReg r = gpr_in(o0.reg, HRDX, false);
+      e_.mov_imm(r, o0.size == 8 ? d.imm : d.imm & 0xffffffffull);
+      gpr_done(o0.reg, r);
       return Inlined::Yes;
     }
     if (is_gpr(o0) && is_mem64(d, o1)) {
@@ -426,35 +557,39 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
   if ((id == X86_INS_SHL || id == X86_INS_SAL || id == X86_INS_SHR || id == X86_INS_SAR) && d.nops == 2 &&
       is_gpr(o0) && o1.kind == OpKind::Imm) {
     const uint8_t count = uint8_t(d.imm) & (o0.size == 8 ? 0x3f : 0x1f);
-    e_.load64(HRDX, HR13, reg_off(o0.reg));
+    const HostReg r = gpr_in(o0.reg, HRDX, true);
     if (count == 0) {
-      if (o0.size == 4) e_.mov32_rr(HRDX, HRDX);
+      if (o0.size == 4) e_.mov32_rr(r, r);
     } else {
-      e_.shift_sized(id == X86_INS_SHR ? 5 : id == X86_INS_SAR ? 7 : 4, o0.size, HRDX, count);
+      e_.shift_sized(id == X86_INS_SHR ? 5 : id == X86_INS_SAR ? 7 : 4, o0.size, r, count);
       if (flags_live_)
         capture_flags(uint32_t(fl::CF | fl::ZF | fl::SF | fl::PF | (count == 1 ? fl::OF : 0)), uint32_t(fl::STATUS));
     }
-    e_.store64(HR13, reg_off(o0.reg), HRDX);
+    gpr_done(o0.reg, r);
     return Inlined::Yes;
   }
 
   // IMUL r, r/m and IMUL r, r/m, imm (the truncated product).
   if (id == X86_INS_IMUL && (d.nops == 2 || (d.nops == 3 && d.op[2].kind == OpKind::Imm)) && is_gpr(o0)) {
+    if (o1.kind == OpKind::Reg && is_gpr(o1) && (is_cached(o0.reg) || is_cached(o1.reg))) {
+      imul_registers(d);
+      return Inlined::Yes;
+    }
     return operand1_then(k, d, is_gpr(o1), o0.size, kTailImul);
   }
 
   if (id == X86_INS_LEA && is_gpr(o0) && is_mem64(d, o1)) {
     effective_address(d);
     if (o0.size == 4) e_.mov32_rr(HRAX, HRAX);
-    e_.store64(HR13, reg_off(o0.reg), HRAX);
+    store_gpr(o0.reg, HRAX);
     return Inlined::Yes;
   }
 
   if ((id == X86_INS_INC || id == X86_INS_DEC) && d.nops == 1 && is_gpr(o0)) {
-    e_.load64(HRDX, HR13, reg_off(o0.reg));
-    e_.incdec(id == X86_INS_DEC, o0.size, HRDX);
+    const HostReg r = gpr_in(o0.reg, HRDX, true);
+    e_.incdec(id == X86_INS_DEC, o0.size, r);
     if (flags_live_) capture_flags(id);
-    e_.store64(HR13, reg_off(o0.reg), HRDX);
+    gpr_done(o0.reg, r);
     return Inlined::Yes;
   }
 
@@ -465,8 +600,7 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
     // Register destination: 32/64-bit, or any size for CMP/TEST (no write).
     if (is_gpr(o0, compare)) {
       if (o1.kind == OpKind::Reg && is_gpr(o1, true)) {
-        e_.load64(HRSI, HR13, reg_off(o1.reg));
-        alu_on_rdx(d);
+        alu_on_rdx(d, gpr_in(o1.reg, HRSI, true));
         return Inlined::Yes;
       }
       if (o1.kind == OpKind::Imm) {
@@ -492,25 +626,25 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
   // The stack in 64-bit mode: 8-byte pushes and pops at RSP (no SS base).
   if (id == X86_INS_PUSH && d.nops == 1 && ((o0.kind == OpKind::Reg && is_gpr(o0) && o0.size == 8) ||
                                             (o0.kind == OpKind::Imm && d.opsize != 2))) {
-    e_.load64(HRAX, HR13, reg_off(RSP));
+    load_gpr(HRAX, RSP);
     e_.lea(HRAX, HRAX, -8);
     memory_access(k, d, true, 8, kTailNone, kValuePushOperand0);
     return Inlined::Yes;
   }
   if (id == X86_INS_POP && d.nops == 1 && is_gpr(o0) && o0.size == 8) {
-    e_.load64(HRAX, HR13, reg_off(RSP));
+    load_gpr(HRAX, RSP);
     memory_access(k, d, false, 8, kTailPop);
     return Inlined::Yes;
   }
   if (id == X86_INS_CALL && d.nops == 1 && o0.kind == OpKind::Imm) {
-    e_.load64(HRAX, HR13, reg_off(RSP));
+    load_gpr(HRAX, RSP);
     e_.lea(HRAX, HRAX, -8);
     memory_access(k, d, true, 8, kTailNone, kValueReturnAddress);
     set_rip(int64_t(d.end_off) + int64_t(d.imm));
     return Inlined::SetsRip;
   }
   if (id == X86_INS_RET && d.nops == 0) {
-    e_.load64(HRAX, HR13, reg_off(RSP));
+    load_gpr(HRAX, RSP);
     memory_access(k, d, false, 8, kTailPop);
     return Inlined::SetsRip;
   }
@@ -529,25 +663,26 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
 
 // RDX = op0 `op` source (RSI, or the immediate; op0 is loaded here), the
 // flags taken, and op0 written unless the operation is CMP or TEST.
-void Translator::alu_on_rdx(const DecodedInsn& d) {
+void Translator::alu_on_rdx(const DecodedInsn& d, HostReg src) {
   const unsigned size = d.op[0].size;
   const unsigned id = d.id;
   const bool imm = d.op[1].kind == OpKind::Imm;
   bool ok = false;
   const AluOp op = alu_op_of(id, &ok);
-  e_.load64(HRDX, HR13, reg_off(d.op[0].reg));
+  const HostReg dst = gpr_in(d.op[0].reg, HRDX, true);
   const bool imm_fits = size < 8 || int64_t(d.imm) == int64_t(int32_t(d.imm));
   if (imm && !imm_fits) {
     e_.mov_imm(HRSI, d.imm);
+    src = HRSI;
   }
   const bool use_imm = imm && imm_fits;
   if (id == X86_INS_ADC || id == X86_INS_SBB) e_.bt_mem_imm(HR13, rflags_off(), 0);  // CF in
   if (id == X86_INS_TEST) {
-    if (use_imm) e_.test_ri(size, HRDX, d.imm);
-    else e_.test_rr(size, HRDX, HRSI);
+    if (use_imm) e_.test_ri(size, dst, d.imm);
+    else e_.test_rr(size, dst, src);
   } else {
-    if (use_imm) e_.alu_ri(op, size, HRDX, d.imm);
-    else e_.alu_rr(op, size, HRDX, HRSI);
+    if (use_imm) e_.alu_ri(op, size, dst, d.imm);
+    else e_.alu_rr(op, size, dst, src);
   }
   if (branch_cc_ >= 0) {
     // The fused pair's Jcc on the host's flags, which lahf/seto keep: the
@@ -556,24 +691,24 @@ void Translator::alu_on_rdx(const DecodedInsn& d) {
     Label taken, done;
     e_.lahf_seto();
     e_.jcc(Cond(branch_cc_), taken);
-    finish_alu(d);
+    finish_alu(d, dst);
     set_rip(branch_end_);
     e_.jmp(done);
     e_.bind(taken);
-    finish_alu(d);
+    finish_alu(d, dst);
     set_rip(int64_t(branch_end_) + int64_t(branch_rel_));
     e_.bind(done);
     return;
   }
   if (flags_live_) capture_flags(id);
-  if (id != X86_INS_CMP && id != X86_INS_TEST) e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
+  if (id != X86_INS_CMP && id != X86_INS_TEST) gpr_done(d.op[0].reg, dst);
 }
 
 // The rest of an ALU operation whose flags lahf/seto took: RFLAGS, then op0.
-void Translator::finish_alu(const DecodedInsn& d) {
+void Translator::finish_alu(const DecodedInsn& d, HostReg dst) {
   e_.status_from_ax(HRCX, status_mask(d.id));
   merge_status(uint32_t(fl::STATUS));
-  if (d.id != X86_INS_CMP && d.id != X86_INS_TEST) e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
+  if (d.id != X86_INS_CMP && d.id != X86_INS_TEST) gpr_done(d.op[0].reg, dst);
 }
 
 // op0 = RDX (operand 1's value) times op0 or the immediate, as h_imul_n.
@@ -582,11 +717,21 @@ void Translator::imul_rdx(const DecodedInsn& d) {
   if (d.nops == 3) {
     e_.imul_rri(size, HRDX, HRDX, uint32_t(d.imm));
   } else {
-    e_.load64(HRSI, HR13, reg_off(d.op[0].reg));
-    e_.imul_rr(size, HRDX, HRSI);
+    e_.imul_rr(size, HRDX, gpr_in(d.op[0].reg, HRSI, true));
   }
   if (flags_live_) capture_flags(X86_INS_IMUL);
-  e_.store64(HR13, reg_off(d.op[0].reg), HRDX);
+  store_gpr(d.op[0].reg, HRDX);
+}
+
+// IMUL r, r (, imm) with a cached register: in host registers.
+void Translator::imul_registers(const DecodedInsn& d) {
+  const unsigned size = d.op[0].size;
+  const HostReg src = gpr_in(d.op[1].reg, HRSI, true);
+  const HostReg dst = gpr_in(d.op[0].reg, HRDX, d.nops == 2);
+  if (d.nops == 3) e_.imul_rri(size, dst, src, uint32_t(d.imm));
+  else e_.imul_rr(size, dst, src);
+  if (flags_live_) capture_flags(X86_INS_IMUL);
+  gpr_done(d.op[0].reg, dst);
 }
 
 // Operand 1 (a register, if `reg_ok` allows it, or a 64-bit-address
@@ -594,7 +739,7 @@ void Translator::imul_rdx(const DecodedInsn& d) {
 Translator::Inlined Translator::operand1_then(unsigned k, const DecodedInsn& d, bool reg_ok, unsigned size, int tail) {
   const Operand& o1 = d.op[1];
   if (o1.kind == OpKind::Reg && reg_ok) {
-    e_.load64(HRDX, HR13, reg_off(o1.reg));
+    load_gpr(HRDX, o1.reg);
     emit_tail(d, tail);
     return Inlined::Yes;
   }
@@ -629,11 +774,11 @@ bool Translator::inline_pair(unsigned k, const DecodedInsn& alu, const DecodedIn
   switch (alu.id) {
     case X86_INS_CMP: case X86_INS_TEST: case X86_INS_ADD: case X86_INS_SUB: case X86_INS_AND:
       if (overwrites_flags(alu)) {
-        if (alu.op[1].kind == OpKind::Reg) e_.load64(HRSI, HR13, reg_off(alu.op[1].reg));
+        const HostReg src = alu.op[1].kind == OpKind::Reg ? gpr_in(alu.op[1].reg, HRSI, true) : HRSI;
         branch_cc_ = cc;
         branch_end_ = alu.end_off;
         branch_rel_ = jcc.imm;
-        alu_on_rdx(alu);
+        alu_on_rdx(alu, src);
         branch_cc_ = -1;
         return true;
       }
@@ -660,14 +805,20 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   // R12 = the block's RIP; R14 = the instruction count, and from `start`
   // (where a block that loops to itself comes back, with R12 and R14
   // still right) the count once the block has run.
-  Label start;
+  // Entered from the run loop: R12, R14 and RBP from the Cpu. A chained
+  // block enters at warm_ with them set.
+  Label start, stop_before;
   e_.load64(HR12, HR13, reg_off(REG_RIP));
-  e_.store64(CPU_FIELD(block_rip_), HR12);
   e_.load64(HR14, CPU_FIELD(counters_.instructions));
+  e_.load64(HRBP, CPU_FIELD(cycles_));
+  warm_ = e_.size();
+  e_.store64(CPU_FIELD(block_rip_), HR12);
+  if (cache_allowed_) choose_cached();  // undone by a retry if the block calls
+  reload_cached();
   e_.bind(start);
   e_.lea(HR14, HR14, int32_t(b_.count));
   e_.cmp_mem64(HR14, CPU_FIELD(jit_limit_));
-  e_.jcc(0x7, stop);  // ja
+  e_.jcc(0x7, stop_before);  // ja
   for (unsigned k = 0; k < entries; ++k) {
     const DecodedInsn& d = b_.insns[k];
     const bool last = k + 1 == entries;
@@ -685,7 +836,14 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
     else if (how == Inlined::Yes && last)
       set_rip(d.end_off);
   }
+  if (cached_ && calls_) {
+    retry_ = true;
+    return nullptr;
+  }
   const bool last_calls = entries && b_.insns[entries - 1].fast_count == 1 && calls_last_;
+  // Every inline way to the block's end sets RIP with set_rip (RAX), but
+  // an inline RET's, which pops it.
+  rip_in_rax_ = entries && !calls_last_ && b_.insns[entries - 1].id != X86_INS_RET;
   finish_block(stop, start, last_calls);
   flags_live_ = true;  // a slow path's tail always takes its flags (harmless if dead)
   emit_slow_paths();
@@ -695,7 +853,13 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
     e_.bind(early_exit_[k]);
     exit_with(uint64_t(reinterpret_cast<uintptr_t>(&b_.insns[k])));
   }
-  e_.bind(stop);
+  e_.bind(stop);  // the block ran
+  flush(written_);
+  sync_counters(true);
+  exit_with(kStop);
+  e_.bind(stop_before);  // the block did not run: cached registers as they came
+  flush(written_);
+  sync_counters(false);
   exit_with(kStop);
   uint8_t* code = buf.allocate(e_.size());
   if (!code) {
@@ -705,6 +869,16 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   }
   e_.copy_to(code);
   return code;
+}
+
+void Translator::sync_counters(bool ran) {
+  e_.store64(CPU_FIELD(cycles_), HRBP);
+  if (ran) {
+    e_.store64(CPU_FIELD(counters_.instructions), HR14);
+  } else {
+    e_.lea(HRDX, HR14, -int32_t(b_.count));
+    e_.store64(CPU_FIELD(counters_.instructions), HRDX);
+  }
 }
 
 void Translator::exit_with(uint64_t result) {
@@ -725,21 +899,18 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
     e_.test_rr(8, HRDX, HRDX);
     e_.jcc(0x5, folded);
   }
-  e_.store64(CPU_FIELD(counters_.instructions), HR14);  // count == total_count
-  e_.load64(HRAX, CPU_FIELD(cycles_));
-  e_.lea(HRAX, HRAX, int32_t(b_.total_cost));
-  e_.store64(CPU_FIELD(cycles_), HRAX);
+  e_.lea(HRBP, HRBP, int32_t(b_.total_cost));  // R14 is already the count after it
   e_.bind(retired);
-  // RAX = cycles
-  e_.cmp_mem64(HRAX, CPU_FIELD(next_event_));
+  e_.cmp_mem64(HRBP, CPU_FIELD(next_event_));
   e_.jcc(0x3, stop);  // jae: an event is due
-  e_.load64(HRAX, HR13, reg_off(REG_RIP));
+  if (!rip_in_rax_ || last_calls) e_.load64(HRAX, HR13, reg_off(REG_RIP));
   // A loop back to this block's own start, with no handler call that could
   // have changed the translation of its RIP: run it again directly.
   if (!calls_) {
     e_.alu_rr(AluOp::Cmp, 8, HRAX, HR12);
     e_.jcc(0x4, start);  // je
   }
+  flush(written_);
   // The successor cache, as Cpu::chained_successor (whose jump-cache
   // fallback is the loop's, after kChainMiss): a slot whose RIP matches,
   // of this code generation, holding a block translated in this epoch
@@ -763,26 +934,25 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   e_.load64(HRCX, HRCX, int32_t(offsetof(Block::Successor, block)));
   e_.cmp_mem_imm32(HRCX, int32_t(offsetof(Block, jit_epoch)), uint32_t(buf_->epoch()));
   e_.jcc(0x5, miss);  // not translated (yet): the loop runs it
-  e_.jmp_mem(HRCX, int32_t(offsetof(Block, jit_code)));
+  e_.mov_rr(HR12, HRAX);
+  e_.jmp_mem(HRCX, int32_t(offsetof(Block, jit_warm)));
   e_.bind(miss);
+  sync_counters(true);
   e_.mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(&b_)));
   e_.store64(CPU_FIELD(jit_block_), HRAX);
   exit_with(kChainMiss);
 
   if (!last_calls) return;
   // folded_count_ != 0: settle_fast_path retired part of the block.
+  // RBP and the Cpu's instruction count are as the last call left them.
   e_.bind(folded);
-  e_.load64(HRAX, CPU_FIELD(cycles_));
-  e_.mov_imm(HRCX, b_.total_cost);
-  e_.alu_rr(AluOp::Add, 8, HRAX, HRCX);
+  e_.lea(HRBP, HRBP, int32_t(b_.total_cost));
   e_.load64(HRCX, CPU_FIELD(folded_cost_));
-  e_.alu_rr(AluOp::Sub, 8, HRAX, HRCX);
-  e_.store64(CPU_FIELD(cycles_), HRAX);
-  e_.load64(HRCX, CPU_FIELD(counters_.instructions));
-  e_.lea(HRCX, HRCX, int32_t(b_.total_count));
+  e_.alu_rr(AluOp::Sub, 8, HRBP, HRCX);
+  e_.load64(HR14, CPU_FIELD(counters_.instructions));
+  e_.lea(HR14, HR14, int32_t(b_.total_count));
   e_.load64(HRDX, CPU_FIELD(folded_count_));
-  e_.alu_rr(AluOp::Sub, 8, HRCX, HRDX);
-  e_.store64(CPU_FIELD(counters_.instructions), HRCX);
+  e_.alu_rr(AluOp::Sub, 8, HR14, HRDX);
   e_.alu_rr(AluOp::Xor, 4, HRCX, HRCX);
   e_.store64(CPU_FIELD(folded_cost_), HRCX);
   e_.store64(CPU_FIELD(folded_count_), HRCX);
@@ -852,29 +1022,49 @@ void Translator::emit_slow_paths() {
   for (SlowPath& s : slow_) {
     const DecodedInsn& d = *s.d;
     e_.bind(s.at);
+    flush(written_);  // the call may fault, or the access exit the block
     e_.mov_rr(HRSI, HRAX);  // la (set_fast_entry and set_rip use only RAX)
+    sync_counters(false);
     set_fast_entry(d);
     set_rip(d.end_off);
-    e_.mov_rr(HRDI, HRBX);
+    cpu_to_rdi();
     e_.mov_imm(HRDX, s.size);
     if (s.write) {
       write_value(HRCX, d, s.value);
       call_host(s.value == kValueOperand1 ? reinterpret_cast<const void*>(&Translator::slow_write)
                                           : reinterpret_cast<const void*>(&Translator::slow_push));
+      reload_cached();  // the call clobbered R8-R11 (and a push wrote RSP)
+      e_.load64(HRBP, CPU_FIELD(cycles_));
     } else {
       call_host(s.tail == kTailPop ? reinterpret_cast<const void*>(&Translator::slow_pop)
                                    : reinterpret_cast<const void*>(&Translator::slow_read));
+      reload_cached();
+      e_.load64(HRBP, CPU_FIELD(cycles_));
       e_.mov_rr(HRDX, HRAX);
+      // The rest of the instruction, in CpuState too: an early exit
+      // leaves from here.
+      const uint16_t before = written_;
+      written_ = 0;
       emit_tail(d, s.tail);
+      flush(written_);
+      written_ |= before;
     }
     check_exit(s.k);
     e_.jmp(s.done);
   }
 }
 
-const uint8_t* translate_block(Cpu& cpu, const Block& b, CodeBuffer& buf) {
-  Translator t(cpu, b);
-  return t.run(buf);
+const uint8_t* translate_block(Cpu& cpu, const Block& b, CodeBuffer& buf, const uint8_t** warm) {
+  Translator t(cpu, b, /*cache=*/true);
+  const uint8_t* code = t.run(buf);
+  if (t.retry_without_cache()) {
+    Translator plain(cpu, b, /*cache=*/false);
+    code = plain.run(buf);
+    *warm = code ? code + plain.warm_offset() : nullptr;
+    return code;
+  }
+  *warm = code ? code + t.warm_offset() : nullptr;
+  return code;
 }
 
 #undef CPU_FIELD

@@ -7,7 +7,10 @@
 // every other entry calls its handler exactly as the loop does (its
 // position stored for fault_rip() and cycles(), RIP set, exit_block_
 // checked after). Memory operands probe the software TLB inline and call
-// the slow path on a miss, as Cpu::read/write do.
+// the slow path on a miss, as Cpu::read/write do. A block that calls no
+// handler keeps the guest registers it uses most in host registers, and
+// chained blocks pass the cycle and instruction counts in host registers;
+// both are written back wherever C++ code may look (translator.cpp).
 //
 // So a translated block and the interpreter give the same registers,
 // flags, memory, faults, cycles and instruction counts, and a run is
@@ -42,7 +45,8 @@ inline constexpr int32_t kStateBias = 128;
 inline constexpr uint64_t kChainMiss = 2;
 
 // Translates `b` (decoded in 64-bit mode) into `buf`, resetting the buffer
-// when it is full. Returns the code, which the buffer's entry stub runs.
-const uint8_t* translate_block(Cpu& cpu, const Block& b, CodeBuffer& buf);
+// when it is full. Returns the code, which the buffer's entry stub runs,
+// and sets *warm to where a chained block's translation jumps into it.
+const uint8_t* translate_block(Cpu& cpu, const Block& b, CodeBuffer& buf, const uint8_t** warm);
 
 }  // namespace nestbed::sim::jit
