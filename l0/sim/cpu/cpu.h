@@ -551,6 +551,7 @@ class Cpu : public Clock {
   // While translated code runs: the instruction count it may not pass
   // (execute_block's budget), and the block whose successor it missed.
   uint64_t jit_limit_ = 0;
+  uint64_t jit_saved_flags_ = 0;  // R11 across a translation's call (jit/translator.cpp)
   uint64_t blocks_translated_ = 0;
   Block* jit_block_ = nullptr;
 

@@ -30,7 +30,9 @@ namespace fl = arch::rflags;
 // the counters from block to chained block, and the Cpu's own counters
 // are brought up to date (sync_counters) only where C++ code may look: a
 // call, and every way out. So no block waits on the store of the one
-// before it. RBX and R8-R11 hold cached guest registers (kCacheRegs). RAX,
+// before it. R11 holds the status flags an instruction left, not yet in
+// RFLAGS (pending flags, below). RBX and R8-R10 hold cached guest registers
+// (kCacheRegs). RAX,
 // RCX, RDX, RSI and RDI are scratch: a linear address in RAX, a TLB entry
 // or host pointer in RCX, operand values in RDX and RSI.
 class Translator {
@@ -70,9 +72,9 @@ class Translator {
   // every way out of the block. A block that loops to itself goes round
   // with them in place. A block that turns out to call a handler is
   // translated again without (retry_without_cache): each call would have to
-  // write them back and reload them. A call clobbers R8-R11, so a TLB-miss
+  // write them back and reload them. A call clobbers R8-R10, so a TLB-miss
   // path reloads them.
-  static constexpr HostReg kCacheRegs[] = {HRBX, HR8, HR9, HR10, HR11};
+  static constexpr HostReg kCacheRegs[] = {HRBX, HR8, HR9, HR10};
   const bool cache_allowed_;
   bool retry_ = false;
   uint16_t cached_ = 0;   // guest GPRs (bit g) held in host registers
@@ -91,6 +93,26 @@ class Translator {
   void gpr_done(unsigned g, HostReg r);
   void flush(uint16_t guest_regs);
   void reload_cached();
+
+  // ---- pending flags
+  // In a block that calls no handler, an instruction that writes every
+  // status flag leaves them in R11, not in RFLAGS: AX as lahf/seto set it
+  // in bits 0-15, the mask of the flags it defines (the others are 0) in
+  // bits 16-31; R11 = 0: none pending. They reach RFLAGS (materialize) only
+  // where something may read them: an instruction that reads flags or
+  // writes only some (Jcc alone, ADC/SBB, INC/DEC), a call, an exit; a
+  // chained block gets R11 as it is. So the flags of a compare that ends a
+  // loop are never written when the next iteration overwrites them first.
+  // A block that calls handlers writes its flags at once, and brings in
+  // those pending from the block before at its start.
+  enum class Pending { None, Own, Unknown };  // what R11 holds here
+  Pending pending_ = Pending::None;
+  uint32_t pending_defined_ = 0;  // with Own
+  void defer_flags(uint32_t defined);
+  // RFLAGS = the flags R11 holds, if any, with R11 cleared (keep: left
+  // as it is, for a call that returns to code that still counts on it).
+  // Clobbers RAX, RCX and RDX.
+  void materialize(bool keep = false);
 
   // ---- offsets
   // R13 points kStateBias bytes into the CpuState, so that the registers
@@ -134,7 +156,7 @@ class Translator {
   bool inline_pair(unsigned k, const DecodedInsn& alu, const DecodedInsn& jcc);
   void alu_on_rdx(const DecodedInsn& d, HostReg src = HRSI);
   void finish_alu(const DecodedInsn& d, HostReg dst);
-  void merge_status(uint32_t written);
+  void merge_status(uint32_t written, HostReg temp = HRSI);
   // Set while the ALU half of a fused ALU + Jcc pair is written: the Jcc's
   // condition, the pair's end and the branch's displacement.
   int branch_cc_ = -1;
@@ -348,16 +370,48 @@ void Translator::capture_flags(unsigned id) {
 
 void Translator::capture_flags(uint32_t defined, uint32_t written) {
   e_.lahf_seto();  // AH = SF:ZF:0:AF:0:PF:1:CF, AL = OF
+  if (cache_allowed_ && written == uint32_t(fl::STATUS)) return defer_flags(defined);
   e_.status_from_ax(HRCX, defined);
   merge_status(written);
 }
 
+// R11 = AX (from lahf_seto) and `defined`, with no change to the host's
+// flags (a fused Jcc may still test them).
+void Translator::defer_flags(uint32_t defined) {
+  e_.mov_imm(HR11, uint64_t(defined) << 16);
+  e_.mov16_rr(HR11, HRAX);
+  pending_ = Pending::Own;
+  pending_defined_ = defined;
+}
+
+void Translator::materialize(bool keep) {
+  if (pending_ == Pending::None && !keep) return;
+  Label none;
+  if (keep || pending_ == Pending::Unknown) {
+    e_.test_rr(8, HR11, HR11);
+    e_.jcc(0x4, none);  // jz
+  }
+  e_.mov32_rr(HRAX, HR11);
+  if (!keep && pending_ == Pending::Own) {
+    e_.status_from_ax(HRCX, pending_defined_);
+  } else {
+    e_.status_from_ax(HRCX, uint32_t(fl::STATUS));
+    e_.mov_rr(HRDX, HR11);
+    e_.shr_ri(HRDX, 16);
+    e_.alu_rr(AluOp::And, 4, HRCX, HRDX);
+  }
+  merge_status(uint32_t(fl::STATUS), HRDX);
+  if (!keep) e_.alu_rr(AluOp::Xor, 4, HR11, HR11);
+  e_.bind(none);
+  if (!keep) pending_ = Pending::None;
+}
+
 // RFLAGS = (RFLAGS & ~written) | RCX.
-void Translator::merge_status(uint32_t written) {
-  e_.load64(HRSI, HR13, rflags_off());
-  e_.and64_ri(HRSI, int32_t(~written));
-  e_.alu_rr(AluOp::Or, 8, HRSI, HRCX);
-  e_.store64(HR13, rflags_off(), HRSI);
+void Translator::merge_status(uint32_t written, HostReg temp) {
+  e_.load64(temp, HR13, rflags_off());
+  e_.and64_ri(temp, int32_t(~written));
+  e_.alu_rr(AluOp::Or, 8, temp, HRCX);
+  e_.store64(HR13, rflags_off(), temp);
 }
 
 // RAX = the effective address of d's memory operand (64-bit address size).
@@ -477,6 +531,7 @@ void Translator::call_entry(unsigned k, const DecodedInsn& d) {
   cpu_to_rdi();
   sync_counters(false);
   call_host(reinterpret_cast<const void*>(d.fast));
+  e_.alu_rr(AluOp::Xor, 4, HR11, HR11);  // none pending in such a block; the call clobbered it
   e_.load64(HRBP, CPU_FIELD(cycles_));  // a handler may add cycles
   check_exit(k);
 }
@@ -484,6 +539,7 @@ void Translator::call_entry(unsigned k, const DecodedInsn& d) {
 // Jumps to `taken` if condition cc holds on the guest's RFLAGS (SDM vol. 1,
 // B.1; as condition() in exec_common.h).
 void Translator::condition_jump(unsigned cc, Label& taken) {
+  materialize();
   e_.load_zx(4, HRAX, HR13, rflags_off());
   switch (cc >> 1) {
     case 0: e_.test_ri(4, HRAX, fl::OF); break;
@@ -519,6 +575,11 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
   // A NOP with an operand may be the magic annotation NOP
   // (trace_hooks.h), which its handler records.
   if (id == X86_INS_NOP && d.nops == 0) return Inlined::Yes;
+
+  // ADC/SBB read CF, INC/DEC keep it: the pending flags first (a Jcc:
+  // condition_jump).
+  if (id == X86_INS_ADC || id == X86_INS_SBB || ((id == X86_INS_INC || id == X86_INS_DEC) && flags_live_))
+    materialize();
 
   if ((id == X86_INS_MOV || id == X86_INS_MOVABS) && d.nops == 2) {
     if (is_gpr(o0) && o1.kind == OpKind::Reg && is_gpr(o1)) {  // 32-bit writes zero-extend
@@ -690,6 +751,7 @@ void Translator::alu_on_rdx(const DecodedInsn& d, HostReg src) {
     // handler stores them (CMP, TEST, ADD, SUB, AND: fuse_alu_jcc).
     Label taken, done;
     e_.lahf_seto();
+    if (cache_allowed_) defer_flags(status_mask(id));
     e_.jcc(Cond(branch_cc_), taken);
     finish_alu(d, dst);
     set_rip(branch_end_);
@@ -706,8 +768,10 @@ void Translator::alu_on_rdx(const DecodedInsn& d, HostReg src) {
 
 // The rest of an ALU operation whose flags lahf/seto took: RFLAGS, then op0.
 void Translator::finish_alu(const DecodedInsn& d, HostReg dst) {
-  e_.status_from_ax(HRCX, status_mask(d.id));
-  merge_status(uint32_t(fl::STATUS));
+  if (!cache_allowed_) {
+    e_.status_from_ax(HRCX, status_mask(d.id));
+    merge_status(uint32_t(fl::STATUS));
+  }
   if (d.id != X86_INS_CMP && d.id != X86_INS_TEST) gpr_done(d.op[0].reg, dst);
 }
 
@@ -811,9 +875,12 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   e_.load64(HR12, HR13, reg_off(REG_RIP));
   e_.load64(HR14, CPU_FIELD(counters_.instructions));
   e_.load64(HRBP, CPU_FIELD(cycles_));
+  e_.alu_rr(AluOp::Xor, 4, HR11, HR11);  // no flags pending
   warm_ = e_.size();
   e_.store64(CPU_FIELD(block_rip_), HR12);
+  pending_ = Pending::Unknown;  // those of the block before
   if (cache_allowed_) choose_cached();  // undone by a retry if the block calls
+  else materialize();
   reload_cached();
   e_.bind(start);
   e_.lea(HR14, HR14, int32_t(b_.count));
@@ -855,10 +922,14 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   }
   e_.bind(stop);  // the block ran
   flush(written_);
+  pending_ = Pending::Unknown;
+  materialize();
   sync_counters(true);
   exit_with(kStop);
   e_.bind(stop_before);  // the block did not run: cached registers as they came
   flush(written_);
+  pending_ = Pending::Unknown;
+  materialize();
   sync_counters(false);
   exit_with(kStop);
   uint8_t* code = buf.allocate(e_.size());
@@ -937,6 +1008,8 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   e_.mov_rr(HR12, HRAX);
   e_.jmp_mem(HRCX, int32_t(offsetof(Block, jit_warm)));
   e_.bind(miss);
+  pending_ = Pending::Unknown;
+  materialize();
   sync_counters(true);
   e_.mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(&b_)));
   e_.store64(CPU_FIELD(jit_block_), HRAX);
@@ -1024,6 +1097,8 @@ void Translator::emit_slow_paths() {
     e_.bind(s.at);
     flush(written_);  // the call may fault, or the access exit the block
     e_.mov_rr(HRSI, HRAX);  // la (set_fast_entry and set_rip use only RAX)
+    materialize(/*keep=*/true);  // the access may fault
+    e_.store64(CPU_FIELD(jit_saved_flags_), HR11);
     sync_counters(false);
     set_fast_entry(d);
     set_rip(d.end_off);
@@ -1034,20 +1109,24 @@ void Translator::emit_slow_paths() {
       call_host(s.value == kValueOperand1 ? reinterpret_cast<const void*>(&Translator::slow_write)
                                           : reinterpret_cast<const void*>(&Translator::slow_push));
       reload_cached();  // the call clobbered R8-R11 (and a push wrote RSP)
+      e_.load64(HR11, CPU_FIELD(jit_saved_flags_));
       e_.load64(HRBP, CPU_FIELD(cycles_));
     } else {
       call_host(s.tail == kTailPop ? reinterpret_cast<const void*>(&Translator::slow_pop)
                                    : reinterpret_cast<const void*>(&Translator::slow_read));
       reload_cached();
+      e_.load64(HR11, CPU_FIELD(jit_saved_flags_));
       e_.load64(HRBP, CPU_FIELD(cycles_));
       e_.mov_rr(HRDX, HRAX);
       // The rest of the instruction, in CpuState too: an early exit
       // leaves from here.
       const uint16_t before = written_;
       written_ = 0;
+      pending_ = Pending::None;  // (to see whether the tail defers flags)
       emit_tail(d, s.tail);
       flush(written_);
       written_ |= before;
+      if (pending_ == Pending::Own) materialize(/*keep=*/true);
     }
     check_exit(s.k);
     e_.jmp(s.done);

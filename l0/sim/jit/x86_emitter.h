@@ -86,6 +86,11 @@ class Emitter {
   // mov dst, src (64-bit; mov32_rr: 32-bit, zero-extending)
   void mov_rr(HostReg dst, HostReg src) { rr_op(true, 0x89, src, dst); }
   void mov32_rr(HostReg dst, HostReg src) { rr_op(false, 0x89, src, dst); }
+  // mov dst16, src16 (the upper bits of dst kept; no flag changes)
+  void mov16_rr(HostReg dst, HostReg src) {
+    byte(0x66);
+    rr_op(false, 0x89, src, dst);
+  }
   // r = r's low src_size bytes zero- or sign-extended to dst_size (4 or
   // 8; a 32-bit result zero-extends to 64 bits): MOVZX, MOVSX, MOVSXD.
   void extend(bool sign, unsigned dst_size, unsigned src_size, HostReg r) {
