@@ -23,18 +23,18 @@ namespace fl = arch::rflags;
 // The base and displacement of a Cpu member (Translator::cpu_base).
 #define CPU_FIELD(m) cpu_base(c_.m), cpu_disp(c_.m)
 
-// Register use in translated code (all callee-saved but R8-R11; the entry
-// stub saves them): R15 = the Cpu + CodeBuffer::hot_bias(), R13 = its
-// CpuState + kStateBias, R12 = the block's RIP, R14 = the instruction
-// count (once the block has run), RBP = the cycle count. R14 and RBP carry
-// the counters from block to chained block, and the Cpu's own counters
-// are brought up to date (sync_counters) only where C++ code may look: a
-// call, and every way out. So no block waits on the store of the one
-// before it. R11 holds the status flags an instruction left, not yet in
-// RFLAGS (pending flags, below). RBX and R8-R10 hold cached guest registers
-// (kCacheRegs). RAX,
-// RCX, RDX, RSI and RDI are scratch: a linear address in RAX, a TLB entry
-// or host pointer in RCX, operand values in RDX and RSI.
+// Register use in translated code: R15 = the Cpu + CodeBuffer::hot_bias(),
+// R13 = its CpuState + kStateBias, R12 = the block's RIP, R14 = the
+// instruction count (once the block has run), RBP = the cycle count. R14
+// and RBP carry the counters from block to chained block, and the Cpu's
+// own counters are brought up to date (sync_counters) only where C++ code
+// may look: a call, and every way out. So no block waits on the store of
+// the one before it. R11 holds the status flags an instruction left, not
+// yet in RFLAGS (pending flags, below). In a block that calls no handler,
+// RBX, RDI and R8-R10 hold guest registers (kCacheRegs). RAX, RCX, RDX and
+// RSI are scratch: a linear address in RAX, a TLB entry or host pointer in
+// RCX, operand values in RDX and RSI; RDI is a call's first argument, the
+// Cpu. The entry stub saves the callee-saved ones (RBX, RBP, R12-R15).
 class Translator {
  public:
   Translator(Cpu& c, const Block& b, bool cache) : c_(c), b_(b), cache_allowed_(cache) {}
@@ -72,9 +72,9 @@ class Translator {
   // every way out of the block. A block that loops to itself goes round
   // with them in place. A block that turns out to call a handler is
   // translated again without (retry_without_cache): each call would have to
-  // write them back and reload them. A call clobbers R8-R10, so a TLB-miss
-  // path reloads them.
-  static constexpr HostReg kCacheRegs[] = {HRBX, HR8, HR9, HR10};
+  // write them back and reload them. A call clobbers RDI and R8-R10, so a
+  // TLB-miss path reloads them.
+  static constexpr HostReg kCacheRegs[] = {HRBX, HRDI, HR8, HR9, HR10};
   const bool cache_allowed_;
   bool retry_ = false;
   uint16_t cached_ = 0;   // guest GPRs (bit g) held in host registers
@@ -492,11 +492,11 @@ void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, uns
   static_assert(sizeof(Cpu::TlbEntry) == 64, "the probe indexes the TLB with a shift by 6");
   slow_.push_back(SlowPath{Label{}, Label{}, k, &d, write, size, tail, value});
   SlowPath& s = slow_.back();
-  // RCX = &tlb_[(la >> 12) & TLB_MASK]
+  // RCX = &tlb_[(la >> 12) & TLB_MASK], the index times 64 being
+  // (la >> 6) & (TLB_MASK << 6)
   e_.mov_rr(HRCX, HRAX);
-  e_.shr_ri(HRCX, 12);
-  e_.and32_ri(HRCX, Cpu::TLB_MASK);
-  e_.shl_ri(HRCX, 6);
+  e_.shr_ri(HRCX, 6);
+  e_.and32_ri(HRCX, uint32_t(Cpu::TLB_MASK) << 6);
   e_.add_mem64(HRCX, CPU_FIELD(tlb_));
   // the tag of the access's last byte's page
   e_.lea(HRDX, HRAX, int32_t(size - 1));
@@ -1102,16 +1102,17 @@ void Translator::emit_slow_paths() {
     sync_counters(false);
     set_fast_entry(d);
     set_rip(d.end_off);
-    cpu_to_rdi();
     e_.mov_imm(HRDX, s.size);
     if (s.write) {
       write_value(HRCX, d, s.value);
+      cpu_to_rdi();  // (after the value, which may be a guest register in RDI)
       call_host(s.value == kValueOperand1 ? reinterpret_cast<const void*>(&Translator::slow_write)
                                           : reinterpret_cast<const void*>(&Translator::slow_push));
-      reload_cached();  // the call clobbered R8-R11 (and a push wrote RSP)
+      reload_cached();  // the call clobbered RDI and R8-R10 (and a push wrote RSP)
       e_.load64(HR11, CPU_FIELD(jit_saved_flags_));
       e_.load64(HRBP, CPU_FIELD(cycles_));
     } else {
+      cpu_to_rdi();
       call_host(s.tail == kTailPop ? reinterpret_cast<const void*>(&Translator::slow_pop)
                                    : reinterpret_cast<const void*>(&Translator::slow_read));
       reload_cached();
