@@ -42,7 +42,8 @@ void Cpu::set_translation(bool on, uint32_t after_runs) {
     // executable mappings) every block is interpreted, with the same results.
     try {
       jit_ = std::make_unique<jit::CodeBuffer>(
-          int32_t(reinterpret_cast<const char*>(&cycles_) - reinterpret_cast<const char*>(this)));
+          int32_t(reinterpret_cast<const char*>(&cycles_) - reinterpret_cast<const char*>(this)),
+          int32_t(offsetof(CpuState, rflags)) - jit::kStateBias);
     } catch (const std::bad_alloc&) {
       jit_.reset();
     }

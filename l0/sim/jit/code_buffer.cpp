@@ -1,5 +1,7 @@
 #include "l0/sim/jit/code_buffer.h"
 
+#include "arch/x86/rflags.h"
+
 #include <sys/mman.h>
 
 #include <atomic>
@@ -97,7 +99,8 @@ std::atomic<uint64_t> next_epoch{1};
 
 }  // namespace
 
-CodeBuffer::CodeBuffer(int32_t hot_bias, size_t bytes) : size_(bytes), epoch_(next_epoch++), hot_bias_(hot_bias) {
+CodeBuffer::CodeBuffer(int32_t hot_bias, int32_t rflags_disp, size_t bytes)
+    : size_(bytes), epoch_(next_epoch++), hot_bias_(hot_bias) {
   void* p = map_code(bytes);
   if (p == MAP_FAILED) throw std::bad_alloc();
   base_ = static_cast<uint8_t*>(p);
@@ -113,9 +116,27 @@ CodeBuffer::CodeBuffer(int32_t hot_bias, size_t bytes) : size_(bytes), epoch_(ne
   e.adjust_rsp(8);
   for (unsigned k = kSavedCount; k-- > 0;) e.pop(kSaved[k].reg);
   e.ret();
+  // RFLAGS = (RFLAGS & ~STATUS) | ((AH & 0xd5 | AL << 11) & defined), R11
+  // holding AX in bits 0-15 and `defined` in bits 16-31; nothing if R11 = 0.
+  const size_t materialize_at = e.size();
+  Label none;
+  e.test_rr(8, HR11, HR11);
+  e.jcc(0x4, none);  // jz
+  e.mov32_rr(HRAX, HR11);
+  e.status_from_ax(HRCX, uint32_t(arch::rflags::STATUS));
+  e.mov_rr(HRDX, HR11);
+  e.shr_ri(HRDX, 16);
+  e.alu_rr(AluOp::And, 4, HRCX, HRDX);
+  e.load64(HRDX, HR13, rflags_disp);
+  e.and64_ri(HRDX, int32_t(~uint32_t(arch::rflags::STATUS)));
+  e.alu_rr(AluOp::Or, 8, HRDX, HRCX);
+  e.store64(HR13, rflags_disp, HRDX);
+  e.bind(none);
+  e.ret();
   std::memcpy(base_, e.code().data(), e.size());
   entry_ = reinterpret_cast<Entry>(base_);
   exit_ = base_ + exit_at;
+  materialize_ = base_ + materialize_at;
   stubs_end_ = used_ = (e.size() + 63) & ~size_t(63);
 
   eh_frame_ = build_eh_frame(base_, size_);

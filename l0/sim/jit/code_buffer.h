@@ -18,8 +18,9 @@ namespace nestbed::sim::jit {
 class CodeBuffer {
  public:
   // hot_bias: where R15 points in the Cpu (its hottest fields within a
-  // one-byte displacement).
-  explicit CodeBuffer(int32_t hot_bias, size_t bytes = size_t(32) << 20);
+  // one-byte displacement); rflags_disp: where the guest's RFLAGS is from
+  // R13 (materialize_stub).
+  CodeBuffer(int32_t hot_bias, int32_t rflags_disp, size_t bytes = size_t(32) << 20);
   ~CodeBuffer();
   CodeBuffer(const CodeBuffer&) = delete;
   CodeBuffer& operator=(const CodeBuffer&) = delete;
@@ -31,6 +32,10 @@ class CodeBuffer {
   using Entry = uint64_t (*)(void* cpu, void* state, const uint8_t* code);
   Entry entry() const { return entry_; }
   const uint8_t* exit_stub() const { return exit_; }
+  // Called by translations: if R11 holds pending status flags (translator.cpp,
+  // "pending flags"), writes them to the guest's RFLAGS. R11 is kept;
+  // RAX, RCX and RDX are clobbered.
+  const uint8_t* materialize_stub() const { return materialize_; }
 
   // Room for `n` bytes of code, or nullptr when the buffer is full (then
   // reset() it when no translation is running).
@@ -58,6 +63,7 @@ class CodeBuffer {
   int32_t hot_bias_ = 0;
   Entry entry_ = nullptr;
   const uint8_t* exit_ = nullptr;
+  const uint8_t* materialize_ = nullptr;
   std::vector<uint8_t> eh_frame_;  // CIE, FDE, terminator: registered with the unwinder
 };
 

@@ -386,23 +386,14 @@ void Translator::defer_flags(uint32_t defined) {
 
 void Translator::materialize(bool keep) {
   if (pending_ == Pending::None && !keep) return;
-  Label none;
-  if (keep || pending_ == Pending::Unknown) {
-    e_.test_rr(8, HR11, HR11);
-    e_.jcc(0x4, none);  // jz
-  }
-  e_.mov32_rr(HRAX, HR11);
-  if (!keep && pending_ == Pending::Own) {
+  if (!keep && pending_ == Pending::Own) {  // the mask known here
+    e_.mov32_rr(HRAX, HR11);
     e_.status_from_ax(HRCX, pending_defined_);
+    merge_status(uint32_t(fl::STATUS), HRDX);
   } else {
-    e_.status_from_ax(HRCX, uint32_t(fl::STATUS));
-    e_.mov_rr(HRDX, HR11);
-    e_.shr_ri(HRDX, 16);
-    e_.alu_rr(AluOp::And, 4, HRCX, HRDX);
+    e_.call_rel(buf_->materialize_stub());  // (out of line: exits and TLB misses)
   }
-  merge_status(uint32_t(fl::STATUS), HRDX);
   if (!keep) e_.alu_rr(AluOp::Xor, 4, HR11, HR11);
-  e_.bind(none);
   if (!keep) pending_ = Pending::None;
 }
 
@@ -1134,8 +1125,29 @@ void Translator::emit_slow_paths() {
   }
 }
 
+// Whether some form of instruction `id` is written inline (inline_entry):
+// a block with an instruction that is not surely calls its handler, and is
+// translated without cached registers at once rather than twice. (Only a
+// filter: an inline form the list missed costs a retranslation, nothing
+// else.)
+static bool may_inline(unsigned id) {
+  switch (id) {
+    case X86_INS_NOP: case X86_INS_MOV: case X86_INS_MOVABS: case X86_INS_MOVZX: case X86_INS_MOVSX:
+    case X86_INS_MOVSXD: case X86_INS_SHL: case X86_INS_SAL: case X86_INS_SHR: case X86_INS_SAR:
+    case X86_INS_IMUL: case X86_INS_LEA: case X86_INS_INC: case X86_INS_DEC: case X86_INS_ADD:
+    case X86_INS_OR: case X86_INS_ADC: case X86_INS_SBB: case X86_INS_AND: case X86_INS_SUB:
+    case X86_INS_XOR: case X86_INS_CMP: case X86_INS_TEST: case X86_INS_PUSH: case X86_INS_POP:
+    case X86_INS_CALL: case X86_INS_RET: case X86_INS_JMP:
+      return true;
+    default:
+      return jcc_condition(id) >= 0;
+  }
+}
+
 const uint8_t* translate_block(Cpu& cpu, const Block& b, CodeBuffer& buf, const uint8_t** warm) {
-  Translator t(cpu, b, /*cache=*/true);
+  bool cache = true;
+  for (unsigned k = 0; k < b.count && cache; ++k) cache = may_inline(b.insns[k].id);
+  Translator t(cpu, b, cache);
   const uint8_t* code = t.run(buf);
   if (t.retry_without_cache()) {
     Translator plain(cpu, b, /*cache=*/false);

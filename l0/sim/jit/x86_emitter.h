@@ -29,6 +29,7 @@ struct Label {
 
 class Emitter {
  public:
+  Emitter() { code_.reserve(4096); }  // most translations fit: no regrowth
   const std::vector<uint8_t>& code() const { return code_; }
   size_t size() const { return code_.size(); }
 
