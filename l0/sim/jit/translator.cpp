@@ -182,6 +182,10 @@ class Translator {
   bool rip_in_rax_ = false;
   void call_entry(unsigned k, const DecodedInsn& d);
   void set_rip(int64_t end_off);
+  // RAX = the RIP at the block's end, stored only where it leaves to C++
+  // code (finish_block): a chained block or another round of this one
+  // needs it only in R12.
+  void next_rip(int64_t end_off) { e_.lea(HRAX, HR12, int32_t(end_off)); }
   void set_fast_entry(const DecodedInsn& d);
   void address_of(HostReg r, const void* p);
   void call_host(const void* target);
@@ -333,9 +337,12 @@ void Translator::set_rip(int64_t end_off) {
   e_.store64(HR13, reg_off(REG_RIP), HRAX);
 }
 
+// Where a call is made from, for fault_rip() and cycles(): the entry and
+// its block.
 void Translator::set_fast_entry(const DecodedInsn& d) {
   address_of(HRAX, &d);
   e_.store64(CPU_FIELD(fast_entry_), HRAX);
+  e_.store64(CPU_FIELD(block_rip_), HR12);
 }
 
 // r = a host address: RIP-relative when the buffer reaches it (7 bytes
@@ -518,6 +525,7 @@ void Translator::call_entry(unsigned k, const DecodedInsn& d) {
   calls_ = true;
   address_of(HRSI, &d);
   e_.store64(CPU_FIELD(fast_entry_), HRSI);
+  e_.store64(CPU_FIELD(block_rip_), HR12);
   set_rip(d.end_off);
   cpu_to_rdi();
   sync_counters(false);
@@ -692,7 +700,7 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
     load_gpr(HRAX, RSP);
     e_.lea(HRAX, HRAX, -8);
     memory_access(k, d, true, 8, kTailNone, kValueReturnAddress);
-    set_rip(int64_t(d.end_off) + int64_t(d.imm));
+    next_rip(int64_t(d.end_off) + int64_t(d.imm));
     return Inlined::SetsRip;
   }
   if (id == X86_INS_RET && d.nops == 0) {
@@ -745,11 +753,11 @@ void Translator::alu_on_rdx(const DecodedInsn& d, HostReg src) {
     if (cache_allowed_) defer_flags(status_mask(id));
     e_.jcc(Cond(branch_cc_), taken);
     finish_alu(d, dst);
-    set_rip(branch_end_);
+    next_rip(branch_end_);
     e_.jmp(done);
     e_.bind(taken);
     finish_alu(d, dst);
-    set_rip(int64_t(branch_end_) + int64_t(branch_rel_));
+    next_rip(int64_t(branch_end_) + int64_t(branch_rel_));
     e_.bind(done);
     return;
   }
@@ -807,15 +815,15 @@ Translator::Inlined Translator::operand1_then(unsigned k, const DecodedInsn& d, 
 // RIP = the block's + end_off (+ rel if condition cc holds).
 void Translator::branch(unsigned cc, uint32_t end_off, uint64_t rel) {
   if (cc == kAlways) {
-    set_rip(int64_t(end_off) + int64_t(rel));
+    next_rip(int64_t(end_off) + int64_t(rel));
     return;
   }
   Label taken, done;
   condition_jump(cc, taken);
-  set_rip(end_off);
+  next_rip(end_off);
   e_.jmp(done);
   e_.bind(taken);
-  set_rip(int64_t(end_off) + int64_t(rel));
+  next_rip(int64_t(end_off) + int64_t(rel));
   e_.bind(done);
 }
 
@@ -868,7 +876,6 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   e_.load64(HRBP, CPU_FIELD(cycles_));
   e_.alu_rr(AluOp::Xor, 4, HR11, HR11);  // no flags pending
   warm_ = e_.size();
-  e_.store64(CPU_FIELD(block_rip_), HR12);
   pending_ = Pending::Unknown;  // those of the block before
   if (cache_allowed_) choose_cached();  // undone by a retry if the block calls
   else materialize();
@@ -892,7 +899,7 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
     if (how == Inlined::No)
       call_entry(k, d);
     else if (how == Inlined::Yes && last)
-      set_rip(d.end_off);
+      next_rip(d.end_off);
   }
   if (cached_ && calls_) {
     retry_ = true;
@@ -912,12 +919,14 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
     exit_with(uint64_t(reinterpret_cast<uintptr_t>(&b_.insns[k])));
   }
   e_.bind(stop);  // the block ran
+  if (rip_in_rax_) e_.store64(HR13, reg_off(REG_RIP), HRAX);
   flush(written_);
   pending_ = Pending::Unknown;
   materialize();
   sync_counters(true);
   exit_with(kStop);
   e_.bind(stop_before);  // the block did not run: cached registers as they came
+  e_.store64(HR13, reg_off(REG_RIP), HR12);  // (a chained block's is in R12 alone)
   flush(written_);
   pending_ = Pending::Unknown;
   materialize();
@@ -999,6 +1008,7 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   e_.mov_rr(HR12, HRAX);
   e_.jmp_mem(HRCX, int32_t(offsetof(Block, jit_warm)));
   e_.bind(miss);
+  e_.store64(HR13, reg_off(REG_RIP), HRAX);
   pending_ = Pending::Unknown;
   materialize();
   sync_counters(true);
