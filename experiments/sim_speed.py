@@ -21,8 +21,12 @@ of --repeats runs, taken interleaved. Every timed run is pinned to one CPU
 (--cpu, the last one by default): the vCPUs of a virtual machine need not
 be equally fast (on 2026-12-04 one of this machine's two ran the same run in
 1.05 s, the other in 0.75 s), and a ratio of two runs on different ones
-measures that. Host instruction counts (callgrind) are exact and do not
-depend on the load.
+measures that. Before each timed run 1 GiB of memory is touched and freed
+(--warm): on a virtual machine, pages the hypervisor has not yet backed
+cost their first toucher a fault below, and which of two processes met
+them decided a ratio (warm_host_memory). Against QEMU both get the same
+guest RAM (--ram). Host instruction counts (callgrind) are exact and do
+not depend on the load.
 
     experiments/sim_speed.py                 # all of it (a few minutes)
     experiments/sim_speed.py --repeats 5 --no-callgrind
