@@ -396,5 +396,36 @@ TEST(SimJit, PageFaultFromALoopWithCachedRegistersMatchesTheInterpreter) {
   }
 }
 
+// A block that names no general register and whose instructions all have
+// inline forms, but one not in this form (JMP through memory: its handler),
+// after an instruction that sets flags: the block it jumps to, a lone Jcc,
+// must find those flags, not lose them in a host register across the call.
+TEST(SimJit, FlagsSetBeforeAHandlerCallInABlockWithoutRegistersSurviveIt) {
+  for (uint8_t value : {0x00, 0x7f, 0x80, 0xff}) {
+    Asm a(L::CODE);
+    a.mov_imm64(rAX, 0);
+    const size_t target_imm = a.bytes.size() - 8;  // patched below: the address of `lone_jcc`
+    a.modrm({0x89}, 8, rAX, Asm::abs(L::DATA + 0x30));  // mov [abs], rax
+    a.mov_imm64(r15, 40);
+    const uint64_t top = a.here();
+    a.modrm({0x80}, 1, 7, Asm::abs(L::DATA + 0x10)).imm(value, 1);  // cmp byte [abs], value
+    a.modrm({0xff}, 8, 4, Asm::abs(L::DATA + 0x30));                  // jmp [abs]: its handler
+    const uint64_t lone_jcc = a.here();
+    const size_t skip = a.jcc_forward(0x2);                            // jb: CMP's CF
+    a.modrm({0x80}, 1, 0, Asm::abs(L::DATA + 0x28)).imm(1, 1);        // add byte [abs], 1
+    a.bind(skip);
+    a.modrm({0x80}, 1, 0, Asm::abs(L::DATA + 0x10)).imm(0x35, 1);     // add byte [abs], 0x35
+    a.modrm({0xff}, 8, 1, reg_op(r15));                               // dec r15
+    a.jcc(0x5, top);
+    a.hlt();
+    for (unsigned n = 0; n < 8; ++n) a.bytes[target_imm + n] = uint8_t(lone_jcc >> (8 * n));
+    const Outcome off = run(a, false, 3);
+    const Outcome on = run(a, true, 3);
+    ASSERT_EQ(off.stop, CpuStop::Halted);
+    EXPECT_GT(on.translated, 0u);
+    expect_same(on, off, "cmp with " + std::to_string(value));
+  }
+}
+
 }  // namespace
 }  // namespace nestbed::testing

@@ -901,7 +901,9 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
     else if (how == Inlined::Yes && last)
       next_rip(d.end_off);
   }
-  if (cached_ && calls_) {
+  // Cached registers and pending flags are for blocks that call no handler
+  // (a handler would see neither).
+  if (cache_allowed_ && calls_) {
     retry_ = true;
     return nullptr;
   }
