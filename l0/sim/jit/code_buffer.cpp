@@ -133,7 +133,7 @@ CodeBuffer::CodeBuffer(int32_t hot_bias, int32_t rflags_disp, size_t bytes)
   e.store64(HR13, rflags_disp, HRDX);
   e.bind(none);
   e.ret();
-  std::memcpy(base_, e.code().data(), e.size());
+  std::memcpy(base_, e.data(), e.size());
   entry_ = reinterpret_cast<Entry>(base_);
   exit_ = base_ + exit_at;
   materialize_ = base_ + materialize_at;

@@ -29,13 +29,13 @@ struct Label {
 
 class Emitter {
  public:
-  Emitter() { code_.reserve(4096); }  // most translations fit: no regrowth
-  const std::vector<uint8_t>& code() const { return code_; }
-  size_t size() const { return code_.size(); }
+  // The code so far: size() bytes from data().
+  const uint8_t* data() const { return code_.data(); }
+  size_t size() const { return size_; }
 
   // ---- labels (rel32 jumps within one translation)
   void bind(Label& l) {
-    l.pos = int32_t(code_.size());
+    l.pos = int32_t(size_);
     for (uint32_t f : l.fixups) patch_rel32(f, l.pos);
     l.fixups.clear();
   }
@@ -184,7 +184,7 @@ class Emitter {
     byte(bit);
   }
   // lahf; seto al
-  void lahf_seto() { code_.insert(code_.end(), {0x9f, 0x0f, 0x90, 0xc0}); }
+  void lahf_seto() { raw("\x9f\x0f\x90\xc0", 4); }
   // r = RFLAGS status bits from AX as lahf_seto left it, masked: (AH &
   // 0xd5) | (AL << 11). Clobbers EAX.
   void status_from_ax(HostReg r, uint32_t mask) {
@@ -230,12 +230,12 @@ class Emitter {
   // the code's address is known (the caller checks it is within reach).
   void call_rel(const void* target) {
     byte(0xe8);
-    relocs_.push_back({uint32_t(code_.size()), reinterpret_cast<uintptr_t>(target)});
+    relocs_.push_back({uint32_t(size_), reinterpret_cast<uintptr_t>(target)});
     imm32(0);
   }
   void jmp_rel(const void* target) {
     byte(0xe9);
-    relocs_.push_back({uint32_t(code_.size()), reinterpret_cast<uintptr_t>(target)});
+    relocs_.push_back({uint32_t(size_), reinterpret_cast<uintptr_t>(target)});
     imm32(0);
   }
   // lea r64, [rip + rel32] to an absolute address (patched like call_rel).
@@ -243,12 +243,12 @@ class Emitter {
     rex(true, r, 0, 0, true);
     byte(0x8d);
     modrm(0, r, 5);
-    relocs_.push_back({uint32_t(code_.size()), reinterpret_cast<uintptr_t>(target)});
+    relocs_.push_back({uint32_t(size_), reinterpret_cast<uintptr_t>(target)});
     imm32(0);
   }
   // Writes the code to `at` with its rel32 fields to absolute targets.
   void copy_to(uint8_t* at) const {
-    std::memcpy(at, code_.data(), code_.size());
+    std::memcpy(at, code_.data(), size_);
     for (const Reloc& r : relocs_) {
       const int64_t rel = int64_t(r.target) - int64_t(reinterpret_cast<uintptr_t>(at) + r.at + 4);
       const int32_t rel32 = int32_t(rel);
@@ -268,20 +268,27 @@ class Emitter {
   }
 
  private:
-  std::vector<uint8_t> code_;
+  // Room ahead of the code (size_ bytes used), so that writing a byte is a
+  // compare and a store (translation is a tenth of a short nested run).
+  std::vector<uint8_t> code_ = std::vector<uint8_t>(4096);
+  size_t size_ = 0;
   struct Reloc {
     uint32_t at;
     uintptr_t target;
   };
   std::vector<Reloc> relocs_;
 
-  void byte(uint8_t b) { code_.push_back(b); }
+  void byte(uint8_t b) {
+    if (size_ == code_.size()) code_.resize(2 * code_.size());
+    code_[size_++] = b;
+  }
   void imm16(uint16_t v) { raw(&v, 2); }
   void imm32(uint32_t v) { raw(&v, 4); }
   void imm64(uint64_t v) { raw(&v, 8); }
   void raw(const void* p, size_t n) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    code_.insert(code_.end(), b, b + n);
+    if (size_ + n > code_.size()) code_.resize(2 * (size_ + n));
+    std::memcpy(&code_[size_], p, n);
+    size_ += n;
   }
   void modrm(uint8_t mod, uint8_t reg, uint8_t rm) { byte(uint8_t((mod << 6) | ((reg & 7) << 3) | (rm & 7))); }
   // REX when needed: W, or an extended register, or (force) byte registers
@@ -319,7 +326,7 @@ class Emitter {
     modrm(3, reg, rm);
   }
   void rel32_to(Label& l) {
-    const uint32_t at = uint32_t(code_.size());
+    const uint32_t at = uint32_t(size_);
     imm32(0);
     if (l.pos >= 0)
       patch_rel32(at, l.pos);
