@@ -301,29 +301,34 @@ TEST(SimJit, InstructionLimitsStopAtTheSameInstruction) {
   }
 }
 
-// Each iteration stores to the next page through RBP; the pages run out of
-// RAM after a few iterations (setup_long_mode maps RAM only): the #PF is
-// taken from translated code with the same state as from the interpreter.
+// Each iteration stores to the next page through RBP (`before` random
+// instructions of `g`, the store, three more); the pages run out of RAM
+// after a few iterations (setup_long_mode maps RAM only): the #PF is taken
+// from translated code with the same state as from the interpreter.
+void expect_store_fault_matches(Generator& g, uint32_t seed, unsigned before, bool stack) {
+  Asm a(L::CODE);
+  a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, 100);
+  const uint64_t top = a.here();
+  for (unsigned k = 0; k < before; ++k) g.instruction(a, stack);
+  a.modrm({0x89}, 8, rAX, mem_op(rBP, 8));        // mov [rbp + 8], rax
+  for (unsigned k = 0; k < 3; ++k) g.instruction(a, stack);
+  a.modrm({0x81}, 8, 0, reg_op(rBP)).imm(0x1000, 4);  // add rbp, 0x1000
+  a.modrm({0xff}, 8, 1, reg_op(r15));
+  a.jcc(0x5, top);
+  a.hlt();
+  const uint64_t rbp = SimMachine::kDefaultRam - 12 * 0x1000;
+  const Outcome off = run(a, false, seed, rbp);
+  const Outcome on = run(a, true, seed, rbp);
+  ASSERT_EQ(off.stop, CpuStop::Halted);
+  EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
+  EXPECT_GT(on.translated, 0u);
+  expect_same(on, off, "seed " + std::to_string(seed));
+}
+
 TEST(SimJit, PageFaultFromTranslatedCodeMatchesTheInterpreter) {
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     Generator g(seed);
-    Asm a(L::CODE);
-    a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, 100);
-    const uint64_t top = a.here();
-    for (unsigned k = 0; k < 6; ++k) g.instruction(a);
-    a.modrm({0x89}, 8, rAX, mem_op(rBP, 8));        // mov [rbp + 8], rax
-    for (unsigned k = 0; k < 3; ++k) g.instruction(a);
-    a.modrm({0x81}, 8, 0, reg_op(rBP)).imm(0x1000, 4);  // add rbp, 0x1000
-    a.modrm({0xff}, 8, 1, reg_op(r15));
-    a.jcc(0x5, top);
-    a.hlt();
-    const uint64_t rbp = SimMachine::kDefaultRam - 12 * 0x1000;
-    const Outcome off = run(a, false, seed, rbp);
-    const Outcome on = run(a, true, seed, rbp);
-    ASSERT_EQ(off.stop, CpuStop::Halted);
-    EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
-    EXPECT_GT(on.translated, 0u);
-    expect_same(on, off, "seed " + std::to_string(seed));
+    expect_store_fault_matches(g, seed, 6, /*stack=*/true);
   }
 }
 
@@ -376,23 +381,7 @@ TEST(SimJit, InlineLoopsWithCachedRegistersMatchTheInterpreter) {
 TEST(SimJit, PageFaultFromALoopWithCachedRegistersMatchesTheInterpreter) {
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     Generator g(seed, /*inline_only=*/true);
-    Asm a(L::CODE);
-    a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, 100);
-    const uint64_t top = a.here();
-    for (unsigned k = 0; k < 5; ++k) g.instruction(a, false);
-    a.modrm({0x89}, 8, rAX, mem_op(rBP, 8));  // mov [rbp + 8], rax
-    for (unsigned k = 0; k < 3; ++k) g.instruction(a, false);
-    a.modrm({0x81}, 8, 0, reg_op(rBP)).imm(0x1000, 4);  // add rbp, 0x1000
-    a.modrm({0xff}, 8, 1, reg_op(r15));
-    a.jcc(0x5, top);
-    a.hlt();
-    const uint64_t rbp = SimMachine::kDefaultRam - 12 * 0x1000;
-    const Outcome off = run(a, false, seed, rbp);
-    const Outcome on = run(a, true, seed, rbp);
-    ASSERT_EQ(off.stop, CpuStop::Halted);
-    EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
-    EXPECT_GT(on.translated, 0u);
-    expect_same(on, off, "seed " + std::to_string(seed));
+    expect_store_fault_matches(g, seed, 5, /*stack=*/false);
   }
 }
 

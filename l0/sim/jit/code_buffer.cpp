@@ -117,7 +117,7 @@ CodeBuffer::CodeBuffer(int32_t hot_bias, int32_t rflags_disp, size_t bytes)
   for (unsigned k = kSavedCount; k-- > 0;) e.pop(kSaved[k].reg);
   e.ret();
   // RFLAGS = (RFLAGS & ~STATUS) | ((AH & 0xd5 | AL << 11) & defined), R11
-  // holding AX in bits 0-15 and `defined` in bits 16-31; nothing if R11 = 0.
+  // holding AX and `defined` (kPendingDefinedShift); nothing if R11 = 0.
   const size_t materialize_at = e.size();
   Label none;
   e.test_rr(8, HR11, HR11);
@@ -125,12 +125,9 @@ CodeBuffer::CodeBuffer(int32_t hot_bias, int32_t rflags_disp, size_t bytes)
   e.mov32_rr(HRAX, HR11);
   e.status_from_ax(HRCX, uint32_t(arch::rflags::STATUS));
   e.mov_rr(HRDX, HR11);
-  e.shr_ri(HRDX, 16);
+  e.shr_ri(HRDX, kPendingDefinedShift);
   e.alu_rr(AluOp::And, 4, HRCX, HRDX);
-  e.load64(HRDX, HR13, rflags_disp);
-  e.and64_ri(HRDX, int32_t(~uint32_t(arch::rflags::STATUS)));
-  e.alu_rr(AluOp::Or, 8, HRDX, HRCX);
-  e.store64(HR13, rflags_disp, HRDX);
+  e.merge_into(HR13, rflags_disp, uint32_t(arch::rflags::STATUS), HRCX, HRDX);
   e.bind(none);
   e.ret();
   std::memcpy(base_, e.data(), e.size());

@@ -15,6 +15,10 @@
 
 namespace nestbed::sim::jit {
 
+// Pending status flags in R11 (translator.cpp, "pending flags"): lahf/seto's
+// AX in bits 0-15, the mask of the flags defined from this bit up; 0: none.
+inline constexpr unsigned kPendingDefinedShift = 16;
+
 class CodeBuffer {
  public:
   // hot_bias: where R15 points in the Cpu (its hottest fields within a

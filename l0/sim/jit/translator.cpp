@@ -176,6 +176,13 @@ class Translator {
   // The Cpu's cycles and instructions = RBP and R14 (less this block's
   // count if it has not run, `ran` false); clobbers RDX.
   void sync_counters(bool ran);
+  // On a way out to C++: the pending flags (whatever R11 holds on the
+  // paths that meet here) into RFLAGS, and the counters (sync_counters).
+  void state_to_cpu(bool ran) {
+    pending_ = Pending::Unknown;
+    materialize();
+    sync_counters(ran);
+  }
   // The offset chained blocks enter at, past the loads of R12, R14 and RBP.
   size_t warm_ = 0;
   // Whether RAX holds RIP when the block's last entry is done.
@@ -385,7 +392,7 @@ void Translator::capture_flags(uint32_t defined, uint32_t written) {
 // R11 = AX (from lahf_seto) and `defined`, with no change to the host's
 // flags (a fused Jcc may still test them).
 void Translator::defer_flags(uint32_t defined) {
-  e_.mov_imm(HR11, uint64_t(defined) << 16);
+  e_.mov_imm(HR11, uint64_t(defined) << kPendingDefinedShift);
   e_.mov16_rr(HR11, HRAX);
   pending_ = Pending::Own;
   pending_defined_ = defined;
@@ -406,10 +413,7 @@ void Translator::materialize(bool keep) {
 
 // RFLAGS = (RFLAGS & ~written) | RCX.
 void Translator::merge_status(uint32_t written, HostReg temp) {
-  e_.load64(temp, HR13, rflags_off());
-  e_.and64_ri(temp, int32_t(~written));
-  e_.alu_rr(AluOp::Or, 8, temp, HRCX);
-  e_.store64(HR13, rflags_off(), temp);
+  e_.merge_into(HR13, rflags_off(), written, HRCX, temp);
 }
 
 // RAX = the effective address of d's memory operand (64-bit address size).
@@ -923,16 +927,12 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   e_.bind(stop);  // the block ran
   if (rip_in_rax_) e_.store64(HR13, reg_off(REG_RIP), HRAX);
   flush(written_);
-  pending_ = Pending::Unknown;
-  materialize();
-  sync_counters(true);
+  state_to_cpu(true);
   exit_with(kStop);
   e_.bind(stop_before);  // the block did not run: cached registers as they came
   e_.store64(HR13, reg_off(REG_RIP), HR12);  // (a chained block's is in R12 alone)
   flush(written_);
-  pending_ = Pending::Unknown;
-  materialize();
-  sync_counters(false);
+  state_to_cpu(false);
   exit_with(kStop);
   uint8_t* code = buf.allocate(e_.size());
   if (!code) {
@@ -1011,9 +1011,7 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   e_.jmp_mem(HRCX, int32_t(offsetof(Block, jit_warm)));
   e_.bind(miss);
   e_.store64(HR13, reg_off(REG_RIP), HRAX);
-  pending_ = Pending::Unknown;
-  materialize();
-  sync_counters(true);
+  state_to_cpu(true);
   e_.mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(&b_)));
   e_.store64(CPU_FIELD(jit_block_), HRAX);
   exit_with(kChainMiss);

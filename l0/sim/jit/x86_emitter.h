@@ -197,6 +197,15 @@ class Emitter {
       alu_rr(AluOp::Or, 4, r, HRAX);
     }
   }
+  // [base + disp] = ([base + disp] & ~written) | bits, through temp: the
+  // guest's RFLAGS given the status flags in `bits` (translator.cpp and the
+  // code buffer's materialize stub).
+  void merge_into(HostReg base, int32_t disp, uint32_t written, HostReg bits, HostReg temp) {
+    load64(temp, base, disp);
+    and64_ri(temp, int32_t(~written));
+    alu_rr(AluOp::Or, 8, temp, bits);
+    store64(base, disp, temp);
+  }
   // shl/shr/sar r, imm8 at 4 or 8 bytes (C1 /4, /5, /7)
   void shift_sized(uint8_t ext, unsigned size, HostReg r, uint8_t n) {
     rex(size == 8, 0, 0, r, false);
