@@ -84,6 +84,7 @@ void Cpu::reset_to_multiboot(uint32_t entry, uint32_t eax, uint32_t ebx) {
   dbg_pending_ = dbg_hits_ = 0;
   recompute_mode();
   flush_tlb(true);
+  flush_ept_cache();
   debug_registers_changed();
   update_alignment_check();
 }

@@ -19,6 +19,7 @@
 #include "l0/sim/cpu/decoded_insn.h"
 #include "l0/sim/cpu/guest_fault.h"
 #include "l0/sim/cpu/lbr.h"
+#include "l0/sim/mmu/ept_cache.h"
 #include "l0/sim/trace_hooks.h"
 
 #define NB_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -380,6 +381,8 @@ class Cpu : public Clock {
                          bool* writable_now = nullptr);
   bool ept_active() const { return ept_active_; }
   void set_ept_active(bool v) { ept_active_ = v; }
+  // Drops every cached guest-physical mapping (INVEPT, VMXON, VMXOFF).
+  void flush_ept_cache() { ept_cache_.flush(); }
   // Selects the TLB for a (VPID, EPT) context; `flush` empties it first
   // (every PCID of it). With CR4.PCIDE the TLB is further tagged by the
   // current PCID (CR3[11:0], SDM 4.10.1): the context key carries it in
@@ -616,6 +619,9 @@ class Cpu : public Clock {
   std::unique_ptr<vmx::Vmx> vmx_;
   bool non_root_ = false;
   bool ept_active_ = false;
+  EptCache ept_cache_;  // guest-physical mappings (ept_translate)
+  // ept_translate's miss: the walk, whose success fills ept_cache_.
+  uint64_t ept_walk(uint64_t gpa, Access a, uint64_t la, bool la_valid, bool paging_structure, bool* writable_now);
   bool injecting_ = false;
   uint64_t pf_linear_ = 0;  // the faulting linear address of the last #PF raised
   uint32_t idt_vectoring_info_ = 0, idt_vectoring_error_ = 0;

@@ -15,6 +15,19 @@ using namespace arch::vmx;
 
 uint64_t Cpu::ept_translate(uint64_t gpa, Access a, uint64_t la, bool la_valid, bool paging_structure,
                             bool* writable_now) {
+  static_assert(EptCache::kRead == 1u << unsigned(Access::Read) && EptCache::kWrite == 1u << unsigned(Access::Write) &&
+                EptCache::kExec == 1u << unsigned(Access::Exec));
+  const uint64_t eptp = vmx_->controls().eptp;
+  const uint64_t hit = ept_cache_.find(eptp, gpa, 1u << unsigned(a));
+  if (NB_LIKELY(hit != EptCache::kMiss)) {
+    if (writable_now) *writable_now = hit & EptCache::kWrite;
+    return (hit & ~0xfffull) | (gpa & 0xfff);
+  }
+  return ept_walk(gpa, a, la, la_valid, paging_structure, writable_now);
+}
+
+uint64_t Cpu::ept_walk(uint64_t gpa, Access a, uint64_t la, bool la_valid, bool paging_structure,
+                       bool* writable_now) {
   const common::vmx::EptMemory mem{
       this,
       [](void* ctx, uint64_t pa, uint64_t& v) {
@@ -30,12 +43,15 @@ uint64_t Cpu::ept_translate(uint64_t gpa, Access a, uint64_t la, bool la_valid, 
   common::vmx::EptWalkOptions opt;
   opt.execute_only = true;  // IA32_VMX_EPT_VPID_CAP bit 0 is reported
   opt.paging_structure = paging_structure;
-  const common::vmx::EptWalkResult r = common::vmx::ept_walk(vmx_->controls().eptp, gpa, access, mem, opt);
+  const uint64_t eptp_value = vmx_->controls().eptp;
+  const common::vmx::EptWalkResult r = common::vmx::ept_walk(eptp_value, gpa, access, mem, opt);
   if (r.status == common::vmx::EptWalkStatus::Ok) {
-    if (writable_now) {
-      const bool ad = eptp::ENABLE_AD.test(vmx_->controls().eptp);
-      *writable_now = r.writable && (!ad || ept_entry::DIRTY.test(r.leaf));
-    }
+    const bool ad = eptp::ENABLE_AD.test(eptp_value);
+    const bool write_now = r.writable && (!ad || ept_entry::DIRTY.test(r.leaf));
+    if (writable_now) *writable_now = write_now;
+    ept_cache_.fill(eptp_value, gpa, r.address,
+                    (r.readable ? EptCache::kRead : 0) | (write_now ? EptCache::kWrite : 0) |
+                        (r.executable ? EptCache::kExec : 0));
     return r.address;
   }
 

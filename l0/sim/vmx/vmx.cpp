@@ -106,6 +106,7 @@ void Vmx::vmxon(uint64_t region) {
   }
   vmxon_ = true;
   vmxon_region_ = region;
+  cpu_.flush_ept_cache();  // no guest-physical mapping from before VMXON survives it
   current_pa_ = ~0ull;
   current_ = nullptr;
   vm_succeed();
@@ -115,6 +116,7 @@ void Vmx::vmxoff() {
   // Write back every cached VMCS so software may VMPTRLD it again later.
   for (auto& [pa, v] : cache_) write_region(pa, *v);
   cache_.clear();
+  cpu_.flush_ept_cache();
   vmxon_ = false;
   current_ = nullptr;
   current_pa_ = ~0ull;
@@ -839,8 +841,10 @@ void Vmx::invept(uint64_t type, uint64_t eptp) {
     if (!check_eptp(eptp, sim_vmx_capabilities()).ok())
       return vm_fail(uint32_t(VmInstructionError::INVALID_INVEPT_INVVPID_OPERAND));
     const uint64_t tag = (eptp & arch::pte::ADDR_MASK) << 4;
+    cpu_.flush_ept_cache();  // every EP4TA's: more than asked, which 28.4.3.4 allows
     cpu_.flush_tlb_contexts([tag](uint64_t key) { return (Cpu::tlb_vmx_key(key) & ~0xffffull) == tag; });
   } else if (type == invept_type::ALL_CONTEXT) {
+    cpu_.flush_ept_cache();
     cpu_.flush_tlb_contexts([](uint64_t key) { return (Cpu::tlb_vmx_key(key) & ~0xffffull) != 0; });
   } else {
     return vm_fail(uint32_t(VmInstructionError::INVALID_INVEPT_INVVPID_OPERAND));

@@ -1,0 +1,79 @@
+// Guest-physical mappings (SDM vol. 3, 28.4.1 "Information That May Be
+// Cached"): what a completed EPT walk found for a 4 KiB guest-physical page,
+// so that the next access to it does not walk the EPT paging structures
+// again. Without it, every guest page walk at depth >= 1 is two-dimensional:
+// each of the guest's four paging-structure reads walks the EPT too.
+//
+// Tagged by the EPTP (its EP4TA and the bits that change the walk's meaning,
+// such as A/D enable), as the SDM tags guest-physical mappings by EP4TA, and
+// invalidated by INVEPT (28.4.3.1). INVEPT here empties the whole cache, of
+// whichever type: invalidating more than asked is always allowed (28.4.3.4).
+//
+// Only walks that succeeded are cached, and only for the accesses the walk
+// proved allowed without any further effect on memory:
+// - read or execute, when the walk's permissions allowed it (with EPT A/D
+//   on, the walk has already set every accessed flag on the way);
+// - write, when EPT allows it and, with A/D on, the leaf's dirty flag is
+//   already set (28.2.4) — so the first write after a read still walks, sets
+//   D and logs the page for page-modification logging (28.2.5).
+// A walk that ends in an EPT violation or misconfiguration is never cached,
+// so a VMM that makes an entry present needs no INVEPT (28.4.3.1) and one
+// that takes permissions away must use INVEPT, as on hardware.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+namespace nestbed::sim {
+
+class EptCache {
+ public:
+  static constexpr unsigned kSize = 8192;
+  static constexpr uint64_t kRead = 1, kWrite = 2, kExec = 4;  // in Entry::hpa's low bits
+
+  // The host-physical page (with the rights in its low bits) for `gpa`
+  // under `eptp`, or kMiss. `need`: one of kRead, kWrite, kExec.
+  uint64_t find(uint64_t eptp, uint64_t gpa, uint64_t need) const {
+    if (!entries_) return kMiss;
+    const Entry& e = entries_[index(gpa)];
+    if (e.gpa_page != (gpa & ~0xfffull) || e.context != context(eptp) || !(e.hpa & need)) return kMiss;
+    return e.hpa;
+  }
+  static constexpr uint64_t kMiss = ~0ull;
+
+  // Caches a completed walk: `hpa` the translated address, `rights` the
+  // kRead/kWrite/kExec bits a later access may reuse it for.
+  void fill(uint64_t eptp, uint64_t gpa, uint64_t hpa, uint64_t rights) {
+    if (!entries_) entries_ = std::make_unique<Entry[]>(kSize);
+    Entry& e = entries_[index(gpa)];
+    e.gpa_page = gpa & ~0xfffull;
+    e.context = context(eptp);
+    e.hpa = (hpa & ~0xfffull) | rights;
+  }
+
+  // INVEPT (any type), VMXON, VMXOFF, reset: O(1) — a new epoch makes
+  // every entry stale; only when the epoch wraps is the array cleared.
+  void flush() {
+    if (++epoch_ < kEpochs) return;
+    epoch_ = 1;
+    if (entries_)
+      for (unsigned k = 0; k < kSize; ++k) entries_[k] = Entry{};
+  }
+
+ private:
+  struct Entry {
+    uint64_t gpa_page = 1;  // odd: never equals a page address
+    uint64_t context = 0;   // context(eptp) when filled
+    uint64_t hpa = 0;       // the host-physical page | rights
+  };
+  // EPTP bits 63:52 are reserved (must be 0 at VM entry, SDM 26.2.1.1):
+  // the epoch goes there, so one compare checks both.
+  static constexpr unsigned kEpochShift = 52;
+  static constexpr uint64_t kEpochs = 1ull << (64 - kEpochShift);
+  uint64_t context(uint64_t eptp) const { return eptp | (epoch_ << kEpochShift); }
+  static unsigned index(uint64_t gpa) { return unsigned(gpa >> 12) & (kSize - 1); }
+
+  std::unique_ptr<Entry[]> entries_;  // allocated at the first fill
+  uint64_t epoch_ = 1;
+};
+
+}  // namespace nestbed::sim
