@@ -1,4 +1,4 @@
-// Guest-physical mappings (SDM vol. 3, 28.4.1 "Information That May Be
+// Guest-physical mappings (SDM vol. 3, 28.3.1 "Information That May Be
 // Cached"): what a completed EPT walk found for a 4 KiB guest-physical page,
 // so that the next access to it does not walk the EPT paging structures
 // again. Without it, every guest page walk at depth >= 1 is two-dimensional:
@@ -6,8 +6,8 @@
 //
 // Tagged by the EPTP (its EP4TA and the bits that change the walk's meaning,
 // such as A/D enable), as the SDM tags guest-physical mappings by EP4TA, and
-// invalidated by INVEPT (28.4.3.1). INVEPT here empties the whole cache, of
-// whichever type: invalidating more than asked is always allowed (28.4.3.4).
+// invalidated by INVEPT (28.3.3.1). INVEPT here empties the whole cache, of
+// whichever type: a processor may drop cached mappings at any time (28.3.3).
 //
 // Only walks that succeeded are cached, and only for the accesses the walk
 // proved allowed without any further effect on memory:
@@ -17,7 +17,7 @@
 //   already set (28.2.4) — so the first write after a read still walks, sets
 //   D and logs the page for page-modification logging (28.2.5).
 // A walk that ends in an EPT violation or misconfiguration is never cached,
-// so a VMM that makes an entry present needs no INVEPT (28.4.3.1) and one
+// so a VMM that makes an entry present needs no INVEPT (28.3.3.2) and one
 // that takes permissions away must use INVEPT, as on hardware.
 #pragma once
 #include <cstdint>

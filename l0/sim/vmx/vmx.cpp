@@ -841,7 +841,7 @@ void Vmx::invept(uint64_t type, uint64_t eptp) {
     if (!check_eptp(eptp, sim_vmx_capabilities()).ok())
       return vm_fail(uint32_t(VmInstructionError::INVALID_INVEPT_INVVPID_OPERAND));
     const uint64_t tag = (eptp & arch::pte::ADDR_MASK) << 4;
-    cpu_.flush_ept_cache();  // every EP4TA's: more than asked, which 28.4.3.4 allows
+    cpu_.flush_ept_cache();  // every EP4TA's: more than asked, which 28.3.3 allows
     cpu_.flush_tlb_contexts([tag](uint64_t key) { return (Cpu::tlb_vmx_key(key) & ~0xffffull) == tag; });
   } else if (type == invept_type::ALL_CONTEXT) {
     cpu_.flush_ept_cache();
