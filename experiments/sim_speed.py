@@ -10,7 +10,8 @@ of a shared machine cancels as far as it can:
   3. host time per depth-1 CPUID and OUT round trip (cpuid-loop and
      pio-loop under l1-vmm, two counts, the difference divided by the
      difference in iterations);
-  4. depth-1 / depth-0 time on sieve and memtouch;
+  4. depth-1 / depth-0 time on sieve and memtouch, with start-up and
+     without it, and host instructions on memtouch (callgrind);
   5. --trace on / off time on the depth-1 cpuid-loop, and trace bytes per
      VM transition (exits + entries).
 
@@ -164,14 +165,7 @@ def callgrind(opts):
         return
     args = depth0(opts, "sieve", opts.callgrind_sieve)
     _, stats = nestbed(opts, args)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
-        run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", opts.nestbed, "run", *args],
-                             capture_output=True, text=True)
-    match = re.search(r"refs:\s+([\d,]+)", run.stderr)
-    if not match:
-        sys.exit("callgrind printed no instruction count:\n" + run.stderr)
-    host = int(match[1].replace(",", ""))
+    host = callgrind_count(opts, args)
     guest = stats["instructions"]
     print("## Host instructions per guest instruction (callgrind)\n")
     print("| run | host instructions | guest instructions | host per guest |")
@@ -195,19 +189,50 @@ def round_trips(opts):
     print()
 
 
+def callgrind_count(opts, args):
+    """Host instructions (callgrind, exact) of one `nestbed run`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", opts.nestbed, "run", *args],
+                             capture_output=True, text=True)
+    match = re.search(r"refs:\s+([\d,]+)", run.stderr)
+    if not match:
+        sys.exit("callgrind printed no instruction count:\n" + run.stderr)
+    return int(match[1].replace(",", ""))
+
+
 def depth_ratio(opts):
+    """Depth 1 / depth 0, with start-up and without it (minus the same run
+    with a count of 0 at the same depth, as against QEMU). Depth 1's
+    start-up is l1-vmm's boot: mostly decoding its code for the first time
+    (Capstone), about 8 ms, which a short run does not amortise."""
+    workloads = (("sieve", opts.sieve), ("memtouch", opts.memtouch_depth))
     runners = {}
-    for image, count in (("sieve", opts.sieve), ("memtouch", opts.memtouch_depth)):
-        runners[(image, 0)] = lambda i=image, c=count: nestbed(opts, depth0(opts, i, c))[0]
-        runners[(image, 1)] = lambda i=image, c=count: nestbed(opts, depth1(opts, i, c))[0]
+    for image, count in workloads:
+        for c in (count, 0):
+            runners[(image, 0, c)] = lambda i=image, c=c: nestbed(opts, depth0(opts, i, c))[0]
+            runners[(image, 1, c)] = lambda i=image, c=c: nestbed(opts, depth1(opts, i, c))[0]
     m = medians(opts, runners)
     print("## Depth 1 / depth 0\n")
-    print("| workload | depth 0 | depth 1 | depth 1 / depth 0 |")
+    print("| workload | depth 0 | depth 1 | depth 1 / depth 0 | depth 0 minus count 0 | depth 1 minus count 0 "
+          "| ratio without start-up |")
+    print("|---|---|---|---|---|---|---|")
+    for image, count in workloads:
+        d0, d1 = m[(image, 0, count)], m[(image, 1, count)]
+        n0, n1 = d0 - m[(image, 0, 0)], d1 - m[(image, 1, 0)]
+        print(f"| `{image} {count}` | {d0:.3f} s | {d1:.3f} s | {d1 / d0:.2f} | {n0:.3f} s | {n1:.3f} s "
+              f"| {n1 / n0:.2f} |")
+    print("\nHost CPU seconds, medians.\n")
+    if opts.no_callgrind or not shutil.which("valgrind"):
+        return
+    image, count = "memtouch", opts.memtouch_depth
+    c = {(d, n): callgrind_count(opts, (depth0 if d == 0 else depth1)(opts, image, n)) for d in (0, 1) for n in (count, 0)}
+    print(f"Host instructions (callgrind), `{image} {count}`:\n")
+    print("| | depth 0 | depth 1 | depth 1 / depth 0 |")
     print("|---|---|---|---|")
-    for image, count in (("sieve", opts.sieve), ("memtouch", opts.memtouch_depth)):
-        d0, d1 = m[(image, 0)], m[(image, 1)]
-        print(f"| `{image} {count}` | {d0:.3f} s | {d1:.3f} s | {d1 / d0:.2f} |")
-    print()
+    print(f"| whole run | {c[(0, count)]:,} | {c[(1, count)]:,} | {c[(1, count)] / c[(0, count)]:.3f} |")
+    net0, net1 = c[(0, count)] - c[(0, 0)], c[(1, count)] - c[(1, 0)]
+    print(f"| minus count 0 | {net0:,} | {net1:,} | {net1 / net0:.3f} |\n")
 
 
 def tracing(opts):
