@@ -35,6 +35,7 @@ struct Outcome {
   CpuStop stop = CpuStop::None;
   std::vector<uint8_t> data;
   uint64_t translated = 0;
+  uint64_t pairs = 0;  // translations of a loop of two blocks
 };
 
 class Generator {
@@ -206,10 +207,11 @@ class Generator {
   bool inline_only_;
 };
 
-Outcome run(const Asm& program, bool translate, uint32_t seed, uint64_t rbp = 0, uint64_t limit = 200000) {
+Outcome run(const Asm& program, bool translate, uint32_t seed, uint64_t rbp = 0, uint64_t limit = 200000,
+            uint32_t translate_after = 1) {
   SimMachine m;
   m.setup_long_mode();
-  m.cpu.set_translation(translate, 1);
+  m.cpu.set_translation(translate, translate_after);
   m.load_code(program);
   std::mt19937_64 rng(seed);
   for (unsigned r = 0; r < 16; ++r)
@@ -227,6 +229,7 @@ Outcome run(const Asm& program, bool translate, uint32_t seed, uint64_t rbp = 0,
   o.data.resize(0x2000);
   m.mem.read(L::DATA, o.data.data(), o.data.size());
   o.translated = m.cpu.blocks_translated();
+  o.pairs = m.cpu.loop_pairs_translated();
   return o;
 }
 
@@ -414,6 +417,101 @@ TEST(SimJit, FlagsSetBeforeAHandlerCallInABlockWithoutRegistersSurviveIt) {
     EXPECT_GT(on.translated, 0u);
     expect_same(on, off, "cmp with " + std::to_string(value));
   }
+}
+
+// A loop of two blocks (Cpu::loop_partner): A = `na` random instructions,
+// DEC R15 and JZ out; B = `nb` more and a way back to A, a JMP or a Jcc
+// taken (TEST R15, R15; JNZ). One translation then runs both, going from
+// one to the other inside it. RBP-relative stores walk pages when `rbp` is
+// set (a #PF from either block).
+Asm two_block_loop(Generator& g, unsigned na, unsigned nb, unsigned iterations, bool jcc_back, bool store = false) {
+  Asm a(L::CODE);
+  a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, iterations);
+  const uint64_t top = a.here();
+  for (unsigned k = 0; k < na; ++k) g.instruction(a, false);
+  a.modrm({0xff}, 8, 1, reg_op(r15));    // dec r15
+  const size_t out = a.jcc_forward(0x4);  // jz out
+  for (unsigned k = 0; k < nb; ++k) g.instruction(a, false);
+  if (store) {
+    a.modrm({0x89}, 8, rAX, mem_op(rBP, 8));            // mov [rbp + 8], rax
+    a.modrm({0x81}, 8, 0, reg_op(rBP)).imm(0x1000, 4);  // add rbp, 0x1000
+  }
+  if (jcc_back) {
+    a.modrm({0x85}, 8, r15, reg_op(r15));  // test r15, r15
+    a.jcc(0x5, top);                       // jnz
+  } else {
+    a.jmp(top);
+  }
+  a.bind(out);
+  a.hlt();
+  return a;
+}
+
+TEST(SimJit, LoopsOfTwoBlocksMatchTheInterpreter) {
+  uint64_t pairs = 0;
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    Generator g(seed, /*inline_only=*/true);
+    const Asm program = two_block_loop(g, 1 + seed % 7, seed % 9, 20, seed % 2);
+    // (B has run once when A is translated on its second run.)
+    const Outcome off = run(program, false, seed);
+    const Outcome on = run(program, true, seed, 0, 200000, 2);
+    pairs += on.pairs;
+    expect_same(on, off, "seed " + std::to_string(seed));
+    // Limits that stop the loop in either block.
+    for (uint64_t limit : {off.instructions / 2 + 1, off.instructions / 3, off.instructions - 4}) {
+      const Outcome l_off = run(program, false, seed, 0, limit);
+      const Outcome l_on = run(program, true, seed, 0, limit, 2);
+      expect_same(l_on, l_off, "seed " + std::to_string(seed) + " limit " + std::to_string(limit));
+    }
+    if (::testing::Test::HasFailure()) break;
+  }
+  EXPECT_GT(pairs, 100u) << "loops of two blocks were translated as pairs";
+}
+
+// A store in the second block faults when RBP walks out of RAM: the #PF
+// is taken from inside a pair's translation with the interpreter's state.
+TEST(SimJit, PageFaultFromALoopOfTwoBlocksMatchesTheInterpreter) {
+  uint64_t pairs = 0;
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    Generator g(seed, /*inline_only=*/true);
+    const Asm program = two_block_loop(g, 1 + seed % 5, seed % 4, 100, seed % 2, /*store=*/true);
+    const uint64_t rbp = SimMachine::kDefaultRam - 12 * 0x1000;
+    const Outcome off = run(program, false, seed, rbp);
+    const Outcome on = run(program, true, seed, rbp, 200000, 2);
+    ASSERT_EQ(off.stop, CpuStop::Halted);
+    EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
+    pairs += on.pairs;
+    expect_same(on, off, "seed " + std::to_string(seed));
+  }
+  EXPECT_GT(pairs, 10u);
+}
+
+// Block A writes the immediate of B's ADD every round, a new value every
+// 16 rounds: each change drops B and, with it, A, whose translation holds
+// B's code (Block::partner); translated and interpreted runs agree.
+TEST(SimJit, CodeWrittenInOneBlockOfAPairDropsBoth) {
+  Asm a(L::CODE);
+  a.mov_imm64(r15, 200).mov_imm64(rCX, 0);
+  const uint64_t top = a.here();
+  a.modrm({0x89}, 8, r15, reg_op(rAX));              // mov rax, r15
+  a.modrm({0xc1}, 8, 5, reg_op(rAX)).imm(4, 1);      // shr rax, 4
+  const size_t imm_store = a.bytes.size();
+  a.modrm({0x89}, 4, rAX, Asm::abs(0));              // mov [B's imm32], eax (patched below)
+  a.modrm({0xff}, 8, 1, reg_op(r15));                // dec r15
+  const size_t out = a.jcc_forward(0x4);             // jz out
+  a.modrm({0x81}, 8, 0, reg_op(rCX)).imm(0, 4);      // B: add rcx, imm32
+  const uint64_t imm_at = a.here() - 4;
+  a.modrm({0x01}, 8, rCX, reg_op(rDX));              // add rdx, rcx
+  a.jmp(top);
+  a.bind(out);
+  a.hlt();
+  // The store's disp32 (its last four bytes): B's immediate.
+  for (unsigned n = 0; n < 4; ++n) a.bytes[imm_store + 3 + n] = uint8_t(imm_at >> (8 * n));
+  const Outcome off = run(a, false, 5);
+  const Outcome on = run(a, true, 5, 0, 200000, 2);
+  ASSERT_EQ(off.stop, CpuStop::Halted);
+  EXPECT_GT(on.pairs, 1u) << "the pair was translated again after each change";
+  expect_same(on, off, "self-modifying pair");
 }
 
 }  // namespace

@@ -59,6 +59,10 @@ struct Block {
   const uint8_t* jit_warm = nullptr;  // the entry from a chained translation
   uint64_t jit_epoch = 0;
   uint32_t runs = 0;
+  // The other block of a loop of two whose translation runs both
+  // (Cpu::loop_partner): the two are dropped together, since each one's
+  // translation holds the other's code.
+  Block* partner = nullptr;
 };
 
 }  // namespace nestbed::sim

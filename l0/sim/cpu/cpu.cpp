@@ -1,6 +1,8 @@
 // The run loop, the block cache and guest-memory slow paths.
 #include "l0/sim/cpu/cpu.h"
 
+#include <capstone/capstone.h>
+
 #include <cinttypes>
 #include <cstdio>
 #include <utility>
@@ -51,9 +53,57 @@ void Cpu::set_translation(bool on, uint32_t after_runs) {
 }
 
 void Cpu::translate_block(Block* b) {
-  b->jit_code = jit::translate_block(*this, *b, *jit_, &b->jit_warm);
+  Block* partner = loop_partner(*b);
+  bool with_partner = false;
+  b->jit_code = jit::translate_block(*this, *b, partner, *jit_, &b->jit_warm, &with_partner);
   b->jit_epoch = b->jit_code ? jit_->epoch() : 0;
+  if (with_partner) {
+    b->partner = partner;
+    partner->partner = b;
+    ++loop_pairs_translated_;
+  }
   ++blocks_translated_;
+}
+
+// The other block of a loop of two that `b` begins: a block its final
+// branch (either way) goes to, whose own final branch (either way) comes
+// back to b. Both must lie wholly on one page, so that b's linear page
+// maps the other's too, at the same distance as on the physical page (the
+// translation finds it at R12 plus that distance). A block has at most
+// one partner.
+Block* Cpu::loop_partner(const Block& b) const {
+  // Where a block's final branch may go, as offsets from its start.
+  auto targets = [](const Block& x, int64_t out[2]) {
+    const DecodedInsn& d = x.insns.back();
+    if (d.op[0].kind != OpKind::Imm) return 0;
+    if (d.id == X86_INS_JMP) {
+      out[0] = int64_t(x.bytes) + int64_t(d.imm);
+      return 1;
+    }
+    if (jcc_condition(d.id) < 0) return 0;
+    out[0] = int64_t(x.bytes) + int64_t(d.imm);
+    out[1] = int64_t(x.bytes);
+    return 2;
+  };
+  auto one_page = [](const Block& x) { return x.pages[1] == ~0ull && (x.pa & 0xfff) + x.bytes <= 0x1000; };
+  if (b.mode != CpuMode::Bits64 || !one_page(b) || b.insns.empty()) return nullptr;
+  int64_t out[2];
+  const int n = targets(b, out);
+  for (int k = 0; k < n; ++k) {
+    const int64_t at = int64_t(b.pa & 0xfff) + out[k];
+    if (out[k] == 0 || at < 0 || at >= 0x1000) continue;
+    auto it = blocks_.find(((b.pa + uint64_t(out[k])) << 2) | uint64_t(b.mode));
+    if (it == blocks_.end()) continue;
+    Block* q = it->second;
+    if (q->dead || !one_page(*q) || q->insns.empty() || (q->partner && q->partner != &b) ||
+        (b.partner && b.partner != q))
+      continue;
+    int64_t back[2];
+    const int m = targets(*q, back);
+    for (int j = 0; j < m; ++j)
+      if (back[j] == -out[k]) return q;
+  }
+  return nullptr;
 }
 
 Cpu::~Cpu() {
@@ -439,9 +489,7 @@ void Cpu::invalidate_code_bytes(uint64_t page, unsigned first, unsigned end) {
       continue;
     }
     if (on_page) {
-      b->dead = true;
-      blocks_.erase((b->pa << 2) | uint64_t(b->mode));
-      dead_blocks_.push_back(b);
+      drop_block(b);
       dropped = true;
     }
     cp.blocks[k] = cp.blocks.back();
@@ -456,6 +504,18 @@ void Cpu::invalidate_code_bytes(uint64_t page, unsigned first, unsigned end) {
   new_fetch_generation_all();
   ++counters_.code_invalidations;
   exit_block_ = true;  // the running block may be one of them
+}
+
+// A block whose code changed, and the other block of a loop of two whose
+// translation holds its code (Block::partner; on the same page, still
+// listed under it until free_dead_blocks).
+void Cpu::drop_block(Block* b) {
+  for (Block* x : {b, b->partner}) {
+    if (!x || x->dead) continue;
+    x->dead = true;
+    blocks_.erase((x->pa << 2) | uint64_t(x->mode));
+    dead_blocks_.push_back(x);
+  }
 }
 
 void Cpu::free_dead_blocks() {

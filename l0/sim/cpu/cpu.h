@@ -83,6 +83,7 @@ class Cpu : public Clock {
   void set_translation(bool on, uint32_t after_runs = kTranslateAfter);
   bool translation() const { return jit_ != nullptr; }
   uint64_t blocks_translated() const { return blocks_translated_; }
+  uint64_t loop_pairs_translated() const { return loop_pairs_translated_; }  // of them, loops of two
 
   CpuState& state() { return s_; }
   const CpuState& state() const { return s_; }
@@ -551,11 +552,14 @@ class Cpu : public Clock {
   std::unique_ptr<jit::CodeBuffer> jit_;
   uint32_t translate_after_ = kTranslateAfter;
   void translate_block(Block* b);  // into translated code (not Cpu::translate, which translates addresses)
+  Block* loop_partner(const Block& b) const;
+  void drop_block(Block* b);
   // While translated code runs: the instruction count it may not pass
   // (execute_block's budget), and the block whose successor it missed.
   uint64_t jit_limit_ = 0;
   uint64_t jit_saved_flags_ = 0;  // R11 across a translation's call (jit/translator.cpp)
   uint64_t blocks_translated_ = 0;
+  uint64_t loop_pairs_translated_ = 0;
   Block* jit_block_ = nullptr;
 
   CpuMode mode_ = CpuMode::Bits32;

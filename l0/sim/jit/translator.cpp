@@ -37,7 +37,12 @@ namespace fl = arch::rflags;
 // Cpu. The entry stub saves the callee-saved ones (RBX, RBP, R12-R15).
 class Translator {
  public:
-  Translator(Cpu& c, const Block& b, bool cache) : c_(c), b_(b), cache_allowed_(cache) {}
+  // `partner`, if not null: a block on the same page that b's final branch
+  // may go to and whose own final branch may come back to b (a loop of two
+  // blocks, Cpu::loop_partner): the translation runs both, going from one
+  // to the other without leaving it (parts).
+  Translator(Cpu& c, const Block& b, const Block* partner, bool cache)
+      : c_(c), parts_{&b, partner}, nparts_(partner ? 2 : 1), cache_allowed_(cache) {}
   const uint8_t* run(CodeBuffer& buf);
   // The block calls a handler: translate it again without cached
   // registers.
@@ -47,12 +52,21 @@ class Translator {
 
  private:
   Cpu& c_;
-  const Block& b_;
+  // The blocks translated, one after the other; b_ is the one being written.
+  const Block* const parts_[2];
+  const unsigned nparts_;
+  const Block* b_ = nullptr;
+  Label starts_[2];  // where part p's instruction-budget check begins
+  bool emit_part(unsigned p);
   Emitter e_;
   CodeBuffer* buf_ = nullptr;
   // Out-of-line code, emitted after the block's main line: early exits
   // (one per entry, bound only if used) and TLB misses.
+  // (one per entry of every part, in order: check_exit takes the index of
+  // the entry's part's first, exit_base_, plus the entry's)
   std::deque<Label> early_exit_;
+  std::vector<const DecodedInsn*> early_exit_insn_;
+  unsigned exit_base_ = 0;
   struct SlowPath {
     Label at, done;
     unsigned k;
@@ -61,6 +75,7 @@ class Translator {
     unsigned size;
     int tail;  // what follows the access (see emit_tail)
     int value;  // a write's value (see write_value)
+    const Block* block;  // the part it belongs to
   };
   std::deque<SlowPath> slow_;
 
@@ -168,7 +183,7 @@ class Translator {
   void branch(unsigned cc, uint32_t end_off, uint64_t rel);
   void effective_address(const DecodedInsn& d);
   void emit_slow_paths();
-  void finish_block(Label& stop, Label& start, bool last_calls);
+  void finish_block(Label& stop, unsigned part, bool last_calls);
   static bool overwrites_flags(const DecodedInsn& n);
   static bool flag_neutral(const DecodedInsn& n);
   bool flags_dead_after(unsigned k) const;
@@ -277,8 +292,9 @@ void Translator::choose_cached() {
   auto use = [&](unsigned g) {
     if (g < 16) uses[g]++;
   };
-  for (unsigned k = 0; k < b_.count; ++k) {
-    const DecodedInsn& d = b_.insns[k];
+  for (unsigned p = 0; p < nparts_; ++p)
+  for (unsigned k = 0; k < parts_[p]->count; ++k) {
+    const DecodedInsn& d = parts_[p]->insns[k];
     for (unsigned n = 0; n < d.nops && n < 3; ++n)
       if (d.op[n].kind == OpKind::Reg) use(d.op[n].reg);
     if (d.op[0].kind == OpKind::Mem || d.op[1].kind == OpKind::Mem) {
@@ -370,7 +386,7 @@ void Translator::call_host(const void* target) {
 
 void Translator::check_exit(unsigned k) {
   e_.cmp_mem8_imm(CPU_FIELD(exit_block_), 0);
-  e_.jcc(0x5, early_exit_[k]);  // jne
+  e_.jcc(0x5, early_exit_[exit_base_ + k]);  // jne
 }
 
 // Guest status flags from the host's flags after the same operation:
@@ -492,7 +508,7 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
 // value write_value gives. A miss goes to the slow path (emit_slow_paths).
 void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail, int value) {
   static_assert(sizeof(Cpu::TlbEntry) == 64, "the probe indexes the TLB with a shift by 6");
-  slow_.push_back(SlowPath{Label{}, Label{}, k, &d, write, size, tail, value});
+  slow_.push_back(SlowPath{Label{}, Label{}, exit_base_ + k, &d, write, size, tail, value, b_});
   SlowPath& s = slow_.back();
   // RCX = &tlb_[(la >> 12) & TLB_MASK], the index times 64 being
   // (la >> 6) & (TLB_MASK << 6)
@@ -863,18 +879,11 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   // (Always so: every instruction is one entry but a fused pair, which
   // counts two; a block's cost is a few thousand cycles at most; the
   // epoch counts buffer resets.)
-  if (b_.count != b_.total_count || b_.total_cost > 0x7fffffff || buf.epoch() > 0x7fffffff) return nullptr;
-  const unsigned entries = b_.fast_entries;
-  for (unsigned k = 0; k < entries; ++k) early_exit_.emplace_back();
-  Label stop;
-  // The block must fit the budget (execute_block: budget >= count), else
-  // nothing of it runs and execute_block returns.
-  // R12 = the block's RIP; R14 = the instruction count, and from `start`
-  // (where a block that loops to itself comes back, with R12 and R14
-  // still right) the count once the block has run.
+  for (unsigned p = 0; p < nparts_; ++p)
+    if (parts_[p]->count != parts_[p]->total_count || parts_[p]->total_cost > 0x7fffffff) return nullptr;
+  if (buf.epoch() > 0x7fffffff) return nullptr;
   // Entered from the run loop: R12, R14 and RBP from the Cpu. A chained
   // block enters at warm_ with them set.
-  Label start, stop_before;
   e_.load64(HR12, HR13, reg_off(REG_RIP));
   e_.load64(HR14, CPU_FIELD(counters_.instructions));
   e_.load64(HRBP, CPU_FIELD(cycles_));
@@ -883,17 +892,59 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   pending_ = Pending::Unknown;  // those of the block before
   if (cache_allowed_) choose_cached();  // undone by a retry if the block calls
   else materialize();
+  // Every way out of one part writes back what the other part may have
+  // written in an earlier round.
+  if (nparts_ > 1) written_ = cached_;
   reload_cached();
-  e_.bind(start);
-  e_.lea(HR14, HR14, int32_t(b_.count));
+  for (unsigned p = 0; p < nparts_; ++p) {
+    b_ = parts_[p];
+    exit_base_ = unsigned(early_exit_.size());
+    for (unsigned k = 0; k < b_->fast_entries; ++k) {
+      early_exit_.emplace_back();
+      early_exit_insn_.push_back(&b_->insns[k]);
+    }
+    if (!emit_part(p)) return nullptr;
+  }
+  flags_live_ = true;  // a slow path's tail always takes its flags (harmless if dead)
+  emit_slow_paths();
+  // Early exits: return the entry.
+  for (size_t k = 0; k < early_exit_.size(); ++k) {
+    if (early_exit_[k].fixups.empty()) continue;
+    e_.bind(early_exit_[k]);
+    exit_with(uint64_t(reinterpret_cast<uintptr_t>(early_exit_insn_[k])));
+  }
+  uint8_t* code = buf.allocate(e_.size());
+  if (!code) {
+    buf.reset();
+    code = buf.allocate(e_.size());
+    if (!code) return nullptr;
+  }
+  e_.copy_to(code);
+  return code;
+}
+
+// Part p (b_): from the instruction-budget check to every way out of it.
+// Returns false if the translation must be made again without cached
+// registers.
+bool Translator::emit_part(unsigned p) {
+  const unsigned entries = b_->fast_entries;
+  Label stop, stop_before;
+  // The block must fit the budget (execute_block: budget >= count), else
+  // nothing of it runs and execute_block returns.
+  // R12 = the block's RIP; R14 = the instruction count, and from the
+  // part's start (where a loop comes back, with R12 and R14 right) the
+  // count once the block has run.
+  pending_ = Pending::Unknown;  // (entered from the end of a part too)
+  e_.bind(starts_[p]);
+  e_.lea(HR14, HR14, int32_t(b_->count));
   e_.cmp_mem64(HR14, CPU_FIELD(jit_limit_));
   e_.jcc(0x7, stop_before);  // ja
   for (unsigned k = 0; k < entries; ++k) {
-    const DecodedInsn& d = b_.insns[k];
+    const DecodedInsn& d = b_->insns[k];
     const bool last = k + 1 == entries;
     flags_live_ = !flags_dead_after(k);
     if (d.fast_count == 2) {
-      calls_last_ = !inline_pair(k, d, b_.insns[k + 1]);
+      calls_last_ = !inline_pair(k, d, b_->insns[k + 1]);
       if (calls_last_) call_entry(k, d);
       continue;
     }
@@ -909,21 +960,13 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   // (a handler would see neither).
   if (cache_allowed_ && calls_) {
     retry_ = true;
-    return nullptr;
+    return false;
   }
-  const bool last_calls = entries && b_.insns[entries - 1].fast_count == 1 && calls_last_;
+  const bool last_calls = entries && b_->insns[entries - 1].fast_count == 1 && calls_last_;
   // Every inline way to the block's end sets RIP with set_rip (RAX), but
   // an inline RET's, which pops it.
-  rip_in_rax_ = entries && !calls_last_ && b_.insns[entries - 1].id != X86_INS_RET;
-  finish_block(stop, start, last_calls);
-  flags_live_ = true;  // a slow path's tail always takes its flags (harmless if dead)
-  emit_slow_paths();
-  // Early exits: return the entry.
-  for (unsigned k = 0; k < entries; ++k) {
-    if (early_exit_[k].fixups.empty()) continue;
-    e_.bind(early_exit_[k]);
-    exit_with(uint64_t(reinterpret_cast<uintptr_t>(&b_.insns[k])));
-  }
+  rip_in_rax_ = entries && !calls_last_ && b_->insns[entries - 1].id != X86_INS_RET;
+  finish_block(stop, p, last_calls);
   e_.bind(stop);  // the block ran
   if (rip_in_rax_) e_.store64(HR13, reg_off(REG_RIP), HRAX);
   flush(written_);
@@ -934,14 +977,7 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   flush(written_);
   state_to_cpu(false);
   exit_with(kStop);
-  uint8_t* code = buf.allocate(e_.size());
-  if (!code) {
-    buf.reset();
-    code = buf.allocate(e_.size());
-    if (!code) return nullptr;
-  }
-  e_.copy_to(code);
-  return code;
+  return true;
 }
 
 void Translator::sync_counters(bool ran) {
@@ -949,7 +985,7 @@ void Translator::sync_counters(bool ran) {
   if (ran) {
     e_.store64(CPU_FIELD(counters_.instructions), HR14);
   } else {
-    e_.lea(HRDX, HR14, -int32_t(b_.count));
+    e_.lea(HRDX, HR14, -int32_t(b_->count));
     e_.store64(CPU_FIELD(counters_.instructions), HRDX);
   }
 }
@@ -962,7 +998,7 @@ void Translator::exit_with(uint64_t result) {
 // The block ran to its end: retire it as execute_block does (less what
 // settle_fast_path already retired), then go on to the next block's
 // translation if no event is due and the successor cache has it.
-void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
+void Translator::finish_block(Label& stop, unsigned part, bool last_calls) {
   Label folded, retired;
   // Only VM entry settles part of a block and goes on (events.cpp), from
   // VMLAUNCH/VMRESUME, which end their block: a block whose last entry is
@@ -972,16 +1008,29 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
     e_.test_rr(8, HRDX, HRDX);
     e_.jcc(0x5, folded);
   }
-  e_.lea(HRBP, HRBP, int32_t(b_.total_cost));  // R14 is already the count after it
+  e_.lea(HRBP, HRBP, int32_t(b_->total_cost));  // R14 is already the count after it
   e_.bind(retired);
   e_.cmp_mem64(HRBP, CPU_FIELD(next_event_));
   e_.jcc(0x3, stop);  // jae: an event is due
   if (!rip_in_rax_ || last_calls) e_.load64(HRAX, HR13, reg_off(REG_RIP));
-  // A loop back to this block's own start, with no handler call that could
-  // have changed the translation of its RIP: run it again directly.
+  // A loop back to this block's own start, or on to the other part, with
+  // no handler call that could have changed the translation of its RIP:
+  // run it directly. (The other part is on the same page, at a fixed
+  // distance from this one: the same linear page holds both.)
   if (!calls_) {
-    e_.alu_rr(AluOp::Cmp, 8, HRAX, HR12);
-    e_.jcc(0x4, start);  // je
+    const unsigned next = (part + 1) % nparts_;
+    if (next == part) {
+      e_.alu_rr(AluOp::Cmp, 8, HRAX, HR12);
+      e_.jcc(0x4, starts_[part]);  // je
+    } else {
+      Label elsewhere;
+      e_.lea(HRDX, HR12, int32_t(int64_t(parts_[next]->pa) - int64_t(parts_[part]->pa)));
+      e_.alu_rr(AluOp::Cmp, 8, HRAX, HRDX);
+      e_.jcc(0x5, elsewhere);  // jne
+      e_.mov_rr(HR12, HRAX);
+      e_.jmp(starts_[next]);
+      e_.bind(elsewhere);
+    }
   }
   flush(written_);
   // The successor cache, as Cpu::chained_successor (whose jump-cache
@@ -991,7 +1040,7 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   Label miss, found, second;
   constexpr int32_t kSlot = int32_t(sizeof(Block::Successor));
   constexpr int32_t kLa = int32_t(offsetof(Block::Successor, la)), kGen = int32_t(offsetof(Block::Successor, generation));
-  e_.mov_imm(HRCX, uint64_t(reinterpret_cast<uintptr_t>(&b_.successors[0])));
+  e_.mov_imm(HRCX, uint64_t(reinterpret_cast<uintptr_t>(&b_->successors[0])));
   e_.load64(HRDX, CPU_FIELD(code_generation_));
   e_.cmp_mem64(HRAX, HRCX, kLa);
   e_.jcc(0x5, second);
@@ -1012,7 +1061,7 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   e_.bind(miss);
   e_.store64(HR13, reg_off(REG_RIP), HRAX);
   state_to_cpu(true);
-  e_.mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(&b_)));
+  e_.mov_imm(HRAX, uint64_t(reinterpret_cast<uintptr_t>(b_)));
   e_.store64(CPU_FIELD(jit_block_), HRAX);
   exit_with(kChainMiss);
 
@@ -1020,11 +1069,11 @@ void Translator::finish_block(Label& stop, Label& start, bool last_calls) {
   // folded_count_ != 0: settle_fast_path retired part of the block.
   // RBP and the Cpu's instruction count are as the last call left them.
   e_.bind(folded);
-  e_.lea(HRBP, HRBP, int32_t(b_.total_cost));
+  e_.lea(HRBP, HRBP, int32_t(b_->total_cost));
   e_.load64(HRCX, CPU_FIELD(folded_cost_));
   e_.alu_rr(AluOp::Sub, 8, HRBP, HRCX);
   e_.load64(HR14, CPU_FIELD(counters_.instructions));
-  e_.lea(HR14, HR14, int32_t(b_.total_count));
+  e_.lea(HR14, HR14, int32_t(b_->total_count));
   e_.load64(HRDX, CPU_FIELD(folded_count_));
   e_.alu_rr(AluOp::Sub, 8, HR14, HRDX);
   e_.alu_rr(AluOp::Xor, 4, HRCX, HRCX);
@@ -1080,8 +1129,8 @@ bool Translator::flag_neutral(const DecodedInsn& n) {
 // the block overwrites them all (overwrites_flags) with only flag-neutral
 // entries between, none of which can fault, exit or call.
 bool Translator::flags_dead_after(unsigned k) const {
-  for (unsigned j = k + 1; j < b_.count; ++j) {
-    const DecodedInsn& n = b_.insns[j];
+  for (unsigned j = k + 1; j < b_->count; ++j) {
+    const DecodedInsn& n = b_->insns[j];
     if (overwrites_flags(n)) return true;
     if (!flag_neutral(n)) return false;
   }
@@ -1095,6 +1144,7 @@ bool Translator::flags_dead_after(unsigned k) const {
 void Translator::emit_slow_paths() {
   for (SlowPath& s : slow_) {
     const DecodedInsn& d = *s.d;
+    b_ = s.block;
     e_.bind(s.at);
     flush(written_);  // the call may fault, or the access exit the block
     e_.mov_rr(HRSI, HRAX);  // la (set_fast_entry and set_rip use only RAX)
@@ -1130,7 +1180,8 @@ void Translator::emit_slow_paths() {
       written_ |= before;
       if (pending_ == Pending::Own) materialize(/*keep=*/true);
     }
-    check_exit(s.k);
+    exit_base_ = 0;
+    check_exit(s.k);  // (s.k counts from the first part's first entry)
     e_.jmp(s.done);
   }
 }
@@ -1154,13 +1205,27 @@ static bool may_inline(unsigned id) {
   }
 }
 
-const uint8_t* translate_block(Cpu& cpu, const Block& b, CodeBuffer& buf, const uint8_t** warm) {
+const uint8_t* translate_block(Cpu& cpu, const Block& b, const Block* partner, CodeBuffer& buf, const uint8_t** warm,
+                               bool* with_partner) {
   bool cache = true;
   for (unsigned k = 0; k < b.count && cache; ++k) cache = may_inline(b.insns[k].id);
-  Translator t(cpu, b, cache);
+  *with_partner = false;
+  // A loop of two blocks runs as one translation only with its registers
+  // in host registers: neither block may call a handler.
+  for (unsigned k = 0; partner && k < partner->count; ++k)
+    if (!may_inline(partner->insns[k].id)) partner = nullptr;
+  if (cache && partner) {
+    Translator pair(cpu, b, partner, /*cache=*/true);
+    if (const uint8_t* code = pair.run(buf)) {
+      *warm = code + pair.warm_offset();
+      *with_partner = true;
+      return code;
+    }
+  }
+  Translator t(cpu, b, nullptr, cache);
   const uint8_t* code = t.run(buf);
   if (t.retry_without_cache()) {
-    Translator plain(cpu, b, /*cache=*/false);
+    Translator plain(cpu, b, nullptr, /*cache=*/false);
     code = plain.run(buf);
     *warm = code ? code + plain.warm_offset() : nullptr;
     return code;

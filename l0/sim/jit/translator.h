@@ -47,6 +47,11 @@ inline constexpr uint64_t kChainMiss = 2;
 // Translates `b` (decoded in 64-bit mode) into `buf`, resetting the buffer
 // when it is full. Returns the code, which the buffer's entry stub runs,
 // and sets *warm to where a chained block's translation jumps into it.
-const uint8_t* translate_block(Cpu& cpu, const Block& b, CodeBuffer& buf, const uint8_t** warm);
+// `partner` (Cpu::loop_partner, may be null): the other block of a loop of
+// two, which the translation then runs too, if both are written inline;
+// *with_partner says whether it does (the two must then be dropped
+// together: Block::partner).
+const uint8_t* translate_block(Cpu& cpu, const Block& b, const Block* partner, CodeBuffer& buf, const uint8_t** warm,
+                               bool* with_partner);
 
 }  // namespace nestbed::sim::jit
