@@ -57,7 +57,19 @@ class Translator {
   const unsigned nparts_;
   const Block* b_ = nullptr;
   Label starts_[2];  // where part p's instruction-budget check begins
+  unsigned part_ = 0;  // the part being written
   bool emit_part(unsigned p);
+  // One way out of the block's final branch, to `off` from the block's
+  // start: RAX = RIP for finish_block, or, if `off` is where the next part
+  // (this one, with one part) starts, the block's end written out with
+  // the next block known: retired, the event check, and a jump to that
+  // part's start (a loop edge). An event due leaves through edge_stops_.
+  void end_path(int64_t off);
+  struct EdgeStop {
+    Label at;
+    int64_t off;
+  };
+  std::deque<EdgeStop> edge_stops_;
   Emitter e_;
   CodeBuffer* buf_ = nullptr;
   // Out-of-line code, emitted after the block's main line: early exits
@@ -773,11 +785,11 @@ void Translator::alu_on_rdx(const DecodedInsn& d, HostReg src) {
     if (cache_allowed_) defer_flags(status_mask(id));
     e_.jcc(Cond(branch_cc_), taken);
     finish_alu(d, dst);
-    next_rip(branch_end_);
+    end_path(branch_end_);
     e_.jmp(done);
     e_.bind(taken);
     finish_alu(d, dst);
-    next_rip(int64_t(branch_end_) + int64_t(branch_rel_));
+    end_path(int64_t(branch_end_) + int64_t(branch_rel_));
     e_.bind(done);
     return;
   }
@@ -835,16 +847,30 @@ Translator::Inlined Translator::operand1_then(unsigned k, const DecodedInsn& d, 
 // RIP = the block's + end_off (+ rel if condition cc holds).
 void Translator::branch(unsigned cc, uint32_t end_off, uint64_t rel) {
   if (cc == kAlways) {
-    next_rip(int64_t(end_off) + int64_t(rel));
+    end_path(int64_t(end_off) + int64_t(rel));
     return;
   }
   Label taken, done;
   condition_jump(cc, taken);
-  next_rip(end_off);
+  end_path(end_off);
   e_.jmp(done);
   e_.bind(taken);
-  next_rip(int64_t(end_off) + int64_t(rel));
+  end_path(int64_t(end_off) + int64_t(rel));
   e_.bind(done);
+}
+
+void Translator::end_path(int64_t off) {
+  const unsigned next = (part_ + 1) % nparts_;
+  const int64_t next_off = int64_t(parts_[next]->pa) - int64_t(b_->pa);
+  // As finish_block's own loop test: no handler call may have changed the
+  // translation of the RIP.
+  if (calls_ || off != next_off) return next_rip(off);
+  e_.lea(HRBP, HRBP, int32_t(b_->total_cost));
+  edge_stops_.push_back(EdgeStop{Label{}, off});
+  e_.cmp_mem64(HRBP, CPU_FIELD(next_event_));
+  e_.jcc(0x3, edge_stops_.back().at);  // jae: an event is due
+  if (off != 0) e_.lea(HR12, HR12, int32_t(off));
+  e_.jmp(starts_[next]);
 }
 
 // An entry of two instructions (an ALU operation on registers and the
@@ -935,6 +961,8 @@ bool Translator::emit_part(unsigned p) {
   // part's start (where a loop comes back, with R12 and R14 right) the
   // count once the block has run.
   pending_ = Pending::Unknown;  // (entered from the end of a part too)
+  part_ = p;
+  edge_stops_.clear();
   e_.bind(starts_[p]);
   e_.lea(HR14, HR14, int32_t(b_->count));
   e_.cmp_mem64(HR14, CPU_FIELD(jit_limit_));
@@ -967,8 +995,16 @@ bool Translator::emit_part(unsigned p) {
   // an inline RET's, which pops it.
   rip_in_rax_ = entries && !calls_last_ && b_->insns[entries - 1].id != X86_INS_RET;
   finish_block(stop, p, last_calls);
+  Label rip_stored;
+  for (EdgeStop& es : edge_stops_) {  // the block ran to a loop edge
+    e_.bind(es.at);
+    e_.lea(HRAX, HR12, int32_t(es.off));
+    e_.store64(HR13, reg_off(REG_RIP), HRAX);
+    e_.jmp(rip_stored);
+  }
   e_.bind(stop);  // the block ran
   if (rip_in_rax_) e_.store64(HR13, reg_off(REG_RIP), HRAX);
+  e_.bind(rip_stored);
   flush(written_);
   state_to_cpu(true);
   exit_with(kStop);
