@@ -26,6 +26,23 @@ TEST(JitEmitter, EncodesTheFormsThePendingFlagsUse) {
   EXPECT_EQ(bytes(e), want);
 }
 
+// The TLB hit's access at [addend + linear address]: SIB, scale 1.
+TEST(JitEmitter, EncodesTheIndexedLoadsAndStores) {
+  Emitter e;
+  e.store_sized(8, HRCX, HRAX, HRBX);  // REX.W 89 /r: mov [rcx+rax], rbx
+  e.store_sized(4, HRCX, HRAX, HR9);   // REX.R 89 /r: mov [rcx+rax], r9d
+  e.store_sized(2, HRCX, HRAX, HRDX);  // 66 89 /r: mov [rcx+rax], dx
+  e.store_sized(1, HRCX, HRAX, HRDI);  // REX 88 /r: mov [rcx+rax], dil
+  e.load_zx(8, HRDI, HRCX, HRAX);      // REX.W 8B /r: mov rdi, [rcx+rax]
+  e.load_zx(4, HR10, HRCX, HRAX);      // REX.R 8B /r: mov r10d, [rcx+rax]
+  e.load_zx(1, HRDX, HRCX, HRAX);      // 0F B6 /r: movzx edx, byte [rcx+rax]
+  e.load_zx(2, HRDX, HRBP, HR8);       // REX.X 0F B7 /r, mod 1: movzx edx, word [rbp+r8+0]
+  const std::vector<uint8_t> want = {0x48, 0x89, 0x1c, 0x01, 0x44, 0x89, 0x0c, 0x01, 0x66, 0x89, 0x14, 0x01,
+                                     0x40, 0x88, 0x3c, 0x01, 0x48, 0x8b, 0x3c, 0x01, 0x44, 0x8b, 0x14, 0x01,
+                                     0x0f, 0xb6, 0x14, 0x01, 0x42, 0x0f, 0xb7, 0x54, 0x05, 0x00};
+  EXPECT_EQ(bytes(e), want);
+}
+
 TEST(JitEmitter, CodeLongerThanItsFirstBufferKeepsEveryByteAndLabel) {
   Emitter e;
   Label end;

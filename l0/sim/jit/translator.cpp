@@ -533,21 +533,20 @@ void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, uns
   e_.and64_ri(HRDX, -4096);
   e_.cmp_mem64(HRDX, HRCX, int32_t(write ? offsetof(Cpu::TlbEntry, tag_w) : offsetof(Cpu::TlbEntry, tag_r)));
   e_.jcc(0x5, s.at);  // jne: miss
-  e_.load64(HRCX, HRCX, int32_t(offsetof(Cpu::TlbEntry, addend)));
-  e_.alu_rr(AluOp::Add, 8, HRCX, HRAX);  // host pointer
+  e_.load64(HRCX, HRCX, int32_t(offsetof(Cpu::TlbEntry, addend)));  // host pointer: RCX + RAX
   if (write) {
     // A register's value straight from its host register if cached.
     const Operand& source = value == kValueOperand1 ? d.op[1] : d.op[0];
     HostReg v = HRDX;
     if (value != kValueReturnAddress && source.kind == OpKind::Reg && is_cached(source.reg)) v = host_of_[source.reg];
     else write_value(HRDX, d, value);
-    e_.store_sized(size, HRCX, 0, v);
+    e_.store_sized(size, HRCX, HRAX, v);
     if (value != kValueOperand1) store_gpr(RSP, HRAX);  // a push: RSP after the write
   } else if (tail == kTailLoadReg && is_cached(d.op[0].reg)) {
-    e_.load_zx(size, host_of_[d.op[0].reg], HRCX, 0);
+    e_.load_zx(size, host_of_[d.op[0].reg], HRCX, HRAX);
     written_ |= uint16_t(1u << d.op[0].reg);
   } else {
-    e_.load_zx(size, HRDX, HRCX, 0);
+    e_.load_zx(size, HRDX, HRCX, HRAX);
     emit_tail(d, tail);
   }
   e_.bind(s.done);

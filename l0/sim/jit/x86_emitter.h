@@ -67,6 +67,16 @@ class Emitter {
     if (size == 2) byte(0x66);
     mem_op(false, size == 1 ? 0x88 : 0x89, r, base, disp, false, /*byte_regs=*/size == 1);
   }
+  // The same two at [base + index] (a TLB entry's addend plus the linear
+  // address; index is not RSP).
+  void load_zx(unsigned size, HostReg r, HostReg base, HostReg index) {
+    if (size == 1 || size == 2) return indexed_op(false, size == 1 ? 0xb6 : 0xb7, r, base, index, true);
+    indexed_op(size == 8, 0x8b, r, base, index);
+  }
+  void store_sized(unsigned size, HostReg base, HostReg index, HostReg r) {
+    if (size == 2) byte(0x66);
+    indexed_op(size == 8, size == 1 ? 0x88 : 0x89, r, base, index, false, /*byte_regs=*/size == 1);
+  }
   // mov r64, imm64 (the short forms when the value allows).
   void mov_imm(HostReg r, uint64_t v) {
     if (v <= 0xffffffffull) {  // mov r32, imm32 zero-extends
@@ -305,6 +315,18 @@ class Emitter {
   void rex(bool w, uint8_t reg, uint8_t index, uint8_t base, bool force) {
     const uint8_t r = uint8_t(0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((index & 8) ? 2 : 0) | ((base & 8) ? 1 : 0));
     if (r != 0x40 || force) byte(r);
+  }
+  // opcode reg, [base + index]: SIB with scale 1; RBP/R13 as the base
+  // take a zero disp8 (mod 0 with base 5 means no base).
+  void indexed_op(bool w, uint8_t opcode, HostReg reg, HostReg base, HostReg index, bool two_byte = false,
+                  bool byte_regs = false) {
+    rex(w, reg, index, base, byte_regs && reg >= 4);
+    if (two_byte) byte(0x0f);
+    byte(opcode);
+    const bool disp8 = (base & 7) == 5;
+    modrm(disp8 ? 1 : 0, reg, 4);
+    byte(uint8_t(((index & 7) << 3) | (base & 7)));
+    if (disp8) byte(0);
   }
   // opcode reg, [base + disp8/disp32]
   void mem_op(bool w, uint8_t opcode, HostReg reg, HostReg base, int32_t disp, bool two_byte = false,
