@@ -21,8 +21,11 @@ TEST(JitEmitter, EncodesTheFormsThePendingFlagsUse) {
   e.mov_imm(HR11, 0x8d50000);     // REX.B B8+3 id: mov r11d, imm32
   e.mov16_rr(HR11, HRAX);         // 66 REX.B 89 /r: mov r11w, ax
   e.alu_rr(AluOp::Xor, 4, HR11, HR11);  // REX.RB 31 /r: xor r11d, r11d
+  e.movzx16_rr(HR11, HRAX);       // REX.R 0F B7 /r: movzx r11d, ax
+  e.not32(HRDX);                  // F7 /2: not edx
   const std::vector<uint8_t> want = {0x9f, 0x0f, 0x90, 0xc0, 0x41, 0xbb, 0x00, 0x00, 0xd5, 0x08,
-                                     0x66, 0x41, 0x89, 0xc3, 0x45, 0x31, 0xdb};
+                                     0x66, 0x41, 0x89, 0xc3, 0x45, 0x31, 0xdb, 0x44, 0x0f, 0xb7,
+                                     0xd8, 0xf7, 0xd2};
   EXPECT_EQ(bytes(e), want);
 }
 

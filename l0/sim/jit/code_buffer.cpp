@@ -117,7 +117,8 @@ CodeBuffer::CodeBuffer(int32_t hot_bias, int32_t rflags_disp, size_t bytes)
   for (unsigned k = kSavedCount; k-- > 0;) e.pop(kSaved[k].reg);
   e.ret();
   // RFLAGS = (RFLAGS & ~STATUS) | ((AH & 0xd5 | AL << 11) & defined), R11
-  // holding AX and `defined` (kPendingDefinedShift); nothing if R11 = 0.
+  // holding AX and the undefined flags (kPendingUndefinedShift): defined =
+  // STATUS & ~undefined; nothing if R11 = 0.
   const size_t materialize_at = e.size();
   Label none;
   e.test_rr(8, HR11, HR11);
@@ -125,7 +126,8 @@ CodeBuffer::CodeBuffer(int32_t hot_bias, int32_t rflags_disp, size_t bytes)
   e.mov32_rr(HRAX, HR11);
   e.status_from_ax(HRCX, uint32_t(arch::rflags::STATUS));
   e.mov_rr(HRDX, HR11);
-  e.shr_ri(HRDX, kPendingDefinedShift);
+  e.shr_ri(HRDX, kPendingUndefinedShift);
+  e.not32(HRDX);
   e.alu_rr(AluOp::And, 4, HRCX, HRDX);
   e.merge_into(HR13, rflags_disp, uint32_t(arch::rflags::STATUS), HRCX, HRDX);
   e.bind(none);

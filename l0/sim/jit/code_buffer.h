@@ -16,8 +16,10 @@
 namespace nestbed::sim::jit {
 
 // Pending status flags in R11 (translator.cpp, "pending flags"): lahf/seto's
-// AX in bits 0-15, the mask of the flags defined from this bit up; 0: none.
-inline constexpr unsigned kPendingDefinedShift = 16;
+// AX in bits 0-15, the mask of the status flags the instruction leaves
+// undefined (stored as 0) from this bit up; 0: none (lahf's AX is never 0:
+// it sets bit 1 of AH).
+inline constexpr unsigned kPendingUndefinedShift = 16;
 
 class CodeBuffer {
  public:

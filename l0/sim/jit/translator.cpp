@@ -124,8 +124,9 @@ class Translator {
   // ---- pending flags
   // In a block that calls no handler, an instruction that writes every
   // status flag leaves them in R11, not in RFLAGS: AX as lahf/seto set it
-  // in bits 0-15, the mask of the flags it defines (the others are 0) in
-  // bits 16-31; R11 = 0: none pending. They reach RFLAGS (materialize) only
+  // in bits 0-15, the mask of those it leaves undefined (stored as 0) in
+  // bits 16-31 — so one MOVZX when it defines them all; R11 = 0: none
+  // pending. They reach RFLAGS (materialize) only
   // where something may read them: an instruction that reads flags or
   // writes only some (Jcc alone, ADC/SBB, INC/DEC), a call, an exit; a
   // chained block gets R11 as it is. So the flags of a compare that ends a
@@ -420,8 +421,13 @@ void Translator::capture_flags(uint32_t defined, uint32_t written) {
 // R11 = AX (from lahf_seto) and `defined`, with no change to the host's
 // flags (a fused Jcc may still test them).
 void Translator::defer_flags(uint32_t defined) {
-  e_.mov_imm(HR11, uint64_t(defined) << kPendingDefinedShift);
-  e_.mov16_rr(HR11, HRAX);
+  const uint32_t undefined = uint32_t(fl::STATUS) & ~defined;
+  if (undefined) {
+    e_.mov_imm(HR11, uint64_t(undefined) << kPendingUndefinedShift);
+    e_.mov16_rr(HR11, HRAX);
+  } else {
+    e_.movzx16_rr(HR11, HRAX);
+  }
   pending_ = Pending::Own;
   pending_defined_ = defined;
 }

@@ -97,6 +97,19 @@ class Emitter {
   // mov dst, src (64-bit; mov32_rr: 32-bit, zero-extending)
   void mov_rr(HostReg dst, HostReg src) { rr_op(true, 0x89, src, dst); }
   void mov32_rr(HostReg dst, HostReg src) { rr_op(false, 0x89, src, dst); }
+  // not r32 (F7 /2)
+  void not32(HostReg r) {
+    rex(false, 0, 0, r, false);
+    byte(0xf7);
+    modrm(3, 2, r);
+  }
+  // movzx dst32, src16 (0F B7 /r; no flag changes)
+  void movzx16_rr(HostReg dst, HostReg src) {
+    rex(false, dst, 0, src, false);
+    byte(0x0f);
+    byte(0xb7);
+    modrm(3, dst, src);
+  }
   // mov dst16, src16 (the upper bits of dst kept; no flag changes)
   void mov16_rr(HostReg dst, HostReg src) {
     byte(0x66);
