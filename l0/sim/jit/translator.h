@@ -30,8 +30,10 @@ class CodeBuffer;
 // A translation runs its block and, like Cpu::execute_block's loop, the
 // blocks that follow it while nothing needs the run loop: the next block
 // must fit the instruction budget (Cpu::jit_limit_) and no event be due,
-// and its translation is found through the block's successor cache. Each
-// finished block is retired (cycles and instructions) by the translation.
+// and its translation is found through the block's successor cache (or,
+// for the block itself or the other block of a loop of two, is the same
+// translation). Each finished block is retired (cycles and instructions)
+// by the translation.
 // It returns:
 //  - kStop: stopped at a block boundary (budget, event, or the next block
 //    not translated): execute_block returns;
