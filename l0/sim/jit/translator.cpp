@@ -298,23 +298,25 @@ uint32_t status_mask(unsigned id) {
 
 }  // namespace
 
-// The guest GPRs the block names most (operands, addresses, RSP of the
-// stack instructions), one host register each while they last.
+// The guest GPRs the block (both blocks of a pair) names most (operands,
+// addresses, RSP of the stack instructions), one host register each while
+// they last.
 void Translator::choose_cached() {
   unsigned uses[16] = {};
   auto use = [&](unsigned g) {
     if (g < 16) uses[g]++;
   };
-  for (unsigned p = 0; p < nparts_; ++p)
-  for (unsigned k = 0; k < parts_[p]->count; ++k) {
-    const DecodedInsn& d = parts_[p]->insns[k];
-    for (unsigned n = 0; n < d.nops && n < 3; ++n)
-      if (d.op[n].kind == OpKind::Reg) use(d.op[n].reg);
-    if (d.op[0].kind == OpKind::Mem || d.op[1].kind == OpKind::Mem) {
-      use(d.mem_base);
-      use(d.mem_index);
+  for (unsigned p = 0; p < nparts_; ++p) {
+    for (unsigned k = 0; k < parts_[p]->count; ++k) {
+      const DecodedInsn& d = parts_[p]->insns[k];
+      for (unsigned n = 0; n < d.nops && n < 3; ++n)
+        if (d.op[n].kind == OpKind::Reg) use(d.op[n].reg);
+      if (d.op[0].kind == OpKind::Mem || d.op[1].kind == OpKind::Mem) {
+        use(d.mem_base);
+        use(d.mem_index);
+      }
+      if (d.id == X86_INS_PUSH || d.id == X86_INS_POP || d.id == X86_INS_CALL || d.id == X86_INS_RET) use(RSP);
     }
-    if (d.id == X86_INS_PUSH || d.id == X86_INS_POP || d.id == X86_INS_CALL || d.id == X86_INS_RET) use(RSP);
   }
   for (HostReg h : kCacheRegs) {
     unsigned best = 16;
