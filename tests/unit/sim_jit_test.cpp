@@ -514,5 +514,40 @@ TEST(SimJit, CodeWrittenInOneBlockOfAPairDropsBoth) {
   expect_same(on, off, "self-modifying pair");
 }
 
+// IMUL right before a MOV to or from memory, whose flags the next
+// instruction overwrites: translated code makes IMUL's flags only if the
+// MOV misses the TLB (lazy_imul_flags). The MOV faults once RBP walks out
+// of RAM; the #PF handler's RFLAGS must hold IMUL's CF and OF, in each
+// form: two registers, a square, an immediate, 32 bits, and a load.
+TEST(SimJit, ImulFlagsBeforeAFaultingAccessAreMadeOnTheMiss) {
+  for (unsigned form = 0; form < 5; ++form) {
+    for (uint32_t seed = 1; seed <= 12; ++seed) {
+      Asm a(L::CODE);
+      a.mov_imm64(r15, 100).mov_imm64(rDI, seed % 3 == 0 ? 3 : seed % 3 == 1 ? 0x123456789ull : 0x7fffffffffffull);
+      const uint64_t top = a.here();
+      a.modrm({0x01}, 8, r15, reg_op(rDX));  // add rdx, r15
+      switch (form) {
+        case 0: a.modrm({0x0f, 0xaf}, 8, rDX, reg_op(rDI)); break;                // imul rdx, rdi
+        case 1: a.modrm({0x0f, 0xaf}, 8, rDX, reg_op(rDX)); break;                // imul rdx, rdx
+        case 2: a.modrm({0x69}, 8, rDX, reg_op(rDI)).imm(0x7fff1234, 4); break;  // imul rdx, rdi, imm32
+        default: a.modrm({0x0f, 0xaf}, 4, rDX, reg_op(rDI)); break;               // imul edx, edi
+      }
+      if (form == 4) a.modrm({0x8b}, 8, rAX, mem_op(rBP, 8));  // mov rax, [rbp + 8]
+      else a.modrm({0x89}, 8, rDX, mem_op(rBP, 8));            // mov [rbp + 8], rdx
+      a.modrm({0x81}, 8, 0, reg_op(rBP)).imm(0x1000, 4);      // add rbp, 0x1000
+      a.modrm({0xff}, 8, 1, reg_op(r15));
+      a.jcc(0x5, top);
+      a.hlt();
+      const uint64_t rbp = SimMachine::kDefaultRam - 12 * 0x1000;
+      const Outcome off = run(a, false, seed, rbp);
+      const Outcome on = run(a, true, seed, rbp);
+      ASSERT_EQ(off.stop, CpuStop::Halted);
+      EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
+      EXPECT_GT(on.translated, 0u);
+      expect_same(on, off, "form " + std::to_string(form) + " seed " + std::to_string(seed));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace nestbed::testing

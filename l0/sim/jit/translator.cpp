@@ -79,6 +79,16 @@ class Translator {
   std::deque<Label> early_exit_;
   std::vector<const DecodedInsn*> early_exit_insn_;
   unsigned exit_base_ = 0;
+  // IMUL's flags made again on the next entry's TLB miss, and only there
+  // (lazy_imul_flags): the multiplicand in RSI, the multiplier in `src`
+  // (or the immediate).
+  struct LazyImul {
+    bool on = false;
+    bool three = false;  // IMUL r, r, imm: RSI * imm
+    unsigned size = 8;
+    HostReg src = HRSI;
+    uint32_t imm = 0;
+  };
   struct SlowPath {
     Label at, done;
     unsigned k;
@@ -88,6 +98,7 @@ class Translator {
     int tail;  // what follows the access (see emit_tail)
     int value;  // a write's value (see write_value)
     const Block* block;  // the part it belongs to
+    LazyImul imul;  // the flags of the IMUL before it, to make on a miss
   };
   std::deque<SlowPath> slow_;
 
@@ -191,7 +202,9 @@ class Translator {
   uint32_t branch_end_ = 0;
   uint64_t branch_rel_ = 0;
   void imul_rdx(const DecodedInsn& d);
-  void imul_registers(const DecodedInsn& d);
+  void imul_registers(unsigned k, const DecodedInsn& d);
+  LazyImul lazy_next_;  // for the next memory_access
+  bool lazy_imul_flags(unsigned k, const DecodedInsn& d) const;
   Inlined operand1_then(unsigned k, const DecodedInsn& d, bool reg_ok, unsigned size, int tail);
   void branch(unsigned cc, uint32_t end_off, uint64_t rel);
   void effective_address(const DecodedInsn& d);
@@ -528,7 +541,8 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
 // value write_value gives. A miss goes to the slow path (emit_slow_paths).
 void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail, int value) {
   static_assert(sizeof(Cpu::TlbEntry) == 64, "the probe indexes the TLB with a shift by 6");
-  slow_.push_back(SlowPath{Label{}, Label{}, exit_base_ + k, &d, write, size, tail, value, b_});
+  slow_.push_back(SlowPath{Label{}, Label{}, exit_base_ + k, &d, write, size, tail, value, b_, lazy_next_});
+  lazy_next_ = LazyImul{};
   SlowPath& s = slow_.back();
   // RCX = &tlb_[(la >> 12) & TLB_MASK], the index times 64 being
   // (la >> 6) & (TLB_MASK << 6)
@@ -671,7 +685,7 @@ Translator::Inlined Translator::inline_entry(unsigned k, const DecodedInsn& d) {
   // IMUL r, r/m and IMUL r, r/m, imm (the truncated product).
   if (id == X86_INS_IMUL && (d.nops == 2 || (d.nops == 3 && d.op[2].kind == OpKind::Imm)) && is_gpr(o0)) {
     if (o1.kind == OpKind::Reg && is_gpr(o1) && (is_cached(o0.reg) || is_cached(o1.reg))) {
-      imul_registers(d);
+      imul_registers(k, d);
       return Inlined::Yes;
     }
     return operand1_then(k, d, is_gpr(o1), o0.size, kTailImul);
@@ -826,14 +840,44 @@ void Translator::imul_rdx(const DecodedInsn& d) {
 }
 
 // IMUL r, r (, imm) with a cached register: in host registers.
-void Translator::imul_registers(const DecodedInsn& d) {
+void Translator::imul_registers(unsigned k, const DecodedInsn& d) {
   const unsigned size = d.op[0].size;
   const HostReg src = gpr_in(d.op[1].reg, HRSI, true);
   const HostReg dst = gpr_in(d.op[0].reg, HRDX, d.nops == 2);
+  const bool lazy = flags_live_ && lazy_imul_flags(k, d);
+  if (lazy) {
+    // The operands the flags are made from again, if ever: RSI = the
+    // multiplicand (the source with an immediate), kept to the next entry.
+    lazy_next_ = LazyImul{true, d.nops == 3, size, d.op[1].reg == d.op[0].reg ? HRSI : src, uint32_t(d.imm)};
+    const HostReg multiplicand = d.nops == 3 ? src : dst;
+    if (multiplicand != HRSI) e_.mov_rr(HRSI, multiplicand);
+  }
   if (d.nops == 3) e_.imul_rri(size, dst, src, uint32_t(d.imm));
   else e_.imul_rr(size, dst, src);
-  if (flags_live_) capture_flags(X86_INS_IMUL);
+  if (flags_live_ && !lazy) capture_flags(X86_INS_IMUL);
   gpr_done(d.op[0].reg, dst);
+}
+
+// Whether IMUL r, r (, imm) at entry k may leave its flags unmade: they
+// are live only because the next entry, a MOV to or from memory, may take
+// its TLB miss path (and fault, exit or end the block there), after which
+// they are surely overwritten (flags_dead_after). That path makes them
+// again from the operands (emit_slow_paths), which must still be where
+// they were: the multiplier in a cached register the MOV does not write
+// (or the multiplicand's own, RSI), the multiplicand in RSI, which
+// nothing between touches. (Pending flags: blocks that call no handler.)
+bool Translator::lazy_imul_flags(unsigned k, const DecodedInsn& d) const {
+  if (!cache_allowed_ || k + 1 >= b_->fast_entries) return false;
+  const DecodedInsn& n = b_->insns[k + 1];
+  if (n.fast_count != 1 || n.id != X86_INS_MOV || n.nops != 2 || !flags_dead_after(k + 1)) return false;
+  if (n.flags & (insn_flag::LOCK | insn_flag::REP | insn_flag::REPNE)) return false;
+  const bool load = n.op[0].kind == OpKind::Reg && is_gpr(n.op[0]) && is_mem64(n, n.op[1]);
+  const bool store = is_mem64(n, n.op[0]) && (n.op[1].kind == OpKind::Imm || is_gpr(n.op[1]));
+  if (!load && !store) return false;
+  if (d.nops == 3) return true;  // the multiplicand is copied to RSI
+  const unsigned mult = d.op[1].reg;
+  if (mult == d.op[0].reg) return true;  // a square: RSI * RSI
+  return is_cached(mult) && !(load && n.op[0].reg == mult);
 }
 
 // Operand 1 (a register, if `reg_ok` allows it, or a 64-bit-address
@@ -1189,6 +1233,20 @@ void Translator::emit_slow_paths() {
     const DecodedInsn& d = *s.d;
     b_ = s.block;
     e_.bind(s.at);
+    if (s.imul.on) {  // the IMUL before this entry's flags, into R11 (lazy_imul_flags)
+      const Pending was = pending_;
+      e_.mov_rr(HRCX, HRAX);  // la
+      if (s.imul.three) {
+        e_.imul_rri(s.imul.size, HRDX, HRSI, s.imul.imm);
+      } else {
+        e_.mov_rr(HRDX, HRSI);
+        e_.imul_rr(s.imul.size, HRDX, s.imul.src);
+      }
+      e_.lahf_seto();
+      defer_flags(status_mask(X86_INS_IMUL));
+      pending_ = was;
+      e_.mov_rr(HRAX, HRCX);
+    }
     flush(written_);  // the call may fault, or the access exit the block
     e_.mov_rr(HRSI, HRAX);  // la (set_fast_entry and set_rip use only RAX)
     materialize(/*keep=*/true);  // the access may fault
