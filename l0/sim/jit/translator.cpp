@@ -74,8 +74,8 @@ class Translator {
   CodeBuffer* buf_ = nullptr;
   // Out-of-line code, emitted after the block's main line: early exits
   // (one per entry, bound only if used) and TLB misses.
-  // (one per entry of every part, in order: check_exit takes the index of
-  // the entry's part's first, exit_base_, plus the entry's)
+  // (one per entry of every part, in order: an entry's is exit_base_, its
+  // part's first, plus its own index)
   std::deque<Label> early_exit_;
   std::vector<const DecodedInsn*> early_exit_insn_;
   unsigned exit_base_ = 0;
@@ -91,7 +91,7 @@ class Translator {
   };
   struct SlowPath {
     Label at, done;
-    unsigned k;
+    unsigned k;  // the entry's early exit (an index into early_exit_)
     const DecodedInsn* d;
     bool write;
     unsigned size;
@@ -237,7 +237,7 @@ class Translator {
   void set_fast_entry(const DecodedInsn& d);
   void address_of(HostReg r, const void* p);
   void call_host(const void* target);
-  void check_exit(unsigned k);
+  void check_exit(unsigned exit);  // an index into early_exit_
   void capture_flags(unsigned id);
   void capture_flags(uint32_t defined, uint32_t written);
   void linear_address(const DecodedInsn& d);
@@ -412,9 +412,9 @@ void Translator::call_host(const void* target) {
     e_.call_abs(target);
 }
 
-void Translator::check_exit(unsigned k) {
+void Translator::check_exit(unsigned exit) {
   e_.cmp_mem8_imm(CPU_FIELD(exit_block_), 0);
-  e_.jcc(0x5, early_exit_[exit_base_ + k]);  // jne
+  e_.jcc(0x5, early_exit_[exit]);  // jne
 }
 
 // Guest status flags from the host's flags after the same operation:
@@ -585,7 +585,7 @@ void Translator::call_entry(unsigned k, const DecodedInsn& d) {
   call_host(reinterpret_cast<const void*>(d.fast));
   e_.alu_rr(AluOp::Xor, 4, HR11, HR11);  // none pending in such a block; the call clobbered it
   e_.load64(HRBP, CPU_FIELD(cycles_));  // a handler may add cycles
-  check_exit(k);
+  check_exit(exit_base_ + k);
 }
 
 // Jumps to `taken` if condition cc holds on the guest's RFLAGS (SDM vol. 1,
@@ -1100,24 +1100,13 @@ void Translator::finish_block(Label& stop, unsigned part, bool last_calls) {
   e_.cmp_mem64(HRBP, CPU_FIELD(next_event_));
   e_.jcc(0x3, stop);  // jae: an event is due
   if (!rip_in_rax_ || last_calls) e_.load64(HRAX, HR13, reg_off(REG_RIP));
-  // A loop back to this block's own start, or on to the other part, with
-  // no handler call that could have changed the translation of its RIP:
-  // run it directly. (The other part is on the same page, at a fixed
-  // distance from this one: the same linear page holds both.)
-  if (!calls_) {
-    const unsigned next = (part + 1) % nparts_;
-    if (next == part) {
-      e_.alu_rr(AluOp::Cmp, 8, HRAX, HR12);
-      e_.jcc(0x4, starts_[part]);  // je
-    } else {
-      Label elsewhere;
-      e_.lea(HRDX, HR12, int32_t(int64_t(parts_[next]->pa) - int64_t(parts_[part]->pa)));
-      e_.alu_rr(AluOp::Cmp, 8, HRAX, HRDX);
-      e_.jcc(0x5, elsewhere);  // jne
-      e_.mov_rr(HR12, HRAX);
-      e_.jmp(starts_[next]);
-      e_.bind(elsewhere);
-    }
+  // A loop back to this block's own start that no final branch wrote out
+  // (end_path), an inline RET's, with no handler call that could have
+  // changed the translation of its RIP: run it again directly. (The way to
+  // a pair's other part is always a branch's, written out by end_path.)
+  if (!calls_ && nparts_ == 1) {
+    e_.alu_rr(AluOp::Cmp, 8, HRAX, HR12);
+    e_.jcc(0x4, starts_[part]);  // je
   }
   flush(written_);
   // The successor cache, as Cpu::chained_successor (whose jump-cache
@@ -1281,8 +1270,7 @@ void Translator::emit_slow_paths() {
       written_ |= before;
       if (pending_ == Pending::Own) materialize(/*keep=*/true);
     }
-    exit_base_ = 0;
-    check_exit(s.k);  // (s.k counts from the first part's first entry)
+    check_exit(s.k);
     e_.jmp(s.done);
   }
 }
