@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "l0/sim/cpu/cpu.h"
@@ -304,6 +305,21 @@ TEST(SimJit, InstructionLimitsStopAtTheSameInstruction) {
   }
 }
 
+// A program whose RBP-relative access walks out of RAM (RBP starts 12 pages
+// below its end): run without and with translation (after
+// `translate_after` runs of a block), it halts in the #PF stub, some of it
+// translated, with the same state. Returns the translated run.
+Outcome expect_fault_in_stub_matches(const Asm& a, uint32_t seed, const std::string& what, uint32_t translate_after = 1) {
+  const uint64_t rbp = SimMachine::kDefaultRam - 12 * 0x1000;
+  const Outcome off = run(a, false, seed, rbp);
+  const Outcome on = run(a, true, seed, rbp, 200000, translate_after);
+  EXPECT_EQ(off.stop, CpuStop::Halted) << what;
+  EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub: " << what;
+  EXPECT_GT(on.translated, 0u) << what;
+  expect_same(on, off, what);
+  return on;
+}
+
 // Each iteration stores to the next page through RBP (`before` random
 // instructions of `g`, the store, three more); the pages run out of RAM
 // after a few iterations (setup_long_mode maps RAM only): the #PF is taken
@@ -319,13 +335,7 @@ void expect_store_fault_matches(Generator& g, uint32_t seed, unsigned before, bo
   a.modrm({0xff}, 8, 1, reg_op(r15));
   a.jcc(0x5, top);
   a.hlt();
-  const uint64_t rbp = SimMachine::kDefaultRam - 12 * 0x1000;
-  const Outcome off = run(a, false, seed, rbp);
-  const Outcome on = run(a, true, seed, rbp);
-  ASSERT_EQ(off.stop, CpuStop::Halted);
-  EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
-  EXPECT_GT(on.translated, 0u);
-  expect_same(on, off, "seed " + std::to_string(seed));
+  expect_fault_in_stub_matches(a, seed, "seed " + std::to_string(seed));
 }
 
 TEST(SimJit, PageFaultFromTranslatedCodeMatchesTheInterpreter) {
@@ -475,13 +485,7 @@ TEST(SimJit, PageFaultFromALoopOfTwoBlocksMatchesTheInterpreter) {
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     Generator g(seed, /*inline_only=*/true);
     const Asm program = two_block_loop(g, 1 + seed % 5, seed % 4, 100, seed % 2, /*store=*/true);
-    const uint64_t rbp = SimMachine::kDefaultRam - 12 * 0x1000;
-    const Outcome off = run(program, false, seed, rbp);
-    const Outcome on = run(program, true, seed, rbp, 200000, 2);
-    ASSERT_EQ(off.stop, CpuStop::Halted);
-    EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
-    pairs += on.pairs;
-    expect_same(on, off, "seed " + std::to_string(seed));
+    pairs += expect_fault_in_stub_matches(program, seed, "seed " + std::to_string(seed), 2).pairs;
   }
   EXPECT_GT(pairs, 10u);
 }
@@ -538,13 +542,7 @@ TEST(SimJit, ImulFlagsBeforeAFaultingAccessAreMadeOnTheMiss) {
       a.modrm({0xff}, 8, 1, reg_op(r15));
       a.jcc(0x5, top);
       a.hlt();
-      const uint64_t rbp = SimMachine::kDefaultRam - 12 * 0x1000;
-      const Outcome off = run(a, false, seed, rbp);
-      const Outcome on = run(a, true, seed, rbp);
-      ASSERT_EQ(off.stop, CpuStop::Halted);
-      EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
-      EXPECT_GT(on.translated, 0u);
-      expect_same(on, off, "form " + std::to_string(form) + " seed " + std::to_string(seed));
+      expect_fault_in_stub_matches(a, seed, "form " + std::to_string(form) + " seed " + std::to_string(seed));
     }
   }
 }
