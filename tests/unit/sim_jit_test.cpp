@@ -478,6 +478,51 @@ TEST(SimJit, LoopsOfTwoBlocksMatchTheInterpreter) {
   EXPECT_GT(pairs, 100u) << "loops of two blocks were translated as pairs";
 }
 
+// A loop whose last compare's flags are dead on the way round (the next
+// round's SUB overwrites them all first) leaves them unmade there, and
+// makes them only where the loop edge leaves the translation: the next
+// round's instruction-budget check, which limits stop at (lazy edge
+// flags). CMP with a register or an immediate, TEST; the way round taken,
+// or not taken to a second block (a loop of two).
+TEST(SimJit, FlagsOfALoopsLastCompareAreMadeWhereItsEdgeLeaves) {
+  uint64_t translated = 0;
+  for (uint32_t seed = 1; seed <= 200; ++seed) {
+    Generator g(seed, /*inline_only=*/true);
+    Asm a(L::CODE);
+    a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, 30);
+    const uint64_t top = a.here();
+    if (seed % 2) a.modrm({0x89}, 8, rCX, reg_op(rDX));    // mov rdx, rcx (flag-neutral)
+    a.modrm({0x83}, 8, 5, reg_op(r15)).imm(1, 1);          // sub r15, 1
+    for (unsigned k = 0; k < seed % 6; ++k) g.instruction(a, false);
+    switch (seed % 3) {
+      case 0: a.modrm({0x83}, 8, 7, reg_op(r15)).imm(0, 1); break;  // cmp r15, 0
+      case 1: a.modrm({0x85}, 8, r15, reg_op(r15)); break;          // test r15, r15
+      default: a.modrm({0x39}, 8, r14, reg_op(r15)); break;         // cmp r15, r14
+    }
+    if (seed % 4 < 2) {
+      a.jcc(seed % 3 == 2 ? 0x7 : 0x5, top);  // ja / jnz: round the loop when taken
+      a.hlt();
+    } else {  // on when not taken, to a block that overwrites the flags (a loop of two)
+      const size_t out = a.jcc_forward(seed % 3 == 2 ? 0x6 : 0x4);  // jbe / jz
+      a.modrm({0x83}, 8, 0, reg_op(rDX)).imm(1, 1);                  // add rdx, 1
+      a.jmp(top);
+      a.bind(out);
+      a.hlt();
+    }
+    const Outcome off = run(a, false, seed);
+    const Outcome on = run(a, true, seed);
+    translated += on.translated;
+    expect_same(on, off, "seed " + std::to_string(seed));
+    for (uint64_t limit : {off.instructions / 2 + 1, off.instructions / 3, off.instructions - 3}) {
+      const Outcome l_off = run(a, false, seed, 0, limit);
+      const Outcome l_on = run(a, true, seed, 0, limit);
+      expect_same(l_on, l_off, "seed " + std::to_string(seed) + " limit " + std::to_string(limit));
+    }
+    if (::testing::Test::HasFailure()) break;
+  }
+  EXPECT_GT(translated, 200u) << "the loops were translated";
+}
+
 // A store in the second block faults when RBP walks out of RAM: the #PF
 // is taken from inside a pair's translation with the interpreter's state.
 TEST(SimJit, PageFaultFromALoopOfTwoBlocksMatchesTheInterpreter) {

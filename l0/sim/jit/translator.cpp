@@ -57,17 +57,40 @@ class Translator {
   const unsigned nparts_;
   const Block* b_ = nullptr;
   Label starts_[2];  // where part p's instruction-budget check begins
+  Label bodies_[2];  // past it
+  Label stops_before_[2];  // part p did not run: the way out
   unsigned part_ = 0;  // the part being written
   bool emit_part(unsigned p);
+  // The status flags of a loop's final CMP or TEST, made only where a
+  // loop edge leaves the translation (lazy edge flags): on the way round
+  // they are dead, since the next part overwrites them all before anything
+  // can look. The compare is written again there, on the same host
+  // registers, which nothing between touches.
+  struct EdgeFlags {
+    bool on = false;
+    unsigned id = 0;
+    AluOp op = AluOp::Cmp;
+    unsigned size = 8;
+    HostReg dst = HRDX, src = HRSI;
+    bool use_imm = false;
+    uint64_t imm = 0;
+  };
+  bool lazy_edge_flags(const DecodedInsn& d, int64_t off) const;
+  void make_edge_flags(const EdgeFlags& f);
   // One way out of the block's final branch, to `off` from the block's
   // start: RAX = RIP for finish_block, or, if `off` is where the next part
   // (this one, with one part) starts, the block's end written out with
   // the next block known: retired, the event check, and a jump to that
   // part's start (a loop edge). An event due leaves through edge_stops_.
-  void end_path(int64_t off);
+  // With `lazy` (lazy edge flags), the edge checks the next part's budget
+  // itself, so that both its ways out make the flags, and jumps past it.
+  void end_path(int64_t off, const EdgeFlags* lazy = nullptr);
+  bool is_loop_edge(int64_t off) const;
   struct EdgeStop {
     Label at;
     int64_t off;
+    EdgeFlags flags;  // to make first, if on
+    bool before = false;  // the next part's budget check: it did not run
   };
   std::deque<EdgeStop> edge_stops_;
   Emitter e_;
@@ -213,6 +236,7 @@ class Translator {
   static bool overwrites_flags(const DecodedInsn& n);
   static bool flag_neutral(const DecodedInsn& n);
   bool flags_dead_after(unsigned k) const;
+  static bool flags_dead_from(const Block& b, unsigned j);
   void exit_with(uint64_t result);
   // The Cpu's cycles and instructions = RBP and R14 (less this block's
   // count if it has not run, `ran` false); clobbers RDX.
@@ -800,17 +824,26 @@ void Translator::alu_on_rdx(const DecodedInsn& d, HostReg src) {
   if (branch_cc_ >= 0) {
     // The fused pair's Jcc on the host's flags, which lahf/seto keep: the
     // host ran the same operation, whose flags the SDM defines as the
-    // handler stores them (CMP, TEST, ADD, SUB, AND: fuse_alu_jcc).
+    // handler stores them (CMP, TEST, ADD, SUB, AND: fuse_alu_jcc). A way
+    // that is a lazy loop edge takes none (make_edge_flags).
+    const int64_t not_taken = branch_end_, taken_off = int64_t(branch_end_) + int64_t(branch_rel_);
+    const EdgeFlags flags{true, id, op, size, dst, src, use_imm, d.imm};
+    const bool lazy_nt = lazy_edge_flags(d, not_taken), lazy_t = lazy_edge_flags(d, taken_off);
+    auto take_flags = [&] {
+      e_.lahf_seto();
+      if (cache_allowed_) defer_flags(status_mask(id));
+    };
     Label taken, done;
-    e_.lahf_seto();
-    if (cache_allowed_) defer_flags(status_mask(id));
+    if (!lazy_nt && !lazy_t) take_flags();
     e_.jcc(Cond(branch_cc_), taken);
+    if (lazy_t && !lazy_nt) take_flags();
     finish_alu(d, dst);
-    end_path(branch_end_);
+    end_path(not_taken, lazy_nt ? &flags : nullptr);
     e_.jmp(done);
     e_.bind(taken);
+    if (lazy_nt && !lazy_t) take_flags();
     finish_alu(d, dst);
-    end_path(int64_t(branch_end_) + int64_t(branch_rel_));
+    end_path(taken_off, lazy_t ? &flags : nullptr);
     e_.bind(done);
     return;
   }
@@ -910,18 +943,55 @@ void Translator::branch(unsigned cc, uint32_t end_off, uint64_t rel) {
   e_.bind(done);
 }
 
-void Translator::end_path(int64_t off) {
+// Whether `off` from the block's start is where the next part (this one,
+// with one part) starts: a loop edge, as finish_block's own loop test, if
+// no handler call may have changed the translation of the RIP.
+bool Translator::is_loop_edge(int64_t off) const {
   const unsigned next = (part_ + 1) % nparts_;
-  const int64_t next_off = int64_t(parts_[next]->pa) - int64_t(b_->pa);
-  // As finish_block's own loop test: no handler call may have changed the
-  // translation of the RIP.
-  if (calls_ || off != next_off) return next_rip(off);
+  return !calls_ && off == int64_t(parts_[next]->pa) - int64_t(b_->pa);
+}
+
+void Translator::end_path(int64_t off, const EdgeFlags* lazy) {
+  if (!is_loop_edge(off)) return next_rip(off);
+  const unsigned next = (part_ + 1) % nparts_;
   e_.lea(HRBP, HRBP, int32_t(b_->total_cost));
-  edge_stops_.push_back(EdgeStop{Label{}, off});
+  edge_stops_.push_back(EdgeStop{Label{}, off, lazy ? *lazy : EdgeFlags{}});
   e_.cmp_mem64(HRBP, CPU_FIELD(next_event_));
   e_.jcc(0x3, edge_stops_.back().at);  // jae: an event is due
+  if (lazy) {  // the next part's budget check (emit_part), with its own way out
+    e_.lea(HR14, HR14, int32_t(parts_[next]->count));
+    edge_stops_.push_back(EdgeStop{Label{}, off, *lazy, /*before=*/true});
+    e_.cmp_mem64(HR14, CPU_FIELD(jit_limit_));
+    e_.jcc(0x7, edge_stops_.back().at);  // ja
+  }
   if (off != 0) e_.lea(HR12, HR12, int32_t(off));
-  e_.jmp(starts_[next]);
+  e_.jmp(lazy ? bodies_[next] : starts_[next]);
+}
+
+// Whether the flags of the fused pair's compare `d` may be left unmade on
+// the way to `off`: a loop edge to a part that overwrites them all before
+// anything can look (flags_dead_from), from a CMP or TEST, whose operands
+// stay where they are until the edge's ways out (make_edge_flags).
+bool Translator::lazy_edge_flags(const DecodedInsn& d, int64_t off) const {
+  if (!cache_allowed_ || (d.id != X86_INS_CMP && d.id != X86_INS_TEST) || !is_loop_edge(off)) return false;
+  return flags_dead_from(*parts_[(part_ + 1) % nparts_], 0);
+}
+
+// R11 = the flags of the compare `f` (defer_flags), made again.
+void Translator::make_edge_flags(const EdgeFlags& f) {
+  const Pending was = pending_;
+  const uint32_t was_defined = pending_defined_;
+  if (f.id == X86_INS_TEST) {
+    if (f.use_imm) e_.test_ri(f.size, f.dst, f.imm);
+    else e_.test_rr(f.size, f.dst, f.src);
+  } else {
+    if (f.use_imm) e_.alu_ri(f.op, f.size, f.dst, f.imm);
+    else e_.alu_rr(f.op, f.size, f.dst, f.src);
+  }
+  e_.lahf_seto();
+  defer_flags(status_mask(f.id));
+  pending_ = was;
+  pending_defined_ = was_defined;
 }
 
 // An entry of two instructions (an ALU operation on registers and the
@@ -1005,7 +1075,8 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
 // registers.
 bool Translator::emit_part(unsigned p) {
   const unsigned entries = b_->fast_entries;
-  Label stop, stop_before;
+  Label stop;
+  Label& stop_before = stops_before_[p];
   // The block must fit the budget (execute_block: budget >= count), else
   // nothing of it runs and execute_block returns.
   // R12 = the block's RIP; R14 = the instruction count, and from the
@@ -1018,6 +1089,7 @@ bool Translator::emit_part(unsigned p) {
   e_.lea(HR14, HR14, int32_t(b_->count));
   e_.cmp_mem64(HR14, CPU_FIELD(jit_limit_));
   e_.jcc(0x7, stop_before);  // ja
+  e_.bind(bodies_[p]);
   for (unsigned k = 0; k < entries; ++k) {
     const DecodedInsn& d = b_->insns[k];
     const bool last = k + 1 == entries;
@@ -1049,6 +1121,12 @@ bool Translator::emit_part(unsigned p) {
   Label rip_stored;
   for (EdgeStop& es : edge_stops_) {  // the block ran to a loop edge
     e_.bind(es.at);
+    if (es.flags.on) make_edge_flags(es.flags);
+    if (es.before) {  // the next part did not run
+      if (es.off != 0) e_.lea(HR12, HR12, int32_t(es.off));
+      e_.jmp(stops_before_[(p + 1) % nparts_]);
+      continue;
+    }
     e_.lea(HRAX, HR12, int32_t(es.off));
     e_.store64(HR13, reg_off(REG_RIP), HRAX);
     e_.jmp(rip_stored);
@@ -1204,9 +1282,13 @@ bool Translator::flag_neutral(const DecodedInsn& n) {
 // Whether the status flags entry k leaves are never seen: a later entry of
 // the block overwrites them all (overwrites_flags) with only flag-neutral
 // entries between, none of which can fault, exit or call.
-bool Translator::flags_dead_after(unsigned k) const {
-  for (unsigned j = k + 1; j < b_->count; ++j) {
-    const DecodedInsn& n = b_->insns[j];
+bool Translator::flags_dead_after(unsigned k) const { return flags_dead_from(*b_, k + 1); }
+
+// Whether block b, from its instruction j on, overwrites every status flag
+// before anything can look at them.
+bool Translator::flags_dead_from(const Block& b, unsigned j) {
+  for (; j < b.count; ++j) {
+    const DecodedInsn& n = b.insns[j];
     if (overwrites_flags(n)) return true;
     if (!flag_neutral(n)) return false;
   }
