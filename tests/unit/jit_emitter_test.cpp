@@ -46,6 +46,16 @@ TEST(JitEmitter, EncodesTheIndexedLoadsAndStores) {
   EXPECT_EQ(bytes(e), want);
 }
 
+// The store that resets Cpu::jit_edge_limit_ (translator.cpp, loop edges).
+TEST(JitEmitter, EncodesTheStoreOfAnImmediate) {
+  Emitter e;
+  e.store64_imm32(HR15, -0x28, 0);      // REX.WB C7 /0 id, mod 1: mov qword [r15-0x28], 0
+  e.store64_imm32(HRAX, 0x200, 0x7f);   // REX.W C7 /0 id, mod 2: mov qword [rax+0x200], 0x7f
+  const std::vector<uint8_t> want = {0x49, 0xc7, 0x47, 0xd8, 0x00, 0x00, 0x00, 0x00,
+                                     0x48, 0xc7, 0x80, 0x00, 0x02, 0x00, 0x00, 0x7f, 0x00, 0x00, 0x00};
+  EXPECT_EQ(bytes(e), want);
+}
+
 TEST(JitEmitter, CodeLongerThanItsFirstBufferKeepsEveryByteAndLabel) {
   Emitter e;
   Label end;

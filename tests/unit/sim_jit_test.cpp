@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "arch/x86/apic.h"
+#include "arch/x86/rflags.h"
 #include "l0/sim/cpu/cpu.h"
 #include "tests/support/sim_harness.h"
 #include "tests/support/x86_encoder.h"
@@ -37,6 +39,7 @@ struct Outcome {
   std::vector<uint8_t> data;
   uint64_t translated = 0;
   uint64_t pairs = 0;  // translations of a loop of two blocks
+  uint64_t interrupts = 0;
 };
 
 class Generator {
@@ -188,7 +191,8 @@ class Generator {
   }
 
   // A loop of `length` random instructions run `iterations` times, then HLT.
-  Asm program(unsigned length, unsigned iterations) {
+  // `cli`: CLI before the final HLT (runs with interrupts on).
+  Asm program(unsigned length, unsigned iterations, bool cli = false) {
     Asm a(L::CODE);
     a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, iterations);
     const uint64_t top = a.here();
@@ -200,6 +204,7 @@ class Generator {
     }
     a.modrm({0xff}, 8, 1, reg_op(r15));  // dec r15
     a.jcc(0x5, top);                     // jnz
+    if (cli) a.cli();
     a.hlt();
     return a;
   }
@@ -208,8 +213,30 @@ class Generator {
   bool inline_only_;
 };
 
+// The log of timer interrupts (timer_handler): their count, and the sum
+// of the RIPs they came at.
+constexpr uint64_t kTimerLog = L::DATA + 0x1800;
+
+// Vector 0x40: the interrupted RIP added to the log, EOI, IRETQ; no
+// register changed.
+void load_timer_handler(SimMachine& m) {
+  Asm h(L::HANDLERS);
+  h.push(rAX).push(rCX);
+  h.raw({0x48, 0x8b, 0x44, 0x24, 0x10});  // mov rax, [rsp + 16]: the RIP interrupted
+  h.modrm({0x01}, 8, rAX, Asm::abs(kTimerLog + 8));  // add [log + 8], rax
+  h.modrm({0xff}, 8, 0, Asm::abs(kTimerLog));        // inc qword [log]
+  h.mov_imm64(rCX, 0xfee00000);
+  h.store_imm32(mem_op(rCX, arch::apic::EOI), 0);
+  h.pop(rCX).pop(rAX);
+  h.iretq();
+  m.load_code(h);
+  m.set_gate64(0x40, L::HANDLERS);
+}
+
+// `timer_period`: the xAPIC timer interrupts every so many cycles (SDM
+// 11.5.4, periodic, divide by 1), with IF set.
 Outcome run(const Asm& program, bool translate, uint32_t seed, uint64_t rbp = 0, uint64_t limit = 200000,
-            uint32_t translate_after = 1) {
+            uint32_t translate_after = 1, uint32_t timer_period = 0) {
   SimMachine m;
   m.setup_long_mode();
   m.cpu.set_translation(translate, translate_after);
@@ -220,6 +247,17 @@ Outcome run(const Asm& program, bool translate, uint32_t seed, uint64_t rbp = 0,
   if (rbp) m.reg(rBP) = rbp;
   m.s().rflags = arch::rflags::FIXED1 | (rng() & 0x8d5);
   for (uint64_t a = L::DATA; a < L::DATA + 0x2000; a += 8) m.poke<uint64_t>(a, rng());
+  if (timer_period) {
+    namespace apic = arch::apic;
+    load_timer_handler(m);
+    m.poke<uint64_t>(kTimerLog, 0);
+    m.poke<uint64_t>(kTimerLog + 8, 0);
+    m.dev.apic.mmio_write(apic::SVR, 4, apic::SVR_ENABLE | 0xff);
+    m.dev.apic.mmio_write(apic::LVT_TIMER, 4, 0x40 | apic::LVT_TIMER_PERIODIC);
+    m.dev.apic.mmio_write(apic::TIMER_DIVIDE_CONFIG, 4, 0xb);
+    m.dev.apic.mmio_write(apic::TIMER_INITIAL_COUNT, 4, timer_period);
+    m.s().rflags |= arch::rflags::IF;
+  }
   Outcome o;
   o.stop = m.run(limit);
   for (unsigned r = 0; r < 16; ++r) o.r[r] = m.reg(r);
@@ -231,6 +269,7 @@ Outcome run(const Asm& program, bool translate, uint32_t seed, uint64_t rbp = 0,
   m.mem.read(L::DATA, o.data.data(), o.data.size());
   o.translated = m.cpu.blocks_translated();
   o.pairs = m.cpu.loop_pairs_translated();
+  o.interrupts = m.cpu.counters().interrupts;
   return o;
 }
 
@@ -242,6 +281,7 @@ void expect_same(const Outcome& on, const Outcome& off, const std::string& what)
   EXPECT_EQ(on.rip, off.rip);
   EXPECT_EQ(on.cycles, off.cycles);
   EXPECT_EQ(on.instructions, off.instructions);
+  EXPECT_EQ(on.interrupts, off.interrupts);
   EXPECT_TRUE(on.data == off.data) << "memory differs";
 }
 
@@ -434,7 +474,8 @@ TEST(SimJit, FlagsSetBeforeAHandlerCallInABlockWithoutRegistersSurviveIt) {
 // taken (TEST R15, R15; JNZ). One translation then runs both, going from
 // one to the other inside it. RBP-relative stores walk pages when `rbp` is
 // set (a #PF from either block).
-Asm two_block_loop(Generator& g, unsigned na, unsigned nb, unsigned iterations, bool jcc_back, bool store = false) {
+Asm two_block_loop(Generator& g, unsigned na, unsigned nb, unsigned iterations, bool jcc_back, bool store = false,
+                   bool cli = false) {
   Asm a(L::CODE);
   a.mov_imm64(rBX, kDataBase).mov_imm64(r14, 8).mov_imm64(r15, iterations);
   const uint64_t top = a.here();
@@ -453,6 +494,7 @@ Asm two_block_loop(Generator& g, unsigned na, unsigned nb, unsigned iterations, 
     a.jmp(top);
   }
   a.bind(out);
+  if (cli) a.cli();
   a.hlt();
   return a;
 }
@@ -521,6 +563,56 @@ TEST(SimJit, FlagsOfALoopsLastCompareAreMadeWhereItsEdgeLeaves) {
     if (::testing::Test::HasFailure()) break;
   }
   EXPECT_GT(translated, 200u) << "the loops were translated";
+}
+
+// Timer interrupts while loops go round their edges, which look at
+// events only once the instruction count passes Cpu::jit_edge_limit_
+// (translator.cpp, loop edges): each is taken at the instruction and cycle
+// the interpreter takes it (the handler logs the RIPs). Loops of one block
+// and of two, with a period shorter and longer than a round.
+TEST(SimJit, TimerInterruptsInLoopsComeWhereTheInterpreterTakesThem) {
+  uint64_t interrupts = 0;
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    Generator g(seed, /*inline_only=*/true);
+    const Asm program = seed % 2 ? g.program(2 + seed % 9, 4000, /*cli=*/true)
+                                 : two_block_loop(g, 1 + seed % 5, seed % 6, 4000, seed % 4 < 2, false, /*cli=*/true);
+    const uint32_t period = seed % 3 == 0 ? 1200 + seed : 2000 + 97 * seed;
+    const Outcome off = run(program, false, seed, 0, 200000, 1, period);
+    const Outcome on = run(program, true, seed, 0, 200000, 2, period);
+    ASSERT_EQ(off.stop, CpuStop::Halted);
+    EXPECT_GT(on.translated, 0u);
+    interrupts += off.interrupts;
+    expect_same(on, off, "seed " + std::to_string(seed));
+    if (::testing::Test::HasFailure()) break;
+  }
+  EXPECT_GT(interrupts, 1000u);
+}
+
+// A loop that re-arms the one-shot timer every round with another count
+// (an MMIO store, on the TLB-miss path), some shorter than a round: a
+// deadline sooner than the one the loop's edges last looked at must stop
+// them in time. (An APIC write ends the run of translated code
+// (Cpu::check_events_soon), and so resets Cpu::jit_edge_limit_ itself;
+// the translator's reset after every call does not depend on that.)
+TEST(SimJit, ALoopThatMovesTheTimersDeadlineIsInterruptedInTime) {
+  Asm a(L::CODE);
+  a.mov_imm64(rSI, 0xfee00000).mov_imm64(r15, 3000);
+  a.store_imm32(mem_op(rSI, arch::apic::LVT_TIMER), 0x40);  // one-shot
+  const uint64_t top = a.here();
+  a.modrm({0x89}, 4, r15, reg_op(rCX));                     // mov ecx, r15d
+  a.modrm({0x83}, 4, 4, reg_op(rCX)).imm(0x1f, 1);          // and ecx, 0x1f
+  a.modrm({0x83}, 4, 0, reg_op(rCX)).imm(2, 1);             // add ecx, 2: 2 to 33 cycles
+  a.modrm({0x89}, 4, rCX, mem_op(rSI, arch::apic::TIMER_INITIAL_COUNT));  // the timer's count
+  a.modrm({0x01}, 8, rCX, reg_op(rAX));                     // add rax, rcx
+  a.modrm({0x83}, 8, 5, reg_op(r15)).imm(1, 1);             // sub r15, 1
+  a.jcc(0x5, top);                                          // jnz
+  a.cli().hlt();
+  const Outcome off = run(a, false, 5, 0, 200000, 1, 4000);
+  const Outcome on = run(a, true, 5, 0, 200000, 1, 4000);
+  ASSERT_EQ(off.stop, CpuStop::Halted);
+  EXPECT_GT(on.translated, 0u);
+  EXPECT_GT(off.interrupts, 10u);
+  expect_same(on, off, "re-armed every round");
 }
 
 // A store in the second block faults when RBP walks out of RAM: the #PF

@@ -303,6 +303,7 @@ void Cpu::execute_block(Block* b, uint64_t budget) {
       // each (jit/translator.h).
       jit_limit_ = counters_.instructions + budget;
       const uint64_t r = jit_->entry()(this, reinterpret_cast<char*>(&s_) + jit::kStateBias, b->jit_code);
+      jit_edge_limit_ = 0;
       if (NB_UNLIKELY(r > jit::kChainMiss)) return retire_early(reinterpret_cast<const DecodedInsn*>(r));
       fast_entry_ = nullptr;
       if (r == jit::kStop) return;

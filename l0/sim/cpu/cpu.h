@@ -557,6 +557,10 @@ class Cpu : public Clock {
   // While translated code runs: the instruction count it may not pass
   // (execute_block's budget), and the block whose successor it missed.
   uint64_t jit_limit_ = 0;
+  // The instruction count up to which a translation's loop edges go round
+  // without looking at events or the budget (jit/translator.cpp, loop
+  // edges); 0, so that the next edge looks, whenever C++ code has run.
+  uint64_t jit_edge_limit_ = 0;
   uint64_t jit_saved_flags_ = 0;  // R11 across a translation's call (jit/translator.cpp)
   uint64_t blocks_translated_ = 0;
   uint64_t loop_pairs_translated_ = 0;

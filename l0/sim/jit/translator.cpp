@@ -79,20 +79,50 @@ class Translator {
   void make_edge_flags(const EdgeFlags& f);
   // One way out of the block's final branch, to `off` from the block's
   // start: RAX = RIP for finish_block, or, if `off` is where the next part
-  // (this one, with one part) starts, the block's end written out with
-  // the next block known: retired, the event check, and a jump to that
-  // part's start (a loop edge). An event due leaves through edge_stops_.
-  // With `lazy` (lazy edge flags), the edge checks the next part's budget
-  // itself, so that both its ways out make the flags, and jumps past it.
+  // (this one, with one part) starts, a loop edge: the block retired and
+  // the next one begun (its instructions counted) and run, past its
+  // budget check (emit_part).
+  //
+  // An edge looks at events and the budget, as the run loop would, only
+  // once the instruction count passes Cpu::jit_edge_limit_ (edge_checks_,
+  // out of line), which it then sets as far as later edges surely find
+  // neither an event due nor the budget short (edge_limit). C++ code may
+  // change both, so the limit is 0 after every call from a translation
+  // with loop edges (may_loop_), every way out to C++ and every jump to
+  // another translation. With `lazy` (lazy edge flags), the edge's ways out
+  // make the flags.
   void end_path(int64_t off, const EdgeFlags* lazy = nullptr);
   bool is_loop_edge(int64_t off) const;
-  struct EdgeStop {
-    Label at;
+  struct EdgeCheck {
+    Label at, back;
     int64_t off;
-    EdgeFlags flags;  // to make first, if on
-    bool before = false;  // the next part's budget check: it did not run
+    EdgeFlags flags;  // to make first on a way out, if on
   };
-  std::deque<EdgeStop> edge_stops_;
+  std::deque<EdgeCheck> edge_checks_;
+  unsigned edges_ = 0;  // loop edges written
+  // Whether a part's final branch may go to the next part's start, found
+  // before anything is written (an edge's jit_edge_limit_ must be reset on
+  // every way to other code).
+  bool may_loop_ = false;
+  bool may_loop() const;
+  uint64_t min_count_ = 0, max_cost_ = 0;  // over the parts
+  void emit_edge_checks(unsigned p, Label& rip_stored);
+  void call_edge_limit();
+  // After C++ code ran or before other code runs: the next edge looks.
+  void forget_edge_limit() {
+    if (may_loop_) e_.store64_imm32(CPU_FIELD(jit_edge_limit_), 0);
+  }
+  // The Cpu's jit_edge_limit_: edge k after this one (R14 = `instructions`
+  // with the next part counted, RBP = `cycles`) comes k parts on, which
+  // count at least k * min_count instructions and at most k * max_cost
+  // cycles. So an edge whose count is within the limit finds no event due
+  // (RBP < next_event_) and the budget enough (R14 <= jit_limit_).
+  static void edge_limit(Cpu* c, uint64_t instructions, uint64_t cycles, uint64_t min_count, uint64_t max_cost) {
+    const uint64_t edges_without_event = (c->next_event_ - cycles - 1) / max_cost;  // (next_event_ > cycles here)
+    const unsigned __int128 limit =
+        (unsigned __int128)instructions + (unsigned __int128)(edges_without_event + 1) * min_count - 1;
+    c->jit_edge_limit_ = limit < c->jit_limit_ ? uint64_t(limit) : c->jit_limit_;
+  }
   Emitter e_;
   CodeBuffer* buf_ = nullptr;
   // Out-of-line code, emitted after the block's main line: early exits
@@ -607,6 +637,7 @@ void Translator::call_entry(unsigned k, const DecodedInsn& d) {
   cpu_to_rdi();
   sync_counters(false);
   call_host(reinterpret_cast<const void*>(d.fast));
+  forget_edge_limit();
   e_.alu_rr(AluOp::Xor, 4, HR11, HR11);  // none pending in such a block; the call clobbered it
   e_.load64(HRBP, CPU_FIELD(cycles_));  // a handler may add cycles
   check_exit(exit_base_ + k);
@@ -954,18 +985,70 @@ bool Translator::is_loop_edge(int64_t off) const {
 void Translator::end_path(int64_t off, const EdgeFlags* lazy) {
   if (!is_loop_edge(off)) return next_rip(off);
   const unsigned next = (part_ + 1) % nparts_;
+  ++edges_;
   e_.lea(HRBP, HRBP, int32_t(b_->total_cost));
-  edge_stops_.push_back(EdgeStop{Label{}, off, lazy ? *lazy : EdgeFlags{}});
-  e_.cmp_mem64(HRBP, CPU_FIELD(next_event_));
-  e_.jcc(0x3, edge_stops_.back().at);  // jae: an event is due
-  if (lazy) {  // the next part's budget check (emit_part), with its own way out
-    e_.lea(HR14, HR14, int32_t(parts_[next]->count));
-    edge_stops_.push_back(EdgeStop{Label{}, off, *lazy, /*before=*/true});
-    e_.cmp_mem64(HR14, CPU_FIELD(jit_limit_));
-    e_.jcc(0x7, edge_stops_.back().at);  // ja
-  }
+  e_.lea(HR14, HR14, int32_t(parts_[next]->count));
+  edge_checks_.push_back(EdgeCheck{Label{}, Label{}, off, lazy ? *lazy : EdgeFlags{}});
+  e_.cmp_mem64(HR14, CPU_FIELD(jit_edge_limit_));
+  e_.jcc(0x7, edge_checks_.back().at);  // ja: look at events and the budget
+  e_.bind(edge_checks_.back().back);
   if (off != 0) e_.lea(HR12, HR12, int32_t(off));
-  e_.jmp(lazy ? bodies_[next] : starts_[next]);
+  e_.jmp(bodies_[next]);
+}
+
+// The edges' look at events and the budget, as the run loop's after a
+// block: an event due stops there, with the block run (R14 less the next
+// part's count again); the next part not within the budget stops before
+// it (emit_part's stop_before). Else the edge goes round, with a new
+// jit_edge_limit_.
+void Translator::emit_edge_checks(unsigned p, Label& rip_stored) {
+  const unsigned next = (p + 1) % nparts_;
+  for (EdgeCheck& ec : edge_checks_) {
+    Label event, before;
+    e_.bind(ec.at);
+    e_.cmp_mem64(HRBP, CPU_FIELD(next_event_));
+    e_.jcc(0x3, event);  // jae
+    e_.cmp_mem64(HR14, CPU_FIELD(jit_limit_));
+    e_.jcc(0x7, before);  // ja
+    call_edge_limit();
+    e_.jmp(ec.back);
+    e_.bind(event);
+    e_.lea(HR14, HR14, -int32_t(parts_[next]->count));
+    if (ec.flags.on) make_edge_flags(ec.flags);
+    e_.lea(HRAX, HR12, int32_t(ec.off));
+    e_.store64(HR13, reg_off(REG_RIP), HRAX);
+    e_.jmp(rip_stored);
+    e_.bind(before);
+    if (ec.flags.on) make_edge_flags(ec.flags);
+    if (ec.off != 0) e_.lea(HR12, HR12, int32_t(ec.off));
+    e_.jmp(stops_before_[next]);
+  }
+}
+
+// Cpu::jit_edge_limit_ = edge_limit(R14, RBP), the guest registers and
+// the pending flags kept across the call.
+void Translator::call_edge_limit() {
+  flush(written_);
+  e_.store64(CPU_FIELD(jit_saved_flags_), HR11);
+  e_.mov_rr(HRSI, HR14);
+  e_.mov_rr(HRDX, HRBP);
+  e_.mov_imm(HRCX, min_count_);
+  e_.mov_imm(HR8, max_cost_);
+  cpu_to_rdi();
+  call_host(reinterpret_cast<const void*>(&Translator::edge_limit));
+  reload_cached();
+  e_.load64(HR11, CPU_FIELD(jit_saved_flags_));
+}
+
+bool Translator::may_loop() const {
+  for (unsigned p = 0; p < nparts_; ++p) {
+    const Block& b = *parts_[p];
+    const DecodedInsn& last = b.insns[b.count - 1];
+    const int64_t bytes = b.insns[b.fast_entries - 1].end_off;
+    const int64_t next = int64_t(parts_[(p + 1) % nparts_]->pa) - int64_t(b.pa);
+    if (bytes == next || (last.op[0].kind == OpKind::Imm && bytes + int64_t(last.imm) == next)) return true;
+  }
+  return false;
 }
 
 // Whether the flags of the fused pair's compare `d` may be left unmade on
@@ -1029,6 +1112,13 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   for (unsigned p = 0; p < nparts_; ++p)
     if (parts_[p]->count != parts_[p]->total_count || parts_[p]->total_cost > 0x7fffffff) return nullptr;
   if (buf.epoch() > 0x7fffffff) return nullptr;
+  may_loop_ = may_loop();
+  min_count_ = parts_[0]->count;
+  for (unsigned p = 0; p < nparts_; ++p) {
+    if (parts_[p]->count < min_count_) min_count_ = parts_[p]->count;
+    if (parts_[p]->total_cost > max_cost_) max_cost_ = parts_[p]->total_cost;
+  }
+  if (min_count_ == 0 || max_cost_ == 0) return nullptr;
   // Entered from the run loop: R12, R14 and RBP from the Cpu. A chained
   // block enters at warm_ with them set.
   e_.load64(HR12, HR13, reg_off(REG_RIP));
@@ -1052,6 +1142,7 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
     }
     if (!emit_part(p)) return nullptr;
   }
+  if (edges_ && !may_loop_) return nullptr;  // (may_loop must see every edge)
   flags_live_ = true;  // a slow path's tail always takes its flags (harmless if dead)
   emit_slow_paths();
   // Early exits: return the entry.
@@ -1084,7 +1175,7 @@ bool Translator::emit_part(unsigned p) {
   // count once the block has run.
   pending_ = Pending::Unknown;  // (entered from the end of a part too)
   part_ = p;
-  edge_stops_.clear();
+  edge_checks_.clear();
   e_.bind(starts_[p]);
   e_.lea(HR14, HR14, int32_t(b_->count));
   e_.cmp_mem64(HR14, CPU_FIELD(jit_limit_));
@@ -1119,18 +1210,7 @@ bool Translator::emit_part(unsigned p) {
   rip_in_rax_ = entries && !calls_last_ && b_->insns[entries - 1].id != X86_INS_RET;
   finish_block(stop, p, last_calls);
   Label rip_stored;
-  for (EdgeStop& es : edge_stops_) {  // the block ran to a loop edge
-    e_.bind(es.at);
-    if (es.flags.on) make_edge_flags(es.flags);
-    if (es.before) {  // the next part did not run
-      if (es.off != 0) e_.lea(HR12, HR12, int32_t(es.off));
-      e_.jmp(stops_before_[(p + 1) % nparts_]);
-      continue;
-    }
-    e_.lea(HRAX, HR12, int32_t(es.off));
-    e_.store64(HR13, reg_off(REG_RIP), HRAX);
-    e_.jmp(rip_stored);
-  }
+  emit_edge_checks(p, rip_stored);
   e_.bind(stop);  // the block ran
   if (rip_in_rax_) e_.store64(HR13, reg_off(REG_RIP), HRAX);
   e_.bind(rip_stored);
@@ -1211,6 +1291,7 @@ void Translator::finish_block(Label& stop, unsigned part, bool last_calls) {
   e_.cmp_mem_imm32(HRCX, int32_t(offsetof(Block, jit_epoch)), uint32_t(buf_->epoch()));
   e_.jcc(0x5, miss);  // not translated (yet): the loop runs it
   e_.mov_rr(HR12, HRAX);
+  forget_edge_limit();
   e_.jmp_mem(HRCX, int32_t(offsetof(Block, jit_warm)));
   e_.bind(miss);
   e_.store64(HR13, reg_off(REG_RIP), HRAX);
@@ -1332,6 +1413,7 @@ void Translator::emit_slow_paths() {
       call_host(s.value == kValueOperand1 ? reinterpret_cast<const void*>(&Translator::slow_write)
                                           : reinterpret_cast<const void*>(&Translator::slow_push));
       reload_cached();  // the call clobbered RDI and R8-R10 (and a push wrote RSP)
+      forget_edge_limit();
       e_.load64(HR11, CPU_FIELD(jit_saved_flags_));
       e_.load64(HRBP, CPU_FIELD(cycles_));
     } else {
@@ -1339,6 +1421,7 @@ void Translator::emit_slow_paths() {
       call_host(s.tail == kTailPop ? reinterpret_cast<const void*>(&Translator::slow_pop)
                                    : reinterpret_cast<const void*>(&Translator::slow_read));
       reload_cached();
+      forget_edge_limit();
       e_.load64(HR11, CPU_FIELD(jit_saved_flags_));
       e_.load64(HRBP, CPU_FIELD(cycles_));
       e_.mov_rr(HRDX, HRAX);

@@ -194,6 +194,11 @@ class Emitter {
     mem_op(false, 0x80, HostReg(7), base, disp);
     byte(imm);
   }
+  // mov qword [base + disp], sign-extended imm32
+  void store64_imm32(HostReg base, int32_t disp, uint32_t imm) {
+    mem_op(true, 0xc7, HostReg(0), base, disp);
+    imm32(imm);
+  }
   // cmp qword [base + disp], sign-extended imm32
   void cmp_mem_imm32(HostReg base, int32_t disp, uint32_t imm) {
     mem_op(true, 0x81, HostReg(7), base, disp);
