@@ -10,6 +10,7 @@
 #include "arch/x86/segment.h"
 #include "l0/sim/cpu/block.h"
 #include "l0/sim/cpu/exec_select.h"
+#include "l0/sim/cpu/fast_decoder.h"
 
 namespace nestbed::sim {
 
@@ -68,18 +69,6 @@ const std::array<RegInfo, X86_REG_ENDING>& register_table(csh h) {
   return table;
 }
 
-uint8_t segment_from_prefix(uint8_t prefix) {
-  switch (prefix) {
-    case 0x26: return arch::seg::ES;
-    case 0x2e: return arch::seg::CS;
-    case 0x36: return arch::seg::SS;
-    case 0x3e: return arch::seg::DS;
-    case 0x64: return arch::seg::FS;
-    case 0x65: return arch::seg::GS;
-    default: return 0xff;
-  }
-}
-
 // Instructions that accept a LOCK prefix (SDM vol. 2, LOCK).
 bool lockable(unsigned id) {
   switch (id) {
@@ -112,11 +101,24 @@ Decoder::~Decoder() {
 }
 
 bool Decoder::decode_one(CpuMode mode, const uint8_t* bytes, size_t n, uint64_t address, DecodedInsn& d) {
+  return decode_fast(mode, bytes, n, address, d) || decode_with_capstone(mode, bytes, n, address, d);
+}
+
+bool Decoder::decode_fast(CpuMode mode, const uint8_t* bytes, size_t n, uint64_t address, DecodedInsn& d) {
+  DecodeKey key;
+  if (!fast_decode(mode, bytes, n, address, d, key)) return false;
+  finish(key, true, mode, d);
+  return true;
+}
+
+bool Decoder::decode_with_capstone(CpuMode mode, const uint8_t* bytes, size_t n, uint64_t address, DecodedInsn& d) {
   const uint8_t* code = bytes;
   size_t size = n;
   uint64_t addr = address;
   if (!cs_disasm_iter(handle_[unsigned(mode)], &code, &size, &addr, insn_)) return false;
-  build(*insn_, mode, d);
+  const cs_x86& x = insn_->detail->x86;
+  const bool operands_ok = fill_from_capstone(*insn_, mode, d);
+  finish({insn_->id, {x.opcode[0], x.opcode[1]}, x.modrm}, operands_ok, mode, d);
   return true;
 }
 
@@ -149,15 +151,7 @@ bool Decoder::convert_operand(const cs_x86_op& o, const cs_x86& x, CpuMode mode,
         return false;
       d.mem_scale = o.mem.scale == 8 ? 3 : o.mem.scale == 4 ? 2 : o.mem.scale == 2 ? 1 : 0;
       d.disp = o.mem.disp;
-      // The segment: an override prefix, else SS for rBP/rSP-based
-      // addresses, else DS (SDM vol. 1, 3.7.4). In 64-bit mode only FS and
-      // GS have a base (SDM 3.2.4).
-      uint8_t seg = segment_from_prefix(x.prefix[1]);
-      if (seg == 0xff) seg = (d.mem_base == RSP || d.mem_base == RBP) ? arch::seg::SS : arch::seg::DS;
-      else d.flags |= insn_flag::SEG_OVERRIDE;
-      d.mem_seg_arch = seg;
-      if (mode == CpuMode::Bits64 && seg != arch::seg::FS && seg != arch::seg::GS) seg = SEG_NONE;
-      d.mem_seg = seg;
+      set_memory_segment(d, segment_from_prefix(x.prefix[1]), mode);
       return true;
     }
     default:
@@ -165,7 +159,9 @@ bool Decoder::convert_operand(const cs_x86_op& o, const cs_x86& x, CpuMode mode,
   }
 }
 
-void Decoder::build(const cs_insn& ci, CpuMode mode, DecodedInsn& d) {
+// The raw fields of `d` from Capstone's detail; false if an operand has no
+// counterpart in DecodedInsn (finish then tries the x87 forms).
+bool Decoder::fill_from_capstone(const cs_insn& ci, CpuMode mode, DecodedInsn& d) {
   const cs_x86& x = ci.detail->x86;
   d = DecodedInsn{};
   d.len = uint8_t(ci.size);
@@ -174,14 +170,7 @@ void Decoder::build(const cs_insn& ci, CpuMode mode, DecodedInsn& d) {
   if (x.prefix[0] == X86_PREFIX_REP) d.flags |= insn_flag::REP;
   if (x.prefix[0] == X86_PREFIX_REPNE) d.flags |= insn_flag::REPNE;
   if (x.prefix[0] == X86_PREFIX_LOCK) d.flags |= insn_flag::LOCK;
-  // Operand size without operands (PUSHF, IRET, CWDE...): SDM vol. 1, 3.6.
-  const bool opsize_prefix = x.prefix[2] == X86_PREFIX_OPSIZE;
-  if (mode == CpuMode::Bits64)
-    d.opsize = (x.rex & 8) ? 8 : opsize_prefix ? 2 : 4;
-  else if (mode == CpuMode::Bits32)
-    d.opsize = opsize_prefix ? 2 : 4;
-  else
-    d.opsize = opsize_prefix ? 4 : 2;
+  d.opsize = default_operand_size(mode, x.prefix[2] == X86_PREFIX_OPSIZE, (x.rex & 8) != 0);
   // String instructions default to DS for their source.
   d.mem_seg = segment_from_prefix(x.prefix[1]);
   if (d.mem_seg == 0xff) d.mem_seg = arch::seg::DS;
@@ -196,17 +185,24 @@ void Decoder::build(const cs_insn& ci, CpuMode mode, DecodedInsn& d) {
   if (ok && x.op_count == 1 && x.operands[0].type == X86_OP_IMM && ci.id != X86_INS_LJMP && ci.id != X86_INS_LCALL &&
       cs_insn_group(handle_[unsigned(mode)], &ci, CS_GRP_BRANCH_RELATIVE))
     d.imm = uint64_t(x.operands[0].imm) - (ci.address + ci.size);
+  return ok;
+}
 
+// The handler, cost and the rest the select_* families set, from the raw
+// fields either decoder filled in; the same for both.
+void Decoder::finish(const DecodeKey& key, bool operands_ok, CpuMode mode, DecodedInsn& d) {
+  const unsigned id = key.id;
+  bool ok = operands_ok;
   if (ok) {
     // SSE first: Capstone gives MOVSD and CMPSD one id for the string
     // instruction and the SSE2 one; select_sse takes the forms with XMM operands.
-    ok = select_mmx(ci.id, x.opcode[1], x.modrm, d, mode, costs_) ||  // MMX registers before SSE's
-         select_sse(ci.id, d, mode, costs_) || select_alu(ci.id, d, mode, costs_) || select_data(ci.id, d, mode, costs_) ||
-         select_control(ci.id, d, mode, costs_) || select_string(ci.id, d, mode, costs_) ||
-         select_system(ci.id, d, mode, costs_) || select_vmx(ci.id, d, mode, costs_) ||
-         select_xsave(ci.id, d, mode, costs_);
+    ok = select_mmx(id, key.opcode[1], key.modrm, d, mode, costs_) ||  // MMX registers before SSE's
+         select_sse(id, d, mode, costs_) || select_alu(id, d, mode, costs_) || select_data(id, d, mode, costs_) ||
+         select_control(id, d, mode, costs_) || select_string(id, d, mode, costs_) ||
+         select_system(id, d, mode, costs_) || select_vmx(id, d, mode, costs_) ||
+         select_xsave(id, d, mode, costs_);
   }
-  if (!ok) ok = select_x87(ci.id, x.opcode[0], x.modrm, d, mode, costs_);  // ST(i) operands are not converted
+  if (!ok) ok = select_x87(id, key.opcode[0], key.modrm, d, mode, costs_);  // ST(i) operands are not converted
   if (!ok) {
     d.fn = &h_unimplemented;
     d.flags |= insn_flag::ENDS_BLOCK;
@@ -214,7 +210,7 @@ void Decoder::build(const cs_insn& ci, CpuMode mode, DecodedInsn& d) {
   }
   // LOCK is allowed only on read-modify-write instructions with a memory
   // destination; elsewhere it raises #UD (SDM vol. 2, LOCK).
-  if ((d.flags & insn_flag::LOCK) && (!lockable(ci.id) || d.op[0].kind != OpKind::Mem)) {
+  if ((d.flags & insn_flag::LOCK) && (!lockable(id) || d.op[0].kind != OpKind::Mem)) {
     d.fn = &h_invalid_opcode;
     d.flags |= insn_flag::ENDS_BLOCK;
   }
