@@ -69,19 +69,6 @@ const std::array<RegInfo, X86_REG_ENDING>& register_table(csh h) {
   return table;
 }
 
-// Instructions that accept a LOCK prefix (SDM vol. 2, LOCK).
-bool lockable(unsigned id) {
-  switch (id) {
-    case X86_INS_ADD: case X86_INS_ADC: case X86_INS_AND: case X86_INS_BTC: case X86_INS_BTR:
-    case X86_INS_BTS: case X86_INS_CMPXCHG: case X86_INS_CMPXCHG8B: case X86_INS_CMPXCHG16B:
-    case X86_INS_DEC: case X86_INS_INC: case X86_INS_NEG: case X86_INS_NOT: case X86_INS_OR:
-    case X86_INS_SBB: case X86_INS_SUB: case X86_INS_XOR: case X86_INS_XADD: case X86_INS_XCHG:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 Decoder::Decoder(const CostModel& costs) : costs_(costs) {

@@ -36,6 +36,18 @@ void set_memory_segment(DecodedInsn& d, uint8_t override_seg, CpuMode mode) {
   d.mem_seg = seg;
 }
 
+bool lockable(unsigned id) {
+  switch (id) {
+    case X86_INS_ADD: case X86_INS_ADC: case X86_INS_AND: case X86_INS_BTC: case X86_INS_BTR:
+    case X86_INS_BTS: case X86_INS_CMPXCHG: case X86_INS_CMPXCHG8B: case X86_INS_CMPXCHG16B:
+    case X86_INS_DEC: case X86_INS_INC: case X86_INS_NEG: case X86_INS_NOT: case X86_INS_OR:
+    case X86_INS_SBB: case X86_INS_SUB: case X86_INS_XOR: case X86_INS_XADD: case X86_INS_XCHG:
+      return true;
+    default:
+      return false;
+  }
+}
+
 namespace {
 
 constexpr size_t kMaxInsnLength = 15;  // SDM vol. 2, 2.3.11
@@ -496,16 +508,7 @@ class FastDecode {
   // all left to it.
   bool lock_allowed() const {
     if (group1_prefix_ != 0xf0) return true;
-    if (d_.nops == 0 || d_.op[0].kind != OpKind::Mem) return false;
-    switch (key_.id) {
-      case X86_INS_ADD: case X86_INS_OR: case X86_INS_ADC: case X86_INS_SBB: case X86_INS_AND:
-      case X86_INS_SUB: case X86_INS_XOR: case X86_INS_INC: case X86_INS_DEC: case X86_INS_NEG:
-      case X86_INS_NOT: case X86_INS_XCHG: case X86_INS_CMPXCHG: case X86_INS_XADD: case X86_INS_BTS:
-      case X86_INS_BTR: case X86_INS_BTC:
-        return true;
-      default:
-        return false;
-    }
+    return d_.nops > 0 && d_.op[0].kind == OpKind::Mem && lockable(key_.id);
   }
 
   // The fields every instruction has, as Decoder's Capstone path sets them.
