@@ -21,7 +21,10 @@
 // that takes permissions away must use INVEPT, as on hardware.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <new>
 
 namespace nestbed::sim {
 
@@ -38,7 +41,7 @@ class EptCache {
   // under `eptp`, or kMiss. `need`: one of kRead, kWrite, kExec.
   uint64_t find(uint64_t eptp, uint64_t gpa, uint64_t need) const {
     if (!entries_) return kMiss;
-    const Entry& e = entries_[index(gpa)];
+    const Entry& e = entries_.get()[index(gpa)];
     if (e.gpa_page != (gpa & ~0xfffull) || e.context != context(eptp) || !(e.hpa & need)) return kMiss;
     return e.hpa;
   }
@@ -47,8 +50,8 @@ class EptCache {
   // Caches a completed walk: `hpa` the translated address, `rights` the
   // kRead/kWrite/kExec bits a later access may reuse it for.
   void fill(uint64_t eptp, uint64_t gpa, uint64_t hpa, uint64_t rights) {
-    if (!entries_) entries_ = std::make_unique<Entry[]>(kSize);
-    Entry& e = entries_[index(gpa)];
+    if (!entries_) allocate();
+    Entry& e = entries_.get()[index(gpa)];
     e.gpa_page = gpa & ~0xfffull;
     e.context = context(eptp);
     e.hpa = (hpa & ~0xfffull) | rights;
@@ -59,16 +62,26 @@ class EptCache {
   void flush() {
     if (++epoch_ < kEpochs) return;
     epoch_ = 1;
-    if (entries_)
-      for (unsigned k = 0; k < kSize; ++k) entries_[k] = Entry{};
+    if (entries_) std::memset(entries_.get(), 0, kSize * sizeof(Entry));
   }
 
  private:
+  // All zero is empty: context 0 is never context(eptp), whose epoch is
+  // at least 1. So the array comes from calloc, whose large blocks are
+  // fresh zero pages the host maps only when touched: a guest that uses
+  // little memory does not pay the host's page faults for 1.5 MiB.
   struct Entry {
-    uint64_t gpa_page = 1;  // odd: never equals a page address
-    uint64_t context = 0;   // context(eptp) when filled
-    uint64_t hpa = 0;       // the host-physical page | rights
+    uint64_t gpa_page;
+    uint64_t context;  // context(eptp) when filled; 0: empty
+    uint64_t hpa;      // the host-physical page | rights
   };
+  struct Free {
+    void operator()(Entry* e) const { std::free(e); }
+  };
+  void allocate() {
+    entries_.reset(static_cast<Entry*>(std::calloc(kSize, sizeof(Entry))));
+    if (!entries_) throw std::bad_alloc();
+  }
   // EPTP bits 63:52 are reserved (must be 0 at VM entry, SDM 26.2.1.1):
   // the epoch goes there, so one compare checks both.
   static constexpr unsigned kEpochShift = 52;
@@ -76,7 +89,7 @@ class EptCache {
   uint64_t context(uint64_t eptp) const { return eptp | (epoch_ << kEpochShift); }
   static unsigned index(uint64_t gpa) { return unsigned(gpa >> 12) & (kSize - 1); }
 
-  std::unique_ptr<Entry[]> entries_;  // allocated at the first fill
+  std::unique_ptr<Entry, Free> entries_;  // allocated at the first fill
   uint64_t epoch_ = 1;
 };
 
