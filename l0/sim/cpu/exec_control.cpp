@@ -8,6 +8,7 @@
 #include "arch/x86/control_regs.h"
 #include "arch/x86/exceptions.h"
 #include "arch/x86/segment.h"
+#include "l0/sim/cpu/condition_ids.h"
 #include "l0/sim/cpu/exec_common.h"
 #include "l0/sim/cpu/exec_select.h"
 
@@ -200,10 +201,6 @@ void h_sysret(Cpu& c, const DecodedInsn& i) {
   c.check_events_soon();
 }
 
-constexpr unsigned kJcc[16] = {X86_INS_JO, X86_INS_JNO, X86_INS_JB, X86_INS_JAE, X86_INS_JE, X86_INS_JNE,
-                               X86_INS_JBE, X86_INS_JA, X86_INS_JS, X86_INS_JNS, X86_INS_JP, X86_INS_JNP,
-                               X86_INS_JL, X86_INS_JGE, X86_INS_JLE, X86_INS_JG};
-
 template <unsigned W, size_t... CC>
 constexpr Handler jcc_handler(unsigned cc, std::index_sequence<CC...>) {
   constexpr Handler table[] = {&h_jcc<CC, W>...};
@@ -214,7 +211,7 @@ constexpr Handler jcc_handler(unsigned cc, std::index_sequence<CC...>) {
 
 int jcc_condition(unsigned id) {
   for (unsigned cc = 0; cc < 16; ++cc)
-    if (kJcc[cc] == id) return int(cc);
+    if (kJccIds[cc] == id) return int(cc);
   return -1;
 }
 
@@ -225,7 +222,7 @@ bool select_control(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& 
   const unsigned w = b64 ? 8 : d.opsize;
   auto pick = [&](Handler h8, Handler h4, Handler h2) { return w == 8 ? h8 : w == 4 ? h4 : h2; };
   for (unsigned cc = 0; cc < 16; ++cc) {
-    if (kJcc[cc] != id) continue;
+    if (kJccIds[cc] != id) continue;
     set_handler(d, pick(jcc_handler<8>(cc, std::make_index_sequence<16>()), jcc_handler<4>(cc, std::make_index_sequence<16>()),
                         jcc_handler<2>(cc, std::make_index_sequence<16>())),
                 costs, CostClass::branch, true);

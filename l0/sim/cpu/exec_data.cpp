@@ -6,6 +6,7 @@
 #include "arch/x86/exceptions.h"
 #include "arch/x86/segment.h"
 #include "arch/trace_annotations.h"
+#include "l0/sim/cpu/condition_ids.h"
 #include "l0/sim/cpu/exec_common.h"
 #include "l0/sim/cpu/exec_select.h"
 #include "l0/sim/vmx/vmx.h"
@@ -369,15 +370,6 @@ unsigned cc_of(unsigned id, const unsigned (&ids)[16]) {
   return 16;
 }
 
-constexpr unsigned kCmov[16] = {X86_INS_CMOVO, X86_INS_CMOVNO, X86_INS_CMOVB, X86_INS_CMOVAE,
-                                X86_INS_CMOVE, X86_INS_CMOVNE, X86_INS_CMOVBE, X86_INS_CMOVA,
-                                X86_INS_CMOVS, X86_INS_CMOVNS, X86_INS_CMOVP, X86_INS_CMOVNP,
-                                X86_INS_CMOVL, X86_INS_CMOVGE, X86_INS_CMOVLE, X86_INS_CMOVG};
-constexpr unsigned kSet[16] = {X86_INS_SETO, X86_INS_SETNO, X86_INS_SETB, X86_INS_SETAE,
-                               X86_INS_SETE, X86_INS_SETNE, X86_INS_SETBE, X86_INS_SETA,
-                               X86_INS_SETS, X86_INS_SETNS, X86_INS_SETP, X86_INS_SETNP,
-                               X86_INS_SETL, X86_INS_SETGE, X86_INS_SETLE, X86_INS_SETG};
-
 template <typename D, typename S>
 Handler movx_form(bool sign, Form f) {
   switch (f) {
@@ -404,12 +396,12 @@ bool select_data(unsigned id, DecodedInsn& d, CpuMode mode, const CostModel& cos
   const bool mem = d.op[0].kind == OpKind::Mem || d.op[1].kind == OpKind::Mem;
   const CostClass simple = mem ? CostClass::load_store : CostClass::simple;
   const bool b64 = mode == CpuMode::Bits64;
-  if (unsigned cc = cc_of(id, kCmov); cc < 16) {
+  if (unsigned cc = cc_of(id, kCmovccIds); cc < 16) {
     d.cond = uint8_t(cc);
     set_handler(d, NB_BY_SIZE(h_cmov, size), costs, simple);
     return true;
   }
-  if (unsigned cc = cc_of(id, kSet); cc < 16) {
+  if (unsigned cc = cc_of(id, kSetccIds); cc < 16) {
     d.cond = uint8_t(cc);
     set_handler(d, &h_setcc, costs, simple);
     return true;

@@ -12,6 +12,7 @@
 #include <capstone/capstone.h>
 
 #include "arch/x86/segment.h"
+#include "l0/sim/cpu/condition_ids.h"
 
 namespace nestbed::sim {
 
@@ -58,18 +59,6 @@ constexpr unsigned kAluIds[8] = {X86_INS_ADD, X86_INS_OR,  X86_INS_ADC, X86_INS_
 // Shift group 2 (C0, C1, D0-D3); /6 (SAL, an alias of SHL) is left to Capstone.
 constexpr unsigned kShiftIds[8] = {X86_INS_ROL, X86_INS_ROR, X86_INS_RCL, X86_INS_RCR,
                                    X86_INS_SHL, X86_INS_SHR, X86_INS_INVALID, X86_INS_SAR};
-// Condition codes 0..15 (SDM vol. 1, B.1): O NO B AE E NE BE A S NS P NP L GE LE G.
-constexpr unsigned kJccIds[16] = {X86_INS_JO, X86_INS_JNO, X86_INS_JB,  X86_INS_JAE, X86_INS_JE,  X86_INS_JNE,
-                                  X86_INS_JBE, X86_INS_JA, X86_INS_JS,  X86_INS_JNS, X86_INS_JP,  X86_INS_JNP,
-                                  X86_INS_JL, X86_INS_JGE, X86_INS_JLE, X86_INS_JG};
-constexpr unsigned kSetccIds[16] = {X86_INS_SETO,  X86_INS_SETNO, X86_INS_SETB,  X86_INS_SETAE,
-                                    X86_INS_SETE,  X86_INS_SETNE, X86_INS_SETBE, X86_INS_SETA,
-                                    X86_INS_SETS,  X86_INS_SETNS, X86_INS_SETP,  X86_INS_SETNP,
-                                    X86_INS_SETL,  X86_INS_SETGE, X86_INS_SETLE, X86_INS_SETG};
-constexpr unsigned kCmovccIds[16] = {X86_INS_CMOVO,  X86_INS_CMOVNO, X86_INS_CMOVB,  X86_INS_CMOVAE,
-                                     X86_INS_CMOVE,  X86_INS_CMOVNE, X86_INS_CMOVBE, X86_INS_CMOVA,
-                                     X86_INS_CMOVS,  X86_INS_CMOVNS, X86_INS_CMOVP,  X86_INS_CMOVNP,
-                                     X86_INS_CMOVL,  X86_INS_CMOVGE, X86_INS_CMOVLE, X86_INS_CMOVG};
 
 // How an immediate of fewer bytes than 64 bits becomes Capstone's int64
 // operand value: immediates the SDM sign-extends to the operand size (Ib of
