@@ -64,7 +64,12 @@ struct DecodedInsn {
   uint16_t id = 0;         // Capstone instruction id (diagnostics only)
   Operand op[3];
   int64_t disp = 0;
-  uint64_t imm = 0;   // first immediate, truncated to its operand's size
+  // First immediate, as Capstone reports it (and the fast decoder copies):
+  // those the SDM sign-extends (Ib of 83, 6B, 6A; Iz with a 64-bit operand)
+  // sign-extended to 64 bits, but OR/AND/XOR's Ib masked to the operand
+  // size; the others zero-extended. Only its low operand-size bytes mean
+  // anything.
+  uint64_t imm = 0;
   uint64_t imm2 = 0;  // second immediate (ENTER, far pointer selector)
 };
 
