@@ -31,6 +31,10 @@ struct Block {
     }
     return false;
   }
+  // Where its final branch, a relative JMP or Jcc, may go, as offsets from
+  // pa: the target and, for a Jcc, the next instruction. Returns how many
+  // (0 for any other last instruction). (cpu.cpp)
+  int branch_targets(int64_t out[2]) const;
   bool dead = false;
   std::vector<DecodedInsn> insns;
   uint32_t count = 0;  // insns.size(), kept for the run loop

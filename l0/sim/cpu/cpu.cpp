@@ -71,24 +71,24 @@ void Cpu::translate_block(Block* b) {
 // maps the other's too, at the same distance as on the physical page (the
 // translation finds it at R12 plus that distance). A block has at most
 // one partner.
+int Block::branch_targets(int64_t out[2]) const {
+  const DecodedInsn& d = insns.back();
+  if (d.op[0].kind != OpKind::Imm) return 0;
+  if (d.id == X86_INS_JMP) {
+    out[0] = int64_t(bytes) + int64_t(d.imm);
+    return 1;
+  }
+  if (jcc_condition(d.id) < 0) return 0;
+  out[0] = int64_t(bytes) + int64_t(d.imm);
+  out[1] = int64_t(bytes);
+  return 2;
+}
+
 Block* Cpu::loop_partner(const Block& b) const {
-  // Where a block's final branch may go, as offsets from its start.
-  auto targets = [](const Block& x, int64_t out[2]) {
-    const DecodedInsn& d = x.insns.back();
-    if (d.op[0].kind != OpKind::Imm) return 0;
-    if (d.id == X86_INS_JMP) {
-      out[0] = int64_t(x.bytes) + int64_t(d.imm);
-      return 1;
-    }
-    if (jcc_condition(d.id) < 0) return 0;
-    out[0] = int64_t(x.bytes) + int64_t(d.imm);
-    out[1] = int64_t(x.bytes);
-    return 2;
-  };
   auto one_page = [](const Block& x) { return x.pages[1] == ~0ull && (x.pa & 0xfff) + x.bytes <= 0x1000; };
   if (b.mode != CpuMode::Bits64 || !one_page(b) || b.insns.empty()) return nullptr;
   int64_t out[2];
-  const int n = targets(b, out);
+  const int n = b.branch_targets(out);
   for (int k = 0; k < n; ++k) {
     const int64_t at = int64_t(b.pa & 0xfff) + out[k];
     if (out[k] == 0 || at < 0 || at >= 0x1000) continue;
@@ -99,7 +99,7 @@ Block* Cpu::loop_partner(const Block& b) const {
         (b.partner && b.partner != q))
       continue;
     int64_t back[2];
-    const int m = targets(*q, back);
+    const int m = q->branch_targets(back);
     for (int j = 0; j < m; ++j)
       if (back[j] == -out[k]) return q;
   }

@@ -1040,13 +1040,15 @@ void Translator::call_edge_limit() {
   e_.load64(HR11, CPU_FIELD(jit_saved_flags_));
 }
 
+// (A loop edge is a way of a final branch, branch(), to the next part.)
 bool Translator::may_loop() const {
   for (unsigned p = 0; p < nparts_; ++p) {
     const Block& b = *parts_[p];
-    const DecodedInsn& last = b.insns[b.count - 1];
-    const int64_t bytes = b.insns[b.fast_entries - 1].end_off;
     const int64_t next = int64_t(parts_[(p + 1) % nparts_]->pa) - int64_t(b.pa);
-    if (bytes == next || (last.op[0].kind == OpKind::Imm && bytes + int64_t(last.imm) == next)) return true;
+    int64_t out[2];
+    const int n = b.branch_targets(out);
+    for (int k = 0; k < n; ++k)
+      if (out[k] == next) return true;
   }
   return false;
 }
