@@ -61,13 +61,9 @@ class Translator {
   Label stops_before_[2];  // part p did not run: the way out
   unsigned part_ = 0;  // the part being written
   bool emit_part(unsigned p);
-  // The status flags of a loop's final CMP or TEST, made only where a
-  // loop edge leaves the translation (lazy edge flags): on the way round
-  // they are dead, since the next part overwrites them all before anything
-  // can look. The compare is written again there, on the same host
-  // registers, which nothing between touches.
-  struct EdgeFlags {
-    bool on = false;
+  // An ALU operation as the host runs it (alu_on_rdx): on `dst` and `src`
+  // or the immediate.
+  struct HostAlu {
     unsigned id = 0;
     AluOp op = AluOp::Cmp;
     unsigned size = 8;
@@ -75,8 +71,14 @@ class Translator {
     bool use_imm = false;
     uint64_t imm = 0;
   };
+  void emit_alu(const HostAlu& a);
+  // The status flags of a loop's final CMP or TEST, made only where a
+  // loop edge leaves the translation (lazy edge flags): on the way round
+  // they are dead, since the next part overwrites them all before anything
+  // can look. The compare is written again there (make_edge_flags), on the
+  // same host registers, which nothing between touches.
   bool lazy_edge_flags(const DecodedInsn& d, int64_t off) const;
-  void make_edge_flags(const EdgeFlags& f);
+  void make_edge_flags(const HostAlu& compare);
   // One way out of the block's final branch, to `off` from the block's
   // start: RAX = RIP for finish_block, or, if `off` is where the next part
   // (this one, with one part) starts, a loop edge: the block retired and
@@ -91,12 +93,13 @@ class Translator {
   // with loop edges (may_loop_), every way out to C++ and every jump to
   // another translation. With `lazy` (lazy edge flags), the edge's ways out
   // make the flags.
-  void end_path(int64_t off, const EdgeFlags* lazy = nullptr);
+  void end_path(int64_t off, const HostAlu* lazy = nullptr);
   bool is_loop_edge(int64_t off) const;
   struct EdgeCheck {
     Label at, back;
     int64_t off;
-    EdgeFlags flags;  // to make first on a way out, if on
+    bool lazy = false;  // its ways out make the flags of `compare` first
+    HostAlu compare;
   };
   std::deque<EdgeCheck> edge_checks_;
   unsigned edges_ = 0;  // loop edges written
@@ -845,20 +848,14 @@ void Translator::alu_on_rdx(const DecodedInsn& d, HostReg src) {
   }
   const bool use_imm = imm && imm_fits;
   if (id == X86_INS_ADC || id == X86_INS_SBB) e_.bt_mem_imm(HR13, rflags_off(), 0);  // CF in
-  if (id == X86_INS_TEST) {
-    if (use_imm) e_.test_ri(size, dst, d.imm);
-    else e_.test_rr(size, dst, src);
-  } else {
-    if (use_imm) e_.alu_ri(op, size, dst, d.imm);
-    else e_.alu_rr(op, size, dst, src);
-  }
+  const HostAlu alu{id, op, size, dst, src, use_imm, d.imm};
+  emit_alu(alu);
   if (branch_cc_ >= 0) {
     // The fused pair's Jcc on the host's flags, which lahf/seto keep: the
     // host ran the same operation, whose flags the SDM defines as the
     // handler stores them (CMP, TEST, ADD, SUB, AND: fuse_alu_jcc). A way
     // that is a lazy loop edge takes none (make_edge_flags).
     const int64_t not_taken = branch_end_, taken_off = int64_t(branch_end_) + int64_t(branch_rel_);
-    const EdgeFlags flags{true, id, op, size, dst, src, use_imm, d.imm};
     const bool lazy_nt = lazy_edge_flags(d, not_taken), lazy_t = lazy_edge_flags(d, taken_off);
     auto take_flags = [&] {
       e_.lahf_seto();
@@ -869,12 +866,12 @@ void Translator::alu_on_rdx(const DecodedInsn& d, HostReg src) {
     e_.jcc(Cond(branch_cc_), taken);
     if (lazy_t && !lazy_nt) take_flags();
     finish_alu(d, dst);
-    end_path(not_taken, lazy_nt ? &flags : nullptr);
+    end_path(not_taken, lazy_nt ? &alu : nullptr);
     e_.jmp(done);
     e_.bind(taken);
     if (lazy_nt && !lazy_t) take_flags();
     finish_alu(d, dst);
-    end_path(taken_off, lazy_t ? &flags : nullptr);
+    end_path(taken_off, lazy_t ? &alu : nullptr);
     e_.bind(done);
     return;
   }
@@ -982,13 +979,13 @@ bool Translator::is_loop_edge(int64_t off) const {
   return !calls_ && off == int64_t(parts_[next]->pa) - int64_t(b_->pa);
 }
 
-void Translator::end_path(int64_t off, const EdgeFlags* lazy) {
+void Translator::end_path(int64_t off, const HostAlu* lazy) {
   if (!is_loop_edge(off)) return next_rip(off);
   const unsigned next = (part_ + 1) % nparts_;
   ++edges_;
   e_.lea(HRBP, HRBP, int32_t(b_->total_cost));
   e_.lea(HR14, HR14, int32_t(parts_[next]->count));
-  edge_checks_.push_back(EdgeCheck{Label{}, Label{}, off, lazy ? *lazy : EdgeFlags{}});
+  edge_checks_.push_back(EdgeCheck{Label{}, Label{}, off, lazy != nullptr, lazy ? *lazy : HostAlu{}});
   e_.cmp_mem64(HR14, CPU_FIELD(jit_edge_limit_));
   e_.jcc(0x7, edge_checks_.back().at);  // ja: look at events and the budget
   e_.bind(edge_checks_.back().back);
@@ -1014,12 +1011,12 @@ void Translator::emit_edge_checks(unsigned p, Label& rip_stored) {
     e_.jmp(ec.back);
     e_.bind(event);
     e_.lea(HR14, HR14, -int32_t(parts_[next]->count));
-    if (ec.flags.on) make_edge_flags(ec.flags);
+    if (ec.lazy) make_edge_flags(ec.compare);
     e_.lea(HRAX, HR12, int32_t(ec.off));
     e_.store64(HR13, reg_off(REG_RIP), HRAX);
     e_.jmp(rip_stored);
     e_.bind(before);
-    if (ec.flags.on) make_edge_flags(ec.flags);
+    if (ec.lazy) make_edge_flags(ec.compare);
     if (ec.off != 0) e_.lea(HR12, HR12, int32_t(ec.off));
     e_.jmp(stops_before_[next]);
   }
@@ -1062,19 +1059,23 @@ bool Translator::lazy_edge_flags(const DecodedInsn& d, int64_t off) const {
   return flags_dead_from(*parts_[(part_ + 1) % nparts_], 0);
 }
 
-// R11 = the flags of the compare `f` (defer_flags), made again.
-void Translator::make_edge_flags(const EdgeFlags& f) {
+void Translator::emit_alu(const HostAlu& a) {
+  if (a.id == X86_INS_TEST) {
+    if (a.use_imm) e_.test_ri(a.size, a.dst, a.imm);
+    else e_.test_rr(a.size, a.dst, a.src);
+  } else {
+    if (a.use_imm) e_.alu_ri(a.op, a.size, a.dst, a.imm);
+    else e_.alu_rr(a.op, a.size, a.dst, a.src);
+  }
+}
+
+// R11 = the flags of `compare` (defer_flags), made again.
+void Translator::make_edge_flags(const HostAlu& compare) {
   const Pending was = pending_;
   const uint32_t was_defined = pending_defined_;
-  if (f.id == X86_INS_TEST) {
-    if (f.use_imm) e_.test_ri(f.size, f.dst, f.imm);
-    else e_.test_rr(f.size, f.dst, f.src);
-  } else {
-    if (f.use_imm) e_.alu_ri(f.op, f.size, f.dst, f.imm);
-    else e_.alu_rr(f.op, f.size, f.dst, f.src);
-  }
+  emit_alu(compare);
   e_.lahf_seto();
-  defer_flags(status_mask(f.id));
+  defer_flags(status_mask(compare.id));
   pending_ = was;
   pending_defined_ = was_defined;
 }
