@@ -285,6 +285,16 @@ void expect_same(const Outcome& on, const Outcome& off, const std::string& what)
   EXPECT_TRUE(on.data == off.data) << "memory differs";
 }
 
+// The program stopped by an instruction limit (translating a block after
+// `translate_after` runs): the same outcome translated and interpreted.
+// Returns the interpreted one.
+Outcome expect_same_at_limit(const Asm& program, uint32_t seed, uint64_t limit, uint32_t translate_after = 1) {
+  const Outcome off = run(program, false, seed, 0, limit);
+  const Outcome on = run(program, true, seed, 0, limit, translate_after);
+  expect_same(on, off, "seed " + std::to_string(seed) + " limit " + std::to_string(limit));
+  return off;
+}
+
 TEST(SimJit, RandomProgramsMatchTheInterpreter) {
   uint64_t translated = 0;
   for (uint32_t seed = 1; seed <= 300; ++seed) {
@@ -336,12 +346,8 @@ TEST(SimJit, InstructionLimitsStopAtTheSameInstruction) {
     Generator g(seed);
     const Asm program = g.program(8 + seed % 16, 20);
     const uint64_t total = run(program, false, seed).instructions;
-    for (uint64_t limit : {total / 3, total / 2 + 1, total - 7}) {
-      const Outcome off = run(program, false, seed, 0, limit);
-      const Outcome on = run(program, true, seed, 0, limit);
-      EXPECT_EQ(off.stop, CpuStop::InstructionLimit);
-      expect_same(on, off, "seed " + std::to_string(seed) + " limit " + std::to_string(limit));
-    }
+    for (uint64_t limit : {total / 3, total / 2 + 1, total - 7})
+      EXPECT_EQ(expect_same_at_limit(program, seed, limit).stop, CpuStop::InstructionLimit);
   }
 }
 
@@ -419,11 +425,7 @@ TEST(SimJit, InlineLoopsWithCachedRegistersMatchTheInterpreter) {
     const Outcome on = run(program, true, seed);
     translated += on.translated;
     expect_same(on, off, "seed " + std::to_string(seed));
-    for (uint64_t limit : {off.instructions / 2 + 1, off.instructions - 5}) {
-      const Outcome l_off = run(program, false, seed, 0, limit);
-      const Outcome l_on = run(program, true, seed, 0, limit);
-      expect_same(l_on, l_off, "seed " + std::to_string(seed) + " limit " + std::to_string(limit));
-    }
+    for (uint64_t limit : {off.instructions / 2 + 1, off.instructions - 5}) expect_same_at_limit(program, seed, limit);
     if (::testing::Test::HasFailure()) break;
   }
   EXPECT_GT(translated, 300u) << "the programs' blocks were translated";
@@ -510,11 +512,8 @@ TEST(SimJit, LoopsOfTwoBlocksMatchTheInterpreter) {
     pairs += on.pairs;
     expect_same(on, off, "seed " + std::to_string(seed));
     // Limits that stop the loop in either block.
-    for (uint64_t limit : {off.instructions / 2 + 1, off.instructions / 3, off.instructions - 4}) {
-      const Outcome l_off = run(program, false, seed, 0, limit);
-      const Outcome l_on = run(program, true, seed, 0, limit, 2);
-      expect_same(l_on, l_off, "seed " + std::to_string(seed) + " limit " + std::to_string(limit));
-    }
+    for (uint64_t limit : {off.instructions / 2 + 1, off.instructions / 3, off.instructions - 4})
+      expect_same_at_limit(program, seed, limit, 2);
     if (::testing::Test::HasFailure()) break;
   }
   EXPECT_GT(pairs, 100u) << "loops of two blocks were translated as pairs";
@@ -555,11 +554,8 @@ TEST(SimJit, FlagsOfALoopsLastCompareAreMadeWhereItsEdgeLeaves) {
     const Outcome on = run(a, true, seed);
     translated += on.translated;
     expect_same(on, off, "seed " + std::to_string(seed));
-    for (uint64_t limit : {off.instructions / 2 + 1, off.instructions / 3, off.instructions - 3}) {
-      const Outcome l_off = run(a, false, seed, 0, limit);
-      const Outcome l_on = run(a, true, seed, 0, limit);
-      expect_same(l_on, l_off, "seed " + std::to_string(seed) + " limit " + std::to_string(limit));
-    }
+    for (uint64_t limit : {off.instructions / 2 + 1, off.instructions / 3, off.instructions - 3})
+      expect_same_at_limit(a, seed, limit);
     if (::testing::Test::HasFailure()) break;
   }
   EXPECT_GT(translated, 96u) << "the loops were translated";
