@@ -38,6 +38,31 @@ TEST(EptCache, AMappingBelongsToItsEptpAndPage) {
   EXPECT_EQ(c.find(kEptp, kGpa + EptCache::kSize * 0x1000, EptCache::kRead), EptCache::kMiss) << "the same slot, another page";
 }
 
+// A walk that ended in a 2 MiB or 1 GiB leaf holds for the 2 MiB around
+// the address (one leaf: the same rights, A/D flags and translation of the
+// low 21 bits), and no further.
+TEST(EptCache, ALargeLeafServesItsWhole2MiB) {
+  EptCache c;
+  constexpr uint64_t kLargeGpa = 0x40000000 + 0x345678, kLargeHpa = 0x80000000 + 0x345678;
+  c.fill(kEptp, kLargeGpa, kLargeHpa, EptCache::kRead, 2);
+  for (uint64_t gpa : {0x40200000ull, 0x40200000ull + 0x1234, 0x403ff000ull + 0xfff}) {
+    const uint64_t hit = c.find(kEptp, gpa, EptCache::kRead);
+    ASSERT_NE(hit, EptCache::kMiss) << std::hex << gpa;
+    EXPECT_EQ(hit & ~0xfffull, (gpa & ~0xfffull) - 0x40000000 + 0x80000000) << std::hex << gpa;
+  }
+  EXPECT_EQ(c.find(kEptp, 0x401ff000, EptCache::kRead), EptCache::kMiss) << "the 2 MiB below";
+  EXPECT_EQ(c.find(kEptp, 0x40400000, EptCache::kRead), EptCache::kMiss) << "the 2 MiB above";
+  EXPECT_EQ(c.find(kEptp, kLargeGpa, EptCache::kWrite), EptCache::kMiss) << "a write walks (and sets D)";
+  EXPECT_EQ(c.find(kEptp + 0x1000, kLargeGpa, EptCache::kRead), EptCache::kMiss) << "another EP4TA";
+  // A 1 GiB leaf: the 2 MiB around the address, translated by its offset
+  // in the 1 GiB page.
+  c.fill(kEptp, 0xc0000000 + 0x12345678, 0x100000000 + 0x12345678, EptCache::kRead | EptCache::kWrite, 3);
+  EXPECT_EQ(c.find(kEptp, 0xc0000000 + 0x12200000, EptCache::kWrite) & ~0xfffull, 0x100000000 + 0x12200000);
+  EXPECT_EQ(c.find(kEptp, 0xc0000000 + 0x12400000, EptCache::kRead), EptCache::kMiss) << "the next 2 MiB walks again";
+  c.flush();
+  EXPECT_EQ(c.find(kEptp, kLargeGpa, EptCache::kRead), EptCache::kMiss) << "flushed";
+}
+
 TEST(EptCache, AFlushDropsEveryMappingEvenWhenTheEpochWraps) {
   EptCache c;
   c.fill(kEptp, kGpa, kHpa, EptCache::kRead);
@@ -46,9 +71,11 @@ TEST(EptCache, AFlushDropsEveryMappingEvenWhenTheEpochWraps) {
   // A mapping filled in one epoch is not seen again when the epoch comes
   // round to the same value.
   c.fill(kEptp, kGpa, kHpa, EptCache::kRead);
+  c.fill(kEptp, 0x40000000, 0x80000000, EptCache::kRead, 2);
   for (unsigned k = 0; k < 4096; ++k) {
     c.flush();
     ASSERT_EQ(c.find(kEptp, kGpa, EptCache::kRead), EptCache::kMiss) << "after " << k + 1 << " flushes";
+    ASSERT_EQ(c.find(kEptp, 0x40000000, EptCache::kRead), EptCache::kMiss) << "2 MiB, after " << k + 1 << " flushes";
   }
   c.fill(kEptp, kGpa, kHpa, EptCache::kRead);
   EXPECT_NE(c.find(kEptp, kGpa, EptCache::kRead), EptCache::kMiss) << "filled again";

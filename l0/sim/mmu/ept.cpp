@@ -51,7 +51,8 @@ uint64_t Cpu::ept_walk(uint64_t gpa, Access a, uint64_t la, bool la_valid, bool 
     if (writable_now) *writable_now = write_now;
     ept_cache_.fill(eptp_value, gpa, r.address,
                     (r.readable ? EptCache::kRead : 0) | (write_now ? EptCache::kWrite : 0) |
-                        (r.executable ? EptCache::kExec : 0));
+                        (r.executable ? EptCache::kExec : 0),
+                    r.leaf_level);
     return r.address;
   }
 
