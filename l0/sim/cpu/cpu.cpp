@@ -28,7 +28,8 @@ void raise_fault(uint8_t vector, uint32_t error_code) { throw GuestFault{vector,
 
 Cpu::Cpu(GuestMemory& memory, PlatformDevices& devices, const CostModel& costs)
     : mem_(memory), dev_(devices), costs_(costs), decoder_(std::make_unique<Decoder>(costs)) {
-  code_page_.assign((mem_.size() + 0xfff) >> 12, 0);
+  code_page_.assign_zero((mem_.size() + 0xfff) >> 12);
+  tlb_writable_.assign_zero(code_page_.size());
   switch_tlb_context(0, true);
   vmx_ = std::make_unique<vmx::Vmx>(*this);
   dev_.apic.set_clock(this);
@@ -461,7 +462,11 @@ void Cpu::mark_code_page(uint64_t page, Block* b) {
   if (code_page_[page]) return;
   code_page_[page] = 1;
   // Writes to this page must now take the slow path, which checks them
-  // against the code chunks (translations stay cached in tag_wc).
+  // against the code chunks (translations stay cached in tag_wc). The
+  // contexts are searched only if some entry may give the page a write tag:
+  // at depth 1 they are two of 512 KiB, and a boot marks hundreds of pages.
+  if (!tlb_writable_[page]) return;
+  tlb_writable_[page] = 0;
   for (auto& [key, entries] : tlb_contexts_)
     for (unsigned k = 0; k < TLB_SIZE; ++k)
       if (entries[k].pa_page == (page << 12) && entries[k].tag_w != TAG_INVALID) {
@@ -701,6 +706,7 @@ void Cpu::write_slow(uint64_t la, uint64_t size, uint64_t value) {
   if (e.tag_wc == (la & ~0xfffull) && (pa >> 12) < code_page_.size() && !code_page_[pa >> 12]) {
     e.tag_w = e.tag_wc;
     e.tag_wc = TAG_INVALID;
+    tlb_writable_[pa >> 12] = 1;
   }
 }
 

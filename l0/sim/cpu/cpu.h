@@ -20,6 +20,7 @@
 #include "l0/sim/cpu/guest_fault.h"
 #include "l0/sim/cpu/lbr.h"
 #include "l0/sim/mmu/ept_cache.h"
+#include "l0/sim/zeroed_array.h"
 #include "l0/sim/trace_hooks.h"
 
 #define NB_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -691,7 +692,11 @@ class Cpu : public Clock {
     return (hi == 63 ? ~0ull : (2ull << hi) - 1) & ~((1ull << lo) - 1);
   }
   std::unordered_map<uint64_t, CodePage> page_blocks_;
-  std::vector<uint8_t> code_page_;  // per RAM page: holds decoded code
+  ZeroedArray<uint8_t> code_page_;  // per RAM page: holds decoded code
+  // Per RAM page: some TLB entry, in some context, may have given it a
+  // fast-path write tag (tag_w) since mark_code_page last looked. Only then
+  // must marking it as code search the TLB contexts for such entries.
+  ZeroedArray<uint8_t> tlb_writable_;
   std::vector<Block*> dead_blocks_;
 };
 

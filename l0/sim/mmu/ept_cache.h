@@ -21,10 +21,8 @@
 // that takes permissions away must use INVEPT, as on hardware.
 #pragma once
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <new>
+
+#include "l0/sim/zeroed_array.h"
 
 namespace nestbed::sim {
 
@@ -83,28 +81,26 @@ class EptCache {
 
   // One direct-mapped array of mappings of 2^kShift-byte guest-physical
   // regions. All zero is empty: context 0 is never context(eptp), whose
-  // epoch is at least 1. So the array comes from calloc, whose large
-  // blocks are fresh zero pages the host maps only when touched: a guest
-  // that uses little memory does not pay the host's page faults for it.
+  // epoch is at least 1. So the array is a ZeroedArray, allocated at the
+  // first fill: a guest that uses little memory does not pay the host's
+  // page faults for it.
   template <unsigned kEntries, unsigned kShift>
   class Table {
    public:
     uint64_t find(uint64_t context, uint64_t gpa, uint64_t need) const {
-      if (!entries_) return kMiss;
-      const Entry& e = entries_.get()[index(gpa)];
+      if (entries_.empty()) return kMiss;
+      const Entry& e = entries_[index(gpa)];
       if (e.region != gpa >> kShift || e.context != context || !(e.hpa & need)) return kMiss;
       return e.hpa;
     }
     void fill(uint64_t context, uint64_t gpa, uint64_t hpa_base, uint64_t rights) {
-      if (!entries_) allocate();
-      Entry& e = entries_.get()[index(gpa)];
+      if (entries_.empty()) entries_.assign_zero(kEntries);
+      Entry& e = entries_[index(gpa)];
       e.region = gpa >> kShift;
       e.context = context;
       e.hpa = hpa_base | rights;
     }
-    void clear() {
-      if (entries_) std::memset(entries_.get(), 0, kEntries * sizeof(Entry));
-    }
+    void clear() { entries_.clear(); }
 
    private:
     struct Entry {
@@ -112,15 +108,8 @@ class EptCache {
       uint64_t context;  // context(eptp) when filled; 0: empty
       uint64_t hpa;      // the host-physical base | rights
     };
-    struct Free {
-      void operator()(Entry* e) const { std::free(e); }
-    };
-    void allocate() {
-      entries_.reset(static_cast<Entry*>(std::calloc(kEntries, sizeof(Entry))));
-      if (!entries_) throw std::bad_alloc();
-    }
     static unsigned index(uint64_t gpa) { return unsigned(gpa >> kShift) & (kEntries - 1); }
-    std::unique_ptr<Entry, Free> entries_;  // allocated at the first fill
+    ZeroedArray<Entry> entries_;
   };
 
   // EPTP bits 63:52 are reserved (must be 0 at VM entry, SDM 26.2.1.1):

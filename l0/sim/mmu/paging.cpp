@@ -75,7 +75,14 @@ void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, b
   // The fast path serves reads and writes of RAM only; MMIO always walks.
   if (a == Access::Read && ram) e.tag_r = page;
   if (a == Access::Write && ram) e.tag_r = page;
-  if (a != Access::Exec && ram && writable) (code_page_[pa_page >> 12] ? e.tag_wc : e.tag_w) = page;
+  if (a != Access::Exec && ram && writable) {
+    if (code_page_[pa_page >> 12]) {
+      e.tag_wc = page;
+    } else {
+      e.tag_w = page;
+      tlb_writable_[pa_page >> 12] = 1;
+    }
+  }
   if (a == Access::Exec) e.tag_x = page;
   // A page a data breakpoint watches: reads and writes take the slow path,
   // which checks them (debug.cpp).
