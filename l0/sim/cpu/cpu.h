@@ -479,10 +479,11 @@ class Cpu : public Clock {
     bool global = false;
   };
 
+  // All zero is empty: code generations start at 1.
   struct JumpCacheEntry {
-    uint64_t la = ~0ull;
-    uint64_t generation = 0;
-    Block* block = nullptr;
+    uint64_t la;
+    uint64_t generation;
+    Block* block;
   };
 
   uint64_t read_slow(uint64_t la, unsigned size, Access a);
@@ -670,7 +671,7 @@ class Cpu : public Clock {
   void new_fetch_generation_all();  // every context's (code changed, INVEPT/INVVPID)
   static constexpr unsigned JC_BITS = 14;
   static constexpr unsigned JC_SIZE = 1u << JC_BITS;
-  std::unique_ptr<JumpCacheEntry[]> jump_cache_ = std::make_unique<JumpCacheEntry[]>(JC_SIZE);  // 384 KiB: not on a stack
+  ZeroedArray<JumpCacheEntry> jump_cache_{JC_SIZE};  // 384 KiB, which the host maps only where touched
   // The jump-cache slot of `la` in the current TLB context: a
   // multiplicative hash (la ^ la >> 10 made code 4 KiB apart collide, and
   // l1-vmm's exit path evicted itself at every round trip), salted by the
