@@ -72,6 +72,7 @@ const std::array<RegInfo, X86_REG_ENDING>& register_table(csh h) {
 }  // namespace
 
 Decoder::Decoder(const CostModel& costs) : costs_(costs) {
+  scratch_.reserve(kMaxBlockInsns);
   const cs_mode modes[3] = {CS_MODE_16, CS_MODE_32, CS_MODE_64};
   for (int k = 0; k < 3; ++k) {
     if (cs_open(CS_ARCH_X86, modes[k], &handle_[k]) != CS_ERR_OK) throw std::runtime_error("capstone: cs_open failed");
@@ -207,6 +208,7 @@ void Decoder::decode_block(Cpu& cpu, uint64_t la, uint64_t pa, Block& b) {
   GuestMemory& mem = cpu.memory();
   const CpuMode mode = b.mode;
   b.pages[0] = pa >> 12;
+  scratch_.clear();
   for (unsigned n = 0; n < kMaxBlockInsns; ++n) {
     uint8_t buf[16] = {};
     const size_t in_page = 0x1000 - (pa & 0xfff);
@@ -243,12 +245,13 @@ void Decoder::decode_block(Cpu& cpu, uint64_t la, uint64_t pa, Block& b) {
       d.len = 1;
       d.flags = insn_flag::ENDS_BLOCK;
     }
-    b.insns.push_back(d);
+    scratch_.push_back(d);
     if ((d.flags & insn_flag::ENDS_BLOCK) || crosses) break;
     la += d.len;
     pa += d.len;
     if ((pa & 0xfff) == 0) break;
   }
+  b.insns.assign(scratch_.begin(), scratch_.end());
   prepare_fast_path(b);
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "l0/sim/cost_model.h"
 #include "l0/sim/cpu/cpu.h"
@@ -49,6 +50,11 @@ class Decoder {
   const CostModel& costs_;
   csh handle_[3] = {0, 0, 0};
   cs_insn* insn_ = nullptr;
+  // decode_block decodes here, then gives the block an exact copy: a
+  // block's vector grown one push_back at a time left up to half of its
+  // capacity unused and freed a chain of smaller ones, and a boot's blocks
+  // were a third of its heap (host page faults).
+  std::vector<DecodedInsn> scratch_;
 };
 
 }  // namespace nestbed::sim
