@@ -204,8 +204,8 @@ def callgrind_count(opts, args):
 def depth_ratio(opts):
     """Depth 1 / depth 0, with start-up and without it (minus the same run
     with a count of 0 at the same depth, as against QEMU). Depth 1's
-    start-up is l1-vmm's boot: mostly decoding its code for the first time
-    (Capstone), about 7 ms, which a short run does not amortise."""
+    start-up adds l1-vmm's boot: mostly decoding and running its code for
+    the first time, about 7 ms, which a short run does not amortise."""
     workloads = (("sieve", opts.sieve), ("memtouch", opts.memtouch_depth))
     ram = ["--memory", str(opts.ram)]
     runners = {}
