@@ -467,12 +467,13 @@ void Cpu::mark_code_page(uint64_t page, Block* b) {
   // at depth 1 they are two of 512 KiB, and a boot marks hundreds of pages.
   if (!tlb_writable_[page]) return;
   tlb_writable_[page] = 0;
-  for (auto& [key, entries] : tlb_contexts_)
-    for (unsigned k = 0; k < TLB_SIZE; ++k)
-      if (entries[k].pa_page == (page << 12) && entries[k].tag_w != TAG_INVALID) {
-        entries[k].tag_wc = entries[k].tag_w;
-        entries[k].tag_w = TAG_INVALID;
+  for (auto& [key, context] : tlb_contexts_)
+    context.for_each_used([page](TlbEntry& e) {
+      if (e.pa_page == (page << 12) && e.tag_w != TAG_INVALID) {
+        e.tag_wc = e.tag_w;
+        e.tag_w = TAG_INVALID;
       }
+    });
 }
 
 // A guest write changes bytes [first, end) of a page holding decoded code:
@@ -603,9 +604,9 @@ void Cpu::switch_tlb_context(uint64_t key, bool flush) {
   tlb_base_key_ = key;
   const uint64_t pcid_key = key | (uint64_t(current_pcid()) << TLB_KEY_PCID_SHIFT);
   if (flush) {
-    for (auto& [k, entries] : tlb_contexts_) {
+    for (auto& [k, context] : tlb_contexts_) {
       if (k == pcid_key || tlb_vmx_key(k) != key) continue;
-      for (unsigned n = 0; n < TLB_SIZE; ++n) entries[n] = TlbEntry{};
+      context.clear(true);
       context_generation_[k] = ++generation_counter_;
     }
   }
@@ -616,13 +617,10 @@ uint16_t Cpu::current_pcid() const { return (s_.cr4 & arch::cr4::PCIDE) ? uint16
 
 void Cpu::select_tlb_context(uint64_t key, bool flush) {
   if (key >> TLB_KEY_PCID_SHIFT) pcids_used_ = true;
-  auto& entries = tlb_contexts_[key];
-  if (!entries) {
-    entries = std::make_unique<TlbEntry[]>(TLB_SIZE);
-  } else if (flush) {
-    for (unsigned k = 0; k < TLB_SIZE; ++k) entries[k] = TlbEntry{};
-  }
-  tlb_ = entries.get();
+  TlbContext& context = tlb_contexts_[key];  // a new one is empty
+  if (flush) context.clear(true);
+  tlb_context_ = &context;
+  tlb_ = context.entries.data();
   tlb_key_ = key;
   jc_salt_ = (key * 0x9e3779b97f4a7c15ull) >> (64 - JC_BITS);  // a slot offset per context
   uint64_t& generation = context_generation_[key];

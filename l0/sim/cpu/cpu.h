@@ -2,8 +2,11 @@
 // compatibility mode and 64-bit mode) over blocks of pre-decoded
 // instructions, with a software TLB giving host pointers for guest RAM.
 #pragma once
+#include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -400,10 +403,8 @@ class Cpu : public Clock {
   // Empties every TLB context whose key satisfies `match` (INVEPT/INVVPID).
   template <typename Match>
   void flush_tlb_contexts(Match match, bool include_global = true) {
-    for (auto& [key, entries] : tlb_contexts_)
-      if (match(key))
-        for (unsigned k = 0; k < TLB_SIZE; ++k)
-          if (include_global || !entries[k].global) entries[k] = TlbEntry{};
+    for (auto& [key, context] : tlb_contexts_)
+      if (match(key)) context.clear(include_global);
     new_fetch_generation_all();
   }
   void invlpg_in_context(uint64_t key, uint64_t la);
@@ -434,7 +435,7 @@ class Cpu : public Clock {
   uint32_t idt_vectoring_error() const { return idt_vectoring_error_; }
   std::vector<uint64_t> tlb_context_keys() const {
     std::vector<uint64_t> keys;
-    for (const auto& [key, entries] : tlb_contexts_) keys.push_back(key);
+    for (const auto& [key, context] : tlb_contexts_) keys.push_back(key);
     return keys;
   }
 
@@ -480,6 +481,40 @@ class Cpu : public Clock {
   };
 
   // All zero is empty: code generations start at 1.
+  // One TLB context's entries. They come from a ZeroedArray, so the host
+  // maps the 512 KiB only where entries are filled (a context had cost 128
+  // host page faults, a quarter of a depth-0 boot's). All zero is empty
+  // for every entry but the first and the last: a zero tag equals the page
+  // of an access whose last byte lies in linear page 0, and only an access
+  // that starts in page 0 or wraps from the last page indexes those two,
+  // which therefore start as TlbEntry{}. `used`: the 64-entry chunks (4 KiB
+  // each) that may hold a filled entry; flushes and searches visit only
+  // those.
+  struct TlbContext {
+    ZeroedArray<TlbEntry> entries{TLB_SIZE};
+    uint64_t used[TLB_SIZE / 64 / 64] = {};
+    TlbContext() {
+      entries[0] = TlbEntry{};
+      entries[TLB_MASK] = TlbEntry{};
+    }
+    void note_fill(unsigned k) { used[k >> 12] |= 1ull << ((k >> 6) & 63); }
+    template <typename F>
+    void for_each_used(F&& f) {
+      for (unsigned w = 0; w < std::size(used); ++w)
+        for (uint64_t bits = used[w]; bits; bits &= bits - 1) {
+          const unsigned first = (w * 64 + unsigned(std::countr_zero(bits))) * 64;
+          for (unsigned k = first; k < first + 64; ++k) f(entries[k]);
+        }
+    }
+    // Empties the entries (but global ones unless `include_global`).
+    void clear(bool include_global) {
+      for_each_used([include_global](TlbEntry& e) {
+        if (include_global || !e.global) e = TlbEntry{};
+      });
+      if (include_global) std::fill(std::begin(used), std::end(used), 0);
+    }
+  };
+
   struct JumpCacheEntry {
     uint64_t la;
     uint64_t generation;
@@ -619,13 +654,14 @@ class Cpu : public Clock {
 
   // The TLB of the current (VPID, EPT) context; root operation is key 0.
   TlbEntry* tlb_ = nullptr;
+  TlbContext* tlb_context_ = nullptr;  // the one tlb_ points into
   uint64_t tlb_key_ = 0;
   uint64_t tlb_base_key_ = 0;  // tlb_key_ without the PCID
   bool pcids_used_ = false;    // a context with a PCID other than 0 exists
   void select_tlb_context(uint64_t key, bool flush);
   // Empties the contexts of the current (VPID, EPT) context's PCIDs.
   void flush_pcid_contexts(bool include_global);
-  std::unordered_map<uint64_t, std::unique_ptr<TlbEntry[]>> tlb_contexts_;
+  std::unordered_map<uint64_t, TlbContext> tlb_contexts_;  // node-based: tlb_context_ stays valid
   std::unique_ptr<vmx::Vmx> vmx_;
   bool non_root_ = false;
   bool ept_active_ = false;

@@ -65,7 +65,9 @@ uint64_t Cpu::translate(uint64_t la, Access a, bool supervisor_override, unsigne
 // access the walk proved allowed; writes get a fast-path tag only once the
 // dirty flag is set, so the first write still walks and sets D.
 void Cpu::fill_tlb(uint64_t la, uint64_t pa, Access a, bool user, bool global, bool writable) {
-  TlbEntry& e = tlb_[(la >> 12) & TLB_MASK];
+  const unsigned index = unsigned(la >> 12) & TLB_MASK;
+  TlbEntry& e = tlb_[index];
+  tlb_context_->note_fill(index);
   const uint64_t page = la & ~0xfffull, pa_page = pa & ~0xfffull;
   if (e.tag_r != page && e.tag_w != page && e.tag_x != page && e.tag_wc != page) e = TlbEntry{};
   e.pa_page = pa_page;
@@ -129,14 +131,14 @@ uint64_t Cpu::apic_access_page_access(uint64_t pa, Access a, unsigned size) {
 void Cpu::set_apic_access_page(uint64_t page) {
   apic_access_page_ = page;
   if (page == kNoApicAccessPage) return;
-  for (unsigned k = 0; k < TLB_SIZE; ++k)
-    if (tlb_[k].pa_page == page) tlb_[k] = TlbEntry{};
+  tlb_context_->for_each_used([page](TlbEntry& e) {
+    if (e.pa_page == page) e = TlbEntry{};
+  });
   new_fetch_generation();
 }
 
 void Cpu::flush_tlb(bool include_global) {
-  for (unsigned k = 0; k < TLB_SIZE; ++k)
-    if (include_global || !tlb_[k].global) tlb_[k] = TlbEntry{};
+  tlb_context_->clear(include_global);
   // A global translation may be cached under any PCID (each PCID has its
   // own array here): a flush that includes them empties all of them.
   if (include_global && pcids_used_) flush_pcid_contexts(true);
@@ -175,11 +177,10 @@ void Cpu::invpcid(uint64_t type, uint16_t pcid, uint64_t la) {
 void Cpu::invlpg_in_context(uint64_t key, uint64_t la) {
   auto it = tlb_contexts_.find(key);
   if (it == tlb_contexts_.end()) return;
-  TlbEntry* entries = it->second.get();
   if (tlb_has_large_) {
-    for (unsigned k = 0; k < TLB_SIZE; ++k) entries[k] = TlbEntry{};
+    it->second.clear(true);
   } else {
-    TlbEntry& e = entries[(la >> 12) & TLB_MASK];
+    TlbEntry& e = it->second.entries[(la >> 12) & TLB_MASK];
     const uint64_t page = la & ~0xfffull;
     if (e.tag_r == page || e.tag_w == page || e.tag_x == page || e.tag_wc == page) e = TlbEntry{};
   }
