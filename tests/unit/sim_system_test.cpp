@@ -148,6 +148,35 @@ TEST_F(SimSystem, NotPresentPageFaultsWithErrorCodeAndCr2) {
   }
 }
 
+// The TLB's entries start all zero (the host maps a context only where it
+// is filled), which is empty only because a zero tag, linear page 0, can be
+// compared with the first and the last entries alone: by an access that
+// starts in page 0, or one that wraps from the top of the address space.
+// Both must walk; taking a zero entry for a hit would read the host's own
+// address (la + 0) and crash l0.
+TEST_F(SimSystem, AccessesInPageZeroAndWrappingFromTheTopWalk) {
+  m.enter_long_mode();
+  const uint64_t value = 0x1122334455667788;
+  m.mem.write(0x10, &value, sizeof value);  // page 0 is identity-mapped
+  Asm a(L::CODE);
+  a.load64(rAX, Asm::abs(0x10));
+  a.hlt();
+  expect_halt_in_code(run(a));
+  EXPECT_EQ(m.s().r[rAX], value);
+
+  // The top page is not mapped: the wrapping read faults at its first byte.
+  const uint64_t top = 0xfffffffffffffffc;
+  m.enter_long_mode();
+  Asm b(L::CODE);
+  b.mov_imm64(rBX, top);
+  const uint64_t insn = b.here();
+  b.load64(rAX, mem_op(rBX));
+  b.hlt();
+  expect_stub(run(b), PF);
+  EXPECT_EQ(m.stack64(1), insn) << "RIP";
+  EXPECT_EQ(m.s().cr2, top);
+}
+
 // SDM 4.6 and 4.7: with IA32_EFER.NXE = 1, fetching from an XD page is a
 // protection fault with I set; reads from it are fine.
 TEST_F(SimSystem, ExecuteDisableFaultsOnFetchWithInstructionFlag) {
