@@ -480,7 +480,6 @@ class Cpu : public Clock {
     bool global = false;
   };
 
-  // All zero is empty: code generations start at 1.
   // One TLB context's entries. They come from a ZeroedArray, so the host
   // maps the 512 KiB only where entries are filled (a context had cost 128
   // host page faults, a quarter of a depth-0 boot's). All zero is empty
@@ -515,6 +514,7 @@ class Cpu : public Clock {
     }
   };
 
+  // All zero is empty: code generations start at 1.
   struct JumpCacheEntry {
     uint64_t la;
     uint64_t generation;
