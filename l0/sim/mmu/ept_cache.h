@@ -1,7 +1,8 @@
 // Guest-physical mappings (SDM vol. 3, 28.3.1 "Information That May Be
 // Cached"): what a completed EPT walk found for a guest-physical page (4 KiB,
 // or the 2 MiB around it when the walk ended in a large leaf), so that the
-// next access to it does not walk the EPT paging structures again. Without it, every guest page walk at depth >= 1 is two-dimensional:
+// next access to it does not walk the EPT paging structures again. Without
+// it, every guest page walk at depth >= 1 is two-dimensional:
 // each of the guest's four paging-structure reads walks the EPT too.
 //
 // Tagged by the EPTP (its EP4TA and the bits that change the walk's meaning,
@@ -20,8 +21,10 @@
 // so a VMM that makes an entry present needs no INVEPT (28.3.3.2) and one
 // that takes permissions away must use INVEPT, as on hardware.
 #pragma once
+#include <bit>
 #include <cstdint>
 
+#include "arch/x86/paging.h"
 #include "l0/sim/zeroed_array.h"
 
 namespace nestbed::sim {
@@ -47,7 +50,7 @@ class EptCache {
   uint64_t find(uint64_t eptp, uint64_t gpa, uint64_t need) const {
     const uint64_t c = context(eptp);
     const uint64_t large = large_.find(c, gpa, need);
-    if (large != kMiss) return large | (gpa & kLargeOffset & ~0xfffull);
+    if (large != kMiss) return large | (gpa & kLargeOffset & ~(arch::pte::PAGE_SIZE - 1));
     return small_.find(c, gpa, need);
   }
   static constexpr uint64_t kMiss = ~0ull;
@@ -64,7 +67,7 @@ class EptCache {
     if (leaf_level >= 2)
       large_.fill(context(eptp), gpa, hpa & ~kLargeOffset, rights);
     else
-      small_.fill(context(eptp), gpa, hpa & ~0xfffull, rights);
+      small_.fill(context(eptp), gpa, hpa & ~(arch::pte::PAGE_SIZE - 1), rights);
   }
 
   // INVEPT (any type), VMXON, VMXOFF, reset: O(1) — a new epoch makes
@@ -77,7 +80,10 @@ class EptCache {
   }
 
  private:
-  static constexpr uint64_t kLargeOffset = (1ull << 21) - 1;
+  // EPT's 2 MiB pages are the size of paging's (SDM 28.2.2).
+  static constexpr uint64_t kLargeOffset = arch::pte::LARGE_PAGE_SIZE - 1;
+  static constexpr unsigned kPageShift = unsigned(std::countr_zero(arch::pte::PAGE_SIZE));
+  static constexpr unsigned kLargeShift = unsigned(std::countr_zero(arch::pte::LARGE_PAGE_SIZE));
 
   // One direct-mapped array of mappings of 2^kShift-byte guest-physical
   // regions. All zero is empty: context 0 is never context(eptp), whose
@@ -118,8 +124,8 @@ class EptCache {
   static constexpr uint64_t kEpochs = 1ull << (64 - kEpochShift);
   uint64_t context(uint64_t eptp) const { return eptp | (epoch_ << kEpochShift); }
 
-  Table<kSize, 12> small_;       // 4 KiB leaves (1.5 MiB at the first fill)
-  Table<kLargeSize, 21> large_;  // 2 MiB and 1 GiB leaves, 2 MiB at a time (96 KiB)
+  Table<kSize, kPageShift> small_;        // 4 KiB leaves (1.5 MiB at the first fill)
+  Table<kLargeSize, kLargeShift> large_;  // 2 MiB and 1 GiB leaves, 2 MiB at a time (96 KiB)
   uint64_t epoch_ = 1;
 };
 
