@@ -8,11 +8,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "arch/x86/apic.h"
+#include "arch/x86/paging.h"
 #include "arch/x86/rflags.h"
 #include "l0/sim/cpu/cpu.h"
 #include "tests/support/sim_harness.h"
@@ -678,6 +680,114 @@ TEST(SimJit, ImulFlagsBeforeAFaultingAccessAreMadeOnTheMiss) {
       expect_fault_in_stub_matches(a, seed, "form " + std::to_string(form) + " seed " + std::to_string(seed));
     }
   }
+}
+
+// ---- loop slots (translator.cpp): a translated loop's memory operand
+// remembers its page's addend only while no C++ code has run.
+
+// W, mapped with a 4 KiB PTE to frame F1, then to F2 (words 0x11 and
+// 0x22) by the program itself; its TLB index is 5, that of RAM page 0x5000.
+constexpr uint64_t kRemapped = 0x40005000;
+constexpr uint64_t kFrame1 = L::SCRATCH, kFrame2 = L::SCRATCH + 0x1000, kFrame3 = L::SCRATCH + 0x3000;
+
+struct RemapOutcome {
+  uint64_t rdx = 0, translated = 0;
+  CpuStop stop = CpuStop::None;
+};
+
+RemapOutcome run_remap(const std::function<void(Asm&, uint64_t pte)>& body, bool translate) {
+  SimMachine m;
+  m.setup_long_mode();
+  m.cpu.set_translation(translate, 1);
+  m.map(kRemapped, kFrame1, arch::pte::P | arch::pte::RW);
+  m.poke<uint64_t>(kFrame1, 0x11);
+  m.poke<uint64_t>(kFrame2, 0x22);
+  // The page after W, on a frame that does not follow F1 (F3).
+  m.map(kRemapped + 0x1000, kFrame3, arch::pte::P | arch::pte::RW);
+  for (uint64_t a = 0xe00; a < 0x1000; a += 8) m.poke<uint64_t>(kFrame1 + a, 0x0101010101010101);
+  m.poke<uint64_t>(kFrame3, 0x3333333333333333);
+  Asm a(L::CODE);
+  body(a, m.entry_pa(kRemapped, 1));  // (page tables are identity-mapped RAM)
+  a.hlt();
+  m.load_code(a);
+  RemapOutcome o;
+  o.stop = m.run(100000);
+  o.rdx = m.reg(rDX);
+  o.translated = m.cpu.blocks_translated();
+  return o;
+}
+
+void expect_remap_same(const std::function<void(Asm&, uint64_t pte)>& body, uint64_t expected_rdx) {
+  const RemapOutcome off = run_remap(body, false);
+  const RemapOutcome on = run_remap(body, true);
+  ASSERT_EQ(off.stop, CpuStop::Halted);
+  EXPECT_EQ(off.rdx, expected_rdx);
+  EXPECT_EQ(on.stop, CpuStop::Halted);
+  EXPECT_EQ(on.rdx, off.rdx) << "translated: a read of W used a translation the TLB no longer held";
+  EXPECT_GT(on.translated, 0u);
+}
+
+// The loop reads W 20 times a round; between rounds W is remapped and
+// INVLPG'd. Each round enters the loop's translation again, which must not
+// find the first round's page in its slot.
+TEST(SimJit, ALoopsRememberedPageDoesNotOutliveItsTranslationsRun) {
+  expect_remap_same(
+      [](Asm& a, uint64_t pte) {
+        a.mov_imm64(rDX, 0).mov_imm64(rBX, kRemapped).mov_imm64(rSI, pte);
+        a.mov_imm64(rDI, kFrame2 | arch::pte::P | arch::pte::RW).mov_imm64(r15, 3);
+        const uint64_t outer = a.here();
+        a.mov_imm64(rCX, 20);
+        const uint64_t inner = a.here();
+        a.modrm({0x8b}, 8, rAX, mem_op(rBX));  // mov rax, [rbx]
+        a.modrm({0x01}, 8, rAX, reg_op(rDX));  // add rdx, rax
+        a.modrm({0xff}, 8, 1, reg_op(rCX));    // dec rcx
+        a.jcc(0x5, inner);
+        a.modrm({0x89}, 8, rDI, mem_op(rSI));  // mov [rsi], rdi: W -> F2
+        a.invlpg(mem_op(rBX));
+        a.modrm({0xff}, 8, 1, reg_op(r15));
+        a.jcc(0x5, outer);
+      },
+      20 * 0x11 + 40 * 0x22);
+}
+
+// One loop, one run of its translation: each round reads W, sets W's PTE
+// to F2 (no INVLPG: the TLB keeps F1) and reads a new RAM page. At RBP =
+// 0x5000 that read's TLB miss evicts W's entry, so the next round's read
+// of W walks and finds F2, as the interpreter does: a TLB miss's call
+// empties the slots.
+TEST(SimJit, ALoopsRememberedPageDoesNotOutliveACallToCxx) {
+  expect_remap_same(
+      [](Asm& a, uint64_t pte) {
+        a.mov_imm64(rDX, 0).mov_imm64(rBX, kRemapped).mov_imm64(rSI, pte);
+        a.mov_imm64(rDI, kFrame2 | arch::pte::P | arch::pte::RW).mov_imm64(rBP, 0x1000).mov_imm64(rCX, 8);
+        const uint64_t top = a.here();
+        a.modrm({0x8b}, 8, rAX, mem_op(rBX));  // mov rax, [rbx]
+        a.modrm({0x01}, 8, rAX, reg_op(rDX));  // add rdx, rax
+        a.modrm({0x89}, 8, rDI, mem_op(rSI));  // mov [rsi], rdi
+        a.modrm({0x8b}, 8, r8, mem_op(rBP));   // mov r8, [rbp]
+        a.modrm({0x81}, 8, 0, reg_op(rBP)).imm(0x1000, 4);  // add rbp, 0x1000
+        a.modrm({0xff}, 8, 1, reg_op(rCX));    // dec rcx
+        a.jcc(0x5, top);
+      },
+      5 * 0x11 + 3 * 0x22);  // RBP 0x1000..0x5000 read after W's F1 rounds
+}
+
+// A load that walks 4 bytes a round from W + 0xe00, aligned and
+// misaligned by turns, its last round across into the next page, whose
+// frame is not F1's neighbour. Only an aligned access may use the
+// remembered page (an unaligned one may leave it).
+TEST(SimJit, ALoopsRememberedPageServesOnlyAlignedAccessesWithinIt) {
+  expect_remap_same(
+      [](Asm& a, uint64_t) {
+        a.mov_imm64(rDX, 0).mov_imm64(rBX, kRemapped + 0xe00).mov_imm64(rCX, 128);
+        const uint64_t top = a.here();
+        a.modrm({0x8b}, 8, rAX, mem_op(rBX));  // mov rax, [rbx]
+        a.modrm({0x01}, 8, rAX, reg_op(rDX));  // add rdx, rax
+        a.add_imm8(rBX, 4);
+        a.modrm({0xff}, 8, 1, reg_op(rCX));    // dec rcx
+        a.jcc(0x5, top);
+      },
+      127 * 0x0101010101010101 + 0x3333333301010101);
 }
 
 }  // namespace

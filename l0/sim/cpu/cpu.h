@@ -591,6 +591,24 @@ class Cpu : public Clock {
   void translate_block(Block* b);  // into translated code (not Cpu::translate, which translates addresses)
   Block* loop_partner(const Block& b) const;
   void drop_block(Block* b);
+  uint64_t blocks_translated_ = 0;
+  uint64_t loop_pairs_translated_ = 0;
+  // A translated loop's memory operands each remember the page they last
+  // reached and its addend, as one TLB entry, so that going round on the
+  // same page skips the probe (jit/translator.cpp, loop slots). A slot
+  // holds only while translated code runs with no call to C++ in between
+  // (only C++ code changes the TLB): each translation that uses slots
+  // empties them where it is entered and after each call.
+  struct JitSlot {
+    // The page; with the access's misalignment bits (below its size) in
+    // the compare, only an aligned access on the page matches.
+    uint64_t tag = kJitSlotEmpty;
+    intptr_t addend = 0;
+  };
+  static constexpr unsigned kJitSlots = 4;
+  // Bit 11: no page address, and no misalignment of an access of 8 bytes or fewer.
+  static constexpr uint64_t kJitSlotEmpty = 0x800;
+  JitSlot jit_slots_[kJitSlots];
   // While translated code runs: the instruction count it may not pass
   // (execute_block's budget), and the block whose successor it missed.
   uint64_t jit_limit_ = 0;
@@ -599,8 +617,6 @@ class Cpu : public Clock {
   // edges); 0, so that the next edge looks, whenever C++ code has run.
   uint64_t jit_edge_limit_ = 0;
   uint64_t jit_saved_flags_ = 0;  // R11 across a translation's call (jit/translator.cpp)
-  uint64_t blocks_translated_ = 0;
-  uint64_t loop_pairs_translated_ = 0;
   Block* jit_block_ = nullptr;
 
   CpuMode mode_ = CpuMode::Bits32;

@@ -24,7 +24,8 @@ namespace fl = arch::rflags;
 #define CPU_FIELD(m) cpu_base(c_.m), cpu_disp(c_.m)
 
 // Register use in translated code: R15 = the Cpu + CodeBuffer::hot_bias(),
-// R13 = its CpuState + kStateBias, R12 = the block's RIP, R14 = the
+// R13 = its CpuState + kStateBias, R12 = the RIP of the translation's
+// first block (a pair's second part is at a fixed distance: rip_bias), R14 = the
 // instruction count (once the block has run), RBP = the cycle count. R14
 // and RBP carry the counters from block to chained block, and the Cpu's
 // own counters are brought up to date (sync_counters) only where C++ code
@@ -60,6 +61,11 @@ class Translator {
   Label bodies_[2];  // past it
   Label stops_before_[2];  // part p did not run: the way out
   unsigned part_ = 0;  // the part being written
+  // Part b's RIP less R12 (the first part's), both on one page (loop_partner):
+  // so going from part to part leaves R12 as it is.
+  int32_t rip_bias(const Block* b) const { return int32_t(int64_t(b->pa) - int64_t(parts_[0]->pa)); }
+  // r = the RIP of b_ plus off.
+  void rip_plus(HostReg r, int64_t off) { e_.lea(r, HR12, int32_t(rip_bias(b_) + off)); }
   bool emit_part(unsigned p);
   // An ALU operation as the host runs it (alu_on_rdx): on `dst` and `src`
   // or the immediate.
@@ -111,6 +117,19 @@ class Translator {
   uint64_t min_count_ = 0, max_cost_ = 0;  // over the parts
   void emit_edge_checks(unsigned p, Label& rip_stored);
   void call_edge_limit();
+  // ---- loop slots (Cpu::JitSlot)
+  // In a translation that may loop and calls no handler, the first
+  // kJitSlots memory operands each keep the page they last reached in a
+  // slot of the Cpu: on the same page again, with the access aligned, the
+  // slot's compare and addend stand for the TLB probe's index, compare and
+  // addend. The TLB changes only in C++ code, so the slots hold from where
+  // the translation is entered (where it empties them) to its next call.
+  unsigned slots_ = 0;       // the slots this translation may use (emptied on entry)
+  unsigned slots_used_ = 0;  // given out so far
+  unsigned count_slots() const;
+  void forget_slots() {
+    for (unsigned i = 0; i < slots_; ++i) e_.store64_imm32(CPU_FIELD(jit_slots_[i].tag), int32_t(Cpu::kJitSlotEmpty));
+  }
   // After C++ code ran or before other code runs: the next edge looks.
   void forget_edge_limit() {
     if (may_loop_) e_.store64_imm32(CPU_FIELD(jit_edge_limit_), 0);
@@ -155,8 +174,11 @@ class Translator {
     int value;  // a write's value (see write_value)
     const Block* block;  // the part it belongs to
     LazyImul imul;  // the flags of the IMUL before it, to make on a miss
+    int slot = -1;  // its loop slot, if it has one: then `probe` looks at the TLB
+    Label probe, hit;
   };
   std::deque<SlowPath> slow_;
+  void probe_tlb(const SlowPath& s);
 
   // ---- guest registers in host registers
   // A block that calls no handler (most inner loops) keeps the guest
@@ -290,8 +312,9 @@ class Translator {
   // RAX = the RIP at the block's end, stored only where it leaves to C++
   // code (finish_block): a chained block or another round of this one
   // needs it only in R12.
-  void next_rip(int64_t end_off) { e_.lea(HRAX, HR12, int32_t(end_off)); }
+  void next_rip(int64_t end_off) { rip_plus(HRAX, end_off); }
   void set_fast_entry(const DecodedInsn& d);
+  void store_block_rip(HostReg temp);
   void address_of(HostReg r, const void* p);
   void call_host(const void* target);
   void check_exit(unsigned exit);  // an index into early_exit_
@@ -304,7 +327,7 @@ class Translator {
   enum { kValueOperand1, kValuePushOperand0, kValueReturnAddress };
   void write_value(HostReg r, const DecodedInsn& d, int value) {
     if (value == kValueOperand1) load_operand(r, d, 1);
-    else if (value == kValueReturnAddress) e_.lea(r, HR12, int32_t(d.end_off));
+    else if (value == kValueReturnAddress) rip_plus(r, d.end_off);
     else if (d.op[0].kind == OpKind::Reg) load_gpr(r, d.op[0].reg);
     else e_.mov_imm(r, d.imm);
   }
@@ -441,7 +464,7 @@ void Translator::reload_cached() {
 }
 
 void Translator::set_rip(int64_t end_off) {
-  e_.lea(HRAX, HR12, int32_t(end_off));
+  rip_plus(HRAX, end_off);
   e_.store64(HR13, reg_off(REG_RIP), HRAX);
 }
 
@@ -450,7 +473,14 @@ void Translator::set_rip(int64_t end_off) {
 void Translator::set_fast_entry(const DecodedInsn& d) {
   address_of(HRAX, &d);
   e_.store64(CPU_FIELD(fast_entry_), HRAX);
-  e_.store64(CPU_FIELD(block_rip_), HR12);
+  store_block_rip(HRAX);
+}
+
+// Cpu::block_rip_ = the RIP of b_ (through `temp` in a pair's second part).
+void Translator::store_block_rip(HostReg temp) {
+  if (rip_bias(b_) == 0) return e_.store64(CPU_FIELD(block_rip_), HR12);
+  rip_plus(temp, 0);
+  e_.store64(CPU_FIELD(block_rip_), temp);
 }
 
 // r = a host address: RIP-relative when the buffer reaches it (7 bytes
@@ -467,6 +497,7 @@ void Translator::call_host(const void* target) {
     e_.call_rel(target);
   else
     e_.call_abs(target);
+  forget_slots();  // C++ code may have changed the TLB
 }
 
 void Translator::check_exit(unsigned exit) {
@@ -525,7 +556,7 @@ void Translator::merge_status(uint32_t written, HostReg temp) {
 // RAX = the effective address of d's memory operand (64-bit address size).
 void Translator::effective_address(const DecodedInsn& d) {
   if (d.mem_base == REG_RIP) {
-    e_.lea(HRAX, HR12, int32_t(d.end_off + d.disp));
+    rip_plus(HRAX, int64_t(d.end_off) + d.disp);
   } else if (d.mem_base == REG_ZERO) {
     e_.mov_imm(HRAX, uint64_t(d.disp));
   } else if (is_cached(d.mem_base)) {
@@ -597,22 +628,22 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
 // leaves the value zero-extended in RDX for `tail`; a write stores the
 // value write_value gives. A miss goes to the slow path (emit_slow_paths).
 void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail, int value) {
-  static_assert(sizeof(Cpu::TlbEntry) == 64, "the probe indexes the TLB with a shift by 6");
-  slow_.push_back(SlowPath{Label{}, Label{}, exit_base_ + k, &d, write, size, tail, value, b_, lazy_next_});
+  slow_.push_back(SlowPath{Label{}, Label{}, exit_base_ + k, &d, write, size, tail, value, b_, lazy_next_, -1, Label{}, Label{}});
   lazy_next_ = LazyImul{};
   SlowPath& s = slow_.back();
-  // RCX = &tlb_[(la >> 12) & TLB_MASK], the index times 64 being
-  // (la >> 6) & (TLB_MASK << 6)
-  e_.mov_rr(HRCX, HRAX);
-  e_.shr_ri(HRCX, 6);
-  e_.and32_ri(HRCX, uint32_t(Cpu::TLB_MASK) << 6);
-  e_.add_mem64(HRCX, CPU_FIELD(tlb_));
-  // the tag of the access's last byte's page
-  e_.lea(HRDX, HRAX, int32_t(size - 1));
-  e_.and64_ri(HRDX, -4096);
-  e_.cmp_mem64(HRDX, HRCX, int32_t(write ? offsetof(Cpu::TlbEntry, tag_w) : offsetof(Cpu::TlbEntry, tag_r)));
-  e_.jcc(0x5, s.at);  // jne: miss
-  e_.load64(HRCX, HRCX, int32_t(offsetof(Cpu::TlbEntry, addend)));  // host pointer: RCX + RAX
+  if (slots_used_ < slots_) {
+    // RDX = the page with the access's misalignment: the slot's tag only
+    // if aligned on the slot's page (so within it).
+    s.slot = int(slots_used_++);
+    e_.mov_rr(HRDX, HRAX);
+    e_.and64_ri(HRDX, int32_t(-4096 | int32_t(size - 1)));
+    e_.cmp_mem64(HRDX, CPU_FIELD(jit_slots_[s.slot].tag));
+    e_.jcc(0x5, s.probe);  // jne: the TLB, out of line
+    e_.load64(HRCX, CPU_FIELD(jit_slots_[s.slot].addend));
+    e_.bind(s.hit);
+  } else {
+    probe_tlb(s);
+  }
   if (write) {
     // A register's value straight from its host register if cached.
     const Operand& source = value == kValueOperand1 ? d.op[1] : d.op[0];
@@ -631,11 +662,47 @@ void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, uns
   e_.bind(s.done);
 }
 
+// RCX = the TLB entry's addend for the access of s at RAX, or to s's slow
+// path on a miss.
+void Translator::probe_tlb(const SlowPath& s) {
+  static_assert(sizeof(Cpu::TlbEntry) == 64, "the probe indexes the TLB with a shift by 6");
+  // RCX = &tlb_[(la >> 12) & TLB_MASK], the index times 64 being
+  // (la >> 6) & (TLB_MASK << 6)
+  e_.mov_rr(HRCX, HRAX);
+  e_.shr_ri(HRCX, 6);
+  e_.and32_ri(HRCX, uint32_t(Cpu::TLB_MASK) << 6);
+  e_.add_mem64(HRCX, CPU_FIELD(tlb_));
+  // the tag of the access's last byte's page (a hit: the first byte's too,
+  // whose entry it is)
+  e_.lea(HRDX, HRAX, int32_t(s.size - 1));
+  e_.and64_ri(HRDX, -4096);
+  e_.cmp_mem64(HRDX, HRCX, int32_t(s.write ? offsetof(Cpu::TlbEntry, tag_w) : offsetof(Cpu::TlbEntry, tag_r)));
+  e_.jcc(0x5, const_cast<Label&>(s.at));  // jne: miss
+  e_.load64(HRCX, HRCX, int32_t(offsetof(Cpu::TlbEntry, addend)));  // host pointer: RCX + RAX
+}
+
+// An upper bound on the memory operands memory_access will write (one
+// each at most), if the translation may use slots at all.
+unsigned Translator::count_slots() const {
+  if (!may_loop_ || !cache_allowed_) return 0;
+  unsigned n = 0;
+  for (unsigned p = 0; p < nparts_; ++p) {
+    const Block& b = *parts_[p];
+    for (unsigned k = 0; k < b.fast_entries; ++k) {
+      const DecodedInsn& d = b.insns[k];
+      bool memory = d.id == X86_INS_PUSH || d.id == X86_INS_POP || d.id == X86_INS_CALL || d.id == X86_INS_RET;
+      for (unsigned i = 0; i < d.nops; ++i) memory |= d.op[i].kind == OpKind::Mem;
+      n += memory;
+    }
+  }
+  return n < Cpu::kJitSlots ? n : Cpu::kJitSlots;
+}
+
 void Translator::call_entry(unsigned k, const DecodedInsn& d) {
   calls_ = true;
   address_of(HRSI, &d);
   e_.store64(CPU_FIELD(fast_entry_), HRSI);
-  e_.store64(CPU_FIELD(block_rip_), HR12);
+  store_block_rip(HRSI);
   set_rip(d.end_off);
   cpu_to_rdi();
   sync_counters(false);
@@ -989,7 +1056,6 @@ void Translator::end_path(int64_t off, const HostAlu* lazy) {
   e_.cmp_mem64(HR14, CPU_FIELD(jit_edge_limit_));
   e_.jcc(0x7, edge_checks_.back().at);  // ja: look at events and the budget
   e_.bind(edge_checks_.back().back);
-  if (off != 0) e_.lea(HR12, HR12, int32_t(off));
   e_.jmp(bodies_[next]);
 }
 
@@ -1012,12 +1078,11 @@ void Translator::emit_edge_checks(unsigned p, Label& rip_stored) {
     e_.bind(event);
     e_.lea(HR14, HR14, -int32_t(parts_[next]->count));
     if (ec.lazy) make_edge_flags(ec.compare);
-    e_.lea(HRAX, HR12, int32_t(ec.off));
+    rip_plus(HRAX, ec.off);
     e_.store64(HR13, reg_off(REG_RIP), HRAX);
     e_.jmp(rip_stored);
     e_.bind(before);
     if (ec.lazy) make_edge_flags(ec.compare);
-    if (ec.off != 0) e_.lea(HR12, HR12, int32_t(ec.off));
     e_.jmp(stops_before_[next]);
   }
 }
@@ -1129,6 +1194,8 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   e_.load64(HRBP, CPU_FIELD(cycles_));
   e_.alu_rr(AluOp::Xor, 4, HR11, HR11);  // no flags pending
   warm_ = e_.size();
+  slots_ = count_slots();
+  forget_slots();  // (code before this translation may have called C++)
   pending_ = Pending::Unknown;  // those of the block before
   if (cache_allowed_) choose_cached();  // undone by a retry if the block calls
   else materialize();
@@ -1173,9 +1240,9 @@ bool Translator::emit_part(unsigned p) {
   Label& stop_before = stops_before_[p];
   // The block must fit the budget (execute_block: budget >= count), else
   // nothing of it runs and execute_block returns.
-  // R12 = the block's RIP; R14 = the instruction count, and from the
-  // part's start (where a loop comes back, with R12 and R14 right) the
-  // count once the block has run.
+  // R12 = the first part's RIP (this part's less rip_bias); R14 = the
+  // instruction count, and from the part's start (where a loop comes
+  // back, with R14 right) the count once the block has run.
   pending_ = Pending::Unknown;  // (entered from the end of a part too)
   part_ = p;
   edge_checks_.clear();
@@ -1221,7 +1288,12 @@ bool Translator::emit_part(unsigned p) {
   state_to_cpu(true);
   exit_with(kStop);
   e_.bind(stop_before);  // the block did not run: cached registers as they came
-  e_.store64(HR13, reg_off(REG_RIP), HR12);  // (a chained block's is in R12 alone)
+  if (rip_bias(b_) == 0) {
+    e_.store64(HR13, reg_off(REG_RIP), HR12);  // (a chained block's is in R12 alone)
+  } else {
+    rip_plus(HRAX, 0);
+    e_.store64(HR13, reg_off(REG_RIP), HRAX);
+  }
   flush(written_);
   state_to_cpu(false);
   exit_with(kStop);
@@ -1387,6 +1459,13 @@ void Translator::emit_slow_paths() {
   for (SlowPath& s : slow_) {
     const DecodedInsn& d = *s.d;
     b_ = s.block;
+    if (s.slot >= 0) {  // the slot missed: the TLB, and on a hit the slot from it
+      e_.bind(s.probe);
+      probe_tlb(s);
+      e_.store64(CPU_FIELD(jit_slots_[s.slot].tag), HRDX);
+      e_.store64(CPU_FIELD(jit_slots_[s.slot].addend), HRCX);
+      e_.jmp(s.hit);
+    }
     e_.bind(s.at);
     if (s.imul.on) {  // the IMUL before this entry's flags, into R11 (lazy_imul_flags)
       const Pending was = pending_;
