@@ -147,9 +147,15 @@ CodeBuffer::~CodeBuffer() {
   munmap(base_, size_);
 }
 
+// Each translation starts on a 64-byte line, so its code meets the host's
+// fetch and branch-prediction boundaries the same way wherever it lands:
+// a loop then runs as fast whatever was translated before it. (With 16-byte
+// starts, sieve's inner loop ran 13 % slower at depth 1, after l1-vmm's
+// translations, than at depth 0, with the same code and instruction count.)
 uint8_t* CodeBuffer::allocate(size_t n) {
-  n = (n + 15) & ~size_t(15);
-  if (size_ - used_ < n) return nullptr;
+  n = (n + kAlign - 1) & ~(kAlign - 1);
+  used_ = (used_ + kAlign - 1) & ~(kAlign - 1);
+  if (used_ > size_ || size_ - used_ < n) return nullptr;
   uint8_t* p = base_ + used_;
   used_ += n;
   return p;

@@ -45,7 +45,8 @@ class CodeBuffer {
 
   // Room for `n` bytes of code, or nullptr when the buffer is full (then
   // reset() it when no translation is running).
-  uint8_t* allocate(size_t n);
+  uint8_t* allocate(size_t n);  // (at a multiple of kAlign)
+  static constexpr size_t kAlign = 64;
   // Drops every translation: epoch() changes (to a value no buffer of the
   // process had before), so a block's translation from an earlier epoch,
   // or another buffer's, is not run.
