@@ -682,6 +682,57 @@ TEST(SimJit, ImulFlagsBeforeAFaultingAccessAreMadeOnTheMiss) {
   }
 }
 
+// A loop whose first entry reads or writes memory, before anything
+// overwrites the flags of its final compare: translated code leaves those
+// flags unmade on the way round and makes them only on that access's TLB
+// miss (lazy edge flags). When the access faults (RBP runs out of RAM), the
+// #PF handler must see the compare's flags, in each form of the access.
+TEST(SimJit, FlagsOfALoopsCompareReachAFaultAtTheNextRoundsFirstAccess) {
+  for (unsigned form = 0; form < 3; ++form) {
+    for (uint32_t seed = 1; seed <= 16; ++seed) {
+      Asm a(L::CODE);
+      const uint64_t top = a.here();
+      if (form == 0) a.modrm({0x8b}, 8, rAX, mem_op(rBP, 8));             // mov rax, [rbp + 8]
+      else if (form == 1) a.modrm({0x89}, 8, rAX, mem_op(rBP, 8));        // mov [rbp + 8], rax
+      else a.modrm({0x0f, 0xb6}, 4, rAX, mem_op(rBP, 8));                 // movzx eax, byte [rbp + 8]
+      a.modrm({0x81}, 8, 0, reg_op(rBP)).imm(0x1000, 4);                  // add rbp, 0x1000
+      a.modrm({0x81}, 8, 0, reg_op(r15)).imm(0x3fffffff, 4);              // add r15, 0x3fffffff
+      a.modrm({0x39}, 8, rBX, reg_op(r15));                               // cmp r15, rbx
+      a.jcc(0x5, top);                                                    // jne
+      a.hlt();
+      expect_fault_in_stub_matches(a, seed, "form " + std::to_string(form) + " seed " + std::to_string(seed));
+    }
+  }
+}
+
+// The same loop, run to its end once (so translated), then entered again
+// from outside with its first access faulting: that first round's flags
+// are those the code before it left (CMP RSI, RDI), not the loop's compare.
+TEST(SimJit, FlagsAtAFaultInALoopsFirstRoundAreThoseItWasEnteredWith) {
+  for (uint32_t seed = 1; seed <= 16; ++seed) {
+    Asm a(L::CODE);
+    const uint64_t end = SimMachine::kDefaultRam;
+    a.mov_imm64(rBP, end - 12 * 0x1000).mov_imm64(r15, end - 6 * 0x1000).mov_imm64(r9, 0);
+    const uint64_t top = a.here();
+    a.modrm({0x8b}, 8, rAX, mem_op(rBP, 8));            // mov rax, [rbp + 8]
+    a.modrm({0x81}, 8, 0, reg_op(rBP)).imm(0x1000, 4);  // add rbp, 0x1000
+    a.modrm({0x39}, 8, rBP, reg_op(r15));               // cmp r15, rbp
+    a.jcc(0x5, top);                                    // jne
+    a.modrm({0x85}, 8, r9, reg_op(r9));                 // test r9, r9
+    const size_t again = a.jcc_forward(0x4);            // jz again: the second time, stop
+    a.hlt();
+    a.bind(again);
+    a.mov_imm64(r9, 1).mov_imm64(rBP, end - 8);         // [rbp + 8]: past RAM
+    a.modrm({0x39}, 8, rDI, reg_op(rSI));               // cmp rsi, rdi
+    a.jmp(top);
+    const Outcome off = run(a, false, seed);
+    const Outcome on = run(a, true, seed);
+    EXPECT_EQ(off.rip, SimMachine::stub(14) + 1) << "halted in the #PF stub";
+    EXPECT_GT(on.translated, 0u);
+    expect_same(on, off, "seed " + std::to_string(seed));
+  }
+}
+
 // ---- loop slots (translator.cpp): a translated loop's memory operand
 // remembers its page's addend only while no C++ code has run.
 

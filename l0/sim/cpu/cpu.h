@@ -617,6 +617,7 @@ class Cpu : public Clock {
   // edges); 0, so that the next edge looks, whenever C++ code has run.
   uint64_t jit_edge_limit_ = 0;
   uint64_t jit_saved_flags_ = 0;  // R11 across a translation's call (jit/translator.cpp)
+  uint64_t jit_entry_count_ = 0;  // R14 in a translation's first round (jit/translator.cpp, lazy edge flags)
   Block* jit_block_ = nullptr;
 
   CpuMode mode_ = CpuMode::Bits32;

@@ -83,7 +83,23 @@ class Translator {
   // they are dead, since the next part overwrites them all before anything
   // can look. The compare is written again there (make_edge_flags), on the
   // same host registers, which nothing between touches.
-  bool lazy_edge_flags(const DecodedInsn& d, int64_t off) const;
+  //
+  // They may also be left unmade when the next part reads or writes
+  // memory before it overwrites them (moves only): then each of those
+  // accesses' TLB misses makes them (emit_slow_paths), from the compare's
+  // registers, which no entry before the overwrite writes. Except in the
+  // first round after the translation is entered, whose flags are those it
+  // came with: R14 then equals Cpu::jit_entry_count_, which the entry sets
+  // to R14 plus the first part's count. edge_flags_[p]: the edge into part
+  // p, if it is such a one.
+  bool lazy_edge_flags(const DecodedInsn& d, int64_t off, const HostAlu& alu);
+  bool edge_flags_on_misses(const DecodedInsn& d, unsigned next, unsigned* until) const;
+  struct EdgeFlags {
+    bool on = false;
+    unsigned until = 0;  // the overwrite's index: entries before it make the flags on a miss
+    HostAlu compare;
+  };
+  EdgeFlags edge_flags_[2];
   void make_edge_flags(const HostAlu& compare);
   // One way out of the block's final branch, to `off` from the block's
   // start: RAX = RIP for finish_block, or, if `off` is where the next part
@@ -176,6 +192,7 @@ class Translator {
     LazyImul imul;  // the flags of the IMUL before it, to make on a miss
     int slot = -1;  // its loop slot, if it has one: then `probe` looks at the TLB
     Label probe, hit;
+    unsigned part = 0, entry = 0;  // its part, and its entry's index there
   };
   std::deque<SlowPath> slow_;
   void probe_tlb(const SlowPath& s);
@@ -290,6 +307,7 @@ class Translator {
   void finish_block(Label& stop, unsigned part, bool last_calls);
   static bool overwrites_flags(const DecodedInsn& n);
   static bool flag_neutral(const DecodedInsn& n);
+  static bool memory_move(const DecodedInsn& n);
   bool flags_dead_after(unsigned k) const;
   static bool flags_dead_from(const Block& b, unsigned j);
   void exit_with(uint64_t result);
@@ -628,7 +646,7 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
 // leaves the value zero-extended in RDX for `tail`; a write stores the
 // value write_value gives. A miss goes to the slow path (emit_slow_paths).
 void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail, int value) {
-  slow_.push_back(SlowPath{Label{}, Label{}, exit_base_ + k, &d, write, size, tail, value, b_, lazy_next_, -1, Label{}, Label{}});
+  slow_.push_back(SlowPath{Label{}, Label{}, exit_base_ + k, &d, write, size, tail, value, b_, lazy_next_, -1, Label{}, Label{}, part_, k});
   lazy_next_ = LazyImul{};
   SlowPath& s = slow_.back();
   if (slots_used_ < slots_) {
@@ -923,7 +941,7 @@ void Translator::alu_on_rdx(const DecodedInsn& d, HostReg src) {
     // handler stores them (CMP, TEST, ADD, SUB, AND: fuse_alu_jcc). A way
     // that is a lazy loop edge takes none (make_edge_flags).
     const int64_t not_taken = branch_end_, taken_off = int64_t(branch_end_) + int64_t(branch_rel_);
-    const bool lazy_nt = lazy_edge_flags(d, not_taken), lazy_t = lazy_edge_flags(d, taken_off);
+    const bool lazy_nt = lazy_edge_flags(d, not_taken, alu), lazy_t = lazy_edge_flags(d, taken_off, alu);
     auto take_flags = [&] {
       e_.lahf_seto();
       if (cache_allowed_) defer_flags(status_mask(id));
@@ -1119,9 +1137,40 @@ bool Translator::may_loop() const {
 // the way to `off`: a loop edge to a part that overwrites them all before
 // anything can look (flags_dead_from), from a CMP or TEST, whose operands
 // stay where they are until the edge's ways out (make_edge_flags).
-bool Translator::lazy_edge_flags(const DecodedInsn& d, int64_t off) const {
+bool Translator::lazy_edge_flags(const DecodedInsn& d, int64_t off, const HostAlu& alu) {
   if (!cache_allowed_ || (d.id != X86_INS_CMP && d.id != X86_INS_TEST) || !is_loop_edge(off)) return false;
-  return flags_dead_from(*parts_[(part_ + 1) % nparts_], 0);
+  const unsigned next = (part_ + 1) % nparts_;
+  if (flags_dead_from(*parts_[next], 0)) return true;
+  // (Not an immediate too wide for the compare's, which is in RSI.)
+  unsigned until = 0;
+  if ((!alu.use_imm && d.op[1].kind == OpKind::Imm) || !edge_flags_on_misses(d, next, &until)) return false;
+  edge_flags_[next] = EdgeFlags{true, until, alu};
+  return true;
+}
+
+// The compare's operands must be guest registers held in host registers
+// (a miss's probe clobbers the scratch ones), and the entries of part
+// `next` before the overwrite flag-neutral or moves between memory and a
+// register, none of them writing those. (Only with jit_entry_count_ set
+// on entry: slots_.)
+bool Translator::edge_flags_on_misses(const DecodedInsn& d, unsigned next, unsigned* until) const {
+  const Operand& a = d.op[0];
+  const Operand& b = d.op[1];
+  if (slots_ == 0 || a.kind != OpKind::Reg || !is_cached(a.reg) ||
+      (b.kind != OpKind::Imm && (b.kind != OpKind::Reg || !is_cached(b.reg))))
+    return false;
+  const Block& n = *parts_[next];
+  for (unsigned j = 0; j < n.fast_entries; ++j) {
+    const DecodedInsn& e = n.insns[j];
+    if (overwrites_flags(e)) {
+      *until = j;
+      return true;
+    }
+    if (!flag_neutral(e) && !memory_move(e)) return false;
+    const Operand& w = e.op[0];  // what it writes, if a register
+    if (w.kind == OpKind::Reg && (w.reg == a.reg || (b.kind == OpKind::Reg && w.reg == b.reg))) return false;
+  }
+  return false;
 }
 
 void Translator::emit_alu(const HostAlu& a) {
@@ -1196,6 +1245,10 @@ const uint8_t* Translator::run(CodeBuffer& buf) {
   warm_ = e_.size();
   slots_ = count_slots();
   forget_slots();  // (code before this translation may have called C++)
+  if (slots_) {  // the first round's count (edge_flags_on_misses)
+    e_.lea(HRDX, HR14, int32_t(parts_[0]->count));
+    e_.store64(CPU_FIELD(jit_entry_count_), HRDX);
+  }
   pending_ = Pending::Unknown;  // those of the block before
   if (cache_allowed_) choose_cached();  // undone by a retry if the block calls
   else materialize();
@@ -1417,6 +1470,23 @@ bool Translator::overwrites_flags(const DecodedInsn& n) {
   }
 }
 
+// Whether entry n moves between memory and a register or from an
+// immediate to memory, touching no status flag: MOV, and MOVZX, MOVSX and
+// MOVSXD from memory, with a 64-bit address. (Written inline, or the
+// translation, which may loop, is dropped: it calls no handler.)
+bool Translator::memory_move(const DecodedInsn& n) {
+  if ((n.flags & (insn_flag::LOCK | insn_flag::REP | insn_flag::REPNE)) || n.nops != 2) return false;
+  const Operand& o0 = n.op[0];
+  const Operand& o1 = n.op[1];
+  switch (n.id) {
+    case X86_INS_MOV:
+      return (is_gpr(o0, true) && is_mem64(n, o1)) || (is_mem64(n, o0) && (is_gpr(o1, true) || o1.kind == OpKind::Imm));
+    case X86_INS_MOVZX: case X86_INS_MOVSX: case X86_INS_MOVSXD:
+      return is_gpr(o0) && is_mem64(n, o1);
+    default: return false;
+  }
+}
+
 // Whether entry n is written inline, touches neither memory nor a status
 // flag, and calls nothing: moves between registers or from an immediate,
 // LEA, MOVZX/MOVSX/MOVSXD between registers, a NOP without operands.
@@ -1467,6 +1537,16 @@ void Translator::emit_slow_paths() {
       e_.jmp(s.hit);
     }
     e_.bind(s.at);
+    const EdgeFlags& edge = edge_flags_[s.part];
+    if (edge.on && s.entry < edge.until) {  // the flags of the edge into this part, into R11
+      Label first;
+      e_.cmp_mem64(HR14, CPU_FIELD(jit_entry_count_));
+      e_.jcc(0x4, first);  // je: the first round, with the flags it came with
+      e_.mov_rr(HRCX, HRAX);  // la
+      make_edge_flags(edge.compare);
+      e_.mov_rr(HRAX, HRCX);
+      e_.bind(first);
+    }
     if (s.imul.on) {  // the IMUL before this entry's flags, into R11 (lazy_imul_flags)
       const Pending was = pending_;
       e_.mov_rr(HRCX, HRAX);  // la
