@@ -56,6 +56,20 @@ TEST(JitEmitter, EncodesTheStoreOfAnImmediate) {
   EXPECT_EQ(bytes(e), want);
 }
 
+// An address of base, index and displacement in one LEA (translator.cpp,
+// effective_address): SIB with each scale, and RBP/R13 as the base taking
+// a zero disp8.
+TEST(JitEmitter, EncodesTheIndexedLea) {
+  Emitter e;
+  e.lea(HRAX, HR8, HRBX, 0, 0);         // REX.WB 8D /r, mod 0: lea rax, [r8+rbx]
+  e.lea(HRAX, HRAX, HRCX, 3, 0x10);     // REX.W 8D /r, mod 1: lea rax, [rax+rcx*8+0x10]
+  e.lea(HRAX, HR13, HR9, 2, 0);         // REX.WXB 8D /r, mod 1: lea rax, [r13+r9*4+0]
+  e.lea(HRAX, HRDI, HR10, 1, -0x1000);  // REX.WX 8D /r, mod 2: lea rax, [rdi+r10*2-0x1000]
+  const std::vector<uint8_t> want = {0x49, 0x8d, 0x04, 0x18, 0x48, 0x8d, 0x44, 0xc8, 0x10, 0x4b, 0x8d,
+                                     0x44, 0x8d, 0x00, 0x4a, 0x8d, 0x84, 0x57, 0x00, 0xf0, 0xff, 0xff};
+  EXPECT_EQ(bytes(e), want);
+}
+
 TEST(JitEmitter, CodeLongerThanItsFirstBufferKeepsEveryByteAndLabel) {
   Emitter e;
   Label end;

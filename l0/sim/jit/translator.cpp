@@ -573,6 +573,15 @@ void Translator::merge_status(uint32_t written, HostReg temp) {
 
 // RAX = the effective address of d's memory operand (64-bit address size).
 void Translator::effective_address(const DecodedInsn& d) {
+  const bool indexed = d.mem_index != REG_ZERO;
+  if (indexed && d.mem_base != REG_RIP && d.mem_base != REG_ZERO) {  // one LEA
+    const HostReg index = is_cached(d.mem_index) ? host_of_[d.mem_index] : HRCX;
+    if (index == HRCX) load_gpr(HRCX, d.mem_index);
+    const HostReg base = is_cached(d.mem_base) ? host_of_[d.mem_base] : HRAX;
+    if (base == HRAX) load_gpr(HRAX, d.mem_base);
+    e_.lea(HRAX, base, index, d.mem_scale, int32_t(d.disp));
+    return;
+  }
   if (d.mem_base == REG_RIP) {
     rip_plus(HRAX, int64_t(d.end_off) + d.disp);
   } else if (d.mem_base == REG_ZERO) {
@@ -583,10 +592,9 @@ void Translator::effective_address(const DecodedInsn& d) {
     load_gpr(HRAX, d.mem_base);
     if (d.disp) e_.lea(HRAX, HRAX, int32_t(d.disp));
   }
-  if (d.mem_index != REG_ZERO) {
+  if (indexed) {
     load_gpr(HRCX, d.mem_index);
-    if (d.mem_scale) e_.shl_ri(HRCX, d.mem_scale);
-    e_.alu_rr(AluOp::Add, 8, HRAX, HRCX);
+    e_.lea(HRAX, HRAX, HRCX, d.mem_scale, 0);
   }
 }
 

@@ -132,6 +132,17 @@ class Emitter {
   }
   // lea r64, [base + disp]
   void lea(HostReg r, HostReg base, int32_t disp) { mem_op(true, 0x8d, r, base, disp); }
+  // lea r, [base + index * 2^scale + disp] (index is not RSP)
+  void lea(HostReg r, HostReg base, HostReg index, unsigned scale, int32_t disp) {
+    rex(true, r, index, base, false);
+    byte(0x8d);
+    const bool short_disp = disp >= -128 && disp <= 127;
+    const uint8_t mod = disp == 0 && (base & 7) != 5 ? 0 : short_disp ? 1 : 2;  // (mod 0, base 5: no base)
+    modrm(mod, r, 4);
+    byte(uint8_t((scale << 6) | ((index & 7) << 3) | (base & 7)));
+    if (mod == 1) byte(uint8_t(int8_t(disp)));
+    if (mod == 2) imm32(uint32_t(disp));
+  }
 
   // ---- arithmetic on host registers, `size` bytes wide (1, 2, 4, 8)
   // op dst, src
