@@ -59,6 +59,19 @@ TEST(JitEmitter, EncodesTheStoreOfAnImmediate) {
 // An address of base, index and displacement in one LEA (translator.cpp,
 // effective_address): SIB with each scale, and RBP/R13 as the base taking
 // a zero disp8.
+// A store of an immediate through the TLB hit's [addend + linear address].
+TEST(JitEmitter, EncodesTheIndexedStoresOfAnImmediate) {
+  Emitter e;
+  e.store_imm_sized(1, HRCX, HRAX, 0x1ff);         // C6 /0 ib: mov byte [rcx+rax], 0xff
+  e.store_imm_sized(2, HRCX, HRAX, 0x12345);       // 66 C7 /0 iw: mov word [rcx+rax], 0x2345
+  e.store_imm_sized(4, HRBP, HR8, 0x89abcdef);     // REX.X C7 /0 id, mod 1: mov dword [rbp+r8+0], ...
+  e.store_imm_sized(8, HRCX, HRAX, ~uint64_t(0));  // REX.W C7 /0 id: mov qword [rcx+rax], -1
+  const std::vector<uint8_t> want = {0xc6, 0x04, 0x01, 0xff, 0x66, 0xc7, 0x04, 0x01, 0x45, 0x23,
+                                     0x42, 0xc7, 0x44, 0x05, 0x00, 0xef, 0xcd, 0xab, 0x89,
+                                     0x48, 0xc7, 0x04, 0x01, 0xff, 0xff, 0xff, 0xff};
+  EXPECT_EQ(bytes(e), want);
+}
+
 TEST(JitEmitter, EncodesTheIndexedLea) {
   Emitter e;
   e.lea(HRAX, HR8, HRBX, 0, 0);         // REX.WB 8D /r, mod 0: lea rax, [r8+rbx]

@@ -672,11 +672,17 @@ void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, uns
   }
   if (write) {
     // A register's value straight from its host register if cached.
+    // An immediate stored as one (if an 8-byte one is its imm32 sign-extended).
     const Operand& source = value == kValueOperand1 ? d.op[1] : d.op[0];
     HostReg v = HRDX;
-    if (value != kValueReturnAddress && source.kind == OpKind::Reg && is_cached(source.reg)) v = host_of_[source.reg];
-    else write_value(HRDX, d, value);
-    e_.store_sized(size, HRCX, HRAX, v);
+    if (value != kValueReturnAddress && source.kind == OpKind::Imm &&
+        (size < 8 || int64_t(d.imm) == int64_t(int32_t(d.imm)))) {
+      e_.store_imm_sized(size, HRCX, HRAX, d.imm);
+    } else {
+      if (value != kValueReturnAddress && source.kind == OpKind::Reg && is_cached(source.reg)) v = host_of_[source.reg];
+      else write_value(HRDX, d, value);
+      e_.store_sized(size, HRCX, HRAX, v);
+    }
     if (value != kValueOperand1) store_gpr(RSP, HRAX);  // a push: RSP after the write
   } else if (tail == kTailLoadReg && is_cached(d.op[0].reg)) {
     e_.load_zx(size, host_of_[d.op[0].reg], HRCX, HRAX);

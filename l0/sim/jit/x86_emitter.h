@@ -77,6 +77,14 @@ class Emitter {
     if (size == 2) byte(0x66);
     indexed_op(size == 8, size == 1 ? 0x88 : 0x89, r, base, index, false, /*byte_regs=*/size == 1);
   }
+  // mov [base + index], imm (C6 /0 ib, C7 /0 iw/id; 8 bytes: the imm32 sign-extended)
+  void store_imm_sized(unsigned size, HostReg base, HostReg index, uint64_t v) {
+    if (size == 2) byte(0x66);
+    indexed_op(size == 8, size == 1 ? 0xc6 : 0xc7, HRAX, base, index);
+    if (size == 1) byte(uint8_t(v));
+    else if (size == 2) imm16(uint16_t(v));
+    else imm32(uint32_t(v));
+  }
   // mov r64, imm64 (the short forms when the value allows).
   void mov_imm(HostReg r, uint64_t v) {
     if (v <= 0xffffffffull) {  // mov r32, imm32 zero-extends
