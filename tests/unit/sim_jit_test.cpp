@@ -686,15 +686,17 @@ TEST(SimJit, ImulFlagsBeforeAFaultingAccessAreMadeOnTheMiss) {
 // overwrites the flags of its final compare: translated code leaves those
 // flags unmade on the way round and makes them only on that access's TLB
 // miss (lazy edge flags). When the access faults (RBP runs out of RAM), the
-// #PF handler must see the compare's flags, in each form of the access.
+// #PF handler must see the compare's flags, in each form of the access
+// (the last one, [reg], addressed by the guest register's host register).
 TEST(SimJit, FlagsOfALoopsCompareReachAFaultAtTheNextRoundsFirstAccess) {
-  for (unsigned form = 0; form < 3; ++form) {
+  for (unsigned form = 0; form < 4; ++form) {
     for (uint32_t seed = 1; seed <= 16; ++seed) {
       Asm a(L::CODE);
       const uint64_t top = a.here();
       if (form == 0) a.modrm({0x8b}, 8, rAX, mem_op(rBP, 8));             // mov rax, [rbp + 8]
       else if (form == 1) a.modrm({0x89}, 8, rAX, mem_op(rBP, 8));        // mov [rbp + 8], rax
-      else a.modrm({0x0f, 0xb6}, 4, rAX, mem_op(rBP, 8));                 // movzx eax, byte [rbp + 8]
+      else if (form == 2) a.modrm({0x0f, 0xb6}, 4, rAX, mem_op(rBP, 8));  // movzx eax, byte [rbp + 8]
+      else a.modrm({0x8b}, 8, rAX, mem_op(rBP));                          // mov rax, [rbp]
       a.modrm({0x81}, 8, 0, reg_op(rBP)).imm(0x1000, 4);                  // add rbp, 0x1000
       a.modrm({0x81}, 8, 0, reg_op(r15)).imm(0x3fffffff, 4);              // add r15, 0x3fffffff
       a.modrm({0x39}, 8, rBX, reg_op(r15));                               // cmp r15, rbx
@@ -838,7 +840,7 @@ TEST(SimJit, ALoopsRememberedPageServesOnlyAlignedAccessesWithinIt) {
         a.modrm({0xff}, 8, 1, reg_op(rCX));    // dec rcx
         a.jcc(0x5, top);
       },
-      127 * 0x0101010101010101 + 0x3333333301010101);
+      127 * 0x0101010101010101ull + 0x3333333301010101ull);
 }
 
 }  // namespace

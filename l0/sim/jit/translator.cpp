@@ -193,6 +193,7 @@ class Translator {
     int slot = -1;  // its loop slot, if it has one: then `probe` looks at the TLB
     Label probe, hit;
     unsigned part = 0, entry = 0;  // its part, and its entry's index there
+    HostReg addr = HRAX;  // the linear address (the slow path's RAX)
   };
   std::deque<SlowPath> slow_;
   void probe_tlb(const SlowPath& s);
@@ -338,7 +339,11 @@ class Translator {
   void check_exit(unsigned exit);  // an index into early_exit_
   void capture_flags(unsigned id);
   void capture_flags(uint32_t defined, uint32_t written);
+  // RAX = the linear address of d's memory operand, or, for [reg] with the
+  // register in a host register, nothing: addr_ = that register (the next
+  // memory_access's address, then RAX again).
   void linear_address(const DecodedInsn& d);
+  HostReg addr_ = HRAX;
   void load_operand(HostReg r, const DecodedInsn& d, unsigned n);
   // A write's value: operand 1 (MOV), or a push's: operand 0 or the
   // return address (CALL).
@@ -600,6 +605,12 @@ void Translator::effective_address(const DecodedInsn& d) {
 
 // RAX = the linear address of d's memory operand, as Cpu::linear64.
 void Translator::linear_address(const DecodedInsn& d) {
+  // [reg] with the register in a host register: that register.
+  if (d.mem_seg == SEG_NONE && d.mem_index == REG_ZERO && d.disp == 0 && d.mem_base != REG_RIP &&
+      d.mem_base != REG_ZERO && is_cached(d.mem_base)) {
+    addr_ = host_of_[d.mem_base];
+    return;
+  }
   effective_address(d);
   if (d.mem_seg != SEG_NONE) e_.add_mem64(HRAX, HR13, seg_base_off(d.mem_seg));
 }
@@ -654,14 +665,15 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
 // leaves the value zero-extended in RDX for `tail`; a write stores the
 // value write_value gives. A miss goes to the slow path (emit_slow_paths).
 void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail, int value) {
-  slow_.push_back(SlowPath{Label{}, Label{}, exit_base_ + k, &d, write, size, tail, value, b_, lazy_next_, -1, Label{}, Label{}, part_, k});
+  slow_.push_back(SlowPath{Label{}, Label{}, exit_base_ + k, &d, write, size, tail, value, b_, lazy_next_, -1, Label{}, Label{}, part_, k, addr_});
+  addr_ = HRAX;
   lazy_next_ = LazyImul{};
   SlowPath& s = slow_.back();
   if (slots_used_ < slots_) {
     // RDX = the page with the access's misalignment: the slot's tag only
     // if aligned on the slot's page (so within it).
     s.slot = int(slots_used_++);
-    e_.mov_rr(HRDX, HRAX);
+    e_.mov_rr(HRDX, s.addr);
     e_.and64_ri(HRDX, int32_t(-4096 | int32_t(size - 1)));
     e_.cmp_mem64(HRDX, CPU_FIELD(jit_slots_[s.slot].tag));
     e_.jcc(0x5, s.probe);  // jne: the TLB, out of line
@@ -677,40 +689,40 @@ void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, uns
     HostReg v = HRDX;
     if (value != kValueReturnAddress && source.kind == OpKind::Imm &&
         (size < 8 || int64_t(d.imm) == int64_t(int32_t(d.imm)))) {
-      e_.store_imm_sized(size, HRCX, HRAX, d.imm);
+      e_.store_imm_sized(size, HRCX, s.addr, d.imm);
     } else {
       if (value != kValueReturnAddress && source.kind == OpKind::Reg && is_cached(source.reg)) v = host_of_[source.reg];
       else write_value(HRDX, d, value);
-      e_.store_sized(size, HRCX, HRAX, v);
+      e_.store_sized(size, HRCX, s.addr, v);
     }
     if (value != kValueOperand1) store_gpr(RSP, HRAX);  // a push: RSP after the write
   } else if (tail == kTailLoadReg && is_cached(d.op[0].reg)) {
-    e_.load_zx(size, host_of_[d.op[0].reg], HRCX, HRAX);
+    e_.load_zx(size, host_of_[d.op[0].reg], HRCX, s.addr);
     written_ |= uint16_t(1u << d.op[0].reg);
   } else {
-    e_.load_zx(size, HRDX, HRCX, HRAX);
+    e_.load_zx(size, HRDX, HRCX, s.addr);
     emit_tail(d, tail);
   }
   e_.bind(s.done);
 }
 
-// RCX = the TLB entry's addend for the access of s at RAX, or to s's slow
-// path on a miss.
+// RCX = the TLB entry's addend for the access of s at s.addr, or to s's
+// slow path on a miss.
 void Translator::probe_tlb(const SlowPath& s) {
   static_assert(sizeof(Cpu::TlbEntry) == 64, "the probe indexes the TLB with a shift by 6");
   // RCX = &tlb_[(la >> 12) & TLB_MASK], the index times 64 being
   // (la >> 6) & (TLB_MASK << 6)
-  e_.mov_rr(HRCX, HRAX);
+  e_.mov_rr(HRCX, s.addr);
   e_.shr_ri(HRCX, 6);
   e_.and32_ri(HRCX, uint32_t(Cpu::TLB_MASK) << 6);
   e_.add_mem64(HRCX, CPU_FIELD(tlb_));
   // the tag of the access's last byte's page (a hit: the first byte's too,
   // whose entry it is)
-  e_.lea(HRDX, HRAX, int32_t(s.size - 1));
+  e_.lea(HRDX, s.addr, int32_t(s.size - 1));
   e_.and64_ri(HRDX, -4096);
   e_.cmp_mem64(HRDX, HRCX, int32_t(s.write ? offsetof(Cpu::TlbEntry, tag_w) : offsetof(Cpu::TlbEntry, tag_r)));
   e_.jcc(0x5, const_cast<Label&>(s.at));  // jne: miss
-  e_.load64(HRCX, HRCX, int32_t(offsetof(Cpu::TlbEntry, addend)));  // host pointer: RCX + RAX
+  e_.load64(HRCX, HRCX, int32_t(offsetof(Cpu::TlbEntry, addend)));  // host pointer: RCX + s.addr
 }
 
 // An upper bound on the memory operands memory_access will write (one
@@ -1551,6 +1563,7 @@ void Translator::emit_slow_paths() {
       e_.jmp(s.hit);
     }
     e_.bind(s.at);
+    if (s.addr != HRAX) e_.mov_rr(HRAX, s.addr);  // la
     const EdgeFlags& edge = edge_flags_[s.part];
     if (edge.on && s.entry < edge.until) {  // the flags of the edge into this part, into R11
       Label first;
