@@ -10,7 +10,12 @@
 namespace nestbed::trace {
 namespace {
 
-constexpr size_t STREAM_BUFFER_BYTES = 1 << 20;
+// The file's stdio buffer: as big as a packed block (TraceWriter::
+// PACKED_BLOCK_BYTES), which the writer hands over whole. A bigger one
+// buys nothing and costs the host a page fault per 4 KiB the first time it
+// fills: with 1 MiB, 256 faults made a third of tracing's cost on a depth-1
+// CPUID loop (experiments/sim_speed.md).
+constexpr size_t STREAM_BUFFER_BYTES = TraceWriter::PACKED_BLOCK_BYTES;
 
 // x86 register numbers (the order of AnnotationEvent::regs).
 constexpr unsigned RAX = 0, RCX = 1, RDX = 2, RSI = 6, RDI = 7;
