@@ -181,7 +181,7 @@ class Translator {
     uint32_t imm = 0;
   };
   struct SlowPath {
-    Label at, done;
+    Label at{}, done{};
     unsigned k;  // the entry's early exit (an index into early_exit_)
     const DecodedInsn* d;
     bool write;
@@ -191,7 +191,7 @@ class Translator {
     const Block* block;  // the part it belongs to
     LazyImul imul;  // the flags of the IMUL before it, to make on a miss
     int slot = -1;  // its loop slot, if it has one: then `probe` looks at the TLB
-    Label probe, hit;
+    Label probe{}, hit{};
     unsigned part = 0, entry = 0;  // its part, and its entry's index there
     HostReg addr = HRAX;  // the linear address (the slow path's RAX)
   };
@@ -603,7 +603,8 @@ void Translator::effective_address(const DecodedInsn& d) {
   }
 }
 
-// RAX = the linear address of d's memory operand, as Cpu::linear64.
+// RAX = the linear address of d's memory operand, as Cpu::linear64, or
+// addr_ = the host register of [reg] (see the declaration).
 void Translator::linear_address(const DecodedInsn& d) {
   // [reg] with the register in a host register: that register.
   if (d.mem_seg == SEG_NONE && d.mem_index == REG_ZERO && d.disp == 0 && d.mem_base != REG_RIP &&
@@ -665,7 +666,8 @@ void Translator::emit_tail(const DecodedInsn& d, int tail) {
 // leaves the value zero-extended in RDX for `tail`; a write stores the
 // value write_value gives. A miss goes to the slow path (emit_slow_paths).
 void Translator::memory_access(unsigned k, const DecodedInsn& d, bool write, unsigned size, int tail, int value) {
-  slow_.push_back(SlowPath{Label{}, Label{}, exit_base_ + k, &d, write, size, tail, value, b_, lazy_next_, -1, Label{}, Label{}, part_, k, addr_});
+  slow_.push_back(SlowPath{.k = exit_base_ + k, .d = &d, .write = write, .size = size, .tail = tail, .value = value,
+                           .block = b_, .imul = lazy_next_, .part = part_, .entry = k, .addr = addr_});
   addr_ = HRAX;
   lazy_next_ = LazyImul{};
   SlowPath& s = slow_.back();
