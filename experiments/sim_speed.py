@@ -121,10 +121,11 @@ def qemu(opts, image, count):
     return cpu
 
 
-def medians(opts, runners):
-    """Runs every callable `repeats` times, interleaved; the median of each."""
+def medians(opts, runners, repeats=None):
+    """Runs every callable `repeats` times (opts.repeats unless given),
+    interleaved; the median of each."""
     samples = {name: [] for name in runners}
-    for _ in range(opts.repeats):
+    for _ in range(repeats or opts.repeats):
         for name, run in runners.items():
             samples[name].append(run())
     return {name: statistics.median(values) for name, values in samples.items()}
@@ -248,7 +249,7 @@ def tracing(opts):
             "off": lambda: nestbed(opts, args)[0],
             "on": lambda: nestbed(opts, ["--trace", str(trace), *args])[0],
         }
-        m = medians(argparse.Namespace(**{**vars(opts), "repeats": 3 * opts.repeats}), runners)
+        m = medians(opts, runners, repeats=3 * opts.repeats)
         _, stats = nestbed(opts, ["--trace", str(trace), *args])
         size = os.path.getsize(trace)
         counted = None
